@@ -1,0 +1,271 @@
+"""Reading scenario files: YAML → environment expansion → validated `Scenario`, every problem located.
+
+The YAML is composed into a node tree first so that each pydantic error's `loc` can be walked back to
+the line and column it came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import Issue, ScenarioError
+from ._schema import Scenario
+
+__all__ = ["bundled_scenarios", "expand_env", "load_scenario", "load_yaml_located", "resolve_scenario_path"]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+Loc = tuple[str | int, ...]
+
+
+class _Located:
+    """Plain data from YAML plus the marks of every key and value, by path."""
+
+    def __init__(self) -> None:
+        self.value_marks: dict[Loc, yaml.Mark] = {}
+        self.key_marks: dict[Loc, yaml.Mark] = {}
+        self.issues: list[Issue] = []  # found while reading (duplicate keys, unset variables)
+
+
+def expand_env(text: str, env: Mapping[str, str] | None = None) -> str:
+    """Expand `${VAR}` and `${VAR:-default}`; an unset variable without default raises KeyError."""
+    env = os.environ if env is None else env
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        value = env.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise KeyError(name)
+            return default
+        return value
+
+    return _VAR.sub(sub, text)
+
+
+def _construct(
+    node: yaml.Node, loc: Loc, located: _Located, issues: list[Issue], path: Path, env: Mapping[str, str]
+) -> Any:
+    located.value_marks[loc] = node.start_mark
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str | int):
+                issues.append(_issue(path, key_node.start_mark, "keys must be plain strings", loc))
+                continue
+            if key in out:
+                issues.append(_issue(path, key_node.start_mark, f"key {key!r} appears twice", (*loc, key)))
+            located.key_marks[(*loc, key)] = key_node.start_mark
+            out[key] = _construct(value_node, (*loc, key), located, issues, path, env)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(n, (*loc, i), located, issues, path, env) for i, n in enumerate(node.value)]
+    value = yaml.SafeLoader(" ").construct_object(node)
+    if isinstance(value, str) and "${" in value:
+        try:
+            value = expand_env(value, env)
+        except KeyError as e:
+            issues.append(
+                _issue(path, node.start_mark, f"environment variable {e.args[0]} is not set (use ${{VAR:-default}})", loc)
+            )
+    return value
+
+
+def _issue(path: Path, mark: yaml.Mark, message: str, loc: Loc) -> Issue:
+    return Issue(path, mark.line + 1, mark.column + 1, message, _dotted(loc))
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_yaml_located(path: Path, env: Mapping[str, str] | None = None) -> tuple[Any, _Located]:
+    """Parse a YAML file into plain data with marks; syntax errors raise a located ScenarioError."""
+    env = os.environ if env is None else env
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError([Issue(path, 1, 1, f"cannot read the file: {e.strerror or e}")]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
+        raise ScenarioError([Issue(path, line, col, f"YAML syntax error: {what}")]) from None
+    located = _Located()
+    if root is None:
+        raise ScenarioError([Issue(path, 1, 1, "the file is empty; a scenario needs at least name and team")])
+    located.issues = []
+    data = _construct(root, (), located, located.issues, path, env)
+    return data, located
+
+
+# --------------------------------------------------------------------------- pydantic error → located issue
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The model classes (or containers) a field annotation may hold."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [x for a in typing.get_args(tp) for x in _unwrap(a)]
+    return [tp]
+
+
+def _models_at(loc: Loc) -> list[type[BaseModel]]:
+    """The pydantic models that the mapping at `loc` may be, walking field annotations."""
+    current: list[Any] = [Scenario]
+    for part in loc:
+        nxt: list[Any] = []
+        for tp in current:
+            origin = typing.get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                field = tp.model_fields.get(str(part))
+                if field is not None:
+                    nxt.extend(_unwrap(field.annotation))
+                elif part == tp.__name__ or isinstance(part, str) and not isinstance(part, int):
+                    nxt.append(tp)  # a union tag or validator name: stay on this model
+            elif origin in (tuple, list) and isinstance(part, int):
+                nxt.extend(_unwrap(typing.get_args(tp)[0]))
+            elif origin is dict:
+                nxt.extend(_unwrap(typing.get_args(tp)[1]))
+        current = nxt
+    return [t for t in current if isinstance(t, type) and issubclass(t, BaseModel)]
+
+
+def _data_loc(data: Any, loc: Loc) -> Loc:
+    """Keep only the parts of a pydantic loc that exist in the data (drops union tags)."""
+    out: list[str | int] = []
+    cur = data
+    for part in loc:
+        if isinstance(cur, dict) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, dict | list):
+            continue
+        else:
+            # Walking past a scalar: the key is missing or unknown.
+            if isinstance(part, str) and part not in out[-1:]:
+                out.append(part)
+            break
+    return tuple(out)
+
+
+def _message(err: Mapping[str, Any], data_loc: Loc) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = data_loc[-1] if data_loc else "?"
+        fields = sorted({f for m in _models_at(data_loc[:-1]) for f in m.model_fields})
+        close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else (f"; valid keys: {', '.join(fields)}" if fields else "")
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _issues_from(e: ValidationError, data: Any, located: _Located, path: Path) -> list[Issue]:
+    issues: list[Issue] = []
+    errors = e.errors(include_url=False)
+    for err in errors:
+        loc: Loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(len(o["loc"]) > len(loc) and o["loc"][: len(loc)] == loc for o in errors):
+            continue  # a list whose items failed is reported through its items
+        at = (err.get("ctx") or {}).get("at")
+        dloc = _data_loc(data, loc)
+        if at:
+            dloc = _data_loc(data, (*dloc, *at))
+        if err["type"] == "missing" and loc and loc[-1] not in dloc[-1:]:
+            dloc = (*dloc, loc[-1])
+        if err["type"] == "extra_forbidden":
+            mark = located.key_marks.get(dloc)
+        else:
+            mark = located.value_marks.get(dloc) or located.key_marks.get(dloc)
+        probe = dloc
+        while mark is None and probe:
+            probe = probe[:-1]
+            mark = located.key_marks.get(probe) or located.value_marks.get(probe)
+        mark = mark or located.value_marks.get(())
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        issues.append(Issue(path, line, col, _message(err, dloc), _dotted(dloc) or "(top level)"))
+    issues.sort(key=lambda i: (i.line, i.column))
+    return issues
+
+
+# --------------------------------------------------------------------------- public entry points
+
+
+def bundled_dir() -> Path:
+    """Where the shipped scenarios live: inside the wheel, or the repository's top-level folder."""
+    inside = Path(str(resources.files("autogen_troupe"))) / "scenarios"
+    if inside.is_dir():
+        return inside
+    return Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """Names of the shipped scenarios and their files."""
+    root = bundled_dir()
+    return {p.stem: p for p in sorted(root.glob("*.yaml"))} if root.is_dir() else {}
+
+
+def resolve_scenario_path(path_or_name: str | os.PathLike[str]) -> Path:
+    """A path as given, or the file of a bundled scenario of that name."""
+    p = Path(path_or_name)
+    if p.exists():
+        return p
+    name = str(path_or_name)
+    if _NAME.match(name):
+        found = bundled_scenarios().get(name.removesuffix(".yaml"))
+        if found:
+            return found
+        known = ", ".join(bundled_scenarios()) or "none"
+        raise ScenarioError([Issue(p, 1, 1, f"no such file, and no bundled scenario named {name!r} (bundled: {known})")])
+    raise ScenarioError([Issue(p, 1, 1, "no such file")])
+
+
+def load_scenario(path_or_name: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Scenario:
+    """Load and validate a scenario file (or a bundled scenario by name); raise ScenarioError with every issue."""
+    path = resolve_scenario_path(path_or_name)
+    data, located = load_yaml_located(path, env)
+    if isinstance(data, dict) and "name" not in data:
+        data["name"] = path.stem
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        issues = {(i.line, i.column, i.message): i for i in (*located.issues, *_issues_from(e, data, located, path))}
+        raise ScenarioError(sorted(issues.values(), key=lambda i: (i.line, i.column))) from None
+    if located.issues:
+        raise ScenarioError(located.issues)
+    return scenario
+
+
+def iter_scenario_files(paths: list[Path]) -> Iterator[Path]:
+    """Scenario files named directly or found (recursively) in folders."""
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(x for x in p.rglob("*.y*ml") if x.suffix in (".yaml", ".yml"))
+        else:
+            yield p

@@ -1,0 +1,511 @@
+"""The scenario file format: pydantic models are its only definition.
+
+Imports no autogen, openai, mcp or vllm code, so `troupe check` and `troupe schema` stay fast.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGES",
+    "DEFAULT_TIMEOUT_S",
+    "Agent",
+    "AgentExpectation",
+    "AllOf",
+    "AnyOf",
+    "CallExpectation",
+    "CountRange",
+    "Expect",
+    "HandoffRule",
+    "HttpServer",
+    "Limits",
+    "MaxMessages",
+    "McpServer",
+    "McpUse",
+    "ModelInfoSpec",
+    "ModelRef",
+    "ModelSpec",
+    "PythonToolUse",
+    "Scenario",
+    "SourceMatch",
+    "SpeakersExpectation",
+    "StdioServer",
+    "Team",
+    "TermRule",
+    "TextExpectation",
+    "TextMention",
+    "Timeout",
+    "TokenUsage",
+    "ToolCallsExpectation",
+    "iter_rules",
+]
+
+DEFAULT_MAX_MESSAGES = 40
+DEFAULT_TIMEOUT_S = 600.0
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IMPORT_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _fail(message: str, *at: str | int) -> PydanticCustomError:
+    """An error for a rule spanning fields; `at` is the path (below the model) of the offending value."""
+    return PydanticCustomError("invalid_reference", message.replace("{", "(").replace("}", ")"), {"at": at})
+
+
+# --------------------------------------------------------------------------- models
+
+
+class ModelInfoSpec(_Strict):
+    """AutoGen `ModelInfo` fields; any left out are inferred from the model id."""
+
+    vision: bool | None = None
+    function_calling: bool | None = None
+    json_output: bool | None = None
+    structured_output: bool | None = None
+    family: str | None = None
+
+
+class ModelSpec(_Strict):
+    """A model to use: a provider, how to reach it and request settings.
+
+    `profile` names a profile (built-in preset or the user's file) to start from; every other field set
+    here overrides it.
+    """
+
+    profile: str | None = None
+    provider: Literal["openai", "vllm", "replay"] | None = None
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
+    api_key: SecretStr | None = Field(None, description="Only for the user's profile file; never ship keys.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = Field(None, gt=0)
+    seed: int | None = None
+    stop: tuple[str, ...] | None = None
+    timeout_s: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0)
+    model_info: ModelInfoSpec | None = None
+    # In-process vLLM only.
+    tool_parser: str | None = None
+    reasoning_parser: str | None = None
+    chat_template: str | None = None
+    force_tool_choice: bool | None = Field(
+        None, description="Turn tool_choice 'auto' into 'required' for models too small to decide."
+    )
+    engine_args: dict[str, Any] = Field(default_factory=dict)
+    # Replay only.
+    cassette: str | None = None
+
+
+ModelRef = Annotated[str | ModelSpec, Field(union_mode="left_to_right")]
+
+
+# --------------------------------------------------------------------------- MCP servers
+
+
+class StdioServer(_Strict):
+    """An MCP server started as a child process speaking over stdin/stdout."""
+
+    kind: Literal["stdio"] = "stdio"
+    command: str = Field(min_length=1)
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict, description="Variables set for the child.")
+    pass_env: tuple[str, ...] = Field((), description="Names of our environment variables the child may see.")
+    cwd: str | None = None
+    startup_timeout_s: float = Field(30.0, gt=0)
+    call_timeout_s: float = Field(60.0, gt=0)
+
+
+class HttpServer(_Strict):
+    """An MCP server reached over streamable HTTP."""
+
+    kind: Literal["http"] = "http"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    startup_timeout_s: float = Field(30.0, gt=0)
+    call_timeout_s: float = Field(60.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+
+def _server_kind(v: Any) -> str:
+    if isinstance(v, dict):
+        return v.get("kind") or ("http" if "url" in v else "stdio")
+    return getattr(v, "kind", "stdio")
+
+
+McpServer = Annotated[
+    Annotated[StdioServer, Tag("stdio")] | Annotated[HttpServer, Tag("http")],
+    Discriminator(_server_kind),
+]
+
+
+class McpUse(_Strict):
+    """An agent's use of a named MCP server, with optional per-agent tool controls."""
+
+    server: str
+    allow: tuple[str, ...] | None = Field(None, description="Only these tools (names as the server says).")
+    deny: tuple[str, ...] = ()
+    rename: dict[str, str] = Field(
+        default_factory=dict, description="Server tool name -> name the agent sees."
+    )
+    call_timeout_s: float | None = Field(None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"server": v} if isinstance(v, str) else v
+
+
+class PythonToolUse(_Strict):
+    """A plain Python function used as a tool, named by import path `package.module:function`."""
+
+    ref: str
+    name: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_ref(cls, v: Any) -> Any:
+        return {"ref": v} if isinstance(v, str) else v
+
+    @field_validator("ref")
+    @classmethod
+    def _import_ref(cls, v: str) -> str:
+        if not _IMPORT_REF.match(v):
+            raise ValueError(f"{v!r} is not an import path of the form 'package.module:function'")
+        return v
+
+
+# --------------------------------------------------------------------------- termination rules
+
+
+class TextMention(_Strict):
+    text_mention: str = Field(min_length=1)
+    sources: tuple[str, ...] | None = None
+
+
+class MaxMessages(_Strict):
+    max_messages: int = Field(gt=0)
+
+
+class TokenUsage(_Strict):
+    token_usage: int = Field(gt=0, description="Stop once this many tokens (prompt + completion) are used.")
+
+
+class Timeout(_Strict):
+    timeout_s: float = Field(gt=0)
+
+
+class HandoffRule(_Strict):
+    handoff: str = Field(min_length=1, description="Stop when an agent hands off to this target.")
+
+
+class SourceMatch(_Strict):
+    source_match: tuple[str, ...] = Field(min_length=1)
+
+
+class AnyOf(_Strict):
+    any: tuple[TermRule, ...] = Field(min_length=1)
+
+
+class AllOf(_Strict):
+    all: tuple[TermRule, ...] = Field(min_length=1)
+
+
+_RULE_KEYS = {
+    "text_mention": "text_mention",
+    "max_messages": "max_messages",
+    "token_usage": "token_usage",
+    "timeout_s": "timeout_s",
+    "handoff": "handoff",
+    "source_match": "source_match",
+    "any": "any",
+    "all": "all",
+}
+
+
+def _rule_kind(v: Any) -> str | None:
+    if isinstance(v, BaseModel):
+        return next(k for k in _RULE_KEYS if k in type(v).model_fields)
+    if isinstance(v, dict):
+        return next((k for k in _RULE_KEYS if k in v), None)
+    return None
+
+
+TermRule = Annotated[
+    Annotated[TextMention, Tag("text_mention")]
+    | Annotated[MaxMessages, Tag("max_messages")]
+    | Annotated[TokenUsage, Tag("token_usage")]
+    | Annotated[Timeout, Tag("timeout_s")]
+    | Annotated[HandoffRule, Tag("handoff")]
+    | Annotated[SourceMatch, Tag("source_match")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[AllOf, Tag("all")],
+    Discriminator(
+        _rule_kind,
+        custom_error_type="unknown_rule",
+        custom_error_message="a termination rule needs one of: " + ", ".join(_RULE_KEYS),
+    ),
+]
+
+AnyOf.model_rebuild()
+AllOf.model_rebuild()
+
+
+def iter_rules(rule: TermRule):
+    """Yield a rule and every rule nested in it."""
+    for _, r in _walk_rules(rule, ()):
+        yield r
+
+
+def _walk_rules(rule: TermRule, path: tuple[str | int, ...]):
+    yield path, rule
+    key = "any" if isinstance(rule, AnyOf) else "all" if isinstance(rule, AllOf) else None
+    if key:
+        for i, child in enumerate(getattr(rule, key)):
+            yield from _walk_rules(child, (*path, key, i))
+
+
+# --------------------------------------------------------------------------- team
+
+
+class Agent(_Strict):
+    name: str
+    description: str = "An agent that provides assistance with ability to use tools."
+    system_message: str | None = Field(None, description="Left out: AutoGen's default assistant prompt.")
+    model: ModelRef | None = Field(None, description="Overrides the scenario's model for this agent.")
+    tools: tuple[PythonToolUse, ...] = ()
+    mcp: tuple[McpUse, ...] = ()
+    reflect_on_tool_use: bool | None = None
+    max_tool_iterations: int = Field(1, ge=1)
+    handoffs: tuple[str, ...] = Field(
+        (), description="Swarm only: agents (or 'user') this one may hand off to."
+    )
+    stream: bool = Field(True, description="Stream tokens from the model as they come.")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not _IDENT.match(v) or keyword.iskeyword(v):
+            raise ValueError(
+                f"{v!r} is not a valid agent name (letters, digits and _, not starting with a digit)"
+            )
+        return v
+
+
+class Team(_Strict):
+    kind: Literal["round_robin", "selector", "swarm", "single"]
+    agents: tuple[Agent, ...] = Field(min_length=1)
+    termination: TermRule | None = None
+    max_turns: int | None = Field(None, gt=0)
+    selector_prompt: str | None = None
+    selector_model: ModelRef | None = None
+    allow_repeated_speaker: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Team:
+        names = [a.name for a in self.agents]
+        seen: dict[str, int] = {}
+        for i, n in enumerate(names):
+            if n in seen:
+                raise _fail(
+                    f"two agents are named {n!r} (agents {seen[n]} and {i}); names must be unique",
+                    "agents",
+                    i,
+                    "name",
+                )
+            seen[n] = i
+        if self.kind == "single" and len(self.agents) != 1:
+            raise _fail(f"kind 'single' takes exactly one agent, got {len(self.agents)}: {names}", "agents")
+        if self.kind != "selector":
+            for key in ("selector_prompt", "selector_model"):
+                if getattr(self, key) is not None:
+                    raise _fail(f"{key} only applies to kind 'selector', not {self.kind!r}", key)
+        for i, a in enumerate(self.agents):
+            if a.handoffs and self.kind != "swarm":
+                raise _fail(
+                    f"handoffs only apply to kind 'swarm', not {self.kind!r}", "agents", i, "handoffs"
+                )
+            for j, target in enumerate(a.handoffs):
+                if target not in seen and target != "user":
+                    raise _fail(
+                        f"agent {a.name!r} hands off to {target!r}, which is not an agent of this team "
+                        f"(agents: {names})",
+                        "agents",
+                        i,
+                        "handoffs",
+                        j,
+                    )
+        if self.termination is not None:
+            for path, rule in _walk_rules(self.termination, ("termination",)):
+                refs: tuple[tuple[str, tuple[str | int, ...]], ...] = ()
+                if isinstance(rule, SourceMatch):
+                    refs = tuple((r, (*path, "source_match", k)) for k, r in enumerate(rule.source_match))
+                elif isinstance(rule, TextMention) and rule.sources:
+                    refs = tuple((r, (*path, "sources", k)) for k, r in enumerate(rule.sources))
+                elif isinstance(rule, HandoffRule):
+                    refs = ((rule.handoff, (*path, "handoff")),)
+                for r, at in refs:
+                    if r not in seen and r != "user":
+                        raise _fail(
+                            f"termination rule refers to {r!r}, which is not an agent of this team "
+                            f"(agents: {names})",
+                            *at,
+                        )
+        return self
+
+
+class Limits(_Strict):
+    """Caps that bound every run, whatever the termination rule says."""
+
+    max_messages: int = Field(DEFAULT_MAX_MESSAGES, gt=0)
+    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0)
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+class TextExpectation(_Strict):
+    equals: str | None = None
+    contains: str | None = None
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TextExpectation:
+        if sum(x is not None for x in (self.equals, self.contains, self.regex)) == 0:
+            raise ValueError("give one of equals, contains or regex")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"regex {self.regex!r} does not compile: {e}") from None
+        return self
+
+
+class SpeakersExpectation(_Strict):
+    exact: tuple[str, ...] | None = None
+    first: str | None = None
+    last: str | None = None
+    set: tuple[str, ...] | None = Field(None, description="Exactly these speakers, in any order and number.")
+    includes: tuple[str, ...] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, v: Any) -> Any:
+        return {"exact": v} if isinstance(v, list | tuple) else v
+
+
+class CallExpectation(_Strict):
+    name: str
+    arguments: dict[str, Any] = Field(
+        default_factory=dict, description="A subset the call's arguments must hold."
+    )
+    agent: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+
+class ToolCallsExpectation(_Strict):
+    calls: tuple[CallExpectation, ...] = ()
+    order: Literal["strict", "unordered", "subset", "superset"] = "subset"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, v: Any) -> Any:
+        return {"calls": v} if isinstance(v, list | tuple) else v
+
+
+class CountRange(_Strict):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+class AgentExpectation(_Strict):
+    messages: CountRange | None = None
+    contains: str | None = None
+    regex: str | None = None
+    tool_calls: ToolCallsExpectation | None = None
+
+
+class Expect(_Strict):
+    """What a correct run must show; checked by `troupe test` and the pytest plugin."""
+
+    stop_reason: TextExpectation | None = None
+    speakers: SpeakersExpectation | None = None
+    tool_calls: ToolCallsExpectation | None = None
+    messages: CountRange | None = None
+    final_message: TextExpectation | None = None
+    max_total_tokens: int | None = Field(None, gt=0)
+    no_tool_errors: bool = False
+    agents: dict[str, AgentExpectation] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+class Scenario(_Strict):
+    """A whole scenario file."""
+
+    name: str
+    description: str = ""
+    task: str | None = None
+    model: ModelRef = "default"
+    team: Team
+    mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=Limits)
+    expect: Expect | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        for i, a in enumerate(self.team.agents):
+            for j, use in enumerate(a.mcp):
+                if use.server not in self.mcp_servers:
+                    known = sorted(self.mcp_servers) or "none defined"
+                    raise _fail(
+                        f"agent {a.name!r} uses mcp server {use.server!r}, which is not defined in "
+                        f"mcp_servers (defined: {known})",
+                        "team",
+                        "agents",
+                        i,
+                        "mcp",
+                        j,
+                    )
+        if self.expect is not None:
+            names = [a.name for a in self.team.agents]
+            for n in self.expect.agents:
+                if n not in names:
+                    raise _fail(
+                        f"{n!r} is not an agent of this team (agents: {names})", "expect", "agents", n
+                    )
+        return self
