@@ -62,7 +62,11 @@ def _construct(
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = (
+                yaml.SafeLoader(" ").construct_object(key_node)
+                if isinstance(key_node, yaml.ScalarNode)
+                else None
+            )
             if not isinstance(key, str | int):
                 issues.append(_issue(path, key_node.start_mark, "keys must be plain strings", loc))
                 continue
@@ -79,7 +83,12 @@ def _construct(
             value = expand_env(value, env)
         except KeyError as e:
             issues.append(
-                _issue(path, node.start_mark, f"environment variable {e.args[0]} is not set (use ${{VAR:-default}})", loc)
+                _issue(
+                    path,
+                    node.start_mark,
+                    f"environment variable {e.args[0]} is not set (use ${{VAR:-default}})",
+                    loc,
+                )
             )
     return value
 
@@ -141,7 +150,7 @@ def _models_at(loc: Loc) -> list[type[BaseModel]]:
                 field = tp.model_fields.get(str(part))
                 if field is not None:
                     nxt.extend(_unwrap(field.annotation))
-                elif part == tp.__name__ or isinstance(part, str) and not isinstance(part, int):
+                elif part == tp.__name__ or (isinstance(part, str) and not isinstance(part, int)):
                     nxt.append(tp)  # a union tag or validator name: stay on this model
             elif origin in (tuple, list) and isinstance(part, int):
                 nxt.extend(_unwrap(typing.get_args(tp)[0]))
@@ -156,10 +165,8 @@ def _data_loc(data: Any, loc: Loc) -> Loc:
     out: list[str | int] = []
     cur = data
     for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            out.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        in_dict = isinstance(cur, dict) and part in cur
+        if in_dict or (isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)):
             out.append(part)
             cur = cur[part]
         elif isinstance(cur, dict | list):
@@ -178,7 +185,11 @@ def _message(err: Mapping[str, Any], data_loc: Loc) -> str:
         key = data_loc[-1] if data_loc else "?"
         fields = sorted({f for m in _models_at(data_loc[:-1]) for f in m.model_fields})
         close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else (f"; valid keys: {', '.join(fields)}" if fields else "")
+        hint = (
+            f"; did you mean {close[0]!r}?"
+            if close
+            else (f"; valid keys: {', '.join(fields)}" if fields else "")
+        )
         return f"unknown key {key!r}{hint}"
     if kind == "missing":
         return "required field is missing"
@@ -191,7 +202,9 @@ def _issues_from(e: ValidationError, data: Any, located: _Located, path: Path) -
     errors = e.errors(include_url=False)
     for err in errors:
         loc: Loc = tuple(err["loc"])
-        if err["type"] == "too_short" and any(len(o["loc"]) > len(loc) and o["loc"][: len(loc)] == loc for o in errors):
+        if err["type"] == "too_short" and any(
+            len(o["loc"]) > len(loc) and o["loc"][: len(loc)] == loc for o in errors
+        ):
             continue  # a list whose items failed is reported through its items
         at = (err.get("ctx") or {}).get("at")
         dloc = _data_loc(data, loc)
@@ -242,12 +255,17 @@ def resolve_scenario_path(path_or_name: str | os.PathLike[str]) -> Path:
         if found:
             return found
         known = ", ".join(bundled_scenarios()) or "none"
-        raise ScenarioError([Issue(p, 1, 1, f"no such file, and no bundled scenario named {name!r} (bundled: {known})")])
+        raise ScenarioError(
+            [Issue(p, 1, 1, f"no such file, and no bundled scenario named {name!r} (bundled: {known})")]
+        )
     raise ScenarioError([Issue(p, 1, 1, "no such file")])
 
 
 def load_scenario(path_or_name: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Scenario:
-    """Load and validate a scenario file (or a bundled scenario by name); raise ScenarioError with every issue."""
+    """Load and validate a scenario file (or a bundled scenario by name).
+
+    Raises ScenarioError listing every issue found, each with its line and column.
+    """
     path = resolve_scenario_path(path_or_name)
     data, located = load_yaml_located(path, env)
     if isinstance(data, dict) and "name" not in data:
@@ -255,7 +273,9 @@ def load_scenario(path_or_name: str | os.PathLike[str], *, env: Mapping[str, str
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        issues = {(i.line, i.column, i.message): i for i in (*located.issues, *_issues_from(e, data, located, path))}
+        issues = {
+            (i.line, i.column, i.message): i for i in (*located.issues, *_issues_from(e, data, located, path))
+        }
         raise ScenarioError(sorted(issues.values(), key=lambda i: (i.line, i.column))) from None
     if located.issues:
         raise ScenarioError(located.issues)

@@ -320,6 +320,16 @@ class Agent(_Strict):
             )
         return v
 
+    @model_validator(mode="after")
+    def _unique_tools(self) -> Agent:
+        seen: dict[str, int] = {}
+        for j, t in enumerate(self.tools):
+            name = t.name or t.ref.rsplit(":", 1)[1]
+            if name in seen:
+                raise _fail(f"two tools are named {name!r} (tools {seen[name]} and {j})", "tools", j)
+            seen[name] = j
+        return self
+
 
 class Team(_Strict):
     kind: Literal["round_robin", "selector", "swarm", "single"]

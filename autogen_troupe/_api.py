@@ -1,0 +1,49 @@
+"""Library helpers that sit on top of the runner: building a team for apps that drive it themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import TroupeError
+from .runtime._runner import RunOptions
+from .runtime._schema import Scenario
+
+__all__ = ["build_team"]
+
+
+def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOptions | None = None) -> Any:
+    """The scenario's AutoGen team, for apps that call `team.run_stream()` themselves.
+
+    With `model_client` every agent uses it (the caller closes it); without, clients come from the model
+    profiles. Scenarios whose agents use MCP servers need their servers started: use
+    `async with open_team(scenario) as opened: opened.team` instead.
+    """
+    from .agents import build_team as _build
+    from .agents import limit_conditions
+    from .tools import load_python_tool
+
+    if any(a.mcp for a in scenario.team.agents):
+        raise TroupeError(
+            f"scenario {scenario.name!r} uses MCP servers, which must be started and stopped: "
+            "use `async with open_team(scenario) as opened:` and `opened.team`"
+        )
+    options = options or RunOptions()
+
+    def client_for(agent: str, ref: Any) -> Any:
+        if model_client is not None:
+            return model_client
+        from .runtime._clients import create_model_client
+        from .runtime._profiles import resolve_model
+
+        return create_model_client(
+            resolve_model(
+                ref, overrides=options.overrides, env=options.env, profiles_path=options.profiles_path
+            )
+        )
+
+    return _build(
+        scenario,
+        client_for=client_for,
+        tool_for=load_python_tool,
+        extra_termination=limit_conditions(scenario.limits),
+    )

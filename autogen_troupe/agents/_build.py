@@ -1,0 +1,173 @@
+"""Validated scenario → AutoGen agents, team and termination condition.
+
+The only module that calls AutoGen's agent, team and condition constructors (pinned to 0.7.x). It knows
+nothing of files: model clients, workbenches and Python tools come in through callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import Team as AutogenTeam
+from autogen_agentchat.base import TerminationCondition
+from autogen_agentchat.conditions import (
+    HandoffTermination,
+    MaxMessageTermination,
+    SourceMatchTermination,
+    TextMentionTermination,
+    TimeoutTermination,
+    TokenUsageTermination,
+)
+from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat, Swarm
+from autogen_core.models import ChatCompletionClient
+from autogen_core.tools import BaseTool, Workbench
+
+from ..errors import TroupeError
+from ..runtime._schema import (
+    Agent,
+    AnyOf,
+    HandoffRule,
+    Limits,
+    MaxMessages,
+    McpUse,
+    ModelRef,
+    PythonToolUse,
+    Scenario,
+    SourceMatch,
+    TermRule,
+    TextMention,
+    Timeout,
+    TokenUsage,
+)
+
+__all__ = [
+    "ClientFor",
+    "ToolFor",
+    "WorkbenchFor",
+    "build_agent",
+    "build_team",
+    "build_termination",
+    "limit_conditions",
+]
+
+ClientFor = Callable[[str, ModelRef], ChatCompletionClient]
+"""(agent name or 'selector', the model it asks for) → the client it talks to."""
+WorkbenchFor = Callable[[str, McpUse], Workbench]
+"""(agent name, its use of a server) → the workbench view it calls tools through."""
+ToolFor = Callable[[PythonToolUse], BaseTool[Any, Any]]
+
+
+def build_termination(rule: TermRule) -> TerminationCondition:
+    """One scenario termination rule (possibly nested any/all) as an AutoGen condition."""
+    if isinstance(rule, TextMention):
+        return TextMentionTermination(rule.text_mention, sources=list(rule.sources) if rule.sources else None)
+    if isinstance(rule, MaxMessages):
+        return MaxMessageTermination(rule.max_messages)
+    if isinstance(rule, TokenUsage):
+        return TokenUsageTermination(max_total_token=rule.token_usage)
+    if isinstance(rule, Timeout):
+        return TimeoutTermination(rule.timeout_s)
+    if isinstance(rule, HandoffRule):
+        return HandoffTermination(rule.handoff)
+    if isinstance(rule, SourceMatch):
+        return SourceMatchTermination(list(rule.source_match))
+    parts = [build_termination(r) for r in (rule.any if isinstance(rule, AnyOf) else rule.all)]
+    combined = parts[0]
+    for p in parts[1:]:
+        combined = (combined | p) if isinstance(rule, AnyOf) else (combined & p)
+    return combined
+
+
+def limit_conditions(limits: Limits) -> TerminationCondition:
+    """The caps every run gets on top of its own rule, so nothing runs forever."""
+    return MaxMessageTermination(limits.max_messages) | TimeoutTermination(limits.timeout_s)
+
+
+def build_agent(
+    agent: Agent,
+    *,
+    scenario_model: ModelRef,
+    client_for: ClientFor,
+    workbench_for: WorkbenchFor | None = None,
+    tool_for: ToolFor | None = None,
+) -> AssistantAgent:
+    """An AssistantAgent for one scenario agent, with its model, tools and MCP workbenches."""
+    client = client_for(agent.name, agent.model if agent.model is not None else scenario_model)
+    tools: list[BaseTool[Any, Any]] = []
+    if agent.tools:
+        if tool_for is None:
+            raise TroupeError(f"agent {agent.name!r} names Python tools but no tool loader was given")
+        tools = [tool_for(t) for t in agent.tools]
+    workbenches: list[Workbench] = []
+    if agent.mcp:
+        if workbench_for is None:
+            raise TroupeError(
+                f"agent {agent.name!r} uses MCP servers; open the team with `open_team(...)` or "
+                "`run_scenario(...)`, which start them"
+            )
+        workbenches = [workbench_for(agent.name, use) for use in agent.mcp]
+    kwargs: dict[str, Any] = {}
+    if agent.system_message is not None:
+        kwargs["system_message"] = agent.system_message
+    if agent.handoffs:
+        kwargs["handoffs"] = list(agent.handoffs)
+    if workbenches:
+        # AutoGen takes either tools or workbenches; Python tools join as one more static workbench.
+        if tools:
+            from autogen_core.tools import StaticWorkbench
+
+            workbenches.append(StaticWorkbench(tools))
+            tools = []
+        kwargs["workbench"] = workbenches if len(workbenches) > 1 else workbenches[0]
+    elif tools:
+        kwargs["tools"] = tools
+    return AssistantAgent(
+        agent.name,
+        model_client=client,
+        description=agent.description,
+        model_client_stream=agent.stream,
+        reflect_on_tool_use=agent.reflect_on_tool_use,
+        max_tool_iterations=agent.max_tool_iterations,
+        **kwargs,
+    )
+
+
+def build_team(
+    scenario: Scenario,
+    *,
+    client_for: ClientFor,
+    workbench_for: WorkbenchFor | None = None,
+    tool_for: ToolFor | None = None,
+    extra_termination: TerminationCondition | None = None,
+) -> AutogenTeam:
+    """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps)."""
+    team = scenario.team
+    agents = [
+        build_agent(
+            a,
+            scenario_model=scenario.model,
+            client_for=client_for,
+            workbench_for=workbench_for,
+            tool_for=tool_for,
+        )
+        for a in team.agents
+    ]
+    termination = build_termination(team.termination) if team.termination is not None else None
+    if extra_termination is not None:
+        termination = extra_termination if termination is None else (termination | extra_termination)
+    common: dict[str, Any] = {"termination_condition": termination, "max_turns": team.max_turns}
+    if team.kind in ("round_robin", "single"):
+        if team.kind == "single" and team.max_turns is None:
+            common["max_turns"] = 1  # a single agent answers the task once, as agent.run() would
+        return RoundRobinGroupChat(agents, **common)
+    if team.kind == "selector":
+        selector_ref = team.selector_model if team.selector_model is not None else scenario.model
+        kwargs: dict[str, Any] = {"allow_repeated_speaker": team.allow_repeated_speaker}
+        if team.selector_prompt is not None:
+            kwargs["selector_prompt"] = team.selector_prompt
+        return SelectorGroupChat(
+            agents, model_client=client_for("selector", selector_ref), **kwargs, **common
+        )
+    return Swarm(agents, **common)

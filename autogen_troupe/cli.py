@@ -1,0 +1,177 @@
+"""The `troupe` command. Thin: each command parses input, calls the library, renders, sets the exit code.
+
+Exit codes: 0 ok, 1 the run failed, 2 bad input (scenario, profile, flags), 130 interrupted.
+Heavy imports (autogen, openai, vllm) happen inside the commands that need them, so `--help` and
+`check` stay fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from .errors import ProfileError, RunError, ScenarioError, TroupeError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Run AutoGen multi-agent teams described in scenario files.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals hold API keys
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", help="Model profile to use instead of the scenario's.")
+]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Model id at the endpoint (default: discovered).")
+]
+
+
+def _fail(e: BaseException, code: int) -> NoReturn:
+    if isinstance(e, ScenarioError):
+        err.print(str(e), markup=False)
+    else:
+        err.print(f"{type(e).__name__}: {e}", markup=False)
+    raise typer.Exit(code)
+
+
+def _overrides(profile: str | None, base_url: str | None, model: str | None):
+    from .runtime._profiles import Overrides
+
+    return Overrides.from_env(os.environ).merged(profile=profile, base_url=base_url, model=model)
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg,
+    task: Annotated[str | None, typer.Option("--task", help="Replace the scenario's task.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the JSONL transcript.")] = Path(
+        "troupe-runs"
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript."""
+    from .runtime import RunOptions, load_scenario, run_scenario
+    from .runtime._console import ConsoleView
+
+    try:
+        sc = load_scenario(scenario)
+        options = RunOptions(overrides=_overrides(profile, base_url, model), out_dir=out_dir)
+    except (ScenarioError, ProfileError) as e:
+        _fail(e, 2)
+    view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
+    try:
+        result = asyncio.run(run_scenario(sc, task=task, options=options, on_event=view))
+    except KeyboardInterrupt:
+        err.print("Interrupted; the transcript so far is in " + str(out_dir), markup=False)
+        raise typer.Exit(130) from None
+    except (ScenarioError, ProfileError) as e:
+        _fail(e, 2)
+    except (RunError, TroupeError) as e:
+        _fail(e, 1)
+    if as_json:
+        out.print(result.model_dump_json(indent=2), markup=False, highlight=False)
+    else:
+        view.summary(result)
+
+
+@app.command()
+def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")]) -> None:
+    """Validate scenario files without running them."""
+    from .runtime._loader import iter_scenario_files, load_scenario
+
+    bad = 0
+    files = list(iter_scenario_files(paths))
+    for f in files:
+        try:
+            load_scenario(f)
+        except ScenarioError as e:
+            bad += 1
+            err.print(str(e), markup=False)
+        else:
+            out.print(f"ok  {f}", markup=False, highlight=False)
+    if not files:
+        err.print("no scenario files found", markup=False)
+        raise typer.Exit(2)
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command("list")
+def list_scenarios() -> None:
+    """List the bundled scenarios."""
+    from rich.table import Table
+
+    from .runtime._loader import bundled_scenarios, load_scenario
+
+    table = Table("name", "team", "agents", "description")
+    for name, path in bundled_scenarios().items():
+        try:
+            sc = load_scenario(path)
+        except ScenarioError as e:
+            table.add_row(name, "?", "?", f"[red]invalid[/red]: {e.issues[0].message}")
+            continue
+        table.add_row(name, sc.team.kind, ", ".join(a.name for a in sc.team.agents), sc.description)
+    out.print(table)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editors: yaml-language-server $schema)."""
+    from .runtime._schema import Scenario
+
+    out.print(json.dumps(Scenario.model_json_schema(), indent=2), markup=False, highlight=False)
+
+
+@app.command()
+def models(
+    scenario: Annotated[str | None, typer.Argument(help="Use this scenario's model settings.")] = None,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Ask the endpoint which models it serves (GET /models)."""
+    from .runtime._clients import list_models
+    from .runtime._loader import load_scenario
+    from .runtime._profiles import resolve_model
+
+    try:
+        ref = load_scenario(scenario).model if scenario else "default"
+        spec = resolve_model(ref, overrides=_overrides(profile, base_url, None))
+        names = asyncio.run(list_models(spec))
+    except (ScenarioError, ProfileError) as e:
+        _fail(e, 2)
+    except TroupeError as e:
+        _fail(e, 1)
+    for n in names:
+        out.print(n, markup=False, highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The live console view of a run: each message as it arrives, with agent, kind, tokens and elapsed time."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.text import Text as RichText
+
+from ._transcript import Chunk, Entry, Event, Handoff, RunResult, Text, Thought, ToolCall, ToolResult
+
+__all__ = ["ConsoleView"]
+
+_PREVIEW_CHARS = 2000
+
+
+class ConsoleView:
+    """Renders transcript entries to a rich Console; streamed chunks are printed raw as they come."""
+
+    def __init__(self, console: Console, *, quiet: bool = False, show_chunks: bool = True) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.show_chunks = show_chunks
+        self._streaming_from: str | None = None
+
+    def __call__(self, item: Entry | Chunk) -> None:
+        if self.quiet:
+            return
+        if isinstance(item, Chunk):
+            if not self.show_chunks:
+                return
+            if self._streaming_from != item.source:
+                self._end_stream()
+                self._header(item.source, "streaming", item.elapsed_s, None)
+                self._streaming_from = item.source
+            self.console.out(item.content, end="", highlight=False)
+            return
+        streamed = self._streaming_from == item.source and isinstance(item, Text)
+        self._end_stream()
+        if isinstance(item, Text):
+            if streamed:
+                self._footer(item)
+                return
+            self._header(item.source, item.type, item.elapsed_s, item)
+            self.console.print(RichText(_clip(item.content)))
+        elif isinstance(item, Thought):
+            self._header(item.source, "thought", item.elapsed_s, item)
+            self.console.print(RichText(_clip(item.content), style="italic dim"))
+        elif isinstance(item, ToolCall):
+            self._header(item.source, "tool call", item.elapsed_s, item)
+            for c in item.calls:
+                self.console.print(
+                    RichText.assemble(("→ ", "cyan"), (c.name, "bold cyan"), f"({c.arguments})")
+                )
+        elif isinstance(item, ToolResult):
+            self._header(item.source, "tool result", item.elapsed_s, item)
+            for r in item.results:
+                style = "red" if r.is_error else "green"
+                self.console.print(
+                    RichText.assemble(("← ", style), (r.name, f"bold {style}"), ": ", _clip(r.content))
+                )
+        elif isinstance(item, Handoff):
+            self._header(item.source, f"handoff → {item.target}", item.elapsed_s, item)
+            self.console.print(RichText(_clip(item.content)))
+        elif isinstance(item, Event):
+            self._header(item.source, item.type, item.elapsed_s, item)
+            if item.content:
+                self.console.print(RichText(_clip(item.content), style="dim"))
+
+    def _header(self, source: str, kind: str, elapsed_s: float, entry: Entry | None) -> None:
+        tokens = ""
+        if entry is not None and entry.usage is not None:
+            tokens = f" · {entry.usage.prompt_tokens}+{entry.usage.completion_tokens} tok"
+        self.console.rule(
+            f"[bold]{escape(source)}[/bold] [dim]({escape(kind)}) · {elapsed_s:.1f}s{tokens}[/dim]",
+            align="left",
+        )
+
+    def _footer(self, entry: Text) -> None:
+        tokens = f"{entry.usage.prompt_tokens}+{entry.usage.completion_tokens} tok · " if entry.usage else ""
+        self.console.print(RichText(f"{tokens}{entry.elapsed_s:.1f}s", style="dim"))
+
+    def _end_stream(self) -> None:
+        if self._streaming_from is not None:
+            self.console.out("")
+            self._streaming_from = None
+
+    def summary(self, result: RunResult) -> None:
+        """The closing panel: why the run stopped, messages, tokens, time and where the transcript is."""
+        self._end_stream()
+        why = {
+            "rule": "[green]stopped on its termination rule[/green]",
+            "limit": "[yellow]stopped by the run's cap (limits)[/yellow]",
+            "error": "[red]failed[/red]",
+            "interrupted": "[red]interrupted[/red]",
+        }[result.stopped_by]
+        lines = [
+            f"{escape(result.scenario)}: {why}",
+            f"stop reason: {escape(result.stop_reason)}",
+            f"messages: {len(result.messages)} · tokens: {result.usage.prompt_tokens} prompt + "
+            f"{result.usage.completion_tokens} completion · {result.duration_s:.1f} s",
+        ]
+        if result.transcript_path:
+            lines.append(f"transcript: {escape(str(result.transcript_path))}")
+        self.console.print(Panel("\n".join(lines), expand=False))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + f" … ({len(text)} chars)"

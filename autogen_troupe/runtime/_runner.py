@@ -1,0 +1,264 @@
+"""Running a scenario: open models and MCP servers, stream the team's events, write the transcript.
+
+Every run is bounded (the scenario's `limits`, default 40 messages and 10 minutes) and every run writes
+its transcript, also when it fails or is interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import RunError, TroupeError
+from ._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
+from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
+
+__all__ = ["OpenTeam", "RunOptions", "default_runs_dir", "open_team", "run_scenario"]
+
+EventHook = Callable[["Entry | Chunk"], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Run settings that are not part of the scenario file."""
+
+    overrides: Any = None  # runtime._profiles.Overrides
+    env: Mapping[str, str] | None = None
+    profiles_path: Path | None = None
+    out_dir: Path | None = None  # where the JSONL transcript goes; None: no file
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def default_runs_dir() -> Path:
+    return Path.cwd() / "troupe-runs"
+
+
+@dataclass
+class OpenTeam:
+    """A team whose model clients and MCP servers are open; `specs` are the resolved models by agent."""
+
+    team: Any
+    scenario: Scenario
+    specs: dict[str, ModelSpec]
+
+
+@contextlib.asynccontextmanager
+async def open_team(
+    scenario: Scenario,
+    *,
+    model_client: Any = None,
+    clients: Any = None,
+    options: RunOptions | None = None,
+    wrap_workbench: Callable[[str, Any], Any] | None = None,
+) -> AsyncIterator[OpenTeam]:
+    """Build the scenario's team with its clients and MCP servers open; close everything on exit.
+
+    `model_client` makes every agent use that one client. `clients` (a `ClientPool`) is the seam for
+    tests and replay. `wrap_workbench(agent, workbench)` lets record/replay see tool calls.
+    """
+    from ..agents import build_team, limit_conditions
+    from ..tools import McpServerPool, load_python_tool
+    from ._clients import ClientPool
+    from ._profiles import resolve_model
+
+    options = options or RunOptions()
+    specs: dict[str, ModelSpec] = {}
+
+    async with contextlib.AsyncExitStack() as stack:
+        pool = clients if clients is not None else ClientPool()
+        if clients is None:
+            stack.push_async_callback(pool.aclose)
+
+        def client_for(agent: str, ref: ModelRef) -> Any:
+            if model_client is not None:
+                return model_client
+            spec = resolve_model(
+                ref, overrides=options.overrides, env=options.env, profiles_path=options.profiles_path
+            )
+            specs[agent] = spec
+            return pool.get(spec, agent)
+
+        mcp = await stack.enter_async_context(McpServerPool(scenario.mcp_servers))
+
+        def workbench_for(agent: str, use: Any) -> Any:
+            wb = mcp.workbench(use)
+            return wrap_workbench(agent, wb) if wrap_workbench else wb
+
+        team = build_team(
+            scenario,
+            client_for=client_for,
+            workbench_for=workbench_for,
+            tool_for=load_python_tool,
+            extra_termination=limit_conditions(scenario.limits),
+        )
+        if hasattr(pool, "prepare"):
+            await pool.prepare()
+        yield OpenTeam(team=team, scenario=scenario, specs=specs)
+
+
+async def run_scenario(
+    scenario: Scenario,
+    *,
+    task: str | None = None,
+    model_client: Any = None,
+    clients: Any = None,
+    options: RunOptions | None = None,
+    on_event: EventHook | None = None,
+    wrap_workbench: Callable[[str, Any], Any] | None = None,
+) -> RunResult:
+    """Run a scenario to its end and return what happened; safe inside an already running event loop.
+
+    Nothing is global: two runs in one process share only the in-process engine.
+    """
+    options = options or RunOptions()
+    task = task if task is not None else scenario.task
+    if not task:
+        raise TroupeError(f"scenario {scenario.name!r} has no task; give one with --task / task=...")
+    started = time.monotonic()
+    writer = _open_writer(scenario, options)
+    entries: list[Entry] = []
+    usage = Usage()
+    stop_reason, stopped_by, error = "", "error", None
+
+    def emit(item: Entry | Chunk) -> None:
+        nonlocal usage
+        if not isinstance(item, Chunk):
+            entries.append(item)
+            if item.usage is not None:
+                usage = usage + item.usage
+            if writer is not None:
+                writer.write({"record": "entry", **item.model_dump(mode="json")})
+        if on_event is not None:
+            on_event(item)
+
+    try:
+        async with open_team(
+            scenario,
+            model_client=model_client,
+            clients=clients,
+            options=options,
+            wrap_workbench=wrap_workbench,
+        ) as opened:
+            if writer is not None:
+                from ._profiles import redacted
+
+                writer.write(
+                    {"record": "models", "models": {a: redacted(s) for a, s in opened.specs.items()}}
+                )
+            stop_reason, stopped_by = await _stream(opened, task, started, emit, scenario.limits.timeout_s)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        stop_reason, stopped_by, error = "interrupted", "interrupted", "the run was interrupted"
+        _finish(writer, scenario, task, stop_reason, stopped_by, entries, usage, started, error)
+        raise
+    except TroupeError as e:
+        error = f"{type(e).__name__}: {e}"
+        stop_reason = error
+        _finish(writer, scenario, task, stop_reason, "error", entries, usage, started, error)
+        raise
+    except Exception as e:  # an AutoGen or client failure deep in the team: explain it, keep the transcript
+        error = _explain(e)
+        _finish(writer, scenario, task, error, "error", entries, usage, started, error)
+        raise RunError(error) from e
+    return _finish(writer, scenario, task, stop_reason, stopped_by, entries, usage, started, None)
+
+
+async def _stream(
+    opened: OpenTeam, task: str, started: float, emit: EventHook, timeout_s: float
+) -> tuple[str, Any]:
+    from autogen_agentchat.base import TaskResult
+    from autogen_core import CancellationToken
+
+    token = CancellationToken()
+    result: TaskResult | None = None
+
+    async def consume() -> None:
+        nonlocal result
+        async for item in opened.team.run_stream(task=task, cancellation_token=token):
+            if isinstance(item, TaskResult):
+                result = item
+            else:
+                emit(entry_from_autogen(item, time.monotonic() - started))
+
+    try:
+        # The caps include a timeout condition, checked as messages arrive; this is the hard stop behind it
+        # for a model call that never returns.
+        await asyncio.wait_for(consume(), timeout=timeout_s + 5)
+    except asyncio.TimeoutError:
+        token.cancel()
+        return f"Hard time limit of {timeout_s:g} s reached", "limit"
+    reason = (result.stop_reason if result else None) or "the team stopped"
+    return reason, "limit" if _by_caps(reason, opened.scenario) else "rule"
+
+
+def _by_caps(reason: str, scenario: Scenario) -> bool:
+    """Whether the default caps, not the scenario's own rule, ended the run (AutoGen resets conditions,
+    so the stop message is what is left to tell them apart)."""
+    rule = scenario.team.termination
+    own = list(iter_rules(rule)) if rule is not None else []
+    cap_msgs = f"Maximum number of messages {scenario.limits.max_messages} reached"
+    if cap_msgs in reason:
+        return not any(
+            isinstance(r, MaxMessages) and r.max_messages == scenario.limits.max_messages for r in own
+        )
+    if f"Timeout of {scenario.limits.timeout_s} seconds reached" in reason:
+        return not any(isinstance(r, Timeout) and r.timeout_s == scenario.limits.timeout_s for r in own)
+    return False
+
+
+def _explain(e: BaseException) -> str:
+    """One paragraph for an unexpected failure, with the innermost cause that says most."""
+    inner = e
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        nxt = inner.__cause__ or inner.__context__
+        if isinstance(nxt, TroupeError):
+            return f"{type(nxt).__name__}: {nxt}"
+        inner = nxt  # type: ignore[assignment]
+    msg = str(e) or type(e).__name__
+    if inner is not e and str(inner):
+        msg = f"{msg} (caused by {type(inner).__name__}: {inner})"
+    return f"The run failed: {type(e).__name__}: {msg}"
+
+
+def _open_writer(scenario: Scenario, options: RunOptions) -> TranscriptWriter | None:
+    if options.out_dir is None:
+        return None
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    writer = TranscriptWriter(Path(options.out_dir) / f"{scenario.name}-{stamp}.jsonl")
+    writer.write({"record": "run", "scenario": scenario.name, "started_at": dt.datetime.now(dt.timezone.utc)})
+    return writer
+
+
+def _finish(
+    writer: TranscriptWriter | None,
+    scenario: Scenario,
+    task: str,
+    stop_reason: str,
+    stopped_by: Any,
+    entries: list[Entry],
+    usage: Usage,
+    started: float,
+    error: str | None,
+) -> RunResult:
+    result = RunResult(
+        scenario=scenario.name,
+        task=task,
+        stop_reason=stop_reason,
+        stopped_by=stopped_by,
+        transcript=tuple(entries),
+        usage=usage,
+        duration_s=round(time.monotonic() - started, 3),
+        transcript_path=writer.path if writer else None,
+        error=error,
+    )
+    if writer is not None:
+        summary = result.model_dump(mode="json", exclude={"transcript"})
+        summary["total_tokens"] = usage.total_tokens
+        writer.write({"record": "result", **summary})
+        writer.close()
+    return result
