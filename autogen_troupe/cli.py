@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
 ProfileOpt = Annotated[
@@ -89,7 +89,7 @@ def run(
     except (RunError, TroupeError) as e:
         _fail(e, 1)
     if as_json:
-        out.print(result.model_dump_json(indent=2), markup=False, highlight=False)
+        typer.echo(result.model_dump_json(indent=2))
     else:
         view.summary(result)
 
@@ -139,7 +139,7 @@ def schema() -> None:
     """Print the JSON Schema of scenario files (for editors: yaml-language-server $schema)."""
     from .runtime._schema import Scenario
 
-    out.print(json.dumps(Scenario.model_json_schema(), indent=2), markup=False, highlight=False)
+    typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
 @app.command()
@@ -162,7 +162,7 @@ def models(
     except TroupeError as e:
         _fail(e, 1)
     for n in names:
-        out.print(n, markup=False, highlight=False)
+        typer.echo(n)
 
 
 def main() -> None:

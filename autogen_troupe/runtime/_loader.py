@@ -191,6 +191,13 @@ def _message(err: Mapping[str, Any], data_loc: Loc) -> str:
             else (f"; valid keys: {', '.join(fields)}" if fields else "")
         )
         return f"unknown key {key!r}{hint}"
+    if kind == "unknown_rule" and isinstance(err.get("input"), dict):
+        from ._schema import _RULE_KEYS
+
+        keys = [str(k) for k in err["input"]]
+        close = [m for k in keys for m in difflib.get_close_matches(k, list(_RULE_KEYS), n=1, cutoff=0.6)]
+        if close:
+            return f"unknown termination rule {keys[0]!r}; did you mean {close[0]!r}?"
     if kind == "missing":
         return "required field is missing"
     msg = str(err["msg"])

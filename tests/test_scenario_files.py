@@ -1,0 +1,186 @@
+"""Scenario files: every bundled one validates; every bad-input case gets a located message, exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from autogen_troupe.errors import ScenarioError
+from autogen_troupe.runtime._loader import bundled_scenarios, expand_env, load_scenario
+from autogen_troupe.runtime._schema import AnyOf, HttpServer, MaxMessages, StdioServer, TextMention
+
+
+def troupe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autogen_troupe.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text).lstrip("\n"))
+    return p
+
+
+def test_bundled_scenarios_validate() -> None:
+    names = set(bundled_scenarios())
+    assert {"travel_planning", "time_agent", "trip_desk"} <= names
+    for name in names:
+        load_scenario(name)
+
+
+def test_travel_planning_matches_the_tutorial() -> None:
+    sc = load_scenario("travel_planning")
+    assert sc.task == "Plan a 3 day trip to Nepal."
+    assert [a.name for a in sc.team.agents] == [
+        "planner_agent",
+        "local_agent",
+        "language_agent",
+        "travel_summary_agent",
+    ]
+    assert sc.team.kind == "round_robin"
+    rule = sc.team.termination
+    assert isinstance(rule, AnyOf)
+    assert TextMention(text_mention="TERMINATE") in rule.any
+    assert any(isinstance(r, MaxMessages) for r in rule.any)
+
+
+def test_mcp_server_kind_is_inferred() -> None:
+    sc = load_scenario("time_agent")
+    assert isinstance(sc.mcp_servers["time"], StdioServer)
+
+
+def test_http_server_and_env_expansion(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        """
+        name: x
+        task: "${TASK:-say hi}"
+        team:
+          kind: single
+          agents: [{name: a, mcp: [web]}]
+        mcp_servers:
+          web: {url: "http://127.0.0.1:${PORT}/mcp"}
+    """,
+    )
+    sc = load_scenario(p, env={"PORT": "9000"})
+    assert sc.task == "say hi"
+    assert isinstance(sc.mcp_servers["web"], HttpServer)
+    assert sc.mcp_servers["web"].url == "http://127.0.0.1:9000/mcp"
+
+
+def test_expand_env() -> None:
+    assert expand_env("${A}-${B:-x}", {"A": "1"}) == "1-x"
+    assert expand_env("${B:-x}", {"B": ""}) == "x"
+    with pytest.raises(KeyError):
+        expand_env("${MISSING}", {})
+
+
+BAD = {
+    "syntax": ("name: x\nteam:\n  kind: single\n  agents: [ {name: a\n", "YAML syntax error", None),
+    "unknown_key": (
+        "name: x\nteam:\n  kind: single\n  agents:\n    - name: a\n      sytem_message: hi\n",
+        "unknown key 'sytem_message'; did you mean 'system_message'?",
+        "6:7: team.agents[0].sytem_message",
+    ),
+    "wrong_type": (
+        "name: x\nteam:\n  kind: round_robin\n  max_turns: lots\n  agents: [{name: a}]\n",
+        "valid integer",
+        "4:14: team.max_turns",
+    ),
+    "missing_name": (
+        "name: x\nteam:\n  kind: round_robin\n  agents:\n    - description: nobody\n",
+        "required field is missing",
+        "5:7: team.agents[0].name",
+    ),
+    "duplicate_agents": (
+        "name: x\nteam:\n  kind: round_robin\n  agents:\n    - name: a\n    - name: a\n",
+        "two agents are named 'a'",
+        "6:13: team.agents[1].name",
+    ),
+    "dangling_rule": (
+        "name: x\nteam:\n  kind: round_robin\n  agents: [{name: a}]\n  termination:\n"
+        "    any:\n      - text_mention: DONE\n      - source_match: [ghost]\n",
+        "termination rule refers to 'ghost'",
+        "8:24: team.termination.any[1].source_match[0]",
+    ),
+    "undefined_mcp": (
+        "name: x\nteam:\n  kind: single\n  agents:\n    - name: a\n      mcp: [clock]\n",
+        "mcp server 'clock', which is not defined",
+        "6:13: team.agents[0].mcp[0]",
+    ),
+    "unknown_team_kind": (
+        "name: x\nteam:\n  kind: round_robbin\n  agents: [{name: a}]\n",
+        "Input should be 'round_robin', 'selector', 'swarm' or 'single'",
+        "3:9: team.kind",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_located_through_the_cli(tmp_path: Path, case: str) -> None:
+    text, message, where = BAD[case]
+    p = tmp_path / f"{case}.yaml"
+    p.write_text(text)
+    proc = troupe("check", str(p))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert message in proc.stderr
+    assert proc.stderr.startswith(f"{p}:")
+    if where:
+        assert f"{p}:{where}: " in proc.stderr
+
+
+def test_every_issue_is_reported_at_once(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        """
+        name: x
+        team:
+          kind: round_robin
+          agents:
+            - name: a
+              sytem_message: hi
+          terminaton: {max_messages: 3}
+        model: {base_url: "${NOPE_URL}"}
+    """,
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p, env={})
+    fields = [i.field for i in info.value.issues]
+    assert fields == ["team.agents[0].sytem_message", "team.terminaton", "model.base_url"]
+
+
+def test_check_accepts_folders_and_reports_ok(scenarios_dir: Path) -> None:
+    proc = troupe("check", str(scenarios_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert "ok" in proc.stdout and "travel_planning.yaml" in proc.stdout
+
+
+def test_schema_command_prints_json_schema() -> None:
+    proc = troupe("schema")
+    assert proc.returncode == 0
+    schema = json.loads(proc.stdout)
+    assert "team" in schema["properties"]
+
+
+def test_run_of_a_missing_scenario_is_exit_2() -> None:
+    proc = troupe("run", "no_such_scenario")
+    assert proc.returncode == 2
+    assert "no bundled scenario named 'no_such_scenario'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_list_shows_bundled() -> None:
+    proc = troupe("list")
+    assert proc.returncode == 0
+    assert "travel_planning" in proc.stdout and "round_robin" in proc.stdout
