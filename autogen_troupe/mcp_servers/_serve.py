@@ -1,0 +1,46 @@
+"""Command-line transport options shared by our MCP servers: stdio by default, `--http PORT` for HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Awaitable, Callable
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+
+__all__ = ["add_transport_args", "serve"]
+
+
+def add_transport_args(parser: argparse.ArgumentParser) -> None:
+    """Add `--http PORT` and `--host HOST` to a server's argument parser."""
+    group = parser.add_argument_group("transport (stdio unless --http is given)")
+    group.add_argument(
+        "--http", type=int, metavar="PORT", help="serve streamable HTTP on PORT (path /mcp) instead of stdio"
+    )
+    group.add_argument("--host", default="127.0.0.1", help="interface for --http (default: %(default)s)")
+
+
+def serve(
+    server: MCPServer,
+    args: argparse.Namespace,
+    *,
+    background: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run `server` on the transport `args` chose; `background` runs beside it (e.g. building an index)."""
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            if background is not None:
+                tg.start_soon(background)
+            if args.http is None:
+                await server.run_stdio_async()
+            else:
+                url = f"http://{args.host}:{args.http}/mcp"
+                print(f"{server.name}: serving on {url}", file=sys.stderr, flush=True)
+                await server.run_streamable_http_async(host=args.host, port=args.http)
+            tg.cancel_scope.cancel()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(main)
