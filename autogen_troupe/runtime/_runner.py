@@ -56,11 +56,15 @@ async def open_team(
     clients: Any = None,
     options: RunOptions | None = None,
     wrap_workbench: Callable[[str, Any], Any] | None = None,
+    wrap_tool: Callable[[Any], Any] | None = None,
+    replace_mcp: Callable[[str, Any], Any] | None = None,
 ) -> AsyncIterator[OpenTeam]:
     """Build the scenario's team with its clients and MCP servers open; close everything on exit.
 
     `model_client` makes every agent use that one client. `clients` (a `ClientPool`) is the seam for
-    tests and replay. `wrap_workbench(agent, workbench)` lets record/replay see tool calls.
+    tests and replay. `wrap_workbench(agent, workbench)` and `wrap_tool(python_tool)` let record/replay
+    see tool calls. `replace_mcp(agent, mcp_use)` supplies each agent's MCP workbench instead, and then no
+    MCP server is started (replay answers from the cassette).
     """
     from ..agents import build_team, limit_conditions
     from ..tools import McpServerPool, load_python_tool
@@ -84,17 +88,23 @@ async def open_team(
             specs[agent] = spec
             return pool.get(spec, agent)
 
-        mcp = await stack.enter_async_context(McpServerPool(scenario.mcp_servers))
+        mcp = None if replace_mcp else await stack.enter_async_context(McpServerPool(scenario.mcp_servers))
 
         def workbench_for(agent: str, use: Any) -> Any:
+            if replace_mcp is not None:
+                return replace_mcp(agent, use)
             wb = mcp.workbench(use)
             return wrap_workbench(agent, wb) if wrap_workbench else wb
+
+        def tool_for(use: Any) -> Any:
+            tool = load_python_tool(use)
+            return wrap_tool(tool) if wrap_tool else tool
 
         team = build_team(
             scenario,
             client_for=client_for,
             workbench_for=workbench_for,
-            tool_for=load_python_tool,
+            tool_for=tool_for,
             extra_termination=limit_conditions(scenario.limits),
         )
         if hasattr(pool, "prepare"):
@@ -111,6 +121,8 @@ async def run_scenario(
     options: RunOptions | None = None,
     on_event: EventHook | None = None,
     wrap_workbench: Callable[[str, Any], Any] | None = None,
+    wrap_tool: Callable[[Any], Any] | None = None,
+    replace_mcp: Callable[[str, Any], Any] | None = None,
 ) -> RunResult:
     """Run a scenario to its end and return what happened; safe inside an already running event loop.
 
@@ -144,6 +156,8 @@ async def run_scenario(
             clients=clients,
             options=options,
             wrap_workbench=wrap_workbench,
+            wrap_tool=wrap_tool,
+            replace_mcp=replace_mcp,
         ) as opened:
             if writer is not None:
                 from ._profiles import redacted
