@@ -1,0 +1,274 @@
+"""MCP servers shared by a run's agents, and each agent's filtered view as an AutoGen `Workbench`.
+
+We cannot use autogen-ext's `McpWorkbench`: it does not import with the `mcp` 2.x SDK (see FACTS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import jsonref
+import mcp_types
+from autogen_core import CancellationToken, Image
+from autogen_core.tools import (
+    ImageResultContent,
+    ParametersSchema,
+    TextResultContent,
+    ToolResult,
+    ToolSchema,
+    Workbench,
+)
+from typing_extensions import Self
+
+from autogen_troupe.errors import ToolCallError
+from autogen_troupe.runtime._schema import HttpServer, McpUse, StdioServer
+from autogen_troupe.tools._mcp_session import ServerHandle, kill_now
+
+__all__ = ["McpServerPool", "McpWorkbench"]
+
+logger = logging.getLogger(__name__)
+
+
+class McpServerPool:
+    """The run's MCP servers: one process (or HTTP link) per server, shared by every agent naming it.
+
+    Use as an async context manager. Entering starts every server at once and lists its tools (bounded by
+    each server's `startup_timeout_s`); leaving closes every session and makes sure every child process is
+    gone, also when the run is cancelled.
+    """
+
+    def __init__(self, servers: Mapping[str, StdioServer | HttpServer]) -> None:
+        self._servers = dict(servers)
+        self._handles: dict[str, ServerHandle] = {}
+        self._pids: list[int] = []
+        self._open = False
+
+    @property
+    def child_pids(self) -> tuple[int, ...]:
+        """Every process id this pool started, restarts included (for checks that none is left)."""
+        return tuple(self._pids)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Start every server concurrently; raises ToolCallError naming each one that failed."""
+        if self._open or self._handles:
+            raise RuntimeError("McpServerPool is already started")
+        self._handles = {name: ServerHandle(name, s, self._pids.append) for name, s in self._servers.items()}
+        try:
+            results = await asyncio.gather(
+                *(h.open() for h in self._handles.values()), return_exceptions=True
+            )
+        except BaseException:
+            await self.aclose()
+            raise
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            await self.aclose()
+            other = [f for f in failures if not isinstance(f, ToolCallError)]
+            if other:
+                raise other[0]
+            if len(failures) == 1:
+                raise failures[0]
+            raise ToolCallError("\n\n".join(str(f) for f in failures))
+        self._open = True
+
+    async def aclose(self) -> None:
+        """Close every session and stop every child; safe to call twice."""
+        self._open = False
+        handles, self._handles = list(self._handles.values()), {}
+        try:
+            await asyncio.shield(asyncio.gather(*(h.close() for h in handles), return_exceptions=True))
+        finally:
+            for h in handles:  # an orderly close that was cut short leaves no survivors either
+                for pid in h.pids_alive():
+                    kill_now(pid)
+
+    # ---------------------------------------------------------------- agents' views
+
+    def _handle(self, server: str) -> ServerHandle:
+        if server not in self._handles:
+            state = "known servers: " + (", ".join(sorted(self._handles)) or "none")
+            if not self._open:
+                state = "the pool is not started"
+            raise ToolCallError(f"no MCP server named {server!r} in this run ({state})")
+        return self._handles[server]
+
+    def server_tools(self, server: str) -> list[str]:
+        """The tool names the server itself offers, in its order."""
+        return [t.name for t in self._handle(server).tools]
+
+    def problems(self, use: McpUse) -> list[str]:
+        """Mistakes in an agent's allow/deny/rename for this server, as sentences (empty when fine)."""
+        offered = self.server_tools(use.server)
+        out: list[str] = []
+        for key, names in (("allow", use.allow or ()), ("deny", use.deny), ("rename", tuple(use.rename))):
+            for n in names:
+                if n not in offered:
+                    out.append(
+                        f"{key} names tool {n!r}, which MCP server {use.server!r} does not offer "
+                        f"(it offers: {', '.join(offered) or 'no tools'})"
+                    )
+        seen: dict[str, str] = {}
+        for original, shown in _visible(use, offered):
+            if shown in seen:
+                out.append(
+                    f"tools {seen[shown]!r} and {original!r} of MCP server {use.server!r} would both be "
+                    f"called {shown!r}"
+                )
+            seen[shown] = original
+        return out
+
+    def tool_names(self, use: McpUse) -> list[str]:
+        """The names an agent with this `use` sees, to check for clashes across its servers and tools."""
+        return [shown for _, shown in _visible(use, self.server_tools(use.server))]
+
+    def workbench(self, use: McpUse) -> McpWorkbench:
+        """An agent's view of one server; raises ToolCallError if `problems(use)` finds any."""
+        issues = self.problems(use)
+        if issues:
+            raise ToolCallError(f"MCP server {use.server!r}: " + "; ".join(issues))
+        return McpWorkbench(self, use)
+
+    def _is_open(self) -> bool:
+        return self._open
+
+
+def _visible(use: McpUse, offered: list[str]) -> list[tuple[str, str]]:
+    """(server name, name shown to the agent) for each tool the agent may use."""
+    return [
+        (n, use.rename.get(n, n))
+        for n in offered
+        if (use.allow is None or n in use.allow) and n not in use.deny
+    ]
+
+
+def _parameters(schema: dict[str, Any]) -> ParametersSchema:
+    """The tool's input schema as AutoGen wants it: an object schema with `$ref`s inlined."""
+    if "$defs" in schema or "definitions" in schema:
+        try:
+            schema = jsonref.replace_refs(schema, proxies=False, lazy_load=False)
+        except Exception:  # an unresolvable $ref: leave it for the model to cope with
+            logger.debug("could not inline $refs of a tool schema", exc_info=True)
+        schema = {k: v for k, v in schema.items() if k not in ("$defs", "definitions")}
+    params = ParametersSchema(
+        type="object",
+        properties=dict(schema.get("properties") or {}),
+        required=list(schema.get("required") or []),
+        additionalProperties=bool(schema.get("additionalProperties", False)),
+    )
+    return params
+
+
+def _content(block: Any) -> TextResultContent | ImageResultContent:
+    if isinstance(block, mcp_types.TextContent):
+        return TextResultContent(content=block.text)
+    if isinstance(block, mcp_types.ImageContent):
+        return ImageResultContent(content=Image.from_base64(block.data))
+    if isinstance(block, mcp_types.EmbeddedResource):
+        text = getattr(block.resource, "text", None)
+        if isinstance(text, str):
+            return TextResultContent(content=text)
+    if isinstance(block, mcp_types.ResourceLink):
+        return TextResultContent(content=f"[resource {block.name}: {block.uri}]")
+    if isinstance(block, mcp_types.AudioContent):
+        return TextResultContent(content=f"[audio {block.mime_type}, not shown]")
+    return TextResultContent(content=block.model_dump_json(by_alias=True, exclude_none=True))
+
+
+def _to_tool_result(name: str, result: mcp_types.CallToolResult) -> ToolResult:
+    parts = [_content(b) for b in result.content]
+    if not parts and result.structured_content is not None:
+        parts = [TextResultContent(content=json.dumps(result.structured_content, ensure_ascii=False))]
+    return ToolResult(name=name, result=parts, is_error=bool(result.is_error))
+
+
+def _error(name: str, message: str) -> ToolResult:
+    return ToolResult(name=name, result=[TextResultContent(content=message)], is_error=True)
+
+
+class McpWorkbench(Workbench):
+    """An agent's view of a pooled MCP server: allow/deny/rename applied, a call timeout, errors as results.
+
+    The pool owns the server: `start`/`stop` here neither start nor stop it. Failures the model can act on
+    (tool errors, timeouts, unknown tool names, a crashed server) come back as `ToolResult(is_error=True)`.
+    """
+
+    def __init__(self, pool: McpServerPool, use: McpUse) -> None:
+        self._pool = pool
+        self._use = use
+        self._handle = pool._handle(use.server)
+        self._timeout_s = use.call_timeout_s or self._handle.server.call_timeout_s
+
+    @property
+    def server(self) -> str:
+        return self._use.server
+
+    def _names(self) -> dict[str, str]:
+        """Shown name -> server name, for the tools the server lists now."""
+        return {shown: orig for orig, shown in _visible(self._use, [t.name for t in self._handle.tools])}
+
+    async def list_tools(self) -> list[ToolSchema]:
+        tools = {t.name: t for t in self._handle.tools}
+        return [
+            ToolSchema(
+                name=shown,
+                description=tools[orig].description or "",
+                parameters=_parameters(tools[orig].input_schema),
+            )
+            for orig, shown in _visible(self._use, list(tools))
+        ]
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        cancellation_token: CancellationToken | None = None,
+        call_id: str | None = None,
+    ) -> ToolResult:
+        names = self._names()
+        if name not in names:
+            offered = ", ".join(names) or "none"
+            return _error(name, f"Tool {name!r} is not available here; the tools are: {offered}.")
+        call = asyncio.ensure_future(
+            self._handle.call_tool(names[name], dict(arguments or {}), self._timeout_s)
+        )
+        if cancellation_token is not None:
+            cancellation_token.link_future(call)
+        try:
+            result = await call
+        except ToolCallError as exc:
+            return _error(name, str(exc))
+        except Exception as exc:  # the model reads what went wrong instead of the run failing
+            logger.debug("MCP tool %r failed", name, exc_info=True)
+            return _error(name, f"Tool {name!r} failed: {type(exc).__name__}: {exc}")
+        return _to_tool_result(name, result)
+
+    async def start(self) -> None:
+        """Nothing to start: the pool started the server. Fails if the pool is not open."""
+        if not self._pool._is_open():
+            raise ToolCallError(f"MCP server {self.server!r} is not running: its pool is not open")
+
+    async def stop(self) -> None:
+        """Nothing to stop: other agents may share the server, and the pool stops it at the end of the run."""
+
+    async def reset(self) -> None:
+        """MCP sessions keep no per-agent state for us to reset."""
+
+    async def save_state(self) -> Mapping[str, Any]:
+        return {"type": "TroupeMcpWorkbenchState", "server": self.server}
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        """Nothing to load: the state holds no more than the server's name."""
