@@ -62,9 +62,10 @@ async def open_team(
     """Build the scenario's team with its clients and MCP servers open; close everything on exit.
 
     `model_client` makes every agent use that one client. `clients` (a `ClientPool`) is the seam for
-    tests and replay. `wrap_workbench(agent, workbench)` and `wrap_tool(python_tool)` let record/replay
-    see tool calls. `replace_mcp(agent, mcp_use)` supplies each agent's MCP workbench instead, and then no
-    MCP server is started (replay answers from the cassette).
+    tests and replay; a pool with `resolve(ref, agent) -> ModelSpec` resolves models itself.
+    `wrap_workbench(agent, workbench)` and `wrap_tool(python_tool)` let record/replay see tool calls.
+    `replace_mcp(agent, mcp_use)` supplies each agent's MCP workbench instead, and then no MCP server is
+    started (replay answers from the cassette).
     """
     from ..agents import build_team, limit_conditions
     from ..tools import McpServerPool, load_python_tool
@@ -82,9 +83,12 @@ async def open_team(
         def client_for(agent: str, ref: ModelRef) -> Any:
             if model_client is not None:
                 return model_client
-            spec = resolve_model(
-                ref, overrides=options.overrides, env=options.env, profiles_path=options.profiles_path
-            )
+            if hasattr(pool, "resolve"):  # a replaying pool needs no real model settings (nor their keys)
+                spec = pool.resolve(ref, agent)
+            else:
+                spec = resolve_model(
+                    ref, overrides=options.overrides, env=options.env, profiles_path=options.profiles_path
+                )
             specs[agent] = spec
             return pool.get(spec, agent)
 

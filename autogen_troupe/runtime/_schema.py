@@ -421,16 +421,24 @@ class TextExpectation(_Strict):
 
 
 class SpeakersExpectation(_Strict):
-    exact: tuple[str, ...] | None = None
+    """Who spoke, by the source of each chat message (the task counts as `user`). A list means `exact`."""
+
+    exact: tuple[str, ...] | None = Field(None, description="Exactly these speakers, in this order.")
     first: str | None = None
     last: str | None = None
     set: tuple[str, ...] | None = Field(None, description="Exactly these speakers, in any order and number.")
-    includes: tuple[str, ...] | None = None
+    includes: tuple[str, ...] | None = Field(None, description="At least these speakers.")
 
     @model_validator(mode="before")
     @classmethod
     def _from_list(cls, v: Any) -> Any:
         return {"exact": v} if isinstance(v, list | tuple) else v
+
+    @model_validator(mode="after")
+    def _some(self) -> SpeakersExpectation:
+        if all(getattr(self, k) is None for k in ("exact", "first", "last", "set", "includes")):
+            raise ValueError("give at least one of exact, first, last, set or includes")
+        return self
 
 
 class CallExpectation(_Strict):
@@ -447,8 +455,14 @@ class CallExpectation(_Strict):
 
 
 class ToolCallsExpectation(_Strict):
+    """Tool calls the run made. A list means `calls` with order `subset`."""
+
     calls: tuple[CallExpectation, ...] = ()
-    order: Literal["strict", "unordered", "subset", "superset"] = "subset"
+    order: Literal["strict", "unordered", "subset", "superset"] = Field(
+        "subset",
+        description="strict: exactly these calls in this order; unordered: exactly these in any order; "
+        "subset: at least these (others allowed); superset: none but these (some may not happen).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -460,12 +474,30 @@ class CountRange(_Strict):
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> CountRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
 
 class AgentExpectation(_Strict):
     messages: CountRange | None = None
-    contains: str | None = None
-    regex: str | None = None
+    contains: str | None = Field(None, description="One of the agent's messages contains this.")
+    regex: str | None = Field(None, description="One of the agent's messages matches this (re.search).")
     tool_calls: ToolCallsExpectation | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"regex {v!r} does not compile: {e}") from None
+        return v
 
 
 class Expect(_Strict):
@@ -474,9 +506,9 @@ class Expect(_Strict):
     stop_reason: TextExpectation | None = None
     speakers: SpeakersExpectation | None = None
     tool_calls: ToolCallsExpectation | None = None
-    messages: CountRange | None = None
+    messages: CountRange | None = Field(None, description="Number of chat messages, the task included.")
     final_message: TextExpectation | None = None
-    max_total_tokens: int | None = Field(None, gt=0)
+    max_total_tokens: int | None = Field(None, gt=0, description="Prompt plus completion tokens of the run.")
     no_tool_errors: bool = False
     agents: dict[str, AgentExpectation] = Field(default_factory=dict)
 
@@ -518,4 +550,26 @@ class Scenario(_Strict):
                     raise _fail(
                         f"{n!r} is not an agent of this team (agents: {names})", "expect", "agents", n
                     )
+            for at, n in _expected_speakers(self.expect):
+                if n not in names and n != "user":
+                    raise _fail(f"{n!r} is not an agent of this team (agents: {names}, or 'user')", *at)
         return self
+
+
+def _expected_speakers(expect: Expect):
+    """(path, name) of every agent name an `expect` block mentions outside `agents`."""
+    sp = expect.speakers
+    if sp is not None:
+        for key in ("exact", "set", "includes"):
+            for i, n in enumerate(getattr(sp, key) or ()):
+                yield ("expect", "speakers", key, i), n
+        for key in ("first", "last"):
+            if getattr(sp, key) is not None:
+                yield ("expect", "speakers", key), getattr(sp, key)
+    groups = [(("expect", "tool_calls"), expect.tool_calls)] + [
+        (("expect", "agents", a, "tool_calls"), e.tool_calls) for a, e in expect.agents.items()
+    ]
+    for base, tc in groups:
+        for i, c in enumerate(tc.calls if tc is not None else ()):
+            if c.agent is not None:
+                yield (*base, "calls", i, "agent"), c.agent
