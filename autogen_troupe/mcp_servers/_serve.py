@@ -6,9 +6,12 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+
+if TYPE_CHECKING:  # importing the SDK costs about a second; argument errors should not wait for it
+    from mcp.server.mcpserver import MCPServer
 
 __all__ = ["add_transport_args", "serve"]
 

@@ -1,0 +1,78 @@
+"""The retrieval MCP server: one `search` tool over a `DocumentIndex`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Annotated
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._embedders import RetrievalError
+from ._index import DocumentIndex, Passage
+
+__all__ = ["SearchResults", "create_server", "start_indexing"]
+
+log = logging.getLogger("autogen_troupe.retrieval")
+
+
+class SearchResults(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    query: str
+    reranked: bool
+    passages: tuple[Passage, ...]
+
+
+def create_server(index: DocumentIndex) -> MCPServer:
+    """A server whose `search` tool refreshes `index` (cheap when nothing changed) and queries it."""
+    folder = index.docs_dir.name or str(index.docs_dir)
+    server = MCPServer(
+        "troupe-retrieval",
+        instructions=f"Search the documents in the folder {folder!r} and cite the source file and lines.",
+        log_level="WARNING",
+        subscriptions=False,
+    )
+
+    async def search(
+        query: Annotated[str, Field(description="What to look for, in plain words or a question.")],
+        top_k: Annotated[int, Field(ge=1, le=20, description="How many passages to return.")] = 5,
+    ) -> SearchResults:
+        try:
+            passages = await anyio.to_thread.run_sync(
+                functools.partial(index.search, query, top_k, refresh=True)
+            )
+        except RetrievalError as e:
+            raise ToolError(str(e)) from None
+        return SearchResults(query=query, reranked=index.reranker is not None, passages=tuple(passages))
+
+    server.add_tool(
+        search,
+        description=f"Search the documents in {folder!r} for passages relevant to a query. Each passage "
+        "comes with its source file, line range, heading and score (higher is better).",
+        annotations=ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False),
+    )
+    return server
+
+
+def start_indexing(index: DocumentIndex) -> threading.Thread:
+    """Build the index in a daemon thread so the handshake need not wait; searches wait for it."""
+
+    def run() -> None:
+        try:
+            stats = index.refresh()
+        except RetrievalError as e:
+            log.error("indexing %s failed: %s", index.docs_dir, e)
+            return
+        log.info(
+            "indexed %d files, %d chunks (%d embedded)", stats.files, stats.chunks, stats.embedded_chunks
+        )
+
+    thread = threading.Thread(target=run, name="troupe-retrieval-index", daemon=True)
+    thread.start()
+    return thread
