@@ -1,0 +1,202 @@
+"""The travel MCP server: its data, and every tool through a real MCP client session over stdio and HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import zoneinfo
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from autogen_troupe.mcp_servers.travel import TOPICS, NotFound, load_travel_data
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = ["-m", "autogen_troupe.mcp_servers.travel"]
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def test_data_files_are_dated_and_consistent() -> None:
+    data = load_travel_data()
+    for doc in (data.countries_doc, data.rates_doc, data.phrases_doc):
+        assert doc["source"] and doc["as_of"] == "2025-06-30"
+    names = data.country_names()
+    assert 30 <= len(names) <= 45
+    assert {"Nepal", "South Korea", "Japan", "France"} <= set(names)
+    for name in names:
+        facts = data.country_facts(name)
+        assert facts.currency.code in data.rates_doc["currencies"]
+        assert facts.plug_types and facts.emergency_numbers and facts.capital
+        for tz in facts.time_zones:
+            zoneinfo.ZoneInfo(tz.zone)  # a real IANA name
+        book = data.phrases(name)
+        assert set(book.topics) == set(TOPICS) and all(book.topics.values())
+
+
+def test_lookups_are_lenient() -> None:
+    data = load_travel_data()
+    assert data.country_facts("  SOUTH korea ").name == "South Korea"
+    assert data.country_facts("kr").name == data.country_facts("KOR").name == "South Korea"
+    assert data.country_facts("Türkiye").name == data.country_facts("turkiye").name == "Turkey"
+    assert data.country_facts("the netherlands").iso2 == "NL"
+    assert data.convert(10, "euros", "Japan").to_currency.code == "JPY"
+    assert data.phrases("korean").language_code == data.phrases("Korea").language_code == "ko"
+    assert data.phrases("Japan", "thank you").topics.keys() == {"thanks"}
+    tiny = data.convert(5, "IDR", "SGD")
+    assert 0 < tiny.converted < 0.01 and "0.000392 SGD" in tiny.summary  # small results keep their digits
+
+
+def test_unknown_names_list_close_matches() -> None:
+    data = load_travel_data()
+    cases = [
+        (lambda: data.country_facts("Nepall"), "Unknown country 'Nepall'. Did you mean: Nepal?"),
+        (lambda: data.convert(1, "USD", "yenn"), "Did you mean: JPY (Japanese yen)?"),
+        (
+            lambda: data.convert(1, "dollar", "EUR"),
+            "ambiguous; use an ISO code: AUD (Australian dollar), CAD",
+        ),
+        (lambda: data.phrases("Japan", "pirces"), "Did you mean: prices? Topics: greetings, thanks"),
+        (lambda: data.phrases("Klingon"), "Known: Arabic, Czech"),
+    ]
+    for call, message in cases:
+        with pytest.raises(NotFound) as e:
+            call()
+        assert message in str(e.value)
+
+
+# --------------------------------------------------------------------------- through MCP
+
+
+def text(result: Any) -> str:
+    return "".join(c.text for c in result.content)
+
+
+async def exercise(session: ClientSession) -> None:
+    """Every tool, the happy paths and the errors, as a model would call them."""
+    await session.initialize()
+    tools = {t.name: t for t in (await session.list_tools()).tools}
+    assert set(tools) == {"convert_currency", "country_facts", "phrases"}
+    assert tools["convert_currency"].input_schema["required"] == ["amount", "from_currency", "to_currency"]
+    assert tools["convert_currency"].input_schema["properties"]["amount"]["type"] == "number"
+    assert "Nepal" in (tools["country_facts"].description or "")
+    assert tools["phrases"].input_schema["properties"]["topic"]["default"] == "all"
+    assert all(t.annotations and t.annotations.read_only_hint for t in tools.values())
+
+    money = await session.call_tool(
+        "convert_currency", {"amount": 100, "from_currency": "usd", "to_currency": "NPR"}
+    )
+    assert not money.is_error and money.structured_content is not None
+    assert money.structured_content["converted"] == 13710.0
+    assert money.structured_content["as_of"] == "2025-06-30" and money.structured_content["source"]
+    assert json.loads(text(money))["to_currency"] == {"code": "NPR", "name": "Nepalese rupee"}
+
+    korea = await session.call_tool("country_facts", {"country": "south korea"})
+    facts = korea.structured_content
+    assert not korea.is_error and facts is not None
+    assert (facts["capital"], facts["currency"]["code"], facts["plug_types"]) == ("Seoul", "KRW", ["C", "F"])
+    assert facts["time_zones"] == [{"zone": "Asia/Seoul", "utc_offset": "+09:00", "summer_time": False}]
+    assert facts["emergency_numbers"]["police"] == "112"
+    nepal = await session.call_tool("country_facts", {"country": "NP"})
+    assert (
+        nepal.structured_content is not None
+        and nepal.structured_content["time_zones"][0]["utc_offset"] == "+05:45"
+    )
+
+    hello = await session.call_tool("phrases", {"country_or_language": "Nepal", "topic": "greetings"})
+    book = hello.structured_content
+    assert not hello.is_error and book is not None
+    assert (book["language"], book["country"], list(book["topics"])) == ("Nepali", "Nepal", ["greetings"])
+    assert book["topics"]["greetings"][0] == {
+        "phrase": "नमस्ते",
+        "romanization": "namaste",
+        "meaning": "Hello / goodbye (with palms pressed together)",
+    }
+    everything = await session.call_tool("phrases", {"country_or_language": "ja"})
+    assert everything.structured_content is not None and list(
+        everything.structured_content["topics"]
+    ) == list(TOPICS)
+
+    errors = [
+        ("country_facts", {"country": "Nepall"}, "Unknown country 'Nepall'. Did you mean: Nepal?"),
+        (
+            "convert_currency",
+            {"amount": 5, "from_currency": "XYZ", "to_currency": "EUR"},
+            "Unknown currency 'XYZ'",
+        ),
+        ("convert_currency", {"amount": -5, "from_currency": "USD", "to_currency": "EUR"}, "zero or more"),
+        ("convert_currency", {"amount": "lots", "from_currency": "USD", "to_currency": "EUR"}, "amount"),
+        (
+            "phrases",
+            {"country_or_language": "France", "topic": "food"},
+            "Unknown topic 'food'. Topics: greetings",
+        ),
+        ("phrases", {"country_or_language": "Frnace"}, "Did you mean: France?"),
+        ("no_such_tool", {}, "Unknown tool"),
+    ]
+    for name, args, message in errors:
+        result = await session.call_tool(name, args)
+        assert result.is_error, (name, args)
+        assert message in text(result)
+
+
+async def test_every_tool_over_stdio(tmp_path: Path) -> None:
+    params = StdioServerParameters(command=sys.executable, args=SERVER, cwd=str(ROOT))
+    with (tmp_path / "stderr.txt").open("w") as err:
+        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
+            await exercise(session)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, *SERVER, "--http", str(port)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait until it accepts connections (or dies)
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {(tmp_path / 'server.log').read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("server did not listen within 60 s")
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+async def test_every_tool_over_http(http_server: str, tmp_path: Path) -> None:
+    async with streamable_http_client(http_server) as (read, write), ClientSession(read, write) as session:
+        await exercise(session)
+    assert "serving on " + http_server in (tmp_path / "server.log").read_text()
