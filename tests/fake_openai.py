@@ -4,7 +4,7 @@ It is a real HTTP server (starlette + uvicorn in a background thread), so client
 their whole stack: the openai SDK, its retries, headers and SSE parsing.
 
     with FakeOpenAI() as srv:
-        srv.script([Reply(text="hello"), Reply(tool_calls=[("get_current_time", {"timezone": "Asia/Seoul"})])])
+        srv.script([Reply(text="hi"), Reply(tool_calls=[("get_current_time", {"timezone": "Asia/Seoul"})])])
         ...  # point a client at srv.base_url
         assert srv.chat_requests[0].headers["authorization"] == "Bearer k"
 
@@ -21,6 +21,7 @@ terminated. The script file holds a list of replies, or {"replies": [...], "by_s
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import itertools
 import json
@@ -66,6 +67,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     model: str | None = None
     raw: Any = None
+    delay_s: float = 0.0  # wait before answering (ends early when the client hangs up), to cause timeouts
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
@@ -173,6 +175,16 @@ class FakeOpenAI:
     def add(self, *replies: Reply | str | Mapping[str, Any]) -> None:
         with self._lock:
             self._queue.extend(Reply.of(r) for r in replies)
+
+    def reset(self) -> None:
+        """Forget the script, responder, default, model settings and records (for a shared server)."""
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+        self.responder = None
+        self.default = None
+        self.models = ["fake-model"]
+        self.models_reply = None
 
     @property
     def remaining(self) -> int:
@@ -293,7 +305,12 @@ class FakeOpenAI:
         if request.method == "POST" and path.endswith("/chat/completions"):
             if not isinstance(body, dict):
                 return _error(400, "fake_openai: the body is not a JSON object")
-            return self._chat(body)
+            reply = self._next_reply(body)
+            if reply is not None and reply.delay_s > 0:
+                deadline = time.monotonic() + reply.delay_s
+                while time.monotonic() < deadline and not await request.is_disconnected():
+                    await asyncio.sleep(0.01)
+            return self._chat(body, reply)
         return JSONResponse({"error": {"message": f"no route for {request.method} {path}"}}, status_code=404)
 
     def _models(self) -> Any:
@@ -314,8 +331,7 @@ class FakeOpenAI:
                 return self._queue.popleft()
         return self.default
 
-    def _chat(self, body: dict[str, Any]) -> Any:
-        reply = self._next_reply(body)
+    def _chat(self, body: dict[str, Any], reply: Reply | None) -> Any:
         if reply is None:
             n = len(self.chat_requests)
             return _error(400, f"fake_openai: no scripted reply left (chat request #{n})")

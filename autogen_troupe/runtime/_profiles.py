@@ -32,6 +32,7 @@ __all__ = [
     "Overrides",
     "available_profiles",
     "infer_model_info",
+    "is_secret_header",
     "normalize_base_url",
     "redacted",
     "resolve_model",
@@ -601,6 +602,11 @@ def infer_model_info(model_id: str | None, given: ModelInfoSpec | None = None) -
 _SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password|session|signature", re.IGNORECASE)
 
 
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value is likely a credential (Authorization, api-key, X-Auth-Token, Cookie, ...)."""
+    return bool(_SECRET_HEADER.search(name))
+
+
 def redacted(spec: ModelSpec) -> dict[str, Any]:
     """The spec as plain JSON data for transcripts and exported configs, without secrets.
 
@@ -609,7 +615,7 @@ def redacted(spec: ModelSpec) -> dict[str, Any]:
     """
     data = spec.model_dump(mode="json", exclude={"api_key"}, exclude_none=True)
     if data.get("headers"):
-        data["headers"] = {k: "***" if _SECRET_HEADER.search(k) else v for k, v in data["headers"].items()}
+        data["headers"] = {k: "***" if is_secret_header(k) else v for k, v in data["headers"].items()}
     url = data.get("base_url")
     if isinstance(url, str) and "@" in urlsplit(url).netloc:
         p = urlsplit(url)

@@ -1,0 +1,132 @@
+"""Model clients: the provider registry and the pool a run takes its clients from.
+
+Providers are imported by name only when used, so `openai` (0.3 s) or vLLM (6 s) load only for runs that
+need them. A provider module exposes `create_client(spec: ModelSpec) -> ChatCompletionClient`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..errors import ProfileError
+from ._schema import ModelSpec
+
+if TYPE_CHECKING:
+    from autogen_core.models import ChatCompletionClient
+
+__all__ = ["PROVIDERS", "ClientFactory", "ClientPool", "create_model_client", "get_provider", "list_models"]
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = {
+    "openai": "_openai:create_client",
+    "vllm": "_vllm:create_client",
+    "replay": "_replay:create_client",
+}
+
+ClientFactory = Callable[[ModelSpec, str], "ChatCompletionClient"]
+
+
+def get_provider(name: str) -> Callable[[ModelSpec], ChatCompletionClient]:
+    """The `create_client` function of provider `name`, imported on first use."""
+    if name not in PROVIDERS:
+        raise ProfileError(f"unknown model provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
+    module_name, func = PROVIDERS[name].split(":")
+    qualified = f"{__package__}.{module_name}"
+    try:
+        module = importlib.import_module(qualified)
+    except ModuleNotFoundError as e:
+        if e.name != qualified:
+            raise  # the provider's own dependency is missing; it explains how to install it
+        raise ProfileError(f"model provider {name!r} is not available in this installation") from None
+    return getattr(module, func)
+
+
+def create_model_client(spec: ModelSpec) -> ChatCompletionClient:
+    """A new client for a resolved spec (see `resolve_model`). Does no network I/O: an `openai` spec
+    without a model id discovers it on first use, or in `ClientPool.prepare()`."""
+    if spec.provider is None:
+        raise ProfileError("the model spec has no provider; resolve it with resolve_model() first")
+    return get_provider(spec.provider)(spec)
+
+
+async def list_models(spec: ModelSpec) -> list[str]:
+    """The model ids a resolved spec can use: the endpoint's `GET /models` list, or the spec's model."""
+    if spec.provider == "openai":
+        from ._openai import alist_models
+
+        return await alist_models(spec)
+    return [spec.model] if spec.model else []
+
+
+def _spec_key(spec: ModelSpec) -> str:
+    """Equal for specs that would build the same client (the key's value counts, hashed)."""
+    data = spec.model_dump(mode="json", exclude={"api_key"})
+    if spec.api_key is not None:
+        data["api_key"] = hashlib.sha256(spec.api_key.get_secret_value().encode()).hexdigest()
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+class ClientPool:
+    """The model clients of one run: one per distinct resolved spec, so agents on one model share it.
+
+    `factory(spec, agent_name)` replaces `create_model_client`; it is the seam for tests and replay.
+    With a factory, or for `replay` specs, each agent gets its own client (scripted and recorded
+    answers belong to one agent); `per_agent` forces either way.
+    """
+
+    def __init__(self, factory: ClientFactory | None = None, *, per_agent: bool | None = None) -> None:
+        self._factory = factory
+        self._per_agent = per_agent
+        self._clients: dict[tuple[str, str], ChatCompletionClient] = {}
+        self._closed = False
+
+    def _key(self, spec: ModelSpec, agent: str) -> tuple[str, str]:
+        per_agent = self._per_agent
+        if per_agent is None:
+            per_agent = self._factory is not None or spec.provider == "replay"
+        return _spec_key(spec), agent if per_agent else ""
+
+    def get(self, spec: ModelSpec, agent_name: str) -> ChatCompletionClient:
+        """The client for `agent_name` using `spec`, made on first request."""
+        if self._closed:
+            raise RuntimeError("this ClientPool is closed")
+        key = self._key(spec, agent_name)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._factory(spec, agent_name) if self._factory else create_model_client(spec)
+            self._clients[key] = client
+        return client
+
+    @property
+    def clients(self) -> list[ChatCompletionClient]:
+        return list(dict.fromkeys(self._clients.values()))
+
+    async def prepare(self) -> None:
+        """Finish setting clients up before the first message (discover model ids from /models), so a
+        wrong endpoint fails before the run starts rather than at the first agent's turn."""
+        waits = [c.ensure_model() for c in self.clients if hasattr(c, "ensure_model")]
+        if waits:
+            await asyncio.gather(*waits)
+
+    async def aclose(self) -> None:
+        """Close every client once; a failure to close is logged, not raised."""
+        self._closed = True
+        clients, self._clients = self.clients, {}
+        for client in clients:
+            try:
+                await client.close()
+            except Exception as e:  # closing must not hide the run's own outcome
+                log.debug("closing model client %r failed: %s", type(client).__name__, e)
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
