@@ -200,3 +200,47 @@ async def test_every_tool_over_http(http_server: str, tmp_path: Path) -> None:
     async with streamable_http_client(http_server) as (read, write), ClientSession(read, write) as session:
         await exercise(session)
     assert "serving on " + http_server in (tmp_path / "server.log").read_text()
+
+
+# --------------------------------------------------------------------------- the scenario
+
+
+def test_tools_scenario_wires_the_servers() -> None:
+    from autogen_troupe.runtime._loader import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "travel_planning_tools.yaml")
+    agents = {a.name: a for a in sc.team.agents}
+    assert list(agents) == ["planner_agent", "local_agent", "language_agent", "travel_summary_agent"]
+    assert [u.server for u in agents["local_agent"].mcp] == ["travel", "time"]
+    assert [(u.server, u.allow) for u in agents["language_agent"].mcp] == [("travel", ("phrases",))]
+    assert agents["local_agent"].reflect_on_tool_use and agents["language_agent"].reflect_on_tool_use
+    assert sc.mcp_servers["travel"].args == ("-m", "autogen_troupe.mcp_servers.travel")  # type: ignore[union-attr]
+
+
+async def test_tools_scenario_runs_against_the_real_servers() -> None:
+    import autogen_troupe.tools
+
+    if not hasattr(autogen_troupe.tools, "load_python_tool"):
+        pytest.skip("autogen_troupe.tools does not re-export load_python_tool yet")
+    from autogen_troupe.runtime._loader import load_scenario
+    from autogen_troupe.runtime._runner import run_scenario
+    from autogen_troupe.testing import ScriptedClient, tool_call
+
+    scripted = ScriptedClient(
+        {
+            "planner_agent": ["Day 1 Kathmandu, day 2 Bhaktapur, day 3 Nagarkot."],
+            "local_agent": [tool_call("country_facts", country="Nepal"), "Nepal uses plugs C, D and M."],
+            "language_agent": [
+                tool_call("phrases", country_or_language="Nepal", topic="greetings"),
+                "Say namaste.",
+            ],
+            "travel_summary_agent": ["The final plan: three days, plugs C/D/M, say namaste. TERMINATE"],
+        }
+    )
+    result = await run_scenario(
+        load_scenario(ROOT / "scenarios" / "travel_planning_tools.yaml"), clients=scripted
+    )
+    assert result.stopped_by == "rule" and "TERMINATE" in result.stop_reason
+    outputs = {r.name: r.content for e in result.transcript if e.kind == "tool_result" for r in e.results}
+    assert json.loads(outputs["country_facts"])["plug_types"] == ["C", "D", "M"]
+    assert json.loads(outputs["phrases"])["topics"]["greetings"][0]["romanization"] == "namaste"
