@@ -202,6 +202,22 @@ async def test_every_tool_over_http(http_server: str, tmp_path: Path) -> None:
     assert "serving on " + http_server in (tmp_path / "server.log").read_text()
 
 
+def test_http_port_problems_are_one_line_errors() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for args, message in [
+            (["--http", str(port)], f"error: cannot listen on 127.0.0.1:{port}: Address already in use"),
+            (["--http", "0"], "argument --http: '0' is not a port number (1-65535)"),
+        ]:
+            done = subprocess.run(
+                [sys.executable, *SERVER, *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 2 and "Traceback" not in done.stderr
+            assert done.stderr.strip().splitlines()[-1].endswith(message)
+
+
 # --------------------------------------------------------------------------- the scenario
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -20,9 +21,38 @@ def add_transport_args(parser: argparse.ArgumentParser) -> None:
     """Add `--http PORT` and `--host HOST` to a server's argument parser."""
     group = parser.add_argument_group("transport (stdio unless --http is given)")
     group.add_argument(
-        "--http", type=int, metavar="PORT", help="serve streamable HTTP on PORT (path /mcp) instead of stdio"
+        "--http",
+        type=_port,
+        metavar="PORT",
+        help="serve streamable HTTP on PORT (path /mcp) instead of stdio",
     )
     group.add_argument("--host", default="127.0.0.1", help="interface for --http (default: %(default)s)")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
+
+
+def _check_listen(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on, or None; uvicorn would only print a traceback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as e:
+        return f"cannot resolve host {host!r}: {e.strerror or e}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            return f"cannot listen on {host}:{port}: {e.strerror or e}"
+    return None
 
 
 def serve(
@@ -45,5 +75,8 @@ def serve(
                 await server.run_streamable_http_async(host=args.host, port=args.http)
             tg.cancel_scope.cancel()
 
+    if args.http is not None and (problem := _check_listen(args.host, args.http)):
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(main)
