@@ -68,19 +68,46 @@ def run(
     profile: ProfileOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option("--replay", help="Answer every model and tool call from this cassette (offline)."),
+    ] = None,
+    lenient: Annotated[
+        bool,
+        typer.Option("--lenient", help="With --replay: give a changed request the next recorded answer."),
+    ] = False,
 ) -> None:
     """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript."""
     from .runtime import RunOptions, load_scenario, run_scenario
     from .runtime._console import ConsoleView
 
+    if lenient and replay is None:
+        err.print("--lenient only applies with --replay CASSETTE", markup=False)
+        raise typer.Exit(2)
     try:
         sc = load_scenario(scenario)
         options = RunOptions(overrides=_overrides(profile, base_url, model), out_dir=out_dir)
+        if replay is not None:
+            from .runtime._cassette import Cassette
+
+            tape = Cassette.load(replay)
     except (ScenarioError, ProfileError) as e:
         _fail(e, 2)
     view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
+    unplayed: tuple[str, ...] = ()
     try:
-        result = asyncio.run(run_scenario(sc, task=task, options=options, on_event=view))
+        if replay is None:
+            result = asyncio.run(run_scenario(sc, task=task, options=options, on_event=view))
+        else:
+            from .runtime._replay import replay_scenario
+
+            _quiet_autogen()
+            outcome = asyncio.run(
+                replay_scenario(sc, tape, strict=not lenient, task=task, options=options, on_event=view)
+            )
+            result, unplayed = outcome.result, outcome.unplayed
+            for w in outcome.warnings:
+                err.print(f"warning: {w}", markup=False)
     except KeyboardInterrupt:
         err.print("Interrupted; the transcript so far is in " + str(out_dir), markup=False)
         raise typer.Exit(130) from None
@@ -92,6 +119,157 @@ def run(
         typer.echo(result.model_dump_json(indent=2))
     else:
         view.summary(result)
+    if unplayed and not lenient:
+        err.print(
+            f"ReplayMismatch: the run ended before {len(unplayed)} recorded call(s) were made:\n"
+            + "\n".join("  " + u for u in unplayed),
+            markup=False,
+        )
+        raise typer.Exit(1)
+
+
+def _quiet_autogen() -> None:
+    """AutoGen logs a traceback for every failure inside an agent; ours explain them better."""
+    import logging
+
+    logging.getLogger("autogen_core").setLevel(logging.CRITICAL)
+
+
+@app.command()
+def record(
+    scenario: ScenarioArg,
+    cassette: Annotated[
+        Path | None,
+        typer.Option(
+            "--cassette", help="Where to write the cassette (default: NAME.cassette.json beside it)."
+        ),
+    ] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Replace the scenario's task.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the JSONL transcript.")] = Path(
+        "troupe-runs"
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Run SCENARIO against its model and record every model and tool call into a cassette."""
+    from .runtime import RunOptions, load_scenario
+    from .runtime._cassette import cassette_path_for
+    from .runtime._console import ConsoleView
+    from .runtime._expect import check_expectations
+    from .runtime._loader import resolve_scenario_path
+    from .runtime._replay import record_scenario
+
+    try:
+        path = resolve_scenario_path(scenario)
+        sc = load_scenario(path)
+        options = RunOptions(overrides=_overrides(profile, base_url, model), out_dir=out_dir)
+    except (ScenarioError, ProfileError) as e:
+        _fail(e, 2)
+    target = cassette or cassette_path_for(path)
+    view = ConsoleView(out, quiet=quiet)
+    _quiet_autogen()
+    try:
+        recording = asyncio.run(
+            record_scenario(sc, cassette=target, task=task, options=options, on_event=view)
+        )
+    except KeyboardInterrupt:
+        err.print("Interrupted; no cassette was written", markup=False)
+        raise typer.Exit(130) from None
+    except (ScenarioError, ProfileError) as e:
+        _fail(e, 2)
+    except (RunError, TroupeError) as e:
+        _fail(e, 1)
+    view.summary(recording.result)
+    if recording.path is None:
+        err.print(f"The run failed, so no cassette was written: {recording.result.error}", markup=False)
+        raise typer.Exit(1)
+    tape = recording.cassette
+    out.print(
+        f"cassette: {recording.path} ({len(tape.model_calls)} model calls, "
+        f"{len(tape.tool_calls)} tool calls)",
+        markup=False,
+        highlight=False,
+    )
+    if sc.expect is not None:
+        report = check_expectations(recording.result, sc.expect)
+        if not report.passed:
+            err.print(
+                f"The cassette was written, but the run does not meet its expectations:\n{report}",
+                markup=False,
+            )
+            raise typer.Exit(1)
+        out.print(str(report), markup=False, highlight=False)
+
+
+@app.command("test")
+def test_scenarios(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Scenario files, folders or bundled names (default: the current folder)."),
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Scenarios to run at once.")] = 1,
+    update: Annotated[
+        bool, typer.Option("--update", help="Record every cassette again against the real model first.")
+    ] = False,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write the results as JUnit XML.")
+    ] = None,
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="Give a changed request the next recorded answer, and warn.")
+    ] = False,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Replay every scenario that has a cassette and an expect block, check it, and print a table."""
+    from rich.table import Table
+
+    from .runtime import RunOptions
+    from .runtime._suite import junit_xml, run_suite
+
+    try:
+        options = RunOptions(overrides=_overrides(profile, base_url, model)) if update else None
+        _quiet_autogen()
+        suite = run_suite(
+            paths or ["."],
+            jobs=jobs,
+            mode="update" if update else "replay",
+            strict=not lenient,
+            options=options,
+        )
+    except (ScenarioError, ProfileError) as e:
+        _fail(e, 2)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if not suite.cases:
+        err.print("no scenario with an expect block found in " + ", ".join(paths or ["."]), markup=False)
+        raise typer.Exit(2)
+    style = {"pass": "green", "fail": "red", "error": "red", "skip": "yellow"}
+    table = Table("scenario", "result", "messages", "tokens", "seconds")
+    for c in suite.cases:
+        result = c.outcome + (" (recorded)" if c.recorded else "")
+        table.add_row(
+            c.scenario, f"[{style[c.outcome]}]{result}[/]", str(c.messages), str(c.tokens), f"{c.seconds:.2f}"
+        )
+    out.print(table)
+    for c in suite.cases:
+        if c.outcome != "pass" and c.detail:
+            stream = out if c.outcome == "skip" else err
+            stream.print(
+                f"{c.outcome.upper()} {c.scenario} ({c.path}):\n{c.detail}\n", markup=False, highlight=False
+            )
+    labels = {"pass": "passed", "fail": "failed", "error": "errors", "skip": "skipped"}
+    counts = ", ".join(f"{suite.count(k)} {v}" for k, v in labels.items())
+    out.print(
+        f"{len(suite.cases)} scenarios in {suite.seconds:.2f} s: {counts}", markup=False, highlight=False
+    )
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(junit_xml(suite), encoding="utf-8")
+    if not suite.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

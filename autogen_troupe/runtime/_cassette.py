@@ -1,0 +1,471 @@
+"""The cassette: a run's model calls and tool calls, written as readable JSON next to the scenario.
+
+A cassette is not a transcript (that is `RunResult`): it holds what the team asked its models and tools
+and what came back, so that a replay can answer the same questions offline. Each model call is keyed by
+the calling agent and a fingerprint of its normalised request; the normalised request is stored too, so
+a request that no longer matches can be shown as a diff.
+
+Imports no AutoGen code: messages and tools are read by their fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from ..errors import Issue, ScenarioError
+
+__all__ = [
+    "CASSETTE_SUFFIX",
+    "AgentRecord",
+    "Cassette",
+    "ModelCall",
+    "ModelResponse",
+    "RecordedCall",
+    "ToolRecord",
+    "cassette_path_for",
+    "diff_requests",
+    "fingerprint",
+    "normalise_arguments",
+    "normalise_request",
+    "scrub",
+]
+
+CASSETTE_SUFFIX = ".cassette.json"
+FORMAT = "troupe-cassette"
+VERSION = 1
+SCRUBBED = "<scrubbed>"
+
+# Keys whose values are credentials wherever they appear (headers, extra args, tool arguments).
+_SECRET_KEYS = re.compile(
+    r"^(proxy-)?authorization$|^(x-)?api[-_]?key$|^(set-)?cookie$|^access[-_]?token$|^refresh[-_]?token$"
+    r"|^password$|^secret$|^client[-_]?secret$",
+    re.IGNORECASE,
+)
+# A date with a time of day (ISO 8601 or `YYYY-MM-DD HH:MM`), optionally with seconds, fraction and zone.
+_DATETIME = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?(?![\d:])"
+)
+DATETIME_PLACEHOLDER = "<datetime>"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RecordedCall(_Frozen):
+    """A tool call the model asked for: the id is kept verbatim so replayed transcripts are identical."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class TokenCount(_Frozen):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ModelResponse(_Frozen):
+    """What the model answered: text or tool calls, its reasoning, and the tokens it counted."""
+
+    finish_reason: str
+    content: str | None = None
+    tool_calls: tuple[RecordedCall, ...] = ()
+    thought: str | None = None
+    usage: TokenCount = Field(default_factory=TokenCount)
+
+
+class ModelCall(_Frozen):
+    """One model call: who asked, the request's fingerprint and normalised form, and the answer."""
+
+    agent: str
+    fingerprint: str
+    stream: bool = False
+    request: dict[str, Any]
+    response: ModelResponse
+
+
+class ToolRecord(_Frozen):
+    """One tool call and its result. `server` is the MCP server, None for a Python tool.
+
+    `tool` is the name the server (or the Python tool) itself uses, before any per-agent rename.
+    """
+
+    agent: str
+    server: str | None = None
+    tool: str
+    arguments: Any
+    result: str
+    is_error: bool = False
+
+
+class AgentRecord(_Frozen):
+    """How an agent's model was reached when recording (no secrets) and what AutoGen was told about it."""
+
+    provider: str | None = None
+    model: str | None = None
+    model_info: dict[str, Any] = Field(default_factory=dict)
+
+
+class Cassette(_Frozen):
+    """Everything a replay needs; `model_dump_json` of this is the file format (see `dumps`)."""
+
+    format: Literal["troupe-cassette"] = FORMAT
+    version: Literal[1] = VERSION
+    scenario: str
+    task: str | None = None
+    agents: dict[str, AgentRecord] = Field(default_factory=dict)
+    mcp_tools: dict[str, tuple[dict[str, Any], ...]] = Field(
+        default_factory=dict, description="Per MCP server, the tools it listed (server's own names)."
+    )
+    model_calls: tuple[ModelCall, ...] = ()
+    tool_calls: tuple[ToolRecord, ...] = ()
+
+    def dumps(self, *, secrets: Iterable[str] = ()) -> str:
+        """The file text: stable key order, two-space indent, credentials scrubbed."""
+        data = scrub(self.model_dump(mode="json"), secrets=secrets)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    def save(self, path: str | Path, *, secrets: Iterable[str] = ()) -> Path:
+        """Write the cassette atomically (a half-written file never replaces a good one)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.dumps(secrets=secrets), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Cassette:
+        """Read a cassette; a missing, broken or foreign file raises ScenarioError with its location."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            hint = " (record one with `troupe record SCENARIO`)" if isinstance(e, FileNotFoundError) else ""
+            raise ScenarioError(
+                [Issue(path, 1, 1, f"cannot read the cassette: {e.strerror or e}{hint}")]
+            ) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ScenarioError([Issue(path, e.lineno, e.colno, f"not valid JSON: {e.msg}")]) from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ScenarioError([Issue(path, 1, 1, f'not a troupe cassette (no "format": "{FORMAT}")')])
+        if data.get("version") != VERSION:
+            raise ScenarioError(
+                [
+                    Issue(
+                        path,
+                        1,
+                        1,
+                        f"cassette version {data.get('version')!r} is not supported (want {VERSION})",
+                    )
+                ]
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            issues = [
+                Issue(path, 1, 1, str(err["msg"]), ".".join(str(p) for p in err["loc"]))
+                for err in e.errors(include_url=False)
+            ]
+            raise ScenarioError(issues) from None
+
+
+def cassette_path_for(scenario_path: str | Path) -> Path:
+    """Where a scenario's cassette lives: beside it, `NAME.cassette.json` for `NAME.yaml`."""
+    p = Path(scenario_path)
+    return p.with_name(p.stem + CASSETTE_SUFFIX)
+
+
+# --------------------------------------------------------------------------- scrubbing
+
+
+def scrub(data: Any, *, secrets: Iterable[str] = ()) -> Any:
+    """A copy of `data` with credentials replaced by `<scrubbed>`.
+
+    Values under credential-like keys (authorization, api-key, cookies, tokens), every `SecretStr`, and
+    every occurrence of the given secret strings (keys the run used) are replaced.
+    """
+    known = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, SecretStr):
+            return SCRUBBED
+        if isinstance(v, Mapping):
+            return {
+                k: (
+                    SCRUBBED
+                    if isinstance(k, str) and _SECRET_KEYS.match(k) and v2 not in (None, "")
+                    else walk(v2)
+                )
+                for k, v2 in v.items()
+            }
+        if isinstance(v, list | tuple):
+            return [walk(x) for x in v]
+        if isinstance(v, str):
+            for s in known:
+                if s in v:
+                    v = v.replace(s, SCRUBBED)
+            return v
+        return v
+
+    return walk(data)
+
+
+# --------------------------------------------------------------------------- normalising requests
+
+
+def _canonical(v: Any) -> Any:
+    """Plain JSON data with dict keys sorted, tuples as lists."""
+    if isinstance(v, Mapping):
+        return {str(k): _canonical(v[k]) for k in sorted(v, key=str)}
+    if isinstance(v, list | tuple):
+        return [_canonical(x) for x in v]
+    if isinstance(v, BaseModel):
+        return _canonical(v.model_dump(mode="json"))
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return _canonical(dataclasses.asdict(v))
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)
+
+
+def _volatile(text: str) -> str:
+    return _DATETIME.sub(DATETIME_PLACEHOLDER, text)
+
+
+def normalise_arguments(arguments: Any) -> Any:
+    """Tool-call arguments as canonical JSON data (keys sorted); unparseable text stays as it is."""
+    if isinstance(arguments, str):
+        try:
+            return _canonical(json.loads(arguments))
+        except ValueError:
+            return arguments
+    return _canonical(arguments)
+
+
+def _content(content: Any) -> Any:
+    if isinstance(content, str):
+        return _volatile(content)
+    if isinstance(content, list | tuple):
+        out: list[Any] = []
+        for part in content:
+            if isinstance(part, str):
+                out.append(_volatile(part))
+            else:  # an autogen Image: its digest stands for it
+                data = getattr(part, "data_uri", None) or repr(part)
+                out.append({"image": "sha256:" + hashlib.sha256(str(data).encode()).hexdigest()[:16]})
+        return out
+    return _volatile(str(content))
+
+
+def _message(msg: Any, ids: dict[str, str]) -> dict[str, Any]:
+    def norm_id(i: str) -> str:
+        return ids.setdefault(i, f"call_{len(ids)}")
+
+    kind = getattr(msg, "type", None) or (msg.get("type") if isinstance(msg, Mapping) else None)
+    get = (
+        (lambda k, d=None: msg.get(k, d))
+        if isinstance(msg, Mapping)
+        else (lambda k, d=None: getattr(msg, k, d))
+    )
+    if kind == "SystemMessage":
+        return {"role": "system", "content": _content(get("content"))}
+    if kind == "UserMessage":
+        return {"role": "user", "source": get("source"), "content": _content(get("content"))}
+    if kind == "AssistantMessage":
+        out: dict[str, Any] = {"role": "assistant", "source": get("source")}
+        content = get("content")
+        if isinstance(content, str):
+            out["content"] = _volatile(content)
+        else:
+            calls = []
+            for c in content:
+                cid, name, args = (
+                    (c.get("id"), c.get("name"), c.get("arguments"))
+                    if isinstance(c, Mapping)
+                    else (c.id, c.name, c.arguments)
+                )
+                calls.append({"id": norm_id(str(cid)), "name": name, "arguments": normalise_arguments(args)})
+            out["tool_calls"] = calls
+        if get("thought"):
+            out["thought"] = _volatile(get("thought"))
+        return out
+    if kind == "FunctionExecutionResultMessage":
+        results = []
+        for r in get("content"):
+            rget = (
+                (lambda k, d=None, r=r: r.get(k, d))
+                if isinstance(r, Mapping)
+                else (lambda k, d=None, r=r: getattr(r, k, d))
+            )
+            results.append(
+                {
+                    "call_id": norm_id(str(rget("call_id"))),
+                    "name": rget("name"),
+                    "content": _volatile(str(rget("content"))),
+                    "is_error": bool(rget("is_error")),
+                }
+            )
+        return {"role": "tool", "results": results}
+    return {"role": "other", "content": _volatile(json.dumps(_canonical(msg), ensure_ascii=False))}
+
+
+def _tool(tool: Any) -> dict[str, Any]:
+    schema = tool if isinstance(tool, Mapping) else getattr(tool, "schema", None)
+    if schema is None:
+        return {"name": str(tool)}
+    out = {"name": schema.get("name"), "description": schema.get("description", "")}
+    if "parameters" in schema:
+        out["parameters"] = _canonical(schema["parameters"])
+    if schema.get("strict"):
+        out["strict"] = True
+    return out
+
+
+def normalise_request(
+    messages: Sequence[Any],
+    *,
+    tools: Sequence[Any] = (),
+    tool_choice: Any = "auto",
+    json_output: Any = None,
+    extra_create_args: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The parts of a model request that decide its answer, with volatile parts normalised.
+
+    Tool-call ids become `call_0`, `call_1`... in order of appearance, and dates with a time of day become
+    `<datetime>`, so a new id or a new clock reading does not make a request "different".
+    """
+    ids: dict[str, str] = {}
+    if isinstance(tool_choice, str) or tool_choice is None:
+        choice: Any = tool_choice
+    else:
+        choice = {"tool": getattr(tool_choice, "name", str(tool_choice))}
+    if isinstance(json_output, type) and issubclass(json_output, BaseModel):
+        json_out: Any = {"schema": _canonical(json_output.model_json_schema())}
+    else:
+        json_out = json_output
+    options = scrub(_canonical(dict(extra_create_args or {})))
+    return {
+        "messages": [_message(m, ids) for m in messages],
+        "tools": [_tool(t) for t in tools],
+        "tool_choice": choice,
+        "json_output": json_out,
+        "options": options,
+    }
+
+
+def fingerprint(request: Mapping[str, Any]) -> str:
+    """A short stable hash of a normalised request."""
+    text = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- explaining a mismatch
+
+
+def _pretty(v: Any) -> list[str]:
+    return json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True).splitlines()
+
+
+def _unified(old: Any, new: Any, *, indent: str = "    ") -> list[str]:
+    if isinstance(old, str) and isinstance(new, str):
+        a, b = old.splitlines() or [""], new.splitlines() or [""]
+    else:
+        a, b = _pretty(old), _pretty(new)
+    lines = difflib.unified_diff(a, b, "recorded", "now", n=2, lineterm="")
+    return [indent + line for line in lines]
+
+
+def _label(i: int, m: Mapping[str, Any]) -> str:
+    who = m.get("role", "?")
+    if m.get("source"):
+        who += f" from {m['source']}"
+    if "tool_calls" in m:
+        who += " with tool calls"
+    return f"message {i} ({who})"
+
+
+def _message_diff(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> list[str]:
+    out: list[str] = []
+    key = [json.dumps(m, sort_keys=True) for m in old], [json.dumps(m, sort_keys=True) for m in new]
+    sm = difflib.SequenceMatcher(a=key[0], b=key[1], autojunk=False)
+    for op, a0, a1, b0, b1 in sm.get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and a1 - a0 == b1 - b0:
+            for k in range(a1 - a0):
+                o, n = old[a0 + k], new[b0 + k]
+                out.append(f"  {_label(b0 + k, n)} changed:")
+                if o.get("role") == n.get("role") and "content" in o and "content" in n:
+                    out.extend(_unified(o["content"], n["content"]))
+                else:
+                    out.extend(_unified(dict(o), dict(n)))
+            continue
+        for k in range(a0, a1):
+            out.append(f"  recorded {_label(k, old[k])} is missing now:")
+            out.extend("    - " + line for line in _pretty(old[k]))
+        for k in range(b0, b1):
+            out.append(f"  {_label(k, new[k])} is new:")
+            out.extend("    + " + line for line in _pretty(new[k]))
+    return out
+
+
+def _tools_diff(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> list[str]:
+    out: list[str] = []
+    a = {t.get("name"): t for t in old}
+    b = {t.get("name"): t for t in new}
+    gone = [n for n in a if n not in b]
+    added = [n for n in b if n not in a]
+
+    def shape(t: Mapping[str, Any]) -> Any:
+        return (t.get("description"), json.dumps(t.get("parameters"), sort_keys=True))
+
+    renamed = []
+    for g in list(gone):
+        twin = next((n for n in added if shape(b[n]) == shape(a[g])), None)
+        if twin is not None:
+            renamed.append((g, twin))
+            gone.remove(g)
+            added.remove(twin)
+    for g, n in renamed:
+        out.append(f"  tool {g!r} was renamed to {n!r} (same description and parameters)")
+    for g in gone:
+        out.append(f"  tool {g!r} was offered when recording and is gone now")
+    for n in added:
+        out.append(f"  tool {n!r} is new (not offered when recording)")
+    for name in a:
+        if name in b and a[name] != b[name]:
+            out.append(f"  tool {name!r} schema changed:")
+            out.extend(_unified(dict(a[name]), dict(b[name])))
+    if not out and [t.get("name") for t in old] != [t.get("name") for t in new]:
+        out.append(f"  tools are offered in a new order: {list(b)} (recorded: {list(a)})")
+    return out
+
+
+def diff_requests(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """A readable account of how `now` differs from `recorded`: which message, which tool schema."""
+    lines: list[str] = []
+    old_m, new_m = recorded.get("messages", []), now.get("messages", [])
+    if old_m != new_m:
+        lines.append(f"messages (recorded {len(old_m)}, now {len(new_m)}):")
+        lines.extend(_message_diff(old_m, new_m))
+    old_t, new_t = recorded.get("tools", []), now.get("tools", [])
+    if old_t != new_t:
+        lines.append("tools:")
+        lines.extend(_tools_diff(old_t, new_t))
+    for key in ("tool_choice", "json_output", "options"):
+        if recorded.get(key) != now.get(key):
+            lines.append(f"{key}: recorded {json.dumps(recorded.get(key))}, now {json.dumps(now.get(key))}")
+    return "\n".join(lines) if lines else "(no difference in the normalised request)"

@@ -1,0 +1,880 @@
+"""Recording a run into a cassette, and replaying a cassette offline.
+
+Recording wraps each agent's model client (the runner asks the client pool per agent), each MCP workbench
+and each Python tool. Replay answers every model call from the cassette, matched by agent and request
+fingerprint, and returns the recorded tool results without starting any MCP server.
+
+Strict replay (the default) raises `ReplayMismatch` with a diff when a request matches nothing recorded;
+lenient replay hands the agent its next recorded answer and warns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import ReplayMismatch, RunError, ToolCallError
+from ._cassette import (
+    AgentRecord,
+    Cassette,
+    ModelCall,
+    ModelResponse,
+    RecordedCall,
+    TokenCount,
+    ToolRecord,
+    diff_requests,
+    fingerprint,
+    normalise_arguments,
+    normalise_request,
+)
+from ._schema import ModelSpec, Scenario
+from ._transcript import RunResult
+
+__all__ = [
+    "Recorder",
+    "Recording",
+    "ReplayOutcome",
+    "ReplaySession",
+    "ReplayWarning",
+    "create_client",
+    "record_scenario",
+    "replay_scenario",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_INFO: dict[str, Any] = {
+    "vision": False,
+    "function_calling": True,
+    "json_output": True,
+    "structured_output": True,
+    "family": "unknown",
+}
+_CHUNK_CHARS = 80
+
+
+class ReplayWarning(UserWarning):
+    """Lenient replay answered a request that did not match its recording."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class Recording(_Frozen):
+    """A recorded run: what happened, and the cassette written (`path`)."""
+
+    result: RunResult
+    cassette: Cassette
+    path: Path | None = None
+
+
+class ReplayOutcome(_Frozen):
+    """A replayed run, with what the run never asked for and what lenient mode had to paper over."""
+
+    result: RunResult
+    unplayed: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every recorded model and tool call was asked for, and nothing needed a lenient fallback."""
+        return not self.unplayed and not self.warnings
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def _create_result(response: ModelResponse, *, cached: bool) -> Any:
+    from autogen_core import FunctionCall
+    from autogen_core.models import CreateResult, RequestUsage
+
+    content: Any = (
+        [FunctionCall(id=c.id, name=c.name, arguments=c.arguments) for c in response.tool_calls]
+        if response.tool_calls
+        else (response.content or "")
+    )
+    finish = response.finish_reason
+    if finish not in ("stop", "length", "function_calls", "content_filter", "unknown"):
+        finish = "unknown"
+    return CreateResult(
+        finish_reason=finish,  # type: ignore[arg-type]
+        content=content,
+        usage=RequestUsage(
+            prompt_tokens=response.usage.prompt_tokens, completion_tokens=response.usage.completion_tokens
+        ),
+        cached=cached,
+        thought=response.thought,
+    )
+
+
+def _response_from(result: Any) -> ModelResponse:
+    content = result.content
+    calls: tuple[RecordedCall, ...] = ()
+    text: str | None = None
+    if isinstance(content, str):
+        text = content
+    else:
+        calls = tuple(RecordedCall(id=str(c.id), name=c.name, arguments=c.arguments) for c in content)
+    usage = getattr(result, "usage", None)
+    return ModelResponse(
+        finish_reason=str(result.finish_reason),
+        content=text,
+        tool_calls=calls,
+        thought=result.thought,
+        usage=TokenCount(
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        ),
+    )
+
+
+def _chunks(text: str) -> list[str]:
+    """The text cut at whitespace into pieces of about `_CHUNK_CHARS`, which join back to it exactly."""
+    out: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + _CHUNK_CHARS)
+        if end < len(text):
+            cut = text.rfind(" ", start + 1, end)
+            end = cut + 1 if cut > start else end
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+def _visible(use: Any, offered: Sequence[str]) -> list[tuple[str, str]]:
+    """(server's tool name, name the agent sees) for each tool `use` lets the agent call."""
+    return [
+        (n, use.rename.get(n, n))
+        for n in offered
+        if (use.allow is None or n in use.allow) and n not in use.deny
+    ]
+
+
+def _spec_secrets(spec: ModelSpec | None, env: Mapping[str, str] | None = None) -> set[str]:
+    """The credential strings a model spec carries: its key, its key's variable, credential headers."""
+    if spec is None:
+        return set()
+    env = os.environ if env is None else env
+    out: set[str] = set()
+    if spec.api_key is not None:
+        out.add(spec.api_key.get_secret_value())
+    if spec.api_key_env and env.get(spec.api_key_env):
+        out.add(env[spec.api_key_env])
+    for k, v in spec.headers.items():
+        if re.search(r"auth|key|token|cookie|secret", k, re.IGNORECASE):
+            out.add(v)
+            out.add(v.split(" ", 1)[-1])  # the token of "Bearer <token>"
+    return {s for s in out if s}
+
+
+class _ToolShim:
+    """Builds the BaseTool subclass lazily, so importing this module does not import AutoGen."""
+
+    cls: type | None = None
+
+    @classmethod
+    def make(cls, inner: Any, run_json: Callable[..., Any]) -> Any:
+        if cls.cls is None:
+            from autogen_core.tools import BaseTool
+
+            class _WrappedTool(BaseTool[Any, Any]):
+                """A Python tool seen through record/replay; same name, description and schema."""
+
+                def __init__(self, inner: Any, run_json: Callable[..., Any]) -> None:
+                    super().__init__(
+                        inner.args_type(),
+                        inner.return_type(),
+                        inner.name,
+                        inner.description,
+                        getattr(inner, "_strict", False),
+                    )
+                    self._inner = inner
+                    self._run_json = run_json
+
+                @property
+                def schema(self) -> Any:
+                    return self._inner.schema
+
+                async def run(self, args: Any, cancellation_token: Any) -> Any:  # never called: run_json is
+                    raise NotImplementedError
+
+                async def run_json(
+                    self, args: Mapping[str, Any], cancellation_token: Any, call_id: str | None = None
+                ) -> Any:
+                    return await self._run_json(self._inner, args, cancellation_token, call_id)
+
+                def return_value_as_string(self, value: Any) -> str:
+                    if isinstance(value, _Replayed):
+                        return value.text
+                    return self._inner.return_value_as_string(value)
+
+            cls.cls = _WrappedTool
+        return cls.cls(inner, run_json)
+
+
+@dataclass(frozen=True)
+class _Replayed:
+    text: str
+
+
+class _ReplayedToolError(Exception):
+    """A Python tool failed when recording; raising it again makes AutoGen report the same error text."""
+
+
+def _workbench_cls() -> type:
+    from autogen_core.tools import Workbench
+
+    return Workbench
+
+
+# --------------------------------------------------------------------------- recording
+
+
+class _RecordingClient:
+    """Passes every call to the real client and notes request and answer in the recorder."""
+
+    def __init__(self, inner: Any, agent: str, recorder: Recorder) -> None:
+        self._inner = inner
+        self._agent = agent
+        self._recorder = recorder
+
+    async def create(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: Sequence[Any] = (),
+        tool_choice: Any = "auto",
+        json_output: Any = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: Any = None,
+    ) -> Any:
+        request = normalise_request(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+        )
+        result = await self._inner.create(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        )
+        self._recorder._model_call(self._agent, request, result, stream=False)
+        return result
+
+    async def create_stream(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: Sequence[Any] = (),
+        tool_choice: Any = "auto",
+        json_output: Any = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: Any = None,
+    ) -> AsyncGenerator[Any, None]:
+        request = normalise_request(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+        )
+        async for item in self._inner.create_stream(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        ):
+            if not isinstance(item, str):
+                self._recorder._model_call(self._agent, request, item, stream=True)
+            yield item
+
+    def __getattr__(self, name: str) -> Any:  # usage counters, model_info, count_tokens, close...
+        return getattr(self._inner, name)
+
+
+class _RecordingPool:
+    def __init__(self, inner: Any, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    def get(self, spec: ModelSpec, agent: str) -> Any:
+        client = self._inner.get(spec, agent)
+        self._recorder._agent(agent, spec, client)
+        return _client_class()(_RecordingClient(client, agent, self._recorder))
+
+    async def prepare(self) -> None:
+        if hasattr(self._inner, "prepare"):
+            await self._inner.prepare()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _client_class() -> Callable[[Any], Any]:
+    """A ChatCompletionClient subclass delegating to a plain object (AutoGen checks the type)."""
+    global _ClientAdapter
+    if _ClientAdapter is None:
+        from autogen_core.models import ChatCompletionClient
+
+        class Adapter(ChatCompletionClient):
+            def __init__(self, impl: Any) -> None:
+                self._impl = impl
+
+            async def create(self, messages: Any, **kw: Any) -> Any:
+                return await self._impl.create(messages, **kw)
+
+            def create_stream(self, messages: Any, **kw: Any) -> Any:
+                return self._impl.create_stream(messages, **kw)
+
+            async def close(self) -> None:
+                close = getattr(self._impl, "close", None)
+                if close is not None:
+                    await close()
+
+            def actual_usage(self) -> Any:
+                return self._impl.actual_usage()
+
+            def total_usage(self) -> Any:
+                return self._impl.total_usage()
+
+            def count_tokens(self, messages: Any, *, tools: Any = ()) -> int:
+                return self._impl.count_tokens(messages, tools=tools)
+
+            def remaining_tokens(self, messages: Any, *, tools: Any = ()) -> int:
+                return self._impl.remaining_tokens(messages, tools=tools)
+
+            @property
+            def capabilities(self) -> Any:
+                return self._impl.model_info
+
+            @property
+            def model_info(self) -> Any:
+                return self._impl.model_info
+
+        _ClientAdapter = Adapter
+    return _ClientAdapter
+
+
+_ClientAdapter: Any = None
+
+
+class Recorder:
+    """Collects a run's model and tool calls; `cassette()` turns them into a Cassette.
+
+    Give `recorder.clients(pool)`, `recorder.wrap_workbench` and `recorder.wrap_tool` to `run_scenario`.
+    """
+
+    def __init__(self, scenario: Scenario, *, env: Mapping[str, str] | None = None) -> None:
+        self.scenario = scenario
+        self._env = env
+        self._agents: dict[str, AgentRecord] = {}
+        self._calls: list[ModelCall] = []
+        self._tools: list[ToolRecord] = []
+        self._mcp_tools: dict[str, dict[str, dict[str, Any]]] = {}
+        self._call_agents: dict[str, str] = {}
+        self._workbench_count: dict[str, int] = {}
+        self._secrets: set[str] = set()
+
+    # -------------------------------------------------------------- seams for the runner
+
+    def clients(self, inner: Any = None) -> Any:
+        """A client pool that records; `inner` is the real pool (default: a new ClientPool)."""
+        if inner is None:
+            from ._clients import ClientPool
+
+            inner = ClientPool()
+        return _RecordingPool(inner, self)
+
+    def wrap_workbench(self, agent: str, workbench: Any) -> Any:
+        """The agent's MCP workbench, recording what it lists and every call through it."""
+        k = self._workbench_count.get(agent, 0)
+        self._workbench_count[agent] = k + 1
+        uses = next((a.mcp for a in self.scenario.team.agents if a.name == agent), ())
+        use = uses[k] if k < len(uses) else None
+        server = use.server if use is not None else getattr(workbench, "server", f"workbench{k}")
+        return _recording_workbench(workbench, agent, server, use, self)
+
+    def wrap_tool(self, tool: Any) -> Any:
+        """A Python tool that records its calls (the agent is found from the call id)."""
+
+        async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
+            agent = self._call_agents.get(call_id or "", "?")
+            try:
+                value = await inner.run_json(args, token, call_id=call_id)
+            except Exception as e:
+                self._tool_call(agent, None, inner.name, args, str(e), True)
+                raise
+            self._tool_call(agent, None, inner.name, args, inner.return_value_as_string(value), False)
+            return value
+
+        return _ToolShim.make(tool, run_json)
+
+    # -------------------------------------------------------------- notes taken during the run
+
+    def _agent(self, agent: str, spec: ModelSpec, client: Any) -> None:
+        try:
+            info = dict(client.model_info)
+        except Exception:  # a client without model_info: replay uses the defaults
+            info = {}
+        self._agents[agent] = AgentRecord(provider=spec.provider, model=spec.model, model_info=info)
+        self._secrets |= _spec_secrets(spec, self._env)
+
+    def _model_call(self, agent: str, request: dict[str, Any], result: Any, *, stream: bool) -> None:
+        response = _response_from(result)
+        for c in response.tool_calls:
+            self._call_agents[c.id] = agent
+        self._calls.append(
+            ModelCall(
+                agent=agent,
+                fingerprint=fingerprint(request),
+                stream=stream,
+                request=request,
+                response=response,
+            )
+        )
+
+    def _tool_call(
+        self, agent: str, server: str | None, tool: str, args: Any, result: str, is_error: bool
+    ) -> None:
+        self._tools.append(
+            ToolRecord(
+                agent=agent,
+                server=server,
+                tool=tool,
+                arguments=normalise_arguments(dict(args or {})),
+                result=result,
+                is_error=is_error,
+            )
+        )
+
+    def _listed(self, server: str, use: Any, tools: Sequence[Any]) -> None:
+        back = {v: k for k, v in (use.rename.items() if use is not None else ())}
+        seen = self._mcp_tools.setdefault(server, {})
+        for t in tools:
+            schema = dict(t)
+            schema["name"] = back.get(schema["name"], schema["name"])
+            seen.setdefault(schema["name"], schema)
+
+    # -------------------------------------------------------------- result
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Credential strings the run's model specs held; scrubbed from the cassette when saved."""
+        return frozenset(self._secrets)
+
+    def cassette(self, task: str | None = None) -> Cassette:
+        return Cassette(
+            scenario=self.scenario.name,
+            task=task if task is not None else self.scenario.task,
+            agents=dict(sorted(self._agents.items())),
+            mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},
+            model_calls=tuple(self._calls),
+            tool_calls=tuple(self._tools),
+        )
+
+
+def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder: Recorder) -> Any:
+    workbench = _workbench_cls()
+
+    class RecordingWorkbench(workbench):  # type: ignore[misc, valid-type]
+        async def list_tools(self) -> list[Any]:
+            tools = await inner.list_tools()
+            recorder._listed(server, use, tools)
+            return tools
+
+        async def call_tool(
+            self,
+            name: str,
+            arguments: Mapping[str, Any] | None = None,
+            cancellation_token: Any = None,
+            call_id: str | None = None,
+        ) -> Any:
+            result = await inner.call_tool(name, arguments, cancellation_token, call_id)
+            original = {v: k for k, v in use.rename.items()}.get(name, name) if use is not None else name
+            recorder._tool_call(agent, server, original, arguments, result.to_text(), bool(result.is_error))
+            return result
+
+        async def start(self) -> None:
+            await inner.start()
+
+        async def stop(self) -> None:
+            await inner.stop()
+
+        async def reset(self) -> None:
+            await inner.reset()
+
+        async def save_state(self) -> Mapping[str, Any]:
+            return await inner.save_state()
+
+        async def load_state(self, state: Mapping[str, Any]) -> None:
+            await inner.load_state(state)
+
+    return RecordingWorkbench()
+
+
+# --------------------------------------------------------------------------- replaying
+
+
+@dataclass
+class ReplaySession:
+    """One replay of a cassette: which recorded calls were played, and what did not match.
+
+    `strict=False` answers an unmatched request with the agent's next recorded answer and warns.
+    """
+
+    cassette: Cassette
+    name: str = "cassette"
+    strict: bool = True
+    _played: list[bool] = field(default_factory=list)
+    _tools_played: list[bool] = field(default_factory=list)
+    _call_agents: dict[str, str] = field(default_factory=dict)
+    _requests: int = 0
+    warnings: list[str] = field(default_factory=list)
+    mismatch: ReplayMismatch | None = None
+
+    def __post_init__(self) -> None:
+        self._played = [False] * len(self.cassette.model_calls)
+        self._tools_played = [False] * len(self.cassette.tool_calls)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, strict: bool = True) -> ReplaySession:
+        return cls(Cassette.load(path), name=str(path), strict=strict)
+
+    # -------------------------------------------------------------- seams for the runner
+
+    def clients(self) -> Any:
+        """A client pool whose every client answers from this cassette."""
+        return _ReplayPool(self)
+
+    def client(self, agent: str | None) -> Any:
+        """A ChatCompletionClient for one agent (None: any agent's recorded calls)."""
+        return _client_class()(_ReplayClient(self, agent))
+
+    def replace_mcp(self, agent: str, use: Any) -> Any:
+        """The agent's MCP workbench, answered from the cassette; no server is started."""
+        return _replay_workbench(self, agent, use)
+
+    def wrap_tool(self, tool: Any) -> Any:
+        """A Python tool whose calls return the recorded results (the function is not called)."""
+
+        async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
+            rec = self._tool_result(self._call_agents.get(call_id or ""), None, inner.name, args)
+            if rec.is_error:
+                raise _ReplayedToolError(rec.result)
+            return _Replayed(rec.result)
+
+        return _ToolShim.make(tool, run_json)
+
+    # -------------------------------------------------------------- answering
+
+    def _fail(self, diff: str) -> ReplayMismatch:
+        err = ReplayMismatch(self.name, self._requests, diff)
+        if self.mismatch is None:
+            self.mismatch = err
+        return err
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        warnings.warn(message, ReplayWarning, stacklevel=3)
+        logger.warning("%s", message)
+
+    def answer(self, agent: str | None, request: dict[str, Any]) -> ModelCall:
+        """The recorded call that answers `request` from `agent`; marks it played."""
+        self._requests += 1
+        fp = fingerprint(request)
+        calls = self.cassette.model_calls
+        open_ = [
+            i for i, c in enumerate(calls) if not self._played[i] and (agent is None or c.agent == agent)
+        ]
+        hit = next((i for i in open_ if calls[i].fingerprint == fp), None)
+        if hit is not None:
+            return self._take(hit)
+        who = f"agent {agent!r}" if agent is not None else "the model"
+        mine = [i for i, c in enumerate(calls) if agent is None or c.agent == agent]
+        nth = len(mine) - len(open_)  # how many of this agent's calls were already played
+        if not open_:
+            diff = f"{who} made model call {nth + 1}, but the cassette holds only {len(mine)} for it" + (
+                " (the conversation went on longer than when it was recorded)" if mine else ""
+            )
+            raise self._fail(diff)
+        expected = open_[0]
+        diff = (
+            f"{who}, its model call {nth + 1} (cassette entry #{expected}), differs from the recording:\n"
+            + diff_requests(calls[expected].request, request)
+        )
+        if self.strict:
+            raise self._fail(diff)
+        self._warn(f"{self.name}: lenient replay used the next recorded answer for {who}:\n{diff}")
+        return self._take(expected)
+
+    def _take(self, i: int) -> ModelCall:
+        self._played[i] = True
+        call = self.cassette.model_calls[i]
+        for c in call.response.tool_calls:
+            self._call_agents[c.id] = call.agent
+        return call
+
+    def _tool_result(self, agent: str | None, server: str | None, tool: str, args: Any) -> ToolRecord:
+        want = normalise_arguments(dict(args or {}))
+        recs = self.cassette.tool_calls
+        open_ = [
+            i
+            for i, r in enumerate(recs)
+            if not self._tools_played[i] and r.tool == tool and r.server == server
+        ]
+        same = [i for i in open_ if recs[i].arguments == want]
+        pick = next((i for i in same if recs[i].agent == agent), same[0] if same else None)
+        where = f"MCP server {server!r}" if server else "Python tool"
+        if pick is None:
+            recorded = [recs[i].arguments for i in open_]
+            diff = (
+                f"tool call {tool}({_short(want)}) by agent {agent!r} ({where}) was not recorded; "
+                f"unplayed recorded calls of {tool!r}: {recorded or 'none'}"
+            )
+            if self.strict or not open_:
+                # Returned to the model as the tool's error; the run then fails on the next model call.
+                raise self._fail(diff)
+            self._warn(f"{self.name}: lenient replay used the next recorded result:\n{diff}")
+            pick = next((i for i in open_ if recs[i].agent == agent), open_[0])
+        self._tools_played[pick] = True
+        return recs[pick]
+
+    # -------------------------------------------------------------- after the run
+
+    def unplayed(self) -> list[str]:
+        """Recorded calls the run never asked for, one line each."""
+        out = []
+        for i, c in enumerate(self.cassette.model_calls):
+            if not self._played[i]:
+                said = c.response.content or ", ".join(f"{t.name}()" for t in c.response.tool_calls)
+                out.append(f"model call #{i} of {c.agent!r}: {_short(said)}")
+        for i, r in enumerate(self.cassette.tool_calls):
+            if not self._tools_played[i]:
+                out.append(f"tool call #{i} {r.tool}({_short(r.arguments)}) by {r.agent!r}")
+        return out
+
+
+def _short(v: Any, n: int = 60) -> str:
+    import json
+
+    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+class _ReplayClient:
+    def __init__(self, session: ReplaySession, agent: str | None) -> None:
+        self._session = session
+        self._agent = agent
+        self._usage = (0, 0)
+        self._last = (0, 0)
+        rec = session.cassette.agents.get(agent or "") if agent else None
+        self.model_info = {**DEFAULT_MODEL_INFO, **(rec.model_info if rec else {})}
+
+    def _answer(self, messages: Sequence[Any], kw: Mapping[str, Any]) -> Any:
+        request = normalise_request(
+            messages,
+            tools=kw.get("tools", ()),
+            tool_choice=kw.get("tool_choice", "auto"),
+            json_output=kw.get("json_output"),
+            extra_create_args=kw.get("extra_create_args"),
+        )
+        call = self._session.answer(self._agent, request)
+        u = call.response.usage
+        self._last = (u.prompt_tokens, u.completion_tokens)
+        self._usage = (self._usage[0] + u.prompt_tokens, self._usage[1] + u.completion_tokens)
+        return call.response
+
+    async def create(self, messages: Sequence[Any], **kw: Any) -> Any:
+        return _create_result(self._answer(messages, kw), cached=True)
+
+    async def create_stream(self, messages: Sequence[Any], **kw: Any) -> AsyncGenerator[Any, None]:
+        response = self._answer(messages, kw)
+        if response.content and not response.tool_calls:
+            for piece in _chunks(response.content):
+                yield piece
+        yield _create_result(response, cached=True)
+
+    def actual_usage(self) -> Any:
+        from autogen_core.models import RequestUsage
+
+        return RequestUsage(*self._last)
+
+    def total_usage(self) -> Any:
+        from autogen_core.models import RequestUsage
+
+        return RequestUsage(*self._usage)
+
+    def count_tokens(self, messages: Any, *, tools: Any = ()) -> int:
+        return sum(len(str(getattr(m, "content", ""))) for m in messages) // 4
+
+    def remaining_tokens(self, messages: Any, *, tools: Any = ()) -> int:
+        return max(0, 1_000_000 - self.count_tokens(messages, tools=tools))
+
+    async def close(self) -> None:
+        return None
+
+
+class _ReplayPool:
+    def __init__(self, session: ReplaySession) -> None:
+        self._session = session
+
+    def resolve(self, ref: Any, agent: str) -> ModelSpec:
+        """Every agent's model is the cassette: no profile is read and no key is needed."""
+        rec = self._session.cassette.agents.get(agent)
+        return ModelSpec(provider="replay", cassette=self._session.name, model=rec.model if rec else None)
+
+    def get(self, spec: ModelSpec, agent: str) -> Any:
+        return self._session.client(agent)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _replay_workbench(session: ReplaySession, agent: str, use: Any) -> Any:
+    workbench = _workbench_cls()
+    recorded = session.cassette.mcp_tools.get(use.server, ())
+    by_name = {t["name"]: t for t in recorded}
+
+    class ReplayWorkbench(workbench):  # type: ignore[misc, valid-type]
+        async def list_tools(self) -> list[Any]:
+            out = []
+            for orig, shown in _visible(use, list(by_name)):
+                schema = dict(by_name[orig])
+                schema["name"] = shown
+                out.append(schema)
+            return out
+
+        async def call_tool(
+            self,
+            name: str,
+            arguments: Mapping[str, Any] | None = None,
+            cancellation_token: Any = None,
+            call_id: str | None = None,
+        ) -> Any:
+            from autogen_core.tools import TextResultContent, ToolResult
+
+            original = {v: k for k, v in use.rename.items()}.get(name, name)
+            try:
+                rec = session._tool_result(agent, use.server, original, arguments)
+            except ReplayMismatch as e:
+                return ToolResult(name=name, result=[TextResultContent(content=str(e))], is_error=True)
+            return ToolResult(
+                name=name, result=[TextResultContent(content=rec.result)], is_error=rec.is_error
+            )
+
+        async def start(self) -> None:
+            return None
+
+        async def stop(self) -> None:
+            return None
+
+        async def reset(self) -> None:
+            return None
+
+        async def save_state(self) -> Mapping[str, Any]:
+            return {"type": "TroupeReplayWorkbenchState", "server": use.server}
+
+        async def load_state(self, state: Mapping[str, Any]) -> None:
+            return None
+
+    return ReplayWorkbench()
+
+
+# --------------------------------------------------------------------------- provider and library API
+
+
+def create_client(spec: ModelSpec, agent: str | None = None) -> Any:
+    """The `replay` provider: a client answering from `spec.cassette` (strict).
+
+    With `agent` it plays only that agent's recorded calls; without, any agent's, by fingerprint.
+    Tool results are replayed only through `replay_scenario` / `troupe run --replay`.
+    """
+    from ..errors import ProfileError
+
+    if not spec.cassette:
+        raise ProfileError("provider 'replay' needs `cassette:` (the path of a recorded cassette)")
+    return ReplaySession.open(spec.cassette).client(agent)
+
+
+async def record_scenario(
+    scenario: Scenario,
+    *,
+    cassette: str | os.PathLike[str] | None = None,
+    task: str | None = None,
+    options: Any = None,
+    clients: Any = None,
+    on_event: Callable[[Any], None] | None = None,
+) -> Recording:
+    """Run the scenario for real and record its cassette (written to `cassette` when given and the run
+    did not fail). `clients` is the real pool to record through (default: a ClientPool)."""
+    from ._runner import run_scenario
+
+    recorder = Recorder(scenario, env=getattr(options, "env", None))
+    result = await run_scenario(
+        scenario,
+        task=task,
+        clients=recorder.clients(clients),
+        options=options,
+        on_event=on_event,
+        wrap_workbench=recorder.wrap_workbench,
+        wrap_tool=recorder.wrap_tool,
+    )
+    tape = recorder.cassette(result.task)
+    path = None
+    if cassette is not None and result.ok:
+        path = tape.save(cassette, secrets=recorder.secrets)
+    return Recording(result=result, cassette=tape, path=path)
+
+
+async def replay_scenario(
+    scenario: Scenario,
+    cassette: Cassette | str | os.PathLike[str],
+    *,
+    strict: bool = True,
+    task: str | None = None,
+    options: Any = None,
+    on_event: Callable[[Any], None] | None = None,
+) -> ReplayOutcome:
+    """Run the scenario offline from a cassette. A request that matches nothing raises ReplayMismatch
+    (strict); recorded calls the run never made are listed in `unplayed`."""
+    from ._runner import run_scenario
+
+    if isinstance(cassette, Cassette):
+        session = ReplaySession(cassette, name=scenario.name, strict=strict)
+    else:
+        session = ReplaySession.open(cassette, strict=strict)
+    try:
+        result = await run_scenario(
+            scenario,
+            task=task,
+            clients=session.clients(),
+            options=options,
+            on_event=on_event,
+            wrap_tool=session.wrap_tool,
+            replace_mcp=session.replace_mcp,
+        )
+    except (RunError, ToolCallError):
+        if session.mismatch is not None:
+            raise session.mismatch from None
+        raise
+    if session.mismatch is not None:  # swallowed inside the team (a tool error the model read)
+        raise session.mismatch
+    return ReplayOutcome(result=result, unplayed=tuple(session.unplayed()), warnings=tuple(session.warnings))

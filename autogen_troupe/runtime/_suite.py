@@ -1,0 +1,289 @@
+"""`troupe test`: replay every scenario that has a cassette and an `expect` block, and check it.
+
+Each scenario is one case. Replaying is offline and needs no model; `update` records the cassette again
+against the real model first. Cases run concurrently (`jobs`): replays in worker processes, recordings in
+one event loop, so that they share the in-process engine and its batching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+from xml.etree import ElementTree as ET
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import ReplayMismatch, ScenarioError, TroupeError
+from ._cassette import cassette_path_for
+from ._expect import ExpectReport, check_expectations
+from ._loader import load_scenario, resolve_scenario_path
+
+__all__ = [
+    "CaseResult",
+    "Mode",
+    "SuiteResult",
+    "discover",
+    "junit_xml",
+    "run_case",
+    "run_suite",
+]
+
+Mode = Literal["replay", "update", "new"]
+"""replay: from the cassette only; update: record again, then check; new: record only missing cassettes."""
+
+_SKIP_DIRS = {"node_modules", "site-packages", "troupe-runs", "__pycache__", "build", "dist"}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CaseResult(_Frozen):
+    """One scenario's outcome. `detail` explains a fail, error or skip."""
+
+    scenario: str
+    path: Path
+    outcome: Literal["pass", "fail", "error", "skip"]
+    messages: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    recorded: bool = False
+    detail: str = ""
+    report: ExpectReport | None = None
+
+
+class SuiteResult(_Frozen):
+    cases: tuple[CaseResult, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(c.outcome in ("pass", "skip") for c in self.cases)
+
+    def count(self, outcome: str) -> int:
+        return sum(c.outcome == outcome for c in self.cases)
+
+
+# --------------------------------------------------------------------------- finding scenarios
+
+
+def _looks_like_scenario(path: Path) -> bool:
+    """A YAML mapping with `team` and `expect` keys (cheap: other YAML files in the tree are not ours)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and "team" in data and "expect" in data
+
+
+def discover(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Scenario files: files given by path or bundled name, and YAML files with `team` and `expect` found
+    under folders (hidden folders, virtual environments and build output are skipped)."""
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(f for f in _walk(path) if _looks_like_scenario(f))
+        else:
+            out.append(resolve_scenario_path(p))
+    return list(dict.fromkeys(x.resolve() for x in out))
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and d not in _SKIP_DIRS
+            and not (Path(dirpath) / d / "pyvenv.cfg").exists()
+        )
+        for name in sorted(filenames):
+            if name.endswith((".yaml", ".yml")):
+                yield Path(dirpath) / name
+
+
+# --------------------------------------------------------------------------- one case
+
+
+async def run_case(
+    path: str | os.PathLike[str],
+    *,
+    mode: Mode = "replay",
+    strict: bool = True,
+    options: Any = None,
+    cassette: str | os.PathLike[str] | None = None,
+) -> CaseResult:
+    """Replay (or record, then check) one scenario file and check its `expect` block."""
+    from ._replay import record_scenario, replay_scenario
+
+    path = Path(path)
+    started = time.monotonic()
+
+    def done(outcome: str, **kw: Any) -> CaseResult:
+        return CaseResult(
+            path=path,
+            outcome=outcome,
+            seconds=round(time.monotonic() - started, 3),
+            **kw,  # type: ignore[arg-type]
+        )
+
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as e:
+        return done("error", scenario=path.stem, detail=str(e))
+    name = scenario.name
+    if scenario.expect is None:
+        return done("skip", scenario=name, detail="no expect block")
+    tape = Path(cassette) if cassette is not None else cassette_path_for(path)
+    record = mode == "update" or (mode == "new" and not tape.exists())
+    if not record and not tape.exists():
+        return done(
+            "skip", scenario=name, detail=f"no cassette at {tape} (record it with `troupe record {path}`)"
+        )
+    unplayed: tuple[str, ...] = ()
+    try:
+        if record:
+            recording = await record_scenario(scenario, cassette=tape, options=options)
+            result = recording.result
+        else:
+            outcome = await replay_scenario(scenario, tape, strict=strict, options=options)
+            result, unplayed = outcome.result, outcome.unplayed
+    except ReplayMismatch as e:
+        return done("fail", scenario=name, detail=f"replay mismatch: {e}", recorded=record)
+    except ScenarioError as e:
+        return done("error", scenario=name, detail=str(e), recorded=record)
+    except TroupeError as e:
+        return done("error", scenario=name, detail=f"{type(e).__name__}: {e}", recorded=record)
+    report = check_expectations(result, scenario.expect)
+    details = [str(f) for f in report.failures]
+    if unplayed and strict:
+        details.append(
+            f"the run ended before {len(unplayed)} recorded call(s) were made (it changed; re-record with "
+            "`troupe test --update` if that is intended):\n" + "\n".join("    " + u for u in unplayed)
+        )
+    passed = report.passed and not (unplayed and strict)
+    return done(
+        "pass" if passed else "fail",
+        scenario=name,
+        messages=len(result.messages),
+        tokens=result.usage.total_tokens,
+        recorded=record,
+        detail="\n".join(details),
+        report=report,
+    )
+
+
+def _case_in_worker(path: Path, strict: bool, options: Any) -> CaseResult:
+    logging.getLogger("autogen_core").setLevel(logging.CRITICAL)
+    return asyncio.run(run_case(path, mode="replay", strict=strict, options=options))
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+def run_suite(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    jobs: int = 1,
+    mode: Mode = "replay",
+    strict: bool = True,
+    options: Any = None,
+    on_case: Callable[[CaseResult], None] | None = None,
+) -> SuiteResult:
+    """Run every scenario found under `paths`; call from synchronous code (it runs its own event loop).
+
+    With `jobs` > 1, replays run in that many worker processes and recordings run that many at a time.
+    """
+    started = time.monotonic()
+    files = discover(paths)
+    jobs = max(1, jobs)
+    if mode == "replay" and jobs > 1 and len(files) > 1:
+        cases = _in_processes(files, jobs, strict, options, on_case)
+    else:
+        cases = asyncio.run(_in_loop(files, jobs, mode, strict, options, on_case))
+    return SuiteResult(cases=tuple(cases), seconds=round(time.monotonic() - started, 3))
+
+
+async def _in_loop(
+    files: Sequence[Path], jobs: int, mode: Mode, strict: bool, options: Any, on_case: Any
+) -> list[CaseResult]:
+    gate = asyncio.Semaphore(jobs)
+
+    async def one(f: Path) -> CaseResult:
+        async with gate:
+            r = await run_case(f, mode=mode, strict=strict, options=options)
+        if on_case is not None:
+            on_case(r)
+        return r
+
+    return list(await asyncio.gather(*(one(f) for f in files)))
+
+
+def _in_processes(
+    files: Sequence[Path], jobs: int, strict: bool, options: Any, on_case: Any
+) -> list[CaseResult]:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["autogen_troupe.runtime._suite", "autogen_agentchat.teams"])
+    results: dict[Path, CaseResult] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=ctx) as pool:
+        futures = {pool.submit(_case_in_worker, f, strict, options): f for f in files}
+        for fut in _as_completed(futures):
+            r = fut.result()
+            results[futures[fut]] = r
+            if on_case is not None:
+                on_case(r)
+    return [results[f] for f in files]
+
+
+def _as_completed(futures: Iterable[Any]) -> Iterator[Any]:
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)
+
+
+# --------------------------------------------------------------------------- JUnit XML
+
+
+def junit_xml(result: SuiteResult, *, suite_name: str = "troupe") -> str:
+    """The suite as JUnit XML, which CI systems show as test results."""
+    root = ET.Element(
+        "testsuite",
+        name=suite_name,
+        tests=str(len(result.cases)),
+        failures=str(result.count("fail")),
+        errors=str(result.count("error")),
+        skipped=str(result.count("skip")),
+        time=f"{result.seconds:.3f}",
+    )
+    for c in result.cases:
+        case = ET.SubElement(
+            root,
+            "testcase",
+            classname=f"{suite_name}.scenarios",
+            name=c.scenario,
+            file=str(c.path),
+            time=f"{c.seconds:.3f}",
+        )
+        if c.outcome in ("fail", "error"):
+            tag = "failure" if c.outcome == "fail" else "error"
+            first = c.detail.splitlines()[0] if c.detail else c.outcome
+            el = ET.SubElement(case, tag, message=first[:500], type=tag)
+            el.text = c.detail
+        elif c.outcome == "skip":
+            ET.SubElement(case, "skipped", message=c.detail)
+        props = ET.SubElement(case, "properties")
+        for k, v in (("messages", c.messages), ("tokens", c.tokens), ("recorded", c.recorded)):
+            ET.SubElement(props, "property", name=k, value=str(v).lower() if isinstance(v, bool) else str(v))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
