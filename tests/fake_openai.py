@@ -68,10 +68,13 @@ class Reply:
     model: str | None = None
     raw: Any = None
     delay_s: float = 0.0  # wait before answering (ends early when the client hangs up), to cause timeouts
+    chunks: tuple[Mapping[str, Any], ...] | None = None  # a stream sent verbatim (then [DONE]), any dialect
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
         object.__setattr__(self, "headers", dict(self.headers))
+        if self.chunks is not None:
+            object.__setattr__(self, "chunks", tuple(self.chunks))
 
     @classmethod
     def of(cls, value: Reply | str | Mapping[str, Any]) -> Reply:
@@ -339,6 +342,8 @@ class FakeOpenAI:
             return _error(reply.status, reply.error or f"fake error {reply.status}", reply.headers)
         if reply.raw is not None:
             return _plain(reply)
+        if reply.chunks is not None:
+            return _sse(iter([dict(c) for c in reply.chunks]), reply.headers)
         n = next(self._ids)
         model = reply.model or body.get("model") or "fake-model"
         usage = _usage(body, reply)

@@ -235,6 +235,54 @@ async def test_tool_calls_with_reasoning(srv: FakeOpenAI, stream: bool) -> None:
     assert result.thought == "I need the time"
 
 
+async def test_genstudio_documented_stream(srv: FakeOpenAI) -> None:
+    """The chunks exactly as GenStudio's guide shows them: no object/created, usage in the last one."""
+    cid, model = "chatcmpl-3HjYf888MzQ6XAHADiPanf", "megrez-3b-instruct"
+    chunks: list[dict[str, Any]] = [
+        {
+            "id": cid,
+            "model": model,
+            "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}],
+        }
+    ]
+    for word in ["我是", "来自", "无问", "芯穹"]:
+        chunks.append(
+            {
+                "id": cid,
+                "model": model,
+                "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}],
+            }
+        )
+    chunks.append(
+        {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": 1708486029,
+            "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 22, "total_tokens": 40, "completion_tokens": 18},
+        }
+    )
+    env = {"GENSTUDIO_API_KEY": SECRET, "GENSTUDIO_BASE_URL": srv.base_url, "GENSTUDIO_MODEL": model}
+    client = create_model_client(resolve_model("genstudio", env=env))
+    srv.script([Reply(chunks=chunks)])
+    _, result = await collect(client)
+    await client.close()
+    assert result.content == "我是来自无问芯穹"
+    assert result.finish_reason == "stop"
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (22, 18)
+    assert srv.last.headers["authorization"] == f"Bearer {SECRET}"
+
+
+async def test_blocked_inside_a_streamed_delta(srv: FakeOpenAI) -> None:
+    chunk = {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "x", "blocked": True}}]}
+    client = create_client(spec_for(srv))
+    srv.script([Reply(chunks=[chunk])])
+    with pytest.raises(ContentBlocked):
+        await collect(client)
+    await client.close()
+
+
 # --------------------------------------------------------------------------- failures
 
 
@@ -443,6 +491,8 @@ def test_fake_server_runs_as_a_process(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
     records = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
     assert [r["method"] for r in records] == ["GET", "GET", "POST"]
     assert records[-1]["json"]["model"] == "proc-model"

@@ -294,6 +294,12 @@ def test_user_profile_layers_on_a_preset_of_the_same_name(tmp_path: Path) -> Non
     assert spec.base_url.endswith("/serving/43/v1")
 
 
+def test_numeric_header_values_in_the_user_file_become_text(tmp_path: Path) -> None:
+    path = profiles(tmp_path, "genos:\n  profile: genos\n  headers: {x-genos-user-id: 653, x-flag: true}\n")
+    spec = resolve_model("genos", env=GENOS_ENV, profiles_path=path)
+    assert spec.headers == {"x-genos-user-id": "653", "x-flag": "true"}
+
+
 def test_user_profile_named_like_a_preset_replaces_it(tmp_path: Path) -> None:
     path = profiles(tmp_path, "vllm:\n  base_url: http://elsewhere:1234\n")
     spec = resolve_model("vllm", env={}, profiles_path=path)

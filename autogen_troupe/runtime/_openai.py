@@ -79,6 +79,7 @@ def _normalise(obj: Any) -> tuple[bool, bool]:
             m = c.get(part)
             if not isinstance(m, dict):
                 continue
+            blocked = blocked or m.get("blocked") is True
             reasoning = m.get("reasoning")
             if isinstance(reasoning, str) and m.get("reasoning_content") is None:
                 m["reasoning_content"] = reasoning  # AutoGen 0.7.5 reads only this name
@@ -110,7 +111,20 @@ def _fix_sse_line(line: bytes) -> tuple[bytes, bool]:
     changed, blocked = _normalise(obj)
     if blocked:
         return b"data: " + json.dumps(_blocked_error()).encode(), True
-    return (b"data: " + json.dumps(obj, ensure_ascii=False).encode(), False) if changed else (text, False)
+    if isinstance(obj, dict) and obj.get("usage") and obj.get("choices"):
+        # AutoGen 0.7.5 reads finish_reason only from chunks without usage; GenStudio sends both in its
+        # last chunk. Send them as OpenAI does: the chunk, then a usage-only chunk with no choices.
+        usage = {k: v for k, v in obj.items() if k not in ("choices", "usage")} | {
+            "choices": [],
+            "usage": obj["usage"],
+        }
+        obj["usage"] = None
+        return _data(obj) + b"\n\n" + _data(usage), False
+    return (_data(obj), False) if changed else (text, False)
+
+
+def _data(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj, ensure_ascii=False).encode()
 
 
 class _NormalisedSSE(httpx.AsyncByteStream):

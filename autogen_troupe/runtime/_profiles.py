@@ -370,6 +370,8 @@ class _Resolver:
                 lines.append(f"{self.user.where(name, k)}: profile {name!r}: unknown setting {k!r}{hint}")
             raise ProfileError("bad profile file:\n" + "\n".join(lines))
         layer = dict(raw)
+        if isinstance(layer.get("headers"), dict):  # `x-genos-user-id: 653` is a number in YAML
+            layer["headers"] = {k: _header_text(v) for k, v in layer["headers"].items()}
         parent = layer.pop("profile", None)
         if parent is not None:
             if not isinstance(parent, str):
@@ -378,6 +380,12 @@ class _Resolver:
                 )
             self.named(parent, into, (*stack, name))
         into.add(layer, f"profile {name!r} ({self.user.where(name)})")
+
+
+def _header_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
 
 
 # --------------------------------------------------------------------------- resolving
