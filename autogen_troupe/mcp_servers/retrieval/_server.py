@@ -66,8 +66,14 @@ def start_indexing(index: DocumentIndex) -> threading.Thread:
     def run() -> None:
         try:
             stats = index.refresh()
+            warm_up = getattr(index.embedder, "warm_up", None)
+            if warm_up is not None:  # a local model: load it before the first query needs it
+                warm_up()
         except RetrievalError as e:
-            log.error("indexing %s failed: %s", index.docs_dir, e)
+            log.error("indexing %s failed: %s (searches will retry)", index.docs_dir, e)
+            return
+        except Exception:  # never let the thread die silently; searches report their own errors
+            log.exception("indexing %s failed unexpectedly", index.docs_dir)
             return
         log.info(
             "indexed %d files, %d chunks (%d embedded)", stats.files, stats.chunks, stats.embedded_chunks
