@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -48,6 +49,13 @@ def _fail(e: BaseException, code: int) -> NoReturn:
     else:
         err.print(f"{type(e).__name__}: {e}", markup=False)
     raise typer.Exit(code)
+
+
+def _is_setup_error(e: BaseException) -> bool:
+    """A misconfigured tool is the scenario author's to fix: bad input, not a failed run."""
+    from .tools import ToolLoadError
+
+    return isinstance(e, ToolLoadError)
 
 
 def _overrides(profile: str | None, base_url: str | None, model: str | None):
@@ -90,7 +98,7 @@ def run(
         if replay is not None:
             from .runtime._cassette import Cassette
 
-            tape = Cassette.load(replay)
+            Cassette.load(replay)  # a broken cassette is bad input (exit 2), found before the run
     except (ScenarioError, ProfileError) as e:
         _fail(e, 2)
     view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
@@ -99,12 +107,14 @@ def run(
         if replay is None:
             result = asyncio.run(run_scenario(sc, task=task, options=options, on_event=view))
         else:
-            from .runtime._replay import replay_scenario
+            from .runtime._replay import ReplayWarning, replay_scenario
 
             _quiet_autogen()
-            outcome = asyncio.run(
-                replay_scenario(sc, tape, strict=not lenient, task=task, options=options, on_event=view)
-            )
+            with warnings.catch_warnings():  # printed below, once, without a source line
+                warnings.simplefilter("ignore", ReplayWarning)
+                outcome = asyncio.run(
+                    replay_scenario(sc, replay, strict=not lenient, task=task, options=options, on_event=view)
+                )
             result, unplayed = outcome.result, outcome.unplayed
             for w in outcome.warnings:
                 err.print(f"warning: {w}", markup=False)
@@ -114,7 +124,7 @@ def run(
     except (ScenarioError, ProfileError) as e:
         _fail(e, 2)
     except (RunError, TroupeError) as e:
-        _fail(e, 1)
+        _fail(e, 2 if _is_setup_error(e) else 1)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -191,6 +201,7 @@ def record(
         f"{len(tape.tool_calls)} tool calls)",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     if sc.expect is not None:
         report = check_expectations(recording.result, sc.expect)
@@ -200,7 +211,7 @@ def record(
                 markup=False,
             )
             raise typer.Exit(1)
-        out.print(str(report), markup=False, highlight=False)
+        out.print(str(report), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("test")
@@ -255,10 +266,15 @@ def test_scenarios(
         )
     out.print(table)
     for c in suite.cases:
+        for w in c.warnings:
+            err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
         if c.outcome != "pass" and c.detail:
             stream = out if c.outcome == "skip" else err
             stream.print(
-                f"{c.outcome.upper()} {c.scenario} ({c.path}):\n{c.detail}\n", markup=False, highlight=False
+                f"{c.outcome.upper()} {c.scenario} ({c.path}):\n{c.detail}\n",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
     labels = {"pass": "passed", "fail": "failed", "error": "errors", "skip": "skipped"}
     counts = ", ".join(f"{suite.count(k)} {v}" for k, v in labels.items())

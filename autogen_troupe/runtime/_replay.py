@@ -10,7 +10,6 @@ lenient replay hands the agent its next recorded answer and warns.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import warnings
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..errors import ReplayMismatch, RunError, ToolCallError
 from ._cassette import (
+    SCRUBBED,
     AgentRecord,
     Cassette,
     ModelCall,
@@ -48,8 +48,6 @@ __all__ = [
     "record_scenario",
     "replay_scenario",
 ]
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_INFO: dict[str, Any] = {
     "vision": False,
@@ -593,7 +591,6 @@ class ReplaySession:
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
         warnings.warn(message, ReplayWarning, stacklevel=3)
-        logger.warning("%s", message)
 
     def answer(self, agent: str | None, request: dict[str, Any]) -> ModelCall:
         """The recorded call that answers `request` from `agent`; marks it played."""
@@ -639,7 +636,7 @@ class ReplaySession:
             for i, r in enumerate(recs)
             if not self._tools_played[i] and r.tool == tool and r.server == server
         ]
-        same = [i for i in open_ if recs[i].arguments == want]
+        same = [i for i in open_ if _same_arguments(recs[i].arguments, want)]
         pick = next((i for i in same if recs[i].agent == agent), same[0] if same else None)
         where = f"MCP server {server!r}" if server else "Python tool"
         if pick is None:
@@ -669,6 +666,19 @@ class ReplaySession:
             if not self._tools_played[i]:
                 out.append(f"tool call #{i} {r.tool}({_short(r.arguments)}) by {r.agent!r}")
         return out
+
+
+def _same_arguments(recorded: Any, now: Any) -> bool:
+    """Equal, except that a value scrubbed from the cassette matches whatever is given now."""
+    if recorded == SCRUBBED:
+        return True
+    if isinstance(recorded, dict) and isinstance(now, dict):
+        return recorded.keys() == now.keys() and all(_same_arguments(recorded[k], now[k]) for k in recorded)
+    if isinstance(recorded, list) and isinstance(now, list):
+        return len(recorded) == len(now) and all(
+            _same_arguments(a, b) for a, b in zip(recorded, now, strict=True)
+        )
+    return recorded == now
 
 
 def _short(v: Any, n: int = 60) -> str:

@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -57,6 +58,7 @@ class CaseResult(_Frozen):
     seconds: float = 0.0
     recorded: bool = False
     detail: str = ""
+    warnings: tuple[str, ...] = ()
     report: ExpectReport | None = None
 
 
@@ -123,7 +125,7 @@ async def run_case(
     cassette: str | os.PathLike[str] | None = None,
 ) -> CaseResult:
     """Replay (or record, then check) one scenario file and check its `expect` block."""
-    from ._replay import record_scenario, replay_scenario
+    from ._replay import ReplayWarning, record_scenario, replay_scenario
 
     path = Path(path)
     started = time.monotonic()
@@ -150,13 +152,16 @@ async def run_case(
             "skip", scenario=name, detail=f"no cassette at {tape} (record it with `troupe record {path}`)"
         )
     unplayed: tuple[str, ...] = ()
+    warned: tuple[str, ...] = ()
     try:
         if record:
             recording = await record_scenario(scenario, cassette=tape, options=options)
             result = recording.result
         else:
-            outcome = await replay_scenario(scenario, tape, strict=strict, options=options)
-            result, unplayed = outcome.result, outcome.unplayed
+            with warnings.catch_warnings():  # kept in the case result instead
+                warnings.simplefilter("ignore", ReplayWarning)
+                outcome = await replay_scenario(scenario, tape, strict=strict, options=options)
+            result, unplayed, warned = outcome.result, outcome.unplayed, outcome.warnings
     except ReplayMismatch as e:
         return done("fail", scenario=name, detail=f"replay mismatch: {e}", recorded=record)
     except ScenarioError as e:
@@ -178,6 +183,7 @@ async def run_case(
         tokens=result.usage.total_tokens,
         recorded=record,
         detail="\n".join(details),
+        warnings=warned,
         report=report,
     )
 
