@@ -229,6 +229,10 @@ def _run_sync(coro: Any) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:
         return asyncio.run(coro)
     box: dict[str, Any] = {}
 
