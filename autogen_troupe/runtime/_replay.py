@@ -56,7 +56,7 @@ DEFAULT_MODEL_INFO: dict[str, Any] = {
     "structured_output": True,
     "family": "unknown",
 }
-_CHUNK_CHARS = 80
+_CHUNK_CHARS = 400  # few pieces: each one is a message through the AutoGen runtime
 
 
 class ReplayWarning(UserWarning):
