@@ -282,7 +282,9 @@ class TroupeRunner:
         from .runtime._schema import Scenario
 
         if isinstance(scenario, Scenario):
-            sc, tape = scenario, Path(cassette) if cassette is not None else None
+            source = getattr(scenario, "source", None)  # the file it was loaded from, if any
+            sc = scenario
+            tape = Path(cassette) if cassette is not None else cassette_path_for(source) if source else None
         else:
             path = resolve_scenario_path(scenario)
             sc = load_scenario(path)

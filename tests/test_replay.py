@@ -305,6 +305,25 @@ async def test_a_different_task_does_not_match(desk: Path) -> None:
         await replay_scenario(load_scenario(desk), cassette_path_for(desk), task="What time is it in Paris?")
 
 
+async def test_a_selector_team_replays_its_speaker_choices(tmp_path: Path) -> None:
+    """The selector's own model calls are recorded under `selector`, apart from the agents'."""
+    sc = load_scenario("trip_desk")
+    answers = ScriptedClient(
+        {
+            "selector": ["clock_agent", "guide_agent", "desk_agent"],
+            "clock_agent": [tool_call("get_current_time", timezone="Asia/Seoul"), "It is morning."],
+            "guide_agent": ["Visit the palace."],
+            "desk_agent": ["Morning; palace. TERMINATE"],
+        }
+    )
+    rec = await record_scenario(sc, cassette=tmp_path / "td.json", clients=answers)
+    tape = Cassette.load(tmp_path / "td.json")
+    assert [c.agent for c in tape.model_calls if c.agent == "selector"] == ["selector"] * 3
+    out = await replay_scenario(sc, tmp_path / "td.json")
+    assert out.complete and stable(out.result) == stable(rec.result)
+    assert [e.source for e in out.result.messages] == ["user", "clock_agent", "guide_agent", "desk_agent"]
+
+
 async def test_replay_client_create_and_create_stream(recorded: tuple[Path, RunResult]) -> None:
     from autogen_core.models import CreateResult, SystemMessage
 

@@ -30,6 +30,7 @@ from ._cassette import (
     RecordedCall,
     TokenCount,
     ToolRecord,
+    _canonical,
     diff_requests,
     fingerprint,
     normalise_arguments,
@@ -428,7 +429,7 @@ class Recorder:
 
     def _agent(self, agent: str, spec: ModelSpec, client: Any) -> None:
         try:
-            info = dict(client.model_info)
+            info = _canonical(dict(client.model_info))
         except Exception:  # a client without model_info: replay uses the defaults
             info = {}
         self._agents[agent] = AgentRecord(provider=spec.provider, model=spec.model, model_info=info)
@@ -466,7 +467,7 @@ class Recorder:
         back = {v: k for k, v in (use.rename.items() if use is not None else ())}
         seen = self._mcp_tools.setdefault(server, {})
         for t in tools:
-            schema = dict(t)
+            schema = _canonical(dict(t))
             schema["name"] = back.get(schema["name"], schema["name"])
             seen.setdefault(schema["name"], schema)
 
