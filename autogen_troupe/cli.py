@@ -169,7 +169,7 @@ def record(
     from .runtime._console import ConsoleView
     from .runtime._expect import check_expectations
     from .runtime._loader import resolve_scenario_path
-    from .runtime._replay import record_scenario
+    from .runtime._record import record_scenario
 
     try:
         path = resolve_scenario_path(scenario)

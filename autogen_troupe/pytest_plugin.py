@@ -277,7 +277,8 @@ class TroupeRunner:
         from .runtime._cassette import cassette_path_for
         from .runtime._expect import check_expectations
         from .runtime._loader import load_scenario, resolve_scenario_path
-        from .runtime._replay import record_scenario, replay_scenario
+        from .runtime._record import record_scenario
+        from .runtime._replay import replay_scenario
         from .runtime._runner import run_scenario
         from .runtime._schema import Scenario
 

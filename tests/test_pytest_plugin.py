@@ -16,7 +16,7 @@ from test_replay import DESK, scripted
 
 from autogen_troupe.runtime import load_scenario
 from autogen_troupe.runtime._cassette import cassette_path_for
-from autogen_troupe.runtime._replay import record_scenario
+from autogen_troupe.runtime._record import record_scenario
 
 pytest_plugins = ["pytester"]
 

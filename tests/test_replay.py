@@ -22,7 +22,8 @@ from autogen_troupe.cli import app
 from autogen_troupe.errors import ReplayMismatch, ScenarioError
 from autogen_troupe.runtime import load_scenario
 from autogen_troupe.runtime._cassette import Cassette, cassette_path_for, diff_requests, normalise_request
-from autogen_troupe.runtime._replay import ReplayWarning, record_scenario, replay_scenario
+from autogen_troupe.runtime._record import record_scenario
+from autogen_troupe.runtime._replay import ReplayWarning, replay_scenario
 from autogen_troupe.runtime._suite import junit_xml, run_suite
 from autogen_troupe.runtime._transcript import RunResult
 from autogen_troupe.testing import ReplayClient, ScriptedClient, tool_call

@@ -1,8 +1,7 @@
-"""Recording a run into a cassette, and replaying a cassette offline.
+"""Replaying a cassette offline, and the AutoGen adapters that recording (`_record`) shares.
 
-Recording wraps each agent's model client (the runner asks the client pool per agent), each MCP workbench
-and each Python tool. Replay answers every model call from the cassette, matched by agent and request
-fingerprint, and returns the recorded tool results without starting any MCP server.
+Replay answers every model call from the cassette, matched by agent and request fingerprint, and returns
+the recorded tool results without starting any MCP server.
 
 Strict replay (the default) raises `ReplayMismatch` with a diff when a request matches nothing recorded;
 lenient replay hands the agent its next recorded answer and warns.
@@ -10,12 +9,11 @@ lenient replay hands the agent its next recorded answer and warns.
 
 from __future__ import annotations
 
+import functools
 import os
-import re
 import warnings
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -23,14 +21,12 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import ReplayMismatch, RunError, ToolCallError
 from ._cassette import (
     SCRUBBED,
-    AgentRecord,
     Cassette,
     ModelCall,
     ModelResponse,
     RecordedCall,
     TokenCount,
     ToolRecord,
-    _canonical,
     diff_requests,
     fingerprint,
     normalise_arguments,
@@ -40,13 +36,10 @@ from ._schema import ModelSpec, Scenario
 from ._transcript import RunResult
 
 __all__ = [
-    "Recorder",
-    "Recording",
     "ReplayOutcome",
     "ReplaySession",
     "ReplayWarning",
     "create_client",
-    "record_scenario",
     "replay_scenario",
 ]
 
@@ -66,14 +59,6 @@ class ReplayWarning(UserWarning):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-
-class Recording(_Frozen):
-    """A recorded run: what happened, and the cassette written (`path`)."""
-
-    result: RunResult
-    cassette: Cassette
-    path: Path | None = None
 
 
 class ReplayOutcome(_Frozen):
@@ -159,66 +144,50 @@ def _visible(use: Any, offered: Sequence[str]) -> list[tuple[str, str]]:
     ]
 
 
-def _spec_secrets(spec: ModelSpec | None, env: Mapping[str, str] | None = None) -> set[str]:
-    """The credential strings a model spec carries: its key, its key's variable, credential headers."""
-    if spec is None:
-        return set()
-    env = os.environ if env is None else env
-    out: set[str] = set()
-    if spec.api_key is not None:
-        out.add(spec.api_key.get_secret_value())
-    if spec.api_key_env and env.get(spec.api_key_env):
-        out.add(env[spec.api_key_env])
-    for k, v in spec.headers.items():
-        if re.search(r"auth|key|token|cookie|secret", k, re.IGNORECASE):
-            out.add(v)
-            out.add(v.split(" ", 1)[-1])  # the token of "Bearer <token>"
-    return {s for s in out if s}
+@functools.cache
+def _client_class() -> type:
+    """A ChatCompletionClient subclass that delegates to a plain object (AutoGen checks the type).
 
+    Built on first use, so importing this module imports no AutoGen code.
+    """
+    from autogen_core.models import ChatCompletionClient
 
-class _ToolShim:
-    """Builds the BaseTool subclass lazily, so importing this module does not import AutoGen."""
+    class DelegatingClient(ChatCompletionClient):
+        def __init__(self, impl: Any) -> None:
+            self._impl = impl
 
-    cls: type | None = None
+        async def create(self, messages: Any, **kw: Any) -> Any:
+            return await self._impl.create(messages, **kw)
 
-    @classmethod
-    def make(cls, inner: Any, run_json: Callable[..., Any]) -> Any:
-        if cls.cls is None:
-            from autogen_core.tools import BaseTool
+        def create_stream(self, messages: Any, **kw: Any) -> Any:
+            return self._impl.create_stream(messages, **kw)
 
-            class _WrappedTool(BaseTool[Any, Any]):
-                """A Python tool seen through record/replay; same name, description and schema."""
+        async def close(self) -> None:
+            close = getattr(self._impl, "close", None)
+            if close is not None:
+                await close()
 
-                def __init__(self, inner: Any, run_json: Callable[..., Any]) -> None:
-                    super().__init__(
-                        inner.args_type(),
-                        inner.return_type(),
-                        inner.name,
-                        inner.description,
-                        getattr(inner, "_strict", False),
-                    )
-                    self._inner = inner
-                    self._run_json = run_json
+        def actual_usage(self) -> Any:
+            return self._impl.actual_usage()
 
-                @property
-                def schema(self) -> Any:
-                    return self._inner.schema
+        def total_usage(self) -> Any:
+            return self._impl.total_usage()
 
-                async def run(self, args: Any, cancellation_token: Any) -> Any:  # never called: run_json is
-                    raise NotImplementedError
+        def count_tokens(self, messages: Any, *, tools: Any = ()) -> int:
+            return self._impl.count_tokens(messages, tools=tools)
 
-                async def run_json(
-                    self, args: Mapping[str, Any], cancellation_token: Any, call_id: str | None = None
-                ) -> Any:
-                    return await self._run_json(self._inner, args, cancellation_token, call_id)
+        def remaining_tokens(self, messages: Any, *, tools: Any = ()) -> int:
+            return self._impl.remaining_tokens(messages, tools=tools)
 
-                def return_value_as_string(self, value: Any) -> str:
-                    if isinstance(value, _Replayed):
-                        return value.text
-                    return self._inner.return_value_as_string(value)
+        @property
+        def capabilities(self) -> Any:  # deprecated in AutoGen, still abstract
+            return self._impl.model_info
 
-            cls.cls = _WrappedTool
-        return cls.cls(inner, run_json)
+        @property
+        def model_info(self) -> Any:
+            return self._impl.model_info
+
+    return DelegatingClient
 
 
 @dataclass(frozen=True)
@@ -230,273 +199,66 @@ class _ReplayedToolError(Exception):
     """A Python tool failed when recording; raising it again makes AutoGen report the same error text."""
 
 
-def _workbench_cls() -> type:
+@functools.cache
+def _tool_class() -> type:
+    from autogen_core.tools import BaseTool
+
+    class WrappedTool(BaseTool[Any, Any]):
+        """A Python tool seen through record/replay: same name, description and schema."""
+
+        def __init__(self, inner: Any, run_json: Callable[..., Any]) -> None:
+            strict = getattr(inner, "_strict", False)
+            super().__init__(inner.args_type(), inner.return_type(), inner.name, inner.description, strict)
+            self._inner = inner
+            self._run_json = run_json
+
+        @property
+        def schema(self) -> Any:
+            return self._inner.schema
+
+        async def run(self, args: Any, cancellation_token: Any) -> Any:  # run_json does the work
+            raise NotImplementedError
+
+        async def run_json(
+            self, args: Mapping[str, Any], cancellation_token: Any, call_id: str | None = None
+        ) -> Any:
+            return await self._run_json(self._inner, args, cancellation_token, call_id)
+
+        def return_value_as_string(self, value: Any) -> str:
+            if isinstance(value, _Replayed):
+                return value.text
+            return self._inner.return_value_as_string(value)
+
+    return WrappedTool
+
+
+def _wrapped_tool(inner: Any, run_json: Callable[..., Any]) -> Any:
+    """`inner` with its calls going through `run_json(inner, args, token, call_id)`."""
+    return _tool_class()(inner, run_json)
+
+
+@functools.cache
+def _workbench_class() -> type:
     from autogen_core.tools import Workbench
 
-    return Workbench
+    class DelegatingWorkbench(Workbench):
+        """A workbench whose listing and calls are given functions; the rest goes to `inner`, if any."""
 
+        def __init__(
+            self,
+            list_tools: Callable[[], Any],
+            call_tool: Callable[..., Any],
+            *,
+            inner: Any = None,
+            state: Mapping[str, Any] | None = None,
+        ) -> None:
+            self._list_tools = list_tools
+            self._call_tool = call_tool
+            self._inner = inner
+            self._state = dict(state or {})
 
-# --------------------------------------------------------------------------- recording
-
-
-class _RecordingClient:
-    """Passes every call to the real client and notes request and answer in the recorder."""
-
-    def __init__(self, inner: Any, agent: str, recorder: Recorder) -> None:
-        self._inner = inner
-        self._agent = agent
-        self._recorder = recorder
-
-    async def create(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] = (),
-        tool_choice: Any = "auto",
-        json_output: Any = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: Any = None,
-    ) -> Any:
-        request = normalise_request(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-        )
-        result = await self._inner.create(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-            cancellation_token=cancellation_token,
-        )
-        self._recorder._model_call(self._agent, request, result, stream=False)
-        return result
-
-    async def create_stream(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] = (),
-        tool_choice: Any = "auto",
-        json_output: Any = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: Any = None,
-    ) -> AsyncGenerator[Any, None]:
-        request = normalise_request(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-        )
-        async for item in self._inner.create_stream(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-            cancellation_token=cancellation_token,
-        ):
-            if not isinstance(item, str):
-                self._recorder._model_call(self._agent, request, item, stream=True)
-            yield item
-
-    def __getattr__(self, name: str) -> Any:  # usage counters, model_info, count_tokens, close...
-        return getattr(self._inner, name)
-
-
-class _RecordingPool:
-    def __init__(self, inner: Any, recorder: Recorder) -> None:
-        self._inner = inner
-        self._recorder = recorder
-
-    def get(self, spec: ModelSpec, agent: str) -> Any:
-        client = self._inner.get(spec, agent)
-        self._recorder._agent(agent, spec, client)
-        return _client_class()(_RecordingClient(client, agent, self._recorder))
-
-    async def prepare(self) -> None:
-        if hasattr(self._inner, "prepare"):
-            await self._inner.prepare()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def _client_class() -> Callable[[Any], Any]:
-    """A ChatCompletionClient subclass delegating to a plain object (AutoGen checks the type)."""
-    global _ClientAdapter
-    if _ClientAdapter is None:
-        from autogen_core.models import ChatCompletionClient
-
-        class Adapter(ChatCompletionClient):
-            def __init__(self, impl: Any) -> None:
-                self._impl = impl
-
-            async def create(self, messages: Any, **kw: Any) -> Any:
-                return await self._impl.create(messages, **kw)
-
-            def create_stream(self, messages: Any, **kw: Any) -> Any:
-                return self._impl.create_stream(messages, **kw)
-
-            async def close(self) -> None:
-                close = getattr(self._impl, "close", None)
-                if close is not None:
-                    await close()
-
-            def actual_usage(self) -> Any:
-                return self._impl.actual_usage()
-
-            def total_usage(self) -> Any:
-                return self._impl.total_usage()
-
-            def count_tokens(self, messages: Any, *, tools: Any = ()) -> int:
-                return self._impl.count_tokens(messages, tools=tools)
-
-            def remaining_tokens(self, messages: Any, *, tools: Any = ()) -> int:
-                return self._impl.remaining_tokens(messages, tools=tools)
-
-            @property
-            def capabilities(self) -> Any:
-                return self._impl.model_info
-
-            @property
-            def model_info(self) -> Any:
-                return self._impl.model_info
-
-        _ClientAdapter = Adapter
-    return _ClientAdapter
-
-
-_ClientAdapter: Any = None
-
-
-class Recorder:
-    """Collects a run's model and tool calls; `cassette()` turns them into a Cassette.
-
-    Give `recorder.clients(pool)`, `recorder.wrap_workbench` and `recorder.wrap_tool` to `run_scenario`.
-    """
-
-    def __init__(self, scenario: Scenario, *, env: Mapping[str, str] | None = None) -> None:
-        self.scenario = scenario
-        self._env = env
-        self._agents: dict[str, AgentRecord] = {}
-        self._calls: list[ModelCall] = []
-        self._tools: list[ToolRecord] = []
-        self._mcp_tools: dict[str, dict[str, dict[str, Any]]] = {}
-        self._call_agents: dict[str, str] = {}
-        self._workbench_count: dict[str, int] = {}
-        self._secrets: set[str] = set()
-
-    # -------------------------------------------------------------- seams for the runner
-
-    def clients(self, inner: Any = None) -> Any:
-        """A client pool that records; `inner` is the real pool (default: a new ClientPool)."""
-        if inner is None:
-            from ._clients import ClientPool
-
-            inner = ClientPool()
-        return _RecordingPool(inner, self)
-
-    def wrap_workbench(self, agent: str, workbench: Any) -> Any:
-        """The agent's MCP workbench, recording what it lists and every call through it."""
-        k = self._workbench_count.get(agent, 0)
-        self._workbench_count[agent] = k + 1
-        uses = next((a.mcp for a in self.scenario.team.agents if a.name == agent), ())
-        use = uses[k] if k < len(uses) else None
-        server = use.server if use is not None else getattr(workbench, "server", f"workbench{k}")
-        return _recording_workbench(workbench, agent, server, use, self)
-
-    def wrap_tool(self, tool: Any) -> Any:
-        """A Python tool that records its calls (the agent is found from the call id)."""
-
-        async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
-            agent = self._call_agents.get(call_id or "", "?")
-            try:
-                value = await inner.run_json(args, token, call_id=call_id)
-            except Exception as e:
-                self._tool_call(agent, None, inner.name, args, str(e), True)
-                raise
-            self._tool_call(agent, None, inner.name, args, inner.return_value_as_string(value), False)
-            return value
-
-        return _ToolShim.make(tool, run_json)
-
-    # -------------------------------------------------------------- notes taken during the run
-
-    def _agent(self, agent: str, spec: ModelSpec, client: Any) -> None:
-        try:
-            info = _canonical(dict(client.model_info))
-        except Exception:  # a client without model_info: replay uses the defaults
-            info = {}
-        self._agents[agent] = AgentRecord(provider=spec.provider, model=spec.model, model_info=info)
-        self._secrets |= _spec_secrets(spec, self._env)
-
-    def _model_call(self, agent: str, request: dict[str, Any], result: Any, *, stream: bool) -> None:
-        response = _response_from(result)
-        for c in response.tool_calls:
-            self._call_agents[c.id] = agent
-        self._calls.append(
-            ModelCall(
-                agent=agent,
-                fingerprint=fingerprint(request),
-                stream=stream,
-                request=request,
-                response=response,
-            )
-        )
-
-    def _tool_call(
-        self, agent: str, server: str | None, tool: str, args: Any, result: str, is_error: bool
-    ) -> None:
-        self._tools.append(
-            ToolRecord(
-                agent=agent,
-                server=server,
-                tool=tool,
-                arguments=normalise_arguments(dict(args or {})),
-                result=result,
-                is_error=is_error,
-            )
-        )
-
-    def _listed(self, server: str, use: Any, tools: Sequence[Any]) -> None:
-        back = {v: k for k, v in (use.rename.items() if use is not None else ())}
-        seen = self._mcp_tools.setdefault(server, {})
-        for t in tools:
-            schema = _canonical(dict(t))
-            schema["name"] = back.get(schema["name"], schema["name"])
-            seen.setdefault(schema["name"], schema)
-
-    # -------------------------------------------------------------- result
-
-    @property
-    def secrets(self) -> frozenset[str]:
-        """Credential strings the run's model specs held; scrubbed from the cassette when saved."""
-        return frozenset(self._secrets)
-
-    def cassette(self, task: str | None = None) -> Cassette:
-        return Cassette(
-            scenario=self.scenario.name,
-            task=task if task is not None else self.scenario.task,
-            agents=dict(sorted(self._agents.items())),
-            mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},
-            model_calls=tuple(self._calls),
-            tool_calls=tuple(self._tools),
-        )
-
-
-def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder: Recorder) -> Any:
-    workbench = _workbench_cls()
-
-    class RecordingWorkbench(workbench):  # type: ignore[misc, valid-type]
         async def list_tools(self) -> list[Any]:
-            tools = await inner.list_tools()
-            recorder._listed(server, use, tools)
-            return tools
+            return await self._list_tools()
 
         async def call_tool(
             self,
@@ -505,27 +267,28 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
             cancellation_token: Any = None,
             call_id: str | None = None,
         ) -> Any:
-            result = await inner.call_tool(name, arguments, cancellation_token, call_id)
-            original = {v: k for k, v in use.rename.items()}.get(name, name) if use is not None else name
-            recorder._tool_call(agent, server, original, arguments, result.to_text(), bool(result.is_error))
-            return result
+            return await self._call_tool(name, arguments, cancellation_token, call_id)
 
         async def start(self) -> None:
-            await inner.start()
+            if self._inner is not None:
+                await self._inner.start()
 
         async def stop(self) -> None:
-            await inner.stop()
+            if self._inner is not None:
+                await self._inner.stop()
 
         async def reset(self) -> None:
-            await inner.reset()
+            if self._inner is not None:
+                await self._inner.reset()
 
         async def save_state(self) -> Mapping[str, Any]:
-            return await inner.save_state()
+            return await self._inner.save_state() if self._inner is not None else dict(self._state)
 
         async def load_state(self, state: Mapping[str, Any]) -> None:
-            await inner.load_state(state)
+            if self._inner is not None:
+                await self._inner.load_state(state)
 
-    return RecordingWorkbench()
+    return DelegatingWorkbench
 
 
 # --------------------------------------------------------------------------- replaying
@@ -579,7 +342,7 @@ class ReplaySession:
                 raise _ReplayedToolError(rec.result)
             return _Replayed(rec.result)
 
-        return _ToolShim.make(tool, run_json)
+        return _wrapped_tool(tool, run_json)
 
     # -------------------------------------------------------------- answering
 
@@ -760,53 +523,23 @@ class _ReplayPool:
 
 
 def _replay_workbench(session: ReplaySession, agent: str, use: Any) -> Any:
-    workbench = _workbench_cls()
-    recorded = session.cassette.mcp_tools.get(use.server, ())
-    by_name = {t["name"]: t for t in recorded}
+    recorded = {t["name"]: t for t in session.cassette.mcp_tools.get(use.server, ())}
+    back = {v: k for k, v in use.rename.items()}
 
-    class ReplayWorkbench(workbench):  # type: ignore[misc, valid-type]
-        async def list_tools(self) -> list[Any]:
-            out = []
-            for orig, shown in _visible(use, list(by_name)):
-                schema = dict(by_name[orig])
-                schema["name"] = shown
-                out.append(schema)
-            return out
+    async def list_tools() -> list[Any]:
+        return [{**recorded[orig], "name": shown} for orig, shown in _visible(use, list(recorded))]
 
-        async def call_tool(
-            self,
-            name: str,
-            arguments: Mapping[str, Any] | None = None,
-            cancellation_token: Any = None,
-            call_id: str | None = None,
-        ) -> Any:
-            from autogen_core.tools import TextResultContent, ToolResult
+    async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
+        from autogen_core.tools import TextResultContent, ToolResult
 
-            original = {v: k for k, v in use.rename.items()}.get(name, name)
-            try:
-                rec = session._tool_result(agent, use.server, original, arguments)
-            except ReplayMismatch as e:
-                return ToolResult(name=name, result=[TextResultContent(content=str(e))], is_error=True)
-            return ToolResult(
-                name=name, result=[TextResultContent(content=rec.result)], is_error=rec.is_error
-            )
+        try:
+            rec = session._tool_result(agent, use.server, back.get(name, name), arguments)
+        except ReplayMismatch as e:  # the model reads it; the session keeps it to fail the replay
+            return ToolResult(name=name, result=[TextResultContent(content=str(e))], is_error=True)
+        return ToolResult(name=name, result=[TextResultContent(content=rec.result)], is_error=rec.is_error)
 
-        async def start(self) -> None:
-            return None
-
-        async def stop(self) -> None:
-            return None
-
-        async def reset(self) -> None:
-            return None
-
-        async def save_state(self) -> Mapping[str, Any]:
-            return {"type": "TroupeReplayWorkbenchState", "server": use.server}
-
-        async def load_state(self, state: Mapping[str, Any]) -> None:
-            return None
-
-    return ReplayWorkbench()
+    state = {"type": "TroupeReplayWorkbenchState", "server": use.server}
+    return _workbench_class()(list_tools, call_tool, state=state)
 
 
 # --------------------------------------------------------------------------- provider and library API
@@ -823,36 +556,6 @@ def create_client(spec: ModelSpec, agent: str | None = None) -> Any:
     if not spec.cassette:
         raise ProfileError("provider 'replay' needs `cassette:` (the path of a recorded cassette)")
     return ReplaySession.open(spec.cassette).client(agent)
-
-
-async def record_scenario(
-    scenario: Scenario,
-    *,
-    cassette: str | os.PathLike[str] | None = None,
-    task: str | None = None,
-    options: Any = None,
-    clients: Any = None,
-    on_event: Callable[[Any], None] | None = None,
-) -> Recording:
-    """Run the scenario for real and record its cassette (written to `cassette` when given and the run
-    did not fail). `clients` is the real pool to record through (default: a ClientPool)."""
-    from ._runner import run_scenario
-
-    recorder = Recorder(scenario, env=getattr(options, "env", None))
-    result = await run_scenario(
-        scenario,
-        task=task,
-        clients=recorder.clients(clients),
-        options=options,
-        on_event=on_event,
-        wrap_workbench=recorder.wrap_workbench,
-        wrap_tool=recorder.wrap_tool,
-    )
-    tape = recorder.cassette(result.task)
-    path = None
-    if cassette is not None and result.ok:
-        path = tape.save(cassette, secrets=recorder.secrets)
-    return Recording(result=result, cassette=tape, path=path)
 
 
 async def replay_scenario(

@@ -125,7 +125,8 @@ async def run_case(
     cassette: str | os.PathLike[str] | None = None,
 ) -> CaseResult:
     """Replay (or record, then check) one scenario file and check its `expect` block."""
-    from ._replay import ReplayWarning, record_scenario, replay_scenario
+    from ._record import record_scenario
+    from ._replay import ReplayWarning, replay_scenario
 
     path = Path(path)
     started = time.monotonic()

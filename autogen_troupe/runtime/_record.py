@@ -1,0 +1,315 @@
+"""Recording a run into a cassette: every agent's model calls, MCP tool calls and Python tool calls.
+
+The runner asks the client pool for each agent's model client, so a recording pool wraps each one and
+knows whose call it sees. MCP workbenches and Python tools are wrapped through the runner's
+`wrap_workbench` and `wrap_tool` seams; a Python tool call is attributed to the agent whose model asked
+for it (by call id).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ._cassette import (
+    AgentRecord,
+    Cassette,
+    ModelCall,
+    ToolRecord,
+    _canonical,
+    fingerprint,
+    normalise_arguments,
+    normalise_request,
+)
+from ._replay import _client_class, _response_from, _workbench_class, _wrapped_tool
+from ._schema import ModelSpec, Scenario
+from ._transcript import RunResult
+
+__all__ = ["Recorder", "Recording", "record_scenario"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class Recording(_Frozen):
+    """A recorded run: what happened, and the cassette written (`path`)."""
+
+    result: RunResult
+    cassette: Cassette
+    path: Path | None = None
+
+
+def _spec_secrets(spec: ModelSpec | None, env: Mapping[str, str] | None = None) -> set[str]:
+    """The credential strings a model spec carries: its key, its key's variable, credential headers."""
+    if spec is None:
+        return set()
+    env = os.environ if env is None else env
+    out: set[str] = set()
+    if spec.api_key is not None:
+        out.add(spec.api_key.get_secret_value())
+    if spec.api_key_env and env.get(spec.api_key_env):
+        out.add(env[spec.api_key_env])
+    for k, v in spec.headers.items():
+        if re.search(r"auth|key|token|cookie|secret", k, re.IGNORECASE):
+            out.add(v)
+            out.add(v.split(" ", 1)[-1])  # the token of "Bearer <token>"
+    return {s for s in out if s}
+
+
+# --------------------------------------------------------------------------- recording
+
+
+class _RecordingClient:
+    """Passes every call to the real client and notes request and answer in the recorder."""
+
+    def __init__(self, inner: Any, agent: str, recorder: Recorder) -> None:
+        self._inner = inner
+        self._agent = agent
+        self._recorder = recorder
+
+    async def create(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: Sequence[Any] = (),
+        tool_choice: Any = "auto",
+        json_output: Any = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: Any = None,
+    ) -> Any:
+        request = normalise_request(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+        )
+        result = await self._inner.create(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        )
+        self._recorder._model_call(self._agent, request, result, stream=False)
+        return result
+
+    async def create_stream(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: Sequence[Any] = (),
+        tool_choice: Any = "auto",
+        json_output: Any = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: Any = None,
+    ) -> AsyncGenerator[Any, None]:
+        request = normalise_request(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+        )
+        async for item in self._inner.create_stream(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        ):
+            if not isinstance(item, str):
+                self._recorder._model_call(self._agent, request, item, stream=True)
+            yield item
+
+    def __getattr__(self, name: str) -> Any:  # usage counters, model_info, count_tokens, close...
+        return getattr(self._inner, name)
+
+
+class _RecordingPool:
+    def __init__(self, inner: Any, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    def get(self, spec: ModelSpec, agent: str) -> Any:
+        client = self._inner.get(spec, agent)
+        self._recorder._agent(agent, spec, client)
+        return _client_class()(_RecordingClient(client, agent, self._recorder))
+
+    async def prepare(self) -> None:
+        if hasattr(self._inner, "prepare"):
+            await self._inner.prepare()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class Recorder:
+    """Collects a run's model and tool calls; `cassette()` turns them into a Cassette.
+
+    Give `recorder.clients(pool)`, `recorder.wrap_workbench` and `recorder.wrap_tool` to `run_scenario`.
+    """
+
+    def __init__(self, scenario: Scenario, *, env: Mapping[str, str] | None = None) -> None:
+        self.scenario = scenario
+        self._env = env
+        self._agents: dict[str, AgentRecord] = {}
+        self._calls: list[ModelCall] = []
+        self._tools: list[ToolRecord] = []
+        self._mcp_tools: dict[str, dict[str, dict[str, Any]]] = {}
+        self._call_agents: dict[str, str] = {}
+        self._workbench_count: dict[str, int] = {}
+        self._secrets: set[str] = set()
+
+    # -------------------------------------------------------------- seams for the runner
+
+    def clients(self, inner: Any = None) -> Any:
+        """A client pool that records; `inner` is the real pool (default: a new ClientPool)."""
+        if inner is None:
+            from ._clients import ClientPool
+
+            inner = ClientPool()
+        return _RecordingPool(inner, self)
+
+    def wrap_workbench(self, agent: str, workbench: Any) -> Any:
+        """The agent's MCP workbench, recording what it lists and every call through it."""
+        k = self._workbench_count.get(agent, 0)
+        self._workbench_count[agent] = k + 1
+        uses = next((a.mcp for a in self.scenario.team.agents if a.name == agent), ())
+        use = uses[k] if k < len(uses) else None
+        server = use.server if use is not None else getattr(workbench, "server", f"workbench{k}")
+        return _recording_workbench(workbench, agent, server, use, self)
+
+    def wrap_tool(self, tool: Any) -> Any:
+        """A Python tool that records its calls (the agent is found from the call id)."""
+
+        async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
+            agent = self._call_agents.get(call_id or "", "?")
+            try:
+                value = await inner.run_json(args, token, call_id=call_id)
+            except Exception as e:
+                self._tool_call(agent, None, inner.name, args, str(e), True)
+                raise
+            self._tool_call(agent, None, inner.name, args, inner.return_value_as_string(value), False)
+            return value
+
+        return _wrapped_tool(tool, run_json)
+
+    # -------------------------------------------------------------- notes taken during the run
+
+    def _agent(self, agent: str, spec: ModelSpec, client: Any) -> None:
+        try:
+            info = _canonical(dict(client.model_info))
+        except Exception:  # a client without model_info: replay uses the defaults
+            info = {}
+        self._agents[agent] = AgentRecord(provider=spec.provider, model=spec.model, model_info=info)
+        self._secrets |= _spec_secrets(spec, self._env)
+
+    def _model_call(self, agent: str, request: dict[str, Any], result: Any, *, stream: bool) -> None:
+        response = _response_from(result)
+        for c in response.tool_calls:
+            self._call_agents[c.id] = agent
+        self._calls.append(
+            ModelCall(
+                agent=agent,
+                fingerprint=fingerprint(request),
+                stream=stream,
+                request=request,
+                response=response,
+            )
+        )
+
+    def _tool_call(
+        self, agent: str, server: str | None, tool: str, args: Any, result: str, is_error: bool
+    ) -> None:
+        self._tools.append(
+            ToolRecord(
+                agent=agent,
+                server=server,
+                tool=tool,
+                arguments=normalise_arguments(dict(args or {})),
+                result=result,
+                is_error=is_error,
+            )
+        )
+
+    def _listed(self, server: str, use: Any, tools: Sequence[Any]) -> None:
+        back = {v: k for k, v in (use.rename.items() if use is not None else ())}
+        seen = self._mcp_tools.setdefault(server, {})
+        for t in tools:
+            schema = _canonical(dict(t))
+            schema["name"] = back.get(schema["name"], schema["name"])
+            seen.setdefault(schema["name"], schema)
+
+    # -------------------------------------------------------------- result
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Credential strings the run's model specs held; scrubbed from the cassette when saved."""
+        return frozenset(self._secrets)
+
+    def cassette(self, task: str | None = None) -> Cassette:
+        return Cassette(
+            scenario=self.scenario.name,
+            task=task if task is not None else self.scenario.task,
+            agents=dict(sorted(self._agents.items())),
+            mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},
+            model_calls=tuple(self._calls),
+            tool_calls=tuple(self._tools),
+        )
+
+
+def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder: Recorder) -> Any:
+    back = {v: k for k, v in use.rename.items()} if use is not None else {}
+
+    async def list_tools() -> list[Any]:
+        tools = await inner.list_tools()
+        recorder._listed(server, use, tools)
+        return tools
+
+    async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
+        result = await inner.call_tool(name, arguments, token, call_id)
+        recorder._tool_call(
+            agent, server, back.get(name, name), arguments, result.to_text(), bool(result.is_error)
+        )
+        return result
+
+    return _workbench_class()(list_tools, call_tool, inner=inner)
+
+
+async def record_scenario(
+    scenario: Scenario,
+    *,
+    cassette: str | os.PathLike[str] | None = None,
+    task: str | None = None,
+    options: Any = None,
+    clients: Any = None,
+    on_event: Callable[[Any], None] | None = None,
+) -> Recording:
+    """Run the scenario for real and record its cassette (written to `cassette` when given and the run
+    did not fail). `clients` is the real pool to record through (default: a ClientPool)."""
+    from ._runner import run_scenario
+
+    recorder = Recorder(scenario, env=getattr(options, "env", None))
+    result = await run_scenario(
+        scenario,
+        task=task,
+        clients=recorder.clients(clients),
+        options=options,
+        on_event=on_event,
+        wrap_workbench=recorder.wrap_workbench,
+        wrap_tool=recorder.wrap_tool,
+    )
+    tape = recorder.cassette(result.task)
+    path = None
+    if cassette is not None and result.ok:
+        path = tape.save(cassette, secrets=recorder.secrets)
+    return Recording(result=result, cassette=tape, path=path)
