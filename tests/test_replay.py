@@ -588,19 +588,21 @@ def test_cli_test_table_junit_and_exit_codes(desk: Path, tmp_path: Path) -> None
     assert done.exit_code == 2
 
 
-def test_suite_update_records_again(desk: Path) -> None:
-    before = Cassette.load(cassette_path_for(desk))
-    # `update` records against the real model: here a scenario model pointing at scripted answers is not
-    # possible through profiles, so re-record through the library with a client pool.
-    import asyncio
-
-    rec = asyncio.run(
-        record_scenario(load_scenario(desk), cassette=cassette_path_for(desk), clients=scripted())
-    )
-    after = Cassette.load(cassette_path_for(desk))
-    assert rec.result.ok and len(after.model_calls) == len(before.model_calls)
-    suite = run_suite([desk.parent])
-    assert suite.ok and [c.outcome for c in suite.cases] == ["pass"]
+def test_cli_test_update_records_again_against_the_model(
+    server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESK_TEST_KEY", SECRET)
+    script_server(server)
+    path = http_scenario(server, tmp_path)
+    done = runner.invoke(app, ["test", str(tmp_path)])
+    assert done.exit_code == 0 and "skip" in done.stdout  # no cassette yet
+    done = runner.invoke(app, ["test", str(tmp_path), "--update"])
+    assert done.exit_code == 0, done.output
+    assert "pass (recorded)" in done.stdout
+    assert len(server.chat_requests) == 4 and cassette_path_for(path).exists()
+    server.reset()
+    suite = run_suite([tmp_path])  # offline again
+    assert suite.ok and [c.outcome for c in suite.cases] == ["pass"] and not server.requests
     assert junit_xml(suite).count("<testcase") == 1
 
 
