@@ -1,0 +1,704 @@
+"""In-process vLLM as an AutoGen `ChatCompletionClient`: the `vllm` provider.
+
+A request goes through vLLM's own serving pieces, so it behaves as `vllm serve` would for the same
+OpenAI-style body: `ChatCompletionRequest` (validation, sampling params, response formats),
+`OnlineRenderer.render_chat` (chat template with the tools, the tool parser's `adjust_request`, which
+constrains decoding for `tool_choice` "required" or a named tool), and the unified `Parser` for tool calls
+and reasoning. Only the HTTP layer is gone. Engines are shared per process (see `_vllm_engine`).
+
+`force_tool_choice` (for models too small to decide, e.g. SmolLM2-135M, which never calls a tool when
+left free) turns `tool_choice="auto"` into "required" and makes every tool schema strict, except when
+the conversation's last message is already a tool result, so the agent can answer with what the tool
+gave it. AutoGen's reflection call after a tool ran passes no tools and `tool_choice="none"`, so it is
+never forced either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import sys
+import threading
+import uuid
+import warnings
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from autogen_core import CancellationToken, Component, FunctionCall, Image
+from autogen_core.models import (
+    AssistantMessage,
+    ChatCompletionClient,
+    CreateResult,
+    FinishReasons,
+    FunctionExecutionResultMessage,
+    LLMMessage,
+    ModelCapabilities,  # type: ignore[attr-defined]
+    ModelInfo,
+    RequestUsage,
+    SystemMessage,
+    UserMessage,
+    validate_model_info,
+)
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import Self
+
+from ..errors import ModelCallError, ProfileError
+from ._default_model import DEFAULT_MODEL_ALIAS, builtin_chat_template, ensure_default_model
+from ._vllm_engine import EngineHandle, acquire_engine, release_engine
+
+if TYPE_CHECKING:
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+    from vllm.renderers.online_renderer import OnlineRenderer
+
+    from ._schema import ModelSpec
+
+__all__ = ["VllmChatCompletionClient", "VllmClientConfig", "create_client", "preset_for"]
+
+ToolChoice = Tool | Literal["auto", "required", "none"]
+
+# Per-call overrides accepted in `extra_create_args`; `extra_body` holds any other vLLM request field.
+_CREATE_ARGS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+        "chat_template_kwargs",
+        "extra_body",
+    }
+)
+_FINISH: Mapping[str | None, FinishReasons] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "function_calls",
+    "content_filter": "content_filter",
+}
+_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
+
+# Settings by model name, applied by `create_client` under what the spec says (first match wins).
+_PRESETS: tuple[tuple[re.Pattern[str], Mapping[str, Any]], ...] = (
+    (
+        re.compile(r"smollm2"),
+        {
+            "tool_parser": "hermes",
+            "chat_template": "chatml_hermes",
+            "force_tool_choice": True,
+            "engine_args": {"max_model_len": 4096},
+        },
+    ),
+    (re.compile(r"qwen3"), {"tool_parser": "hermes", "reasoning_parser": "qwen3"}),
+    (re.compile(r"qwen2|qwq|hermes"), {"tool_parser": "hermes"}),
+    (re.compile(r"llama-?4"), {"tool_parser": "llama4_pythonic"}),
+    (re.compile(r"llama-?3"), {"tool_parser": "llama3_json"}),
+    (re.compile(r"mistral|mixtral|ministral"), {"tool_parser": "mistral"}),
+    (re.compile(r"granite"), {"tool_parser": "granite"}),
+    (re.compile(r"deepseek-r1"), {"reasoning_parser": "deepseek_r1"}),
+)
+
+
+def preset_for(model: str) -> dict[str, Any]:
+    """The preset settings for a model name or folder (matched on its last path part, lower case)."""
+    name = Path(model).name.lower() or model.lower()
+    for pattern, settings in _PRESETS:
+        if pattern.search(name):
+            return {k: dict(v) if isinstance(v, Mapping) else v for k, v in settings.items()}
+    return {}
+
+
+class VllmClientConfig(BaseModel):
+    """Declarative config of `VllmChatCompletionClient` (what `dump_component` writes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    model: str = Field(description=f"A local Hugging Face folder, or {DEFAULT_MODEL_ALIAS!r}.")
+    tool_parser: str | None = Field(None, description="A vLLM tool-call parser name, e.g. 'hermes'.")
+    reasoning_parser: str | None = Field(None, description="A vLLM reasoning parser name, e.g. 'qwen3'.")
+    chat_template: str | None = Field(
+        None, description="A built-in template name ('chatml_hermes'), a file path, or Jinja text."
+    )
+    force_tool_choice: bool = False
+    engine_args: dict[str, Any] = Field(default_factory=dict, description="vLLM EngineArgs fields.")
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = Field(None, gt=0)
+    seed: int | None = None
+    stop: list[str] | None = None
+    extra_body: dict[str, Any] = Field(default_factory=dict, description="More vLLM request fields.")
+    model_info: ModelInfo | None = None
+
+
+class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]):
+    """A chat completion client over an in-process vLLM engine shared by every client of the process.
+
+    The engine loads on `await client.start()` (the runner's `ensure_model()`), or on the first call.
+    `close()` gives the engine reference back; the last one shuts the engine down.
+    """
+
+    component_type = "model"
+    component_config_schema = VllmClientConfig
+    component_provider_override = "autogen_troupe.runtime._vllm.VllmChatCompletionClient"
+
+    def __init__(self, model: str, **settings: Any) -> None:
+        self._config = VllmClientConfig(model=model, **settings)
+        info: dict[str, Any] = {
+            "vision": False,
+            "function_calling": self._config.tool_parser is not None,
+            "json_output": True,
+            "structured_output": True,
+            "family": "unknown",
+            "multiple_system_messages": True,
+        }
+        info.update(self._config.model_info or {})
+        validate_model_info(info)  # type: ignore[arg-type]
+        self._model_info: ModelInfo = info  # type: ignore[assignment]
+        self._handle: EngineHandle | None = None
+        self._handle_lock = threading.Lock()
+        self._template: str | None = _load_template(self._config.chat_template)
+        self._total_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+        self._actual_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+
+    # ----------------------------------------------------------------- config
+
+    @property
+    def config(self) -> VllmClientConfig:
+        return self._config
+
+    def _to_config(self) -> VllmClientConfig:
+        return self._config
+
+    @classmethod
+    def _from_config(cls, config: VllmClientConfig) -> Self:
+        return cls(**config.model_dump(exclude_unset=True))
+
+    # ----------------------------------------------------------------- engine
+
+    async def start(self) -> None:
+        """Load the engine now (or join the load already under way) so the first call is fast."""
+        await self._engine()
+
+    async def ensure_model(self) -> None:
+        """The runner's hook to finish setting up before the first message: loads the engine."""
+        await self._engine()
+
+    @property
+    def engine(self) -> EngineHandle | None:
+        """The shared engine this client holds, once taken."""
+        return self._handle
+
+    async def _engine(self) -> EngineHandle:
+        handle = self._handle
+        if handle is None or not handle.alive:
+            model = await asyncio.to_thread(_resolve_model, self._config.model)
+            handle = self._take(model)
+        await handle.wait_ready()
+        return handle
+
+    def _engine_blocking(self) -> EngineHandle:
+        handle = self._handle
+        if handle is None or not handle.alive:
+            handle = self._take(_resolve_model(self._config.model))
+        handle.wait_ready_blocking()
+        return handle
+
+    def _take(self, model: str) -> EngineHandle:
+        with self._handle_lock:
+            current = self._handle
+            if current is not None and current.alive:
+                return current
+            args = dict(self._config.engine_args)
+            if self._config.reasoning_parser and "reasoning_parser" not in args:
+                args["reasoning_parser"] = self._config.reasoning_parser  # structured output after thinking
+            self._handle = acquire_engine(model, args)
+        if current is not None:
+            release_engine(current)
+        return self._handle
+
+    async def close(self) -> None:
+        with self._handle_lock:
+            handle, self._handle = self._handle, None
+        if handle is not None:
+            await asyncio.wrap_future(release_engine(handle))
+
+    def _renderer(self, handle: EngineHandle) -> OnlineRenderer:
+        return handle.renderer(
+            chat_template=self._template,
+            tool_parser=self._config.tool_parser,
+            reasoning_parser=self._config.reasoning_parser,
+        )
+
+    # ----------------------------------------------------------------- requests
+
+    def _should_force(self, messages: Sequence[LLMMessage], tools: Sequence[Any], choice: ToolChoice) -> bool:
+        return (
+            self._config.force_tool_choice
+            and bool(tools)
+            and choice == "auto"
+            and not (messages and isinstance(messages[-1], FunctionExecutionResultMessage))
+        )
+
+    def _build_request(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema],
+        tool_choice: ToolChoice,
+        json_output: bool | type[BaseModel] | None,
+        extra_create_args: Mapping[str, Any],
+        stream: bool,
+    ) -> ChatCompletionRequest:
+        unknown = set(extra_create_args) - _CREATE_ARGS
+        if unknown:
+            raise ValueError(f"unknown extra_create_args {sorted(unknown)}; known: {sorted(_CREATE_ARGS)}")
+        if tools and not self._model_info["function_calling"]:
+            raise ValueError("this model has no tool parser (model_info function_calling is false)")
+        schemas = [t.schema if isinstance(t, Tool) else t for t in tools]
+        names = [s["name"] for s in schemas]
+        for name in names:
+            if not _NAME.match(name):
+                raise ValueError(f"invalid tool name {name!r}: use letters, digits, '_' and '-'")
+        if isinstance(tool_choice, Tool):
+            if tool_choice.schema["name"] not in names:
+                raise ValueError(
+                    f"tool_choice names {tool_choice.schema['name']!r}, which is not among {names}"
+                )
+        elif tool_choice == "required" and not tools:
+            raise ValueError("tool_choice 'required' needs tools")
+        if self._should_force(messages, tools, tool_choice):
+            tool_choice = "required"
+
+        body: dict[str, Any] = {
+            "model": self._config.model,
+            "messages": _to_openai_messages(messages, vision=self._model_info["vision"]),
+            "stream": stream,
+        }
+        for key in ("temperature", "top_p", "max_tokens", "seed", "stop"):
+            value = getattr(self._config, key)
+            if value is not None:
+                body[key] = value
+        body.update(self._config.extra_body)
+        extra = dict(extra_create_args)
+        body.update(extra.pop("extra_body", None) or {})
+        body.update(extra)
+        if "max_tokens" in body:  # vLLM deprecates max_tokens in favour of this one
+            body.setdefault("max_completion_tokens", body.pop("max_tokens"))
+
+        if schemas and tool_choice != "none":  # "none": the template sees no tools at all
+            strict = self._config.force_tool_choice
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": s["name"],
+                        "description": s.get("description", ""),
+                        "parameters": s.get("parameters", {"type": "object", "properties": {}}),
+                        "strict": strict or bool(s.get("strict", False)),
+                    },
+                }
+                for s in schemas
+            ]
+            body["tool_choice"] = (
+                {"type": "function", "function": {"name": tool_choice.schema["name"]}}
+                if isinstance(tool_choice, Tool)
+                else tool_choice
+            )
+        if json_output is True:
+            body["response_format"] = {"type": "json_object"}
+        elif isinstance(json_output, type) and issubclass(json_output, BaseModel):
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": json_output.__name__,
+                    "schema": json_output.model_json_schema(),
+                    "strict": True,
+                },
+            }
+        elif json_output not in (None, False):
+            raise ValueError(f"json_output must be a bool or a pydantic model class, got {json_output!r}")
+
+        from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+        try:
+            return ChatCompletionRequest.model_validate(body)
+        except ValidationError as e:
+            raise ValueError(f"invalid request for vLLM: {e}") from None
+
+    async def _render(self, handle: EngineHandle, request: ChatCompletionRequest) -> tuple[Any, Any, Any]:
+        """(engine input, sampling params, parser or None) for a request, as vLLM's server builds them."""
+        from vllm.entrypoints.serve.engine.protocol import ErrorResponse
+        from vllm.entrypoints.serve.utils.api_utils import get_max_tokens
+
+        renderer = self._renderer(handle)
+        try:
+            rendered = await renderer.render_chat(request)
+        except Exception as e:  # template errors, prompt longer than the context...
+            hint = " Shorten the conversation or raise engine_args.max_model_len." if "context" in str(e) else ""
+            raise ModelCallError(f"vLLM could not prepare the prompt: {type(e).__name__}: {e}{hint}") from e
+        if isinstance(rendered, ErrorResponse):
+            raise ModelCallError(f"vLLM refused the request: {rendered.error.message}")
+        _, engine_inputs = rendered
+        engine_input = engine_inputs[0]
+        defaults = handle.llm.model_config.get_diff_sampling_param()
+        try:
+            max_tokens = get_max_tokens(
+                handle.max_model_len,
+                request.max_completion_tokens,
+                len(engine_input["prompt_token_ids"]),
+                defaults,
+            )
+        except ValueError as e:
+            raise ModelCallError(
+                f"{e} Shorten the conversation or raise engine_args.max_model_len."
+            ) from None
+        params = request.to_sampling_params(max_tokens, defaults)
+        parser = None
+        if renderer.parser is not None:
+            parser = renderer.parser(
+                handle.llm.renderer.get_tokenizer(),
+                request.tools,
+                chat_template_kwargs=renderer.effective_chat_template_kwargs(request),
+                model_config=handle.llm.model_config,
+            )
+        return engine_input, params, parser
+
+    async def _complete(self, request: ChatCompletionRequest) -> CreateResult:
+        handle = await self._engine()
+        engine_input, params, parser = await self._render(handle, request)
+        final = None
+        async with contextlib.aclosing(handle.generate(engine_input, params, _request_id())) as outputs:
+            async for res in outputs:
+                final = res
+        if final is None:
+            raise ModelCallError("the vLLM engine returned no output")
+        out = final.outputs[0]
+        if out.finish_reason == "error":
+            raise ModelCallError("the vLLM engine failed while generating")
+        reasoning, content, calls = None, out.text, []
+        if parser is not None:
+            parser.set_prompt_token_ids(final.prompt_token_ids)
+            reasoning, content, parsed = parser.parse(
+                out.text,
+                request,
+                enable_auto_tools=self._config.tool_parser is not None,
+                model_output_token_ids=out.token_ids,
+            )
+            calls = [_function_call(c.id, c.name, c.arguments) for c in parsed or []]
+        usage = RequestUsage(prompt_tokens=len(final.prompt_token_ids), completion_tokens=len(out.token_ids))
+        return self._result(out.finish_reason, content, reasoning, calls, usage)
+
+    def _result(
+        self,
+        finish_reason: str | None,
+        content: str | None,
+        reasoning: str | None,
+        calls: list[FunctionCall],
+        usage: RequestUsage,
+    ) -> CreateResult:
+        self._total_usage = _add(self._total_usage, usage)
+        self._actual_usage = _add(self._actual_usage, usage)
+        if calls:
+            thought = "\n".join(t for t in (reasoning, content) if t and t.strip()) or None
+            return CreateResult(
+                finish_reason="function_calls", content=calls, usage=usage, cached=False, thought=thought
+            )
+        return CreateResult(
+            finish_reason=_FINISH.get(finish_reason, "unknown"),
+            content=content or "",
+            usage=usage,
+            cached=False,
+            thought=reasoning or None,
+        )
+
+    async def _produce(self, request: ChatCompletionRequest, sink: asyncio.Queue[str | CreateResult]) -> None:
+        """Stream one request into `sink`: text deltas, then the CreateResult."""
+        handle = await self._engine()
+        engine_input, params, parser = await self._render(handle, request)
+        prompt_ids: list[int] = list(engine_input["prompt_token_ids"])
+        completion_tokens = 0
+        finish_reason: str | None = None
+        content: list[str] = []
+        reasoning: list[str] = []
+        calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        async with contextlib.aclosing(handle.generate(engine_input, params, _request_id())) as outputs:
+            async for res in outputs:
+                if res.prompt_token_ids is not None:
+                    prompt_ids = list(res.prompt_token_ids)
+                out = res.outputs[0]
+                completion_tokens += len(out.token_ids)
+                if out.finish_reason == "error":
+                    raise ModelCallError("the vLLM engine failed while generating")
+                finish_reason = out.finish_reason or finish_reason
+                if parser is None:
+                    delta_content, delta_reasoning, delta_calls = out.text, None, []
+                else:
+                    delta = parser.parse_delta(
+                        delta_text=out.text,
+                        delta_token_ids=list(out.token_ids),
+                        request=request,
+                        prompt_token_ids=prompt_ids,
+                        finished=out.finish_reason is not None,
+                    )
+                    if delta is None:
+                        continue
+                    delta_content, delta_reasoning, delta_calls = (
+                        delta.content,
+                        delta.reasoning,
+                        delta.tool_calls,
+                    )
+                if delta_reasoning:
+                    reasoning.append(delta_reasoning)
+                for call in delta_calls:
+                    slot = calls.setdefault(call.index, ["", "", ""])
+                    slot[0] = slot[0] or (call.id or "")
+                    if call.function is not None:
+                        slot[1] += call.function.name or ""
+                        slot[2] += call.function.arguments or ""
+                if delta_content:
+                    content.append(delta_content)
+                    sink.put_nowait(delta_content)
+        usage = RequestUsage(prompt_tokens=len(prompt_ids), completion_tokens=completion_tokens)
+        function_calls = [_function_call(i or None, n, a) for i, n, a in (calls[k] for k in sorted(calls))]
+        sink.put_nowait(
+            self._result(finish_reason, "".join(content), "".join(reasoning) or None, function_calls, usage)
+        )
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: ToolChoice = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        request = self._build_request(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            stream=False,
+        )
+        task = asyncio.ensure_future(self._complete(request))
+        if cancellation_token is not None:
+            cancellation_token.link_future(task)
+        return await task
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: ToolChoice = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        request = self._build_request(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            stream=True,
+        )
+        sink: asyncio.Queue[Any] = asyncio.Queue()
+        done = object()
+        producer = asyncio.ensure_future(self._produce(request, sink))
+        producer.add_done_callback(lambda _: sink.put_nowait(done))
+        if cancellation_token is not None:
+            cancellation_token.link_future(producer)
+        try:
+            while (item := await sink.get()) is not done:
+                yield item
+            producer.result()  # re-raises the producer's error, or CancelledError if it was cancelled
+        finally:
+            if not producer.done():
+                producer.cancel()  # the consumer left early: abort the request in the engine
+
+    # ----------------------------------------------------------------- accounting
+
+    def actual_usage(self) -> RequestUsage:
+        return self._actual_usage
+
+    def total_usage(self) -> RequestUsage:
+        return self._total_usage
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        """The exact prompt length the engine would see (loads the engine, blocking, if not loaded yet)."""
+        from vllm.renderers import merge_kwargs
+
+        handle = self._engine_blocking()
+        renderer = self._renderer(handle)
+        request = self._build_request(
+            messages, tools=tools, tool_choice="auto", json_output=None, extra_create_args={}, stream=False
+        )
+        tool_dicts = [t.model_dump() for t in request.tools] if request.tools else None
+        chat_params = request.build_chat_params(
+            renderer.chat_template, renderer.chat_template_content_format
+        ).with_defaults(merge_kwargs(renderer.default_chat_template_kwargs, {"tools": tool_dicts}))
+        _, prompt = handle.llm.renderer.render_messages(list(request.messages), chat_params)
+        if "prompt_token_ids" in prompt:
+            return len(prompt["prompt_token_ids"])
+        tokenizer = handle.llm.renderer.get_tokenizer()
+        return len(tokenizer.encode(prompt["prompt"], add_special_tokens=False))
+
+    def remaining_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
+        handle = self._engine_blocking()
+        return handle.max_model_len - self.count_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:  # type: ignore[override]
+        warnings.warn("capabilities is deprecated; use model_info", DeprecationWarning, stacklevel=2)
+        return self._model_info  # type: ignore[return-value]
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._model_info
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _request_id() -> str:
+    return f"troupe-{uuid.uuid4().hex}"
+
+
+def _function_call(call_id: str | None, name: str, arguments: str) -> FunctionCall:
+    """An AutoGen call; JSON arguments are re-serialized compactly, as vLLM's non-streaming parsers
+    do, so a streamed call equals the same call made without streaming."""
+    if not call_id:
+        from vllm.renderers.chat_utils import make_tool_call_id
+
+        call_id = make_tool_call_id()
+    with contextlib.suppress(ValueError):
+        arguments = json.dumps(json.loads(arguments), ensure_ascii=False)
+    return FunctionCall(id=call_id, name=name, arguments=arguments)
+
+
+def _add(a: RequestUsage, b: RequestUsage) -> RequestUsage:
+    return RequestUsage(
+        prompt_tokens=a.prompt_tokens + b.prompt_tokens,
+        completion_tokens=a.completion_tokens + b.completion_tokens,
+    )
+
+
+def _to_openai_messages(messages: Sequence[LLMMessage], *, vision: bool) -> list[dict[str, Any]]:
+    """AutoGen messages as OpenAI chat messages, the way autogen-ext's OpenAI client sends them:
+    other agents' turns are `user` messages with a `name`; tool results are one `tool` message each."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, SystemMessage):
+            if out and out[-1]["role"] == "system" and len(out) == 1:
+                out[-1]["content"] += "\n" + m.content  # consecutive leading system messages merge
+            else:
+                out.append({"role": "system", "content": m.content})
+        elif isinstance(m, UserMessage):
+            msg: dict[str, Any] = {"role": "user", "name": m.source}
+            if isinstance(m.content, str):
+                msg["content"] = m.content
+            else:
+                parts: list[dict[str, Any]] = []
+                for part in m.content:
+                    if isinstance(part, str):
+                        parts.append({"type": "text", "text": part})
+                    elif isinstance(part, Image):
+                        if not vision:
+                            raise ValueError("this model does not take images (model_info vision is false)")
+                        parts.append(dict(part.to_openai_format()))
+                msg["content"] = parts
+            out.append(msg)
+        elif isinstance(m, AssistantMessage):
+            if isinstance(m.content, str):
+                out.append({"role": "assistant", "content": m.content})
+            else:
+                out.append(
+                    {
+                        "role": "assistant",
+                        "content": m.thought,
+                        "tool_calls": [
+                            {
+                                "id": c.id,
+                                "type": "function",
+                                "function": {"name": c.name, "arguments": c.arguments},
+                            }
+                            for c in m.content
+                        ],
+                    }
+                )
+        elif isinstance(m, FunctionExecutionResultMessage):
+            out.extend({"role": "tool", "tool_call_id": r.call_id, "content": r.content} for r in m.content)
+        else:
+            raise ValueError(f"unknown message type {type(m).__name__}")
+    return out
+
+
+def _load_template(value: str | None) -> str | None:
+    """Template text from a built-in name, a file, or the text itself."""
+    if value is None:
+        return None
+    builtin = builtin_chat_template(value)
+    if builtin is not None:
+        return builtin.read_text(encoding="utf-8")
+    if "{{" in value or "{%" in value:
+        return value
+    path = Path(value).expanduser()
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    raise ProfileError(
+        f"chat_template {value!r} is neither a built-in template (chatml_hermes), an existing file, "
+        "nor Jinja text"
+    )
+
+
+def _resolve_model(model: str) -> str:
+    """A folder vLLM can load: the converted default model for its alias, else `model` as given."""
+    if model.lower() == DEFAULT_MODEL_ALIAS:
+        return str(ensure_default_model(console_print=lambda text: print(text, file=sys.stderr, flush=True)))
+    path = Path(model).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    if model.startswith((".", "/", "~")):
+        raise ProfileError(f"model folder {model!r} does not exist")
+    return model  # a hub id, found only if already in the local Hugging Face cache (HF_HUB_OFFLINE)
+
+
+def create_client(spec: ModelSpec) -> VllmChatCompletionClient:
+    """The `vllm` provider: a client for a resolved spec, with the model's preset under the spec."""
+    if not spec.model:
+        raise ProfileError(
+            f"an in-process vLLM model needs `model`: a local Hugging Face folder or {DEFAULT_MODEL_ALIAS!r}"
+        )
+    settings = preset_for(spec.model)
+    engine_args = {**settings.pop("engine_args", {}), **spec.engine_args}
+    for key in ("tool_parser", "reasoning_parser", "chat_template", "force_tool_choice"):
+        value = getattr(spec, key)
+        if value is not None:
+            settings[key] = value
+    for key in ("temperature", "top_p", "max_tokens", "seed"):
+        value = getattr(spec, key)
+        if value is not None:
+            settings[key] = value
+    if spec.stop is not None:
+        settings["stop"] = list(spec.stop)
+    if spec.model_info is not None:
+        settings["model_info"] = {k: v for k, v in spec.model_info.model_dump().items() if v is not None}
+    try:
+        return VllmChatCompletionClient(
+            spec.model, engine_args=engine_args, extra_body=dict(spec.extra_body), **settings
+        )
+    except ValidationError as e:
+        raise ProfileError(f"invalid in-process vLLM settings: {e}") from None

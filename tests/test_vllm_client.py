@@ -1,0 +1,471 @@
+"""The in-process vLLM client on the real CPU engine with the embedded SmolLM2-135M-Instruct.
+
+One engine serves the whole file (session fixture); every client below shares it. Outputs of a 135M
+model are checked by structure (a call's name and argument keys, JSON that parses), never by wording.
+The parity test starts vLLM's own OpenAI server on 127.0.0.1 and compares greedy answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from autogen_core import CancellationToken
+from autogen_core.models import (
+    AssistantMessage,
+    ChatCompletionClient,
+    CreateResult,
+    FunctionExecutionResult,
+    FunctionExecutionResultMessage,
+    SystemMessage,
+    UserMessage,
+)
+from autogen_core.tools import FunctionTool
+from pydantic import BaseModel
+
+from autogen_troupe.errors import ModelCallError, ProfileError
+from autogen_troupe.runtime import _vllm_engine
+from autogen_troupe.runtime._default_model import builtin_chat_template
+from autogen_troupe.runtime._schema import ModelSpec
+from autogen_troupe.runtime._vllm import VllmChatCompletionClient, create_client, preset_for
+
+pytestmark = pytest.mark.vllm
+
+MAX_TOKENS = 48
+
+
+def get_weather(city: str) -> str:
+    """Get the current weather for a city."""
+    return f"Sunny in {city}"
+
+
+def get_time(timezone: str, city: str) -> str:
+    """Get the current time in a timezone for a city."""
+    return f"12:00 in {city} ({timezone})"
+
+
+WEATHER = FunctionTool(get_weather, description="Get the current weather for a city.")
+TIME = FunctionTool(get_time, description="Get the current time in a timezone for a city.")
+
+
+class CityFacts(BaseModel):
+    name: str
+    country: str
+    is_capital: bool
+
+
+def _user(text: str) -> UserMessage:
+    return UserMessage(content=text, source="user")
+
+
+def _smol_spec(**fields: object) -> ModelSpec:
+    settings: dict[str, object] = {"temperature": 0.0, "max_tokens": MAX_TOKENS, **fields}
+    return ModelSpec(provider="vllm", model="smollm2-135m-instruct", **settings)
+
+
+@pytest.fixture(scope="session")
+def smol() -> Iterator[VllmChatCompletionClient]:
+    """The default-model client; its engine is loaded once for the whole test session."""
+    try:
+        _vllm_engine.import_vllm()
+    except ProfileError as e:
+        pytest.skip(f"vLLM is not usable here: {e}")
+    client = create_client(_smol_spec())
+    asyncio.run(client.start())  # loads in one event loop; every test then uses it from its own loop
+    yield client
+    asyncio.run(client.close())
+
+
+async def _collect(stream) -> tuple[list[str], CreateResult]:
+    chunks: list[str] = []
+    result = None
+    async for item in stream:
+        if isinstance(item, str):
+            chunks.append(item)
+        else:
+            result = item
+    assert isinstance(result, CreateResult)
+    return chunks, result
+
+
+# --------------------------------------------------------------------------- text
+
+
+async def test_text_reply(smol: VllmChatCompletionClient) -> None:
+    result = await smol.create([SystemMessage(content="You are terse."), _user("Name a color.")])
+    assert isinstance(result.content, str) and result.content.strip()
+    assert result.finish_reason in ("stop", "length")
+    assert 0 < result.usage.completion_tokens <= MAX_TOKENS
+    assert result.thought is None and result.cached is False
+
+
+async def test_streaming_equals_non_streaming_under_greedy_decoding(smol: VllmChatCompletionClient) -> None:
+    messages = [_user("Write one sentence about the sea.")]
+    whole = await smol.create(messages)
+    chunks, streamed = await _collect(smol.create_stream(messages))
+    assert len(chunks) > 1
+    assert "".join(chunks) == streamed.content == whole.content
+    assert streamed.usage == whole.usage
+    assert streamed.finish_reason == whole.finish_reason
+
+
+async def test_usage_is_the_tokenizer_count_of_the_templated_prompt(smol: VllmChatCompletionClient) -> None:
+    from transformers import AutoTokenizer
+
+    messages = [SystemMessage(content="You plan trips."), _user("Plan a day in Kyoto.")]
+    result = await smol.create(messages)
+    tokenizer = AutoTokenizer.from_pretrained(smol.engine.model)
+    ids = tokenizer.apply_chat_template(
+        [
+            {"role": "system", "content": "You plan trips."},
+            {"role": "user", "content": "Plan a day in Kyoto."},
+        ],
+        chat_template=builtin_chat_template("chatml_hermes").read_text(),
+        add_generation_prompt=True,
+        tokenize=True,
+    )
+    if isinstance(ids, dict) or hasattr(ids, "keys"):
+        ids = ids["input_ids"]
+    assert result.usage.prompt_tokens == len(ids) == smol.count_tokens(messages)
+    assert smol.remaining_tokens(messages) == smol.engine.max_model_len - len(ids)
+    assert 0 < result.usage.completion_tokens <= MAX_TOKENS
+
+
+async def test_total_usage_adds_up() -> None:
+    client = create_client(_smol_spec(max_tokens=8))
+    try:
+        a = await client.create([_user("Hi")])
+        b = await client.create([_user("Hello there")])
+        total = client.total_usage()
+        assert total.prompt_tokens == a.usage.prompt_tokens + b.usage.prompt_tokens
+        assert total.completion_tokens == a.usage.completion_tokens + b.usage.completion_tokens
+        assert client.actual_usage() == total
+    finally:
+        await client.close()
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def _check_call(call, tools: list[FunctionTool]) -> None:
+    schemas = {t.schema["name"]: t.schema for t in tools}
+    assert call.name in schemas
+    assert call.id
+    arguments = json.loads(call.arguments)
+    assert isinstance(arguments, dict)
+    params = schemas[call.name]["parameters"]
+    assert set(params.get("required", [])) <= set(arguments) <= set(params["properties"])
+
+
+async def test_required_tool_choice_gives_a_parsed_call(smol: VllmChatCompletionClient) -> None:
+    result = await smol.create(
+        [_user("What is the weather in Paris, and what time is it there?")],
+        tools=[WEATHER, TIME],
+        tool_choice="required",
+    )
+    assert result.finish_reason == "function_calls"
+    assert isinstance(result.content, list) and result.content
+    for call in result.content:
+        _check_call(call, [WEATHER, TIME])
+
+
+async def test_named_tool_choice_calls_that_tool(smol: VllmChatCompletionClient) -> None:
+    result = await smol.create([_user("Tell me something.")], tools=[WEATHER, TIME], tool_choice=TIME)
+    assert isinstance(result.content, list)
+    assert [c.name for c in result.content] == ["get_time"]
+    _check_call(result.content[0], [TIME])
+
+
+async def test_streamed_tool_call_equals_the_non_streamed_one(smol: VllmChatCompletionClient) -> None:
+    messages = [_user("What is the weather in Paris?")]
+    whole = await smol.create(messages, tools=[WEATHER], tool_choice="required")
+    _, streamed = await _collect(smol.create_stream(messages, tools=[WEATHER], tool_choice="required"))
+    assert isinstance(whole.content, list) and isinstance(streamed.content, list)
+    assert [(c.name, c.arguments) for c in streamed.content] == [(c.name, c.arguments) for c in whole.content]
+    assert streamed.usage == whole.usage
+
+
+async def test_force_tool_choice_turns_auto_into_a_call_but_not_after_a_tool_result(
+    smol: VllmChatCompletionClient,
+) -> None:
+    assert smol.config.force_tool_choice  # the SmolLM2 preset
+    ask = [_user("What is the weather in Paris?")]
+    first = await smol.create(ask, tools=[WEATHER])  # tool_choice "auto", as AssistantAgent sends it
+    assert isinstance(first.content, list)
+    _check_call(first.content[0], [WEATHER])
+
+    call = first.content[0]
+    after = [
+        *ask,
+        AssistantMessage(content=first.content, source="assistant"),
+        FunctionExecutionResultMessage(
+            content=[FunctionExecutionResult(content="Sunny, 21 C", call_id=call.id, name=call.name)]
+        ),
+    ]
+    answered = await smol.create(after, tools=[WEATHER])  # a tool loop's next step: free to answer
+    assert isinstance(answered.content, str)
+    reflected = await smol.create(after, tool_choice="none")  # AutoGen's reflection call
+    assert isinstance(reflected.content, str)
+    assert reflected.usage.prompt_tokens < answered.usage.prompt_tokens  # no tool block in the prompt
+
+
+async def test_tool_choice_none_leaves_tools_out_of_the_prompt(smol: VllmChatCompletionClient) -> None:
+    messages = [_user("What is the weather in Paris?")]
+    result = await smol.create(messages, tools=[WEATHER], tool_choice="none")
+    assert isinstance(result.content, str)
+    assert result.usage.prompt_tokens == smol.count_tokens(messages)
+    assert smol.count_tokens(messages, tools=[WEATHER]) > result.usage.prompt_tokens
+
+
+# --------------------------------------------------------------------------- structured output
+
+
+async def test_pydantic_structured_output_parses(smol: VllmChatCompletionClient) -> None:
+    result = await smol.create(
+        [_user("Give facts about Paris as JSON.")],
+        json_output=CityFacts,
+        extra_create_args={"max_tokens": 120},
+    )
+    assert isinstance(result.content, str)
+    facts = CityFacts.model_validate_json(result.content)
+    assert isinstance(facts.is_capital, bool)
+
+
+async def test_json_mode_gives_a_json_object(smol: VllmChatCompletionClient) -> None:
+    result = await smol.create(
+        [_user("Describe a cat in JSON.")], json_output=True, extra_create_args={"max_tokens": 80}
+    )
+    if result.finish_reason == "stop":
+        assert isinstance(json.loads(result.content), dict)
+    else:  # cut by max_tokens: still the start of an object
+        assert result.content.lstrip().startswith("{")
+
+
+# --------------------------------------------------------------------------- one engine
+
+
+async def test_concurrent_requests_share_one_engine(smol: VllmChatCompletionClient) -> None:
+    other = create_client(_smol_spec(max_tokens=16))
+    try:
+        prompts = [f"Count to {n}." for n in range(8)]
+        clients = [smol, other] * 4
+        results = await asyncio.gather(*(c.create([_user(p)]) for c, p in zip(clients, prompts, strict=True)))
+        assert all(isinstance(r.content, str) and r.usage.completion_tokens > 0 for r in results)
+        assert other.engine is smol.engine
+        engines = _vllm_engine.loaded_engines()
+        assert list(engines) == [smol.engine.key]
+        assert engines[smol.engine.key] == 2
+    finally:
+        await other.close()
+    assert _vllm_engine.loaded_engines() == {smol.engine.key: 1}
+
+
+def test_engine_serves_several_event_loops(smol: VllmChatCompletionClient) -> None:
+    """The runner may be called with asyncio.run() more than once in a process."""
+    first = asyncio.run(smol.create([_user("Say yes.")]))
+    second = asyncio.run(smol.create([_user("Say yes.")]))
+    assert first.content == second.content
+
+
+async def test_concurrent_first_calls_load_once(smol: VllmChatCompletionClient) -> None:
+    fresh = [create_client(_smol_spec()) for _ in range(3)]
+    try:
+        await asyncio.gather(*(c.start() for c in fresh))
+        assert {id(c.engine) for c in fresh} == {id(smol.engine)}
+        assert _vllm_engine.loaded_engines() == {smol.engine.key: 4}
+    finally:
+        await asyncio.gather(*(c.close() for c in fresh))
+
+
+# --------------------------------------------------------------------------- component config
+
+
+async def test_component_dump_and_load_round_trip(smol: VllmChatCompletionClient) -> None:
+    dumped = smol.dump_component()
+    assert dumped.component_type == "model"
+    assert dumped.provider == "autogen_troupe.runtime._vllm.VllmChatCompletionClient"
+    loaded = ChatCompletionClient.load_component(json.loads(dumped.model_dump_json()))
+    try:
+        assert isinstance(loaded, VllmChatCompletionClient)
+        assert loaded.config == smol.config
+        assert loaded.model_info == smol.model_info
+        result = await loaded.create([_user("Hi")], extra_create_args={"max_tokens": 4})
+        assert loaded.engine is smol.engine and result.usage.completion_tokens > 0
+    finally:
+        await loaded.close()
+
+
+# --------------------------------------------------------------------------- cancellation
+
+
+async def test_cancelling_a_stream_aborts_the_request(smol: VllmChatCompletionClient) -> None:
+    token = CancellationToken()
+    long = {"max_tokens": 2000, "extra_body": {"ignore_eos": True}}
+    stream = smol.create_stream(
+        [_user("Tell a long story.")], extra_create_args=long, cancellation_token=token
+    )
+    received = 0
+    with pytest.raises(asyncio.CancelledError):
+        async for item in stream:
+            assert isinstance(item, str)
+            received += 1
+            if received == 3:
+                token.cancel()
+    # The abort travels the engine's inbox ahead of the next request, so once that one is done the
+    # cancelled one is gone from the engine rather than running on to 2000 tokens.
+    await smol.create([_user("Hi")], extra_create_args={"max_tokens": 2})
+    assert smol.engine.llm.get_num_unfinished_requests() == 0
+
+
+async def test_cancelling_create_aborts_the_request(smol: VllmChatCompletionClient) -> None:
+    token = CancellationToken()
+    long = {"max_tokens": 2000, "extra_body": {"ignore_eos": True}}
+    task = asyncio.ensure_future(
+        smol.create([_user("Tell a long story.")], extra_create_args=long, cancellation_token=token)
+    )
+    while smol.engine.llm.get_num_unfinished_requests() == 0:
+        await asyncio.sleep(0.01)
+    token.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await smol.create([_user("Hi")], extra_create_args={"max_tokens": 2})
+    assert smol.engine.llm.get_num_unfinished_requests() == 0
+
+
+# --------------------------------------------------------------------------- errors and presets
+
+
+async def test_bad_calls_fail_clearly(smol: VllmChatCompletionClient) -> None:
+    with pytest.raises(ValueError, match="unknown extra_create_args"):
+        await smol.create([_user("Hi")], extra_create_args={"temprature": 0.5})
+    with pytest.raises(ValueError, match="needs tools"):
+        await smol.create([_user("Hi")], tool_choice="required")
+    with pytest.raises(ModelCallError, match="max_model_len"):
+        await smol.create([_user("word " * 5000)])
+
+
+def test_presets_and_spec_errors() -> None:
+    assert preset_for("smollm2-135m-instruct")["tool_parser"] == "hermes"
+    assert preset_for("/models/Qwen2.5-7B-Instruct") == {"tool_parser": "hermes"}
+    assert preset_for("/models/Meta-Llama-3.1-8B-Instruct") == {"tool_parser": "llama3_json"}
+    assert preset_for("/models/unknown") == {}
+    client = create_client(ModelSpec(provider="vllm", model="/models/Qwen2.5-7B-Instruct", tool_parser="x"))
+    assert client.config.tool_parser == "x"  # the spec wins over the preset
+    with pytest.raises(ProfileError, match="needs `model`"):
+        create_client(ModelSpec(provider="vllm"))
+    with pytest.raises(ProfileError, match="chat_template"):
+        create_client(ModelSpec(provider="vllm", model="m", chat_template="no-such-template"))
+
+
+# --------------------------------------------------------------------------- parity with vLLM's server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def vllm_server(smol: VllmChatCompletionClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """vLLM's OpenAI server for the same converted folder, template and parser, on a free local port."""
+    port = _free_port()
+    env = {**os.environ, **_vllm_engine.ENV_DEFAULTS}
+    env.pop("VLLM_LOGGING_LEVEL")
+    cmd = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", smol.engine.model, "--served-model-name", "smol",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--enforce-eager", "--max-model-len", str(smol.engine.max_model_len),
+        "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+        "--chat-template", str(builtin_chat_template("chatml_hermes")),
+    ]  # fmt: skip
+    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"vLLM's server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"vLLM's server was not ready in 300 s:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield f"{base}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+PARITY_CASES = [
+    ("text", [_user("What is the capital of France?")], {}),
+    (
+        "conversation",
+        [
+            SystemMessage(content="You are a travel planner. Answer in one sentence."),
+            UserMessage(content="Plan a day in Rome.", source="planner_agent"),
+            AssistantMessage(content="Visit the Colosseum in the morning.", source="local_agent"),
+            UserMessage(content="And in the evening?", source="user"),
+        ],
+        {},
+    ),
+    ("tool call", [_user("What is the weather in Paris?")], {"tools": [WEATHER], "tool_choice": "required"}),
+]
+
+
+@pytest.mark.parametrize(("case", "messages", "kwargs"), PARITY_CASES, ids=[c[0] for c in PARITY_CASES])
+async def test_parity_with_vllm_openai_server(
+    smol: VllmChatCompletionClient, vllm_server: str, case: str, messages: list, kwargs: dict
+) -> None:
+    from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+    # Same template and parser as the server, and the server's (non-strict) tool schemas.
+    ours = create_client(_smol_spec(force_tool_choice=False))
+    remote = OpenAIChatCompletionClient(
+        model="smol",
+        base_url=vllm_server,
+        api_key="unused",
+        temperature=0.0,
+        max_tokens=MAX_TOKENS,
+        model_info={
+            "vision": False,
+            "function_calling": True,
+            "json_output": True,
+            "structured_output": True,
+            "family": "unknown",
+            "multiple_system_messages": True,
+        },
+    )
+    try:
+        mine = await ours.create(messages, **kwargs)
+        theirs = await remote.create(messages, **kwargs)
+    finally:
+        await remote.close()
+        await ours.close()
+    assert mine.usage == theirs.usage
+    assert mine.finish_reason == theirs.finish_reason
+    if isinstance(theirs.content, str):
+        assert mine.content == theirs.content
+    else:
+        assert isinstance(mine.content, list)
+        assert [(c.name, json.loads(c.arguments)) for c in mine.content] == [
+            (c.name, json.loads(c.arguments)) for c in theirs.content
+        ]
