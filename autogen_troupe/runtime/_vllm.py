@@ -342,7 +342,9 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         try:
             rendered = await renderer.render_chat(request)
         except Exception as e:  # template errors, prompt longer than the context...
-            hint = " Shorten the conversation or raise engine_args.max_model_len." if "context" in str(e) else ""
+            hint = (
+                " Shorten the conversation or raise engine_args.max_model_len." if "context" in str(e) else ""
+            )
             raise ModelCallError(f"vLLM could not prepare the prompt: {type(e).__name__}: {e}{hint}") from e
         if isinstance(rendered, ErrorResponse):
             raise ModelCallError(f"vLLM refused the request: {rendered.error.message}")

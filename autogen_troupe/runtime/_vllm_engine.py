@@ -59,6 +59,10 @@ ENV_DEFAULTS: Mapping[str, str] = {
     "VLLM_NO_USAGE_STATS": "1",
     "HF_HUB_OFFLINE": "1",
     "VLLM_LOGGING_LEVEL": "WARNING",  # vLLM's INFO lines would drown the console transcript
+    # OpenMP workers sleep instead of spinning between kernels: the engine shares the CPU with our event
+    # loop, MCP servers and other programs, and spinning workers then made decoding 2-4x slower here.
+    # Read when torch loads, so it only helps if torch was not imported before import_vllm().
+    "OMP_WAIT_POLICY": "PASSIVE",
 }
 ENGINE_ARG_DEFAULTS: Mapping[str, Any] = {"enforce_eager": True, "disable_log_stats": True}
 
@@ -132,6 +136,12 @@ class _Add:
 @dataclass
 class _Abort:
     request_id: str
+
+
+@dataclass
+class _Call:
+    fn: Any
+    result: concurrent.futures.Future[Any]
 
 
 class _Stop:
@@ -229,6 +239,18 @@ class EngineHandle:
             if not finished:
                 self._inbox.put(_Abort(request_id))
 
+    async def call(self, fn: Any) -> Any:
+        """Run `fn(llm_engine)` on the engine's thread between steps (LLMEngine is not thread-safe)."""
+        if self._dead is not None:
+            raise ModelCallError(f"the vLLM engine for {self.model} has stopped: {self._dead}")
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._inbox.put(_Call(fn, done))
+        return await asyncio.wrap_future(done)
+
+    async def reset_prefix_cache(self) -> None:
+        """Forget cached prompt prefixes, so the next requests compute as on a fresh engine."""
+        await self.call(lambda llm: llm.reset_prefix_cache())
+
     def stop(self) -> None:
         """Ask the thread to shut the engine down (pending requests fail) and free its memory."""
         self._inbox.put(_Stop())
@@ -299,6 +321,11 @@ class EngineHandle:
                         streams[command.request_id] = command.stream
                 elif isinstance(command, _Abort) and streams.pop(command.request_id, None) is not None:
                     llm.abort_request([command.request_id])
+                elif isinstance(command, _Call):
+                    try:
+                        command.result.set_result(command.fn(llm))
+                    except Exception as e:
+                        command.result.set_exception(e)
             if not llm.has_unfinished_requests():
                 continue
             for output in llm.step():
@@ -324,6 +351,8 @@ class EngineHandle:
                 break
             if isinstance(command, _Add):
                 command.stream.put(stopped)
+            elif isinstance(command, _Call):
+                command.result.set_exception(stopped)
         llm, self._llm = self._llm, None
         self._renderers.clear()
         if llm is not None:
