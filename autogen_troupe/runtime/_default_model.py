@@ -100,7 +100,13 @@ def _prepare(target: Path, console_print: Callable[[str], object]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_MODEL_NAME}.", dir=target.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is the user's, readable like any other
-        _convert(gguf, tmp)
+        try:
+            _convert(gguf, tmp)
+        except ProfileError as e:
+            if gguf.parent == cache_dir() / "downloads":  # likely a damaged download: fetch it anew
+                gguf.unlink(missing_ok=True)
+                raise ProfileError(f"{e} (removed the downloaded {gguf.name}; try again)") from None
+            raise
         shutil.copyfile(CHAT_TEMPLATES_DIR / f"{_TEMPLATE}.jinja", tmp / "chat_template.jinja")
         (tmp / _COMPLETE_MARK).write_text(f"converted from {_PACKAGE}=={_PACKAGE_VERSION}:{_GGUF_NAME}\n")
         os.replace(tmp, target)
@@ -161,7 +167,7 @@ def _convert(gguf: Path, out: Path) -> None:
     cmd = [sys.executable, "-m", "autogen_troupe.runtime._default_model", "--convert", str(gguf), str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
-        raise ProfileError(f"converting the default model failed:\n{_tail(proc.stderr, 25)}")
+        raise ProfileError(f"converting the default model failed: {_tail(proc.stderr, 1)}")
 
 
 def _convert_in_this_process(gguf: Path, out: Path) -> None:
@@ -229,7 +235,11 @@ def _tail(text: str | None, lines: int = 5) -> str:
 
 def _main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "--convert":
-        _convert_in_this_process(Path(argv[1]), Path(argv[2]))
+        try:
+            _convert_in_this_process(Path(argv[1]), Path(argv[2]))
+        except Exception as e:  # the parent shows this one line, not a traceback
+            print(f"{type(e).__name__}: {e}", file=sys.stderr)
+            return 1
         return 0
     if argv:
         print("usage: python -m autogen_troupe.runtime._default_model", file=sys.stderr)
