@@ -193,7 +193,7 @@ def record(
         _fail(e, 1)
     view.summary(recording.result)
     if recording.path is None:
-        err.print(f"The run failed, so no cassette was written: {recording.result.error}", markup=False)
+        err.print(f"No cassette was written: {recording.problem}", markup=False)
         raise typer.Exit(1)
     tape = recording.cassette
     out.print(

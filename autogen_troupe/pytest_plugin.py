@@ -293,9 +293,10 @@ class TroupeRunner:
         s = self._s
         record = tape is not None and (s.record == "all" or (s.record == "new" and not tape.exists()))
         if record:
-            result = (await record_scenario(sc, cassette=tape, task=task, options=options)).result
-            if result.error:
-                pytest.fail(f"recording {sc.name} failed: {result.error}", pytrace=False)
+            recording = await record_scenario(sc, cassette=tape, task=task, options=options)
+            result = recording.result
+            if recording.problem is not None:
+                pytest.fail(f"recording {sc.name}: no cassette written: {recording.problem}", pytrace=False)
         elif tape is not None and tape.exists():
             outcome = await replay_scenario(sc, tape, strict=s.replay == "strict", task=task, options=options)
             result = outcome.result

@@ -186,6 +186,18 @@ def test_a_missing_cassette_says_how_to_record_one(tmp_path: Path) -> None:
         Cassette.load(tmp_path / "none.cassette.json")
 
 
+async def test_a_run_stopped_by_the_clock_writes_no_cassette(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(DESK))
+    del data["team"]["agents"][0]["mcp"], data["mcp_servers"]
+    data["team"]["termination"] = {"timeout_s": 0.001}  # a replay, being faster, would go further
+    path = write(tmp_path, data)
+    rec = await record_scenario(
+        load_scenario(path), cassette=cassette_path_for(path), clients=ScriptedClient(["Hi."])
+    )
+    assert rec.result.ok and rec.path is None and not cassette_path_for(path).exists()
+    assert "stopped on a time limit (Timeout of 0.001 seconds reached)" in (rec.problem or "")
+
+
 # --------------------------------------------------------------------------- replaying
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ._cassette import (
     AgentRecord,
@@ -30,7 +30,7 @@ from ._replay import _client_class, _response_from, _workbench_class, _wrapped_t
 from ._schema import ModelSpec, Scenario
 from ._transcript import RunResult
 
-__all__ = ["Recorder", "Recording", "record_scenario"]
+__all__ = ["Recorder", "Recording", "record_scenario", "unreplayable"]
 
 
 class _Frozen(BaseModel):
@@ -38,11 +38,12 @@ class _Frozen(BaseModel):
 
 
 class Recording(_Frozen):
-    """A recorded run: what happened, and the cassette written (`path`)."""
+    """A recorded run: what happened, and the cassette written (`path`), if it was."""
 
     result: RunResult
     cassette: Cassette
     path: Path | None = None
+    problem: str | None = Field(None, description="Why no cassette was written, when none was.")
 
 
 def _spec_secrets(spec: ModelSpec | None, env: Mapping[str, str] | None = None) -> set[str]:
@@ -294,8 +295,8 @@ async def record_scenario(
     clients: Any = None,
     on_event: Callable[[Any], None] | None = None,
 ) -> Recording:
-    """Run the scenario for real and record its cassette (written to `cassette` when given and the run
-    did not fail). `clients` is the real pool to record through (default: a ClientPool)."""
+    """Run the scenario for real and record its cassette, written to `cassette` when the run can be
+    replayed (see `unreplayable`). `clients` is the real pool to record through (default: a ClientPool)."""
     from ._runner import run_scenario
 
     recorder = Recorder(scenario, env=getattr(options, "env", None))
@@ -309,7 +310,27 @@ async def record_scenario(
         wrap_tool=recorder.wrap_tool,
     )
     tape = recorder.cassette(result.task)
+    problem = unreplayable(result)
     path = None
-    if cassette is not None and result.ok:
+    if cassette is not None and problem is None:
         path = tape.save(cassette, secrets=recorder.secrets)
-    return Recording(result=result, cassette=tape, path=path)
+    return Recording(result=result, cassette=tape, path=path, problem=problem)
+
+
+def unreplayable(result: RunResult) -> str | None:
+    """Why a recorded run would not replay the same way (None when it would).
+
+    A failed run has nothing worth keeping, and a run stopped by a clock would go further in a replay,
+    where every answer comes at once.
+    """
+    if not result.ok:
+        return f"the run failed: {result.error or result.stop_reason}"
+    if _CLOCK_STOP.search(result.stop_reason):
+        return (
+            f"the run stopped on a time limit ({result.stop_reason}), which a replay cannot reproduce; "
+            "raise the scenario's limits.timeout_s or use a faster model"
+        )
+    return None
+
+
+_CLOCK_STOP = re.compile(r"^Hard time limit|Timeout of [\d.]+ seconds reached")

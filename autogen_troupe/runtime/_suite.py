@@ -158,6 +158,8 @@ async def run_case(
         if record:
             recording = await record_scenario(scenario, cassette=tape, options=options)
             result = recording.result
+            if recording.problem is not None:
+                return done("error", scenario=name, detail=f"no cassette written: {recording.problem}")
         else:
             with warnings.catch_warnings():  # kept in the case result instead
                 warnings.simplefilter("ignore", ReplayWarning)
