@@ -359,8 +359,21 @@ def models(
         typer.echo(n)
 
 
+def _quiet_libraries() -> None:
+    """AutoGen logs cancelled handlers (Ctrl-C, caps) as tracebacks; our own messages say what happened.
+
+    TROUPE_DEBUG=1 keeps them."""
+    import logging
+
+    if not os.environ.get("TROUPE_DEBUG"):
+        for name in ("autogen_core", "autogen_agentchat"):
+            logging.getLogger(name).addHandler(logging.NullHandler())
+            logging.getLogger(name).propagate = False
+
+
 def main() -> None:
     """Console-script entry point."""
+    _quiet_libraries()
     try:
         app()
     except KeyboardInterrupt:

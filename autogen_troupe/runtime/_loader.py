@@ -286,6 +286,7 @@ def load_scenario(path_or_name: str | os.PathLike[str], *, env: Mapping[str, str
         raise ScenarioError(sorted(issues.values(), key=lambda i: (i.line, i.column))) from None
     if located.issues:
         raise ScenarioError(located.issues)
+    scenario._source = path.resolve()
     return scenario
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry
 
 __all__ = ["OpenTeam", "RunOptions", "default_runs_dir", "open_team", "run_scenario"]
 
+_STOP_GRACE_S = 10.0
 EventHook = Callable[["Entry | Chunk"], None]
 
 
@@ -87,7 +89,11 @@ async def open_team(
                 spec = pool.resolve(ref, agent)
             else:
                 spec = resolve_model(
-                    ref, overrides=options.overrides, env=options.env, profiles_path=options.profiles_path
+                    ref,
+                    overrides=options.overrides,
+                    env=options.env,
+                    profiles_path=options.profiles_path,
+                    parent=None if ref is scenario.model else scenario.model,  # agent settings layer on it
                 )
             specs[agent] = spec
             return pool.get(spec, agent)
@@ -101,7 +107,9 @@ async def open_team(
             return wrap_workbench(agent, wb) if wrap_workbench else wb
 
         def tool_for(use: Any) -> Any:
-            tool = load_python_tool(use)
+            # The scenario's own folder is searched first, so a tools.py beside the file just works.
+            search = (scenario.source.parent,) if scenario.source else ()
+            tool = load_python_tool(use, search_path=search)
             return wrap_tool(tool) if wrap_tool else tool
 
         team = build_team(
@@ -169,7 +177,9 @@ async def run_scenario(
                 writer.write(
                     {"record": "models", "models": {a: redacted(s) for a, s in opened.specs.items()}}
                 )
-            stop_reason, stopped_by = await _stream(opened, task, started, emit, scenario.limits.timeout_s)
+            stop_reason, stopped_by = await _stream(
+                opened, task, time.monotonic(), emit, scenario.limits.timeout_s
+            )
     except (KeyboardInterrupt, asyncio.CancelledError):
         stop_reason, stopped_by, error = "interrupted", "interrupted", "the run was interrupted"
         _finish(writer, scenario, task, stop_reason, stopped_by, entries, usage, started, error)
@@ -180,9 +190,10 @@ async def run_scenario(
         _finish(writer, scenario, task, stop_reason, "error", entries, usage, started, error)
         raise
     except Exception as e:  # an AutoGen or client failure deep in the team: explain it, keep the transcript
-        error = _explain(e)
+        typed = _from_team_error(e)
+        error = f"{type(typed).__name__}: {typed}" if typed else _explain(e)
         _finish(writer, scenario, task, error, "error", entries, usage, started, error)
-        raise RunError(error) from e
+        raise (typed or RunError(error)) from e
     return _finish(writer, scenario, task, stop_reason, stopped_by, entries, usage, started, None)
 
 
@@ -203,15 +214,28 @@ async def _stream(
             else:
                 emit(entry_from_autogen(item, time.monotonic() - started))
 
+    consumer = asyncio.ensure_future(consume())
     try:
         # The caps include a timeout condition, checked as messages arrive; this is the hard stop behind it
         # for a model call that never returns.
-        await asyncio.wait_for(consume(), timeout=timeout_s + 5)
-    except asyncio.TimeoutError:
-        token.cancel()
+        done, _ = await asyncio.wait({consumer}, timeout=timeout_s + 5)
+    except BaseException:  # interrupted: AutoGen waits for in-flight calls unless they are cancelled
+        await _stop(consumer, token)
+        raise
+    if not done:
+        await _stop(consumer, token)
         return f"Hard time limit of {timeout_s:g} s reached", "limit"
+    consumer.result()  # re-raise what the team raised
     reason = (result.stop_reason if result else None) or "the team stopped"
     return reason, "limit" if _by_caps(reason, opened.scenario) else "rule"
+
+
+async def _stop(consumer: asyncio.Future[None], token: Any) -> None:
+    """Cancel the team's in-flight model and tool calls, then the stream, waiting a bounded time."""
+    token.cancel()
+    consumer.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(consumer, _STOP_GRACE_S)
 
 
 def _by_caps(reason: str, scenario: Scenario) -> bool:
@@ -227,6 +251,29 @@ def _by_caps(reason: str, scenario: Scenario) -> bool:
     if f"Timeout of {scenario.limits.timeout_s} seconds reached" in reason:
         return not any(isinstance(r, Timeout) and r.timeout_s == scenario.limits.timeout_s for r in own)
     return False
+
+
+_TEAM_ERROR = re.compile(r"^(?P<type>[A-Za-z_]\w*): (?P<message>.*?)(?:\nTraceback:|\Z)", re.S)
+
+
+def _from_team_error(e: BaseException) -> TroupeError | None:
+    """Our typed error back from AutoGen's group chat, which re-raises agent failures as
+    `RuntimeError("<Type>: <message>\\nTraceback: ...")`; None when it is not one of ours."""
+    from .. import errors
+
+    m = _TEAM_ERROR.match(str(e)) if isinstance(e, RuntimeError) else None
+    if not m:
+        return None
+    cls = getattr(errors, m["type"], None)
+    if not (isinstance(cls, type) and issubclass(cls, TroupeError)):
+        return None
+    message = m["message"].strip()
+    if issubclass(cls, errors.ScenarioError):
+        return RunError(f"{m['type']}: {message}")
+    try:
+        return cls(message)
+    except TypeError:  # errors with structured fields (ReplayMismatch): keep the text, typed as a run error
+        return RunError(f"{m['type']}: {message}")
 
 
 def _explain(e: BaseException) -> str:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import keyword
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     SecretStr,
     Tag,
     field_validator,
@@ -62,6 +65,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMPORT_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
+# Header values: numbers are written unquoted in vendors' guides (GenOS `x-genos-user-id: 653`).
+HeaderValue = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -97,7 +104,7 @@ class ModelSpec(_Strict):
     model: str | None = None
     api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
     api_key: SecretStr | None = Field(None, description="Only for the user's profile file; never ship keys.")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, HeaderValue] = Field(default_factory=dict)
     extra_body: dict[str, Any] = Field(default_factory=dict)
     temperature: float | None = None
     top_p: float | None = None
@@ -143,7 +150,7 @@ class HttpServer(_Strict):
 
     kind: Literal["http"] = "http"
     url: str
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, HeaderValue] = Field(default_factory=dict)
     startup_timeout_s: float = Field(30.0, gt=0)
     call_timeout_s: float = Field(60.0, gt=0)
 
@@ -527,6 +534,12 @@ class Scenario(_Strict):
     mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
     expect: Expect | None = None
+    _source: Path | None = PrivateAttr(None)  # the file it was loaded from, set by the loader
+
+    @property
+    def source(self) -> Path | None:
+        """The file this scenario was loaded from (None when built in code)."""
+        return self._source
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:

@@ -1,5 +1,6 @@
-"""Tools agents use: MCP servers shared by a run, seen by each agent through its own workbench."""
+"""Tools agents use: MCP servers shared by a run (each agent sees its own workbench), Python functions."""
 
 from autogen_troupe.tools._mcp_workbench import McpServerPool, McpWorkbench
+from autogen_troupe.tools._python import PythonTool, ToolLoadError, load_python_tool
 
-__all__ = ["McpServerPool", "McpWorkbench"]
+__all__ = ["McpServerPool", "McpWorkbench", "PythonTool", "ToolLoadError", "load_python_tool"]
