@@ -238,12 +238,14 @@ async def test_a_dying_mcp_server_fails_the_run_with_its_stderr(srv: FakeOpenAI,
     sc = load_scenario(
         scenario_file(
             tmp_path,
-            f"""
+            """
             name: broken_tool
             task: go
-            team: {{kind: single, agents: [{{name: a, mcp: [bad]}}]}}
+            team: {kind: single, agents: [{name: a, mcp: [bad]}]}
             mcp_servers:
-              bad: {{command: python, args: [-c, "import sys; sys.stderr.write('boom: no config found'); sys.exit(3)"]}}
+              bad:
+                command: python
+                args: [-c, "import sys; sys.stderr.write('boom: no config found'); sys.exit(3)"]
             """,
         )
     )
