@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import sys
 import threading
 import uuid
 import warnings
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -48,7 +49,7 @@ from typing_extensions import Self
 
 from ..errors import ModelCallError, ProfileError
 from ._default_model import DEFAULT_MODEL_ALIAS, builtin_chat_template, ensure_default_model
-from ._vllm_engine import EngineHandle, acquire_engine, release_engine
+from ._vllm_engine import EngineHandle, acquire_engine, import_vllm, release_engine
 
 if TYPE_CHECKING:
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
@@ -326,6 +327,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         elif json_output not in (None, False):
             raise ValueError(f"json_output must be a bool or a pydantic model class, got {json_output!r}")
 
+        import_vllm()  # a no-op once loaded; keeps our env defaults ahead of any vLLM import
         from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
 
         try:
@@ -373,8 +375,9 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
             )
         return engine_input, params, parser
 
-    async def _complete(self, request: ChatCompletionRequest) -> CreateResult:
-        handle = await self._engine()
+    async def _complete(self, build: Callable[[], ChatCompletionRequest]) -> CreateResult:
+        handle = await self._engine()  # first: vLLM is imported (after our env defaults) on its thread
+        request = build()
         engine_input, params, parser = await self._render(handle, request)
         final = None
         async with contextlib.aclosing(handle.generate(engine_input, params, _request_id())) as outputs:
@@ -421,9 +424,12 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
             thought=reasoning or None,
         )
 
-    async def _produce(self, request: ChatCompletionRequest, sink: asyncio.Queue[str | CreateResult]) -> None:
+    async def _produce(
+        self, build: Callable[[], ChatCompletionRequest], sink: asyncio.Queue[str | CreateResult]
+    ) -> None:
         """Stream one request into `sink`: text deltas, then the CreateResult."""
         handle = await self._engine()
+        request = build()
         engine_input, params, parser = await self._render(handle, request)
         prompt_ids: list[int] = list(engine_input["prompt_token_ids"])
         completion_tokens = 0
@@ -484,7 +490,8 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
-        request = self._build_request(
+        build = functools.partial(
+            self._build_request,
             messages,
             tools=tools,
             tool_choice=tool_choice,
@@ -492,7 +499,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
             extra_create_args=extra_create_args,
             stream=False,
         )
-        task = asyncio.ensure_future(self._complete(request))
+        task = asyncio.ensure_future(self._complete(build))
         if cancellation_token is not None:
             cancellation_token.link_future(task)
         return await task
@@ -507,7 +514,8 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> AsyncGenerator[str | CreateResult, None]:
-        request = self._build_request(
+        build = functools.partial(
+            self._build_request,
             messages,
             tools=tools,
             tool_choice=tool_choice,
@@ -517,7 +525,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         )
         sink: asyncio.Queue[Any] = asyncio.Queue()
         done = object()
-        producer = asyncio.ensure_future(self._produce(request, sink))
+        producer = asyncio.ensure_future(self._produce(build, sink))
         producer.add_done_callback(lambda _: sink.put_nowait(done))
         if cancellation_token is not None:
             cancellation_token.link_future(producer)
