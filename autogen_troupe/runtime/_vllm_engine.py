@@ -25,6 +25,7 @@ import queue
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,13 +59,20 @@ ENV_DEFAULTS: Mapping[str, str] = {
     "VLLM_HOST_IP": "127.0.0.1",
     "VLLM_NO_USAGE_STATS": "1",
     "HF_HUB_OFFLINE": "1",
-    "VLLM_LOGGING_LEVEL": "WARNING",  # vLLM's INFO lines would drown the console transcript
+    # vLLM's and torch's start-up chatter would drown the console transcript; failures still raise.
+    # Set VLLM_LOGGING_LEVEL=INFO to see them.
+    "VLLM_LOGGING_LEVEL": "ERROR",
+    "TORCH_CPP_LOG_LEVEL": "ERROR",
     # OpenMP workers sleep instead of spinning between kernels: the engine shares the CPU with our event
     # loop, MCP servers and other programs, and spinning workers then made decoding 2-4x slower here.
     # Read when torch loads, so it only helps if torch was not imported before import_vllm().
     "OMP_WAIT_POLICY": "PASSIVE",
 }
-ENGINE_ARG_DEFAULTS: Mapping[str, Any] = {"enforce_eager": True, "disable_log_stats": True}
+ENGINE_ARG_DEFAULTS: Mapping[str, Any] = {
+    "enforce_eager": True,
+    "disable_log_stats": True,
+    "use_tqdm_on_load": False,
+}
 
 _INSTALL_CPU = "pip install 'autogen-troupe[local]'"
 _INSTALL_GPU = "pip install 'autogen-troupe[gpu]'"
@@ -291,8 +299,12 @@ class EngineHandle:
         from vllm.v1.engine.llm_engine import LLMEngine
 
         args = {**ENGINE_ARG_DEFAULTS, **self.engine_args}
+        logging.getLogger("torch._library.triton").setLevel(logging.ERROR)  # "Triton not available"
         try:
-            return LLMEngine.from_engine_args(EngineArgs(model=self.model, **args))
+            with warnings.catch_warnings():  # deprecation notices from torch inside vLLM's start-up
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return LLMEngine.from_engine_args(EngineArgs(model=self.model, **args))
         except TypeError as e:
             raise ProfileError(f"invalid vLLM engine_args {sorted(self.engine_args)}: {e}") from None
         except Exception as e:
