@@ -50,7 +50,7 @@ DEFAULT_MODEL_INFO: dict[str, Any] = {
     "structured_output": True,
     "family": "unknown",
 }
-_CHUNK_CHARS = 400  # few pieces: each one is a message through the AutoGen runtime
+_CHUNK_CHARS = 1000  # few pieces: each one is a message through the AutoGen runtime
 
 
 class ReplayWarning(UserWarning):
