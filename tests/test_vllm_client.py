@@ -477,3 +477,10 @@ async def test_parity_with_vllm_openai_server(
         assert [(c.name, json.loads(c.arguments)) for c in mine.content] == [
             (c.name, json.loads(c.arguments)) for c in theirs.content
         ]
+
+
+def test_missing_or_broken_vllm_names_the_fix() -> None:
+    missing = _vllm_engine._install_message(ModuleNotFoundError("No module named 'vllm'", name="vllm"))
+    assert "pip install 'autogen-troupe[local]'" in missing and "[gpu]" in missing
+    broken = _vllm_engine._install_message(RuntimeError("operator torchvision::nms does not exist"))
+    assert "pip uninstall -y torchvision torchaudio torchcodec" in broken
