@@ -148,7 +148,7 @@ async def server(args: argparse.Namespace, model_dir: str, max_model_len: int) -
     port = _free_port()
     env = {**os.environ, **_vllm_engine.ENV_DEFAULTS}
     cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        sys.executable, "-m", "autogen_troupe.runtime._torch_extras", "vllm.entrypoints.openai.api_server",
         "--model", model_dir, "--served-model-name", "smol", "--host", "127.0.0.1", "--port", str(port),
         "--enforce-eager", "--max-model-len", str(max_model_len),
         "--enable-auto-tool-choice", "--tool-call-parser", "hermes",

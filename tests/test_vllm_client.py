@@ -389,7 +389,7 @@ def vllm_server(smol: VllmChatCompletionClient, tmp_path_factory: pytest.TempPat
     env = {**os.environ, **_vllm_engine.ENV_DEFAULTS}
     env.pop("VLLM_LOGGING_LEVEL")
     cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        sys.executable, "-m", "autogen_troupe.runtime._torch_extras", "vllm.entrypoints.openai.api_server",
         "--model", smol.engine.model, "--served-model-name", "smol",
         "--host", "127.0.0.1", "--port", str(port),
         "--enforce-eager", "--max-model-len", str(smol.engine.max_model_len),

@@ -235,6 +235,9 @@ def _tail(text: str | None, lines: int = 5) -> str:
 
 def _main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "--convert":
+        from ._torch_extras import hide_broken_torch_extras
+
+        hide_broken_torch_extras()  # transformers imports torchvision when present
         try:
             _convert_in_this_process(Path(argv[1]), Path(argv[2]))
         except Exception as e:  # the parent shows this one line, not a traceback

@@ -87,6 +87,9 @@ def prepare_env() -> None:
 def import_vllm() -> Any:
     """`import vllm` after `prepare_env()`, turning a failure into a ProfileError with the install line."""
     prepare_env()
+    from ._torch_extras import hide_broken_torch_extras
+
+    hide_broken_torch_extras()
     try:
         import vllm
         from vllm.v1.engine.llm_engine import LLMEngine  # noqa: F401  (fails where `import vllm` is lazy)
