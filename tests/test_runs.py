@@ -34,8 +34,8 @@ def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def no_children_left() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if p.is_running() and p.status() != "zombie"]
+def children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True) if p.is_running() and p.status() != "zombie"}
 
 
 @pytest.fixture
@@ -93,6 +93,7 @@ async def test_time_agent_reaches_the_real_mcp_server_time(srv: FakeOpenAI, tmp_
         return Reply(text=f"It is {answer['datetime']} in Seoul.")
 
     srv.responder = responder
+    before = children()  # other tests' session-wide servers may be running
     result = await run_scenario(load_scenario("time_agent"), options=options(srv, tmp_path))
     kinds = [e.kind for e in result.transcript]
     assert kinds == ["text", "tool_call", "tool_result", "text"]
@@ -101,7 +102,7 @@ async def test_time_agent_reaches_the_real_mcp_server_time(srv: FakeOpenAI, tmp_
     stamp = json.loads(tool_result.content)["datetime"]
     assert stamp.endswith("+09:00")  # mcp-server-time answered for Asia/Seoul
     assert result.final_message == f"It is {stamp} in Seoul."
-    assert no_children_left() == []
+    assert children() <= before
 
 
 async def test_genos_profile_sends_bearer_and_user_id(srv: FakeOpenAI, tmp_path: Path) -> None:
@@ -249,11 +250,12 @@ async def test_a_dying_mcp_server_fails_the_run_with_its_stderr(srv: FakeOpenAI,
             """,
         )
     )
+    before = children()
     with pytest.raises(RunError) as info:
         await run_scenario(sc, options=options(srv, tmp_path))
     assert "boom: no config found" in str(info.value)
     assert srv.chat_requests == []  # failed before the first model call
-    assert no_children_left() == []
+    assert children() <= before
 
 
 # --------------------------------------------------------------------------- the CLI as a user runs it
