@@ -238,11 +238,11 @@ def test_scenarios(
     from rich.table import Table
 
     from .runtime import RunOptions
-    from .runtime._suite import junit_xml, run_suite
+    from .runtime._suite import junit_xml, quiet_autogen_logs, run_suite
 
     try:
         options = RunOptions(overrides=_overrides(profile, base_url, model)) if update else None
-        _quiet_autogen()
+        quiet_autogen_logs()
         suite = run_suite(
             paths or ["."],
             jobs=jobs,

@@ -154,6 +154,8 @@ CALLS = ["get_current_time", "convert_currency", "phrases"]
         ("subset", ["phrases", "phrases"], False),  # one-to-one: only one phrases call happened
         ("superset", [*CALLS, "weather"], True),
         ("superset", CALLS[:2], False),
+        ("superset", ["get_current_time", "convert_currency", {"name": "phrases", "agent": "guide"}], True),
+        ("superset", ["get_current_time", "convert_currency", {"name": "phrases", "agent": "clock"}], False),
     ],
 )
 def test_tool_call_order_modes(order: str, calls: list[str], ok: bool) -> None:
@@ -161,6 +163,14 @@ def test_tool_call_order_modes(order: str, calls: list[str], ok: bool) -> None:
     assert report.passed is ok, report
     if not ok:
         assert report.failures[0].expectation == f"tool_calls (order: {order})"
+
+
+def test_superset_allows_repeated_calls_of_a_listed_kind() -> None:
+    r = run(_text("user", "x"), *[_call("clock", ("get_current_time", {"timezone": "Asia/Seoul"}))] * 3)
+    assert check(r, tool_calls={"calls": ["get_current_time", "convert_time"], "order": "superset"}).passed
+    assert not check(r, tool_calls={"calls": ["get_current_time"], "order": "unordered"}).passed
+    assert check(r, tool_calls={"calls": ["get_current_time"] * 3, "order": "unordered"}).passed
+    assert not check(r, tool_calls={"calls": ["get_current_time"] * 4, "order": "subset"}).passed
 
 
 def test_argument_matching_is_one_to_one_not_greedy() -> None:

@@ -221,7 +221,10 @@ def _tool_failures(
         ]
     pairs = _pairing(wants, calls)
     missing = [w for k, w in enumerate(wants) if k not in pairs]
-    extra = [c for k, c in enumerate(calls) if k not in set(pairs.values())]
+    if want.order == "superset":  # any number of calls of each listed kind; nothing else
+        extra = [c for c in calls if not any(_matches(w, c) for w in wants)]
+    else:  # one listed call per call made
+        extra = [c for k, c in enumerate(calls) if k not in set(pairs.values())]
     problems = []
     if want.order in ("unordered", "subset") and missing:
         problems.append("missing " + ", ".join(_describe(w) for w in missing))
@@ -232,7 +235,7 @@ def _tool_failures(
     meaning = {
         "unordered": f"exactly the calls {expected_list}, in any order",
         "subset": f"at least the calls {expected_list} (others allowed)",
-        "superset": f"no calls other than {expected_list}",
+        "superset": f"no calls other than {expected_list} (each any number of times)",
     }[want.order]
     return [
         Failure(

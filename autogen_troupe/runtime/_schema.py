@@ -468,7 +468,8 @@ class ToolCallsExpectation(_Strict):
     order: Literal["strict", "unordered", "subset", "superset"] = Field(
         "subset",
         description="strict: exactly these calls in this order; unordered: exactly these in any order; "
-        "subset: at least these (others allowed); superset: none but these (some may not happen).",
+        "subset: at least these (others allowed); superset: none but these, each any number of times "
+        "(some may not happen).",
     )
 
     @model_validator(mode="before")

@@ -33,6 +33,7 @@ __all__ = [
     "SuiteResult",
     "discover",
     "junit_xml",
+    "quiet_autogen_logs",
     "run_case",
     "run_suite",
 ]
@@ -191,8 +192,14 @@ async def run_case(
     )
 
 
+def quiet_autogen_logs() -> None:
+    """AutoGen logs tracebacks and speaker-selection notes to stderr; a case's result says what matters."""
+    for name in ("autogen_core", "autogen_agentchat"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def _case_in_worker(path: Path, strict: bool, options: Any) -> CaseResult:
-    logging.getLogger("autogen_core").setLevel(logging.CRITICAL)
+    quiet_autogen_logs()
     return asyncio.run(run_case(path, mode="replay", strict=strict, options=options))
 
 
