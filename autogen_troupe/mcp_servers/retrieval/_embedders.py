@@ -219,6 +219,9 @@ class LocalEmbedder:
         if spec is None or spec.origin is None:
             raise RetrievalError(f"cannot locate the {LOCAL_MODEL} package files")
         model_dir = Path(spec.origin).parent / "model"
+        from autogen_troupe.runtime._torch_extras import hide_broken_torch_extras
+
+        hide_broken_torch_extras()  # transformers imports torchvision when present
         try:
             import torch  # noqa: F401
             from transformers import AutoModel, AutoTokenizer
