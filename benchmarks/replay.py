@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 import statistics
 import sys
 import time
@@ -25,7 +24,7 @@ from autogen_troupe.runtime._cassette import cassette_path_for  # noqa: E402
 from autogen_troupe.runtime._expect import check_expectations  # noqa: E402
 from autogen_troupe.runtime._loader import load_scenario  # noqa: E402
 from autogen_troupe.runtime._replay import replay_scenario  # noqa: E402
-from autogen_troupe.runtime._suite import discover  # noqa: E402
+from autogen_troupe.runtime._suite import discover, quiet_autogen_logs  # noqa: E402
 
 TARGET_S = 10.0  # for 100 replays
 
@@ -52,7 +51,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=100, help="Replays of each scenario (default 100).")
     parser.add_argument("--scenarios", type=Path, default=ROOT / "scenarios", help="Folder of scenarios.")
     args = parser.parse_args()
-    logging.getLogger("autogen_core").setLevel(logging.CRITICAL)
+    quiet_autogen_logs()
     files = [f for f in discover([args.scenarios]) if cassette_path_for(f).exists()]
     if not files:
         raise SystemExit(f"no scenario with an expect block and a cassette in {args.scenarios}")
