@@ -109,7 +109,7 @@ def run(
         else:
             from .runtime._replay import ReplayWarning, replay_scenario
 
-            _quiet_autogen()
+            _quiet_libraries()
             with warnings.catch_warnings():  # printed below, once, without a source line
                 warnings.simplefilter("ignore", ReplayWarning)
                 outcome = asyncio.run(
@@ -136,13 +136,6 @@ def run(
             markup=False,
         )
         raise typer.Exit(1)
-
-
-def _quiet_autogen() -> None:
-    """AutoGen logs a traceback for every failure inside an agent; ours explain them better."""
-    import logging
-
-    logging.getLogger("autogen_core").setLevel(logging.CRITICAL)
 
 
 @app.command()
@@ -179,7 +172,7 @@ def record(
         _fail(e, 2)
     target = cassette or cassette_path_for(path)
     view = ConsoleView(out, quiet=quiet)
-    _quiet_autogen()
+    _quiet_libraries()
     try:
         recording = asyncio.run(
             record_scenario(sc, cassette=target, task=task, options=options, on_event=view)
