@@ -63,10 +63,9 @@ ENV_DEFAULTS: Mapping[str, str] = {
     # Set VLLM_LOGGING_LEVEL=INFO to see them.
     "VLLM_LOGGING_LEVEL": "ERROR",
     "TORCH_CPP_LOG_LEVEL": "ERROR",
-    # OpenMP workers sleep instead of spinning between kernels: the engine shares the CPU with our event
-    # loop, MCP servers and other programs, and spinning workers then made decoding 2-4x slower here.
-    # Read when torch loads, so it only helps if torch was not imported before import_vllm().
-    "OMP_WAIT_POLICY": "PASSIVE",
+    # OMP_WAIT_POLICY is left to OpenMP's default (spinning workers). PASSIVE made decoding 2-4x faster on
+    # a CPU crowded by other programs, but 1.6x slower on an idle one (12.5 vs 20.3 tokens/s for one
+    # request, 2 cores): set OMP_WAIT_POLICY=PASSIVE yourself on a shared machine.
 }
 ENGINE_ARG_DEFAULTS: Mapping[str, Any] = {
     "enforce_eager": True,
