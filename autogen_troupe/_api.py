@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import TroupeError
-from .runtime._runner import RunOptions
+from .runtime._runner import RunOptions, resolve_agent_model
 from .runtime._schema import Scenario
 
 __all__ = ["build_team"]
@@ -33,13 +33,8 @@ def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOpti
         if model_client is not None:
             return model_client
         from .runtime._clients import create_model_client
-        from .runtime._profiles import resolve_model
 
-        return create_model_client(
-            resolve_model(
-                ref, overrides=options.overrides, env=options.env, profiles_path=options.profiles_path
-            )
-        )
+        return create_model_client(resolve_agent_model(scenario, ref, options))
 
     return _build(
         scenario,

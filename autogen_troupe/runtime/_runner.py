@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from ..errors import RunError, TroupeError
 from ._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
 
-__all__ = ["OpenTeam", "RunOptions", "default_runs_dir", "open_team", "run_scenario"]
+__all__ = ["OpenTeam", "RunOptions", "open_team", "resolve_agent_model", "run_scenario"]
 
 _STOP_GRACE_S = 10.0
 EventHook = Callable[["Entry | Chunk"], None]
@@ -34,11 +34,19 @@ class RunOptions:
     env: Mapping[str, str] | None = None
     profiles_path: Path | None = None
     out_dir: Path | None = None  # where the JSONL transcript goes; None: no file
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def default_runs_dir() -> Path:
-    return Path.cwd() / "troupe-runs"
+def resolve_agent_model(scenario: Scenario, ref: ModelRef, options: RunOptions) -> ModelSpec:
+    """The resolved model for one agent's (or the selector's) ref; agent settings layer on the scenario's."""
+    from ._profiles import resolve_model
+
+    return resolve_model(
+        ref,
+        overrides=options.overrides,
+        env=options.env,
+        profiles_path=options.profiles_path,
+        parent=None if ref is scenario.model else scenario.model,
+    )
 
 
 @dataclass
@@ -72,7 +80,6 @@ async def open_team(
     from ..agents import build_team, limit_conditions
     from ..tools import McpServerPool, load_python_tool
     from ._clients import ClientPool
-    from ._profiles import resolve_model
 
     options = options or RunOptions()
     specs: dict[str, ModelSpec] = {}
@@ -88,13 +95,7 @@ async def open_team(
             if hasattr(pool, "resolve"):  # a replaying pool needs no real model settings (nor their keys)
                 spec = pool.resolve(ref, agent)
             else:
-                spec = resolve_model(
-                    ref,
-                    overrides=options.overrides,
-                    env=options.env,
-                    profiles_path=options.profiles_path,
-                    parent=None if ref is scenario.model else scenario.model,  # agent settings layer on it
-                )
+                spec = resolve_agent_model(scenario, ref, options)
             specs[agent] = spec
             return pool.get(spec, agent)
 
