@@ -10,14 +10,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from autogen_core import CancellationToken
 from autogen_core.models import (
@@ -37,6 +31,7 @@ from autogen_troupe.runtime import _vllm_engine
 from autogen_troupe.runtime._default_model import builtin_chat_template
 from autogen_troupe.runtime._schema import ModelSpec
 from autogen_troupe.runtime._vllm import VllmChatCompletionClient, create_client, preset_for
+from autogen_troupe.runtime._vllm_server import vllm_openai_server
 
 pytestmark = pytest.mark.vllm
 
@@ -379,54 +374,15 @@ def test_presets_and_spec_errors() -> None:
 # --------------------------------------------------------------------------- parity with vLLM's server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def vllm_server(smol: VllmChatCompletionClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """vLLM's OpenAI server for the same converted folder, template and parser, on a free local port."""
-    port = _free_port()
-    env = {**os.environ, **_vllm_engine.ENV_DEFAULTS}
-    env.pop("VLLM_LOGGING_LEVEL")
-    cmd = [
-        sys.executable, "-m", "autogen_troupe.runtime._torch_extras", "vllm.entrypoints.openai.api_server",
-        "--model", smol.engine.model, "--served-model-name", "smol",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--enforce-eager", "--max-model-len", str(smol.engine.max_model_len),
-        "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
-        "--chat-template", str(builtin_chat_template("chatml_hermes")),
-    ]  # fmt: skip
     log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"vLLM's server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"vLLM's server was not ready in 300 s:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
+    with vllm_openai_server(smol.engine.model, max_model_len=smol.engine.max_model_len, log=log) as server:
         # Both engines start the comparisons with nothing cached, so both compute every prompt alike
         # (a cached prefix is computed in other chunks, which may move a greedy near-tie).
         asyncio.run(smol.engine.reset_prefix_cache())
-        yield f"{base}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        yield server.base_url
 
 
 PARITY_CASES = [

@@ -319,7 +319,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
             raise ModelCallError(f"vLLM refused the request: {rendered.error.message}")
         _, engine_inputs = rendered
         engine_input = engine_inputs[0]
-        defaults = handle.llm.model_config.get_diff_sampling_param()
+        defaults = handle.default_sampling_params
         try:
             max_tokens = get_max_tokens(
                 handle.max_model_len,
