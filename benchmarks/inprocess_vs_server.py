@@ -1,12 +1,14 @@
 """In-process vLLM client vs vLLM's OpenAI server, same model, same machine, measured in turns.
 
-    python benchmarks/inprocess_vs_server.py [--rounds 3] [--max-tokens 64] [--runs 1,2,4,8] [--no-server]
+    python benchmarks/inprocess_vs_server.py [--rounds 3] [--max-tokens 64] [--runs 1,2,4,8]
+                                             [--stream-runs 1,8] [--no-server]
 
 Both sides serve the embedded SmolLM2-135M-Instruct (converted once into the user's cache) with the same
 chat template, tool parser and context length. Every completion is forced to exactly `--max-tokens`
 tokens (`ignore_eos`), so both sides do the same work. A "run" is the travel-planning team's four agents
 answering in turn (4 sequential `create()` calls, each seeing the earlier answers, as in a round-robin
-chat); `--runs` says how many runs go at once on the one engine, each to another destination.
+chat); `--runs` says how many runs go at once on the one engine, each to another destination;
+`--stream-runs` does the same with `create_stream`, as agents with `stream: true` do.
 
 Both engines are loaded first, then measured in rounds that take turns (A B, B A, A B, ...) while the
 other side idles, so a machine that speeds up or slows down during the benchmark (other tenants, thermal)
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from autogen_core.models import ChatCompletionClient, LLMMessage, SystemMessage, UserMessage
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, SystemMessage, UserMessage
 
 from autogen_troupe.runtime import _vllm_engine
 from autogen_troupe.runtime._schema import ModelSpec
@@ -71,20 +73,31 @@ class Load:
         return self.completion_tokens / self.wall_s
 
 
-async def one_run(client: ChatCompletionClient, extra: dict, destination: str) -> int:
-    """The four agents in turn; each sees the task and the earlier answers as named user messages."""
+async def one_run(client: ChatCompletionClient, extra: dict, destination: str, stream: bool = False) -> int:
+    """The four agents in turn; each sees the task and the earlier answers as named user messages.
+
+    `stream` uses `create_stream` (an agent with `stream: true`): text arrives token by token.
+    """
     said: list[LLMMessage] = [UserMessage(content=f"Plan a 3 day trip to {destination}.", source="user")]
     completion = 0
     for name, system in AGENTS.items():
-        result = await client.create([SystemMessage(content=system), *said], extra_create_args=extra)
+        messages = [SystemMessage(content=system), *said]
+        if stream:
+            async for item in client.create_stream(messages, extra_create_args=extra):
+                result = item
+            assert isinstance(result, CreateResult)
+        else:
+            result = await client.create(messages, extra_create_args=extra)
         assert isinstance(result.content, str)
         said.append(UserMessage(content=result.content, source=name))
         completion += result.usage.completion_tokens
     return completion
 
 
-async def measure(client: ChatCompletionClient, args: argparse.Namespace, round_no: int) -> dict:
-    """One round on one side: a single request, then each concurrency level."""
+async def measure(
+    client: ChatCompletionClient, args: argparse.Namespace, round_no: int, stream_extra: dict
+) -> dict:
+    """One round on one side: a single request, then each concurrency level, then the streamed ones."""
     extra = {"extra_body": {"ignore_eos": True}, "max_tokens": args.max_tokens}
     started = time.perf_counter()
     single = await client.create(
@@ -97,6 +110,12 @@ async def measure(client: ChatCompletionClient, args: argparse.Namespace, round_
         started = time.perf_counter()
         tokens = await asyncio.gather(*(one_run(client, extra, place) for place in places))
         out[n] = Load(time.perf_counter() - started, sum(tokens))
+    for n in args.stream_runs:
+        places = [DESTINATIONS[(round_no + i) % len(DESTINATIONS)] for i in range(n)]
+        started = time.perf_counter()
+        streamed = {**extra, **stream_extra}
+        tokens = await asyncio.gather(*(one_run(client, streamed, place, stream=True) for place in places))
+        out[f"{n} streamed"] = Load(time.perf_counter() - started, sum(tokens))
     return out
 
 
@@ -162,6 +181,16 @@ def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
                 False,
             )
         )
+    for n in args.stream_runs:
+        key = f"{n} streamed"
+        rows.append(
+            (
+                f"{n} run(s), streamed: total tokens/s",
+                lambda r, key=key: median(r["rounds"], key, "tokens_per_s"),
+                ".1f",
+                True,
+            )
+        )
     width = max(len(label) for label, *_ in rows)
     lines = [f"{'':{width}}  {'in-process':>10}  {'server':>10}  {'ratio':>6}"]
     for label, cell, fmt, ratio in rows:
@@ -175,7 +204,7 @@ def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
 
 def per_round(ours: dict, theirs: dict, args: argparse.Namespace) -> str:
     """Each round's in-process / server tokens/s ratio, to show how steady the comparison was."""
-    keys: list[object] = ["single", *args.runs]
+    keys: list[object] = ["single", *args.runs, *(f"{n} streamed" for n in args.stream_runs)]
     lines = ["in-process / server tokens/s per round: " + "  ".join(f"{k}" for k in keys)]
     for i, (a, b) in enumerate(zip(ours["rounds"], theirs["rounds"], strict=True)):
         cells = "  ".join(f"{a[k].tokens_per_s / b[k].tokens_per_s:.2f}" for k in keys)
@@ -190,10 +219,12 @@ async def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64, help="completion tokens per agent turn")
     parser.add_argument("--single-tokens", type=int, default=128, help="tokens of the single request")
     parser.add_argument("--runs", default="1,2,4,8", help="concurrent runs to measure, comma separated")
+    parser.add_argument("--stream-runs", default="1,8", help="concurrent streamed runs (empty: none)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per side (the median is shown)")
     parser.add_argument("--no-server", action="store_true", help="measure the in-process client only")
     args = parser.parse_args()
-    args.runs = [int(n) for n in args.runs.split(",")]
+    args.runs = [int(n) for n in args.runs.split(",") if n]
+    args.stream_runs = [int(n) for n in args.stream_runs.split(",") if n]
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores here; other work on the machine skews)")
 
     started = time.perf_counter()
@@ -205,7 +236,7 @@ async def main() -> None:
     ours: dict = {"load_s": time.perf_counter() - started, "rounds": []}
     ours["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     await warm_up(client)
-    sides: list[tuple[ChatCompletionClient, dict]] = [(client, ours)]
+    sides: list[tuple[ChatCompletionClient, dict, dict]] = [(client, ours, {})]
     theirs: dict | None = None
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if not args.no_server:
@@ -226,11 +257,12 @@ async def main() -> None:
             )
             await warm_up(remote)
             theirs = {"load_s": server.ready_s, "rounds": []}
-            sides.append((remote, theirs))
+            # usage of a streamed answer comes only when asked for
+            sides.append((remote, theirs, {"stream_options": {"include_usage": True}}))
         for round_no in range(args.rounds):
             order = sides if round_no % 2 == 0 else sides[::-1]
-            for side_client, side in order:
-                side["rounds"].append(await measure(side_client, args, round_no))
+            for side_client, side, stream_extra in order:
+                side["rounds"].append(await measure(side_client, args, round_no, stream_extra))
             print(f"round {round_no + 1}/{args.rounds} done", flush=True)
         if theirs is not None:
             await remote.close()
