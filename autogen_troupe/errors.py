@@ -4,6 +4,7 @@
 TroupeError
 ├── ScenarioError        the author of the scenario file (carries located Issues)
 ├── ProfileError         the person setting up the machine (profiles, endpoints, extras)
+│   └── NetworkBlocked   a test tried to call an endpoint off this machine (pytest, no --troupe-live)
 └── RunError             something went wrong while the team ran
     ├── ModelCallError   the model endpoint or engine failed
     │   └── ContentBlocked   a gateway's moderation refused the text
@@ -24,6 +25,7 @@ __all__ = [
     "ContentBlocked",
     "Issue",
     "ModelCallError",
+    "NetworkBlocked",
     "ProfileError",
     "ReplayMismatch",
     "RunError",
@@ -65,6 +67,10 @@ class ScenarioError(TroupeError):
 
 class ProfileError(TroupeError):
     """A model profile, endpoint setting or optional install is missing or wrong."""
+
+
+class NetworkBlocked(ProfileError):
+    """Inside tests, a model endpoint off this machine was about to be called without `--troupe-live`."""
 
 
 class RunError(TroupeError):

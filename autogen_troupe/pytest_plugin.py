@@ -6,8 +6,11 @@ fixture does the same inside your own tests and returns the `RunResult`.
 
 Options (each has an ini twin): `--troupe-record=none|new|all` (record no cassette, missing ones, or
 all again; recording calls the real model), `--troupe-replay=strict|lenient`, `--troupe-live` (let a
-test without a cassette run against the real model). Without any of them the plugin does nothing but
-register its marker and fixture; importing it loads no AutoGen code.
+test without a cassette run against the real model). Importing the plugin loads no AutoGen code.
+
+Tests never reach the network by default: unless `--troupe-live` is given, an `openai`-provider client
+raises `NetworkBlocked` before calling an endpoint off this machine (loopback ones, such as test servers
+and a local vLLM, stay allowed; recording with `--troupe-record` is allowed too, it is asked for).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .runtime._network import network_allowed, set_session_default
 
 if TYPE_CHECKING:
     from .runtime._suite import CaseResult
@@ -112,6 +117,12 @@ def pytest_configure(config: pytest.Config) -> None:
         scenarios=scenarios,
     )
     config.stash[_seen_key] = set()
+    # Tests never reach a model endpoint off this machine unless live runs are allowed (see _network).
+    set_session_default(config.stash[_settings_key].live)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    set_session_default(True)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -293,7 +304,8 @@ class TroupeRunner:
         s = self._s
         record = tape is not None and (s.record == "all" or (s.record == "new" and not tape.exists()))
         if record:
-            recording = await record_scenario(sc, cassette=tape, task=task, options=options)
+            with network_allowed():  # recording calls the real model: that is what was asked for
+                recording = await record_scenario(sc, cassette=tape, task=task, options=options)
             result = recording.result
             if recording.problem is not None:
                 pytest.fail(f"recording {sc.name}: no cassette written: {recording.problem}", pytrace=False)

@@ -12,7 +12,8 @@ chat); `--runs` says how many runs go at once on the one engine, each to another
 
 Both engines are loaded first, then measured in rounds that take turns (A B, B A, A B, ...) while the
 other side idles, so a machine that speeds up or slows down during the benchmark (other tenants, thermal)
-weighs on both alike. Each cell is the median over the rounds; the last column is in-process / server.
+weighs on both alike. Each cell is the median over the rounds; the ratio column is the median of the
+rounds' in-process / server ratios (paired: both measured within the same minutes).
 """
 
 from __future__ import annotations
@@ -154,14 +155,14 @@ def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
     def median(rounds: list[dict], key: object, field: str) -> float:
         return statistics.median(getattr(r[key], field) for r in rounds)
 
-    rows: list[tuple[str, Callable[[dict], float], str, bool]] = [
-        ("engine load, s (server: until /v1/models answers)", lambda r: r["load_s"], ".1f", False),
-        ("peak RSS, GiB (server: its process tree)", lambda r: r["peak_rss"] / 2**30, ".2f", False),
+    rows: list[tuple[str, Callable[[dict], float], str, object]] = [
+        ("engine load, s (server: until /v1/models answers)", lambda r: r["load_s"], ".1f", None),
+        ("peak RSS, GiB (server: its process tree)", lambda r: r["peak_rss"] / 2**30, ".2f", None),
         (
             f"1 request, {args.single_tokens} tokens: tokens/s",
             lambda r: median(r["rounds"], "single", "tokens_per_s"),
             ".1f",
-            True,
+            "single",
         ),
     ]
     for n in args.runs:
@@ -170,7 +171,7 @@ def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
                 f"{n} run(s): total tokens/s",
                 lambda r, n=n: median(r["rounds"], n, "tokens_per_s"),
                 ".1f",
-                True,
+                n,
             )
         )
         rows.append(
@@ -178,7 +179,7 @@ def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
                 f"{n} run(s) x 4 calls x {args.max_tokens} tok: wall s",
                 lambda r, n=n: median(r["rounds"], n, "wall_s"),
                 ".1f",
-                False,
+                None,
             )
         )
     for n in args.stream_runs:
@@ -188,18 +189,24 @@ def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
                 f"{n} run(s), streamed: total tokens/s",
                 lambda r, key=key: median(r["rounds"], key, "tokens_per_s"),
                 ".1f",
-                True,
+                key,
             )
         )
     width = max(len(label) for label, *_ in rows)
     lines = [f"{'':{width}}  {'in-process':>10}  {'server':>10}  {'ratio':>6}"]
-    for label, cell, fmt, ratio in rows:
+    for label, cell, fmt, key in rows:
         a = cell(ours)
         b = cell(theirs) if theirs else None
         shown_b = format(b, fmt) if b is not None else "-"
-        shown_ratio = f"{a / b:.2f}x" if ratio and b else ""
+        shown_ratio = f"{paired_ratio(ours, theirs, key):.2f}x" if key is not None and theirs else ""
         lines.append(f"{label:{width}}  {format(a, fmt):>10}  {shown_b:>10}  {shown_ratio:>6}")
     return "\n".join(lines)
+
+
+def paired_ratio(ours: dict, theirs: dict, key: object) -> float:
+    """Median over rounds of in-process / server tokens/s, each pair measured back to back."""
+    pairs = zip(ours["rounds"], theirs["rounds"], strict=True)
+    return statistics.median(a[key].tokens_per_s / b[key].tokens_per_s for a, b in pairs)
 
 
 def per_round(ours: dict, theirs: dict, args: argparse.Namespace) -> str:

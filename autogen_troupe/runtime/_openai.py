@@ -34,6 +34,7 @@ from pydantic import BaseModel, SecretStr
 from typing_extensions import Self
 
 from ..errors import ContentBlocked, ModelCallError, ProfileError
+from ._network import check_endpoint
 from ._profiles import infer_model_info, is_secret_header, normalize_base_url
 from ._schema import ModelInfoSpec, ModelSpec
 
@@ -168,6 +169,7 @@ class _WireTransport(httpx.AsyncBaseTransport):
         self._inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        check_endpoint(str(request.url))  # also for a client made before the guard was on
         response = await self._inner.handle_async_request(request)
         if request.method != "POST" or not request.url.path.rstrip("/").endswith("/chat/completions"):
             return response
@@ -351,6 +353,7 @@ def _model_ids(response: httpx.Response, url: str, secret: str | None) -> list[s
 def _models_request(
     base_url: str, headers: Mapping[str, str] | None, api_key: str | None
 ) -> tuple[str, dict[str, str]]:
+    check_endpoint(base_url)
     h = {"Accept": "application/json"}
     if api_key:
         h["Authorization"] = f"Bearer {api_key}"
@@ -536,6 +539,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         extra_create_args: Mapping[str, Any] | None = None,
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
+        check_endpoint(self._base_url)
         await self.ensure_model()
         try:
             return await super().create(
@@ -561,6 +565,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         max_consecutive_empty_chunk_tolerance: int = 0,
         include_usage: bool | None = None,
     ) -> AsyncGenerator[str | CreateResult, None]:
+        check_endpoint(self._base_url)
         await self.ensure_model()
         args = self._with_extra_body(extra_create_args)
         if include_usage is None and "stream_options" not in args:
@@ -656,6 +661,7 @@ def create_client(spec: ModelSpec) -> TroupeOpenAIClient:
         raise ProfileError(
             f"model profile {spec.profile or 'inline'!r} uses provider 'openai' but has no base_url"
         )
+    check_endpoint(spec.base_url)
     kwargs: dict[str, Any] = {
         "model": spec.model or _UNDISCOVERED,
         "base_url": normalize_base_url(spec.base_url),
