@@ -18,10 +18,11 @@ from typing import Any
 from autogen_core.models import ChatCompletionClient
 
 from .errors import ModelCallError
+from .runtime._network import network_allowed
 from .runtime._replay import DEFAULT_MODEL_INFO, ReplaySession, _chunks, _client_class
 from .runtime._schema import ModelSpec
 
-__all__ = ["ReplayClient", "Reply", "ScriptedClient", "tool_call"]
+__all__ = ["ReplayClient", "Reply", "ScriptedClient", "network_allowed", "tool_call"]
 
 
 @dataclass(frozen=True)
