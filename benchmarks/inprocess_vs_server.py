@@ -25,7 +25,6 @@ import os
 import resource
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,31 +123,23 @@ async def warm_up(client: ChatCompletionClient) -> None:
     await client.create([UserMessage(content="Hi", source="user")], extra_create_args={"max_tokens": 4})
 
 
-class PeakRss:
-    """Samples the summed RSS of a process and its children every 0.2 s."""
+def peak_rss_of_tree(pid: int) -> int:
+    """Summed peak RSS (VmHWM) of a process and its children, read once at the end.
 
-    def __init__(self, pid: int) -> None:
-        self.proc = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                procs = [self.proc, *self.proc.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
-            except psutil.Error:
-                pass
-            self._stop.wait(0.2)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    Read afterwards rather than sampled: a sampling thread in this process would take the GIL the
+    in-process engine needs, and only on that side of the comparison.
+    """
+    total = 0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) * 1024
+    return total
 
 
 def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
@@ -252,7 +243,6 @@ async def main() -> None:
                     client.engine.model, max_model_len=client.engine.max_model_len, log=Path(tmp) / "log"
                 )
             )
-            rss = stack.enter_context(PeakRss(server.process.pid))
             from autogen_ext.models.openai import OpenAIChatCompletionClient
 
             remote = OpenAIChatCompletionClient(
@@ -273,7 +263,7 @@ async def main() -> None:
             print(f"round {round_no + 1}/{args.rounds} done", flush=True)
         if theirs is not None:
             await remote.close()
-            theirs["peak_rss"] = rss.peak
+            theirs["peak_rss"] = peak_rss_of_tree(server.process.pid)
     await client.close()
     ours["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(table(ours, theirs, args))
