@@ -324,6 +324,10 @@ async def test_ctrl_c_leaves_no_child_and_no_output_on_stdout() -> None:
         from autogen_troupe.runtime._schema import StdioServer
         from autogen_troupe.tools import McpServerPool
 
+        # As in a terminal: a test runner started in the background (`cmd &`) hands its children SIGINT
+        # ignored, and Python then keeps it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
         async def main():
             async with McpServerPool({{"box": StdioServer(command="python", args=[{TOOLBOX!r}])}}) as pool:
                 print(*pool.child_pids, flush=True)
