@@ -53,14 +53,6 @@ AGENTS = {
     "integrated and complete. YOUR FINAL RESPONSE MUST BE THE COMPLETE PLAN. When the plan is complete and "
     "all perspectives are integrated, you can respond with TERMINATE.",
 }
-MODEL_INFO = {
-    "vision": False,
-    "function_calling": True,
-    "json_output": True,
-    "structured_output": True,
-    "family": "unknown",
-    "multiple_system_messages": True,
-}
 
 
 @dataclass
@@ -250,7 +242,7 @@ async def main() -> None:
                 base_url=server.base_url,
                 api_key="unused",
                 temperature=0.0,
-                model_info=MODEL_INFO,
+                model_info=client.model_info,  # what the in-process client claims
             )
             await warm_up(remote)
             theirs = {"load_s": server.ready_s, "rounds": []}

@@ -141,11 +141,8 @@ class _Stream:
     outputs: asyncio.Queue[Any]
 
     def put(self, item: Any) -> bool:
-        try:
-            self.loop.call_soon_threadsafe(self.outputs.put_nowait, item)
-        except RuntimeError:  # the caller's loop is closed: nobody is listening any more
-            return False
-        return True
+        """Hand one item (an error) to the caller's loop; False when that loop is closed."""
+        return _deliver(self.loop, [(self, item)])
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, delivered: list[tuple[_Stream, Any]]) -> bool:
@@ -157,7 +154,7 @@ def _deliver(loop: asyncio.AbstractEventLoop, delivered: list[tuple[_Stream, Any
 
     try:
         loop.call_soon_threadsafe(put_all)
-    except RuntimeError:
+    except RuntimeError:  # the caller's loop is closed: nobody is listening any more
         return False
     return True
 
