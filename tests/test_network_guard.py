@@ -113,3 +113,19 @@ def test_user_suite_is_guarded_until_live(pytester: pytest.Pytester, monkeypatch
     live.assert_outcomes(failed=1)
     live.stdout.fnmatch_lines(["*ModelCallError*cannot connect*troupe-guard-test.invalid*"])
     assert "NetworkBlocked" not in live.stdout.str()
+
+
+async def test_remote_mcp_server_refused_without_leaking_its_credentials(guarded: None) -> None:
+    from autogen_troupe.errors import ToolCallError
+    from autogen_troupe.runtime._schema import HttpServer
+    from autogen_troupe.tools import McpServerPool
+
+    url = "https://user:hunter2@mcp.example.invalid/mcp?token=abc"
+    with pytest.raises(NetworkBlocked) as caught:
+        await McpServerPool({"web": HttpServer(url=url, startup_timeout_s=5)}).start()
+    message = str(caught.value)
+    assert "MCP server 'web' at https://mcp.example.invalid" in message and "--troupe-live" in message
+    assert "hunter2" not in message and "abc" not in message
+    with network_allowed(), pytest.raises(ToolCallError) as reached:  # past the guard: DNS fails
+        await McpServerPool({"web": HttpServer(url=url, startup_timeout_s=5)}).start()
+    assert "could not be reached" in str(reached.value)

@@ -1,4 +1,5 @@
-"""The guard that keeps tests off the network: model endpoints outside this machine refuse to be called.
+"""The guard that keeps tests off the network: model endpoints and MCP servers outside this machine
+refuse to be called.
 
 The pytest plugin turns it on for the whole session unless `--troupe-live` (or `troupe_live = true`) is
 given, so a test that forgot its cassette fails at once with a message saying so, instead of calling (and
@@ -56,8 +57,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_endpoint(url: str) -> None:
-    """Raise NetworkBlocked when `url` is off this machine and the network is not allowed here."""
+def check_endpoint(url: str, what: str = "the model endpoint") -> None:
+    """Raise NetworkBlocked when `url` is off this machine and the network is not allowed here.
+
+    `what` names the thing being called in the message ("the model endpoint", "MCP server 'x' at").
+    """
     allowed = _allowed.get()
     if allowed if allowed is not None else _session_allows:
         return
@@ -65,6 +69,4 @@ def check_endpoint(url: str) -> None:
     if parts.hostname is None or is_loopback(parts.hostname):
         return
     where = f"{parts.scheme + '://' if parts.scheme else ''}{parts.hostname}"
-    raise NetworkBlocked(
-        f"tests may not call the model endpoint {where}, which is off this machine: {_HOW_TO_ALLOW}"
-    )
+    raise NetworkBlocked(f"tests may not call {what} {where}, which is off this machine: {_HOW_TO_ALLOW}")

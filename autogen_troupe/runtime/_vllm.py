@@ -45,7 +45,7 @@ from typing_extensions import Self
 from ..errors import ModelCallError, ProfileError
 from ._default_model import DEFAULT_MODEL_ALIAS
 from ._vllm_engine import EngineHandle, acquire_engine, import_vllm, release_engine
-from ._vllm_support import load_template, preset_for, resolve_model, to_openai_messages
+from ._vllm_support import load_template, model_folder, preset_for, to_openai_messages
 
 if TYPE_CHECKING:
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
@@ -167,7 +167,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
     async def _engine(self) -> EngineHandle:
         handle = self._handle
         if handle is None or not handle.alive:
-            model = await asyncio.to_thread(resolve_model, self._config.model)
+            model = await asyncio.to_thread(model_folder, self._config.model)
             handle = self._take(model)
         await handle.wait_ready()
         return handle
@@ -175,7 +175,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
     def _engine_blocking(self) -> EngineHandle:
         handle = self._handle
         if handle is None or not handle.alive:
-            handle = self._take(resolve_model(self._config.model))
+            handle = self._take(model_folder(self._config.model))
         handle.wait_ready_blocking()
         return handle
 

@@ -21,7 +21,7 @@ from autogen_core.models import (
 from ..errors import ProfileError
 from ._default_model import DEFAULT_MODEL_ALIAS, builtin_chat_template, ensure_default_model
 
-__all__ = ["load_template", "preset_for", "resolve_model", "to_openai_messages"]
+__all__ = ["load_template", "model_folder", "preset_for", "to_openai_messages"]
 
 # Settings by model name, applied by `create_client` under what the spec says (first match wins).
 _PRESETS: tuple[tuple[re.Pattern[str], Mapping[str, Any]], ...] = (
@@ -121,7 +121,7 @@ def load_template(value: str | None) -> str | None:
     )
 
 
-def resolve_model(model: str) -> str:
+def model_folder(model: str) -> str:
     """A folder vLLM can load: the converted default model for its alias, else `model` as given."""
     if model.lower() == DEFAULT_MODEL_ALIAS:
         return str(ensure_default_model(console_print=lambda text: print(text, file=sys.stderr, flush=True)))

@@ -33,6 +33,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 
 from autogen_troupe.errors import ToolCallError
+from autogen_troupe.runtime._network import check_endpoint
 from autogen_troupe.runtime._schema import HttpServer, StdioServer
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -414,6 +415,8 @@ class ServerHandle:
                 raise ToolCallError(
                     self.describe(f"cannot start: command {server.command!r} was not found{where}", None)
                 )
+        else:
+            check_endpoint(server.url, f"MCP server {self.name!r} at")
         if self._closed:
             raise ToolCallError(f"MCP server {self.name!r} is not running: the run is over.")
         live = _Live(self)
