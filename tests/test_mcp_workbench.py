@@ -352,6 +352,43 @@ async def test_ctrl_c_leaves_no_child_and_no_output_on_stdout() -> None:
     assert_all_gone(pids)
 
 
+async def test_sigkill_of_our_process_leaves_no_child() -> None:
+    """Killed outright (no cleanup runs), we still leave nothing behind: each stdio server reads EOF on its
+    stdin, whose only writer was us, and exits by itself."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from autogen_troupe.runtime._schema import StdioServer
+        from autogen_troupe.tools import McpServerPool
+
+        async def main():
+            servers = {{"box": StdioServer(command="python", args=[{TOOLBOX!r}]),
+                        "time": StdioServer(command="python", args=["-m", "mcp_server_time"])}}
+            async with McpServerPool(servers) as pool:
+                print(*pool.child_pids, flush=True)
+                await asyncio.sleep(600)
+
+        asyncio.run(main())
+        """
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)  # a hang guard, as above
+    finally:
+        proc.kill()
+        await proc.wait()
+    pids = tuple(int(p) for p in line.split())
+    assert len(pids) == 2, line
+    assert all(_alive(p) for p in pids)  # they were running when we died
+    deadline = time.monotonic() + 60  # bounds a leak; they normally go within a second
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert_all_gone(pids)
+
+
 # --------------------------------------------------------------------------- streamable HTTP
 
 
