@@ -377,12 +377,12 @@ async def test_sigkill_of_our_process_leaves_no_child() -> None:
     try:
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 120)  # a hang guard, as above
+        pids = tuple(int(p) for p in line.split())
+        assert len(pids) == 2, line
+        assert all(_alive(p) for p in pids)  # running, with the pool open, when we die
     finally:
         proc.kill()
         await proc.wait()
-    pids = tuple(int(p) for p in line.split())
-    assert len(pids) == 2, line
-    assert all(_alive(p) for p in pids)  # they were running when we died
     deadline = time.monotonic() + 60  # bounds a leak; they normally go within a second
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
