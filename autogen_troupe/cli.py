@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from .errors import ProfileError, RunError, ScenarioError, TroupeError
+from .runtime._logs import quiet_autogen_logs
 
 __all__ = ["app", "main"]
 
@@ -109,7 +110,7 @@ def run(
         else:
             from .runtime._replay import ReplayWarning, replay_scenario
 
-            _quiet_libraries()
+            quiet_autogen_logs()
             with warnings.catch_warnings():  # printed below, once, without a source line
                 warnings.simplefilter("ignore", ReplayWarning)
                 outcome = asyncio.run(
@@ -172,7 +173,7 @@ def record(
         _fail(e, 2)
     target = cassette or cassette_path_for(path)
     view = ConsoleView(out, quiet=quiet)
-    _quiet_libraries()
+    quiet_autogen_logs()
     try:
         recording = asyncio.run(
             record_scenario(sc, cassette=target, task=task, options=options, on_event=view)
@@ -231,7 +232,7 @@ def test_scenarios(
     from rich.table import Table
 
     from .runtime import RunOptions
-    from .runtime._suite import junit_xml, quiet_autogen_logs, run_suite
+    from .runtime._suite import junit_xml, run_suite
 
     try:
         options = RunOptions(overrides=_overrides(profile, base_url, model)) if update else None
@@ -352,21 +353,9 @@ def models(
         typer.echo(n)
 
 
-def _quiet_libraries() -> None:
-    """AutoGen logs cancelled handlers (Ctrl-C, caps) as tracebacks; our own messages say what happened.
-
-    TROUPE_DEBUG=1 keeps them."""
-    import logging
-
-    if not os.environ.get("TROUPE_DEBUG"):
-        for name in ("autogen_core", "autogen_agentchat"):
-            logging.getLogger(name).addHandler(logging.NullHandler())
-            logging.getLogger(name).propagate = False
-
-
 def main() -> None:
     """Console-script entry point."""
-    _quiet_libraries()
+    quiet_autogen_logs()
     try:
         app()
     except KeyboardInterrupt:

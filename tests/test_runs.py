@@ -355,3 +355,19 @@ def test_cli_models_lists_the_endpoint(fake_process) -> None:
     proc = troupe("models", "--base-url", base)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["m-one", "m-two"]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_autogen_log_lines_stay_off_the_terminal_unless_troupe_debug(debug: bool) -> None:
+    script = (
+        "import logging; from autogen_troupe.runtime._logs import quiet_autogen_logs\n"
+        "quiet_autogen_logs(); quiet_autogen_logs()\n"
+        "logging.getLogger('autogen_core.events').error('handler cancelled')\n"
+        "logging.getLogger('autogen_troupe.x').error('ours still shows')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TROUPE_DEBUG"}
+    if debug:
+        env["TROUPE_DEBUG"] = "1"
+    err = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True).stderr
+    assert ("handler cancelled" in err) is debug
+    assert "ours still shows" in err

@@ -8,7 +8,6 @@ one event loop, so that they share the in-process engine and its batching.
 from __future__ import annotations
 
 import asyncio
-import logging
 import multiprocessing
 import os
 import time
@@ -26,6 +25,7 @@ from ..errors import ReplayMismatch, ScenarioError, TroupeError
 from ._cassette import cassette_path_for
 from ._expect import ExpectReport, check_expectations
 from ._loader import load_scenario, resolve_scenario_path
+from ._logs import quiet_autogen_logs
 
 __all__ = [
     "CaseResult",
@@ -33,7 +33,6 @@ __all__ = [
     "SuiteResult",
     "discover",
     "junit_xml",
-    "quiet_autogen_logs",
     "run_case",
     "run_suite",
 ]
@@ -190,12 +189,6 @@ async def run_case(
         warnings=warned,
         report=report,
     )
-
-
-def quiet_autogen_logs() -> None:
-    """AutoGen logs tracebacks and speaker-selection notes to stderr; a case's result says what matters."""
-    for name in ("autogen_core", "autogen_agentchat"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _case_in_worker(path: Path, strict: bool, options: Any) -> CaseResult:
