@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from mcp import Client
 
 from autogen_troupe.errors import ToolCallError
 from autogen_troupe.runtime._schema import HttpServer, McpUse, StdioServer
-from autogen_troupe.tools import McpServerPool, McpWorkbench
+from autogen_troupe.tools import McpServerPool, McpWorkbench, _mcp_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -88,7 +90,7 @@ async def test_allow_deny_rename(pool: McpServerPool) -> None:
         result = await wb.call_tool(hidden, {})
         assert result.is_error and "not available" in text(result) and "now" in text(result)
 
-    denied = McpUse(server="box", deny=("crash", "fail", "sleep"))
+    denied = McpUse(server="box", deny=("crash", "fail", "sleep", "grow"))
     assert pool.tool_names(denied) == ["echo", "env_keys", "getenv", "pid", "headers"]
     assert (await pool.workbench(denied).call_tool("crash", {})).is_error
 
@@ -128,6 +130,28 @@ async def test_two_agents_call_one_server_at_once(pool: McpServerPool) -> None:
     )
     assert (ra.is_error, rb.is_error) == (False, False)
     assert (text(ra), text(rb)) == ("slept 0.3", "slept 0.2")
+
+
+@pytest.mark.parametrize("protocol", ["2026-07-28", "legacy"])
+async def test_tools_added_mid_run_reach_the_workbench(
+    protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server announces a changed tool list; the agent's next list_tools shows the new tool.
+
+    Both ways a server can announce it: a `subscriptions/listen` stream, or (before 2026-07-28, forced
+    here with the SDK's legacy handshake) a `notifications/tools/list_changed`."""
+    if protocol == "legacy":
+        monkeypatch.setattr(_mcp_session, "Client", functools.partial(Client, mode="legacy"))
+    async with McpServerPool({"box": BOX}) as pool:
+        wb = pool.workbench(McpUse(server="box", deny=("crash",)))
+        assert "sprout" not in [t["name"] for t in await wb.list_tools()]
+        assert text(await wb.call_tool("grow", {"name": "sprout"})) == "added sprout"
+        deadline = time.monotonic() + 30  # bounds a lost notification; it comes within milliseconds
+        while "sprout" not in [t["name"] for t in await wb.list_tools()]:
+            assert time.monotonic() < deadline, "the new tool never showed up"
+            await asyncio.sleep(0.02)
+        result = await wb.call_tool("sprout", {})
+        assert not result.is_error and text(result) == "grown"
 
 
 async def test_view_lifecycle_leaves_the_shared_server_alone(pool: McpServerPool) -> None:

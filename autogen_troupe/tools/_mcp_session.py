@@ -29,6 +29,7 @@ import mcp_types
 from anyio.streams.text import TextReceiveStream
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 
@@ -154,6 +155,17 @@ async def _stop_process(proc: anyio.abc.Process, *, grace_s: float) -> bool:
     return False
 
 
+async def _all_tools(client: Client) -> list[mcp_types.Tool]:
+    tools: list[mcp_types.Tool] = []
+    cursor: str | None = None
+    while True:
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            return tools
+
+
 class _Live:
     """One connection: a started child (stdio) or an HTTP link, with its session, owned by one task."""
 
@@ -169,6 +181,7 @@ class _Live:
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "not retrieved"
         self._task: asyncio.Task[None] | None = None
+        self._tools_changed = asyncio.Event()
 
     # ---------------------------------------------------------------- transports
 
@@ -259,20 +272,26 @@ class _Live:
         return self._http(server)
 
     async def _own(self) -> None:
-        """Enter transport and session, list the tools, then hold both until asked to stop."""
+        """Enter transport and session, list the tools, then hold both until asked to stop.
+
+        Meanwhile the tool list follows the server's changes, so agents see tools added or removed
+        mid-run at their next model call.
+        """
         try:
-            async with Client(self._transport(), cache=None) as client:
-                tools: list[mcp_types.Tool] = []
-                cursor: str | None = None
-                while True:
-                    page = await client.list_tools(cursor=cursor)
-                    tools.extend(page.tools)
-                    cursor = page.next_cursor
-                    if not cursor:
-                        break
+            async with Client(self._transport(), cache=None, message_handler=self._on_message) as client:
+                tools = await _all_tools(client)
                 self.client, self.tools = client, tools
                 self._ready.set_result(None)
-                await self._stop.wait()
+                following = [
+                    asyncio.create_task(self._listen_for_tool_changes(client)),
+                    asyncio.create_task(self._refresh_tools(client)),
+                ]
+                try:
+                    await self._stop.wait()
+                finally:
+                    for task in following:
+                        task.cancel()
+                    await asyncio.gather(*following, return_exceptions=True)
         except BaseException as exc:  # the task ends here; whoever waits on _ready learns why
             self.lost = True
             if not self._ready.done():
@@ -284,6 +303,33 @@ class _Live:
                 logger.debug("MCP server %r connection ended: %r", self.handle.name, exc)
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
+
+    # ---------------------------------------------------------------- tool list changes
+
+    async def _on_message(self, message: Any) -> None:
+        """Servers before protocol 2026-07-28 announce a changed tool list with a notification."""
+        if isinstance(message, mcp_types.ToolListChangedNotification):
+            self._tools_changed.set()
+
+    async def _listen_for_tool_changes(self, client: Client) -> None:
+        """From protocol 2026-07-28 on, changes come only to a `subscriptions/listen` stream we open."""
+        try:
+            async with client.listen(tools_list_changed=True) as changes:
+                async for _ in changes:
+                    self._tools_changed.set()
+        except ListenNotSupportedError:
+            pass  # an older server: _on_message hears its notifications
+        except Exception as exc:  # it does not offer the stream, or the connection went: keep the list
+            logger.debug("MCP server %r: no tool-list subscription: %r", self.handle.name, exc)
+
+    async def _refresh_tools(self, client: Client) -> None:
+        while True:
+            await self._tools_changed.wait()
+            self._tools_changed.clear()
+            try:
+                self.tools = await _all_tools(client)
+            except Exception as exc:  # a lost connection shows at the next call; keep the last list
+                logger.debug("MCP server %r: listing changed tools failed: %r", self.handle.name, exc)
 
     async def open(self, timeout_s: float) -> None:
         """Start and handshake; raises ToolCallError saying what went wrong."""

@@ -66,6 +66,19 @@ def headers(ctx: Context) -> dict[str, str]:
     return {k.lower(): v for k, v in (ctx.headers or {}).items()}
 
 
+@app.tool()
+async def grow(name: str, ctx: Context) -> str:
+    """Add a tool called `name` (it answers "grown") and announce the changed tool list."""
+
+    def grown() -> str:
+        return "grown"
+
+    app.add_tool(grown, name=name, description="A tool added while the server runs.")
+    await ctx.notify_tools_changed()  # protocol 2026-07-28: to `subscriptions/listen` streams
+    await ctx.session.send_tool_list_changed()  # earlier protocols: a notification (dropped at 2026-07-28)
+    return f"added {name}"
+
+
 if __name__ == "__main__":
     print(f"toolbox: starting (pid {os.getpid()})", file=sys.stderr, flush=True)
     if len(sys.argv) == 3 and sys.argv[1] == "--http":
