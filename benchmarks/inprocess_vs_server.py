@@ -10,10 +10,11 @@ answering in turn (4 sequential `create()` calls, each seeing the earlier answer
 chat); `--runs` says how many runs go at once on the one engine, each to another destination;
 `--stream-runs` does the same with `create_stream`, as agents with `stream: true` do.
 
-Both engines are loaded first, then measured in rounds that take turns (A B, B A, A B, ...) while the
-other side idles, so a machine that speeds up or slows down during the benchmark (other tenants, thermal)
-weighs on both alike. Each cell is the median over the rounds; the ratio column is the median of the
-rounds' in-process / server ratios (paired: both measured within the same minutes).
+Both engines are loaded first, then measured in rounds. Within a round every cell (the single request,
+each concurrency level) is measured on both sides back to back, taking turns on who goes first (A B, then
+B A for the next cell or round) while the other side idles. The two halves of a pair are seconds apart, so a
+machine that speeds up or slows down (other tenants, thermal) weighs on both alike. Each cell is the median
+over the rounds; the ratio column is the median of the pairs' in-process / server ratios.
 """
 
 from __future__ import annotations
@@ -86,29 +87,31 @@ async def one_run(client: ChatCompletionClient, extra: dict, destination: str, s
     return completion
 
 
+def cells(args: argparse.Namespace) -> list[object]:
+    """The keys of one round's measurements, in the order they are taken."""
+    return ["single", *args.runs, *(f"{n} streamed" for n in args.stream_runs)]
+
+
 async def measure(
-    client: ChatCompletionClient, args: argparse.Namespace, round_no: int, stream_extra: dict
-) -> dict:
-    """One round on one side: a single request, then each concurrency level, then the streamed ones."""
+    client: ChatCompletionClient, key: object, args: argparse.Namespace, round_no: int, stream_extra: dict
+) -> Load:
+    """One cell on one side: the single request, N concurrent runs, or N concurrent streamed runs."""
     extra = {"extra_body": {"ignore_eos": True}, "max_tokens": args.max_tokens}
     started = time.perf_counter()
-    single = await client.create(
-        [UserMessage(content=f"Tell me about {DESTINATIONS[round_no % len(DESTINATIONS)]}.", source="user")],
-        extra_create_args={**extra, "max_tokens": args.single_tokens},
-    )
-    out: dict = {"single": Load(time.perf_counter() - started, single.usage.completion_tokens)}
-    for n in args.runs:
-        places = [DESTINATIONS[(round_no + i) % len(DESTINATIONS)] for i in range(n)]
-        started = time.perf_counter()
-        tokens = await asyncio.gather(*(one_run(client, extra, place) for place in places))
-        out[n] = Load(time.perf_counter() - started, sum(tokens))
-    for n in args.stream_runs:
-        places = [DESTINATIONS[(round_no + i) % len(DESTINATIONS)] for i in range(n)]
-        started = time.perf_counter()
-        streamed = {**extra, **stream_extra}
-        tokens = await asyncio.gather(*(one_run(client, streamed, place, stream=True) for place in places))
-        out[f"{n} streamed"] = Load(time.perf_counter() - started, sum(tokens))
-    return out
+    if key == "single":
+        place = DESTINATIONS[round_no % len(DESTINATIONS)]
+        single = await client.create(
+            [UserMessage(content=f"Tell me about {place}.", source="user")],
+            extra_create_args={**extra, "max_tokens": args.single_tokens},
+        )
+        return Load(time.perf_counter() - started, single.usage.completion_tokens)
+    stream = isinstance(key, str)
+    n = int(str(key).split()[0])
+    places = [DESTINATIONS[(round_no + i) % len(DESTINATIONS)] for i in range(n)]
+    if stream:
+        extra = {**extra, **stream_extra}
+    tokens = await asyncio.gather(*(one_run(client, extra, place, stream=stream) for place in places))
+    return Load(time.perf_counter() - started, sum(tokens))
 
 
 async def warm_up(client: ChatCompletionClient) -> None:
@@ -194,11 +197,11 @@ def paired_ratio(ours: dict, theirs: dict, key: object) -> float:
 
 def per_round(ours: dict, theirs: dict, args: argparse.Namespace) -> str:
     """Each round's in-process / server tokens/s ratio, to show how steady the comparison was."""
-    keys: list[object] = ["single", *args.runs, *(f"{n} streamed" for n in args.stream_runs)]
+    keys = cells(args)
     lines = ["in-process / server tokens/s per round: " + "  ".join(f"{k}" for k in keys)]
     for i, (a, b) in enumerate(zip(ours["rounds"], theirs["rounds"], strict=True)):
-        cells = "  ".join(f"{a[k].tokens_per_s / b[k].tokens_per_s:.2f}" for k in keys)
-        lines.append(f"  round {i + 1}: {cells}")
+        ratios = "  ".join(f"{a[k].tokens_per_s / b[k].tokens_per_s:.2f}" for k in keys)
+        lines.append(f"  round {i + 1}: {ratios}")
     return "\n".join(lines)
 
 
@@ -248,10 +251,15 @@ async def main() -> None:
             theirs = {"load_s": server.ready_s, "rounds": []}
             # usage of a streamed answer comes only when asked for
             sides.append((remote, theirs, {"stream_options": {"include_usage": True}}))
+        turn = 0
         for round_no in range(args.rounds):
-            order = sides if round_no % 2 == 0 else sides[::-1]
-            for side_client, side, stream_extra in order:
-                side["rounds"].append(await measure(side_client, args, round_no, stream_extra))
+            for _, side, _ in sides:
+                side["rounds"].append({})
+            for key in cells(args):
+                order = sides if turn % 2 == 0 else sides[::-1]
+                turn += 1
+                for side_client, side, stream_extra in order:
+                    side["rounds"][-1][key] = await measure(side_client, key, args, round_no, stream_extra)
             print(f"round {round_no + 1}/{args.rounds} done", flush=True)
         if theirs is not None:
             await remote.close()
