@@ -70,7 +70,8 @@ class ProfileError(TroupeError):
 
 
 class NetworkBlocked(ProfileError):
-    """Inside tests, a model endpoint off this machine was about to be called without `--troupe-live`."""
+    """Inside tests, a model endpoint or MCP server off this machine was about to be called without
+    `--troupe-live`."""
 
 
 class RunError(TroupeError):

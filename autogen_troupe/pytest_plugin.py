@@ -8,9 +8,10 @@ Options (each has an ini twin): `--troupe-record=none|new|all` (record no casset
 all again; recording calls the real model), `--troupe-replay=strict|lenient`, `--troupe-live` (let a
 test without a cassette run against the real model). Importing the plugin loads no AutoGen code.
 
-Tests never reach the network by default: unless `--troupe-live` is given, an `openai`-provider client
-raises `NetworkBlocked` before calling an endpoint off this machine (loopback ones, such as test servers
-and a local vLLM, stay allowed; recording with `--troupe-record` is allowed too, it is asked for).
+Tests never reach the network by default: unless `--troupe-live` is given, an `openai`-provider client or
+an MCP server given by `url` raises `NetworkBlocked` before calling an endpoint off this machine (loopback
+ones, such as test servers and a local vLLM, stay allowed; recording with `--troupe-record` is allowed too,
+it is asked for).
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ class _WireTransport(httpx.AsyncBaseTransport):
         self._inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        check_endpoint(str(request.url))  # also for a client made before the guard was on
+        check_endpoint(str(request.url))  # every request, a redirect's too; create() checks only base_url
         response = await self._inner.handle_async_request(request)
         if request.method != "POST" or not request.url.path.rstrip("/").endswith("/chat/completions"):
             return response
