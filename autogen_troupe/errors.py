@@ -7,7 +7,8 @@ TroupeError
 │   └── NetworkBlocked   a test tried to call an endpoint off this machine (pytest, no --troupe-live)
 └── RunError             something went wrong while the team ran
     ├── ModelCallError   the model endpoint or engine failed
-    │   └── ContentBlocked   a gateway's moderation refused the text
+    │   ├── ContentBlocked   a gateway's moderation refused the text
+    │   └── EngineError      the in-process engine cannot start in this environment
     ├── ToolCallError    an MCP server or Python tool failed
     └── ReplayMismatch   a replayed request differs from the recorded one
 ```
@@ -23,6 +24,7 @@ from pathlib import Path
 
 __all__ = [
     "ContentBlocked",
+    "EngineError",
     "Issue",
     "ModelCallError",
     "NetworkBlocked",
@@ -84,6 +86,10 @@ class ModelCallError(RunError):
 
 class ContentBlocked(ModelCallError):
     """A gateway's content moderation refused the request or the answer (GenStudio `"blocked": true`)."""
+
+
+class EngineError(ModelCallError):
+    """The in-process vLLM engine cannot start in this environment (a broken install, not bad input)."""
 
 
 class ToolCallError(RunError):

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelCallError, ProfileError
+from ..errors import EngineError, ModelCallError, ProfileError
 
 if TYPE_CHECKING:
     from vllm.outputs import RequestOutput
@@ -98,16 +98,22 @@ def import_vllm() -> Any:
     if _vllm_module is not None:
         return _vllm_module
     prepare_env()
-    from ._torch_extras import hide_broken_torch_extras
+    from ._torch_extras import broken_torch_extras, hide_broken_torch_extras, startup_guard_active
 
     hide_broken_torch_extras()
+    broken = broken_torch_extras()
+    if broken and not startup_guard_active():
+        # Our process is fixed, but vLLM's child interpreters would import them and die.
+        raise EngineError(_broken_extras_message(broken))
     try:
         import vllm
         from vllm.v1.engine.llm_engine import LLMEngine  # noqa: F401  (fails where `import vllm` is lazy)
     except ImportError as e:
-        raise ProfileError(_install_message(e)) from None
+        if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] == "vllm":
+            raise ProfileError(_install_message(e)) from None
+        raise EngineError(_install_message(e)) from None
     except (OSError, RuntimeError) as e:  # a binary dependency that does not load beside this torch
-        raise ProfileError(_install_message(e)) from None
+        raise EngineError(_install_message(e)) from None
     _vllm_module = vllm
     return vllm
 
@@ -122,12 +128,19 @@ def _install_message(e: BaseException) -> str:
             f"    {first}\n(or `{second}` for {'the CPU' if gpu else 'an NVIDIA GPU'})"
         )
     if any(name in text for name in ("torchvision", "torchaudio", "torchcodec")):
-        return (
-            f"vLLM is installed but does not import ({text}). PyPI builds of torchvision, torchaudio and "
-            "torchcodec do not load beside the CPU build of torch; remove them with:\n"
-            "    pip uninstall -y torchvision torchaudio torchcodec"
-        )
+        return _broken_extras_message(["torchvision", "torchaudio", "torchcodec"], cause=text)
     return f"vLLM is installed but does not import ({text}). Reinstall it with: {_INSTALL_CPU}"
+
+
+def _broken_extras_message(names: list[str], cause: str = "") -> str:
+    found = f" ({cause})" if cause else ""
+    return (
+        f"The in-process engine cannot start: {', '.join(names)} from PyPI (CUDA builds) do not load beside "
+        f"the CPU build of torch{found}, and autogen-troupe's start-up guard "
+        "(autogen_troupe_torch_extras.pth, installed with the package) is not active in this environment, "
+        "so vLLM's helper processes would import them and fail. Fix it with:\n"
+        f"    pip uninstall -y {' '.join(names)}"
+    )
 
 
 # --------------------------------------------------------------------------- one engine
@@ -339,9 +352,7 @@ class EngineHandle:
         except TypeError as e:
             raise ProfileError(f"invalid vLLM engine_args {sorted(self.engine_args)}: {e}") from None
         except Exception as e:
-            raise ProfileError(
-                f"vLLM could not load the model {self.model!r}: {type(e).__name__}: {e}"
-            ) from e
+            raise EngineError(f"vLLM could not load the model {self.model!r}: {type(e).__name__}: {e}") from e
 
     def _serve(self, streams: dict[str, _Stream]) -> None:
         llm = self.llm

@@ -1,10 +1,9 @@
 """vLLM's own OpenAI-compatible server as a child process: what the in-process client is measured against.
 
 The parity test and the benchmark start it for the very folder, chat template, tool parser and context
-length the in-process engine uses, on a free port of 127.0.0.1. It runs through
-`python -m autogen_troupe.runtime._torch_extras vllm.entrypoints.openai.api_server` because `vllm serve`
-does not work in the CPU build (see FACTS) and the server's processes need the mismatched torch extras
-hidden too.
+length the in-process engine uses, on a free port of 127.0.0.1. It runs as
+`python -m vllm.entrypoints.openai.api_server` because `vllm serve` does not work in the CPU build (see
+FACTS); the start-up guard our wheel installs hides the mismatched torch extras in its processes.
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ def vllm_openai_server(
     env = {**os.environ, **ENV_DEFAULTS}
     env.pop("VLLM_LOGGING_LEVEL")  # its start-up log is what explains a failure
     cmd = [
-        sys.executable, "-m", "autogen_troupe.runtime._torch_extras", "vllm.entrypoints.openai.api_server",
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
         "--model", model_dir, "--served-model-name", served_model_name,
         "--host", "127.0.0.1", "--port", str(port),
         "--enforce-eager", "--max-model-len", str(max_model_len),
