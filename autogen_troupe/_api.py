@@ -27,18 +27,27 @@ def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOpti
             f"scenario {scenario.name!r} uses MCP servers, which must be started and stopped: "
             "use `async with open_team(scenario) as opened:` and `opened.team`"
         )
+    from .runtime._model_facts import completion_budget_of, context_length_of
+
     options = options or RunOptions()
+    specs: dict[str, Any] = {}
 
     def client_for(agent: str, ref: Any) -> Any:
         if model_client is not None:
             return model_client
         from .runtime._clients import create_model_client
 
-        return create_model_client(resolve_agent_model(scenario, ref, options))
+        specs[agent] = spec = resolve_agent_model(scenario, ref, options)
+        return create_model_client(spec)
+
+    def limits_for(agent: str) -> tuple[int | None, int] | None:
+        spec = specs.get(agent)
+        return None if spec is None else (context_length_of(spec), completion_budget_of(spec))
 
     return _build(
         scenario,
         client_for=client_for,
         tool_for=load_python_tool,
         extra_termination=limit_conditions(scenario.limits),
+        limits_for=limits_for,
     )

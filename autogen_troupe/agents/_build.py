@@ -32,6 +32,7 @@ from ..runtime._schema import (
     Limits,
     MaxMessages,
     McpUse,
+    ModelContext,
     ModelRef,
     PythonToolUse,
     Scenario,
@@ -44,6 +45,7 @@ from ..runtime._schema import (
 
 __all__ = [
     "ClientFor",
+    "LimitsFor",
     "ToolFor",
     "WorkbenchFor",
     "build_agent",
@@ -57,6 +59,14 @@ ClientFor = Callable[[str, ModelRef], ChatCompletionClient]
 WorkbenchFor = Callable[[str, McpUse], Workbench]
 """(agent name, its use of a server) → the workbench view it calls tools through."""
 ToolFor = Callable[[PythonToolUse], BaseTool[Any, Any]]
+LimitsFor = Callable[[str], "tuple[int | None, int] | None"]
+"""(agent name or 'selector') → (the model's context length if known, tokens kept for its answer)."""
+
+
+_SELECTOR_PROMPT = (  # the length of AutoGen 0.7.5's default selector prompt, less its {history}
+    "You are in a role play game. The following roles are available: Read the following conversation. "
+    "Then select the next role from to play. Only return the role."
+)
 
 
 def build_termination(rule: TermRule) -> TerminationCondition:
@@ -85,6 +95,42 @@ def limit_conditions(limits: Limits) -> TerminationCondition:
     return MaxMessageTermination(limits.max_messages) | TimeoutTermination(limits.timeout_s)
 
 
+def _default_system_message() -> str:
+    import inspect
+
+    return str(inspect.signature(AssistantAgent.__init__).parameters["system_message"].default or "")
+
+
+def model_context(
+    choice: ModelContext | None,
+    limits: tuple[int | None, int] | None,
+    *,
+    system_message: str = "",
+    tools: Callable[[], Any] | None = None,
+) -> Any:
+    """The model context for an agent (or the selector): its scenario choice, kept within the model's
+    context length when that is known."""
+    from ._context import ContextBudget, TroupeModelContext
+
+    budget = None
+    if limits is not None and limits[0] is not None:
+        budget = ContextBudget(limits[0], limits[1], system_message, tools)
+    return TroupeModelContext(choice, budget=budget)
+
+
+def _tool_lister(tools: list[BaseTool[Any, Any]], workbenches: list[Workbench]) -> Callable[[], Any] | None:
+    if not tools and not workbenches:
+        return None
+
+    async def schemas() -> list[Any]:
+        listed: list[Any] = [t.schema for t in tools]
+        for wb in workbenches:
+            listed.extend(await wb.list_tools())
+        return listed
+
+    return schemas
+
+
 def build_agent(
     agent: Agent,
     *,
@@ -92,8 +138,10 @@ def build_agent(
     client_for: ClientFor,
     workbench_for: WorkbenchFor | None = None,
     tool_for: ToolFor | None = None,
+    limits_for: LimitsFor | None = None,
+    team_context: ModelContext | None = None,
 ) -> AssistantAgent:
-    """An AssistantAgent for one scenario agent, with its model, tools and MCP workbenches."""
+    """An AssistantAgent for one scenario agent, with its model, tools, MCP workbenches and model context."""
     client = client_for(agent.name, agent.model if agent.model is not None else scenario_model)
     tools: list[BaseTool[Any, Any]] = []
     if agent.tools:
@@ -111,6 +159,14 @@ def build_agent(
     kwargs: dict[str, Any] = {}
     if agent.system_message is not None:
         kwargs["system_message"] = agent.system_message
+    kwargs["model_context"] = model_context(
+        agent.model_context or team_context,
+        limits_for(agent.name) if limits_for is not None else None,
+        system_message=agent.system_message
+        if agent.system_message is not None
+        else _default_system_message(),
+        tools=_tool_lister(tools, workbenches),
+    )
     if agent.handoffs:
         kwargs["handoffs"] = list(agent.handoffs)
     if workbenches:
@@ -141,6 +197,7 @@ def build_team(
     workbench_for: WorkbenchFor | None = None,
     tool_for: ToolFor | None = None,
     extra_termination: TerminationCondition | None = None,
+    limits_for: LimitsFor | None = None,
 ) -> AutogenTeam:
     """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps)."""
     team = scenario.team
@@ -151,6 +208,8 @@ def build_team(
             client_for=client_for,
             workbench_for=workbench_for,
             tool_for=tool_for,
+            limits_for=limits_for,
+            team_context=team.model_context,
         )
         for a in team.agents
     ]
@@ -167,7 +226,12 @@ def build_team(
         kwargs: dict[str, Any] = {"allow_repeated_speaker": team.allow_repeated_speaker}
         if team.selector_prompt is not None:
             kwargs["selector_prompt"] = team.selector_prompt
-        return SelectorGroupChat(
-            agents, model_client=client_for("selector", selector_ref), **kwargs, **common
+        selector_client = client_for("selector", selector_ref)
+        roles = "\n".join(f"{a.name}: {a.description}" for a in team.agents)
+        kwargs["model_context"] = model_context(
+            team.model_context,
+            limits_for("selector") if limits_for is not None else None,
+            system_message=(team.selector_prompt or _SELECTOR_PROMPT) + roles * 2,  # roles and participants
         )
+        return SelectorGroupChat(agents, model_client=selector_client, **kwargs, **common)
     return Swarm(agents, **common)

@@ -109,11 +109,17 @@ class ToolRecord(_Frozen):
 
 
 class AgentRecord(_Frozen):
-    """How an agent's model was reached when recording (no secrets) and what AutoGen was told about it."""
+    """How an agent's model was reached when recording (no secrets) and what AutoGen was told about it.
+
+    `settings` and `context_length` are what replay uses when it cannot resolve the scenario's model
+    itself (a profile only the recording machine has).
+    """
 
     provider: str | None = None
     model: str | None = None
     model_info: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    context_length: int | None = None
 
 
 class Cassette(_Frozen):
@@ -124,6 +130,10 @@ class Cassette(_Frozen):
     scenario: str
     task: str | None = None
     agents: dict[str, AgentRecord] = Field(default_factory=dict)
+    overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model overrides given when recording (profile, base_url, model); replay applies them.",
+    )
     mcp_tools: dict[str, tuple[dict[str, Any], ...]] = Field(
         default_factory=dict, description="Per MCP server, the tools it listed (server's own names)."
     )
@@ -341,8 +351,12 @@ def normalise_request(
     tool_choice: Any = "auto",
     json_output: Any = None,
     extra_create_args: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The parts of a model request that decide its answer, with volatile parts normalised.
+
+    `settings` are the client's own request settings (temperature, max_tokens...: `request_settings`):
+    a cassette recorded with other settings does not match.
 
     Tool-call ids become `call_0`, `call_1`... in order of appearance, and dates with a time of day become
     `<datetime>`, so a new id or a new clock reading does not make a request "different".
@@ -357,13 +371,16 @@ def normalise_request(
     else:
         json_out = json_output
     options = scrub(_canonical(dict(extra_create_args or {})))
-    return {
+    request = {
         "messages": [_message(m, ids) for m in messages],
         "tools": [_tool(t) for t in tools],
         "tool_choice": choice,
         "json_output": json_out,
         "options": options,
     }
+    if settings:
+        request["settings"] = scrub(_canonical(dict(settings)))
+    return request
 
 
 def fingerprint(request: Mapping[str, Any]) -> str:
@@ -465,7 +482,7 @@ def diff_requests(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> str:
     if old_t != new_t:
         lines.append("tools:")
         lines.extend(_tools_diff(old_t, new_t))
-    for key in ("tool_choice", "json_output", "options"):
+    for key in ("settings", "tool_choice", "json_output", "options"):
         if recorded.get(key) != now.get(key):
             lines.append(f"{key}: recorded {json.dumps(recorded.get(key))}, now {json.dumps(now.get(key))}")
     return "\n".join(lines) if lines else "(no difference in the normalised request)"

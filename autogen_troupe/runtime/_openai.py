@@ -670,7 +670,9 @@ def create_client(spec: ModelSpec) -> TroupeOpenAIClient:
     }
     if spec.headers:
         kwargs["default_headers"] = dict(spec.headers)
-    for name in ("temperature", "top_p", "max_tokens", "seed", "max_retries"):
+    for name in (
+        "temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty", "max_retries"
+    ):  # fmt: skip
         if (value := getattr(spec, name)) is not None:
             kwargs[name] = value
     if spec.stop:

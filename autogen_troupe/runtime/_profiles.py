@@ -442,8 +442,12 @@ def resolve_model(
     env: Mapping[str, str] | None = None,
     profiles_path: Path | None = None,
     parent: ModelRef | None = None,
+    offline: bool = False,
 ) -> ModelSpec:
     """A fully resolved `ModelSpec`: provider set, variables expanded, layers merged, key looked up.
+
+    `offline` resolves only what decides a model's answers (model, request settings, context length) for a
+    replay: no key is looked up, and unset variables leave their settings out instead of failing.
 
     `ref` is a profile name or an inline spec. An inline spec naming none of `profile`, `provider`,
     `base_url` layers on `parent` (e.g. an agent's settings on the scenario's model), else on `default`.
@@ -467,7 +471,7 @@ def resolve_model(
             r.named(label, layers)
         elif "provider" not in inline and "base_url" not in inline:
             if parent is not None:
-                base = resolve_model(parent, env=env, profiles_path=profiles_path)
+                base = resolve_model(parent, env=env, profiles_path=profiles_path, offline=offline)
                 label = base.profile
                 layers.add(base.model_dump(exclude_unset=True, exclude={"profile"}), f"model {label!r}")
                 layers.optional_keys.add(base.api_key_env or "")
@@ -509,9 +513,12 @@ def resolve_model(
             data["provider"] = "openai"
         elif data.get("cassette"):
             data["provider"] = "replay"
-        elif not missing:
+        elif not missing and not offline:
             raise ProfileError(f"model {name!r} has neither provider nor base_url; give one of them")
-    if data.get("provider") == "openai":
+    if offline:
+        missing.clear()
+        data.pop("api_key", None)
+    elif data.get("provider") == "openai":
         key_env = data.get("api_key_env")
         if data.get("api_key") is None and key_env:
             value = env.get(key_env, "").strip()
@@ -529,8 +536,10 @@ def resolve_model(
         )
     if data.get("provider") == "openai":
         if not data.get("base_url"):
-            raise ProfileError(f"model {name!r} uses provider 'openai' but has no base_url")
-        data["base_url"] = normalize_base_url(str(data["base_url"]))
+            if not offline:
+                raise ProfileError(f"model {name!r} uses provider 'openai' but has no base_url")
+        else:
+            data["base_url"] = normalize_base_url(str(data["base_url"]))
     data["profile"] = label
     try:
         return ModelSpec.model_validate(data)

@@ -26,6 +26,7 @@ from ._cassette import (
     normalise_arguments,
     normalise_request,
 )
+from ._model_facts import context_length_of, request_settings
 from ._replay import _client_class, _response_from, _workbench_class, _wrapped_tool
 from ._schema import ModelSpec, Scenario
 from ._transcript import RunResult
@@ -63,16 +64,29 @@ def _spec_secrets(spec: ModelSpec | None, env: Mapping[str, str] | None = None) 
     return {s for s in out if s}
 
 
+def _recorded_overrides(overrides: Any) -> dict[str, str]:
+    """The model overrides a replay must apply to resolve the same settings (never the API key)."""
+    if overrides is None:
+        return {}
+    out = {k: getattr(overrides, k) for k in ("profile", "base_url", "model") if getattr(overrides, k, None)}
+    if "base_url" in out:
+        from ._profiles import redacted
+
+        out["base_url"] = redacted(ModelSpec(base_url=out["base_url"]))["base_url"]
+    return out
+
+
 # --------------------------------------------------------------------------- recording
 
 
 class _RecordingClient:
     """Passes every call to the real client and notes request and answer in the recorder."""
 
-    def __init__(self, inner: Any, agent: str, recorder: Recorder) -> None:
+    def __init__(self, inner: Any, agent: str, recorder: Recorder, settings: Mapping[str, Any]) -> None:
         self._inner = inner
         self._agent = agent
         self._recorder = recorder
+        self._settings = settings
 
     async def create(
         self,
@@ -90,6 +104,7 @@ class _RecordingClient:
             tool_choice=tool_choice,
             json_output=json_output,
             extra_create_args=extra_create_args,
+            settings=self._settings,
         )
         result = await self._inner.create(
             messages,
@@ -118,6 +133,7 @@ class _RecordingClient:
             tool_choice=tool_choice,
             json_output=json_output,
             extra_create_args=extra_create_args,
+            settings=self._settings,
         )
         async for item in self._inner.create_stream(
             messages,
@@ -143,7 +159,7 @@ class _RecordingPool:
     def get(self, spec: ModelSpec, agent: str) -> Any:
         client = self._inner.get(spec, agent)
         self._recorder._agent(agent, spec, client)
-        return _client_class()(_RecordingClient(client, agent, self._recorder))
+        return _client_class()(_RecordingClient(client, agent, self._recorder, request_settings(spec)))
 
     async def prepare(self) -> None:
         if hasattr(self._inner, "prepare"):
@@ -159,9 +175,12 @@ class Recorder:
     Give `recorder.clients(pool)`, `recorder.wrap_workbench` and `recorder.wrap_tool` to `run_scenario`.
     """
 
-    def __init__(self, scenario: Scenario, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, *, env: Mapping[str, str] | None = None, overrides: Any = None
+    ) -> None:
         self.scenario = scenario
         self._env = env
+        self._overrides = _recorded_overrides(overrides)
         self._agents: dict[str, AgentRecord] = {}
         self._calls: list[ModelCall] = []
         self._tools: list[ToolRecord] = []
@@ -211,7 +230,13 @@ class Recorder:
             info = _canonical(dict(client.model_info))
         except Exception:  # a client without model_info: replay uses the defaults
             info = {}
-        self._agents[agent] = AgentRecord(provider=spec.provider, model=spec.model, model_info=info)
+        self._agents[agent] = AgentRecord(
+            provider=spec.provider,
+            model=spec.model,
+            model_info=info,
+            settings=_canonical(request_settings(spec)),
+            context_length=context_length_of(spec),
+        )
         self._secrets |= _spec_secrets(spec, self._env)
 
     def _model_call(self, agent: str, request: dict[str, Any], result: Any, *, stream: bool) -> None:
@@ -262,6 +287,7 @@ class Recorder:
             scenario=self.scenario.name,
             task=task if task is not None else self.scenario.task,
             agents=dict(sorted(self._agents.items())),
+            overrides=self._overrides,
             mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},
             model_calls=tuple(self._calls),
             tool_calls=tuple(self._tools),
@@ -299,7 +325,9 @@ async def record_scenario(
     replayed (see `unreplayable`). `clients` is the real pool to record through (default: a ClientPool)."""
     from ._runner import run_scenario
 
-    recorder = Recorder(scenario, env=getattr(options, "env", None))
+    recorder = Recorder(
+        scenario, env=getattr(options, "env", None), overrides=getattr(options, "overrides", None)
+    )
     result = await run_scenario(
         scenario,
         task=task,

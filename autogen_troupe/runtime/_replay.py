@@ -325,9 +325,11 @@ class ReplaySession:
         """A client pool whose every client answers from this cassette."""
         return _ReplayPool(self)
 
-    def client(self, agent: str | None) -> Any:
-        """A ChatCompletionClient for one agent (None: any agent's recorded calls)."""
-        return _client_class()(_ReplayClient(self, agent))
+    def client(self, agent: str | None, settings: Mapping[str, Any] | None = None) -> Any:
+        """A ChatCompletionClient for one agent (None: any agent's recorded calls). `settings` are the
+        request settings a live run would use now, compared with each recorded call's; None takes them as
+        recorded."""
+        return _client_class()(_ReplayClient(self, agent, settings))
 
     def replace_mcp(self, agent: str, use: Any) -> Any:
         """The agent's MCP workbench, answered from the cassette; no server is started."""
@@ -356,15 +358,25 @@ class ReplaySession:
         self.warnings.append(message)
         warnings.warn(message, ReplayWarning, stacklevel=3)
 
-    def answer(self, agent: str | None, request: dict[str, Any]) -> ModelCall:
-        """The recorded call that answers `request` from `agent`; marks it played."""
+    def answer(
+        self, agent: str | None, request: dict[str, Any], *, settings_as_recorded: bool = False
+    ) -> ModelCall:
+        """The recorded call that answers `request` from `agent`; marks it played. With
+        `settings_as_recorded`, each recorded call's own request settings stand in for the request's."""
         self._requests += 1
-        fp = fingerprint(request)
         calls = self.cassette.model_calls
+
+        def with_settings(i: int) -> dict[str, Any]:
+            if not settings_as_recorded:
+                return request
+            recorded = calls[i].request.get("settings")
+            rest = {k: v for k, v in request.items() if k != "settings"}
+            return rest if recorded is None else {**rest, "settings": recorded}
+
         open_ = [
             i for i, c in enumerate(calls) if not self._played[i] and (agent is None or c.agent == agent)
         ]
-        hit = next((i for i in open_ if calls[i].fingerprint == fp), None)
+        hit = next((i for i in open_ if calls[i].fingerprint == fingerprint(with_settings(i))), None)
         if hit is not None:
             return self._take(hit)
         who = f"agent {agent!r}" if agent is not None else "the model"
@@ -378,7 +390,7 @@ class ReplaySession:
         expected = open_[0]
         diff = (
             f"{who}, its model call {nth + 1} (cassette entry #{expected}), differs from the recording:\n"
-            + diff_requests(calls[expected].request, request)
+            + diff_requests(calls[expected].request, with_settings(expected))
         )
         if self.strict:
             raise self._fail(diff)
@@ -454,9 +466,10 @@ def _short(v: Any, n: int = 60) -> str:
 
 
 class _ReplayClient:
-    def __init__(self, session: ReplaySession, agent: str | None) -> None:
+    def __init__(self, session: ReplaySession, agent: str | None, settings: Mapping[str, Any] | None) -> None:
         self._session = session
         self._agent = agent
+        self._settings = settings
         self._usage = (0, 0)
         self._last = (0, 0)
         rec = session.cassette.agents.get(agent or "") if agent else None
@@ -469,8 +482,9 @@ class _ReplayClient:
             tool_choice=kw.get("tool_choice", "auto"),
             json_output=kw.get("json_output"),
             extra_create_args=kw.get("extra_create_args"),
+            settings=self._settings,
         )
-        call = self._session.answer(self._agent, request)
+        call = self._session.answer(self._agent, request, settings_as_recorded=self._settings is None)
         u = call.response.usage
         self._last = (u.prompt_tokens, u.completion_tokens)
         self._usage = (self._usage[0] + u.prompt_tokens, self._usage[1] + u.completion_tokens)
@@ -510,13 +524,39 @@ class _ReplayPool:
     def __init__(self, session: ReplaySession) -> None:
         self._session = session
 
-    def resolve(self, ref: Any, agent: str) -> ModelSpec:
-        """Every agent's model is the cassette: no profile is read and no key is needed."""
-        rec = self._session.cassette.agents.get(agent)
-        return ModelSpec(provider="replay", cassette=self._session.name, model=rec.model if rec else None)
+    def resolve(self, agent: str, resolve: Callable[..., ModelSpec]) -> ModelSpec:
+        """Every agent's model is the cassette; its request settings and context length are what a live
+        run would use now, resolved offline (no key is needed) under the recording's overrides, so a
+        changed setting shows as a mismatch. A model that cannot be resolved here (a profile only the
+        recording machine has) keeps the recorded settings."""
+        from ..errors import ProfileError
+        from ._model_facts import SETTING_KEYS, context_length_of
+        from ._profiles import Overrides
+
+        cassette = self._session.cassette
+        rec = cassette.agents.get(agent)
+        try:
+            live: ModelSpec | None = resolve(offline=True, overrides=Overrides(**cassette.overrides))
+        except ProfileError:
+            live = None
+        if live is not None:
+            settings = {k: v for k in SETTING_KEYS if (v := getattr(live, k)) is not None and v != {}}
+            context_length = context_length_of(live)
+        else:
+            settings = dict(rec.settings) if rec else {}
+            context_length = rec.context_length if rec else None
+        return ModelSpec(
+            provider="replay",
+            cassette=self._session.name,
+            model=rec.model if rec else None,
+            context_length=context_length,
+            **settings,
+        )
 
     def get(self, spec: ModelSpec, agent: str) -> Any:
-        return self._session.client(agent)
+        from ._model_facts import request_settings
+
+        return self._session.client(agent, request_settings(spec))
 
     async def aclose(self) -> None:
         return None

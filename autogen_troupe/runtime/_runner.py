@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -36,16 +37,24 @@ class RunOptions:
     out_dir: Path | None = None  # where the JSONL transcript goes; None: no file
 
 
-def resolve_agent_model(scenario: Scenario, ref: ModelRef, options: RunOptions) -> ModelSpec:
-    """The resolved model for one agent's (or the selector's) ref; agent settings layer on the scenario's."""
+def resolve_agent_model(
+    scenario: Scenario, ref: ModelRef, options: RunOptions, *, offline: bool = False, overrides: Any = None
+) -> ModelSpec:
+    """The resolved model for one agent's (or the selector's) ref; agent settings layer on the scenario's.
+
+    `overrides` (a replay's recorded ones) go under the run's own; `offline` needs no keys (a replay).
+    """
     from ._profiles import resolve_model
 
+    if overrides is not None and options.overrides is not None:
+        overrides = overrides.under(options.overrides)
     return resolve_model(
         ref,
-        overrides=options.overrides,
+        overrides=overrides if overrides is not None else options.overrides,
         env=options.env,
         profiles_path=options.profiles_path,
         parent=None if ref is scenario.model else scenario.model,
+        offline=offline,
     )
 
 
@@ -80,6 +89,7 @@ async def open_team(
     from ..agents import build_team, limit_conditions
     from ..tools import McpServerPool, load_python_tool
     from ._clients import ClientPool
+    from ._model_facts import completion_budget_of, context_length_of
 
     options = options or RunOptions()
     specs: dict[str, ModelSpec] = {}
@@ -92,8 +102,8 @@ async def open_team(
         def client_for(agent: str, ref: ModelRef) -> Any:
             if model_client is not None:
                 return model_client
-            if hasattr(pool, "resolve"):  # a replaying pool needs no real model settings (nor their keys)
-                spec = pool.resolve(ref, agent)
+            if hasattr(pool, "resolve"):  # a replaying pool: the cassette answers; settings resolve offline
+                spec = pool.resolve(agent, functools.partial(resolve_agent_model, scenario, ref, options))
             else:
                 spec = resolve_agent_model(scenario, ref, options)
             specs[agent] = spec
@@ -113,12 +123,17 @@ async def open_team(
             tool = load_python_tool(use, search_path=search)
             return wrap_tool(tool) if wrap_tool else tool
 
+        def limits_for(agent: str) -> tuple[int | None, int] | None:
+            spec = specs.get(agent)
+            return None if spec is None else (context_length_of(spec), completion_budget_of(spec))
+
         team = build_team(
             scenario,
             client_for=client_for,
             workbench_for=workbench_for,
             tool_for=tool_for,
             extra_termination=limit_conditions(scenario.limits),
+            limits_for=limits_for,
         )
         if hasattr(pool, "prepare"):
             await pool.prepare()

@@ -40,6 +40,7 @@ __all__ = [
     "MaxMessages",
     "McpServer",
     "McpUse",
+    "ModelContext",
     "ModelInfoSpec",
     "ModelRef",
     "ModelSpec",
@@ -111,6 +112,11 @@ class ModelSpec(_Strict):
     max_tokens: int | None = Field(None, gt=0)
     seed: int | None = None
     stop: tuple[str, ...] | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    context_length: int | None = Field(
+        None, gt=0, description="Tokens the model takes (prompt plus answer); sizes every agent's context."
+    )
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0)
     model_info: ModelInfoSpec | None = None
@@ -127,6 +133,47 @@ class ModelSpec(_Strict):
 
 
 ModelRef = Annotated[str | ModelSpec, Field(union_mode="left_to_right")]
+
+
+# --------------------------------------------------------------------------- model contexts
+
+
+class TokenLimitedContext(_Strict):
+    """The task and the newest messages that fit in `max_tokens` (estimated)."""
+
+    kind: Literal["token_limited"] = "token_limited"
+    max_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="Default: the model's context length minus its answer, system message and tools.",
+    )
+
+
+class BufferedContext(_Strict):
+    """The last `last` messages."""
+
+    kind: Literal["buffered"] = "buffered"
+    last: int = Field(gt=0)
+
+
+class HeadAndTailContext(_Strict):
+    """The first `head` and the last `tail` messages."""
+
+    kind: Literal["head_and_tail"] = "head_and_tail"
+    head: int = Field(ge=0)
+    tail: int = Field(gt=0)
+
+
+class UnboundedContext(_Strict):
+    """Every message, even past the model's context length."""
+
+    kind: Literal["unbounded"] = "unbounded"
+
+
+ModelContext = Annotated[
+    TokenLimitedContext | BufferedContext | HeadAndTailContext | UnboundedContext,
+    Field(discriminator="kind"),
+]
 
 
 # --------------------------------------------------------------------------- MCP servers
@@ -317,6 +364,9 @@ class Agent(_Strict):
         (), description="Swarm only: agents (or 'user') this one may hand off to."
     )
     stream: bool = Field(True, description="Stream tokens from the model as they come.")
+    model_context: ModelContext | None = Field(
+        None, description="What of the conversation this agent sends to its model (default: the team's)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -346,6 +396,11 @@ class Team(_Strict):
     selector_prompt: str | None = None
     selector_model: ModelRef | None = None
     allow_repeated_speaker: bool = False
+    model_context: ModelContext | None = Field(
+        None,
+        description="Every agent's model context unless it sets its own (default: token_limited, sized by "
+        "the model's context length).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Team:

@@ -44,8 +44,9 @@ from typing_extensions import Self
 
 from ..errors import ModelCallError, ProfileError
 from ._default_model import DEFAULT_MODEL_ALIAS
+from ._model_facts import preset_for
 from ._vllm_engine import EngineHandle, acquire_engine, import_vllm, release_engine
-from ._vllm_support import load_template, model_folder, preset_for, to_openai_messages
+from ._vllm_support import load_template, model_folder, to_openai_messages
 
 if TYPE_CHECKING:
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
@@ -102,6 +103,8 @@ class VllmClientConfig(BaseModel):
     max_tokens: int | None = Field(None, gt=0)
     seed: int | None = None
     stop: list[str] | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict, description="More vLLM request fields.")
     model_info: ModelInfo | None = None
 
@@ -250,7 +253,15 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
             "messages": to_openai_messages(messages, vision=self._model_info["vision"]),
             "stream": stream,
         }
-        for key in ("temperature", "top_p", "max_tokens", "seed", "stop"):
+        for key in (
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "seed",
+            "stop",
+            "frequency_penalty",
+            "presence_penalty",
+        ):
             value = getattr(self._config, key)
             if value is not None:
                 body[key] = value
@@ -585,7 +596,7 @@ def create_client(spec: ModelSpec) -> VllmChatCompletionClient:
         value = getattr(spec, key)
         if value is not None:
             settings[key] = value
-    for key in ("temperature", "top_p", "max_tokens", "seed"):
+    for key in ("temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty"):
         value = getattr(spec, key)
         if value is not None:
             settings[key] = value

@@ -1,11 +1,10 @@
 """What the in-process vLLM client needs besides vLLM: AutoGen messages in OpenAI form, chat templates,
-model presets and where a model's folder is. Imports no vLLM code."""
+and where a model's folder is. Imports no vLLM code."""
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,36 +20,7 @@ from autogen_core.models import (
 from ..errors import ProfileError
 from ._default_model import DEFAULT_MODEL_ALIAS, builtin_chat_template, ensure_default_model
 
-__all__ = ["load_template", "model_folder", "preset_for", "to_openai_messages"]
-
-# Settings by model name, applied by `create_client` under what the spec says (first match wins).
-_PRESETS: tuple[tuple[re.Pattern[str], Mapping[str, Any]], ...] = (
-    (
-        re.compile(r"smollm2"),
-        {
-            "tool_parser": "hermes",
-            "chat_template": "chatml_hermes",
-            "force_tool_choice": True,
-            "engine_args": {"max_model_len": 4096},
-        },
-    ),
-    (re.compile(r"qwen3"), {"tool_parser": "hermes", "reasoning_parser": "qwen3"}),
-    (re.compile(r"qwen2|qwq|hermes"), {"tool_parser": "hermes"}),
-    (re.compile(r"llama-?4"), {"tool_parser": "llama4_pythonic"}),
-    (re.compile(r"llama-?3"), {"tool_parser": "llama3_json"}),
-    (re.compile(r"mistral|mixtral|ministral"), {"tool_parser": "mistral"}),
-    (re.compile(r"granite"), {"tool_parser": "granite"}),
-    (re.compile(r"deepseek-r1"), {"reasoning_parser": "deepseek_r1"}),
-)
-
-
-def preset_for(model: str) -> dict[str, Any]:
-    """The preset settings for a model name or folder (matched on its last path part, lower case)."""
-    name = Path(model).name.lower() or model.lower()
-    for pattern, settings in _PRESETS:
-        if pattern.search(name):
-            return {k: dict(v) if isinstance(v, Mapping) else v for k, v in settings.items()}
-    return {}
+__all__ = ["load_template", "model_folder", "to_openai_messages"]
 
 
 def to_openai_messages(messages: Sequence[LLMMessage], *, vision: bool) -> list[dict[str, Any]]:

@@ -1,0 +1,96 @@
+"""Model facts: what a model can do and how it is best asked, by model name, in one table.
+
+Imports no AutoGen, openai or vLLM code. The in-process provider takes its engine settings from here, and
+the runner sizes every agent's model context from `context_length_of` and `completion_budget_of`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._schema import ModelSpec
+
+__all__ = [
+    "SETTING_KEYS",
+    "completion_budget_of",
+    "context_length_of",
+    "preset_for",
+    "request_settings",
+]
+
+# In-process vLLM settings by model name, applied under what the spec says (first match wins).
+_PRESETS: tuple[tuple[re.Pattern[str], Mapping[str, Any]], ...] = (
+    (
+        re.compile(r"smollm2"),
+        {
+            "tool_parser": "hermes",
+            "chat_template": "chatml_hermes",
+            "force_tool_choice": True,
+            "engine_args": {"max_model_len": 4096},
+        },
+    ),
+    (re.compile(r"qwen3"), {"tool_parser": "hermes", "reasoning_parser": "qwen3"}),
+    (re.compile(r"qwen2|qwq|hermes"), {"tool_parser": "hermes"}),
+    (re.compile(r"llama-?4"), {"tool_parser": "llama4_pythonic"}),
+    (re.compile(r"llama-?3"), {"tool_parser": "llama3_json"}),
+    (re.compile(r"mistral|mixtral|ministral"), {"tool_parser": "mistral"}),
+    (re.compile(r"granite"), {"tool_parser": "granite"}),
+    (re.compile(r"deepseek-r1"), {"reasoning_parser": "deepseek_r1"}),
+)
+
+# The request settings that decide an answer besides the messages and tools: what a strict replay compares.
+SETTING_KEYS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
+    "extra_body",
+)
+# Room left for the answer when a model states no max_tokens.
+_DEFAULT_COMPLETION_BUDGET = 512
+
+
+def preset_for(model: str) -> dict[str, Any]:
+    """The in-process settings for a model name or folder (matched on its last path part, lower case)."""
+    name = Path(model).name.lower() or model.lower()
+    for pattern, settings in _PRESETS:
+        if pattern.search(name):
+            return {k: dict(v) if isinstance(v, Mapping) else v for k, v in settings.items()}
+    return {}
+
+
+def context_length_of(spec: ModelSpec) -> int | None:
+    """Tokens the model takes (prompt plus answer), when known: stated, or the in-process engine's length."""
+    if spec.context_length:
+        return spec.context_length
+    if spec.provider == "vllm":
+        length = spec.engine_args.get("max_model_len")
+        if length is None and spec.model:
+            length = preset_for(spec.model).get("engine_args", {}).get("max_model_len")
+        if isinstance(length, int) and length > 0:
+            return length
+    return None
+
+
+def completion_budget_of(spec: ModelSpec) -> int:
+    """Tokens kept free for the model's answer."""
+    return spec.max_tokens or _DEFAULT_COMPLETION_BUDGET
+
+
+def request_settings(spec: ModelSpec | None) -> dict[str, Any]:
+    """The spec's request settings that are set, in a stable JSON-ready form (stop as a list)."""
+    if spec is None:
+        return {}
+    out: dict[str, Any] = {}
+    for key in SETTING_KEYS:
+        value = getattr(spec, key)
+        if value is None or value == {}:
+            continue
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return out
