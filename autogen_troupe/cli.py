@@ -49,6 +49,9 @@ def _fail(e: BaseException, code: int) -> NoReturn:
         err.print(str(e), markup=False)
     else:
         err.print(f"{type(e).__name__}: {e}", markup=False)
+    for label, attr in (("transcript", "transcript_path"), ("engine log", "log_path")):
+        if where := getattr(e, attr, None):  # set by the runner on a run that started
+            err.print(f"{label}: {where}", markup=False, highlight=False)
     raise typer.Exit(code)
 
 
@@ -85,8 +88,13 @@ def run(
         bool,
         typer.Option("--lenient", help="With --replay: give a changed request the next recorded answer."),
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
+    ] = False,
 ) -> None:
-    """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript."""
+    """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript.
+
+    The in-process engine's own log (vLLM, torch) goes to NAME-TIME.log beside the transcript."""
     from .runtime import RunOptions, load_scenario, run_scenario
     from .runtime._console import ConsoleView
 
@@ -95,7 +103,12 @@ def run(
         raise typer.Exit(2)
     try:
         sc = load_scenario(scenario)
-        options = RunOptions(overrides=_overrides(profile, base_url, model), out_dir=out_dir)
+        options = RunOptions(
+            overrides=_overrides(profile, base_url, model),
+            out_dir=out_dir,
+            capture_engine_logs=True,
+            show_engine_logs=verbose,
+        )
         if replay is not None:
             from .runtime._cassette import Cassette
 
@@ -119,8 +132,9 @@ def run(
             result, unplayed = outcome.result, outcome.unplayed
             for w in outcome.warnings:
                 err.print(f"warning: {w}", markup=False)
-    except KeyboardInterrupt:
-        err.print("Interrupted; the transcript so far is in " + str(out_dir), markup=False)
+    except KeyboardInterrupt as e:
+        where = getattr(e, "transcript_path", None) or out_dir
+        err.print(f"Interrupted; the transcript so far is in {where}", markup=False)
         raise typer.Exit(130) from None
     except (ScenarioError, ProfileError) as e:
         _fail(e, 2)
@@ -156,6 +170,9 @@ def record(
     profile: ProfileOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
+    ] = False,
 ) -> None:
     """Run SCENARIO against its model and record every model and tool call into a cassette."""
     from .runtime import RunOptions, load_scenario
@@ -168,7 +185,12 @@ def record(
     try:
         path = resolve_scenario_path(scenario)
         sc = load_scenario(path)
-        options = RunOptions(overrides=_overrides(profile, base_url, model), out_dir=out_dir)
+        options = RunOptions(
+            overrides=_overrides(profile, base_url, model),
+            out_dir=out_dir,
+            capture_engine_logs=True,
+            show_engine_logs=verbose,
+        )
     except (ScenarioError, ProfileError) as e:
         _fail(e, 2)
     target = cassette or cassette_path_for(path)
@@ -311,14 +333,25 @@ def list_scenarios() -> None:
 
     from .runtime._loader import bundled_scenarios, load_scenario
 
-    table = Table("name", "team", "agents", "description")
+    rows: list[tuple[str, str, str, str]] = []
     for name, path in bundled_scenarios().items():
         try:
             sc = load_scenario(path)
         except ScenarioError as e:
-            table.add_row(name, "?", "?", f"[red]invalid[/red]: {e.issues[0].message}")
+            rows.append((name, "?", "?", f"invalid: {e.issues[0].message}"))
             continue
-        table.add_row(name, sc.team.kind, ", ".join(a.name for a in sc.team.agents), sc.description)
+        rows.append((name, sc.team.kind, ", ".join(a.name for a in sc.team.agents), sc.description))
+    longest = max((len(r[0]) for r in rows), default=4)
+    # Names are never cut: they are what you type. On a narrow terminal the team and agents columns go.
+    narrow = out.width < longest + 50
+    table = Table(expand=False)
+    table.add_column("name", no_wrap=True, min_width=longest, style="bold")
+    if not narrow:
+        table.add_column("team", no_wrap=True)
+        table.add_column("agents", overflow="fold")
+    table.add_column("description", overflow="fold")
+    for name, kind, agents, description in rows:
+        table.add_row(name, description) if narrow else table.add_row(name, kind, agents, description)
     out.print(table)
 
 

@@ -152,7 +152,8 @@ class TroupeModelContext(ChatCompletionContext):
                 head, messages = messages[: choice.head], messages[-choice.tail :]
             else:
                 head, messages = [], messages
-        elif messages:  # token_limited: the task first, as long as it leaves room for the newest message
+        elif messages and isinstance(messages[0], UserMessage):
+            # token_limited: the task first, as long as it leaves room for the newest message
             head, messages = messages[:1], messages[1:]
         limit = await self._limit()
         if limit is None:

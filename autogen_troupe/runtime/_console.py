@@ -102,6 +102,8 @@ class ConsoleView:
         ]
         if result.transcript_path:
             lines.append(f"transcript: {escape(str(result.transcript_path))}")
+        if result.log_path:
+            lines.append(f"engine log: {escape(str(result.log_path))}")
         self.console.print(Panel("\n".join(lines), expand=False))
 
 

@@ -35,6 +35,10 @@ class RunOptions:
     env: Mapping[str, str] | None = None
     profiles_path: Path | None = None
     out_dir: Path | None = None  # where the JSONL transcript goes; None: no file
+    # The engine libraries' log lines (vLLM, torch...) go to NAME-TIME.log beside the transcript instead of
+    # the console; process-wide, so for one run per process (the CLI). `show_engine_logs` also prints them.
+    capture_engine_logs: bool = False
+    show_engine_logs: bool = False
 
 
 def resolve_agent_model(
@@ -162,6 +166,12 @@ async def run_scenario(
         raise TroupeError(f"scenario {scenario.name!r} has no task; give one with --task / task=...")
     started = time.monotonic()
     writer = _open_writer(scenario, options)
+    log_path = writer.path.with_suffix(".log") if writer is not None else None
+    logs: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if options.capture_engine_logs and log_path is not None:
+        from ._logs import engine_logs_to
+
+        logs = engine_logs_to(log_path, console=options.show_engine_logs)
     entries: list[Entry] = []
     usage = Usage()
     stop_reason, stopped_by, error = "", "error", None
@@ -177,40 +187,50 @@ async def run_scenario(
         if on_event is not None:
             on_event(item)
 
-    try:
-        async with open_team(
-            scenario,
-            model_client=model_client,
-            clients=clients,
-            options=options,
-            wrap_workbench=wrap_workbench,
-            wrap_tool=wrap_tool,
-            replace_mcp=replace_mcp,
-        ) as opened:
-            if writer is not None:
-                from ._profiles import redacted
+    def finish(reason: str, by: Any, error: str | None) -> RunResult:
+        return _finish(writer, scenario, task, reason, by, entries, usage, started, error, log_path)
 
-                writer.write(
-                    {"record": "models", "models": {a: redacted(s) for a, s in opened.specs.items()}}
+    try:
+        with logs:
+            async with open_team(
+                scenario,
+                model_client=model_client,
+                clients=clients,
+                options=options,
+                wrap_workbench=wrap_workbench,
+                wrap_tool=wrap_tool,
+                replace_mcp=replace_mcp,
+            ) as opened:
+                if writer is not None:
+                    from ._profiles import redacted
+
+                    writer.write(
+                        {"record": "models", "models": {a: redacted(s) for a, s in opened.specs.items()}}
+                    )
+                stop_reason, stopped_by = await _stream(
+                    opened, task, time.monotonic(), emit, scenario.limits.timeout_s
                 )
-            stop_reason, stopped_by = await _stream(
-                opened, task, time.monotonic(), emit, scenario.limits.timeout_s
-            )
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        stop_reason, stopped_by, error = "interrupted", "interrupted", "the run was interrupted"
-        _finish(writer, scenario, task, stop_reason, stopped_by, entries, usage, started, error)
+    except (KeyboardInterrupt, asyncio.CancelledError) as e:
+        _where(e, finish("interrupted", "interrupted", "the run was interrupted"))
         raise
     except TroupeError as e:
         error = f"{type(e).__name__}: {e}"
-        stop_reason = error
-        _finish(writer, scenario, task, stop_reason, "error", entries, usage, started, error)
+        _where(e, finish(error, "error", error))
         raise
     except Exception as e:  # an AutoGen or client failure deep in the team: explain it, keep the transcript
         typed = _from_team_error(e)
         error = f"{type(typed).__name__}: {typed}" if typed else _explain(e)
-        _finish(writer, scenario, task, error, "error", entries, usage, started, error)
-        raise (typed or RunError(error)) from e
-    return _finish(writer, scenario, task, stop_reason, stopped_by, entries, usage, started, None)
+        failed = typed or RunError(error)
+        _where(failed, finish(error, "error", error))
+        raise failed from e
+    return finish(stop_reason, stopped_by, None)
+
+
+def _where(error: BaseException, result: RunResult) -> None:
+    """Tell whoever catches `error` where the run's transcript and engine log are (the CLI prints them)."""
+    with contextlib.suppress(AttributeError, TypeError):
+        error.transcript_path = result.transcript_path  # type: ignore[attr-defined]
+        error.log_path = result.log_path  # type: ignore[attr-defined]
 
 
 async def _stream(
@@ -325,6 +345,7 @@ def _finish(
     usage: Usage,
     started: float,
     error: str | None,
+    log_path: Path | None = None,
 ) -> RunResult:
     result = RunResult(
         scenario=scenario.name,
@@ -335,6 +356,7 @@ def _finish(
         usage=usage,
         duration_s=round(time.monotonic() - started, 3),
         transcript_path=writer.path if writer else None,
+        log_path=log_path if log_path is not None and log_path.exists() else None,
         error=error,
     )
     if writer is not None:

@@ -126,6 +126,7 @@ class RunResult(_Frozen):
     usage: Usage
     duration_s: float
     transcript_path: Path | None = None
+    log_path: Path | None = Field(None, description="The engine libraries' log, when the run wrote one.")
     error: str | None = None
 
     @property
