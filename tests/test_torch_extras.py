@@ -64,3 +64,18 @@ def test_a_new_interpreter_of_this_environment_is_guarded() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == f"{[True] * len(broken)} True"
     assert te.startup_guard_active()  # and this very process (pytest) was guarded too
+
+
+def test_without_the_startup_guard_the_engine_error_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An install that skipped the .pth (a fault no test can install for real): one paragraph, a run error
+    (exit 1), and the command that fixes it."""
+    from autogen_troupe.errors import EngineError, RunError
+    from autogen_troupe.runtime import _vllm_engine
+
+    monkeypatch.setattr(_vllm_engine, "_vllm_module", None)
+    monkeypatch.setattr(te, "startup_guard_active", lambda: False)
+    monkeypatch.setattr(te, "broken_torch_extras", lambda dirs=None: ["torchvision", "torchaudio"])
+    with pytest.raises(EngineError, match=r"pip uninstall -y torchvision torchaudio$") as caught:
+        _vllm_engine.import_vllm()
+    assert isinstance(caught.value, RunError)
+    assert "helper processes" in str(caught.value)

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EngineError, ModelCallError, ProfileError
+from ..errors import EngineError, ModelCallError, ProfileError, TroupeError
 
 if TYPE_CHECKING:
     from vllm.outputs import RequestOutput
@@ -351,6 +351,8 @@ class EngineHandle:
                 return LLMEngine.from_engine_args(EngineArgs(model=self.model, **args))
         except TypeError as e:
             raise ProfileError(f"invalid vLLM engine_args {sorted(self.engine_args)}: {e}") from None
+        except TroupeError:
+            raise
         except Exception as e:
             raise EngineError(f"vLLM could not load the model {self.model!r}: {type(e).__name__}: {e}") from e
 
