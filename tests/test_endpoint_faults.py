@@ -97,12 +97,15 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 
 
 ROLE = chunk({"role": "assistant", "content": ""})
-COMPLETION = {
-    "id": "c1",
-    "object": "chat.completion",
-    "model": "m",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-}
+FN = {"name": "get_current_time", "arguments": "{}"}
+
+
+def completion(message: dict[str, Any], finish: str = "stop") -> dict[str, Any]:
+    choice = {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}
+    return {"id": "c1", "object": "chat.completion", "model": "m", "choices": [choice]}
+
+
+COMPLETION = completion({"content": "hi"})
 
 # --------------------------------------------------------------------------- 200 answers that are no answer
 
@@ -121,6 +124,15 @@ FAULTS = [
     (Reply(text="  \n"), True, "empty answer", True),
     (Reply(text="", finish_reason="length"), False, "raise max_tokens", False),
     (Reply(text="", finish_reason="length"), True, "raise max_tokens", False),
+    (Reply(raw=completion({"content": None, "refusal": "I can't help"})), False, "refusal in place", False),
+    (Reply(chunks=[ROLE, chunk({"refusal": "I can't"}), chunk({}, "stop")]), True, "refusal in place", False),
+    (
+        Reply(raw=completion({"content": None, "function_call": FN})),
+        False,
+        "deprecated `function_call`",
+        False,
+    ),
+    (Reply(chunks=[ROLE, chunk({"function_call": FN}, "function_call")]), True, "deprecated", False),
     (
         Reply(chunks=[ROLE], cut=True),
         True,
@@ -258,7 +270,7 @@ async def test_a_retry_after_within_the_ceiling_is_waited_for(srv: FakeOpenAI, r
     _, result = await ask(srv, stream=False)
     assert result.content == "ready now"
     first, second = srv.chat_requests
-    assert second.at - first.at >= 0.5  # the SDK's own first pause is at most 0.5 s; the server asked 1-2 s
+    assert second.at - first.at >= 0.8  # the SDK's own first pause is at most 0.5 s; the server asked 1-2 s
 
 
 async def test_the_message_counts_the_attempts_really_made(srv: FakeOpenAI) -> None:

@@ -65,8 +65,17 @@ def parse_body(body: bytes, content_type: str) -> tuple[Any, Fault | None]:
         return None, Fault(f"a body that is not valid JSON ({sample(body)})", retryable=True)
 
 
-def empty_answer(finish_reason: Any) -> Fault:
-    """An answer with neither text nor a tool call, explained by its finish reason."""
+_FUNCTION_CALL = Fault(
+    "a deprecated `function_call` in place of `tool_calls`, which AutoGen cannot read; let the server "
+    "answer with tool calls (vLLM: --enable-auto-tool-choice --tool-call-parser NAME)",
+    retryable=False,
+)
+
+
+def empty_answer(finish_reason: Any, refusal: Any = None) -> Fault:
+    """An answer with neither text nor a tool call, explained by its refusal or its finish reason."""
+    if isinstance(refusal, str) and refusal.strip():
+        return Fault(f"a refusal in place of an answer: {refusal.strip()}", retryable=False)
     if finish_reason == "length":
         return Fault(
             "an empty answer: the model reached its token limit before writing any text or tool call "
@@ -85,9 +94,7 @@ def empty_answer(finish_reason: Any) -> Fault:
 
 def _says_something(message: dict[str, Any]) -> bool:
     content = message.get("content")
-    return (isinstance(content, str) and bool(content.strip())) or bool(
-        message.get("tool_calls") or message.get("function_call")
-    )
+    return (isinstance(content, str) and bool(content.strip())) or bool(message.get("tool_calls"))
 
 
 def completion_fault(obj: Any) -> Fault | None:
@@ -107,8 +114,10 @@ def completion_fault(obj: Any) -> Fault | None:
     message = first.get("message") if isinstance(first, dict) else None
     if not isinstance(message, dict):
         return Fault(f"a choice without a message ({sample(json.dumps(first))})", retryable=False)
+    if message.get("function_call") is not None and not message.get("tool_calls"):
+        return _FUNCTION_CALL
     if not _says_something(message):
-        return empty_answer(first.get("finish_reason"))
+        return empty_answer(first.get("finish_reason"), message.get("refusal"))
     return None
 
 
@@ -126,6 +135,8 @@ class StreamCheck:
         self.answered = False
         self.passed_on = False
         self.ended = False
+        self.function_call = False
+        self.refusal: list[str] = []
 
     def chunk(self, obj: Any) -> Fault | None:
         """Take one parsed `data:` payload; a fault when it cannot be a chat-completion chunk."""
@@ -150,9 +161,13 @@ class StreamCheck:
                 reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                 if isinstance(reasoning, str) and reasoning:
                     self.passed_on = True  # shown as it comes, though it is no answer
+                if isinstance(delta.get("refusal"), str):
+                    self.refusal.append(delta["refusal"])
+                self.function_call |= delta.get("function_call") is not None
             if choice.get("finish_reason"):
                 self.finished = True
                 self.finish_reason = choice["finish_reason"]
+                self.function_call |= self.finish_reason == "function_call"
         return None
 
     def end(self, why: str | None = None) -> Fault | None:
@@ -167,6 +182,8 @@ class StreamCheck:
             return Fault(
                 f"a stream that {how} before its finish reason, after {count}{cause}", retryable=True
             )
+        if self.function_call:
+            return _FUNCTION_CALL
         if not self.answered:
-            return empty_answer(self.finish_reason)
+            return empty_answer(self.finish_reason, "".join(self.refusal))
         return None
