@@ -10,7 +10,15 @@ their whole stack: the openai SDK, its retries, headers and SSE parsing.
 
 Replies come from `srv.responder(request_json)` when it returns one, else from the scripted queue, else from
 `srv.default`; with none left the server answers HTTP 400 (never retried) saying so. Any path prefix works
-(`/api/gateway/rep/serving/43/v1/chat/completions` as well as `/v1/chat/completions`).
+(`/api/gateway/rep/serving/43/v1/chat/completions` as well as `/v1/chat/completions`). Every answer carries
+`retry-after-ms: 1` unless the reply sets a Retry-After header itself, so the openai SDK's retry pauses
+take a millisecond.
+
+Faults, for the client's error handling: `raw` with a `content_type` (an HTML page, an empty or invalid
+JSON body, `{"choices": []}`, garbage sent as `text/event-stream`); `chunks` holding strings (sent as
+`data:` payloads verbatim, e.g. invalid JSON), `done=False` (no `[DONE]`), `cut=True` (the connection
+drops after the chunks, mid-body); `srv.redirects` (a path prefix to another base URL, on any origin:
+answered with `srv.redirect_status`, 307 by default).
 
 As a process (for CLI tests): `python tests/fake_openai.py --port 0 --script FILE.json [--log FILE.jsonl]`
 prints `READY <base_url>` once it listens, appends every request to the log as JSON lines, and runs until
@@ -25,6 +33,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import socket
 import sys
 import threading
@@ -68,7 +77,10 @@ class Reply:
     model: str | None = None
     raw: Any = None
     delay_s: float = 0.0  # wait before answering (ends early when the client hangs up), to cause timeouts
-    chunks: tuple[Mapping[str, Any], ...] | None = None  # a stream sent verbatim (then [DONE]), any dialect
+    chunks: tuple[Mapping[str, Any] | str, ...] | None = None  # a stream sent verbatim (then [DONE])
+    content_type: str | None = None  # of a `raw` answer; default text/plain for str, JSON for dict
+    done: bool = True  # end a stream with `data: [DONE]`
+    cut: bool = False  # drop the connection mid-body after the stream's chunks
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
@@ -100,6 +112,7 @@ class Recorded:
     headers: dict[str, str]
     json: Any
     query: str = ""
+    at: float = 0.0  # time.monotonic() when it arrived
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "path": self.path, "headers": self.headers, "json": self.json}
@@ -159,6 +172,8 @@ class FakeOpenAI:
         self.default = Reply.of(default) if default is not None else None
         self.models: list[str] = list(models)
         self.models_reply: Reply | None = None  # overrides GET /models (e.g. Reply(raw="<html>"))
+        self.redirects: dict[str, str] = {}  # path prefix -> base URL it is redirected to
+        self.redirect_status = 307
         self.requests: list[Recorded] = []
         self._log_path = log_path
         self._lock = threading.Lock()
@@ -188,6 +203,8 @@ class FakeOpenAI:
         self.default = None
         self.models = ["fake-model"]
         self.models_reply = None
+        self.redirects = {}
+        self.redirect_status = 307
 
     @property
     def remaining(self) -> int:
@@ -237,6 +254,7 @@ class FakeOpenAI:
         config = uvicorn.Config(
             self._app(), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
         )
+        logging.getLogger("uvicorn.error").addFilter(_not_a_cut)  # a cut on purpose is no server error
         self._server = uvicorn.Server(config)
         return self._server
 
@@ -296,12 +314,20 @@ class FakeOpenAI:
             headers={k.lower(): v for k, v in request.headers.items()},
             json=body,
             query=request.url.query,
+            at=time.monotonic(),
         )
         with self._lock:
             self.requests.append(rec)
             if self._log_path is not None:
                 with self._log_path.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(rec.to_dict()) + "\n")
+        for prefix, target in self.redirects.items():
+            if request.url.path.startswith(prefix):
+                from starlette.responses import RedirectResponse
+
+                query = f"?{request.url.query}" if request.url.query else ""
+                location = target + request.url.path[len(prefix) :] + query
+                return RedirectResponse(location, status_code=self.redirect_status)
         path = request.url.path.rstrip("/")
         if request.method == "GET" and path.endswith("/models"):
             return self._models()
@@ -343,7 +369,8 @@ class FakeOpenAI:
         if reply.raw is not None:
             return _plain(reply)
         if reply.chunks is not None:
-            return _sse(iter([dict(c) for c in reply.chunks]), reply.headers)
+            chunks = iter([c if isinstance(c, str) else dict(c) for c in reply.chunks])
+            return _sse(chunks, reply.headers, done=reply.done, cut=reply.cut)
         n = next(self._ids)
         model = reply.model or body.get("model") or "fake-model"
         usage = _usage(body, reply)
@@ -377,7 +404,7 @@ class FakeOpenAI:
             out["blocked"] = True
         from starlette.responses import JSONResponse
 
-        return JSONResponse(out, headers=reply.headers)
+        return JSONResponse(out, headers=_quick_retry(reply.headers))
 
 
 def _usage(body: dict[str, Any], reply: Reply) -> dict[str, int]:
@@ -470,37 +497,73 @@ def _stream_chunks(
         yield last
 
 
-def _sse(chunks: Iterator[dict[str, Any]], headers: Mapping[str, str]) -> Any:
+class _Cut(Exception):
+    """Raised inside a streamed body to drop the connection mid-body (Reply.cut)."""
+
+
+def _not_a_cut(record: logging.LogRecord) -> bool:
+    exc = record.exc_info[1] if record.exc_info else None
+    while exc is not None:
+        if isinstance(exc, _Cut):
+            return False
+        group = getattr(exc, "exceptions", None)
+        exc = group[0] if group else exc.__cause__ or exc.__context__
+    return True
+
+
+def _sse(
+    chunks: Iterator[dict[str, Any] | str],
+    headers: Mapping[str, str],
+    *,
+    done: bool = True,
+    cut: bool = False,
+) -> Any:
     from starlette.responses import StreamingResponse
 
     def body() -> Iterator[bytes]:
         ended = False
         for c in chunks:
-            yield f"data: {json.dumps(c, ensure_ascii=False)}\n\n".encode()
-            ended = bool(c.get("blocked"))
-        if not ended:
+            data = c if isinstance(c, str) else json.dumps(c, ensure_ascii=False)
+            yield f"data: {data}\n\n".encode()
+            ended = isinstance(c, dict) and bool(c.get("blocked"))
+        if cut:
+            raise _Cut
+        if done and not ended:
             yield b"data: [DONE]\n\n"
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=dict(headers))
+    return StreamingResponse(body(), media_type="text/event-stream", headers=_quick_retry(headers))
+
+
+def _quick_retry(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers, plus retry-after-ms: 1 (the openai SDK's retry pause) unless they set a Retry-After."""
+    h = dict(headers or {})
+    if not any(k.lower().startswith("retry-after") for k in h):
+        h["retry-after-ms"] = "1"
+    return h
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Any:
     from starlette.responses import JSONResponse
 
     kind = "server_error" if status >= 500 else "invalid_request_error"
-    # retry-after-ms keeps the openai SDK's retry pauses at a millisecond in tests.
-    h = {"retry-after-ms": "1", **(headers or {})}
     return JSONResponse(
-        {"error": {"message": message, "type": kind, "code": status}}, status_code=status, headers=h
+        {"error": {"message": message, "type": kind, "code": status}},
+        status_code=status,
+        headers=_quick_retry(headers),
     )
 
 
 def _plain(reply: Reply) -> Any:
     from starlette.responses import JSONResponse, Response
 
+    headers = _quick_retry(reply.headers)
     if isinstance(reply.raw, str):
-        return Response(reply.raw, status_code=reply.status, media_type="text/plain", headers=reply.headers)
-    return JSONResponse(reply.raw, status_code=reply.status, headers=reply.headers)
+        media = reply.content_type or "text/plain"
+        return Response(reply.raw, status_code=reply.status, media_type=media, headers=headers)
+    if reply.content_type:
+        body = json.dumps(reply.raw)
+        return Response(body, status_code=reply.status, media_type=reply.content_type, headers=headers)
+    return JSONResponse(reply.raw, status_code=reply.status, headers=headers)
 
 
 # ---------------------------------------------------------------------- process mode

@@ -6,11 +6,18 @@ What it adds to autogen-ext 0.7.5 (see FACTS.md):
 - streamed requests ask for `stream_options.include_usage`, so streamed usage is not 0/0;
 - a wire normaliser (an httpx transport) copies vLLM's `reasoning` to the `reasoning_content` AutoGen
   reads, and turns GenStudio's `"blocked": true` into an error raised as `ContentBlocked`;
+- a 200 answer that is no answer (an HTML page, an empty or cut body, no choices, a stream that stops
+  before its finish reason, an empty reply: see `_answers`) is retried when that may help, then raised
+  as a `ModelCallError`, never handed on as a message;
+- every request goes through `_http`'s clients: redirects only within one origin, a ceiling on
+  `Retry-After`;
 - the model id is discovered from `GET /models` when the profile gives none;
 - openai SDK errors become one-paragraph `ModelCallError`s (status, URL without query, the server's
   message) that never hold the API key, and the dumped component config holds no key either.
 
-The SDK keeps its own retries, which only repeat safe cases: connection errors, timeouts, 408/409/429/5xx.
+The SDK keeps its own retries, which only repeat safe cases: connection errors, timeouts, 408/409/429/5xx,
+and the transient faults above while nothing of a stream has been passed on yet. Error messages count the
+attempts really made.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from pydantic import BaseModel, SecretStr
 from typing_extensions import Self
 
 from ..errors import ContentBlocked, ModelCallError, ProfileError
+from ._answers import FAULT_CODE, Fault, StreamCheck, completion_fault, parse_body, sample
+from ._http import RETRY_AFTER_MAX_S, async_client, retry_after_s, sync_client
 from ._network import check_endpoint
 from ._profiles import infer_model_info, is_secret_header, normalize_base_url
 from ._schema import ModelInfoSpec, ModelSpec
@@ -98,20 +107,12 @@ def _blocked_error() -> dict[str, Any]:
     return {"error": {"message": _BLOCKED_MESSAGE, "type": _BLOCKED_CODE, "code": _BLOCKED_CODE}}
 
 
-def _fix_sse_line(line: bytes) -> tuple[bytes, bool]:
-    text = line.rstrip(b"\r")
-    if not text.startswith(b"data:"):
-        return text, False
-    payload = text[5:].strip()
-    if not payload.startswith(b"{"):
-        return text, False
-    try:
-        obj = json.loads(payload)
-    except ValueError:
-        return text, False
+def _fix_chunk(obj: Any) -> tuple[bytes | None, bool]:
+    """One parsed stream chunk normalised: its new `data:` lines (None when unchanged), and whether the
+    endpoint's moderation blocked it."""
     changed, blocked = _normalise(obj)
     if blocked:
-        return b"data: " + json.dumps(_blocked_error()).encode(), True
+        return None, True
     if isinstance(obj, dict) and obj.get("usage") and obj.get("choices"):
         # AutoGen 0.7.5 reads finish_reason only from chunks without usage; GenStudio sends both in its
         # last chunk. Send them as OpenAI does: the chunk, then a usage-only chunk with no choices.
@@ -119,39 +120,141 @@ def _fix_sse_line(line: bytes) -> tuple[bytes, bool]:
             "choices": [],
             "usage": obj["usage"],
         }
-        obj["usage"] = None
+        obj = {**obj, "usage": None}
         return _data(obj) + b"\n\n" + _data(usage), False
-    return (_data(obj), False) if changed else (text, False)
+    return (_data(obj) if changed else None), False
 
 
 def _data(obj: Any) -> bytes:
     return b"data: " + json.dumps(obj, ensure_ascii=False).encode()
 
 
-class _NormalisedSSE(httpx.AsyncByteStream):
-    """The server's event stream, line by line through `_fix_sse_line`; ends after a blocked event."""
+def _field_value(line: bytes, name: bytes) -> bytes:
+    value = line[len(name) :]
+    value = value[1:] if value.startswith(b":") else value
+    return value[1:] if value.startswith(b" ") else value
+
+
+_SSE_FIELDS = (b"event", b"id", b"retry")
+
+
+class _CheckedSSE(httpx.AsyncByteStream):
+    """The server's event stream, event by event: normalised (`_fix_chunk`), checked (`StreamCheck`), and
+    held back until its first chunk worth showing, so that a fault before it can still be asked again.
+
+    A fault found later ends the stream with an error event, which the openai SDK raises as an APIError
+    that `translate_error` turns into a `ModelCallError`. A blocked chunk ends it with the blocked error.
+    """
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
+        self.check = StreamCheck()
+        self._fields: list[bytes] = []  # the lines of the event being read
+        self._has_data = False
+        self._held: list[bytes] = []
+        self._items = self._read()
+
+    async def prime(self) -> Fault | None:
+        """Read until the first chunk worth showing (or the end); the fault met before it, if any."""
+        async for item in self._items:
+            if isinstance(item, Fault):
+                return item
+            self._held.append(item)
+            if self.check.passed_on:
+                break
+        return None
 
     async def __aiter__(self) -> Any:
+        held, self._held = self._held, []
+        for item in held:
+            yield item
+        async for item in self._items:
+            if isinstance(item, Fault):
+                yield _data({"error": item.error_body()}) + b"\n\n"
+                return
+            yield item
+
+    async def _read(self) -> AsyncGenerator[bytes | Fault, None]:
         buf = b""
-        async for chunk in self._response.aiter_bytes():
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            out = []
-            for line in lines:
-                fixed, blocked = _fix_sse_line(line)
-                out.append(fixed)
-                if blocked:
-                    yield b"\n".join(out) + b"\n\n"
+        try:
+            async for chunk in self._response.aiter_bytes():
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                out, fault, stop = self._lines(lines)
+                if out:
+                    yield out
+                if fault is not None or stop:
+                    if fault is not None:
+                        yield fault
                     return
-            if out:
-                yield b"\n".join(out) + b"\n"
-        if buf:
-            yield _fix_sse_line(buf)[0] + b"\n\n"
+        except httpx.TimeoutException:
+            raise  # the openai SDK retries it and reports a timeout
+        except httpx.HTTPError as e:
+            # A cut after the finish reason lost nothing; before it, the answer is incomplete.
+            if not self.check.ended and (fault := self.check.end(f"{type(e).__name__}: {e or 'no detail'}")):
+                yield fault
+            return
+        out, fault, stop = self._lines([buf, b""] if buf else [b""])  # the last event needs no blank line
+        if out:
+            yield out
+        if fault is None and not stop and not self.check.ended:
+            fault = self.check.end()
+        if fault is not None:
+            yield fault
+
+    def _lines(self, lines: list[bytes]) -> tuple[bytes, Fault | None, bool]:
+        """Lines in; the bytes to send on, a fault, and whether the stream is over."""
+        out: list[bytes] = []
+        for raw in lines:
+            line = raw.rstrip(b"\r")
+            if self.check.ended:
+                out.append(line + b"\n")  # after [DONE] or an error event: nothing left to check
+                continue
+            if not line:
+                sent, fault, stop = self._dispatch()
+                out.append(sent)
+                if fault is not None or stop:
+                    return b"".join(out), fault, stop
+            elif line.startswith(b":"):
+                out.append(line + b"\n")  # a comment, e.g. a keep-alive
+            else:
+                name = line.split(b":", 1)[0]
+                if name == b"data":
+                    self._has_data = True
+                elif name not in _SSE_FIELDS:
+                    fault = Fault(f"something other than server-sent events ({sample(line)})", False)
+                    return b"".join(out), fault, True
+                self._fields.append(line)
+        return b"".join(out), None, False
+
+    def _dispatch(self) -> tuple[bytes, Fault | None, bool]:
+        """The event just completed (its lines in `_fields`), checked and normalised."""
+        lines, self._fields = self._fields, []
+        has_data, self._has_data = self._has_data, False
+        if not has_data:
+            return b"\n".join(lines) + b"\n\n" if lines else b"\n", None, False
+        payload = b"\n".join(_field_value(x, b"data") for x in lines if x.split(b":", 1)[0] == b"data")
+        event = b"\n".join(lines) + b"\n\n"
+        if payload.strip() == b"[DONE]":
+            fault = self.check.end()
+            return (b"", fault, True) if fault is not None else (event, None, False)
+        try:
+            obj = json.loads(payload)
+        except ValueError:
+            return b"", Fault(f"a chunk that is not JSON ({sample(payload)})", retryable=False), True
+        fixed, blocked = _fix_chunk(obj)
+        if blocked:
+            return _data(_blocked_error()) + b"\n\n", None, True
+        fault = self.check.chunk(obj)
+        if fault is not None:
+            return b"", fault, True
+        if fixed is None:
+            return event, None, False
+        others = [x for x in lines if x.split(b":", 1)[0] != b"data"]
+        return b"\n".join([*others, fixed]) + b"\n\n", None, False
 
     async def aclose(self) -> None:
+        await self._items.aclose()
         await self._response.aclose()
 
 
@@ -162,8 +265,33 @@ def _headers_without_length(headers: httpx.Headers) -> list[tuple[str, str]]:
     ]
 
 
+def _fault_response(response: httpx.Response, fault: Fault) -> httpx.Response:
+    """A fault in a 200 answer as an error answer the openai SDK understands: retried when the fault is
+    transient (after the server's Retry-After, if it sent one), then raised as an APIStatusError."""
+    headers = {k: v for k in _KEPT_HEADERS if (v := response.headers.get(k)) is not None}
+    headers["x-should-retry"] = "true" if fault.retryable else "false"
+    return httpx.Response(
+        502,  # "an invalid response from the upstream server"; translate_error reports the real status
+        headers=headers,
+        json={"error": fault.error_body(response.status_code)},
+        extensions=response.extensions,
+    )
+
+
+_KEPT_HEADERS = ("retry-after", "retry-after-ms", "x-request-id")
+
+
+def _asks_to_stream(request: httpx.Request) -> bool:
+    try:
+        body = json.loads(request.content)
+    except (ValueError, httpx.RequestNotRead):
+        return False
+    return isinstance(body, dict) and body.get("stream") is True
+
+
 class _WireTransport(httpx.AsyncBaseTransport):
-    """Normalises chat-completions answers from servers that speak a dialect of the OpenAI format."""
+    """Normalises chat-completions answers from servers that speak a dialect of the OpenAI format, and
+    turns a 200 answer that is no answer (see `_answers`) into a fault the openai SDK retries or raises."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
@@ -173,29 +301,45 @@ class _WireTransport(httpx.AsyncBaseTransport):
         response = await self._inner.handle_async_request(request)
         if request.method != "POST" or not request.url.path.rstrip("/").endswith("/chat/completions"):
             return response
+        if response.status_code != 200:
+            return response
         ctype = response.headers.get("content-type", "")
         if "text/event-stream" in ctype:
+            stream = _CheckedSSE(response)
+            try:
+                fault = await stream.prime()
+            except BaseException:
+                await stream.aclose()
+                raise
+            if fault is not None:
+                await stream.aclose()
+                return _fault_response(response, fault)
             return httpx.Response(
                 response.status_code,
                 headers=_headers_without_length(response.headers),
-                stream=_NormalisedSSE(response),
+                stream=stream,
                 extensions=response.extensions,
             )
-        if response.status_code != 200 or "json" not in ctype:
-            return response
         body = await response.aread()
-        try:
-            obj = json.loads(body)
-        except ValueError:
-            obj = None
-        changed, blocked = _normalise(obj)
-        if blocked:
-            return httpx.Response(
-                400,
-                headers={"x-should-retry": "false"},
-                json=_blocked_error(),
-                extensions=response.extensions,
+        obj, fault = parse_body(body, ctype)
+        if fault is None:
+            changed, blocked = _normalise(obj)
+            if blocked:
+                return httpx.Response(
+                    400,
+                    headers={"x-should-retry": "false"},
+                    json=_blocked_error(),
+                    extensions=response.extensions,
+                )
+            fault = completion_fault(obj)
+        if fault is None and _asks_to_stream(request):
+            fault = Fault(
+                f"a {ctype or 'body without a content type'} answer to a streamed request "
+                "instead of an event stream",
+                retryable=False,
             )
+        if fault is not None:
+            return _fault_response(response, fault)
         content = json.dumps(obj, ensure_ascii=False).encode() if changed else body
         return httpx.Response(
             200,
@@ -210,11 +354,10 @@ class _WireTransport(httpx.AsyncBaseTransport):
 
 def _http_client(timeout_s: float | None) -> httpx.AsyncClient:
     total = timeout_s or _DEFAULT_TIMEOUT_S
-    return httpx.AsyncClient(
+    return async_client(
         transport=_WireTransport(httpx.AsyncHTTPTransport()),
         timeout=httpx.Timeout(total, connect=min(total, 5.0)),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        follow_redirects=True,
     )
 
 
@@ -270,27 +413,61 @@ def _attempts(n: int) -> str:
     return "1 attempt" if n == 1 else f"{n} attempts"
 
 
+def _attempts_made(e: BaseException, retries: int) -> int:
+    """How many times the request was really sent: the openai SDK numbers each try in a header, and
+    stops early for a `Retry-After` beyond its ceiling or an `x-should-retry: false`."""
+    request = getattr(e, "request", None)
+    try:
+        return int(request.headers["x-stainless-retry-count"]) + 1  # type: ignore[union-attr]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return retries + 1
+
+
+def _is_fault(body: Any) -> bool:
+    return (
+        isinstance(body, Mapping) and body.get("code") == FAULT_CODE and isinstance(body.get("message"), str)
+    )
+
+
+def _too_long_to_wait(headers: Mapping[str, str]) -> str:
+    wait = retry_after_s(headers)
+    if wait is None or wait <= RETRY_AFTER_MAX_S:
+        return ""
+    asked = "longer than anyone waits" if wait == float("inf") else f"{wait:.0f} s"
+    return (
+        f"; it asked to wait {asked} (Retry-After), more than the {RETRY_AFTER_MAX_S:.0f} s "
+        "autogen-troupe waits at most, so it was not retried"
+    )
+
+
 def translate_error(
     e: BaseException, *, url: str, secret: str | None, key_env: str | None, retries: int, timeout_s: float
 ) -> ModelCallError:
     """A readable `ModelCallError` (or `ContentBlocked`) for an openai SDK error; never holds the key."""
     request = getattr(e, "request", None)
     where = _safe_url(request.url) if request is not None else url
+    tries = _attempts(_attempts_made(e, retries))
     if isinstance(e, openai.APIStatusError):
         status = e.status_code
         if _is_blocked(e.body):
             err: ModelCallError = ContentBlocked(f"{where}: {_BLOCKED_MESSAGE}")
+        elif _is_fault(e.body):
+            status = int(e.body.get("status") or 200)  # type: ignore[union-attr]
+            err = ModelCallError(
+                _scrub(f"{where} answered HTTP {status} with {e.body['message']} ({tries})", secret)  # type: ignore[index]
+            )
         else:
             message = _server_message(e.body, e.response.reason_phrase or "no message")
             hint = _HINTS.get(status, "server error" if status >= 500 else "")
             hint = hint.format(env=f" ({key_env})" if key_env else "")
-            tried = f" after {_attempts(retries + 1)}" if status in (408, 409, 429) or status >= 500 else ""
+            tried = f" after {tries}" if status in (408, 409, 429) or status >= 500 else ""
+            tried += _too_long_to_wait(e.response.headers)
             extra = f" ({hint}{tried})" if hint or tried else ""
             err = ModelCallError(_scrub(f"{where} answered HTTP {status}{extra}: {message}", secret))
         err.status_code = status  # type: ignore[attr-defined]
     elif isinstance(e, openai.APITimeoutError):
         err = ModelCallError(
-            f"{where} did not answer within {timeout_s:g} s ({_attempts(retries + 1)}); "
+            f"{where} did not answer within {timeout_s:g} s ({tries}); "
             "raise timeout_s in the profile or check the server's load"
         )
     elif isinstance(e, openai.APIConnectionError):
@@ -298,13 +475,21 @@ def translate_error(
         why = (str(cause) or type(cause).__name__) if cause is not None else "connection failed"
         err = ModelCallError(
             _scrub(
-                f"cannot connect to {where} ({why}; {_attempts(retries + 1)}). "
-                "Is the server running, and is base_url right?",
+                f"cannot connect to {where} ({why}; {tries}). Is the server running, and is base_url right?",
                 secret,
             )
         )
     elif isinstance(e, openai.APIError) and _is_blocked(e.body):
         err = ContentBlocked(f"{where}: {_BLOCKED_MESSAGE}")
+    elif isinstance(e, openai.APIError) and _is_fault(e.body):
+        err = ModelCallError(
+            _scrub(
+                f"{where} answered HTTP 200 with {e.body['message']} ({tries}; not asked again, "  # type: ignore[index]
+                "as part of the answer had already been streamed)",
+                secret,
+            )
+        )
+        err.status_code = 200  # type: ignore[attr-defined]
     elif isinstance(e, openai.APIError):
         err = ModelCallError(
             _scrub(f"{where} reported an error: {_server_message(e.body, e.message)}", secret)
@@ -319,7 +504,7 @@ def translate_error(
 
 
 def _model_ids(response: httpx.Response, url: str, secret: str | None) -> list[str]:
-    if response.status_code >= 400:
+    if not response.is_success:
         try:
             body: Any = response.json()
         except ValueError:
@@ -377,7 +562,7 @@ def discover_model(
     """The first model id `GET {base_url}/models` lists (what GenOS's guide does)."""
     url, h = _models_request(base_url, headers, api_key)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        with sync_client(timeout=timeout) as client:
             response = client.get(url, headers=h)
     except httpx.HTTPError as e:
         raise _unreachable(url, e) from None
@@ -399,7 +584,7 @@ async def _alist(
 ) -> list[str]:
     url, h = _models_request(base_url, headers, api_key)
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
+        async with async_client(timeout=timeout) as client:
             response = await client.get(url, headers=h)
     except httpx.HTTPError as e:
         raise _unreachable(url, e) from None
@@ -427,7 +612,7 @@ def list_models(spec: ModelSpec) -> list[str]:
         raise ProfileError(f"model profile {spec.profile or 'inline'!r} has no base_url to ask for models")
     url, h = _models_request(spec.base_url, spec.headers, _key_for(spec))
     try:
-        with httpx.Client(timeout=min(spec.timeout_s or 30.0, 30.0), follow_redirects=True) as client:
+        with sync_client(timeout=min(spec.timeout_s or 30.0, 30.0)) as client:
             response = client.get(url, headers=h)
     except httpx.HTTPError as e:
         raise _unreachable(url, e) from None

@@ -4,7 +4,8 @@ Wire formats (AIOS API reference): `POST {base}/embeddings` with `{"model", "inp
 "encoding_format": "float"}` answers `data[{index, embedding}]`; `POST {base}/rerank` (v1) or
 `POST {base without /v1}/v2/rerank` (v2, Cohere style) with `{"model", "query", "documents", "top_n"}`
 answers `results[{index, relevance_score}]`. The API key travels only in the `Authorization: Bearer`
-header and is scrubbed from every error message.
+header and is scrubbed from every error message. Requests follow the model clients' HTTP rules
+(`autogen_troupe.runtime._http`): redirects only within one origin.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from ...errors import TroupeError
+from ...runtime._http import sync_client
 
 __all__ = [
     "LOCAL_MODEL",
@@ -69,7 +71,12 @@ class _Http:
         base_headers = {"Accept": "application/json", **(headers or {})}
         if self._key:
             base_headers["Authorization"] = f"Bearer {self._key}"
-        self._client = httpx.Client(timeout=timeout_s, headers=base_headers, transport=transport)
+        self._client = sync_client(
+            error=lambda m: RetrievalError(self._scrub(m)),
+            timeout=timeout_s,
+            headers=base_headers,
+            transport=transport,
+        )
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
@@ -81,7 +88,7 @@ class _Http:
             raise RetrievalError(
                 self._scrub(f"{what} request to {url} failed: {type(e).__name__}: {e}")
             ) from None
-        if response.status_code >= 400:
+        if not response.is_success:
             hint = " (check the API key)" if response.status_code in (401, 403) else ""
             detail = " ".join(response.text.split())[:300]
             raise RetrievalError(
