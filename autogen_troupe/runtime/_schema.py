@@ -19,6 +19,9 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -27,6 +30,10 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "DEFAULT_MAX_MESSAGES",
     "DEFAULT_TIMEOUT_S",
+    "MAX_MESSAGES",
+    "MAX_NAME_LENGTH",
+    "MAX_RULE_DEPTH",
+    "MAX_TIMEOUT_S",
     "Agent",
     "AgentExpectation",
     "AllOf",
@@ -56,13 +63,76 @@ __all__ = [
     "TokenUsage",
     "ToolCallsExpectation",
     "iter_rules",
+    "scenario_name_from",
 ]
 
 DEFAULT_MAX_MESSAGES = 40
 DEFAULT_TIMEOUT_S = 600.0
+MAX_MESSAGES = 10_000  # documented maxima (README): a cap must be finite and worth having
+MAX_TIMEOUT_S = 86_400.0  # one day
+MAX_TOKENS = 1_000_000_000  # a run's token budget
+MAX_COMPLETION_TOKENS = 10_000_000  # one model answer
+MAX_NAME_LENGTH = 64  # scenario names become file names; agent names go to the API's `name` (64 at most)
+MAX_RULE_DEPTH = 10  # any/all rules nested in each other
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMPORT_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _bounded(kind: type, low: float, high: float, *, low_open: bool = False, unit: str = "") -> Any:
+    """A number type with finite bounds whose every error states the allowed range.
+
+    `true`/`false` are refused (pydantic would read them as 1/0), as are inf, nan and overflowing values.
+    """
+    noun = ("a valid integer" if kind is int else "a number") + (f" of {unit}" if unit else "")
+    span = (
+        f"greater than {_num(low)} and at most {_num(high)}"
+        if low_open
+        else f"from {_num(low)} to {_num(high)}"
+    )
+    message = f"must be {noun} {span}"
+
+    def check(v: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(v, bool):
+            raise PydanticCustomError("out_of_range", message + ", not {got}", {"got": str(v).lower()})
+        try:
+            return handler(v)
+        except ValidationError:
+            raise PydanticCustomError(
+                "out_of_range", message + " (got {got})", {"got": repr(v)[:40]}
+            ) from None
+
+    low_bound = Field(gt=low) if low_open else Field(ge=low)
+    extra = (Field(allow_inf_nan=False),) if kind is float else ()
+    return Annotated[(kind, low_bound, Field(le=high), *extra, WrapValidator(check))]
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _not_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise PydanticCustomError("not_a_number", "must be a number, not {got}", {"got": str(v).lower()})
+    return v
+
+
+Count = _bounded(int, 1, MAX_MESSAGES)  # messages, turns
+CountOrZero = _bounded(int, 0, MAX_MESSAGES)
+Seconds = _bounded(float, 0, MAX_TIMEOUT_S, low_open=True, unit="seconds")
+Tokens = _bounded(int, 1, MAX_TOKENS)
+CompletionTokens = _bounded(int, 1, MAX_COMPLETION_TOKENS)
+Seed = _bounded(int, -(2**63), 2**63 - 1)
+Retries = _bounded(int, 0, 100)
+ToolIterations = _bounded(int, 1, 1000)
+Finite = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
+
+
+def scenario_name_from(stem: str) -> str:
+    """A valid scenario name from a file name: other characters become `_`, cut to the length cap."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+    return (name if _SAFE_NAME.match(name) else "_" + name)[:MAX_NAME_LENGTH]
 
 
 # Header values: numbers are written unquoted in vendors' guides (GenOS `x-genos-user-id: 653`).
@@ -106,13 +176,13 @@ class ModelSpec(_Strict):
     api_key: SecretStr | None = Field(None, description="Only for the user's profile file; never ship keys.")
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
     extra_body: dict[str, Any] = Field(default_factory=dict)
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = Field(None, gt=0)
-    seed: int | None = None
+    temperature: Finite | None = None
+    top_p: Finite | None = None
+    max_tokens: CompletionTokens | None = None
+    seed: Seed | None = None
     stop: tuple[str, ...] | None = None
-    timeout_s: float | None = Field(None, gt=0)
-    max_retries: int | None = Field(None, ge=0)
+    timeout_s: Seconds | None = None
+    max_retries: Retries | None = None
     model_info: ModelInfoSpec | None = None
     # In-process vLLM only.
     tool_parser: str | None = None
@@ -141,8 +211,8 @@ class StdioServer(_Strict):
     env: dict[str, str] = Field(default_factory=dict, description="Variables set for the child.")
     pass_env: tuple[str, ...] = Field((), description="Names of our environment variables the child may see.")
     cwd: str | None = None
-    startup_timeout_s: float = Field(30.0, gt=0)
-    call_timeout_s: float = Field(60.0, gt=0)
+    startup_timeout_s: Seconds = 30.0
+    call_timeout_s: Seconds = 60.0
 
 
 class HttpServer(_Strict):
@@ -151,8 +221,8 @@ class HttpServer(_Strict):
     kind: Literal["http"] = "http"
     url: str
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
-    startup_timeout_s: float = Field(30.0, gt=0)
-    call_timeout_s: float = Field(60.0, gt=0)
+    startup_timeout_s: Seconds = 30.0
+    call_timeout_s: Seconds = 60.0
 
     @field_validator("url")
     @classmethod
@@ -183,7 +253,7 @@ class McpUse(_Strict):
     rename: dict[str, str] = Field(
         default_factory=dict, description="Server tool name -> name the agent sees."
     )
-    call_timeout_s: float | None = Field(None, gt=0)
+    call_timeout_s: Seconds | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -220,15 +290,15 @@ class TextMention(_Strict):
 
 
 class MaxMessages(_Strict):
-    max_messages: int = Field(gt=0)
+    max_messages: Count
 
 
 class TokenUsage(_Strict):
-    token_usage: int = Field(gt=0, description="Stop once this many tokens (prompt + completion) are used.")
+    token_usage: Tokens = Field(description="Stop once this many tokens (prompt + completion) are used.")
 
 
 class Timeout(_Strict):
-    timeout_s: float = Field(gt=0)
+    timeout_s: Seconds
 
 
 class HandoffRule(_Strict):
@@ -301,6 +371,22 @@ def _walk_rules(rule: TermRule, path: tuple[str | int, ...]):
             yield from _walk_rules(child, (*path, key, i))
 
 
+def _shallow_rules(v: Any) -> Any:
+    """Refuse any/all rules nested more than MAX_RULE_DEPTH deep, before validation recurses into them."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(v, ())]
+    while stack:
+        rule, at = stack.pop()
+        if not isinstance(rule, dict):
+            continue
+        for key in ("any", "all"):
+            children = rule.get(key)
+            if isinstance(children, list | tuple):
+                if sum(1 for p in at if p in ("any", "all")) >= MAX_RULE_DEPTH:
+                    raise _fail(f"termination rules nest more than {MAX_RULE_DEPTH} levels deep", *at, key)
+                stack.extend((c, (*at, key, i)) for i, c in enumerate(children))
+    return v
+
+
 # --------------------------------------------------------------------------- team
 
 
@@ -312,7 +398,7 @@ class Agent(_Strict):
     tools: tuple[PythonToolUse, ...] = ()
     mcp: tuple[McpUse, ...] = ()
     reflect_on_tool_use: bool | None = None
-    max_tool_iterations: int = Field(1, ge=1)
+    max_tool_iterations: ToolIterations = 1
     handoffs: tuple[str, ...] = Field(
         (), description="Swarm only: agents (or 'user') this one may hand off to."
     )
@@ -323,8 +409,10 @@ class Agent(_Strict):
     def _identifier(cls, v: str) -> str:
         if not _IDENT.match(v) or keyword.iskeyword(v):
             raise ValueError(
-                f"{v!r} is not a valid agent name (letters, digits and _, not starting with a digit)"
+                f"{v[:80]!r} is not a valid agent name (letters, digits and _, not starting with a digit)"
             )
+        if len(v) > MAX_NAME_LENGTH:
+            raise ValueError(f"an agent name has at most {MAX_NAME_LENGTH} characters, this one {len(v)}")
         return v
 
     @model_validator(mode="after")
@@ -341,8 +429,8 @@ class Agent(_Strict):
 class Team(_Strict):
     kind: Literal["round_robin", "selector", "swarm", "single"]
     agents: tuple[Agent, ...] = Field(min_length=1)
-    termination: TermRule | None = None
-    max_turns: int | None = Field(None, gt=0)
+    termination: Annotated[TermRule | None, BeforeValidator(_shallow_rules)] = None
+    max_turns: Count | None = None
     selector_prompt: str | None = None
     selector_model: ModelRef | None = None
     allow_repeated_speaker: bool = False
@@ -403,8 +491,8 @@ class Team(_Strict):
 class Limits(_Strict):
     """Caps that bound every run, whatever the termination rule says."""
 
-    max_messages: int = Field(DEFAULT_MAX_MESSAGES, gt=0)
-    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0)
+    max_messages: Count = DEFAULT_MAX_MESSAGES
+    timeout_s: Seconds = DEFAULT_TIMEOUT_S
 
 
 # --------------------------------------------------------------------------- expectations
@@ -479,8 +567,8 @@ class ToolCallsExpectation(_Strict):
 
 
 class CountRange(_Strict):
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
+    min: CountOrZero | None = None
+    max: CountOrZero | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> CountRange:
@@ -516,7 +604,7 @@ class Expect(_Strict):
     tool_calls: ToolCallsExpectation | None = None
     messages: CountRange | None = Field(None, description="Number of chat messages, the task included.")
     final_message: TextExpectation | None = None
-    max_total_tokens: int | None = Field(None, gt=0, description="Prompt plus completion tokens of the run.")
+    max_total_tokens: Tokens | None = Field(None, description="Prompt plus completion tokens of the run.")
     no_tool_errors: bool = False
     agents: dict[str, AgentExpectation] = Field(default_factory=dict)
 
@@ -527,7 +615,9 @@ class Expect(_Strict):
 class Scenario(_Strict):
     """A whole scenario file."""
 
-    name: str
+    name: str = Field(
+        description=f"Letters, digits and _.- (at most {MAX_NAME_LENGTH}); it names the transcript file."
+    )
     description: str = ""
     task: str | None = None
     model: ModelRef = "default"
@@ -536,6 +626,16 @@ class Scenario(_Strict):
     limits: Limits = Field(default_factory=Limits)
     expect: Expect | None = None
     _source: Path | None = PrivateAttr(None)  # the file it was loaded from, set by the loader
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not _SAFE_NAME.match(v) or len(v) > MAX_NAME_LENGTH:
+            raise ValueError(
+                f"{v[:80]!r} is not a valid scenario name: use letters, digits and _ . - (not starting "
+                f"with . or -), at most {MAX_NAME_LENGTH} characters; it becomes part of file names"
+            )
+        return v
 
     @property
     def source(self) -> Path | None:
