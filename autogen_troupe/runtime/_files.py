@@ -304,14 +304,22 @@ def yaml_scalar(node: yaml.ScalarNode, path: Path | str) -> Any:
     try:
         return SafeConstructor.yaml_constructors[node.tag](_CONSTRUCTOR, node)
     except (ValueError, OverflowError) as e:
-        kind = node.tag.removeprefix(_T)
+        kind = _KINDS.get(node.tag, node.tag)
         mark = node.start_mark
         raise FileProblem(
             path,
             mark.line + 1,
             mark.column + 1,
-            f"{node.value[:40]!r} reads as a {kind} but is not a valid one ({e}); quote it to use it as text",
+            f"{node.value[:40]!r} looks like {kind} but is not a valid one ({e}); quote it to use it as text",
         ) from None
+
+
+_KINDS = {
+    _T + "int": "an integer",
+    _T + "float": "a number",
+    _T + "timestamp": "a date",
+    _T + "bool": "true/false",
+}
 
 
 _CONSTRUCTOR = SafeConstructor()  # the scalar constructors keep no state between calls
@@ -332,6 +340,11 @@ _PLAIN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"expected ',' or '\]'", "the '[' list opened{start} is not closed: a ']' (or a ',') is missing"),
         (r"expected ',' or '\}'", "the '{' mapping opened{start} is not closed: a '}' (or a ',') is missing"),
+        (
+            r"block collection.*expected <block end>",
+            "this line sits in the '- ' list that starts{start} but is not a list item: start it with '- ' "
+            "or indent it under its item",
+        ),
         (
             r"expected <block end>",
             "this line is indented differently from the block it belongs to (the block that starts{start})",

@@ -327,9 +327,9 @@ def load_scenario(path_or_name: str | os.PathLike[str], *, env: Mapping[str, str
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        issues = {
-            (i.line, i.column, i.message): i for i in (*located.issues, *_issues_from(e, data, located, path))
-        }
+        read = {(i.line, i.column) for i in located.issues}  # a value that could not be read is None
+        later = [i for i in _issues_from(e, data, located, path) if (i.line, i.column) not in read]
+        issues = {(i.line, i.column, i.message): i for i in (*located.issues, *later)}
         raise ScenarioError(sorted(issues.values(), key=lambda i: (i.line, i.column))) from None
     if located.issues:
         raise ScenarioError(located.issues)

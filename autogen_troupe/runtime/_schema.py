@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     PrivateAttr,
     SecretStr,
     Tag,
@@ -143,6 +144,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _Shorthand(_Strict):
+    """A model that also accepts a short form (a name, a list); its JSON Schema says so, so that editors
+    using `troupe schema` accept the short forms the bundled scenarios use."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "string"}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: GetJsonSchemaHandler) -> Any:
+        ref = handler(core_schema)
+        full = handler.resolve_ref_schema(ref)
+        if "anyOf" not in full:
+            body = dict(full)
+            full.clear()
+            full["anyOf"] = [cls._short_schema(body), body]
+        return ref
+
+
 def _fail(message: str, *at: str | int) -> PydanticCustomError:
     """An error for a rule spanning fields; `at` is the path (below the model) of the offending value."""
     return PydanticCustomError("invalid_reference", message.replace("{", "(").replace("}", ")"), {"at": at})
@@ -244,7 +264,7 @@ McpServer = Annotated[
 ]
 
 
-class McpUse(_Strict):
+class McpUse(_Shorthand):
     """An agent's use of a named MCP server, with optional per-agent tool controls."""
 
     server: str
@@ -261,7 +281,7 @@ class McpUse(_Strict):
         return {"server": v} if isinstance(v, str) else v
 
 
-class PythonToolUse(_Strict):
+class PythonToolUse(_Shorthand):
     """A plain Python function used as a tool, named by import path `package.module:function`."""
 
     ref: str
@@ -515,8 +535,12 @@ class TextExpectation(_Strict):
         return self
 
 
-class SpeakersExpectation(_Strict):
+class SpeakersExpectation(_Shorthand):
     """Who spoke, by the source of each chat message (the task counts as `user`). A list means `exact`."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}}
 
     exact: tuple[str, ...] | None = Field(None, description="Exactly these speakers, in this order.")
     first: str | None = None
@@ -536,7 +560,7 @@ class SpeakersExpectation(_Strict):
         return self
 
 
-class CallExpectation(_Strict):
+class CallExpectation(_Shorthand):
     name: str
     arguments: dict[str, Any] = Field(
         default_factory=dict, description="A subset the call's arguments must hold."
@@ -549,8 +573,12 @@ class CallExpectation(_Strict):
         return {"name": v} if isinstance(v, str) else v
 
 
-class ToolCallsExpectation(_Strict):
+class ToolCallsExpectation(_Shorthand):
     """Tool calls the run made. A list means `calls` with order `subset`."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": full["properties"]["calls"]["items"]}
 
     calls: tuple[CallExpectation, ...] = ()
     order: Literal["strict", "unordered", "subset", "superset"] = Field(
@@ -616,7 +644,8 @@ class Scenario(_Strict):
     """A whole scenario file."""
 
     name: str = Field(
-        description=f"Letters, digits and _.- (at most {MAX_NAME_LENGTH}); it names the transcript file."
+        description=f"Letters, digits and _.- (at most {MAX_NAME_LENGTH}); it names the transcript file.",
+        json_schema_extra={"pattern": _SAFE_NAME.pattern, "maxLength": MAX_NAME_LENGTH},
     )
     description: str = ""
     task: str | None = None
