@@ -210,6 +210,11 @@ def test_an_alias_bomb_is_refused_where_it_goes_off(tmp_path: Path) -> None:
     assert f"expands to more than {MAX_YAML_VALUES:,} values" in proc.stderr
 
 
+def test_a_file_of_too_many_plain_values_is_refused(tmp_path: Path) -> None:
+    p = write(tmp_path, "name: x\ntask: [" + "1," * (MAX_YAML_VALUES + 10) + "]\n")
+    refused(p, f"the file holds more than {MAX_YAML_VALUES:,} values", "2:")
+
+
 def test_aliases_within_bounds_still_work(tmp_path: Path) -> None:
     p = write(
         tmp_path,

@@ -176,6 +176,7 @@ class _BoundedComposer(yaml.SafeLoader):
         self.path = path
         self.depth = 0
         self.values = 0  # values in the expanded tree so far
+        self.aliased = False
         self.sizes: dict[int, int] = {}  # id(node) → values in its expanded subtree (once complete)
 
     def problem(self, mark: yaml.Mark | None, message: str) -> FileProblem:
@@ -188,7 +189,10 @@ class _BoundedComposer(yaml.SafeLoader):
             raise self.problem(
                 mark,
                 f"the file expands to more than {MAX_YAML_VALUES:,} values (aliases repeating aliases, "
-                "a 'billion laughs' pattern?); write the values out or reuse fewer",
+                "a 'billion laughs' pattern?); write the values out or reuse fewer"
+                if self.aliased
+                else f"the file holds more than {MAX_YAML_VALUES:,} values; no scenario or profile file "
+                "needs that many",
             )
 
     def compose_node(self, parent: Any, index: Any) -> Any:
@@ -203,6 +207,7 @@ class _BoundedComposer(yaml.SafeLoader):
                         f"the alias *{event.anchor} points at the collection it is inside "
                         "(a recursive alias never ends)",
                     )
+                self.aliased = True
                 self.count(size, event.start_mark)
             return super().compose_node(parent, index)
         mark = self.peek_event().start_mark
