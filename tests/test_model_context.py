@@ -219,5 +219,5 @@ def test_the_estimate_is_high_for_words_numbers_and_other_scripts() -> None:
 def test_model_context_kinds_validate() -> None:
     assert BufferedContext(last=3).last == 3
     assert HeadAndTailContext(head=1, tail=4).tail == 4
-    with pytest.raises(ValueError, match="greater than 0"):
+    with pytest.raises(ValueError, match="from 1 to 10000"):
         BufferedContext(last=0)

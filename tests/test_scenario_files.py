@@ -123,6 +123,70 @@ BAD = {
         "Input should be 'round_robin', 'selector', 'swarm' or 'single'",
         "3:9: team.kind",
     ),
+    # A key in the wrong section is told where it belongs, not matched to a look-alike here.
+    "termination_at_top_level": (
+        "name: x\ntermination: {max_messages: 3}\nteam:\n  kind: single\n  agents: [{name: a}]\n",
+        "`termination` belongs under `team`, not at the top level",
+        "2:1: termination",
+    ),
+    "agents_at_top_level": (
+        "name: x\nagents: [{name: a}]\nteam:\n  kind: single\n  agents: [{name: a}]\n",
+        "`agents` belongs under `team` or `expect`, not at the top level",
+        "2:1: agents",
+    ),
+    "mcp_at_team_level": (
+        "name: x\nteam:\n  kind: single\n  agents: [{name: a}]\n  mcp: [time]\n",
+        "`mcp` belongs under `team.agents[]`, not under `team`",
+        "5:3: team.mcp",
+    ),
+    "mcp_servers_in_team": (
+        "name: x\nteam:\n  kind: single\n  agents: [{name: a}]\n  mcp_servers: {}\n",
+        "`mcp_servers` belongs at the top level, not under `team`",
+        "5:3: team.mcp_servers",
+    ),
+    "temperature_in_an_agent": (
+        "name: x\nteam:\n  kind: single\n  agents: [{name: a, temperature: 0}]\n",
+        "`temperature` belongs under `model`, not under `team.agents[0]`",
+        "4:22: team.agents[0].temperature",
+    ),
+    "misspelled_key_of_another_section": (
+        "name: x\nterminaton: {max_messages: 3}\nteam:\n  kind: single\n  agents: [{name: a}]\n",
+        "unknown key 'terminaton'; did you mean `termination` (under `team`)?",
+        "2:1: terminaton",
+    ),
+    # YAML syntax errors in plain words, the parser's wording after them.
+    "syntax_unclosed_list": (
+        "name: [a, b\ntask: t\n",
+        "YAML syntax error: the '[' list opened at line 1, column 7 is not closed: a ']' (or a ',') is "
+        "missing. Parser: while parsing a flow sequence",
+        "2:5",
+    ),
+    "syntax_colon_in_text": (
+        "name: x\ntask: Plan: a trip\n",
+        "YAML syntax error: a ':' here cannot start a value; quote the text if it holds ': '",
+        "2:11",
+    ),
+    "syntax_tab": (
+        "name: x\nteam:\n\tkind: single\n",
+        "a tab is used for indentation; YAML needs spaces",
+        "3:1",
+    ),
+    "syntax_indentation": (
+        "name: x\nteam:\n  kind: single\n agents: []\n",
+        "this line is indented differently from the block it belongs to",
+        "4:2",
+    ),
+    "syntax_list_item": (
+        "name: x\nteam:\n  agents:\n    - name: a\n    name: b\n",
+        "this line sits in the '- ' list that starts at line 4, column 5 but is not a list item",
+        "5:5",
+    ),
+    "syntax_unclosed_quote": (
+        'name: x\ntask: "unclosed\n',
+        "the quoted text opened at line 2, column 7 is never closed",
+        "3:1",
+    ),
+    "syntax_two_documents": ("name: x\n---\nname: y\n", "holds more than one YAML document", "2:1"),
 }
 
 
@@ -171,6 +235,34 @@ def test_schema_command_prints_json_schema() -> None:
     assert proc.returncode == 0
     schema = json.loads(proc.stdout)
     assert "team" in schema["properties"]
+
+
+def test_the_shipped_schema_is_what_troupe_schema_prints(scenarios_dir: Path) -> None:
+    """scenarios/scenario.schema.json is regenerated with `troupe schema > scenarios/scenario.schema.json`."""
+    proc = troupe("schema")
+    assert proc.returncode == 0
+    shipped = scenarios_dir / "scenario.schema.json"
+    assert shipped.read_text(encoding="utf-8") == proc.stdout, (
+        "scenarios/scenario.schema.json is stale: run `troupe schema > scenarios/scenario.schema.json`"
+    )
+
+
+def test_bundled_scenarios_point_at_the_shipped_schema_and_pass_it(scenarios_dir: Path) -> None:
+    import jsonschema  # installed with mcp
+    import yaml
+
+    schema = json.loads((scenarios_dir / "scenario.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted(scenarios_dir.glob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), path
+        target = path.parent / first.split("$schema=", 1)[1].strip()
+        assert target.resolve() == (scenarios_dir / "scenario.schema.json").resolve(), path
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
+        assert not errors, (path, errors)
+    # and the schema is strict where the loader is: an unknown key is flagged by editors too
+    bad = {"name": "x", "team": {"kind": "single", "agents": [{"name": "a"}]}, "termination": {}}
+    assert list(validator.iter_errors(bad))
 
 
 def test_run_of_a_missing_scenario_is_exit_2() -> None:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from ..errors import Issue, ScenarioError
+from ._files import CASSETTE_MAX_BYTES, FileProblem, parse_json, read_text
 
 __all__ = [
     "CASSETTE_SUFFIX",
@@ -156,19 +157,19 @@ class Cassette(_Frozen):
 
     @classmethod
     def load(cls, path: str | Path) -> Cassette:
-        """Read a cassette; a missing, broken or foreign file raises ScenarioError with its location."""
+        """Read a cassette; a missing, broken or foreign file raises ScenarioError with its location.
+
+        The file is read bounded (see `_files`): a regular file of at most 64 MiB, UTF-8 JSON nested at
+        most 100 levels deep.
+        """
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            hint = " (record one with `troupe record SCENARIO`)" if isinstance(e, FileNotFoundError) else ""
-            raise ScenarioError(
-                [Issue(path, 1, 1, f"cannot read the cassette: {e.strerror or e}{hint}")]
-            ) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ScenarioError([Issue(path, e.lineno, e.colno, f"not valid JSON: {e.msg}")]) from None
+            data = parse_json(
+                read_text(path, limit=CASSETTE_MAX_BYTES, what="cassette"), path, what="cassette"
+            )
+        except FileProblem as e:
+            hint = " (record one with `troupe record SCENARIO`)" if not path.exists() else ""
+            raise ScenarioError([Issue(path, e.line, e.column, e.message + hint)]) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ScenarioError([Issue(path, 1, 1, f'not a troupe cassette (no "format": "{FORMAT}")')])
         if data.get("version") != VERSION:

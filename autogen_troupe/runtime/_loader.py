@@ -7,6 +7,7 @@ the line and column it came from.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import types
@@ -20,7 +21,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Issue, ScenarioError
-from ._schema import Scenario
+from ._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text, yaml_scalar
+from ._schema import Scenario, scenario_name_from
 
 __all__ = ["bundled_scenarios", "expand_env", "load_scenario", "load_yaml_located", "resolve_scenario_path"]
 
@@ -62,11 +64,7 @@ def _construct(
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = (
-                yaml.SafeLoader(" ").construct_object(key_node)
-                if isinstance(key_node, yaml.ScalarNode)
-                else None
-            )
+            key = _scalar(key_node, loc, issues, path) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str | int):
                 issues.append(_issue(path, key_node.start_mark, "keys must be plain strings", loc))
                 continue
@@ -77,7 +75,7 @@ def _construct(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(n, (*loc, i), located, issues, path, env) for i, n in enumerate(node.value)]
-    value = yaml.SafeLoader(" ").construct_object(node)
+    value = _scalar(node, loc, issues, path)
     if isinstance(value, str) and "${" in value:
         try:
             value = expand_env(value, env)
@@ -93,6 +91,14 @@ def _construct(
     return value
 
 
+def _scalar(node: yaml.ScalarNode, loc: Loc, issues: list[Issue], path: Path) -> Any:
+    try:
+        return yaml_scalar(node, path)
+    except FileProblem as e:
+        issues.append(Issue(path, e.line, e.column, e.message, _dotted(loc)))
+        return None
+
+
 def _issue(path: Path, mark: yaml.Mark, message: str, loc: Loc) -> Issue:
     return Issue(path, mark.line + 1, mark.column + 1, message, _dotted(loc))
 
@@ -105,19 +111,16 @@ def _dotted(loc: Loc) -> str:
 
 
 def load_yaml_located(path: Path, env: Mapping[str, str] | None = None) -> tuple[Any, _Located]:
-    """Parse a YAML file into plain data with marks; syntax errors raise a located ScenarioError."""
+    """Parse a YAML file into plain data with marks; any problem reading it raises a located ScenarioError.
+
+    The file is read bounded (see `_files`): a regular file of at most 1 MiB, UTF-8, plain YAML tags,
+    bounded nesting and alias expansion.
+    """
     env = os.environ if env is None else env
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScenarioError([Issue(path, 1, 1, f"cannot read the file: {e.strerror or e}")]) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
-        raise ScenarioError([Issue(path, line, col, f"YAML syntax error: {what}")]) from None
+        root = compose_yaml(read_text(path, limit=SCENARIO_MAX_BYTES, what="scenario"), path)
+    except FileProblem as e:
+        raise ScenarioError([Issue(path, e.line, e.column, e.message)]) from None
     located = _Located()
     if root is None:
         raise ScenarioError([Issue(path, 1, 1, "the file is empty; a scenario needs at least name and team")])
@@ -160,6 +163,58 @@ def _models_at(loc: Loc) -> list[type[BaseModel]]:
     return [t for t in current if isinstance(t, type) and issubclass(t, BaseModel)]
 
 
+@functools.cache
+def _schema_places() -> dict[str, list[str]]:
+    """Each key of the schema and the places where it is valid ("" for the top level), nearest first."""
+    place: dict[type[BaseModel], str] = {Scenario: ""}
+    queue: list[type[BaseModel]] = [Scenario]
+    while queue:
+        model = queue.pop(0)
+        for name, field in model.model_fields.items():
+            for tp in _unwrap(field.annotation):
+                suffix = ""
+                origin = typing.get_origin(tp)
+                if origin in (tuple, list):
+                    suffix, tp = "[]", typing.get_args(tp)[0]
+                elif origin is dict:
+                    suffix, tp = ".NAME", typing.get_args(tp)[1]
+                for inner in _unwrap(tp):
+                    if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in place:
+                        place[inner] = f"{place[model]}.{name}{suffix}".lstrip(".")
+                        queue.append(inner)
+    out: dict[str, list[str]] = {}
+    for model, where in place.items():
+        for name in model.model_fields:
+            if where not in out.setdefault(name, []):
+                out[name].append(where)
+    return out
+
+
+def _where(*places: str) -> str:
+    """Where keys belong, in words: at the top level, under `a`, under `a` or `b`."""
+    under = [f"`{p}`" for p in places if p]
+    words = ["at the top level"] if "" in places else []
+    if under:
+        words.append("under " + (", ".join(under[:-1]) + " or " + under[-1] if len(under) > 1 else under[0]))
+    return " or ".join(words)
+
+
+def _unknown_key(key: str, data_loc: Loc) -> str:
+    """An unknown key's message: where it belongs if it is a key of another section, else did-you-mean."""
+    fields = sorted({f for m in _models_at(data_loc[:-1]) for f in m.model_fields})
+    elsewhere = {k: v for k, v in _schema_places().items() if k not in fields}
+    current = _where(_dotted(data_loc[:-1]))
+    if key in elsewhere:
+        return f"`{key}` belongs {_where(*elsewhere[key][:3])}, not {current}"
+    close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key {key!r}; did you mean {close[0]!r}?"
+    far = difflib.get_close_matches(str(key), list(elsewhere), n=1, cutoff=0.8)
+    if far:
+        return f"unknown key {key!r}; did you mean `{far[0]}` ({_where(elsewhere[far[0]][0])})?"
+    return f"unknown key {key!r}" + (f"; valid keys: {', '.join(fields)}" if fields else "")
+
+
 def _data_loc(data: Any, loc: Loc) -> Loc:
     """Keep only the parts of a pydantic loc that exist in the data (drops union tags)."""
     out: list[str | int] = []
@@ -182,15 +237,7 @@ def _data_loc(data: Any, loc: Loc) -> Loc:
 def _message(err: Mapping[str, Any], data_loc: Loc) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        key = data_loc[-1] if data_loc else "?"
-        fields = sorted({f for m in _models_at(data_loc[:-1]) for f in m.model_fields})
-        close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
-        hint = (
-            f"; did you mean {close[0]!r}?"
-            if close
-            else (f"; valid keys: {', '.join(fields)}" if fields else "")
-        )
-        return f"unknown key {key!r}{hint}"
+        return _unknown_key(str(data_loc[-1]) if data_loc else "?", data_loc)
     if kind == "unknown_rule" and isinstance(err.get("input"), dict):
         from ._schema import _RULE_KEYS
 
@@ -276,13 +323,13 @@ def load_scenario(path_or_name: str | os.PathLike[str], *, env: Mapping[str, str
     path = resolve_scenario_path(path_or_name)
     data, located = load_yaml_located(path, env)
     if isinstance(data, dict) and "name" not in data:
-        data["name"] = path.stem
+        data["name"] = scenario_name_from(path.stem)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        issues = {
-            (i.line, i.column, i.message): i for i in (*located.issues, *_issues_from(e, data, located, path))
-        }
+        read = {(i.line, i.column) for i in located.issues}  # a value that could not be read is None
+        later = [i for i in _issues_from(e, data, located, path) if (i.line, i.column) not in read]
+        issues = {(i.line, i.column, i.message): i for i in (*located.issues, *later)}
         raise ScenarioError(sorted(issues.values(), key=lambda i: (i.line, i.column))) from None
     if located.issues:
         raise ScenarioError(located.issues)

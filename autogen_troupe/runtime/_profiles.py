@@ -22,6 +22,7 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from ..errors import ProfileError
+from ._files import PROFILES_MAX_BYTES, FileProblem, compose_yaml, read_text, yaml_scalar
 from ._loader import expand_env
 from ._schema import ModelInfoSpec, ModelRef, ModelSpec
 
@@ -227,17 +228,12 @@ class _UserFile:
 
 
 def _read_user_file(path: Path | None) -> _UserFile:
-    if path is None or not path.is_file():
-        return _UserFile(path)
+    if path is None or not os.path.lexists(path):
+        return _UserFile(path)  # no file: no user profiles
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except OSError as e:
-        raise ProfileError(f"{path}: cannot read the profile file: {e.strerror or e}") from None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        at = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
-        what = " ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
-        raise ProfileError(f"{path}:{at}: YAML syntax error in the profile file: {what}") from None
+        root = compose_yaml(read_text(path, limit=PROFILES_MAX_BYTES, what="profile file"), path)
+    except FileProblem as e:
+        raise ProfileError(str(e)) from None
     out = _UserFile(path)
     if root is None:
         return out
@@ -251,11 +247,7 @@ def _construct(node: yaml.Node, loc: Loc, f: _UserFile) -> Any:
     if isinstance(node, yaml.MappingNode):
         data: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = (
-                yaml.SafeLoader("").construct_object(key_node)
-                if isinstance(key_node, yaml.ScalarNode)
-                else None
-            )
+            key = _scalar(key_node, f.path) if isinstance(key_node, yaml.ScalarNode) else None
             at = f"{f.path}:{key_node.start_mark.line + 1}:{key_node.start_mark.column + 1}"
             if not isinstance(key, str | int) or isinstance(key, bool):
                 raise ProfileError(f"{at}: keys must be plain strings")
@@ -266,7 +258,14 @@ def _construct(node: yaml.Node, loc: Loc, f: _UserFile) -> Any:
         return data
     if isinstance(node, yaml.SequenceNode):
         return [_construct(n, (*loc, i), f) for i, n in enumerate(node.value)]
-    return yaml.SafeLoader("").construct_object(node)
+    return _scalar(node, f.path)
+
+
+def _scalar(node: yaml.ScalarNode, path: Path | None) -> Any:
+    try:
+        return yaml_scalar(node, path or "profiles")
+    except FileProblem as e:
+        raise ProfileError(str(e)) from None
 
 
 def available_profiles(

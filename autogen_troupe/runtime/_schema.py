@@ -16,9 +16,13 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     PrivateAttr,
     SecretStr,
     Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -27,6 +31,10 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "DEFAULT_MAX_MESSAGES",
     "DEFAULT_TIMEOUT_S",
+    "MAX_MESSAGES",
+    "MAX_NAME_LENGTH",
+    "MAX_RULE_DEPTH",
+    "MAX_TIMEOUT_S",
     "Agent",
     "AgentExpectation",
     "AllOf",
@@ -57,13 +65,78 @@ __all__ = [
     "TokenUsage",
     "ToolCallsExpectation",
     "iter_rules",
+    "scenario_name_from",
 ]
 
 DEFAULT_MAX_MESSAGES = 40
 DEFAULT_TIMEOUT_S = 600.0
+MAX_MESSAGES = 10_000  # documented maxima (README): a cap must be finite and worth having
+MAX_TIMEOUT_S = 86_400.0  # one day
+MAX_TOKENS = 1_000_000_000  # a run's token budget
+MAX_COMPLETION_TOKENS = 10_000_000  # one model answer
+MAX_NAME_LENGTH = 64  # scenario names become file names; agent names go to the API's `name` (64 at most)
+MAX_RULE_DEPTH = 10  # any/all rules nested in each other
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMPORT_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _bounded(kind: type, low: float, high: float, *, low_open: bool = False, unit: str = "") -> Any:
+    """A number type with finite bounds whose every error states the allowed range.
+
+    `true`/`false` are refused (pydantic would read them as 1/0), as are inf, nan and overflowing values.
+    """
+    noun = ("a valid integer" if kind is int else "a number") + (f" of {unit}" if unit else "")
+    span = (
+        f"greater than {_num(low)} and at most {_num(high)}"
+        if low_open
+        else f"from {_num(low)} to {_num(high)}"
+    )
+    message = f"must be {noun} {span}"
+
+    def check(v: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(v, bool):
+            raise PydanticCustomError("out_of_range", message + ", not {got}", {"got": str(v).lower()})
+        try:
+            return handler(v)
+        except ValidationError:
+            raise PydanticCustomError(
+                "out_of_range", message + " (got {got})", {"got": repr(v)[:40]}
+            ) from None
+
+    low_bound = Field(gt=low) if low_open else Field(ge=low)
+    extra = (Field(allow_inf_nan=False),) if kind is float else ()
+    return Annotated[(kind, low_bound, Field(le=high), *extra, WrapValidator(check))]
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _not_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise PydanticCustomError("not_a_number", "must be a number, not {got}", {"got": str(v).lower()})
+    return v
+
+
+Count = _bounded(int, 1, MAX_MESSAGES)  # messages, turns
+CountOrZero = _bounded(int, 0, MAX_MESSAGES)
+Seconds = _bounded(float, 0, MAX_TIMEOUT_S, low_open=True, unit="seconds")
+Tokens = _bounded(int, 1, MAX_TOKENS)
+CompletionTokens = _bounded(int, 1, MAX_COMPLETION_TOKENS)
+Seed = _bounded(int, -(2**63), 2**63 - 1)
+Retries = _bounded(int, 0, 100)
+ToolIterations = _bounded(int, 1, 1000)
+Finite = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
+ContextTokens = _bounded(int, 1, MAX_TOKENS)
+ContextMessages = _bounded(int, 1, MAX_MESSAGES)  # messages a model context keeps
+
+
+def scenario_name_from(stem: str) -> str:
+    """A valid scenario name from a file name: other characters become `_`, cut to the length cap."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+    return (name if _SAFE_NAME.match(name) else "_" + name)[:MAX_NAME_LENGTH]
 
 
 # Header values: numbers are written unquoted in vendors' guides (GenOS `x-genos-user-id: 653`).
@@ -72,6 +145,25 @@ HeaderValue = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, i
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Shorthand(_Strict):
+    """A model that also accepts a short form (a name, a list); its JSON Schema says so, so that editors
+    using `troupe schema` accept the short forms the bundled scenarios use."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "string"}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: GetJsonSchemaHandler) -> Any:
+        ref = handler(core_schema)
+        full = handler.resolve_ref_schema(ref)
+        if "anyOf" not in full:
+            body = dict(full)
+            full.clear()
+            full["anyOf"] = [cls._short_schema(body), body]
+        return ref
 
 
 def _fail(message: str, *at: str | int) -> PydanticCustomError:
@@ -107,18 +199,18 @@ class ModelSpec(_Strict):
     api_key: SecretStr | None = Field(None, description="Only for the user's profile file; never ship keys.")
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
     extra_body: dict[str, Any] = Field(default_factory=dict)
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = Field(None, gt=0)
-    seed: int | None = None
+    temperature: Finite | None = None
+    top_p: Finite | None = None
+    max_tokens: CompletionTokens | None = None
+    seed: Seed | None = None
     stop: tuple[str, ...] | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    context_length: int | None = Field(
-        None, gt=0, description="Tokens the model takes (prompt plus answer); sizes every agent's context."
+    frequency_penalty: Finite | None = None
+    presence_penalty: Finite | None = None
+    context_length: ContextTokens | None = Field(
+        None, description="Tokens the model takes (prompt plus answer); sizes every agent's context."
     )
-    timeout_s: float | None = Field(None, gt=0)
-    max_retries: int | None = Field(None, ge=0)
+    timeout_s: Seconds | None = None
+    max_retries: Retries | None = None
     model_info: ModelInfoSpec | None = None
     # In-process vLLM only.
     tool_parser: str | None = None
@@ -142,10 +234,8 @@ class TokenLimitedContext(_Strict):
     """The task and the newest messages that fit in `max_tokens` (estimated)."""
 
     kind: Literal["token_limited"] = "token_limited"
-    max_tokens: int | None = Field(
-        None,
-        gt=0,
-        description="Default: the model's context length minus its answer, system message and tools.",
+    max_tokens: ContextTokens | None = Field(
+        None, description="Default: the model's context length minus its answer, system message and tools."
     )
 
 
@@ -153,15 +243,15 @@ class BufferedContext(_Strict):
     """The last `last` messages."""
 
     kind: Literal["buffered"] = "buffered"
-    last: int = Field(gt=0)
+    last: ContextMessages
 
 
 class HeadAndTailContext(_Strict):
     """The first `head` and the last `tail` messages."""
 
     kind: Literal["head_and_tail"] = "head_and_tail"
-    head: int = Field(ge=0)
-    tail: int = Field(gt=0)
+    head: CountOrZero
+    tail: ContextMessages
 
 
 class UnboundedContext(_Strict):
@@ -188,8 +278,8 @@ class StdioServer(_Strict):
     env: dict[str, str] = Field(default_factory=dict, description="Variables set for the child.")
     pass_env: tuple[str, ...] = Field((), description="Names of our environment variables the child may see.")
     cwd: str | None = None
-    startup_timeout_s: float = Field(30.0, gt=0)
-    call_timeout_s: float = Field(60.0, gt=0)
+    startup_timeout_s: Seconds = 30.0
+    call_timeout_s: Seconds = 60.0
 
 
 class HttpServer(_Strict):
@@ -198,8 +288,8 @@ class HttpServer(_Strict):
     kind: Literal["http"] = "http"
     url: str
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
-    startup_timeout_s: float = Field(30.0, gt=0)
-    call_timeout_s: float = Field(60.0, gt=0)
+    startup_timeout_s: Seconds = 30.0
+    call_timeout_s: Seconds = 60.0
 
     @field_validator("url")
     @classmethod
@@ -221,7 +311,7 @@ McpServer = Annotated[
 ]
 
 
-class McpUse(_Strict):
+class McpUse(_Shorthand):
     """An agent's use of a named MCP server, with optional per-agent tool controls."""
 
     server: str
@@ -230,7 +320,7 @@ class McpUse(_Strict):
     rename: dict[str, str] = Field(
         default_factory=dict, description="Server tool name -> name the agent sees."
     )
-    call_timeout_s: float | None = Field(None, gt=0)
+    call_timeout_s: Seconds | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -238,7 +328,7 @@ class McpUse(_Strict):
         return {"server": v} if isinstance(v, str) else v
 
 
-class PythonToolUse(_Strict):
+class PythonToolUse(_Shorthand):
     """A plain Python function used as a tool, named by import path `package.module:function`."""
 
     ref: str
@@ -267,15 +357,15 @@ class TextMention(_Strict):
 
 
 class MaxMessages(_Strict):
-    max_messages: int = Field(gt=0)
+    max_messages: Count
 
 
 class TokenUsage(_Strict):
-    token_usage: int = Field(gt=0, description="Stop once this many tokens (prompt + completion) are used.")
+    token_usage: Tokens = Field(description="Stop once this many tokens (prompt + completion) are used.")
 
 
 class Timeout(_Strict):
-    timeout_s: float = Field(gt=0)
+    timeout_s: Seconds
 
 
 class HandoffRule(_Strict):
@@ -348,6 +438,22 @@ def _walk_rules(rule: TermRule, path: tuple[str | int, ...]):
             yield from _walk_rules(child, (*path, key, i))
 
 
+def _shallow_rules(v: Any) -> Any:
+    """Refuse any/all rules nested more than MAX_RULE_DEPTH deep, before validation recurses into them."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(v, ())]
+    while stack:
+        rule, at = stack.pop()
+        if not isinstance(rule, dict):
+            continue
+        for key in ("any", "all"):
+            children = rule.get(key)
+            if isinstance(children, list | tuple):
+                if sum(1 for p in at if p in ("any", "all")) >= MAX_RULE_DEPTH:
+                    raise _fail(f"termination rules nest more than {MAX_RULE_DEPTH} levels deep", *at, key)
+                stack.extend((c, (*at, key, i)) for i, c in enumerate(children))
+    return v
+
+
 # --------------------------------------------------------------------------- team
 
 
@@ -359,7 +465,7 @@ class Agent(_Strict):
     tools: tuple[PythonToolUse, ...] = ()
     mcp: tuple[McpUse, ...] = ()
     reflect_on_tool_use: bool | None = None
-    max_tool_iterations: int = Field(1, ge=1)
+    max_tool_iterations: ToolIterations = 1
     handoffs: tuple[str, ...] = Field(
         (), description="Swarm only: agents (or 'user') this one may hand off to."
     )
@@ -373,8 +479,10 @@ class Agent(_Strict):
     def _identifier(cls, v: str) -> str:
         if not _IDENT.match(v) or keyword.iskeyword(v):
             raise ValueError(
-                f"{v!r} is not a valid agent name (letters, digits and _, not starting with a digit)"
+                f"{v[:80]!r} is not a valid agent name (letters, digits and _, not starting with a digit)"
             )
+        if len(v) > MAX_NAME_LENGTH:
+            raise ValueError(f"an agent name has at most {MAX_NAME_LENGTH} characters, this one {len(v)}")
         return v
 
     @model_validator(mode="after")
@@ -391,8 +499,8 @@ class Agent(_Strict):
 class Team(_Strict):
     kind: Literal["round_robin", "selector", "swarm", "single"]
     agents: tuple[Agent, ...] = Field(min_length=1)
-    termination: TermRule | None = None
-    max_turns: int | None = Field(None, gt=0)
+    termination: Annotated[TermRule | None, BeforeValidator(_shallow_rules)] = None
+    max_turns: Count | None = None
     selector_prompt: str | None = None
     selector_model: ModelRef | None = None
     allow_repeated_speaker: bool = False
@@ -458,8 +566,8 @@ class Team(_Strict):
 class Limits(_Strict):
     """Caps that bound every run, whatever the termination rule says."""
 
-    max_messages: int = Field(DEFAULT_MAX_MESSAGES, gt=0)
-    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0)
+    max_messages: Count = DEFAULT_MAX_MESSAGES
+    timeout_s: Seconds = DEFAULT_TIMEOUT_S
 
 
 # --------------------------------------------------------------------------- expectations
@@ -482,8 +590,12 @@ class TextExpectation(_Strict):
         return self
 
 
-class SpeakersExpectation(_Strict):
+class SpeakersExpectation(_Shorthand):
     """Who spoke, by the source of each chat message (the task counts as `user`). A list means `exact`."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}}
 
     exact: tuple[str, ...] | None = Field(None, description="Exactly these speakers, in this order.")
     first: str | None = None
@@ -503,7 +615,7 @@ class SpeakersExpectation(_Strict):
         return self
 
 
-class CallExpectation(_Strict):
+class CallExpectation(_Shorthand):
     name: str
     arguments: dict[str, Any] = Field(
         default_factory=dict, description="A subset the call's arguments must hold."
@@ -516,8 +628,12 @@ class CallExpectation(_Strict):
         return {"name": v} if isinstance(v, str) else v
 
 
-class ToolCallsExpectation(_Strict):
+class ToolCallsExpectation(_Shorthand):
     """Tool calls the run made. A list means `calls` with order `subset`."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": full["properties"]["calls"]["items"]}
 
     calls: tuple[CallExpectation, ...] = ()
     order: Literal["strict", "unordered", "subset", "superset"] = Field(
@@ -534,8 +650,8 @@ class ToolCallsExpectation(_Strict):
 
 
 class CountRange(_Strict):
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
+    min: CountOrZero | None = None
+    max: CountOrZero | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> CountRange:
@@ -571,7 +687,7 @@ class Expect(_Strict):
     tool_calls: ToolCallsExpectation | None = None
     messages: CountRange | None = Field(None, description="Number of chat messages, the task included.")
     final_message: TextExpectation | None = None
-    max_total_tokens: int | None = Field(None, gt=0, description="Prompt plus completion tokens of the run.")
+    max_total_tokens: Tokens | None = Field(None, description="Prompt plus completion tokens of the run.")
     no_tool_errors: bool = False
     agents: dict[str, AgentExpectation] = Field(default_factory=dict)
 
@@ -582,7 +698,10 @@ class Expect(_Strict):
 class Scenario(_Strict):
     """A whole scenario file."""
 
-    name: str
+    name: str = Field(
+        description=f"Letters, digits and _.- (at most {MAX_NAME_LENGTH}); it names the transcript file.",
+        json_schema_extra={"pattern": _SAFE_NAME.pattern, "maxLength": MAX_NAME_LENGTH},
+    )
     description: str = ""
     task: str | None = None
     model: ModelRef = "default"
@@ -591,6 +710,16 @@ class Scenario(_Strict):
     limits: Limits = Field(default_factory=Limits)
     expect: Expect | None = None
     _source: Path | None = PrivateAttr(None)  # the file it was loaded from, set by the loader
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not _SAFE_NAME.match(v) or len(v) > MAX_NAME_LENGTH:
+            raise ValueError(
+                f"{v[:80]!r} is not a valid scenario name: use letters, digits and _ . - (not starting "
+                f"with . or -), at most {MAX_NAME_LENGTH} characters; it becomes part of file names"
+            )
+        return v
 
     @property
     def source(self) -> Path | None:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import ReplayMismatch, ScenarioError, TroupeError
 from ._cassette import cassette_path_for
 from ._expect import ExpectReport, check_expectations
+from ._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
 from ._loader import load_scenario, resolve_scenario_path
 from ._logs import quiet_autogen_logs
 
@@ -78,12 +79,19 @@ class SuiteResult(_Frozen):
 
 
 def _looks_like_scenario(path: Path) -> bool:
-    """A YAML mapping with `team` and `expect` keys (cheap: other YAML files in the tree are not ours)."""
+    """A YAML mapping with `team` and `expect` keys (cheap: other YAML files in the tree are not ours).
+
+    Read as scenarios are (bounded), so a FIFO, a huge file or an alias bomb under the folder is skipped,
+    never waited on.
+    """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        root = compose_yaml(read_text(path, limit=SCENARIO_MAX_BYTES, what="scenario"), path)
+    except FileProblem:
         return False
-    return isinstance(data, dict) and "team" in data and "expect" in data
+    if not isinstance(root, yaml.MappingNode):
+        return False
+    keys = {k.value for k, _ in root.value if isinstance(k, yaml.ScalarNode)}
+    return "team" in keys and "expect" in keys
 
 
 def discover(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:

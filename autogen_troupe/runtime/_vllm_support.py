@@ -19,6 +19,7 @@ from autogen_core.models import (
 
 from ..errors import ProfileError
 from ._default_model import DEFAULT_MODEL_ALIAS, builtin_chat_template, ensure_default_model
+from ._files import TEMPLATE_MAX_BYTES, FileProblem, read_text
 
 __all__ = ["load_template", "model_folder", "to_openai_messages"]
 
@@ -84,7 +85,10 @@ def load_template(value: str | None) -> str | None:
         return value
     path = Path(value).expanduser()
     if path.is_file():
-        return path.read_text(encoding="utf-8")
+        try:
+            return read_text(path, limit=TEMPLATE_MAX_BYTES, what="chat template")
+        except FileProblem as e:
+            raise ProfileError(str(e)) from None
     raise ProfileError(
         f"chat_template {value!r} is neither a built-in template (chatml_hermes), an existing file, "
         "nor Jinja text"
