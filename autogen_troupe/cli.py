@@ -44,11 +44,18 @@ ModelOpt = Annotated[
 ]
 
 
+def _safe(text: str) -> str:
+    """Text with every secret masked, as everything we print must be."""
+    from .runtime._redact import redact_text
+
+    return redact_text(text)
+
+
 def _fail(e: BaseException, code: int) -> NoReturn:
     if isinstance(e, ScenarioError):
-        err.print(str(e), markup=False)
+        err.print(_safe(str(e)), markup=False)
     else:
-        err.print(f"{type(e).__name__}: {e}", markup=False)
+        err.print(_safe(f"{type(e).__name__}: {e}"), markup=False)
     raise typer.Exit(code)
 
 
@@ -118,7 +125,7 @@ def run(
                 )
             result, unplayed = outcome.result, outcome.unplayed
             for w in outcome.warnings:
-                err.print(f"warning: {w}", markup=False)
+                err.print(_safe(f"warning: {w}"), markup=False)
     except KeyboardInterrupt:
         err.print("Interrupted; the transcript so far is in " + str(out_dir), markup=False)
         raise typer.Exit(130) from None
@@ -127,13 +134,17 @@ def run(
     except (RunError, TroupeError) as e:
         _fail(e, 2 if _is_setup_error(e) else 1)
     if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+        from .runtime._redact import redact_data
+
+        typer.echo(json.dumps(redact_data(result.model_dump(mode="json")), indent=2, ensure_ascii=False))
     else:
         view.summary(result)
     if unplayed and not lenient:
         err.print(
-            f"ReplayMismatch: the run ended before {len(unplayed)} recorded call(s) were made:\n"
-            + "\n".join("  " + u for u in unplayed),
+            _safe(
+                f"ReplayMismatch: the run ended before {len(unplayed)} recorded call(s) were made:\n"
+                + "\n".join("  " + u for u in unplayed)
+            ),
             markup=False,
         )
         raise typer.Exit(1)
@@ -187,7 +198,7 @@ def record(
         _fail(e, 1)
     view.summary(recording.result)
     if recording.path is None:
-        err.print(f"No cassette was written: {recording.problem}", markup=False)
+        err.print(_safe(f"No cassette was written: {recording.problem}"), markup=False)
         raise typer.Exit(1)
     tape = recording.cassette
     out.print(
@@ -201,11 +212,11 @@ def record(
         report = check_expectations(recording.result, sc.expect)
         if not report.passed:
             err.print(
-                f"The cassette was written, but the run does not meet its expectations:\n{report}",
+                _safe(f"The cassette was written, but the run does not meet its expectations:\n{report}"),
                 markup=False,
             )
             raise typer.Exit(1)
-        out.print(str(report), markup=False, highlight=False, soft_wrap=True)
+        out.print(_safe(str(report)), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("test")
@@ -261,11 +272,11 @@ def test_scenarios(
     out.print(table)
     for c in suite.cases:
         for w in c.warnings:
-            err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
+            err.print(_safe(f"warning: {w}"), markup=False, highlight=False, soft_wrap=True)
         if c.outcome != "pass" and c.detail:
             stream = out if c.outcome == "skip" else err
             stream.print(
-                f"{c.outcome.upper()} {c.scenario} ({c.path}):\n{c.detail}\n",
+                _safe(f"{c.outcome.upper()} {c.scenario} ({c.path}):\n{c.detail}\n"),
                 markup=False,
                 highlight=False,
                 soft_wrap=True,

@@ -36,6 +36,7 @@ from typing_extensions import Self
 from ..errors import ContentBlocked, ModelCallError, ProfileError
 from ._network import check_endpoint
 from ._profiles import infer_model_info, is_secret_header, normalize_base_url
+from ._redact import redact_text
 from ._schema import ModelInfoSpec, ModelSpec
 
 __all__ = [
@@ -233,6 +234,7 @@ def _safe_url(url: Any) -> str:
 def _scrub(text: str, secret: str | None) -> str:
     if secret and len(secret) >= 4 and secret != PLACEHOLDER_API_KEY:
         text = text.replace(secret, "***")
+    text = redact_text(text)
     return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + " ..."
 
 
@@ -319,6 +321,7 @@ def translate_error(
 
 
 def _model_ids(response: httpx.Response, url: str, secret: str | None) -> list[str]:
+    url = redact_text(url, extra=(secret,))
     if response.status_code >= 400:
         try:
             body: Any = response.json()
@@ -363,8 +366,10 @@ def _models_request(
 
 def _unreachable(url: str, e: httpx.HTTPError) -> ModelCallError:
     return ModelCallError(
-        f"cannot ask {url} for its models ({type(e).__name__}: {e or 'no detail'}). "
-        "Is the server running, and is base_url right? (Or give the model id with `model:` / --model.)"
+        redact_text(
+            f"cannot ask {url} for its models ({type(e).__name__}: {e or 'no detail'}). "
+            "Is the server running, and is base_url right? (Or give the model id with `model:` / --model.)"
+        )
     )
 
 

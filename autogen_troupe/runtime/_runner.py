@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError, TroupeError
+from ._redact import redact_text, remember_secrets, secrets_in_env
 from ._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
 
@@ -145,6 +146,8 @@ async def run_scenario(
     task = task if task is not None else scenario.task
     if not task:
         raise TroupeError(f"scenario {scenario.name!r} has no task; give one with --task / task=...")
+    if options.env is not None:  # keys given in a mapping rather than our environment
+        remember_secrets(secrets_in_env(options.env))
     started = time.monotonic()
     writer = _open_writer(scenario, options)
     entries: list[Entry] = []
@@ -186,13 +189,13 @@ async def run_scenario(
         _finish(writer, scenario, task, stop_reason, stopped_by, entries, usage, started, error)
         raise
     except TroupeError as e:
-        error = f"{type(e).__name__}: {e}"
+        error = redact_text(f"{type(e).__name__}: {e}")
         stop_reason = error
         _finish(writer, scenario, task, stop_reason, "error", entries, usage, started, error)
         raise
     except Exception as e:  # an AutoGen or client failure deep in the team: explain it, keep the transcript
         typed = _from_team_error(e)
-        error = f"{type(typed).__name__}: {typed}" if typed else _explain(e)
+        error = redact_text(f"{type(typed).__name__}: {typed}" if typed else _explain(e))
         _finish(writer, scenario, task, error, "error", entries, usage, started, error)
         raise (typed or RunError(error)) from e
     return _finish(writer, scenario, task, stop_reason, stopped_by, entries, usage, started, None)
@@ -268,7 +271,7 @@ def _from_team_error(e: BaseException) -> TroupeError | None:
     cls = getattr(errors, m["type"], None)
     if not (isinstance(cls, type) and issubclass(cls, TroupeError)):
         return None
-    message = m["message"].strip()
+    message = redact_text(m["message"].strip())
     if issubclass(cls, errors.ScenarioError):
         return RunError(f"{m['type']}: {message}")
     try:

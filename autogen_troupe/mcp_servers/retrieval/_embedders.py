@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from ...errors import TroupeError
+from ...runtime._redact import redact_text
 
 __all__ = [
     "LOCAL_MODEL",
@@ -72,7 +73,7 @@ class _Http:
         self._client = httpx.Client(timeout=timeout_s, headers=base_headers, transport=transport)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        return redact_text(text.replace(self._key, "***") if self._key else text)
 
     def post(self, url: str, body: dict[str, Any], what: str) -> Any:
         try:
