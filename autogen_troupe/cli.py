@@ -295,19 +295,31 @@ def test_scenarios(
 
 @app.command()
 def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")]) -> None:
-    """Validate scenario files without running them."""
+    """Validate scenario files without running them, and list the Python code a run would import."""
     from .runtime._loader import iter_scenario_files, load_scenario
+    from .runtime._local_code import python_tool_sources
 
     bad = 0
     files = list(iter_scenario_files(paths))
     for f in files:
         try:
-            load_scenario(f)
+            sc = load_scenario(f)
         except ScenarioError as e:
             bad += 1
-            err.print(str(e), markup=False)
+            err.print(_safe(str(e)), markup=False)
         else:
             out.print(f"ok  {f}", markup=False, highlight=False)
+            sources = python_tool_sources(sc)
+            if sources:
+                out.print(
+                    "    python tools (imported, so their code runs, whenever it runs or replays):",
+                    markup=False,
+                    highlight=False,
+                )
+                for src in sources:
+                    out.print(
+                        f"      {src.describe(Path.cwd())}", markup=False, highlight=False, soft_wrap=True
+                    )
     if not files:
         err.print("no scenario files found", markup=False)
         raise typer.Exit(2)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
@@ -31,6 +32,7 @@ __all__ = [
     "is_secret_name",
     "known_secrets",
     "redact_argv",
+    "redact_command",
     "redact_data",
     "redact_headers",
     "redact_text",
@@ -147,8 +149,6 @@ class _Rule:
     def _is_secret(self, m: re.Match[str]) -> bool:
         value = _unquote(m["value"])
         if not value or value.startswith("${") or value.lower() in ("none", "null", "true", "false"):
-            return False
-        if MASK in value or "<scrubbed>" in value:
             return False
         return not self.named or is_secret_name(m["name"])
 
@@ -289,6 +289,16 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     """A command line with secret flag values (`--token X`, `--token=X`), header values and URL
     credentials masked."""
     return [shown for shown, _ in _argv_pairs(argv)]
+
+
+def redact_command(argv: Sequence[str]) -> str:
+    """The command line as a shell would take it, masked; a mask is not quoted (`--token=***`)."""
+
+    def quote(arg: str) -> str:
+        plain = arg.replace(MASK, "x")
+        return arg if MASK in arg and shlex.quote(plain) == plain else shlex.quote(arg)
+
+    return " ".join(quote(a) for a in redact_argv(argv))
 
 
 def secrets_in_argv(argv: Sequence[str]) -> list[str]:

@@ -36,7 +36,7 @@ from autogen_troupe.errors import ToolCallError
 from autogen_troupe.runtime._network import check_endpoint
 from autogen_troupe.runtime._redact import (
     is_secret_name,
-    redact_argv,
+    redact_command,
     redact_text,
     remember_secrets,
     safe_url,
@@ -99,7 +99,7 @@ def _not_found(server: StdioServer, env: dict[str, str]) -> str:
     """Why the command cannot be started: missing, a folder, or a file without execute permission."""
     command = server.command
     if os.sep in command or (os.altsep and os.altsep in command):
-        path = os.path.join(server.cwd or os.getcwd(), os.path.expanduser(command))
+        path = os.path.normpath(os.path.join(server.cwd or os.getcwd(), os.path.expanduser(command)))
         candidates = [path]
         where = ""
     else:
@@ -107,11 +107,12 @@ def _not_found(server: StdioServer, env: dict[str, str]) -> str:
         candidates = [os.path.join(d or ".", command) for d in dirs]
         where = " on PATH"
     for path in candidates:
+        shown = repr(command) if path == command else f"{command!r} ({path})"
         if os.path.isdir(path) and where == "":
-            return f"cannot start: command {command!r} ({path}) is a folder, not a program"
+            return f"cannot start: command {shown} is a folder, not a program"
         if os.path.isfile(path) and not os.access(path, os.X_OK):
             return (
-                f"cannot start: command {command!r} ({path}) is not executable; make it executable "
+                f"cannot start: command {shown} is not executable; make it executable "
                 f"(chmod +x {shlex.quote(path)}) or start it through its interpreter"
             )
     return f"cannot start: command {command!r} was not found{where}"
@@ -465,7 +466,7 @@ class ServerHandle:
 
     def where(self) -> str:
         if isinstance(self.server, StdioServer):
-            return shlex.join(redact_argv(self.argv))
+            return redact_command(self.argv)
         return safe_url(self.server.url)
 
     def describe(self, what: str, live: _Live | None) -> str:
