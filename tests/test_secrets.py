@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -391,3 +392,23 @@ def test_argv_is_masked_by_position_and_shape() -> None:
         "80",
     ]
     assert set(secrets_in_argv(argv)) == {"t-1", "s-2", "b-3456789"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a." * 200_000,
+        "-a" * 500_000,
+        "Ab_9-" * 200_000,
+        "'" * 1_000_000,
+        '"a":"' * 200_000,
+        "http://" * 100_000,
+    ],
+)
+def test_redaction_of_a_megabyte_is_bounded(text: str) -> None:
+    """Tool answers can be megabytes long; no rule may backtrack its way into a hang on any of them."""
+    done: list[str] = []
+    worker = threading.Thread(target=lambda: done.append(redact_text(text)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert done and len(done[0]) == len(text)

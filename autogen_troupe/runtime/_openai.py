@@ -21,7 +21,6 @@ import json
 import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import openai
@@ -37,6 +36,7 @@ from ..errors import ContentBlocked, ModelCallError, ProfileError
 from ._network import check_endpoint
 from ._profiles import infer_model_info, is_secret_header, normalize_base_url
 from ._redact import redact_text
+from ._redact import safe_url as _safe_url  # no user info, query or fragment
 from ._schema import ModelInfoSpec, ModelSpec
 
 __all__ = [
@@ -220,15 +220,6 @@ def _http_client(timeout_s: float | None) -> httpx.AsyncClient:
 
 
 # --------------------------------------------------------------------------- errors
-
-
-def _safe_url(url: Any) -> str:
-    """A URL without user info, query or fragment (any of them may carry credentials)."""
-    try:
-        p = urlsplit(str(url))
-    except ValueError:
-        return "<unparsable URL>"
-    return urlunsplit((p.scheme, p.netloc.rsplit("@", 1)[-1], p.path, "", ""))
 
 
 def _scrub(text: str, secret: str | None) -> str:

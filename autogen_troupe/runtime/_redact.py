@@ -159,7 +159,11 @@ def _unquote(v: str) -> str:
 
 _RULES = (
     # https://user:pass@host -> https://***@host
-    _Rule(r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<value>[^\s/?#@'\"<>]+)@", named=False, userinfo=True),
+    _Rule(
+        r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://(?P<value>[^\s/?#@'\"<>]+)@",
+        named=False,
+        userinfo=True,
+    ),
     # "api_key": "X", 'password': 'X'
     _Rule(
         r"(?P<q>[\"'])(?P<name>[^\"'\s:]{1,64})(?P=q)[ \t]*:[ \t]*"
