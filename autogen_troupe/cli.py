@@ -44,11 +44,18 @@ ModelOpt = Annotated[
 ]
 
 
+def _safe(text: str) -> str:
+    """Text with every secret masked, as everything we print must be."""
+    from .runtime._redact import redact_text
+
+    return redact_text(text)
+
+
 def _fail(e: BaseException, code: int) -> NoReturn:
     if isinstance(e, ScenarioError):
-        err.print(str(e), markup=False)
+        err.print(_safe(str(e)), markup=False)
     else:
-        err.print(f"{type(e).__name__}: {e}", markup=False)
+        err.print(_safe(f"{type(e).__name__}: {e}"), markup=False)
     for label, attr in (("transcript", "transcript_path"), ("engine log", "log_path")):
         if where := getattr(e, attr, None):  # set by the runner on a run that started
             err.print(f"{label}: {where}", markup=False, highlight=False)
@@ -131,7 +138,7 @@ def run(
                 )
             result, unplayed = outcome.result, outcome.unplayed
             for w in outcome.warnings:
-                err.print(f"warning: {w}", markup=False)
+                err.print(_safe(f"warning: {w}"), markup=False)
     except KeyboardInterrupt as e:
         where = getattr(e, "transcript_path", None) or out_dir
         err.print(f"Interrupted; the transcript so far is in {where}", markup=False)
@@ -141,13 +148,17 @@ def run(
     except (RunError, TroupeError) as e:
         _fail(e, 2 if _is_setup_error(e) else 1)
     if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+        from .runtime._redact import redact_data
+
+        typer.echo(json.dumps(redact_data(result.model_dump(mode="json")), indent=2, ensure_ascii=False))
     else:
         view.summary(result)
     if unplayed and not lenient:
         err.print(
-            f"ReplayMismatch: the run ended before {len(unplayed)} recorded call(s) were made:\n"
-            + "\n".join("  " + u for u in unplayed),
+            _safe(
+                f"ReplayMismatch: the run ended before {len(unplayed)} recorded call(s) were made:\n"
+                + "\n".join("  " + u for u in unplayed)
+            ),
             markup=False,
         )
         raise typer.Exit(1)
@@ -209,7 +220,7 @@ def record(
         _fail(e, 1)
     view.summary(recording.result)
     if recording.path is None:
-        err.print(f"No cassette was written: {recording.problem}", markup=False)
+        err.print(_safe(f"No cassette was written: {recording.problem}"), markup=False)
         raise typer.Exit(1)
     tape = recording.cassette
     out.print(
@@ -223,11 +234,11 @@ def record(
         report = check_expectations(recording.result, sc.expect)
         if not report.passed:
             err.print(
-                f"The cassette was written, but the run does not meet its expectations:\n{report}",
+                _safe(f"The cassette was written, but the run does not meet its expectations:\n{report}"),
                 markup=False,
             )
             raise typer.Exit(1)
-        out.print(str(report), markup=False, highlight=False, soft_wrap=True)
+        out.print(_safe(str(report)), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("test")
@@ -283,11 +294,11 @@ def test_scenarios(
     out.print(table)
     for c in suite.cases:
         for w in c.warnings:
-            err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
+            err.print(_safe(f"warning: {w}"), markup=False, highlight=False, soft_wrap=True)
         if c.outcome != "pass" and c.detail:
             stream = out if c.outcome == "skip" else err
             stream.print(
-                f"{c.outcome.upper()} {c.scenario} ({c.path}):\n{c.detail}\n",
+                _safe(f"{c.outcome.upper()} {c.scenario} ({c.path}):\n{c.detail}\n"),
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
@@ -306,19 +317,31 @@ def test_scenarios(
 
 @app.command()
 def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")]) -> None:
-    """Validate scenario files without running them."""
+    """Validate scenario files without running them, and list the Python code a run would import."""
     from .runtime._loader import iter_scenario_files, load_scenario
+    from .runtime._local_code import python_tool_sources
 
     bad = 0
     files = list(iter_scenario_files(paths))
     for f in files:
         try:
-            load_scenario(f)
+            sc = load_scenario(f)
         except ScenarioError as e:
             bad += 1
-            err.print(str(e), markup=False)
+            err.print(_safe(str(e)), markup=False)
         else:
             out.print(f"ok  {f}", markup=False, highlight=False)
+            sources = python_tool_sources(sc)
+            if sources:
+                out.print(
+                    "    python tools (imported, so their code runs, whenever it runs or replays):",
+                    markup=False,
+                    highlight=False,
+                )
+                for src in sources:
+                    out.print(
+                        f"      {src.describe(Path.cwd())}", markup=False, highlight=False, soft_wrap=True
+                    )
     if not files:
         err.print("no scenario files found", markup=False)
         raise typer.Exit(2)

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import Issue, ScenarioError
 from ._files import CASSETTE_MAX_BYTES, FileProblem, parse_json, read_text
+from ._redact import redact_data
 
 __all__ = [
     "CASSETTE_SUFFIX",
@@ -45,12 +46,6 @@ FORMAT = "troupe-cassette"
 VERSION = 1
 SCRUBBED = "<scrubbed>"
 
-# Keys whose values are credentials wherever they appear (headers, extra args, tool arguments).
-_SECRET_KEYS = re.compile(
-    r"^(proxy-)?authorization$|^(x-)?api[-_]?key$|^(set-)?cookie$|^access[-_]?token$|^refresh[-_]?token$"
-    r"|^password$|^secret$|^client[-_]?secret$",
-    re.IGNORECASE,
-)
 # A date with a time of day (ISO 8601 or `YYYY-MM-DD HH:MM`), optionally with seconds, fraction and zone.
 _DATETIME = re.compile(
     r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?(?![\d:])"
@@ -203,35 +198,13 @@ def cassette_path_for(scenario_path: str | Path) -> Path:
 
 
 def scrub(data: Any, *, secrets: Iterable[str] = ()) -> Any:
-    """A copy of `data` with credentials replaced by `<scrubbed>`.
+    """A copy of `data` with credentials replaced by `<scrubbed>` (see `_redact.redact_data`).
 
-    Values under credential-like keys (authorization, api-key, cookies, tokens), every `SecretStr`, and
-    every occurrence of the given secret strings (keys the run used) are replaced.
+    String values under credential-like keys (authorization, api-key, cookies, tokens), every
+    `SecretStr`, every secret-shaped credential in text, and every occurrence of a known secret (the
+    given strings, keys the run used, secret-named environment variables) are replaced.
     """
-    known = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def walk(v: Any) -> Any:
-        if isinstance(v, SecretStr):
-            return SCRUBBED
-        if isinstance(v, Mapping):
-            return {
-                k: (
-                    SCRUBBED
-                    if isinstance(k, str) and _SECRET_KEYS.match(k) and v2 not in (None, "")
-                    else walk(v2)
-                )
-                for k, v2 in v.items()
-            }
-        if isinstance(v, list | tuple):
-            return [walk(x) for x in v]
-        if isinstance(v, str):
-            for s in known:
-                if s in v:
-                    v = v.replace(s, SCRUBBED)
-            return v
-        return v
-
-    return walk(data)
+    return redact_data(data, extra=secrets, mask=SCRUBBED)
 
 
 # --------------------------------------------------------------------------- normalising requests
@@ -360,7 +333,8 @@ def normalise_request(
     a cassette recorded with other settings does not match.
 
     Tool-call ids become `call_0`, `call_1`... in order of appearance, and dates with a time of day become
-    `<datetime>`, so a new id or a new clock reading does not make a request "different".
+    `<datetime>`, so a new id or a new clock reading does not make a request "different". Secrets are
+    scrubbed.
     """
     ids: dict[str, str] = {}
     if isinstance(tool_choice, str) or tool_choice is None:
@@ -371,17 +345,17 @@ def normalise_request(
         json_out: Any = {"schema": _canonical(json_output.model_json_schema())}
     else:
         json_out = json_output
-    options = scrub(_canonical(dict(extra_create_args or {})))
+    # Scrubbed as the cassette stores it, so a recorded request and its replay compare alike.
     request = {
         "messages": [_message(m, ids) for m in messages],
         "tools": [_tool(t) for t in tools],
         "tool_choice": choice,
         "json_output": json_out,
-        "options": options,
+        "options": _canonical(dict(extra_create_args or {})),
     }
     if settings:
-        request["settings"] = scrub(_canonical(dict(settings)))
-    return request
+        request["settings"] = _canonical(dict(settings))
+    return scrub(request)
 
 
 def fingerprint(request: Mapping[str, Any]) -> str:

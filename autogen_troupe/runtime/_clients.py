@@ -58,11 +58,20 @@ def create_model_client(spec: ModelSpec) -> ChatCompletionClient:
 
 async def list_models(spec: ModelSpec) -> list[str]:
     """The model ids a resolved spec can use: the endpoint's `GET /models` list, or the spec's model."""
+    _remember(spec)
     if spec.provider == "openai":
         from ._openai import alist_models
 
         return await alist_models(spec)
     return [spec.model] if spec.model else []
+
+
+def _remember(spec: ModelSpec) -> None:
+    """Mask this spec's credentials in everything we print or write from now on."""
+    from ._profiles import spec_secrets
+    from ._redact import remember_secrets
+
+    remember_secrets(spec_secrets(spec))
 
 
 def _spec_key(spec: ModelSpec) -> str:
@@ -98,6 +107,7 @@ class ClientPool:
         if self._closed:
             raise RuntimeError("this ClientPool is closed")
         key = self._key(spec, agent_name)
+        _remember(spec)
         client = self._clients.get(key)
         if client is None:
             client = self._factory(spec, agent_name) if self._factory else create_model_client(spec)

@@ -7,21 +7,27 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text as RichText
 
+from ._redact import redact_text
 from ._transcript import Chunk, Entry, Event, Handoff, RunResult, Text, Thought, ToolCall, ToolResult
 
 __all__ = ["ConsoleView"]
 
 _PREVIEW_CHARS = 2000
+_HOLD_CHARS = 512  # a streamed line longer than this is shown up to its last space before it ends
 
 
 class ConsoleView:
-    """Renders transcript entries to a rich Console; streamed chunks are printed raw as they come."""
+    """Renders transcript entries to a rich Console, every text redacted.
+
+    Streamed chunks are shown a line at a time, so a secret split across chunks is still masked.
+    """
 
     def __init__(self, console: Console, *, quiet: bool = False, show_chunks: bool = True) -> None:
         self.console = console
         self.quiet = quiet
         self.show_chunks = show_chunks
         self._streaming_from: str | None = None
+        self._pending = ""
 
     def __call__(self, item: Entry | Chunk) -> None:
         if self.quiet:
@@ -33,7 +39,8 @@ class ConsoleView:
                 self._end_stream()
                 self._header(item.source, "streaming", item.elapsed_s, None)
                 self._streaming_from = item.source
-            self.console.out(item.content, end="", highlight=False)
+            self._pending += item.content
+            self._flush_stream(final=False)
             return
         streamed = self._streaming_from == item.source and isinstance(item, Text)
         self._end_stream()
@@ -50,7 +57,7 @@ class ConsoleView:
             self._header(item.source, "tool call", item.elapsed_s, item)
             for c in item.calls:
                 self.console.print(
-                    RichText.assemble(("→ ", "cyan"), (c.name, "bold cyan"), f"({c.arguments})")
+                    RichText.assemble(("→ ", "cyan"), (c.name, "bold cyan"), f"({redact_text(c.arguments)})")
                 )
         elif isinstance(item, ToolResult):
             self._header(item.source, "tool result", item.elapsed_s, item)
@@ -80,8 +87,21 @@ class ConsoleView:
         tokens = f"{entry.usage.prompt_tokens}+{entry.usage.completion_tokens} tok · " if entry.usage else ""
         self.console.print(RichText(f"{tokens}{entry.elapsed_s:.1f}s", style="dim"))
 
+    def _flush_stream(self, *, final: bool) -> None:
+        text = self._pending
+        if not final:
+            cut = text.rfind("\n") + 1
+            if not cut and len(text) > _HOLD_CHARS:
+                cut = text.rfind(" ") + 1 or len(text)
+            text, self._pending = text[:cut], text[cut:]
+        else:
+            self._pending = ""
+        if text:
+            self.console.out(redact_text(text), end="", highlight=False)
+
     def _end_stream(self) -> None:
         if self._streaming_from is not None:
+            self._flush_stream(final=True)
             self.console.out("")
             self._streaming_from = None
 
@@ -96,7 +116,7 @@ class ConsoleView:
         }[result.stopped_by]
         lines = [
             f"{escape(result.scenario)}: {why}",
-            f"stop reason: {escape(result.stop_reason)}",
+            f"stop reason: {escape(redact_text(result.stop_reason))}",
             f"messages: {len(result.messages)} · tokens: {result.usage.prompt_tokens} prompt + "
             f"{result.usage.completion_tokens} completion · {result.duration_s:.1f} s",
         ]
@@ -108,4 +128,5 @@ class ConsoleView:
 
 
 def _clip(text: str) -> str:
+    text = redact_text(text)
     return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + f" … ({len(text)} chars)"

@@ -28,7 +28,6 @@ import json
 import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import openai
@@ -45,6 +44,8 @@ from ._answers import FAULT_CODE, Fault, StreamCheck, completion_fault, parse_bo
 from ._http import RETRY_AFTER_MAX_S, async_client, retry_after_s, sync_client
 from ._network import check_endpoint
 from ._profiles import infer_model_info, is_secret_header, normalize_base_url
+from ._redact import redact_text
+from ._redact import safe_url as _safe_url  # no user info, query or fragment
 from ._schema import ModelInfoSpec, ModelSpec
 
 __all__ = [
@@ -364,18 +365,10 @@ def _http_client(timeout_s: float | None) -> httpx.AsyncClient:
 # --------------------------------------------------------------------------- errors
 
 
-def _safe_url(url: Any) -> str:
-    """A URL without user info, query or fragment (any of them may carry credentials)."""
-    try:
-        p = urlsplit(str(url))
-    except ValueError:
-        return "<unparsable URL>"
-    return urlunsplit((p.scheme, p.netloc.rsplit("@", 1)[-1], p.path, "", ""))
-
-
 def _scrub(text: str, secret: str | None) -> str:
     if secret and len(secret) >= 4 and secret != PLACEHOLDER_API_KEY:
         text = text.replace(secret, "***")
+    text = redact_text(text)
     return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + " ..."
 
 
@@ -504,6 +497,7 @@ def translate_error(
 
 
 def _model_ids(response: httpx.Response, url: str, secret: str | None) -> list[str]:
+    url = redact_text(url, extra=(secret,))
     if not response.is_success:
         try:
             body: Any = response.json()
@@ -548,8 +542,10 @@ def _models_request(
 
 def _unreachable(url: str, e: httpx.HTTPError) -> ModelCallError:
     return ModelCallError(
-        f"cannot ask {url} for its models ({type(e).__name__}: {e or 'no detail'}). "
-        "Is the server running, and is base_url right? (Or give the model id with `model:` / --model.)"
+        redact_text(
+            f"cannot ask {url} for its models ({type(e).__name__}: {e or 'no detail'}). "
+            "Is the server running, and is base_url right? (Or give the model id with `model:` / --model.)"
+        )
     )
 
 

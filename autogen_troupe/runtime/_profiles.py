@@ -24,6 +24,7 @@ from pydantic import SecretStr, ValidationError
 from ..errors import ProfileError
 from ._files import PROFILES_MAX_BYTES, FileProblem, compose_yaml, read_text, yaml_scalar
 from ._loader import expand_env
+from ._redact import is_secret_name, redact_headers, redact_url, safe_url, secrets_in_text
 from ._schema import ModelInfoSpec, ModelRef, ModelSpec
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "normalize_base_url",
     "redacted",
     "resolve_model",
+    "spec_secrets",
     "user_profiles_path",
 ]
 
@@ -395,18 +397,9 @@ def normalize_base_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ProfileError(f"base_url {_safe_url(url)!r} must be an http:// or https:// URL")
+        raise ProfileError(f"base_url {safe_url(url)!r} must be an http:// or https:// URL")
     path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path or "/v1", parts.query, parts.fragment))
-
-
-def _safe_url(url: str) -> str:
-    """The URL without user info or query (either may hold credentials)."""
-    try:
-        p = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    return urlunsplit((p.scheme, p.netloc.rsplit("@", 1)[-1], p.path, "", ""))
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")  # as the scenario loader reads them
@@ -615,27 +608,41 @@ def infer_model_info(model_id: str | None, given: ModelInfoSpec | None = None) -
 
 # --------------------------------------------------------------------------- redaction
 
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password|session|signature", re.IGNORECASE)
-
 
 def is_secret_header(name: str) -> bool:
     """Whether a header's value is likely a credential (Authorization, api-key, X-Auth-Token, Cookie, ...)."""
-    return bool(_SECRET_HEADER.search(name))
+    return is_secret_name(name)
+
+
+def spec_secrets(spec: ModelSpec, env: Mapping[str, str] | None = None) -> set[str]:
+    """The credential strings a resolved spec carries: its key (or its variable's value), secret header
+    values (and the token of "Bearer <token>"), and credentials in its base URL."""
+    env = os.environ if env is None else env
+    out: set[str] = set()
+    if spec.api_key is not None:
+        out.add(spec.api_key.get_secret_value())
+    if spec.api_key_env and env.get(spec.api_key_env):
+        out.add(env[spec.api_key_env])
+    for k, v in spec.headers.items():
+        if is_secret_name(k):
+            out.update((v, v.split(" ", 1)[-1]))
+        out.update(secrets_in_text(f"{k}: {v}"))
+    if spec.base_url:
+        out.update(secrets_in_text(spec.base_url))
+    return {s.strip() for s in out if s and s.strip()}
 
 
 def redacted(spec: ModelSpec) -> dict[str, Any]:
     """The spec as plain JSON data for transcripts and exported configs, without secrets.
 
     The API key is dropped (its variable's name, `api_key_env`, stays), header values whose names look
-    secret become "***", and credentials in the base URL's user info are masked.
+    secret become "***", and credentials in the base URL (user info, secret query parameters) are masked.
     """
     data = spec.model_dump(mode="json", exclude={"api_key"}, exclude_none=True)
     if data.get("headers"):
-        data["headers"] = {k: "***" if is_secret_header(k) else v for k, v in data["headers"].items()}
-    url = data.get("base_url")
-    if isinstance(url, str) and "@" in urlsplit(url).netloc:
-        p = urlsplit(url)
-        data["base_url"] = urlunsplit((p.scheme, "***@" + p.netloc.rsplit("@", 1)[1], p.path, p.query, ""))
+        data["headers"] = redact_headers(data["headers"])
+    if isinstance(data.get("base_url"), str):
+        data["base_url"] = redact_url(data["base_url"])
     for k in ("headers", "extra_body", "engine_args"):
         if not data.get(k):
             data.pop(k, None)

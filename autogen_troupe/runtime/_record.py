@@ -27,6 +27,7 @@ from ._cassette import (
     normalise_request,
 )
 from ._model_facts import context_length_of, request_settings
+from ._profiles import spec_secrets
 from ._replay import _client_class, _response_from, _workbench_class, _wrapped_tool
 from ._schema import ModelSpec, Scenario
 from ._transcript import RunResult
@@ -49,19 +50,7 @@ class Recording(_Frozen):
 
 def _spec_secrets(spec: ModelSpec | None, env: Mapping[str, str] | None = None) -> set[str]:
     """The credential strings a model spec carries: its key, its key's variable, credential headers."""
-    if spec is None:
-        return set()
-    env = os.environ if env is None else env
-    out: set[str] = set()
-    if spec.api_key is not None:
-        out.add(spec.api_key.get_secret_value())
-    if spec.api_key_env and env.get(spec.api_key_env):
-        out.add(env[spec.api_key_env])
-    for k, v in spec.headers.items():
-        if re.search(r"auth|key|token|cookie|secret", k, re.IGNORECASE):
-            out.add(v)
-            out.add(v.split(" ", 1)[-1])  # the token of "Bearer <token>"
-    return {s for s in out if s}
+    return set() if spec is None else spec_secrets(spec, env)
 
 
 def _recorded_overrides(overrides: Any) -> dict[str, str]:

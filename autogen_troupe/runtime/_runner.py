@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError, TroupeError
+from ._redact import redact_text, remember_secrets, secrets_in_env
 from ._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
 
@@ -164,6 +165,8 @@ async def run_scenario(
     task = task if task is not None else scenario.task
     if not task:
         raise TroupeError(f"scenario {scenario.name!r} has no task; give one with --task / task=...")
+    if options.env is not None:  # keys given in a mapping rather than our environment
+        remember_secrets(secrets_in_env(options.env))
     started = time.monotonic()
     writer = _open_writer(scenario, options)
     log_path = writer.path.with_suffix(".log") if writer is not None else None
@@ -214,12 +217,12 @@ async def run_scenario(
         _where(e, finish("interrupted", "interrupted", "the run was interrupted"))
         raise
     except TroupeError as e:
-        error = f"{type(e).__name__}: {e}"
+        error = redact_text(f"{type(e).__name__}: {e}")
         _where(e, finish(error, "error", error))
         raise
     except Exception as e:  # an AutoGen or client failure deep in the team: explain it, keep the transcript
         typed = _from_team_error(e)
-        error = f"{type(typed).__name__}: {typed}" if typed else _explain(e)
+        error = redact_text(f"{type(typed).__name__}: {typed}" if typed else _explain(e))
         failed = typed or RunError(error)
         _where(failed, finish(error, "error", error))
         raise failed from e
@@ -303,7 +306,7 @@ def _from_team_error(e: BaseException) -> TroupeError | None:
     cls = getattr(errors, m["type"], None)
     if not (isinstance(cls, type) and issubclass(cls, TroupeError)):
         return None
-    message = m["message"].strip()
+    message = redact_text(m["message"].strip())
     if issubclass(cls, errors.ScenarioError):
         return RunError(f"{m['type']}: {message}")
     try:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..errors import ReplayMismatch, ScenarioError, TroupeError
 from ._cassette import cassette_path_for
@@ -27,6 +27,7 @@ from ._expect import ExpectReport, check_expectations
 from ._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
 from ._loader import load_scenario, resolve_scenario_path
 from ._logs import quiet_autogen_logs
+from ._redact import redact_text
 
 __all__ = [
     "CaseResult",
@@ -61,6 +62,16 @@ class CaseResult(_Frozen):
     detail: str = ""
     warnings: tuple[str, ...] = ()
     report: ExpectReport | None = None
+
+    @field_validator("detail")
+    @classmethod
+    def _redacted(cls, v: str) -> str:  # shown in tables, pytest reports and JUnit files
+        return redact_text(v)
+
+    @field_validator("warnings")
+    @classmethod
+    def _redacted_all(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(redact_text(w) for w in v)
 
 
 class SuiteResult(_Frozen):

@@ -12,6 +12,8 @@ from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field
 
+from ._redact import redact_data
+
 __all__ = [
     "Chunk",
     "Entry",
@@ -188,7 +190,10 @@ def entry_from_autogen(msg: Any, elapsed_s: float) -> Entry | Chunk:
 
 
 class TranscriptWriter:
-    """Appends one JSON object per line and flushes each, so an interrupted run keeps what it had."""
+    """Appends one JSON object per line and flushes each, so an interrupted run keeps what it had.
+
+    Every record is redacted first: no credential reaches the file, whoever wrote it into a message.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -198,7 +203,8 @@ class TranscriptWriter:
     def write(self, record: dict[str, Any] | BaseModel) -> None:
         if self._fh is None:
             return
-        line = record.model_dump_json() if isinstance(record, BaseModel) else json.dumps(record, default=str)
+        data = record.model_dump(mode="json") if isinstance(record, BaseModel) else record
+        line = json.dumps(redact_data(data), default=str)
         self._fh.write(line + "\n")
         self._fh.flush()
 

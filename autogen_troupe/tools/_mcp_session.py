@@ -20,7 +20,6 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.abc
@@ -35,6 +34,16 @@ from mcp.shared.message import SessionMessage
 
 from autogen_troupe.errors import ToolCallError
 from autogen_troupe.runtime._network import check_endpoint
+from autogen_troupe.runtime._redact import (
+    is_secret_name,
+    redact_command,
+    redact_text,
+    remember_secrets,
+    safe_url,
+    secrets_in_argv,
+    secrets_in_env,
+    secrets_in_text,
+)
 from autogen_troupe.runtime._schema import HttpServer, StdioServer
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -86,13 +95,43 @@ def _resolve_command(server: StdioServer, env: dict[str, str]) -> str | None:
     return shutil.which(server.command, path=env.get("PATH", os.defpath))
 
 
-def _public_url(url: str) -> str:
-    """The URL without user info, query or fragment, which may carry credentials."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+def _not_found(server: StdioServer, env: dict[str, str]) -> str:
+    """Why the command cannot be started: missing, a folder, or a file without execute permission."""
+    command = server.command
+    if os.sep in command or (os.altsep and os.altsep in command):
+        path = os.path.normpath(os.path.join(server.cwd or os.getcwd(), os.path.expanduser(command)))
+        candidates = [path]
+        where = ""
+    else:
+        dirs = env.get("PATH", os.defpath).split(os.pathsep)
+        candidates = [os.path.join(d or ".", command) for d in dirs]
+        where = " on PATH"
+    for path in candidates:
+        shown = repr(command) if path == command else f"{command!r} ({path})"
+        if os.path.isdir(path) and where == "":
+            return f"cannot start: command {shown} is a folder, not a program"
+        if os.path.isfile(path) and not os.access(path, os.X_OK):
+            return (
+                f"cannot start: command {shown} is not executable; make it executable "
+                f"(chmod +x {shlex.quote(path)}) or start it through its interpreter"
+            )
+    return f"cannot start: command {command!r} was not found{where}"
+
+
+def _server_secrets(server: StdioServer | HttpServer) -> set[str]:
+    """Credentials in a server's settings: secret-named env values, secret args, headers, URL."""
+    out: set[str] = set()
+    if isinstance(server, StdioServer):
+        out |= secrets_in_env(server.env)
+        out.update(secrets_in_argv(server.args))
+        out.update(secrets_in_text(server.command))
+    else:
+        out.update(secrets_in_text(server.url))
+        for k, v in server.headers.items():
+            if is_secret_name(k):
+                out.update((v, v.split(" ", 1)[-1]))
+            out.update(secrets_in_text(f"{k}: {v}"))
+    return out
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -408,6 +447,7 @@ class ServerHandle:
         self.name = name
         self.server = server
         self.note_pid = note_pid
+        remember_secrets(_server_secrets(server))  # masked in every message, transcript and tool result
         self.env: dict[str, str] = {}
         self.argv: list[str] = []
         if isinstance(server, StdioServer):
@@ -426,11 +466,12 @@ class ServerHandle:
 
     def where(self) -> str:
         if isinstance(self.server, StdioServer):
-            return shlex.join(self.argv)
-        return _public_url(self.server.url)
+            return redact_command(self.argv)
+        return safe_url(self.server.url)
 
     def describe(self, what: str, live: _Live | None) -> str:
-        """A message naming the server, how it is reached, what happened and its stderr tail."""
+        """A message naming the server, how it is reached, what happened and its stderr tail; redacted,
+        as it reaches the console, the transcript and the model."""
         text = f"MCP server {self.name!r} ({self.where()}) {what}."
         if isinstance(self.server, StdioServer) and live is not None:
             tail = live.stderr_tail()
@@ -438,7 +479,7 @@ class ServerHandle:
                 text += "\nThe end of its stderr:\n" + "\n".join(f"  {t}" for t in tail)
             else:
                 text += "\nIt wrote nothing to stderr."
-        return text
+        return redact_text(text)
 
     # ---------------------------------------------------------------- lifetime
 
@@ -457,10 +498,7 @@ class ServerHandle:
                     self.describe(f"cannot start: its working directory {server.cwd!r} does not exist", None)
                 )
             if not self._exe_found:
-                where = "" if os.sep in server.command else " on PATH"
-                raise ToolCallError(
-                    self.describe(f"cannot start: command {server.command!r} was not found{where}", None)
-                )
+                raise ToolCallError(self.describe(_not_found(server, self.env), None))
         else:
             check_endpoint(server.url, f"MCP server {self.name!r} at")
         if self._closed:
@@ -519,13 +557,16 @@ class ServerHandle:
             if exc.code == mcp_types.CONNECTION_CLOSED or not live.usable():
                 raise _Lost from None
             raise ToolCallError(
-                f"MCP server {self.name!r} refused the call to {name!r}: {exc.message}"
+                redact_text(f"MCP server {self.name!r} refused the call to {name!r}: {exc.message}")
             ) from None
         except _CONNECTION_LOST:
             raise _Lost from None
         except httpx2.HTTPError as exc:
             raise ToolCallError(
-                f"MCP server {self.name!r} ({self.where()}) could not be reached: {type(exc).__name__}: {exc}"
+                redact_text(
+                    f"MCP server {self.name!r} ({self.where()}) could not be reached: "
+                    f"{type(exc).__name__}: {exc}"
+                )
             ) from None
 
     async def _current(self) -> _Live:

@@ -26,6 +26,7 @@ from autogen_core.tools import (
 from typing_extensions import Self
 
 from autogen_troupe.errors import ToolCallError
+from autogen_troupe.runtime._redact import redact_text
 from autogen_troupe.runtime._schema import HttpServer, McpUse, StdioServer
 from autogen_troupe.tools._mcp_session import ServerHandle, kill_now
 
@@ -189,14 +190,20 @@ def _content(block: Any) -> TextResultContent | ImageResultContent:
 
 
 def _to_tool_result(name: str, result: mcp_types.CallToolResult) -> ToolResult:
+    """The server's answer as the model will read it, with every secret masked (a server may echo its
+    token, or its error may quote a credential)."""
     parts = [_content(b) for b in result.content]
     if not parts and result.structured_content is not None:
         parts = [TextResultContent(content=json.dumps(result.structured_content, ensure_ascii=False))]
+    parts = [
+        TextResultContent(content=redact_text(p.content)) if isinstance(p, TextResultContent) else p
+        for p in parts
+    ]
     return ToolResult(name=name, result=parts, is_error=bool(result.is_error))
 
 
 def _error(name: str, message: str) -> ToolResult:
-    return ToolResult(name=name, result=[TextResultContent(content=message)], is_error=True)
+    return ToolResult(name=name, result=[TextResultContent(content=redact_text(message))], is_error=True)
 
 
 class McpWorkbench(Workbench):

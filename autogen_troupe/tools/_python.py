@@ -16,7 +16,7 @@ import inspect
 import re
 import sys
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
 from ..errors import ToolCallError, TroupeError
+from ..runtime._redact import redact_text
 from ..runtime._schema import PythonToolUse
 
 __all__ = ["PythonTool", "ToolLoadError", "load_python_tool"]
@@ -37,7 +38,7 @@ class ToolLoadError(TroupeError):
 
     def __init__(self, ref: str, reason: str) -> None:
         self.ref = ref
-        self.reason = reason
+        self.reason = reason = redact_text(reason)
         super().__init__(f"python tool {ref!r}: {reason}")
 
     def __reduce__(self):  # type: ignore[override]
@@ -45,7 +46,10 @@ class ToolLoadError(TroupeError):
 
 
 class PythonTool(FunctionTool):
-    """A `FunctionTool` whose failures read well to a model and which is never serialised."""
+    """A `FunctionTool` whose failures read well to a model and which is never serialised.
+
+    What the model reads back (the result, or the error) has every secret masked.
+    """
 
     def __init__(self, func: Callable[..., Any], *, ref: str, description: str, name: str) -> None:
         super().__init__(func, description=description, name=name)
@@ -58,7 +62,20 @@ class PythonTool(FunctionTool):
             raise
         except Exception as e:
             # The workbench turns this into an is_error result; the type name makes bare errors readable.
-            raise ToolCallError(f"tool {self.name!r} failed: {type(e).__name__}: {e}") from e
+            raise ToolCallError(redact_text(f"tool {self.name!r} failed: {type(e).__name__}: {e}")) from e
+
+    async def run_json(
+        self, args: Mapping[str, Any], cancellation_token: CancellationToken, call_id: str | None = None
+    ) -> Any:
+        try:
+            return await super().run_json(args, cancellation_token, call_id=call_id)
+        except (asyncio.CancelledError, ToolCallError):
+            raise
+        except Exception as e:  # arguments that do not fit the signature: pydantic quotes the input
+            raise ToolCallError(redact_text(f"tool {self.name!r}: {type(e).__name__}: {e}")) from e
+
+    def return_value_as_string(self, value: Any) -> str:
+        return redact_text(super().return_value_as_string(value))
 
     def _to_config(self) -> Any:
         raise TroupeError(

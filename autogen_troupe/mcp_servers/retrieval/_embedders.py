@@ -22,6 +22,7 @@ import httpx
 
 from ...errors import TroupeError
 from ...runtime._http import sync_client
+from ...runtime._redact import redact_text
 
 __all__ = [
     "LOCAL_MODEL",
@@ -79,7 +80,7 @@ class _Http:
         )
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        return redact_text(text.replace(self._key, "***") if self._key else text)
 
     def post(self, url: str, body: dict[str, Any], what: str) -> Any:
         try:

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -77,6 +78,20 @@ def default_cache_dir() -> Path:
 def _normalise(v: Sequence[float]) -> list[float]:
     norm = math.sqrt(sum(x * x for x in v))
     return [x / norm for x in v] if norm > 0 else list(v)
+
+
+def _read_inside(path: Path, root: Path) -> bytes:
+    """A regular file's bytes, opened without following a link at its end (one swapped in since the scan)
+    and, where /proc shows it, checked to still lie under `root` once open."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        opened = f"/proc/self/fd/{fd}"
+        if os.path.islink(opened) and not Path(os.path.realpath(opened)).is_relative_to(root):
+            raise OSError(f"{path.name} now leads outside the documents folder")
+        return f.read(_MAX_FILE_BYTES + 1)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -210,6 +225,8 @@ class DocumentIndex:
     # ------------------------------------------------------------------ refresh
 
     def _scan(self) -> dict[str, Path]:
+        """The text files under the folder: relative name -> real path. A file whose real path lies outside
+        the folder (a symlink to /etc/passwd, say) is left out; linked folders are not entered."""
         found: dict[str, Path] = {}
         for dirpath, dirnames, filenames in os.walk(self.docs_dir):
             dirnames[:] = sorted(
@@ -219,7 +236,12 @@ class DocumentIndex:
                 path = Path(dirpath) / name
                 if name.startswith(".") or path.suffix.lower() not in TEXT_SUFFIXES:
                     continue
-                found[path.relative_to(self.docs_dir).as_posix()] = path
+                rel = path.relative_to(self.docs_dir).as_posix()
+                real = Path(os.path.realpath(path))
+                if not real.is_relative_to(self.docs_dir):
+                    log.warning("skipping %s: it leads outside the documents folder", rel)
+                    continue
+                found[rel] = real
         return found
 
     def refresh(self) -> IndexStats:
@@ -234,6 +256,9 @@ class DocumentIndex:
             for rel, path in self._scan().items():
                 try:
                     st = path.stat()
+                    if not stat.S_ISREG(st.st_mode):
+                        log.warning("skipping %s: not a regular file", rel)
+                        continue
                     prev = old.get(rel)
                     unchanged = prev and (prev.mtime_ns, prev.size) == (st.st_mtime_ns, st.st_size)
                     if unchanged and prev and self._cached_vectors(prev) is not None:
@@ -243,7 +268,7 @@ class DocumentIndex:
                     if st.st_size > _MAX_FILE_BYTES:
                         log.warning("skipping %s: larger than %d bytes", rel, _MAX_FILE_BYTES)
                         continue
-                    data = path.read_bytes()
+                    data = _read_inside(path, self.docs_dir)
                 except OSError as e:
                     log.warning("skipping %s: %s", rel, e)
                     continue

@@ -1,0 +1,310 @@
+"""Redaction: the one place that decides what a secret looks like and masks it in text and data.
+
+Everything we emit goes through here: transcripts, the console, error messages, cassettes and the text
+an agent reads back from a tool. Two kinds of masking work together:
+
+- by shape: credentials in a URL (`https://user:pass@host`, `?key=...&sig=...`), command-line flags
+  (`--token=X`, `--api-key X`), headers (`Authorization: Bearer X`, `X-Api-Key: X`), assignments and
+  JSON pairs whose name looks secret (`password=X`, `"api_key": "X"`);
+- by value: every value of an environment variable whose name looks secret (in `os.environ`, read at
+  each call, so a variable set later counts too) and every value `remember_secrets` was given (keys from
+  profiles, an MCP server's secret env, args and headers), wherever it appears.
+
+Imports nothing else of the package, so any module may use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "is_secret_name",
+    "known_secrets",
+    "redact_argv",
+    "redact_command",
+    "redact_data",
+    "redact_headers",
+    "redact_text",
+    "redact_url",
+    "remember_secrets",
+    "safe_url",
+    "secrets_in_argv",
+    "secrets_in_env",
+    "secrets_in_text",
+]
+
+MASK = "***"
+MIN_SECRET_LENGTH = 6
+"""Shorter values are not masked by value: "true", a port or a short word would be hidden everywhere."""
+
+# --------------------------------------------------------------------------- what looks secret
+
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+# A word (after splitting on _ - . and camelCase) that names a credential, or a part of a one-word name
+# that does (APIKEY, ACCESSTOKEN, BASICAUTH, DBPASSWORD).
+_SECRET_WORD = re.compile(
+    r"keys?|apikey|token|secrets?|pass(?:words?|wd|phrase)?|pwd|auth(?:ori[sz]ation|entication)?"
+    r"|cred(?:ential)?s?|cookies?|session(?:id)?|sig(?:nature)?|bearer|jwt|pat|otp"
+)
+_SECRET_PART = re.compile(
+    r"token(?!s$|i[sz])|secret|passw|apikey|accesskey|privatekey|credential|cookie|signature|bearer"
+    r"|sessionid|auth$"
+)
+# A last word that says the value is about a secret, not the secret itself (API_KEY_ENV, TOKEN_FILE...).
+_NOT_SECRET_LAST = re.compile(
+    r"env|var|variable|names?|file|path|dir|directory|url|uri|host|hostname|port|user|username|type|mode"
+    r"|timeout|ttl|size|length|len|count|limit|max|min|enabled?|disabled?|level|version|region|endpoint"
+    r"|sock|socket|class|desktop|manager|format|algorithm|header|prefix|expiry|expires|usage"
+)
+_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "SSH_AUTH_SOCK", "SESSION_MANAGER", "DESKTOP_SESSION"})
+_NOT_SECRET_PREFIXES = ("XDG_", "DBUS_")
+
+
+@lru_cache(maxsize=4096)
+def is_secret_name(name: str) -> bool:
+    """Whether a variable, header, flag or key of this name holds a credential.
+
+    `OPENAI_API_KEY`, `GITHUB_TOKEN`, `DB_PASSWORD`, `Authorization`, `X-Api-Key`, `--access-token`,
+    `sessionId` do; `max_tokens`, `TOKENIZERS_PARALLELISM`, `API_KEY_ENV`, `KEY_FILE`, `PWD` do not.
+    """
+    bare = name.strip().lstrip("-")
+    if bare.upper() in _NOT_SECRET_NAMES or bare.upper().startswith(_NOT_SECRET_PREFIXES):
+        return False
+    words = [w.lower() for w in _WORD.findall(bare)]
+    if not words or _NOT_SECRET_LAST.fullmatch(words[-1]):
+        return False
+    return any(_SECRET_WORD.fullmatch(w) or _SECRET_PART.search(w) for w in words)
+
+
+def _worth_masking(value: str) -> bool:
+    v = value.strip()
+    return len(v) >= MIN_SECRET_LENGTH and MASK not in v and "<scrubbed>" not in v
+
+
+def secrets_in_env(env: Mapping[str, str] | None = None) -> set[str]:
+    """The values of variables whose names look secret (long enough to mask by value)."""
+    env = os.environ if env is None else env
+    return {
+        v.strip() for k, v in env.items() if isinstance(v, str) and _worth_masking(v) and is_secret_name(k)
+    }
+
+
+_remembered: set[str] = set()
+_lock = threading.Lock()
+
+
+def remember_secrets(values: Iterable[str | None]) -> None:
+    """Mask these values from now on, in this process (keys of profiles, secrets of MCP servers...)."""
+    new = {v.strip() for v in values if isinstance(v, str) and _worth_masking(v)}
+    if new - _remembered:
+        with _lock:
+            _remembered.update(new)
+
+
+def known_secrets(extra: Iterable[str | None] = ()) -> frozenset[str]:
+    """Every value masked by value now: remembered ones, secret-named environment variables, `extra`."""
+    out = set(_remembered) | secrets_in_env()
+    out.update(v.strip() for v in extra if isinstance(v, str) and _worth_masking(v))
+    return frozenset(out)
+
+
+@lru_cache(maxsize=64)
+def _value_pattern(values: frozenset[str]) -> re.Pattern[str] | None:
+    if not values:
+        return None
+    return re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+
+
+# --------------------------------------------------------------------------- secrets by shape
+
+_SCHEMES = r"(?:Bearer|Basic|Token|Digest|Negotiate)[ \t]+"
+_NAME = r"[A-Za-z_][\w.-]*"
+_VALUE = r"\$\{[^}\s]*\}|\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,\"'<>()\[\]{}]+"
+
+
+class _Rule:
+    """A regex whose `value` group is a secret when `name` (if the rule has one) looks secret."""
+
+    def __init__(self, pattern: str, *, named: bool = True, flags: int = 0, userinfo: bool = False) -> None:
+        self.regex = re.compile(pattern, flags)
+        self.named = named
+        self.userinfo = userinfo  # `user:password`: the password alone is a secret too
+
+    def hits(self, text: str) -> Iterator[re.Match[str]]:
+        for m in self.regex.finditer(text):
+            if self._is_secret(m):
+                yield m
+
+    def _is_secret(self, m: re.Match[str]) -> bool:
+        value = _unquote(m["value"])
+        if not value or value.startswith("${") or value.lower() in ("none", "null", "true", "false"):
+            return False
+        return not self.named or is_secret_name(m["name"])
+
+
+def _unquote(v: str) -> str:
+    return v[1:-1] if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'" else v
+
+
+_RULES = (
+    # https://user:pass@host -> https://***@host
+    _Rule(
+        r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://(?P<value>[^\s/?#@'\"<>]+)@",
+        named=False,
+        userinfo=True,
+    ),
+    # "api_key": "X", 'password': 'X'
+    _Rule(
+        r"(?P<q>[\"'])(?P<name>[^\"'\s:]{1,64})(?P=q)[ \t]*:[ \t]*"
+        r"(?P<value>\"(?:\\.|[^\"\\\n])*\"|'[^'\n]*')"
+    ),
+    # Cookie: a=1; b=2 (every cookie)
+    _Rule(r"(?<![\w-])(?P<name>(?:set-)?cookie)[ \t]*:[ \t]*(?P<value>[^\r\n\"']+)", flags=re.IGNORECASE),
+    # Authorization: Bearer X, X-Api-Key: X, api_key: X (a header or YAML-style line)
+    _Rule(
+        rf"(?<![\w.-])(?P<name>(?:[A-Za-z][\w]*[-_][\w-]*|authorization|cookie|apikey|token|password|passwd|secret))"
+        rf"[ \t]*:[ \t]*(?:{_SCHEMES})?(?P<value>[^\s\"',;]+)",
+        flags=re.IGNORECASE,
+    ),
+    # token=X, ?key=X&sig=X, --api-key=X, PASSWORD=X
+    _Rule(rf"(?<![\w.-])-{{0,2}}(?P<name>{_NAME})=(?P<value>{_VALUE})"),
+    # --token X, --api-key 'X'
+    _Rule(r"(?<![\w.-])(?P<name>--?[A-Za-z][\w.-]*)[ \t]+(?P<value>\"[^\"\n]*\"|'[^'\n]*'|(?!-)[^\s\"']+)"),
+    # Bearer X anywhere
+    _Rule(r"\b(?P<name>Bearer)[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{8,})", named=False, flags=re.IGNORECASE),
+)
+
+
+def secrets_in_text(text: str) -> list[str]:
+    """The secret values the shape rules find in `text` (e.g. the token of `--token=X`)."""
+    found: list[str] = []
+    for rule in _RULES:
+        for m in rule.hits(text):
+            value = _unquote(m["value"])
+            found.append(value)
+            if rule.userinfo and ":" in value:
+                found.append(value.split(":", 1)[1])
+    return found
+
+
+def _mask_shapes(text: str, mask: str) -> str:
+    for rule in _RULES:
+
+        def sub(m: re.Match[str], rule: _Rule = rule) -> str:
+            if not rule._is_secret(m):
+                return m[0]
+            value = m["value"]
+            q = value[0] if _unquote(value) != value else ""
+            start, end = m.span("value")
+            return m[0][: start - m.start()] + f"{q}{mask}{q}" + m[0][end - m.start() :]
+
+        text = rule.regex.sub(sub, text)
+    return text
+
+
+# --------------------------------------------------------------------------- masking
+
+
+def redact_text(text: str, *, extra: Iterable[str | None] = (), mask: str = MASK) -> str:
+    """`text` with every known secret value and every secret-shaped credential replaced by `mask`.
+
+    `extra` adds values to mask this once (the key a client holds, say).
+    """
+    if not text:
+        return text
+    pattern = _value_pattern(known_secrets(extra))
+    if pattern is not None:
+        text = pattern.sub(mask, text)
+    return _mask_shapes(text, mask)
+
+
+def redact_data(data: Any, *, extra: Iterable[str | None] = (), mask: str = MASK) -> Any:
+    """A copy of JSON-like data with secrets masked: strings as `redact_text` does, string values under
+    secret-looking keys entirely, and pydantic `SecretStr`s. Tuples come back as lists."""
+    pattern = _value_pattern(known_secrets(extra))
+
+    def text(s: str) -> str:
+        if pattern is not None:
+            s = pattern.sub(mask, s)
+        return _mask_shapes(s, mask)
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, SecretStr):
+            return mask
+        if isinstance(v, Mapping):
+            return {
+                k: mask if isinstance(k, str) and isinstance(x, str) and x and is_secret_name(k) else walk(x)
+                for k, x in v.items()
+            }
+        if isinstance(v, list | tuple):
+            return [walk(x) for x in v]
+        if isinstance(v, str):
+            return text(v)
+        return v
+
+    return walk(data)
+
+
+def redact_headers(headers: Mapping[str, str], *, mask: str = MASK) -> dict[str, str]:
+    """Headers with the values of secret-looking names masked, the others kept as they are."""
+    return {k: mask if is_secret_name(k) else v for k, v in headers.items()}
+
+
+def redact_url(url: str, *, mask: str = MASK) -> str:
+    """The URL with its user info and secret-looking query (and fragment) parameters masked."""
+    return redact_text(url, mask=mask)
+
+
+def safe_url(url: Any) -> str:
+    """The URL reduced to scheme, host, port and path (no user info, query or fragment): where it goes."""
+    try:
+        p = urlsplit(str(url))
+        host = p.netloc.rsplit("@", 1)[-1]
+    except ValueError:
+        return "<unparsable URL>"
+    return urlunsplit((p.scheme, host, p.path, "", ""))
+
+
+def _argv_pairs(argv: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
+    """Each argument as shown, with the secret values found in it."""
+    flag = re.compile(r"^--?[A-Za-z][\w.-]*$")
+    after_secret_flag = False
+    for arg in argv:
+        if after_secret_flag and not arg.startswith("-") and arg:
+            after_secret_flag = False
+            yield MASK, [arg]
+            continue
+        after_secret_flag = bool(flag.match(arg)) and is_secret_name(arg)
+        yield redact_text(arg), secrets_in_text(arg)
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A command line with secret flag values (`--token X`, `--token=X`), header values and URL
+    credentials masked."""
+    return [shown for shown, _ in _argv_pairs(argv)]
+
+
+def redact_command(argv: Sequence[str]) -> str:
+    """The command line as a shell would take it, masked; a mask is not quoted (`--token=***`)."""
+
+    def quote(arg: str) -> str:
+        plain = arg.replace(MASK, "x")
+        return arg if MASK in arg and shlex.quote(plain) == plain else shlex.quote(arg)
+
+    return " ".join(quote(a) for a in redact_argv(argv))
+
+
+def secrets_in_argv(argv: Sequence[str]) -> list[str]:
+    """The secret values `redact_argv` masks by shape, to mask them anywhere else too."""
+    return [s for _, found in _argv_pairs(argv) for s in found]
