@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -191,6 +192,14 @@ async def run_case(
     )
 
 
+def _worker_init() -> None:
+    """Ctrl-C and a closed terminal reach the whole process group: the parent alone handles them (it
+    stops handing out cases; a worker finishes its replay, which needs no network or server, and exits)."""
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 def _case_in_worker(path: Path, strict: bool, options: Any) -> CaseResult:
     quiet_autogen_logs()
     return asyncio.run(run_case(path, mode="replay", strict=strict, options=options))
@@ -207,8 +216,10 @@ def run_suite(
     strict: bool = True,
     options: Any = None,
     on_case: Callable[[CaseResult], None] | None = None,
+    runner: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
 ) -> SuiteResult:
-    """Run every scenario found under `paths`; call from synchronous code (it runs its own event loop).
+    """Run every scenario found under `paths`; call from synchronous code (it runs its own event loop,
+    with `runner`: the CLI passes one that stops on SIGTERM and SIGHUP as on Ctrl-C).
 
     With `jobs` > 1, replays run in that many worker processes and recordings run that many at a time.
     """
@@ -218,7 +229,7 @@ def run_suite(
     if mode == "replay" and jobs > 1 and len(files) > 1:
         cases = _in_processes(files, jobs, strict, options, on_case)
     else:
-        cases = asyncio.run(_in_loop(files, jobs, mode, strict, options, on_case))
+        cases = runner(_in_loop(files, jobs, mode, strict, options, on_case))
     return SuiteResult(cases=tuple(cases), seconds=round(time.monotonic() - started, 3))
 
 
@@ -245,13 +256,18 @@ def _in_processes(
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["autogen_troupe.runtime._suite", "autogen_agentchat.teams"])
     results: dict[Path, CaseResult] = {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=ctx, initializer=_worker_init)
+    try:
         futures = {pool.submit(_case_in_worker, f, strict, options): f for f in files}
         for fut in _as_completed(futures):
             r = fut.result()
             results[futures[fut]] = r
             if on_case is not None:
                 on_case(r)
+    except BaseException:  # interrupted: the cases not started are dropped, not run before we stop
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return [results[f] for f in files]
 
 
