@@ -214,7 +214,7 @@ async def test_a_cancelled_run_ends_its_processes_and_tasks_and_leaves_signals_a
         await asyncio.wait_for(asyncio.shield(run), WAIT_S)
     # AutoGen's handlers were ended with the run: left behind, asyncio.run's shutdown would cancel them and
     # AutoGen's queue would raise "task_done() called too many times".
-    left = [t for t in asyncio.all_tasks() if "autogen" in repr(t.get_coro())]
+    left = [t for t in asyncio.all_tasks() if "autogen_core" in repr(t) or "autogen_agentchat" in repr(t)]
     assert left == []
     records = _records(tmp_path / "out")
     assert records[-1]["record"] == "result" and records[-1]["stopped_by"] == "interrupted"
