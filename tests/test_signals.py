@@ -297,3 +297,55 @@ def test_stop_on_signals_raises_interrupted_in_sync_code_and_restores_handlers()
     out, err = proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 129, out + err
     assert out.splitlines() == ["Interrupted SIGHUP"]
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGHUP"])
+def test_troupe_test_stops_with_its_workers_on_a_signal_to_its_process_group(
+    tmp_path: Path, scenarios_dir: Path, name: str
+) -> None:
+    """A terminal's Ctrl-C or hang-up reaches every process of the group: the parent stops the suite, and
+    its workers, multiprocessing's forkserver and resource tracker print nothing and are gone."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    for i in range(300):  # enough cases that the suite is still running when the signal comes
+        for ext in ("yaml", "cassette.json"):
+            (suite / f"t{i}.{ext}").write_bytes((scenarios_dir / f"travel_planning.{ext}").read_bytes())
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"
+            "sys.argv = ['troupe', *sys.argv[1:]]\n"
+            "from autogen_troupe.cli import main\n"
+            "main()\n",
+            "test",
+            str(suite),
+            "-j",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
+    )
+    try:
+        parent = psutil.Process(proc.pid)
+
+        def workers_busy() -> bool:
+            assert proc.poll() is None, "the suite ended before it was interrupted"
+            return len(parent.children(recursive=True)) >= 4
+
+        # the resource tracker, the forkserver and the two workers it forked
+        _wait_for(workers_busy, "the workers to start")
+        helpers = [p.pid for p in parent.children(recursive=True)]
+        os.killpg(proc.pid, getattr(signal, name))
+        returncode, output = _finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert returncode == 128 + getattr(signal, name), output
+    assert "Traceback" not in output and "Warning" not in output, output
+    _assert_all_gone(helpers)

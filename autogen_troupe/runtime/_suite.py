@@ -27,6 +27,7 @@ from ._cassette import cassette_path_for
 from ._expect import ExpectReport, check_expectations
 from ._loader import load_scenario, resolve_scenario_path
 from ._logs import quiet_autogen_logs
+from ._signals import STOP_SIGNALS
 
 __all__ = [
     "CaseResult",
@@ -192,12 +193,22 @@ async def run_case(
     )
 
 
-def _worker_init() -> None:
-    """Ctrl-C and a closed terminal reach the whole process group: the parent alone handles them (it
-    stops handing out cases; a worker finishes its replay, which needs no network or server, and exits)."""
-    for name in ("SIGINT", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
+def _block_stop_signals() -> set[int]:
+    """Block Ctrl-C, SIGTERM and SIGHUP in this thread; returns the mask before.
+
+    A terminal sends them to the whole process group, and the parent alone handles them: it stops
+    handing out cases, and a worker finishes its replay (no network, no server) and exits. Processes
+    started while they are blocked (workers, multiprocessing's forkserver and resource tracker) keep them
+    blocked, so none dies mid-import with a traceback or leaves its pool broken.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        return set()
+    return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _restore_signal_mask(mask: set[int]) -> None:
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _case_in_worker(path: Path, strict: bool, options: Any) -> CaseResult:
@@ -256,17 +267,25 @@ def _in_processes(
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["autogen_troupe.runtime._suite", "autogen_agentchat.teams"])
     results: dict[Path, CaseResult] = {}
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=ctx, initializer=_worker_init)
+    before = _block_stop_signals()  # a signal for us meanwhile waits for the unblock; it is not lost
+    pool: ProcessPoolExecutor | None = None
     try:
+        pool = ProcessPoolExecutor(  # its queue's lock starts the resource tracker
+            max_workers=min(jobs, len(files)), mp_context=ctx, initializer=_block_stop_signals
+        )
         futures = {pool.submit(_case_in_worker, f, strict, options): f for f in files}
+        _restore_signal_mask(before)
         for fut in _as_completed(futures):
             r = fut.result()
             results[futures[fut]] = r
             if on_case is not None:
                 on_case(r)
     except BaseException:  # interrupted: the cases not started are dropped, not run before we stop
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         raise
+    finally:
+        _restore_signal_mask(before)
     pool.shutdown(wait=True)
     return [results[f] for f in files]
 
