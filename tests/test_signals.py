@@ -246,7 +246,8 @@ def test_run_async_leaves_ignored_signals_ignored_and_cancels_on_sigterm() -> No
     proc = _python(
         """
         import asyncio, signal, sys
-        from autogen_troupe.runtime._signals import exit_code, run_async
+        from autogen_troupe import run_async
+        from autogen_troupe.runtime._signals import exit_code
         for s in (signal.SIGINT, signal.SIGHUP):
             signal.signal(s, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
