@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "ContentBlocked",
+    "Interrupted",
     "Issue",
     "ModelCallError",
     "ProfileError",
@@ -28,6 +29,7 @@ __all__ = [
     "bundled_scenarios",
     "load_scenario",
     "open_team",
+    "run_async",
     "run_scenario",
 ]
 
@@ -48,6 +50,8 @@ _WHERE = {
     "load_scenario": "runtime",
     "open_team": "runtime",
     "run_scenario": "runtime",
+    "Interrupted": "runtime",
+    "run_async": "runtime",
     "build_team": "_api",
 }
 

@@ -1,6 +1,7 @@
 """The `troupe` command. Thin: each command parses input, calls the library, renders, sets the exit code.
 
-Exit codes: 0 ok, 1 the run failed, 2 bad input (scenario, profile, flags), 130 interrupted.
+Exit codes: 0 ok, 1 the run failed, 2 bad input (scenario, profile, flags), 130 interrupted (Ctrl-C),
+143 and 129 stopped by SIGTERM and SIGHUP, which `run`, `record` and `test` handle as they handle Ctrl-C.
 Heavy imports (autogen, openai, vllm) happen inside the commands that need them, so `--help` and
 `check` stay fast.
 """
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from .errors import ProfileError, RunError, ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
+from .runtime._signals import exit_code, run_async, stop_on_signals
 
 __all__ = ["app", "main"]
 
@@ -60,6 +62,10 @@ def _fail(e: BaseException, code: int) -> NoReturn:
         if where := getattr(e, attr, None):  # set by the runner on a run that started
             err.print(f"{label}: {where}", markup=False, highlight=False)
     raise typer.Exit(code)
+
+
+def _stopped_by(e: KeyboardInterrupt) -> str:
+    return "Interrupted" if exit_code(e) == 130 else f"Stopped by {e}"
 
 
 def _is_setup_error(e: BaseException) -> bool:
@@ -126,14 +132,14 @@ def run(
     unplayed: tuple[str, ...] = ()
     try:
         if replay is None:
-            result = asyncio.run(run_scenario(sc, task=task, options=options, on_event=view))
+            result = run_async(run_scenario(sc, task=task, options=options, on_event=view))
         else:
             from .runtime._replay import ReplayWarning, replay_scenario
 
             quiet_autogen_logs()
             with warnings.catch_warnings():  # printed below, once, without a source line
                 warnings.simplefilter("ignore", ReplayWarning)
-                outcome = asyncio.run(
+                outcome = run_async(
                     replay_scenario(sc, replay, strict=not lenient, task=task, options=options, on_event=view)
                 )
             result, unplayed = outcome.result, outcome.unplayed
@@ -141,8 +147,8 @@ def run(
                 err.print(_safe(f"warning: {w}"), markup=False)
     except KeyboardInterrupt as e:
         where = getattr(e, "transcript_path", None) or out_dir
-        err.print(f"Interrupted; the transcript so far is in {where}", markup=False)
-        raise typer.Exit(130) from None
+        err.print(f"{_stopped_by(e)}; the transcript so far is in {where}", markup=False)
+        raise typer.Exit(exit_code(e)) from None
     except (ScenarioError, ProfileError) as e:
         _fail(e, 2)
     except (RunError, TroupeError) as e:
@@ -208,12 +214,10 @@ def record(
     view = ConsoleView(out, quiet=quiet)
     quiet_autogen_logs()
     try:
-        recording = asyncio.run(
-            record_scenario(sc, cassette=target, task=task, options=options, on_event=view)
-        )
-    except KeyboardInterrupt:
-        err.print("Interrupted; no cassette was written", markup=False)
-        raise typer.Exit(130) from None
+        recording = run_async(record_scenario(sc, cassette=target, task=task, options=options, on_event=view))
+    except KeyboardInterrupt as e:
+        err.print(f"{_stopped_by(e)}; no cassette was written", markup=False)
+        raise typer.Exit(exit_code(e)) from None
     except (ScenarioError, ProfileError) as e:
         _fail(e, 2)
     except (RunError, TroupeError) as e:
@@ -270,17 +274,20 @@ def test_scenarios(
     try:
         options = RunOptions(overrides=_overrides(profile, base_url, model)) if update else None
         quiet_autogen_logs()
-        suite = run_suite(
-            paths or ["."],
-            jobs=jobs,
-            mode="update" if update else "replay",
-            strict=not lenient,
-            options=options,
-        )
+        with stop_on_signals():
+            suite = run_suite(
+                paths or ["."],
+                jobs=jobs,
+                mode="update" if update else "replay",
+                strict=not lenient,
+                options=options,
+                runner=run_async,
+            )
     except (ScenarioError, ProfileError) as e:
         _fail(e, 2)
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as e:
+        err.print(_stopped_by(e), markup=False)
+        raise typer.Exit(exit_code(e)) from None
     if not suite.cases:
         err.print("no scenario with an expect block found in " + ", ".join(paths or ["."]), markup=False)
         raise typer.Exit(2)

@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "Entry",
+    "Interrupted",
     "OpenTeam",
     "RunOptions",
     "RunResult",
@@ -19,11 +20,13 @@ __all__ = [
     "bundled_scenarios",
     "load_scenario",
     "open_team",
+    "run_async",
     "run_scenario",
 ]
 
 _WHERE = {
     "Entry": "_transcript",
+    "Interrupted": "_signals",
     "OpenTeam": "_runner",
     "RunOptions": "_runner",
     "RunResult": "_transcript",
@@ -32,6 +35,7 @@ _WHERE = {
     "bundled_scenarios": "_loader",
     "load_scenario": "_loader",
     "open_team": "_runner",
+    "run_async": "_signals",
     "run_scenario": "_runner",
 }
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from ._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
 from ._loader import load_scenario, resolve_scenario_path
 from ._logs import quiet_autogen_logs
 from ._redact import redact_text
+from ._signals import STOP_SIGNALS
 
 __all__ = [
     "CaseResult",
@@ -210,6 +212,24 @@ async def run_case(
     )
 
 
+def _block_stop_signals() -> set[int]:
+    """Block Ctrl-C, SIGTERM and SIGHUP in this thread; returns the mask before.
+
+    A terminal sends them to the whole process group, and the parent alone handles them: it stops
+    handing out cases, and a worker finishes its replay (no network, no server) and exits. Processes
+    started while they are blocked (workers, multiprocessing's forkserver and resource tracker) keep them
+    blocked, so none dies mid-import with a traceback or leaves its pool broken.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        return set()
+    return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _restore_signal_mask(mask: set[int]) -> None:
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _case_in_worker(path: Path, strict: bool, options: Any) -> CaseResult:
     quiet_autogen_logs()
     return asyncio.run(run_case(path, mode="replay", strict=strict, options=options))
@@ -226,8 +246,10 @@ def run_suite(
     strict: bool = True,
     options: Any = None,
     on_case: Callable[[CaseResult], None] | None = None,
+    runner: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
 ) -> SuiteResult:
-    """Run every scenario found under `paths`; call from synchronous code (it runs its own event loop).
+    """Run every scenario found under `paths`; call from synchronous code (it runs its own event loop,
+    with `runner`: the CLI passes one that stops on SIGTERM and SIGHUP as on Ctrl-C).
 
     With `jobs` > 1, replays run in that many worker processes and recordings run that many at a time.
     """
@@ -237,7 +259,7 @@ def run_suite(
     if mode == "replay" and jobs > 1 and len(files) > 1:
         cases = _in_processes(files, jobs, strict, options, on_case)
     else:
-        cases = asyncio.run(_in_loop(files, jobs, mode, strict, options, on_case))
+        cases = runner(_in_loop(files, jobs, mode, strict, options, on_case))
     return SuiteResult(cases=tuple(cases), seconds=round(time.monotonic() - started, 3))
 
 
@@ -264,13 +286,26 @@ def _in_processes(
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["autogen_troupe.runtime._suite", "autogen_agentchat.teams"])
     results: dict[Path, CaseResult] = {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=ctx) as pool:
+    before = _block_stop_signals()  # a signal for us meanwhile waits for the unblock; it is not lost
+    pool: ProcessPoolExecutor | None = None
+    try:
+        pool = ProcessPoolExecutor(  # its queue's lock starts the resource tracker
+            max_workers=min(jobs, len(files)), mp_context=ctx, initializer=_block_stop_signals
+        )
         futures = {pool.submit(_case_in_worker, f, strict, options): f for f in files}
+        _restore_signal_mask(before)
         for fut in _as_completed(futures):
             r = fut.result()
             results[futures[fut]] = r
             if on_case is not None:
                 on_case(r)
+    except BaseException:  # interrupted: the cases not started are dropped, not run before we stop
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        _restore_signal_mask(before)
+    pool.shutdown(wait=True)
     return [results[f] for f in files]
 
 

@@ -45,6 +45,7 @@ from autogen_troupe.runtime._redact import (
     secrets_in_text,
 )
 from autogen_troupe.runtime._schema import HttpServer, StdioServer
+from autogen_troupe.tools._process_tree import ProcessTree
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
@@ -62,9 +63,9 @@ MAX_RESTARTS = 1
 _STDERR_TAIL_LINES = 20
 _STDERR_TAIL_BYTES = 64 * 1024
 _STDIN_GRACE_S = 0.5  # a server that reads EOF on stdin should exit in this time
-_TERM_GRACE_S = 1.5  # then SIGTERM, and SIGKILL after this
+_TERM_GRACE_S = 1.5  # then SIGTERM, and SIGKILL after this (the child, then its descendants)
 _REAP_S = 2.0  # time for the event loop to see a killed child die
-_OWNER_EXIT_S = 6.0  # bound on a whole orderly close, past which we kill outright
+_OWNER_EXIT_S = 8.0  # bound on a whole orderly close (the waits above add up to 7 s), then kill
 _EXIT_POLL_S = 0.01
 _CONNECTION_LOST = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
 
@@ -161,37 +162,28 @@ async def _wait_exit(proc: anyio.abc.Process, timeout_s: float) -> bool:
     return True
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    """Send `sig` to the child's process group (it leads one of its own), or to the child alone."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if hasattr(os, "killpg"):
-            os.killpg(pid, sig)
-        else:  # pragma: no cover - Windows
-            os.kill(pid, sig)
-
-
-def kill_now(pid: int) -> None:
-    """Last resort when an orderly stop could not run (a second Ctrl-C): SIGKILL the group, no waiting."""
-    _signal_group(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-
-
-async def _stop_process(proc: anyio.abc.Process, *, grace_s: float) -> bool:
-    """Close stdin, wait `grace_s`, SIGTERM the group, wait, SIGKILL it; every wait bounded.
+async def _stop_process(proc: anyio.abc.Process, tree: ProcessTree, *, grace_s: float) -> bool:
+    """Close stdin, wait `grace_s`, SIGTERM the tree, wait, SIGKILL it; then end the descendants left
+    (also those in sessions of their own); every wait bounded.
 
     Returns whether the process ended by itself, before any signal of ours.
     """
+    tree.refresh()  # while the child lives, its descendants can still be found from it
     if proc.stdin is not None:
         with contextlib.suppress(OSError, *_CONNECTION_LOST):
             await proc.stdin.aclose()
-    if await _wait_exit(proc, grace_s):
-        _signal_group(proc.pid, signal.SIGTERM)  # helpers it may have left in its group
-        return True
-    _signal_group(proc.pid, signal.SIGTERM)
-    if not await _wait_exit(proc, _TERM_GRACE_S):
-        kill_now(proc.pid)
-        if not await _wait_exit(proc, _REAP_S):
-            logger.warning("MCP server process %d survived SIGKILL; abandoning it", proc.pid)
-    return False
+    exited_itself = await _wait_exit(proc, grace_s)
+    if not exited_itself:
+        tree.signal(signal.SIGTERM)
+        if not await _wait_exit(proc, _TERM_GRACE_S):
+            tree.kill()
+            if not await _wait_exit(proc, _REAP_S):
+                logger.warning("MCP server process %d survived SIGKILL; abandoning it", proc.pid)
+    tree.signal(signal.SIGTERM)  # helpers it may have left in its group, or that it could not stop
+    survivors = await tree.end_descendants(_TERM_GRACE_S)
+    if survivors:
+        logger.warning("MCP server %d left processes that survived SIGKILL: %s", proc.pid, survivors)
+    return exited_itself
 
 
 async def _all_tools(client: Client) -> list[mcp_types.Tool]:
@@ -213,6 +205,7 @@ class _Live:
         self.client: Client | None = None
         self.tools: list[mcp_types.Tool] = []
         self.proc: anyio.abc.Process | None = None
+        self.tree: ProcessTree | None = None  # the child and its descendants (stdio)
         self.stderr: IO[bytes] | None = None
         self.lost = False  # set once the transport saw the other side go away
         self.exited_itself = False  # the child ended before we signalled it
@@ -237,6 +230,7 @@ class _Live:
             start_new_session=True,  # Ctrl-C stays with us; we stop the child in order
         )
         self.proc = proc
+        self.tree = ProcessTree(proc.pid)
         self.handle.note_pid(proc.pid)
         read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
@@ -284,7 +278,8 @@ class _Live:
                     # A session that ran, or a child whose stdout ended, gets time to exit by itself;
                     # one that hangs in its handshake gets SIGTERM at once.
                     grace = _STDIN_GRACE_S if self.client is not None or self.lost else 0.0
-                    self.exited_itself = await _stop_process(proc, grace_s=grace)
+                    assert self.tree is not None
+                    self.exited_itself = await _stop_process(proc, self.tree, grace_s=grace)
                     for stream in (proc.stdout, read_recv, write_send):
                         if stream is not None:
                             with contextlib.suppress(OSError, *_CONNECTION_LOST):
@@ -419,8 +414,15 @@ class _Live:
                         task.cancel()
                         await asyncio.wait({task}, timeout=_REAP_S)
         finally:
-            if self.proc is not None and self.proc.returncode is None:
-                kill_now(self.proc.pid)
+            self.kill_now()
+
+    def kill_now(self) -> None:
+        """Last resort when an orderly stop could not run or finish (a second Ctrl-C): SIGKILL the child
+        and every descendant seen, without waiting."""
+        if self.tree is not None and (
+            (self.proc is not None and self.proc.returncode is None) or self.tree.descendants()
+        ):
+            self.tree.kill()
 
     def release(self) -> None:
         """Drop the captured stderr; only once the run is over, since error messages quote it."""
@@ -523,6 +525,11 @@ class ServerHandle:
     def pids_alive(self) -> list[int]:
         return [lv.proc.pid for lv in self._all if lv.proc is not None and lv.proc.returncode is None]
 
+    def kill_now(self) -> None:
+        """SIGKILL every process this handle started, and their descendants, without waiting."""
+        for live in self._all:
+            live.kill_now()
+
     # ---------------------------------------------------------------- calling
 
     async def call_tool(
@@ -568,6 +575,9 @@ class ServerHandle:
                     f"{type(exc).__name__}: {exc}"
                 )
             ) from None
+        finally:  # processes the tool started are found now, while the server still lives
+            if live.tree is not None:
+                live.tree.refresh()
 
     async def _current(self) -> _Live:
         live = self._live

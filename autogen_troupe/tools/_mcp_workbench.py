@@ -28,7 +28,7 @@ from typing_extensions import Self
 from autogen_troupe.errors import ToolCallError
 from autogen_troupe.runtime._redact import redact_text
 from autogen_troupe.runtime._schema import HttpServer, McpUse, StdioServer
-from autogen_troupe.tools._mcp_session import ServerHandle, kill_now
+from autogen_troupe.tools._mcp_session import ServerHandle
 
 __all__ = ["McpServerPool", "McpWorkbench"]
 
@@ -94,8 +94,7 @@ class McpServerPool:
             await asyncio.shield(asyncio.gather(*(h.close() for h in handles), return_exceptions=True))
         finally:
             for h in handles:  # an orderly close that was cut short leaves no survivors either
-                for pid in h.pids_alive():
-                    kill_now(pid)
+                h.kill_now()
 
     # ---------------------------------------------------------------- agents' views
 
