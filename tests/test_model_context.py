@@ -221,3 +221,16 @@ def test_model_context_kinds_validate() -> None:
     assert HeadAndTailContext(head=1, tail=4).tail == 4
     with pytest.raises(ValueError, match="from 1 to 10000"):
         BufferedContext(last=0)
+
+
+async def test_counts_are_in_turns_so_a_kept_tool_result_keeps_its_call() -> None:
+    """head_and_tail with tail 1 right after a tool ran (the reflection call) sends the call and its result."""
+    task = UserMessage(content="What time is it?", source="user")
+    history = [task, UserMessage(content="Ask the clock.", source="b"), _call(1), _result(1, "12:00")]
+    for choice in (HeadAndTailContext(head=1, tail=1), BufferedContext(last=1)):
+        ctx = TroupeModelContext(choice)
+        for m in history:
+            await ctx.add_message(m)
+        kept = await ctx.get_messages()
+        assert kept[-2:] == history[-2:]
+        assert (kept[0] is task) == (choice.kind == "head_and_tail")

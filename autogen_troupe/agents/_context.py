@@ -140,25 +140,24 @@ class TroupeModelContext(ChatCompletionContext):
         self._budget = budget
 
     async def get_messages(self) -> list[LLMMessage]:
+        """The chosen messages, counted in turns (a tool call and its results are one), kept in budget."""
         choice = self._choice
-        messages = list(self._messages)
         if isinstance(choice, UnboundedContext):
-            return messages
-        head: list[LLMMessage] = []
+            return list(self._messages)
+        units = _units(list(self._messages))
+        head: list[list[LLMMessage]] = []
         if choice.kind == "buffered":
-            messages = messages[-choice.last :]
+            units = units[-choice.last :]
         elif choice.kind == "head_and_tail":
-            if len(messages) > choice.head + choice.tail:
-                head, messages = messages[: choice.head], messages[-choice.tail :]
-            else:
-                head, messages = [], messages
-        elif messages and isinstance(messages[0], UserMessage):
+            if len(units) > choice.head + choice.tail:
+                head, units = units[: choice.head], units[-choice.tail :]
+        elif units and isinstance(units[0][0], UserMessage):
             # token_limited: the task first, as long as it leaves room for the newest message
-            head, messages = messages[:1], messages[1:]
+            head, units = units[:1], units[1:]
         limit = await self._limit()
         if limit is None:
-            return _without_orphans(head, messages)
-        return _fit(head, messages, limit)
+            return [m for unit in head + units for m in unit]
+        return _fit(head, units, limit)
 
     async def _limit(self) -> int | None:
         explicit = getattr(self._choice, "max_tokens", None)
@@ -198,18 +197,15 @@ def _has_calls(message: LLMMessage) -> bool:
     return isinstance(message, AssistantMessage) and isinstance(message.content, list)
 
 
-def _without_orphans(head: list[LLMMessage], tail: list[LLMMessage]) -> list[LLMMessage]:
-    return [m for unit in _units(head) + _units(tail) for m in unit]
-
-
 def _cost(unit: list[LLMMessage]) -> int:
     return sum(estimate_message_tokens(m) for m in unit)
 
 
-def _fit(head: list[LLMMessage], tail: list[LLMMessage], limit: int) -> list[LLMMessage]:
-    """The head (if it leaves room for the newest message) and the newest messages that fit in `limit`;
-    when not even the newest fits, it is sent shortened."""
-    head_units, tail_units = _units(head), _units(tail)
+def _fit(
+    head_units: list[list[LLMMessage]], tail_units: list[list[LLMMessage]], limit: int
+) -> list[LLMMessage]:
+    """The head (if it leaves room for the newest turn) and the newest turns that fit in `limit`; when not
+    even the newest fits, it is sent shortened."""
     if not tail_units:
         head_units, tail_units = [], head_units
     if not tail_units:
