@@ -19,7 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from .errors import ProfileError, RunError, ScenarioError, TroupeError
+from .errors import ScenarioError, TroupeError, exit_code_for
 from .runtime._logs import quiet_autogen_logs
 from .runtime._signals import exit_code, run_async, stop_on_signals
 
@@ -48,12 +48,13 @@ ModelOpt = Annotated[
 
 def _safe(text: str) -> str:
     """Text with every secret masked, as everything we print must be."""
-    from .runtime._redact import redact_text
+    from .models._redact import redact_text
 
     return redact_text(text)
 
 
-def _fail(e: BaseException, code: int) -> NoReturn:
+def _fail(e: BaseException) -> NoReturn:
+    """Print the error in one paragraph (and where the run's files are) and exit by its class."""
     if isinstance(e, ScenarioError):
         err.print(_safe(str(e)), markup=False)
     else:
@@ -61,22 +62,15 @@ def _fail(e: BaseException, code: int) -> NoReturn:
     for label, attr in (("transcript", "transcript_path"), ("engine log", "log_path")):
         if where := getattr(e, attr, None):  # set by the runner on a run that started
             err.print(f"{label}: {where}", markup=False, highlight=False)
-    raise typer.Exit(code)
+    raise typer.Exit(exit_code_for(e))
 
 
 def _stopped_by(e: KeyboardInterrupt) -> str:
     return "Interrupted" if exit_code(e) == 130 else f"Stopped by {e}"
 
 
-def _is_setup_error(e: BaseException) -> bool:
-    """A misconfigured tool is the scenario author's to fix: bad input, not a failed run."""
-    from .tools import ToolLoadError
-
-    return isinstance(e, ToolLoadError)
-
-
 def _overrides(profile: str | None, base_url: str | None, model: str | None):
-    from .runtime._profiles import Overrides
+    from .models._endpoints import Overrides
 
     return Overrides.from_env(os.environ).merged(profile=profile, base_url=base_url, model=model)
 
@@ -108,8 +102,9 @@ def run(
     """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript.
 
     The in-process engine's own log (vLLM, torch) goes to NAME-TIME.log beside the transcript."""
-    from .runtime import RunOptions, load_scenario, run_scenario
+    from .runtime import RunOptions, run_scenario
     from .runtime._console import ConsoleView
+    from .scenario import load_scenario
 
     if lenient and replay is None:
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
@@ -123,18 +118,18 @@ def run(
             show_engine_logs=verbose,
         )
         if replay is not None:
-            from .runtime._cassette import Cassette
+            from .testing._cassette import Cassette
 
             Cassette.load(replay)  # a broken cassette is bad input (exit 2), found before the run
-    except (ScenarioError, ProfileError) as e:
-        _fail(e, 2)
+    except TroupeError as e:
+        _fail(e)
     view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
     unplayed: tuple[str, ...] = ()
     try:
         if replay is None:
             result = run_async(run_scenario(sc, task=task, options=options, on_event=view))
         else:
-            from .runtime._replay import ReplayWarning, replay_scenario
+            from .testing._replay import ReplayWarning, replay_scenario
 
             quiet_autogen_logs()
             with warnings.catch_warnings():  # printed below, once, without a source line
@@ -149,12 +144,10 @@ def run(
         where = getattr(e, "transcript_path", None) or out_dir
         err.print(f"{_stopped_by(e)}; the transcript so far is in {where}", markup=False)
         raise typer.Exit(exit_code(e)) from None
-    except (ScenarioError, ProfileError) as e:
-        _fail(e, 2)
-    except (RunError, TroupeError) as e:
-        _fail(e, 2 if _is_setup_error(e) else 1)
+    except TroupeError as e:
+        _fail(e)
     if as_json:
-        from .runtime._redact import redact_data
+        from .models._redact import redact_data
 
         typer.echo(json.dumps(redact_data(result.model_dump(mode="json")), indent=2, ensure_ascii=False))
     else:
@@ -192,12 +185,13 @@ def record(
     ] = False,
 ) -> None:
     """Run SCENARIO against its model and record every model and tool call into a cassette."""
-    from .runtime import RunOptions, load_scenario
-    from .runtime._cassette import cassette_path_for
+    from .runtime import RunOptions
     from .runtime._console import ConsoleView
-    from .runtime._expect import check_expectations
-    from .runtime._loader import resolve_scenario_path
-    from .runtime._record import record_scenario
+    from .scenario import load_scenario
+    from .scenario._loader import resolve_scenario_path
+    from .testing._cassette import cassette_path_for
+    from .testing._expect import check_expectations
+    from .testing._record import record_scenario
 
     try:
         path = resolve_scenario_path(scenario)
@@ -208,8 +202,8 @@ def record(
             capture_engine_logs=True,
             show_engine_logs=verbose,
         )
-    except (ScenarioError, ProfileError) as e:
-        _fail(e, 2)
+    except TroupeError as e:
+        _fail(e)
     target = cassette or cassette_path_for(path)
     view = ConsoleView(out, quiet=quiet)
     quiet_autogen_logs()
@@ -218,10 +212,8 @@ def record(
     except KeyboardInterrupt as e:
         err.print(f"{_stopped_by(e)}; no cassette was written", markup=False)
         raise typer.Exit(exit_code(e)) from None
-    except (ScenarioError, ProfileError) as e:
-        _fail(e, 2)
-    except (RunError, TroupeError) as e:
-        _fail(e, 1)
+    except TroupeError as e:
+        _fail(e)
     view.summary(recording.result)
     if recording.path is None:
         err.print(_safe(f"No cassette was written: {recording.problem}"), markup=False)
@@ -269,7 +261,7 @@ def test_scenarios(
     from rich.table import Table
 
     from .runtime import RunOptions
-    from .runtime._suite import junit_xml, run_suite
+    from .testing._suite import junit_xml, run_suite
 
     try:
         options = RunOptions(overrides=_overrides(profile, base_url, model)) if update else None
@@ -283,8 +275,8 @@ def test_scenarios(
                 options=options,
                 runner=run_async,
             )
-    except (ScenarioError, ProfileError) as e:
-        _fail(e, 2)
+    except TroupeError as e:
+        _fail(e)
     except KeyboardInterrupt as e:
         err.print(_stopped_by(e), markup=False)
         raise typer.Exit(exit_code(e)) from None
@@ -325,8 +317,8 @@ def test_scenarios(
 @app.command()
 def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")]) -> None:
     """Validate scenario files without running them, and list the Python code a run would import."""
-    from .runtime._loader import iter_scenario_files, load_scenario
-    from .runtime._local_code import python_tool_sources
+    from .scenario._loader import iter_scenario_files, load_scenario
+    from .tools._local_code import python_tool_sources
 
     bad = 0
     files = list(iter_scenario_files(paths))
@@ -361,7 +353,7 @@ def list_scenarios() -> None:
     """List the bundled scenarios."""
     from rich.table import Table
 
-    from .runtime._loader import bundled_scenarios, load_scenario
+    from .scenario._loader import bundled_scenarios, load_scenario
 
     rows: list[tuple[str, str, str, str]] = []
     for name, path in bundled_scenarios().items():
@@ -388,7 +380,7 @@ def list_scenarios() -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editors: yaml-language-server $schema)."""
-    from .runtime._schema import Scenario
+    from .scenario._schema import Scenario
 
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
@@ -400,18 +392,16 @@ def models(
     base_url: BaseUrlOpt = None,
 ) -> None:
     """Ask the endpoint which models it serves (GET /models)."""
-    from .runtime._clients import list_models
-    from .runtime._loader import load_scenario
-    from .runtime._profiles import resolve_model
+    from .models._endpoints import resolve_model
+    from .models._registry import list_models
+    from .scenario._loader import load_scenario
 
     try:
         ref = load_scenario(scenario).model if scenario else "default"
         spec = resolve_model(ref, overrides=_overrides(profile, base_url, None))
         names = asyncio.run(list_models(spec))
-    except (ScenarioError, ProfileError) as e:
-        _fail(e, 2)
     except TroupeError as e:
-        _fail(e, 1)
+        _fail(e)
     for n in names:
         typer.echo(n)
 

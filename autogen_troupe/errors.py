@@ -2,18 +2,22 @@
 
 ```
 TroupeError
-├── ScenarioError        the author of the scenario file (carries located Issues)
-├── ProfileError         the person setting up the machine (profiles, endpoints, extras)
+├── ScenarioError        the author of the scenario file (carries located Issues)        exit 2
+│   └── ToolConfigError  a tool it names cannot be loaded (import, signature, name)
+├── ProfileError         the person setting up the machine (profiles, endpoints, extras)  exit 2
 │   └── NetworkBlocked   a test tried to call an endpoint off this machine (pytest, no --troupe-live)
-└── RunError             something went wrong while the team ran
+├── UsageError           a program called the library in a way that cannot work          exit 2
+└── RunError             something went wrong while the team ran                          exit 1
     ├── ModelCallError   the model endpoint or engine failed
     │   ├── ContentBlocked   a gateway's moderation refused the text
     │   └── EngineError      the in-process engine cannot start in this environment
     ├── ToolCallError    an MCP server or Python tool failed
+    │   └── RetrievalError   our retrieval server could not index or search
     └── ReplayMismatch   a replayed request differs from the recorded one
 ```
 
-Every error keeps its data as attributes and survives pickling.
+The CLI maps exit codes by class alone (`exit_code_for`). Every error keeps its data as attributes and
+survives pickling.
 """
 
 from __future__ import annotations
@@ -30,10 +34,15 @@ __all__ = [
     "NetworkBlocked",
     "ProfileError",
     "ReplayMismatch",
+    "RetrievalError",
     "RunError",
     "ScenarioError",
     "ToolCallError",
+    "ToolConfigError",
+    "ToolLoadError",
     "TroupeError",
+    "UsageError",
+    "exit_code_for",
 ]
 
 
@@ -67,6 +76,28 @@ class ScenarioError(TroupeError):
         return type(self), (self.issues,)
 
 
+class ToolConfigError(ScenarioError):
+    """A tool the scenario names cannot be loaded: its import fails, it has no docstring, its name clashes.
+
+    Raised before the first model call; `ref` is the tool as the scenario names it.
+    """
+
+    def __init__(self, ref: str, reason: str, issues: Sequence[Issue] = ()) -> None:
+        self.ref = ref
+        self.reason = reason
+        TroupeError.__init__(self, f"python tool {ref!r}: {reason}")
+        self.issues = tuple(issues)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self):  # type: ignore[override]
+        return type(self), (self.ref, self.reason, self.issues)
+
+
+ToolLoadError = ToolConfigError  # its name before 0.2
+
+
 class ProfileError(TroupeError):
     """A model profile, endpoint setting or optional install is missing or wrong."""
 
@@ -74,6 +105,10 @@ class ProfileError(TroupeError):
 class NetworkBlocked(ProfileError):
     """Inside tests, a model endpoint or MCP server off this machine was about to be called without
     `--troupe-live`."""
+
+
+class UsageError(TroupeError):
+    """A program called the library in a way that cannot work; the calling code has to change."""
 
 
 class RunError(TroupeError):
@@ -96,6 +131,10 @@ class ToolCallError(RunError):
     """An MCP server or Python tool could not be started or failed outside the model's reach."""
 
 
+class RetrievalError(ToolCallError):
+    """Our retrieval server could not index or search: a bad folder, an endpoint that refused, no model."""
+
+
 class ReplayMismatch(RunError):
     """A request made during replay matches nothing recorded in the cassette."""
 
@@ -107,3 +146,10 @@ class ReplayMismatch(RunError):
 
     def __reduce__(self):  # type: ignore[override]
         return type(self), (self.cassette, self.index, self.diff)
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The CLI's exit code for an error, by its class: 2 for bad input, 1 for a failed run."""
+    if isinstance(error, ScenarioError | ProfileError | UsageError):
+        return 2
+    return 1

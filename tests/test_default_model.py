@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autogen_troupe.errors import ProfileError
-from autogen_troupe.runtime import _default_model as dm
+from autogen_troupe.models.vllm import _default_model as dm
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from autogen_troupe.runtime._expect import check_expectations
-from autogen_troupe.runtime._schema import Expect
 from autogen_troupe.runtime._transcript import (
     RunResult,
     Text,
@@ -19,6 +17,8 @@ from autogen_troupe.runtime._transcript import (
     ToolResultItem,
     Usage,
 )
+from autogen_troupe.scenario._schema import Expect
+from autogen_troupe.testing._expect import check_expectations
 
 
 def _text(source: str, content: str, tokens: tuple[int, int] | None = None) -> Text:
@@ -296,7 +296,7 @@ def test_bad_expect_blocks_are_rejected(block: dict[str, Any], message: str) -> 
 
 def test_unknown_agent_names_in_expect_are_located(tmp_path) -> None:
     from autogen_troupe.errors import ScenarioError
-    from autogen_troupe.runtime import load_scenario
+    from autogen_troupe.scenario import load_scenario
 
     f = tmp_path / "s.yaml"
     f.write_text(

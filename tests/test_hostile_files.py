@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.cli import app
 from autogen_troupe.errors import ProfileError, ScenarioError
-from autogen_troupe.runtime._cassette import Cassette
-from autogen_troupe.runtime._files import MAX_JSON_DEPTH, MAX_YAML_DEPTH, MAX_YAML_VALUES
-from autogen_troupe.runtime._profiles import Overrides, available_profiles
-from autogen_troupe.runtime._schema import MAX_RULE_DEPTH
+from autogen_troupe.models._endpoints import Overrides, available_profiles
+from autogen_troupe.scenario._files import MAX_JSON_DEPTH, MAX_YAML_DEPTH, MAX_YAML_VALUES
+from autogen_troupe.scenario._schema import MAX_RULE_DEPTH
+from autogen_troupe.testing._cassette import Cassette
 
 MINIMAL = "name: x\nteam:\n  kind: single\n  agents: [{name: a}]\n"
 runner = CliRunner()
@@ -115,7 +115,7 @@ def test_the_profile_file_is_read_bounded_too(tmp_path: Path) -> None:
     fifo = tmp_path / "profiles.yaml"
     os.mkfifo(fifo)
     code = (
-        "from pathlib import Path; from autogen_troupe.runtime._profiles import available_profiles\n"
+        "from pathlib import Path; from autogen_troupe.models._endpoints import available_profiles\n"
         f"available_profiles(profiles_path=Path({str(fifo)!r}))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -20,7 +20,7 @@ import pytest_asyncio
 from mcp import Client
 
 from autogen_troupe.errors import ToolCallError
-from autogen_troupe.runtime._schema import HttpServer, McpUse, StdioServer
+from autogen_troupe.scenario._schema import HttpServer, McpUse, StdioServer
 from autogen_troupe.tools import McpServerPool, McpWorkbench, _mcp_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -347,7 +347,7 @@ async def test_ctrl_c_leaves_no_child_and_no_output_on_stdout() -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, os, signal
-        from autogen_troupe.runtime._schema import StdioServer
+        from autogen_troupe.scenario._schema import StdioServer
         from autogen_troupe.tools import McpServerPool
 
         # As in a terminal: a test runner started in the background (`cmd &`) hands its children SIGINT
@@ -384,7 +384,7 @@ async def test_sigkill_of_our_process_leaves_no_child() -> None:
     script = textwrap.dedent(
         f"""
         import asyncio
-        from autogen_troupe.runtime._schema import StdioServer
+        from autogen_troupe.scenario._schema import StdioServer
         from autogen_troupe.tools import McpServerPool
 
         async def main():

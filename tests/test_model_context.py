@@ -31,7 +31,7 @@ from autogen_troupe.agents._context import (
     estimate_tokens,
 )
 from autogen_troupe.errors import ModelCallError
-from autogen_troupe.runtime._schema import BufferedContext, HeadAndTailContext, TokenLimitedContext
+from autogen_troupe.scenario._schema import BufferedContext, HeadAndTailContext, TokenLimitedContext
 
 CONTEXT = 1500
 ANSWER = 100
@@ -224,7 +224,7 @@ def test_model_context_kinds_validate() -> None:
 
 
 async def test_counts_are_in_turns_so_a_kept_tool_result_keeps_its_call() -> None:
-    """head_and_tail with tail 1 right after a tool ran (the reflection call) sends the call and its result."""
+    """head_and_tail, tail 1, right after a tool ran (the reflection call) sends the call and its result."""
     task = UserMessage(content="What time is it?", source="user")
     history = [task, UserMessage(content="Ask the clock.", source="b"), _call(1), _result(1, "12:00")]
     for choice in (HeadAndTailContext(head=1, tail=1), BufferedContext(last=1)):

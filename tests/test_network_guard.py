@@ -11,10 +11,10 @@ from autogen_core.models import UserMessage
 from fake_openai import FakeOpenAI
 
 from autogen_troupe.errors import NetworkBlocked, ProfileError
-from autogen_troupe.runtime import _network
-from autogen_troupe.runtime._network import check_endpoint, is_loopback, network_allowed
-from autogen_troupe.runtime._openai import create_client, list_models
-from autogen_troupe.runtime._schema import ModelSpec
+from autogen_troupe.models import _network
+from autogen_troupe.models._network import check_endpoint, is_loopback, network_allowed
+from autogen_troupe.models.openai._client import create_client, list_models
+from autogen_troupe.scenario._schema import ModelSpec
 
 pytest_plugins = ["pytester"]
 
@@ -85,8 +85,8 @@ def test_outside_pytest_nothing_is_guarded(monkeypatch: pytest.MonkeyPatch) -> N
 USER_TEST = """
 import asyncio
 from autogen_core.models import UserMessage
-from autogen_troupe.runtime._openai import create_client
-from autogen_troupe.runtime._schema import ModelSpec
+from autogen_troupe.models.openai._client import create_client
+from autogen_troupe.scenario._schema import ModelSpec
 
 def test_calls_a_gateway():
     spec = ModelSpec(provider="openai", base_url="http://troupe-guard-test.invalid/v1", model="m",
@@ -117,7 +117,7 @@ def test_user_suite_is_guarded_until_live(pytester: pytest.Pytester, monkeypatch
 
 async def test_remote_mcp_server_refused_without_leaking_its_credentials(guarded: None) -> None:
     from autogen_troupe.errors import ToolCallError
-    from autogen_troupe.runtime._schema import HttpServer
+    from autogen_troupe.scenario._schema import HttpServer
     from autogen_troupe.tools import McpServerPool
 
     url = "https://user:hunter2@mcp.example.invalid/mcp?token=abc"

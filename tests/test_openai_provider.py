@@ -16,16 +16,16 @@ from autogen_core.models import ChatCompletionClient, CreateResult, SystemMessag
 from fake_openai import FakeOpenAI, Reply, by_system
 
 from autogen_troupe.errors import ContentBlocked, ModelCallError, ProfileError
-from autogen_troupe.runtime._clients import (
+from autogen_troupe.models._endpoints import resolve_model
+from autogen_troupe.models._registry import (
     PROVIDERS,
     ClientPool,
     create_model_client,
     get_provider,
     list_models,
 )
-from autogen_troupe.runtime._openai import TroupeOpenAIClient, create_client, discover_model
-from autogen_troupe.runtime._profiles import resolve_model
-from autogen_troupe.runtime._schema import ModelSpec
+from autogen_troupe.models.openai._client import TroupeOpenAIClient, create_client, discover_model
+from autogen_troupe.scenario._schema import ModelSpec
 
 SECRET = "sk-test-0123456789abcdef"
 MESSAGES = [

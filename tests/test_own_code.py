@@ -15,7 +15,7 @@ from test_retrieval import NEPAL, FakeAios, make_index
 
 from autogen_troupe.errors import ToolCallError
 from autogen_troupe.mcp_servers.retrieval._index import _read_inside
-from autogen_troupe.runtime._schema import StdioServer
+from autogen_troupe.scenario._schema import StdioServer
 from autogen_troupe.tools import McpServerPool
 from autogen_troupe.tools import examples as examples_module
 

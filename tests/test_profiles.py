@@ -15,19 +15,18 @@ import pytest
 from pydantic import SecretStr
 
 from autogen_troupe.errors import ProfileError
-from autogen_troupe.runtime._profiles import (
+from autogen_troupe.models._endpoints import (
     DEFAULT_MODEL,
-    MODEL_FAMILIES,
     PRESETS,
     Overrides,
     available_profiles,
-    infer_model_info,
     normalize_base_url,
     redacted,
     resolve_model,
     user_profiles_path,
 )
-from autogen_troupe.runtime._schema import ModelInfoSpec, ModelSpec
+from autogen_troupe.models._facts import MODEL_FAMILIES, infer_model_info
+from autogen_troupe.scenario._schema import ModelInfoSpec, ModelSpec
 
 GENOS_ENV = {
     "GENOS_URL": "https://genos.example.com",
@@ -506,7 +505,7 @@ def test_redacted_drops_secrets_and_keeps_the_variable_name() -> None:
 
 def test_profiles_module_imports_no_autogen_or_openai() -> None:
     code = (
-        "import sys, autogen_troupe.runtime._profiles\n"
+        "import sys, autogen_troupe.models._endpoints\n"
         "heavy = ('autogen_core', 'autogen_ext', 'openai', 'vllm')\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in heavy]\n"
         "print(bad)"

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from test_replay import DESK, scripted
 
-from autogen_troupe.runtime import load_scenario
-from autogen_troupe.runtime._cassette import cassette_path_for
-from autogen_troupe.runtime._record import record_scenario
+from autogen_troupe.scenario import load_scenario
+from autogen_troupe.testing._cassette import cassette_path_for
+from autogen_troupe.testing._record import record_scenario
 
 pytest_plugins = ["pytester"]
 
@@ -248,7 +248,7 @@ def test_importing_the_plugin_loads_no_autogen() -> None:
 
 def test_bundled_example_layout(tmp_path: Path) -> None:
     """The bundled scenarios are found as the plugin and `troupe test` find them."""
-    from autogen_troupe.runtime._suite import discover
+    from autogen_troupe.testing._suite import discover
 
     shutil.copytree(ROOT / "scenarios", tmp_path / "scenarios")
     found = {p.name for p in discover([tmp_path])}

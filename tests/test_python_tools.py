@@ -15,9 +15,10 @@ from autogen_core.models import CreateResult, ModelInfo, RequestUsage
 from autogen_core.tools import StaticWorkbench
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
+from autogen_troupe.errors import ToolConfigError as ToolLoadError
 from autogen_troupe.errors import TroupeError
-from autogen_troupe.runtime._schema import PythonToolUse
-from autogen_troupe.tools._python import PythonTool, ToolLoadError, load_python_tool
+from autogen_troupe.scenario._schema import PythonToolUse
+from autogen_troupe.tools._python import PythonTool, load_python_tool
 
 BUDGET = "autogen_troupe.tools.examples:trip_budget"
 
@@ -102,7 +103,7 @@ def test_tools_refuse_to_be_serialised() -> None:
             "has no attribute 'trip_budgett'; did you mean 'trip_budget'?",
         ),
         ("autogen_troupe.tools.examples:__all__", "'__all__' is a list, not a function"),
-        ("autogen_troupe.runtime._schema:Scenario", "'Scenario' is a ModelMetaclass, not a function"),
+        ("autogen_troupe.scenario._schema:Scenario", "'Scenario' is a ModelMetaclass, not a function"),
         ("builtins:len", "positional-only"),
     ],
 )

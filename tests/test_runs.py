@@ -17,7 +17,7 @@ from fake_openai import FakeOpenAI, Reply, by_system
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ContentBlocked, RunError
-from autogen_troupe.runtime._profiles import Overrides
+from autogen_troupe.models._endpoints import Overrides
 
 TESTS = Path(__file__).resolve().parent
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from autogen_troupe.errors import ScenarioError
-from autogen_troupe.runtime._loader import bundled_scenarios, expand_env, load_scenario
-from autogen_troupe.runtime._schema import AnyOf, HttpServer, MaxMessages, StdioServer, TextMention
+from autogen_troupe.scenario._loader import bundled_scenarios, expand_env, load_scenario
+from autogen_troupe.scenario._schema import AnyOf, HttpServer, MaxMessages, StdioServer, TextMention
 
 
 def troupe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

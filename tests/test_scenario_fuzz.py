@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autogen_troupe.errors import ScenarioError
-from autogen_troupe.runtime._cassette import Cassette
-from autogen_troupe.runtime._loader import _schema_places, bundled_scenarios, load_scenario
-from autogen_troupe.runtime._schema import MAX_MESSAGES, MAX_TIMEOUT_S, Scenario
+from autogen_troupe.scenario._loader import _schema_places, bundled_scenarios, load_scenario
+from autogen_troupe.scenario._schema import MAX_MESSAGES, MAX_TIMEOUT_S, Scenario
+from autogen_troupe.testing._cassette import Cassette
 
 FUZZ = settings(
     max_examples=150,

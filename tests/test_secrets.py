@@ -19,8 +19,8 @@ from fake_openai import FakeOpenAI, Reply
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ToolCallError
-from autogen_troupe.runtime._profiles import Overrides, redacted, resolve_model
-from autogen_troupe.runtime._redact import (
+from autogen_troupe.models._endpoints import Overrides, redacted, resolve_model
+from autogen_troupe.models._redact import (
     is_secret_name,
     redact_argv,
     redact_data,
@@ -28,7 +28,7 @@ from autogen_troupe.runtime._redact import (
     remember_secrets,
     secrets_in_argv,
 )
-from autogen_troupe.runtime._schema import ModelSpec
+from autogen_troupe.scenario._schema import ModelSpec
 
 TESTS = Path(__file__).resolve().parent
 LEAKY = str(TESTS / "mcp_fixtures" / "leaky.py")

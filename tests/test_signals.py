@@ -24,7 +24,7 @@ import pytest
 from fake_openai import FakeOpenAI, Reply
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
-from autogen_troupe.runtime._profiles import Overrides
+from autogen_troupe.models._endpoints import Overrides
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

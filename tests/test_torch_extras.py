@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autogen_troupe.runtime import _torch_extras as te
+from autogen_troupe.models.vllm import _torch_extras as te
 
 
 def _site(tmp_path: Path, *dists: str) -> str:
@@ -70,7 +70,7 @@ def test_without_the_startup_guard_the_engine_error_names_the_fix(monkeypatch: p
     """An install that skipped the .pth (a fault no test can install for real): one paragraph, a run error
     (exit 1), and the command that fixes it."""
     from autogen_troupe.errors import EngineError, RunError
-    from autogen_troupe.runtime import _vllm_engine
+    from autogen_troupe.models.vllm import _engine as _vllm_engine
 
     monkeypatch.setattr(_vllm_engine, "_vllm_module", None)
     monkeypatch.setattr(te, "startup_guard_active", lambda: False)

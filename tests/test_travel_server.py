@@ -222,7 +222,7 @@ def test_http_port_problems_are_one_line_errors() -> None:
 
 
 def test_tools_scenario_wires_the_servers() -> None:
-    from autogen_troupe.runtime._loader import load_scenario
+    from autogen_troupe.scenario._loader import load_scenario
 
     sc = load_scenario(ROOT / "scenarios" / "travel_planning_tools.yaml")
     agents = {a.name: a for a in sc.team.agents}
@@ -238,8 +238,8 @@ async def test_tools_scenario_runs_against_the_real_servers() -> None:
 
     if not hasattr(autogen_troupe.tools, "load_python_tool"):
         pytest.skip("autogen_troupe.tools does not re-export load_python_tool yet")
-    from autogen_troupe.runtime._loader import load_scenario
     from autogen_troupe.runtime._runner import run_scenario
+    from autogen_troupe.scenario._loader import load_scenario
     from autogen_troupe.testing import ScriptedClient, tool_call
 
     scripted = ScriptedClient(

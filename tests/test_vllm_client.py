@@ -27,11 +27,11 @@ from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
 from autogen_troupe.errors import ModelCallError, ProfileError
-from autogen_troupe.runtime import _vllm_engine
-from autogen_troupe.runtime._default_model import builtin_chat_template
-from autogen_troupe.runtime._schema import ModelSpec
-from autogen_troupe.runtime._vllm import VllmChatCompletionClient, create_client, preset_for
-from autogen_troupe.runtime._vllm_server import vllm_openai_server
+from autogen_troupe.models.vllm import _engine as _vllm_engine
+from autogen_troupe.models.vllm._client import VllmChatCompletionClient, create_client, preset_for
+from autogen_troupe.models.vllm._default_model import builtin_chat_template
+from autogen_troupe.models.vllm._server import vllm_openai_server
+from autogen_troupe.scenario._schema import ModelSpec
 
 pytestmark = pytest.mark.vllm
 
@@ -297,7 +297,7 @@ async def test_concurrent_first_calls_load_once(smol: VllmChatCompletionClient) 
 async def test_component_dump_and_load_round_trip(smol: VllmChatCompletionClient) -> None:
     dumped = smol.dump_component()
     assert dumped.component_type == "model"
-    assert dumped.provider == "autogen_troupe.runtime._vllm.VllmChatCompletionClient"
+    assert dumped.provider == "autogen_troupe.models.vllm._client.VllmChatCompletionClient"
     loaded = ChatCompletionClient.load_component(json.loads(dumped.model_dump_json()))
     try:
         assert isinstance(loaded, VllmChatCompletionClient)

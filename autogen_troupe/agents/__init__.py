@@ -1,21 +1,30 @@
-"""Building AutoGen agents and teams from a validated scenario."""
+"""AutoGen agents and teams built from a validated scenario, each with its model context."""
 
-from ._build import (
-    ClientFor,
-    ToolFor,
-    WorkbenchFor,
-    build_agent,
-    build_team,
-    build_termination,
-    limit_conditions,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._build import assemble_agent, assemble_team, build_termination, limit_conditions
+    from ._context import TroupeModelContext, estimate_tokens
 
 __all__ = [
-    "ClientFor",
-    "ToolFor",
-    "WorkbenchFor",
-    "build_agent",
-    "build_team",
+    "TroupeModelContext",
+    "assemble_agent",
+    "assemble_team",
     "build_termination",
+    "estimate_tokens",
     "limit_conditions",
 ]
+
+_WHERE = {
+    "TroupeModelContext": "._context",
+    "assemble_agent": "._build",
+    "assemble_team": "._build",
+    "build_termination": "._build",
+    "estimate_tokens": "._context",
+    "limit_conditions": "._build",
+}
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -24,8 +24,8 @@ from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat, Swar
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
 
-from ..errors import TroupeError
-from ..runtime._schema import (
+from ..errors import UsageError
+from ..scenario._schema import (
     Agent,
     AnyOf,
     HandoffRule,
@@ -48,8 +48,8 @@ __all__ = [
     "LimitsFor",
     "ToolFor",
     "WorkbenchFor",
-    "build_agent",
-    "build_team",
+    "assemble_agent",
+    "assemble_team",
     "build_termination",
     "limit_conditions",
 ]
@@ -131,7 +131,7 @@ def _tool_lister(tools: list[BaseTool[Any, Any]], workbenches: list[Workbench]) 
     return schemas
 
 
-def build_agent(
+def assemble_agent(
     agent: Agent,
     *,
     scenario_model: ModelRef,
@@ -146,12 +146,12 @@ def build_agent(
     tools: list[BaseTool[Any, Any]] = []
     if agent.tools:
         if tool_for is None:
-            raise TroupeError(f"agent {agent.name!r} names Python tools but no tool loader was given")
+            raise UsageError(f"agent {agent.name!r} names Python tools but no tool loader was given")
         tools = [tool_for(t) for t in agent.tools]
     workbenches: list[Workbench] = []
     if agent.mcp:
         if workbench_for is None:
-            raise TroupeError(
+            raise UsageError(
                 f"agent {agent.name!r} uses MCP servers; open the team with `open_team(...)` or "
                 "`run_scenario(...)`, which start them"
             )
@@ -190,7 +190,7 @@ def build_agent(
     )
 
 
-def build_team(
+def assemble_team(
     scenario: Scenario,
     *,
     client_for: ClientFor,
@@ -202,7 +202,7 @@ def build_team(
     """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps)."""
     team = scenario.team
     agents = [
-        build_agent(
+        assemble_agent(
             a,
             scenario_model=scenario.model,
             client_for=client_for,

@@ -30,7 +30,7 @@ from autogen_core.models import (
     UserMessage,
 )
 
-from ..runtime._schema import ModelContext, TokenLimitedContext, UnboundedContext
+from ..scenario._schema import ModelContext, TokenLimitedContext, UnboundedContext
 
 __all__ = ["ContextBudget", "TroupeModelContext", "estimate_message_tokens", "estimate_tokens"]
 

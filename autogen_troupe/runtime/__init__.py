@@ -1,13 +1,15 @@
-"""Scenario loading, model profiles and clients, running, transcripts.
-
-Names are re-exported lazily so that `from autogen_troupe.runtime import load_scenario` does not import
-AutoGen, openai or vLLM.
-"""
+"""Running a scenario: the runner, its transcript, the console view, logs and signals."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._runner import OpenTeam, RunOptions, build_team, open_team, run_scenario
+    from ._signals import Interrupted, run_async
+    from ._transcript import Entry, RunResult, Usage
 
 __all__ = [
     "Entry",
@@ -15,32 +17,23 @@ __all__ = [
     "OpenTeam",
     "RunOptions",
     "RunResult",
-    "Scenario",
     "Usage",
-    "bundled_scenarios",
-    "load_scenario",
+    "build_team",
     "open_team",
     "run_async",
     "run_scenario",
 ]
 
 _WHERE = {
-    "Entry": "_transcript",
-    "Interrupted": "_signals",
-    "OpenTeam": "_runner",
-    "RunOptions": "_runner",
-    "RunResult": "_transcript",
-    "Scenario": "_schema",
-    "Usage": "_transcript",
-    "bundled_scenarios": "_loader",
-    "load_scenario": "_loader",
-    "open_team": "_runner",
-    "run_async": "_signals",
-    "run_scenario": "_runner",
+    "Entry": "._transcript",
+    "Interrupted": "._signals",
+    "OpenTeam": "._runner",
+    "RunOptions": "._runner",
+    "RunResult": "._transcript",
+    "Usage": "._transcript",
+    "build_team": "._runner",
+    "open_team": "._runner",
+    "run_async": "._signals",
+    "run_scenario": "._runner",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text as RichText
 
-from ._redact import redact_text
+from ..models._redact import redact_text
 from ._transcript import Chunk, Entry, Event, Handoff, RunResult, Text, Thought, ToolCall, ToolResult
 
 __all__ = ["ConsoleView"]

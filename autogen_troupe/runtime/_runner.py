@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunError, TroupeError
-from ._redact import redact_text, remember_secrets, secrets_in_env
-from ._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
+from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
+from ..models._redact import redact_text, remember_secrets, secrets_in_env
+from ..scenario._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
 
-__all__ = ["OpenTeam", "RunOptions", "open_team", "resolve_agent_model", "run_scenario"]
+__all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
 
 _STOP_GRACE_S = 10.0
 EventHook = Callable[["Entry | Chunk"], None]
@@ -32,7 +32,7 @@ EventHook = Callable[["Entry | Chunk"], None]
 class RunOptions:
     """Run settings that are not part of the scenario file."""
 
-    overrides: Any = None  # runtime._profiles.Overrides
+    overrides: Any = None  # models.Overrides
     env: Mapping[str, str] | None = None
     profiles_path: Path | None = None
     out_dir: Path | None = None  # where the JSONL transcript goes; None: no file
@@ -49,7 +49,7 @@ def resolve_agent_model(
 
     `overrides` (a replay's recorded ones) go under the run's own; `offline` needs no keys (a replay).
     """
-    from ._profiles import resolve_model
+    from ..models._endpoints import resolve_model
 
     if overrides is not None and options.overrides is not None:
         overrides = overrides.under(options.overrides)
@@ -91,10 +91,10 @@ async def open_team(
     `replace_mcp(agent, mcp_use)` supplies each agent's MCP workbench instead, and then no MCP server is
     started (replay answers from the cassette).
     """
-    from ..agents import build_team, limit_conditions
+    from ..agents import assemble_team, limit_conditions
+    from ..models._facts import completion_budget_of, context_length_of
+    from ..models._registry import ClientPool
     from ..tools import McpServerPool, load_python_tool
-    from ._clients import ClientPool
-    from ._model_facts import completion_budget_of, context_length_of
 
     options = options or RunOptions()
     specs: dict[str, ModelSpec] = {}
@@ -132,7 +132,7 @@ async def open_team(
             spec = specs.get(agent)
             return None if spec is None else (context_length_of(spec), completion_budget_of(spec))
 
-        team = build_team(
+        team = assemble_team(
             scenario,
             client_for=client_for,
             workbench_for=workbench_for,
@@ -164,7 +164,8 @@ async def run_scenario(
     options = options or RunOptions()
     task = task if task is not None else scenario.task
     if not task:
-        raise TroupeError(f"scenario {scenario.name!r} has no task; give one with --task / task=...")
+        where = scenario.source or scenario.name
+        raise ScenarioError([Issue(where, 1, 1, "the scenario has no task; give one with --task / task=...")])
     if options.env is not None:  # keys given in a mapping rather than our environment
         remember_secrets(secrets_in_env(options.env))
     started = time.monotonic()
@@ -205,7 +206,7 @@ async def run_scenario(
                 replace_mcp=replace_mcp,
             ) as opened:
                 if writer is not None:
-                    from ._profiles import redacted
+                    from ..models._endpoints import redacted
 
                     writer.write(
                         {"record": "models", "models": {a: redacted(s) for a, s in opened.specs.items()}}
@@ -386,3 +387,45 @@ def _finish(
         writer.write({"record": "result", **summary})
         writer.close()
     return result
+
+
+def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOptions | None = None) -> Any:
+    """The scenario's AutoGen team, for apps that call `team.run_stream()` themselves.
+
+    With `model_client` every agent uses it (the caller closes it); without, clients come from the model
+    profiles. Scenarios whose agents use MCP servers need their servers started: use
+    `async with open_team(scenario) as opened: opened.team` instead.
+    """
+    from ..agents import assemble_team as _build
+    from ..agents import limit_conditions
+    from ..tools import load_python_tool
+
+    if any(a.mcp for a in scenario.team.agents):
+        raise UsageError(
+            f"scenario {scenario.name!r} uses MCP servers, which must be started and stopped: "
+            "use `async with open_team(scenario) as opened:` and `opened.team`"
+        )
+    from ..models._facts import completion_budget_of, context_length_of
+
+    options = options or RunOptions()
+    specs: dict[str, Any] = {}
+
+    def client_for(agent: str, ref: Any) -> Any:
+        if model_client is not None:
+            return model_client
+        from ..models._registry import create_model_client
+
+        specs[agent] = spec = resolve_agent_model(scenario, ref, options)
+        return create_model_client(spec)
+
+    def limits_for(agent: str) -> tuple[int | None, int] | None:
+        spec = specs.get(agent)
+        return None if spec is None else (context_length_of(spec), completion_budget_of(spec))
+
+    return _build(
+        scenario,
+        client_for=client_for,
+        tool_for=load_python_tool,
+        extra_termination=limit_conditions(scenario.limits),
+        limits_for=limits_for,
+    )

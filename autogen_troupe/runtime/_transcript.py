@@ -12,7 +12,7 @@ from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field
 
-from ._redact import redact_data
+from ..models._redact import redact_data
 
 __all__ = [
     "Chunk",

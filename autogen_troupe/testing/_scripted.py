@@ -17,10 +17,10 @@ from typing import Any
 
 from autogen_core.models import ChatCompletionClient
 
-from .errors import ModelCallError
-from .runtime._network import network_allowed
-from .runtime._replay import DEFAULT_MODEL_INFO, ReplaySession, _chunks, _client_class
-from .runtime._schema import ModelSpec
+from ..errors import ModelCallError
+from ..models._network import network_allowed
+from ..scenario._schema import ModelSpec
+from ._replay import DEFAULT_MODEL_INFO, ReplaySession, _chunks, _client_class
 
 __all__ = ["ReplayClient", "Reply", "ScriptedClient", "network_allowed", "tool_call"]
 
@@ -225,7 +225,7 @@ def ReplayClient(cassette: Any, agent: str | None = None, *, strict: bool = True
     With `agent`, only that agent's recorded calls; without, any agent's. For whole scenarios use
     `replay_scenario`, which also replays tool results.
     """
-    from .runtime._cassette import Cassette
+    from ._cassette import Cassette
 
     if isinstance(cassette, Cassette):
         session = ReplaySession(cassette, strict=strict)

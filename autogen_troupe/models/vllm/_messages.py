@@ -17,9 +17,9 @@ from autogen_core.models import (
     UserMessage,
 )
 
-from ..errors import ProfileError
+from ...errors import ProfileError
+from ...scenario._files import TEMPLATE_MAX_BYTES, FileProblem, read_text
 from ._default_model import DEFAULT_MODEL_ALIAS, builtin_chat_template, ensure_default_model
-from ._files import TEMPLATE_MAX_BYTES, FileProblem, read_text
 
 __all__ = ["load_template", "model_folder", "to_openai_messages"]
 

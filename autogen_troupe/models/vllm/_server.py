@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from ._default_model import builtin_chat_template
-from ._vllm_engine import ENV_DEFAULTS
+from ._engine import ENV_DEFAULTS
 
 __all__ = ["RunningServer", "free_port", "vllm_openai_server"]
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ._schema import (
+from ..runtime._transcript import Entry, RunResult, ToolCall, ToolResult
+from ..scenario._schema import (
     AgentExpectation,
     CallExpectation,
     CountRange,
@@ -23,7 +24,6 @@ from ._schema import (
     TextExpectation,
     ToolCallsExpectation,
 )
-from ._transcript import Entry, RunResult, ToolCall, ToolResult
 
 __all__ = ["ActualCall", "ExpectReport", "Failure", "actual_calls", "check_expectations"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 
-from ._schema import Scenario
+from ..scenario._schema import Scenario
 
 __all__ = ["ToolSource", "find_module_spec", "python_tool_sources", "tool_search_path"]
 

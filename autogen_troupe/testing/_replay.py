@@ -19,6 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import ReplayMismatch, RunError, ToolCallError
+from ..runtime._transcript import RunResult
+from ..scenario._schema import ModelSpec, Scenario
 from ._cassette import (
     SCRUBBED,
     Cassette,
@@ -32,8 +34,6 @@ from ._cassette import (
     normalise_arguments,
     normalise_request,
 )
-from ._schema import ModelSpec, Scenario
-from ._transcript import RunResult
 
 __all__ = [
     "ReplayOutcome",
@@ -530,8 +530,8 @@ class _ReplayPool:
         changed setting shows as a mismatch. A model that cannot be resolved here (a profile only the
         recording machine has) keeps the recorded settings."""
         from ..errors import ProfileError
-        from ._model_facts import SETTING_KEYS, context_length_of
-        from ._profiles import Overrides
+        from ..models._endpoints import Overrides
+        from ..models._facts import SETTING_KEYS, context_length_of
 
         cassette = self._session.cassette
         rec = cassette.agents.get(agent)
@@ -554,7 +554,7 @@ class _ReplayPool:
         )
 
     def get(self, spec: ModelSpec, agent: str) -> Any:
-        from ._model_facts import request_settings
+        from ..models._facts import request_settings
 
         return self._session.client(agent, request_settings(spec))
 
@@ -609,7 +609,7 @@ async def replay_scenario(
 ) -> ReplayOutcome:
     """Run the scenario offline from a cassette. A request that matches nothing raises ReplayMismatch
     (strict); recorded calls the run never made are listed in `unplayed`."""
-    from ._runner import run_scenario
+    from ..runtime._runner import run_scenario
 
     if isinstance(cassette, Cassette):
         session = ReplaySession(cassette, name=scenario.name, strict=strict)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import ProfileError
-from ._schema import ModelSpec
+from ..scenario._schema import ModelSpec
 
 if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient
@@ -24,10 +24,12 @@ __all__ = ["PROVIDERS", "ClientFactory", "ClientPool", "create_model_client", "g
 
 log = logging.getLogger(__name__)
 
+# Import targets, resolved on first use. `replay` answers from a cassette; it lives with the rest of replay in
+# the testing room, which this room must not import, so it is named here and imported only when asked for.
 PROVIDERS = {
-    "openai": "_openai:create_client",
-    "vllm": "_vllm:create_client",
-    "replay": "_replay:create_client",
+    "openai": "autogen_troupe.models.openai._client:create_client",
+    "vllm": "autogen_troupe.models.vllm._client:create_client",
+    "replay": "autogen_troupe.testing._replay:create_client",
 }
 
 ClientFactory = Callable[[ModelSpec, str], "ChatCompletionClient"]
@@ -37,8 +39,7 @@ def get_provider(name: str) -> Callable[[ModelSpec], ChatCompletionClient]:
     """The `create_client` function of provider `name`, imported on first use."""
     if name not in PROVIDERS:
         raise ProfileError(f"unknown model provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
-    module_name, func = PROVIDERS[name].split(":")
-    qualified = f"{__package__}.{module_name}"
+    qualified, func = PROVIDERS[name].split(":")
     try:
         module = importlib.import_module(qualified)
     except ModuleNotFoundError as e:
@@ -60,7 +61,7 @@ async def list_models(spec: ModelSpec) -> list[str]:
     """The model ids a resolved spec can use: the endpoint's `GET /models` list, or the spec's model."""
     _remember(spec)
     if spec.provider == "openai":
-        from ._openai import alist_models
+        from .openai._client import alist_models
 
         return await alist_models(spec)
     return [spec.model] if spec.model else []
@@ -68,7 +69,7 @@ async def list_models(spec: ModelSpec) -> list[str]:
 
 def _remember(spec: ModelSpec) -> None:
     """Mask this spec's credentials in everything we print or write from now on."""
-    from ._profiles import spec_secrets
+    from ._endpoints import spec_secrets
     from ._redact import remember_secrets
 
     remember_secrets(spec_secrets(spec))

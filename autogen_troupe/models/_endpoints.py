@@ -22,18 +22,16 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from ..errors import ProfileError
-from ._files import PROFILES_MAX_BYTES, FileProblem, compose_yaml, read_text, yaml_scalar
-from ._loader import expand_env
+from ..scenario._files import PROFILES_MAX_BYTES, FileProblem, compose_yaml, read_text, yaml_scalar
+from ..scenario._loader import expand_env
+from ..scenario._schema import ModelRef, ModelSpec
 from ._redact import is_secret_name, redact_headers, redact_url, safe_url, secrets_in_text
-from ._schema import ModelInfoSpec, ModelRef, ModelSpec
 
 __all__ = [
     "DEFAULT_MODEL",
-    "MODEL_FAMILIES",
     "PRESETS",
     "Overrides",
     "available_profiles",
-    "infer_model_info",
     "is_secret_header",
     "normalize_base_url",
     "redacted",
@@ -542,68 +540,6 @@ def resolve_model(
             origin = layers.origin.get(str(err["loc"][0]), name) if err["loc"] else name
             lines.append(f"{key}: {err['msg']} (set by {origin})")
         raise ProfileError(f"model profile {name!r} is invalid:\n" + "\n".join(lines)) from None
-
-
-# --------------------------------------------------------------------------- model info
-
-
-# AutoGen 0.7.5's ModelFamily values (autogen_core.models.ModelFamily); a test checks they match.
-MODEL_FAMILIES = {
-    "LLAMA_3_3_8B": "llama-3.3-8b",
-    "LLAMA_3_3_70B": "llama-3.3-70b",
-    "LLAMA_4_SCOUT": "llama-4-scout",
-    "LLAMA_4_MAVERICK": "llama-4-maverick",
-    "CODESRAL": "codestral",
-    "OPEN_CODESRAL_MAMBA": "open-codestral-mamba",
-    "MISTRAL": "mistral",
-    "MINISTRAL": "ministral",
-    "PIXTRAL": "pixtral",
-    "R1": "r1",
-    "UNKNOWN": "unknown",
-}
-_F = MODEL_FAMILIES
-
-# First match wins, so reasoning distills of llama or qwen count as R1. Patterns run on the
-# lower-cased model id, which may be a path or "org/name".
-_FAMILY_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), f)
-    for p, f in (
-        (r"deepseek[-_ ]?r1|qwq|(^|[-_/.:])r1($|[-_/.:])", _F["R1"]),
-        (r"llama[-_ ]?3\.3.*\b8b", _F["LLAMA_3_3_8B"]),
-        (r"llama[-_ ]?3\.3", _F["LLAMA_3_3_70B"]),
-        (r"llama[-_ ]?4.*scout", _F["LLAMA_4_SCOUT"]),
-        (r"llama[-_ ]?4.*maverick", _F["LLAMA_4_MAVERICK"]),
-        (r"codestral[-_ ]?mamba", _F["OPEN_CODESRAL_MAMBA"]),
-        (r"codestral", _F["CODESRAL"]),
-        (r"ministral", _F["MINISTRAL"]),
-        (r"pixtral", _F["PIXTRAL"]),
-        (r"mistral|mixtral", _F["MISTRAL"]),
-    )
-)
-_VISION = re.compile(r"(^|[^a-z])vl|vl($|[^a-z])|vision|llava|pixtral|gemma[-_ ]?3(?![-_ ]?1b)|llama[-_ ]?4")
-_INFO_KEYS = ("vision", "function_calling", "json_output", "structured_output", "family")
-
-
-def infer_model_info(model_id: str | None, given: ModelInfoSpec | None = None) -> dict[str, Any]:
-    """AutoGen `ModelInfo` fields for a model id; every field set in `given` wins.
-
-    Servers such as vLLM (with --enable-auto-tool-choice), LMDeploy and the gateways offer tool calls
-    and JSON output, so those default to true; the family is only named when AutoGen knows it.
-    """
-    mid = (model_id or "").lower()
-    family = next((f for pat, f in _FAMILY_RULES if pat.search(mid)), _F["UNKNOWN"])
-    info: dict[str, Any] = {
-        "vision": bool(_VISION.search(mid)),
-        "function_calling": True,
-        "json_output": True,
-        "structured_output": True,
-        "family": family,
-        # Local chat templates often reject system messages after the first turn; AutoGen then merges.
-        "multiple_system_messages": False,
-    }
-    if given is not None:
-        info.update({k: v for k in _INFO_KEYS if (v := getattr(given, k)) is not None})
-    return info
 
 
 # --------------------------------------------------------------------------- redaction

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EngineError, ModelCallError, ProfileError, TroupeError
+from ...errors import EngineError, ModelCallError, ProfileError, TroupeError
 
 if TYPE_CHECKING:
     from vllm.outputs import RequestOutput

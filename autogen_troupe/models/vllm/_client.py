@@ -42,17 +42,17 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import Self
 
-from ..errors import ModelCallError, ProfileError
+from ...errors import ModelCallError, ProfileError
+from .._facts import preset_for
 from ._default_model import DEFAULT_MODEL_ALIAS
-from ._model_facts import preset_for
-from ._vllm_engine import EngineHandle, acquire_engine, import_vllm, release_engine
-from ._vllm_support import load_template, model_folder, to_openai_messages
+from ._engine import EngineHandle, acquire_engine, import_vllm, release_engine
+from ._messages import load_template, model_folder, to_openai_messages
 
 if TYPE_CHECKING:
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
     from vllm.renderers.online_renderer import OnlineRenderer
 
-    from ._schema import ModelSpec
+    from ...scenario._schema import ModelSpec
 
 __all__ = ["VllmChatCompletionClient", "VllmClientConfig", "create_client", "preset_for"]
 
@@ -118,7 +118,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
 
     component_type = "model"
     component_config_schema = VllmClientConfig
-    component_provider_override = "autogen_troupe.runtime._vllm.VllmChatCompletionClient"
+    component_provider_override = "autogen_troupe.models.vllm._client.VllmChatCompletionClient"
 
     def __init__(self, model: str, **settings: Any) -> None:
         self._config = VllmClientConfig(model=model, **settings)

@@ -23,13 +23,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..errors import ReplayMismatch, ScenarioError, TroupeError
+from ..models._redact import redact_text
+from ..runtime._logs import quiet_autogen_logs
+from ..runtime._signals import STOP_SIGNALS
+from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
+from ..scenario._loader import load_scenario, resolve_scenario_path
 from ._cassette import cassette_path_for
 from ._expect import ExpectReport, check_expectations
-from ._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
-from ._loader import load_scenario, resolve_scenario_path
-from ._logs import quiet_autogen_logs
-from ._redact import redact_text
-from ._signals import STOP_SIGNALS
 
 __all__ = [
     "CaseResult",
@@ -284,7 +284,7 @@ def _in_processes(
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["autogen_troupe.runtime._suite", "autogen_agentchat.teams"])
+        ctx.set_forkserver_preload(["autogen_troupe.testing._suite", "autogen_agentchat.teams"])
     results: dict[Path, CaseResult] = {}
     before = _block_stop_signals()  # a signal for us meanwhile waits for the unblock; it is not lost
     pool: ProcessPoolExecutor | None = None

@@ -16,6 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..models._endpoints import spec_secrets
+from ..models._facts import context_length_of, request_settings
+from ..runtime._transcript import RunResult
+from ..scenario._schema import ModelSpec, Scenario
 from ._cassette import (
     AgentRecord,
     Cassette,
@@ -26,11 +30,7 @@ from ._cassette import (
     normalise_arguments,
     normalise_request,
 )
-from ._model_facts import context_length_of, request_settings
-from ._profiles import spec_secrets
 from ._replay import _client_class, _response_from, _workbench_class, _wrapped_tool
-from ._schema import ModelSpec, Scenario
-from ._transcript import RunResult
 
 __all__ = ["Recorder", "Recording", "record_scenario", "unreplayable"]
 
@@ -59,7 +59,7 @@ def _recorded_overrides(overrides: Any) -> dict[str, str]:
         return {}
     out = {k: getattr(overrides, k) for k in ("profile", "base_url", "model") if getattr(overrides, k, None)}
     if "base_url" in out:
-        from ._profiles import redacted
+        from ..models._endpoints import redacted
 
         out["base_url"] = redacted(ModelSpec(base_url=out["base_url"]))["base_url"]
     return out
@@ -183,7 +183,7 @@ class Recorder:
     def clients(self, inner: Any = None) -> Any:
         """A client pool that records; `inner` is the real pool (default: a new ClientPool)."""
         if inner is None:
-            from ._clients import ClientPool
+            from ..models._registry import ClientPool
 
             inner = ClientPool()
         return _RecordingPool(inner, self)
@@ -312,7 +312,7 @@ async def record_scenario(
 ) -> Recording:
     """Run the scenario for real and record its cassette, written to `cassette` when the run can be
     replayed (see `unreplayable`). `clients` is the real pool to record through (default: a ClientPool)."""
-    from ._runner import run_scenario
+    from ..runtime._runner import run_scenario
 
     recorder = Recorder(
         scenario, env=getattr(options, "env", None), overrides=getattr(options, "overrides", None)

@@ -22,8 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import Issue, ScenarioError
-from ._files import CASSETTE_MAX_BYTES, FileProblem, parse_json, read_text
-from ._redact import redact_data
+from ..models._redact import redact_data
+from ..scenario._files import CASSETTE_MAX_BYTES, FileProblem, parse_json, read_text
 
 __all__ = [
     "CASSETTE_SUFFIX",

@@ -39,14 +39,15 @@ from autogen_ext.models.openai.config import OpenAIClientConfigurationConfigMode
 from pydantic import BaseModel, SecretStr
 from typing_extensions import Self
 
-from ..errors import ContentBlocked, ModelCallError, ProfileError
+from ...errors import ContentBlocked, ModelCallError, ProfileError
+from ...scenario._schema import ModelInfoSpec, ModelSpec
+from .._endpoints import is_secret_header, normalize_base_url
+from .._facts import infer_model_info
+from .._http import RETRY_AFTER_MAX_S, async_client, retry_after_s, sync_client
+from .._network import check_endpoint
+from .._redact import redact_text
+from .._redact import safe_url as _safe_url  # no user info, query or fragment
 from ._answers import FAULT_CODE, Fault, StreamCheck, completion_fault, parse_body, sample
-from ._http import RETRY_AFTER_MAX_S, async_client, retry_after_s, sync_client
-from ._network import check_endpoint
-from ._profiles import infer_model_info, is_secret_header, normalize_base_url
-from ._redact import redact_text
-from ._redact import safe_url as _safe_url  # no user info, query or fragment
-from ._schema import ModelInfoSpec, ModelSpec
 
 __all__ = [
     "PLACEHOLDER_API_KEY",
@@ -639,7 +640,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
     failures as autogen-troupe errors, discovers the model id lazily, and dumps no API key.
     """
 
-    component_provider_override = "autogen_troupe.runtime._openai.TroupeOpenAIClient"
+    component_provider_override = "autogen_troupe.models.openai._client.TroupeOpenAIClient"
     component_config_schema = TroupeOpenAIConfig  # type: ignore[assignment]
 
     def __init__(

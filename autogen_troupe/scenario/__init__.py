@@ -1,0 +1,110 @@
+"""The scenario file format: the schema (pydantic), located and bounded file reading, the loader.
+
+Imports no other room and no AutoGen, openai, mcp or vLLM code, so `troupe check` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._loader import (
+        bundled_scenarios,
+        expand_env,
+        iter_scenario_files,
+        load_scenario,
+        resolve_scenario_path,
+    )
+    from ._schema import (
+        Agent,
+        AllOf,
+        AnyOf,
+        Expect,
+        HandoffRule,
+        HttpServer,
+        Limits,
+        MaxMessages,
+        McpServer,
+        McpUse,
+        ModelContext,
+        ModelInfoSpec,
+        ModelRef,
+        ModelSpec,
+        PythonToolUse,
+        Scenario,
+        SourceMatch,
+        StdioServer,
+        Team,
+        TermRule,
+        TextMention,
+        Timeout,
+        TokenUsage,
+        iter_rules,
+    )
+
+__all__ = [
+    "Agent",
+    "AllOf",
+    "AnyOf",
+    "Expect",
+    "HandoffRule",
+    "HttpServer",
+    "Limits",
+    "MaxMessages",
+    "McpServer",
+    "McpUse",
+    "ModelContext",
+    "ModelInfoSpec",
+    "ModelRef",
+    "ModelSpec",
+    "PythonToolUse",
+    "Scenario",
+    "SourceMatch",
+    "StdioServer",
+    "Team",
+    "TermRule",
+    "TextMention",
+    "Timeout",
+    "TokenUsage",
+    "bundled_scenarios",
+    "expand_env",
+    "iter_rules",
+    "iter_scenario_files",
+    "load_scenario",
+    "resolve_scenario_path",
+]
+
+_WHERE = {
+    "Agent": "._schema",
+    "AllOf": "._schema",
+    "AnyOf": "._schema",
+    "Expect": "._schema",
+    "HandoffRule": "._schema",
+    "HttpServer": "._schema",
+    "Limits": "._schema",
+    "MaxMessages": "._schema",
+    "McpServer": "._schema",
+    "McpUse": "._schema",
+    "ModelContext": "._schema",
+    "ModelInfoSpec": "._schema",
+    "ModelRef": "._schema",
+    "ModelSpec": "._schema",
+    "PythonToolUse": "._schema",
+    "Scenario": "._schema",
+    "SourceMatch": "._schema",
+    "StdioServer": "._schema",
+    "Team": "._schema",
+    "TermRule": "._schema",
+    "TextMention": "._schema",
+    "Timeout": "._schema",
+    "TokenUsage": "._schema",
+    "bundled_scenarios": "._loader",
+    "expand_env": "._loader",
+    "iter_rules": "._schema",
+    "iter_scenario_files": "._loader",
+    "load_scenario": "._loader",
+    "resolve_scenario_path": "._loader",
+}
+__getattr__ = lazy_exports(__name__, _WHERE)

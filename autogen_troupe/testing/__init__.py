@@ -1,0 +1,47 @@
+"""Test doubles, cassettes (record and replay), expectations, the suite behind `troupe test`, the pytest
+plugin's machinery.
+
+    from autogen_troupe.testing import ScriptedClient, tool_call, network_allowed
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ..models._network import network_allowed
+    from ._cassette import Cassette
+    from ._expect import check_expectations
+    from ._record import record_scenario
+    from ._replay import replay_scenario
+    from ._scripted import ReplayClient, Reply, ScriptedClient, tool_call
+    from ._suite import run_suite
+
+__all__ = [
+    "Cassette",
+    "ReplayClient",
+    "Reply",
+    "ScriptedClient",
+    "check_expectations",
+    "network_allowed",
+    "record_scenario",
+    "replay_scenario",
+    "run_suite",
+    "tool_call",
+]
+
+_WHERE = {
+    "Cassette": "._cassette",
+    "ReplayClient": "._scripted",
+    "Reply": "._scripted",
+    "ScriptedClient": "._scripted",
+    "check_expectations": "._expect",
+    "network_allowed": "..models._network",
+    "record_scenario": "._record",
+    "replay_scenario": "._replay",
+    "run_suite": "._suite",
+    "tool_call": "._scripted",
+}
+__getattr__ = lazy_exports(__name__, _WHERE)
