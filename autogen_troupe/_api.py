@@ -27,7 +27,7 @@ def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOpti
             f"scenario {scenario.name!r} uses MCP servers, which must be started and stopped: "
             "use `async with open_team(scenario) as opened:` and `opened.team`"
         )
-    from .runtime._model_facts import completion_budget_of, context_length_of
+    from .runtime._model_facts import ModelLimits, limits_of
 
     options = options or RunOptions()
     specs: dict[str, Any] = {}
@@ -40,9 +40,9 @@ def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOpti
         specs[agent] = spec = resolve_agent_model(scenario, ref, options)
         return create_model_client(spec)
 
-    def limits_for(agent: str) -> tuple[int | None, int] | None:
+    def limits_for(agent: str) -> ModelLimits | None:
         spec = specs.get(agent)
-        return None if spec is None else (context_length_of(spec), completion_budget_of(spec))
+        return None if spec is None else limits_of(spec)
 
     return _build(
         scenario,

@@ -94,7 +94,7 @@ async def open_team(
     from ..agents import build_team, limit_conditions
     from ..tools import McpServerPool, load_python_tool
     from ._clients import ClientPool
-    from ._model_facts import completion_budget_of, context_length_of
+    from ._model_facts import ModelLimits, limits_of
 
     options = options or RunOptions()
     specs: dict[str, ModelSpec] = {}
@@ -128,9 +128,9 @@ async def open_team(
             tool = load_python_tool(use, search_path=search)
             return wrap_tool(tool) if wrap_tool else tool
 
-        def limits_for(agent: str) -> tuple[int | None, int] | None:
+        def limits_for(agent: str) -> ModelLimits | None:
             spec = specs.get(agent)
-            return None if spec is None else (context_length_of(spec), completion_budget_of(spec))
+            return None if spec is None else limits_of(spec)
 
         team = build_team(
             scenario,
