@@ -37,7 +37,7 @@ def _run(tmp_path: Path, *flags: str) -> tuple[subprocess.CompletedProcess[str],
         capture_output=True,
         text=True,
         timeout=600,
-        env=dict(os.environ),
+        env={**os.environ, "COLUMNS": "400"},  # the summary panel must not wrap the log path
     )
     return proc, out
 

@@ -234,3 +234,29 @@ async def test_counts_are_in_turns_so_a_kept_tool_result_keeps_its_call() -> Non
         kept = await ctx.get_messages()
         assert kept[-2:] == history[-2:]
         assert (kept[0] is task) == (choice.kind == "head_and_tail")
+
+
+async def test_the_small_default_model_sees_the_task_and_the_newest_message(
+    tmp_path: Path, small: Any
+) -> None:
+    """A model fact: SmolLM2-135M strays and copies when it sees the whole conversation (measured)."""
+    path = tmp_path / "smol.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            name: smol
+            task: Plan a long trip, day by day.
+            model: {{base_url: "{small.base_url}", model: SmolLM2-135M-Instruct, max_tokens: {ANSWER}}}
+            team:
+              kind: round_robin
+              agents:
+                - {{name: planner, system_message: You plan.}}
+                - {{name: critic, system_message: You check.}}
+              termination: {{max_messages: 6}}
+            """
+        ).lstrip("\n")
+    )
+    await run_scenario(load_scenario(path), options=RunOptions(out_dir=tmp_path / "runs"))
+    last = small.chat_requests[-1].json["messages"]
+    assert [m["role"] for m in last] == ["system", "user", "user"]
+    assert "Plan a long trip" in last[1]["content"]

@@ -629,3 +629,30 @@ def test_bundled_scenarios_replay_offline() -> None:
     suite = run_suite([ROOT / "scenarios"])
     failures = [f"{c.scenario}: {c.outcome}: {c.detail}" for c in suite.cases if c.outcome != "pass"]
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"temperature": 0.7}, "temperature"),
+        ({"max_tokens": 512}, "max_tokens"),
+        ({"extra_body": {"repetition_penalty": 1.3}}, "repetition_penalty"),
+    ],
+)
+async def test_a_cassette_recorded_with_other_sampling_settings_does_not_replay(
+    scenarios_dir: Path, settings: dict[str, Any], named: str
+) -> None:
+    """The request settings are part of the match: changing the model's sampling is a change of the run."""
+    from autogen_troupe.scenario import ModelSpec
+
+    path = scenarios_dir / "travel_planning.yaml"
+    sc = load_scenario(path)
+    changed = sc.model_copy(update={"model": ModelSpec(profile="default", **settings)})
+    with pytest.raises(ReplayMismatch) as caught:
+        await replay_scenario(changed, cassette_path_for(path))
+    diff = str(caught.value)
+    assert "settings: recorded" in diff
+    assert f'"{named}"' in diff.split("settings: recorded", 1)[1]
+    # ... and the scenario as shipped replays: the cassette was recorded with today's defaults.
+    outcome = await replay_scenario(sc, cassette_path_for(path))
+    assert outcome.complete

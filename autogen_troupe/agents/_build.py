@@ -25,6 +25,7 @@ from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
 
 from ..errors import UsageError
+from ..models._facts import ModelLimits
 from ..scenario._schema import (
     Agent,
     AnyOf,
@@ -59,8 +60,8 @@ ClientFor = Callable[[str, ModelRef], ChatCompletionClient]
 WorkbenchFor = Callable[[str, McpUse], Workbench]
 """(agent name, its use of a server) → the workbench view it calls tools through."""
 ToolFor = Callable[[PythonToolUse], BaseTool[Any, Any]]
-LimitsFor = Callable[[str], "tuple[int | None, int] | None"]
-"""(agent name or 'selector') → (the model's context length if known, tokens kept for its answer)."""
+LimitsFor = Callable[[str], "ModelLimits | None"]
+"""(agent name or 'selector') → what sizes its model context (None: nothing known)."""
 
 
 _SELECTOR_PROMPT = (  # the length of AutoGen 0.7.5's default selector prompt, less its {history}
@@ -103,18 +104,20 @@ def _default_system_message() -> str:
 
 def model_context(
     choice: ModelContext | None,
-    limits: tuple[int | None, int] | None,
+    limits: ModelLimits | None,
     *,
     system_message: str = "",
     tools: Callable[[], Any] | None = None,
 ) -> Any:
-    """The model context for an agent (or the selector): its scenario choice, kept within the model's
-    context length when that is known."""
+    """The model context for an agent (or the selector): its scenario choice (else what its model works
+    best with), kept within the model's context length when that is known."""
     from ._context import ContextBudget, TroupeModelContext
 
     budget = None
-    if limits is not None and limits[0] is not None:
-        budget = ContextBudget(limits[0], limits[1], system_message, tools)
+    if limits is not None and limits.context_length is not None:
+        budget = ContextBudget(limits.context_length, limits.completion, system_message, tools)
+    if choice is None and limits is not None:
+        choice = limits.default_context
     return TroupeModelContext(choice, budget=budget)
 
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..scenario._schema import ModelInfoSpec, ModelSpec
+from ..scenario._schema import HeadAndTailContext, ModelContext, ModelInfoSpec, ModelSpec
 
 __all__ = [
     "MODEL_FAMILIES",
     "SETTING_KEYS",
+    "ModelLimits",
     "completion_budget_of",
     "context_length_of",
     "infer_model_info",
+    "limits_of",
     "preset_for",
     "request_settings",
 ]
@@ -41,6 +43,15 @@ _PRESETS: tuple[tuple[re.Pattern[str], Mapping[str, Any]], ...] = (
     (re.compile(r"mistral|mixtral|ministral"), {"tool_parser": "mistral"}),
     (re.compile(r"granite"), {"tool_parser": "granite"}),
     (re.compile(r"deepseek-r1"), {"reasoning_parser": "deepseek_r1"}),
+)
+
+# The model context an agent gets when its scenario chooses none, by model name (first match wins; else
+# token_limited). A 135M model strays and copies the message before it when it sees the whole conversation:
+# over four travel tasks on SmolLM2-135M, the task and the newest message kept every message on the trip
+# (distinct-4 >= 0.93, no message copying the one before) where the whole conversation fell to 0.51
+# (benchmarks/default_quality.py).
+_DEFAULT_CONTEXTS: tuple[tuple[re.Pattern[str], ModelContext], ...] = (
+    (re.compile(r"smollm2"), HeadAndTailContext(head=1, tail=1)),
 )
 
 # The request settings that decide an answer besides the messages and tools: what a strict replay compares.
@@ -78,6 +89,21 @@ def context_length_of(spec: ModelSpec) -> int | None:
         if isinstance(length, int) and length > 0:
             return length
     return None
+
+
+class ModelLimits(NamedTuple):
+    """What sizes an agent's model context: the model's context length (None: unknown), the tokens kept
+    for its answer, and the context its model works best with when the scenario chooses none."""
+
+    context_length: int | None
+    completion: int
+    default_context: ModelContext | None = None
+
+
+def limits_of(spec: ModelSpec) -> ModelLimits:
+    name = Path(spec.model or "").name.lower()
+    default = next((ctx for pattern, ctx in _DEFAULT_CONTEXTS if pattern.search(name)), None)
+    return ModelLimits(context_length_of(spec), completion_budget_of(spec), default)
 
 
 def completion_budget_of(spec: ModelSpec) -> int:

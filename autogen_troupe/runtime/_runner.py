@@ -92,7 +92,7 @@ async def open_team(
     started (replay answers from the cassette).
     """
     from ..agents import assemble_team, limit_conditions
-    from ..models._facts import completion_budget_of, context_length_of
+    from ..models._facts import ModelLimits, limits_of
     from ..models._registry import ClientPool
     from ..tools import McpServerPool, load_python_tool
 
@@ -128,9 +128,9 @@ async def open_team(
             tool = load_python_tool(use, search_path=search)
             return wrap_tool(tool) if wrap_tool else tool
 
-        def limits_for(agent: str) -> tuple[int | None, int] | None:
+        def limits_for(agent: str) -> ModelLimits | None:
             spec = specs.get(agent)
-            return None if spec is None else (context_length_of(spec), completion_budget_of(spec))
+            return None if spec is None else limits_of(spec)
 
         team = assemble_team(
             scenario,
@@ -405,7 +405,7 @@ def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOpti
             f"scenario {scenario.name!r} uses MCP servers, which must be started and stopped: "
             "use `async with open_team(scenario) as opened:` and `opened.team`"
         )
-    from ..models._facts import completion_budget_of, context_length_of
+    from ..models._facts import ModelLimits, limits_of
 
     options = options or RunOptions()
     specs: dict[str, Any] = {}
@@ -418,9 +418,9 @@ def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOpti
         specs[agent] = spec = resolve_agent_model(scenario, ref, options)
         return create_model_client(spec)
 
-    def limits_for(agent: str) -> tuple[int | None, int] | None:
+    def limits_for(agent: str) -> ModelLimits | None:
         spec = specs.get(agent)
-        return None if spec is None else (context_length_of(spec), completion_budget_of(spec))
+        return None if spec is None else limits_of(spec)
 
     return _build(
         scenario,

@@ -97,7 +97,7 @@ def _import(ref: str, module_name: str, search_path: Sequence[str | Path]) -> An
         missing = e.name or module_name
         if module_name == missing or module_name.startswith(missing + "."):
             raise _config_error(
-            ref,
+                ref,
                 f"module {module_name!r} not found; install it, or run from the folder that holds it "
                 "(or add that folder to PYTHONPATH)",
             ) from None
@@ -105,8 +105,7 @@ def _import(ref: str, module_name: str, search_path: Sequence[str | Path]) -> An
             ref, f"importing {module_name!r} failed: it needs {missing!r}, which is not installed"
         ) from None
     except Exception as e:
-        raise _config_error(
-            ref, f"importing {module_name!r} failed: {type(e).__name__}: {e}") from None
+        raise _config_error(ref, f"importing {module_name!r} failed: {type(e).__name__}: {e}") from None
 
 
 def _check_signature(ref: str, fn: Callable[..., Any]) -> None:
@@ -119,19 +118,18 @@ def _check_signature(ref: str, fn: Callable[..., Any]) -> None:
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as e:
-        raise _config_error(
-            ref, f"its type hints cannot be resolved: {type(e).__name__}: {e}") from None
+        raise _config_error(ref, f"its type hints cannot be resolved: {type(e).__name__}: {e}") from None
     for p in signature.parameters.values():
         if p.name == "cancellation_token":
             continue
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             star = "*" if p.kind is p.VAR_POSITIONAL else "**"
             raise _config_error(
-            ref, f"parameter {star}{p.name} cannot be described to a model; name each argument"
+                ref, f"parameter {star}{p.name} cannot be described to a model; name each argument"
             )
         if p.kind is p.POSITIONAL_ONLY:
             raise _config_error(
-            ref, f"parameter {p.name!r} is positional-only; tools are called with keywords"
+                ref, f"parameter {p.name!r} is positional-only; tools are called with keywords"
             )
     untyped = [p for p in signature.parameters if p not in hints and p != "cancellation_token"]
     if untyped:
@@ -146,28 +144,23 @@ def load_python_tool(use: PythonToolUse, *, search_path: Sequence[str | Path] = 
     ref = use.ref
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
-        raise _config_error(
-            ref, "expected an import path of the form 'package.module:function'")
+        raise _config_error(ref, "expected an import path of the form 'package.module:function'")
     module = _import(ref, module_name, search_path)
     if not hasattr(module, attr):
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None))]
         close = difflib.get_close_matches(attr, public, n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise _config_error(
-            ref, f"module {module_name!r} has no attribute {attr!r}{hint}")
+        raise _config_error(ref, f"module {module_name!r} has no attribute {attr!r}{hint}")
     fn = getattr(module, attr)
     if isinstance(fn, type) or not callable(fn):
-        raise _config_error(
-            ref, f"{attr!r} is a {type(fn).__name__}, not a function")
+        raise _config_error(ref, f"{attr!r} is a {type(fn).__name__}, not a function")
     _check_signature(ref, fn)
     description = use.description or inspect.getdoc(fn)
     if not description:
-        raise _config_error(
-            ref, "has no docstring; write one (the model reads it) or set `description`")
+        raise _config_error(ref, "has no docstring; write one (the model reads it) or set `description`")
     name = use.name or getattr(fn, "__name__", "")
     if not _TOOL_NAME.match(name):
-        raise _config_error(
-            ref, f"{name!r} is not a valid tool name (letters, digits, _ and -); set `name`")
+        raise _config_error(ref, f"{name!r} is not a valid tool name (letters, digits, _ and -); set `name`")
     try:
         tool = PythonTool(fn, ref=ref, description=description, name=name)
         tool.schema  # noqa: B018 -- builds the JSON schema now, so a bad type fails here, not mid-run
