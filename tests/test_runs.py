@@ -371,3 +371,20 @@ def test_autogen_log_lines_stay_off_the_terminal_unless_troupe_debug(debug: bool
     err = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True).stderr
     assert ("handler cancelled" in err) is debug
     assert "ours still shows" in err
+
+
+async def test_a_model_error_reaches_the_caller_as_raised_not_rebuilt_from_text(tmp_path: Path) -> None:
+    """AutoGen's group chat passes on only an agent error's text; the runner keeps the error object."""
+    from autogen_troupe.errors import EngineError
+    from autogen_troupe.testing import ScriptedClient
+
+    raised = EngineError("the engine stopped\nTraceback: (a line AutoGen's own format would cut here)")
+
+    def fail(messages: Any) -> str:
+        raise raised
+
+    sc = load_scenario("travel_planning")
+    with pytest.raises(EngineError) as info:
+        await run_scenario(sc, clients=ScriptedClient({"planner_agent": [fail]}), options=RunOptions())
+    assert info.value is raised
+    assert info.value.transcript_path is None  # no --out: nothing was written

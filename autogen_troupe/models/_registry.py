@@ -12,7 +12,7 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import ProfileError
 from ..scenario._schema import ModelSpec
@@ -83,6 +83,13 @@ def _spec_key(spec: ModelSpec) -> str:
     return json.dumps(data, sort_keys=True, default=str)
 
 
+@runtime_checkable
+class _Preparable(Protocol):
+    """A client of ours with set-up to finish before the first message (an engine, a model id)."""
+
+    async def ensure_model(self) -> None: ...
+
+
 class ClientPool:
     """The model clients of one run: one per distinct resolved spec, so agents on one model share it.
 
@@ -103,6 +110,10 @@ class ClientPool:
             per_agent = self._factory is not None or spec.provider == "replay"
         return _spec_key(spec), agent if per_agent else ""
 
+    def spec_for(self, agent: str, resolve: Callable[..., ModelSpec]) -> ModelSpec:
+        """The agent's model as the scenario and the run's settings say (a `ClientSource` method)."""
+        return resolve()
+
     def get(self, spec: ModelSpec, agent_name: str) -> ChatCompletionClient:
         """The client for `agent_name` using `spec`, made on first request."""
         if self._closed:
@@ -122,7 +133,7 @@ class ClientPool:
     async def prepare(self) -> None:
         """Finish setting clients up before the first message (discover model ids from /models), so a
         wrong endpoint fails before the run starts rather than at the first agent's turn."""
-        waits = [c.ensure_model() for c in self.clients if hasattr(c, "ensure_model")]
+        waits = [c.ensure_model() for c in self.clients if isinstance(c, _Preparable)]
         if waits:
             await asyncio.gather(*waits)
 

@@ -10,16 +10,16 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
 from ..scenario._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
+from ._hooks import ClientSource, OneClient, RunHooks, guarded
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
@@ -65,11 +65,13 @@ def resolve_agent_model(
 
 @dataclass
 class OpenTeam:
-    """A team whose model clients and MCP servers are open; `specs` are the resolved models by agent."""
+    """A team whose model clients and MCP servers are open; `specs` are the resolved models by agent and
+    `errors` the errors of ours its model clients raised (AutoGen passes on only their text)."""
 
     team: Any
     scenario: Scenario
     specs: dict[str, ModelSpec]
+    errors: list[TroupeError] = field(default_factory=list)
 
 
 @contextlib.asynccontextmanager
@@ -77,19 +79,15 @@ async def open_team(
     scenario: Scenario,
     *,
     model_client: Any = None,
-    clients: Any = None,
+    clients: ClientSource | None = None,
     options: RunOptions | None = None,
-    wrap_workbench: Callable[[str, Any], Any] | None = None,
-    wrap_tool: Callable[[Any], Any] | None = None,
-    replace_mcp: Callable[[str, Any], Any] | None = None,
+    hooks: RunHooks | None = None,
 ) -> AsyncIterator[OpenTeam]:
     """Build the scenario's team with its clients and MCP servers open; close everything on exit.
 
-    `model_client` makes every agent use that one client. `clients` (a `ClientPool`) is the seam for
-    tests and replay; a pool with `resolve(ref, agent) -> ModelSpec` resolves models itself.
-    `wrap_workbench(agent, workbench)` and `wrap_tool(python_tool)` let record/replay see tool calls.
-    `replace_mcp(agent, mcp_use)` supplies each agent's MCP workbench instead, and then no MCP server is
-    started (replay answers from the cassette).
+    `model_client` makes every agent use that one client (the caller closes it). `clients` is where the
+    agents' clients come from instead of the live models (tests: a `ScriptedClient`); `hooks` are what
+    record and replay change (see `RunHooks`).
     """
     from ..agents import assemble_team, limit_conditions
     from ..models._facts import ModelLimits, limits_of
@@ -97,28 +95,29 @@ async def open_team(
     from ..tools import McpServerPool, load_python_tool
 
     options = options or RunOptions()
+    hooks = hooks or RunHooks()
+    source = _client_source(model_client, clients, hooks)
     specs: dict[str, ModelSpec] = {}
+    errors: list[TroupeError] = []
 
     async with contextlib.AsyncExitStack() as stack:
-        pool = clients if clients is not None else ClientPool()
-        if clients is None:
+        pool: ClientSource = source if source is not None else ClientPool()
+        if source is None:
             stack.push_async_callback(pool.aclose)
 
         def client_for(agent: str, ref: ModelRef) -> Any:
-            if model_client is not None:
-                return model_client
-            if hasattr(pool, "resolve"):  # a replaying pool: the cassette answers; settings resolve offline
-                spec = pool.resolve(agent, functools.partial(resolve_agent_model, scenario, ref, options))
-            else:
-                spec = resolve_agent_model(scenario, ref, options)
-            specs[agent] = spec
-            return pool.get(spec, agent)
+            spec = pool.spec_for(agent, functools.partial(resolve_agent_model, scenario, ref, options))
+            if spec is not None:
+                specs[agent] = spec
+            return guarded(pool.get(spec, agent), errors)
 
+        replace_mcp, wrap_workbench, wrap_tool = hooks.replace_mcp, hooks.wrap_workbench, hooks.wrap_tool
         mcp = None if replace_mcp else await stack.enter_async_context(McpServerPool(scenario.mcp_servers))
 
         def workbench_for(agent: str, use: Any) -> Any:
             if replace_mcp is not None:
                 return replace_mcp(agent, use)
+            assert mcp is not None  # started above whenever nothing replaces it
             wb = mcp.workbench(use)
             return wrap_workbench(agent, wb) if wrap_workbench else wb
 
@@ -140,9 +139,17 @@ async def open_team(
             extra_termination=limit_conditions(scenario.limits),
             limits_for=limits_for,
         )
-        if hasattr(pool, "prepare"):
-            await pool.prepare()
-        yield OpenTeam(team=team, scenario=scenario, specs=specs)
+        await pool.prepare()
+        yield OpenTeam(team=team, scenario=scenario, specs=specs, errors=errors)
+
+
+def _client_source(model_client: Any, clients: ClientSource | None, hooks: RunHooks) -> ClientSource | None:
+    given = [s for s in (model_client, clients, hooks.clients) if s is not None]
+    if len(given) > 1:
+        raise UsageError("give one of model_client=, clients= and hooks.clients, not several")
+    if model_client is not None:
+        return OneClient(model_client)
+    return clients if clients is not None else hooks.clients
 
 
 async def run_scenario(
@@ -150,16 +157,15 @@ async def run_scenario(
     *,
     task: str | None = None,
     model_client: Any = None,
-    clients: Any = None,
+    clients: ClientSource | None = None,
     options: RunOptions | None = None,
+    hooks: RunHooks | None = None,
     on_event: EventHook | None = None,
-    wrap_workbench: Callable[[str, Any], Any] | None = None,
-    wrap_tool: Callable[[Any], Any] | None = None,
-    replace_mcp: Callable[[str, Any], Any] | None = None,
 ) -> RunResult:
     """Run a scenario to its end and return what happened; safe inside an already running event loop.
 
-    Nothing is global: two runs in one process share only the in-process engine.
+    Nothing is global: two runs in one process share only the in-process engine. `model_client`, `clients`
+    and `hooks` are as for `open_team`.
     """
     options = options or RunOptions()
     task = task if task is not None else scenario.task
@@ -194,17 +200,13 @@ async def run_scenario(
     def finish(reason: str, by: Any, error: str | None) -> RunResult:
         return _finish(writer, scenario, task, reason, by, entries, usage, started, error, log_path)
 
+    raised: list[TroupeError] = []  # our errors the model clients raised, before AutoGen flattened them
     try:
         with logs:
             async with open_team(
-                scenario,
-                model_client=model_client,
-                clients=clients,
-                options=options,
-                wrap_workbench=wrap_workbench,
-                wrap_tool=wrap_tool,
-                replace_mcp=replace_mcp,
+                scenario, model_client=model_client, clients=clients, options=options, hooks=hooks
             ) as opened:
+                raised = opened.errors
                 if writer is not None:
                     from ..models._endpoints import redacted
 
@@ -221,8 +223,8 @@ async def run_scenario(
         error = redact_text(f"{type(e).__name__}: {e}")
         _where(e, finish(error, "error", error))
         raise
-    except Exception as e:  # an AutoGen or client failure deep in the team: explain it, keep the transcript
-        typed = _from_team_error(e)
+    except Exception as e:  # a failure deep in the team: ours as it was raised, else explained
+        typed = raised[-1] if raised else None
         error = redact_text(f"{type(typed).__name__}: {typed}" if typed else _explain(e))
         failed = typed or RunError(error)
         _where(failed, finish(error, "error", error))
@@ -309,29 +311,6 @@ def _by_caps(reason: str, scenario: Scenario) -> bool:
     if f"Timeout of {scenario.limits.timeout_s} seconds reached" in reason:
         return not any(isinstance(r, Timeout) and r.timeout_s == scenario.limits.timeout_s for r in own)
     return False
-
-
-_TEAM_ERROR = re.compile(r"^(?P<type>[A-Za-z_]\w*): (?P<message>.*?)(?:\nTraceback:|\Z)", re.S)
-
-
-def _from_team_error(e: BaseException) -> TroupeError | None:
-    """Our typed error back from AutoGen's group chat, which re-raises agent failures as
-    `RuntimeError("<Type>: <message>\\nTraceback: ...")`; None when it is not one of ours."""
-    from .. import errors
-
-    m = _TEAM_ERROR.match(str(e)) if isinstance(e, RuntimeError) else None
-    if not m:
-        return None
-    cls = getattr(errors, m["type"], None)
-    if not (isinstance(cls, type) and issubclass(cls, TroupeError)):
-        return None
-    message = redact_text(m["message"].strip())
-    if issubclass(cls, errors.ScenarioError):
-        return RunError(f"{m['type']}: {message}")
-    try:
-        return cls(message)
-    except TypeError:  # errors with structured fields (ReplayMismatch): keep the text, typed as a run error
-        return RunError(f"{m['type']}: {message}")
 
 
 def _explain(e: BaseException) -> str:

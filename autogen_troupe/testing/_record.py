@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..models._endpoints import spec_secrets
 from ..models._facts import context_length_of, request_settings
+from ..runtime._hooks import RunHooks, delegating_client, delegating_workbench, wrapped_tool
 from ..runtime._transcript import RunResult
 from ..scenario._schema import ModelSpec, Scenario
 from ._cassette import (
@@ -30,7 +31,7 @@ from ._cassette import (
     normalise_arguments,
     normalise_request,
 )
-from ._replay import _client_class, _response_from, _workbench_class, _wrapped_tool
+from ._replay import _response_from
 
 __all__ = ["Recorder", "Recording", "record_scenario", "unreplayable"]
 
@@ -145,14 +146,16 @@ class _RecordingPool:
         self._inner = inner
         self._recorder = recorder
 
+    def spec_for(self, agent: str, resolve: Any) -> ModelSpec | None:
+        return self._inner.spec_for(agent, resolve)
+
     def get(self, spec: ModelSpec, agent: str) -> Any:
         client = self._inner.get(spec, agent)
         self._recorder._agent(agent, spec, client)
-        return _client_class()(_RecordingClient(client, agent, self._recorder, request_settings(spec)))
+        return delegating_client(_RecordingClient(client, agent, self._recorder, request_settings(spec)))
 
     async def prepare(self) -> None:
-        if hasattr(self._inner, "prepare"):
-            await self._inner.prepare()
+        await self._inner.prepare()
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -188,6 +191,13 @@ class Recorder:
             inner = ClientPool()
         return _RecordingPool(inner, self)
 
+    def hooks(self, inner: Any = None) -> RunHooks:
+        """Everything a run needs to be recorded: clients through `inner` (default: a new ClientPool), and
+        every tool call seen."""
+        return RunHooks(
+            clients=self.clients(inner), wrap_workbench=self.wrap_workbench, wrap_tool=self.wrap_tool
+        )
+
     def wrap_workbench(self, agent: str, workbench: Any) -> Any:
         """The agent's MCP workbench, recording what it lists and every call through it."""
         k = self._workbench_count.get(agent, 0)
@@ -210,7 +220,7 @@ class Recorder:
             self._tool_call(agent, None, inner.name, args, inner.return_value_as_string(value), False)
             return value
 
-        return _wrapped_tool(tool, run_json)
+        return wrapped_tool(tool, run_json)
 
     # -------------------------------------------------------------- notes taken during the run
 
@@ -298,7 +308,7 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
         )
         return result
 
-    return _workbench_class()(list_tools, call_tool, inner=inner)
+    return delegating_workbench(list_tools, call_tool, inner=inner)
 
 
 async def record_scenario(
@@ -320,11 +330,9 @@ async def record_scenario(
     result = await run_scenario(
         scenario,
         task=task,
-        clients=recorder.clients(clients),
+        hooks=recorder.hooks(clients),
         options=options,
         on_event=on_event,
-        wrap_workbench=recorder.wrap_workbench,
-        wrap_tool=recorder.wrap_tool,
     )
     tape = recorder.cassette(result.task)
     problem = unreplayable(result)

@@ -9,7 +9,6 @@ lenient replay hands the agent its next recorded answer and warns.
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import ReplayMismatch, RunError, ToolCallError
+from ..runtime._hooks import RunHooks, ToolText, delegating_client, delegating_workbench, wrapped_tool
 from ..runtime._transcript import RunResult
 from ..scenario._schema import ModelSpec, Scenario
 from ._cassette import (
@@ -144,151 +144,8 @@ def _visible(use: Any, offered: Sequence[str]) -> list[tuple[str, str]]:
     ]
 
 
-@functools.cache
-def _client_class() -> type:
-    """A ChatCompletionClient subclass that delegates to a plain object (AutoGen checks the type).
-
-    Built on first use, so importing this module imports no AutoGen code.
-    """
-    from autogen_core.models import ChatCompletionClient
-
-    class DelegatingClient(ChatCompletionClient):
-        def __init__(self, impl: Any) -> None:
-            self._impl = impl
-
-        async def create(self, messages: Any, **kw: Any) -> Any:
-            return await self._impl.create(messages, **kw)
-
-        def create_stream(self, messages: Any, **kw: Any) -> Any:
-            return self._impl.create_stream(messages, **kw)
-
-        async def close(self) -> None:
-            close = getattr(self._impl, "close", None)
-            if close is not None:
-                await close()
-
-        def actual_usage(self) -> Any:
-            return self._impl.actual_usage()
-
-        def total_usage(self) -> Any:
-            return self._impl.total_usage()
-
-        def count_tokens(self, messages: Any, *, tools: Any = ()) -> int:
-            return self._impl.count_tokens(messages, tools=tools)
-
-        def remaining_tokens(self, messages: Any, *, tools: Any = ()) -> int:
-            return self._impl.remaining_tokens(messages, tools=tools)
-
-        @property
-        def capabilities(self) -> Any:  # deprecated in AutoGen, still abstract
-            return self._impl.model_info
-
-        @property
-        def model_info(self) -> Any:
-            return self._impl.model_info
-
-    return DelegatingClient
-
-
-@dataclass(frozen=True)
-class _Replayed:
-    text: str
-
-
 class _ReplayedToolError(Exception):
     """A Python tool failed when recording; raising it again makes AutoGen report the same error text."""
-
-
-@functools.cache
-def _tool_class() -> type:
-    from autogen_core.tools import BaseTool
-
-    class WrappedTool(BaseTool[Any, Any]):
-        """A Python tool seen through record/replay: same name, description and schema."""
-
-        def __init__(self, inner: Any, run_json: Callable[..., Any]) -> None:
-            strict = getattr(inner, "_strict", False)
-            super().__init__(inner.args_type(), inner.return_type(), inner.name, inner.description, strict)
-            self._inner = inner
-            self._run_json = run_json
-
-        @property
-        def schema(self) -> Any:
-            return self._inner.schema
-
-        async def run(self, args: Any, cancellation_token: Any) -> Any:  # run_json does the work
-            raise NotImplementedError
-
-        async def run_json(
-            self, args: Mapping[str, Any], cancellation_token: Any, call_id: str | None = None
-        ) -> Any:
-            return await self._run_json(self._inner, args, cancellation_token, call_id)
-
-        def return_value_as_string(self, value: Any) -> str:
-            if isinstance(value, _Replayed):
-                return value.text
-            return self._inner.return_value_as_string(value)
-
-    return WrappedTool
-
-
-def _wrapped_tool(inner: Any, run_json: Callable[..., Any]) -> Any:
-    """`inner` with its calls going through `run_json(inner, args, token, call_id)`."""
-    return _tool_class()(inner, run_json)
-
-
-@functools.cache
-def _workbench_class() -> type:
-    from autogen_core.tools import Workbench
-
-    class DelegatingWorkbench(Workbench):
-        """A workbench whose listing and calls are given functions; the rest goes to `inner`, if any."""
-
-        def __init__(
-            self,
-            list_tools: Callable[[], Any],
-            call_tool: Callable[..., Any],
-            *,
-            inner: Any = None,
-            state: Mapping[str, Any] | None = None,
-        ) -> None:
-            self._list_tools = list_tools
-            self._call_tool = call_tool
-            self._inner = inner
-            self._state = dict(state or {})
-
-        async def list_tools(self) -> list[Any]:
-            return await self._list_tools()
-
-        async def call_tool(
-            self,
-            name: str,
-            arguments: Mapping[str, Any] | None = None,
-            cancellation_token: Any = None,
-            call_id: str | None = None,
-        ) -> Any:
-            return await self._call_tool(name, arguments, cancellation_token, call_id)
-
-        async def start(self) -> None:
-            if self._inner is not None:
-                await self._inner.start()
-
-        async def stop(self) -> None:
-            if self._inner is not None:
-                await self._inner.stop()
-
-        async def reset(self) -> None:
-            if self._inner is not None:
-                await self._inner.reset()
-
-        async def save_state(self) -> Mapping[str, Any]:
-            return await self._inner.save_state() if self._inner is not None else dict(self._state)
-
-        async def load_state(self, state: Mapping[str, Any]) -> None:
-            if self._inner is not None:
-                await self._inner.load_state(state)
-
-    return DelegatingWorkbench
 
 
 # --------------------------------------------------------------------------- replaying
@@ -325,11 +182,16 @@ class ReplaySession:
         """A client pool whose every client answers from this cassette."""
         return _ReplayPool(self)
 
+    def hooks(self) -> RunHooks:
+        """Everything a run needs to be replayed: clients, Python tools and MCP tools answered from this
+        cassette (no MCP server is started)."""
+        return RunHooks(clients=self.clients(), wrap_tool=self.wrap_tool, replace_mcp=self.replace_mcp)
+
     def client(self, agent: str | None, settings: Mapping[str, Any] | None = None) -> Any:
         """A ChatCompletionClient for one agent (None: any agent's recorded calls). `settings` are the
         request settings a live run would use now, compared with each recorded call's; None takes them as
         recorded."""
-        return _client_class()(_ReplayClient(self, agent, settings))
+        return delegating_client(_ReplayClient(self, agent, settings))
 
     def replace_mcp(self, agent: str, use: Any) -> Any:
         """The agent's MCP workbench, answered from the cassette; no server is started."""
@@ -342,9 +204,9 @@ class ReplaySession:
             rec = self._tool_result(self._call_agents.get(call_id or ""), None, inner.name, args)
             if rec.is_error:
                 raise _ReplayedToolError(rec.result)
-            return _Replayed(rec.result)
+            return ToolText(rec.result)
 
-        return _wrapped_tool(tool, run_json)
+        return wrapped_tool(tool, run_json)
 
     # -------------------------------------------------------------- answering
 
@@ -524,7 +386,7 @@ class _ReplayPool:
     def __init__(self, session: ReplaySession) -> None:
         self._session = session
 
-    def resolve(self, agent: str, resolve: Callable[..., ModelSpec]) -> ModelSpec:
+    def spec_for(self, agent: str, resolve: Callable[..., ModelSpec]) -> ModelSpec:
         """Every agent's model is the cassette; its request settings and context length are what a live
         run would use now, resolved offline (no key is needed) under the recording's overrides, so a
         changed setting shows as a mismatch. A model that cannot be resolved here (a profile only the
@@ -558,6 +420,9 @@ class _ReplayPool:
 
         return self._session.client(agent, request_settings(spec))
 
+    async def prepare(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None
 
@@ -579,7 +444,7 @@ def _replay_workbench(session: ReplaySession, agent: str, use: Any) -> Any:
         return ToolResult(name=name, result=[TextResultContent(content=rec.result)], is_error=rec.is_error)
 
     state = {"type": "TroupeReplayWorkbenchState", "server": use.server}
-    return _workbench_class()(list_tools, call_tool, state=state)
+    return delegating_workbench(list_tools, call_tool, state=state)
 
 
 # --------------------------------------------------------------------------- provider and library API
@@ -619,11 +484,9 @@ async def replay_scenario(
         result = await run_scenario(
             scenario,
             task=task,
-            clients=session.clients(),
+            hooks=session.hooks(),
             options=options,
             on_event=on_event,
-            wrap_tool=session.wrap_tool,
-            replace_mcp=session.replace_mcp,
         )
     except (RunError, ToolCallError):
         if session.mismatch is not None:

@@ -19,8 +19,9 @@ from autogen_core.models import ChatCompletionClient
 
 from ..errors import ModelCallError
 from ..models._network import network_allowed
+from ..runtime._hooks import delegating_client
 from ..scenario._schema import ModelSpec
-from ._replay import DEFAULT_MODEL_INFO, ReplaySession, _chunks, _client_class
+from ._replay import DEFAULT_MODEL_INFO, ReplaySession, _chunks
 
 __all__ = ["ReplayClient", "Reply", "ScriptedClient", "network_allowed", "tool_call"]
 
@@ -156,6 +157,12 @@ class ScriptedClient(ChatCompletionClient):
 
     # ---------------------------------------------------------------- as a pool (`clients=`)
 
+    def spec_for(self, agent: str, resolve: Callable[..., ModelSpec]) -> ModelSpec:
+        return resolve()  # no I/O: the scripted answers stand in for whatever it names
+
+    async def prepare(self) -> None:
+        return None
+
     def get(self, spec: ModelSpec | None, agent: str) -> Any:
         """The client for one agent (the runner asks per agent)."""
         if self._shared is not None:
@@ -163,7 +170,7 @@ class ScriptedClient(ChatCompletionClient):
         if agent not in self._scripts:
             self._scripts[agent] = _Script(self, [], f"agent {agent!r} (not scripted)")
         if agent not in self._clients:
-            self._clients[agent] = _client_class()(self._scripts[agent])
+            self._clients[agent] = delegating_client(self._scripts[agent])
         return self._clients[agent]
 
     async def aclose(self) -> None:
