@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -102,9 +101,10 @@ def run(
     """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript.
 
     The in-process engine's own log (vLLM, torch) goes to NAME-TIME.log beside the transcript."""
-    from .runtime import RunOptions, run_scenario
+    from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .scenario import load_scenario
+    from .testing._modes import execute
 
     if lenient and replay is None:
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
@@ -124,42 +124,27 @@ def run(
     except TroupeError as e:
         _fail(e)
     view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
-    unplayed: tuple[str, ...] = ()
+    mode = "replay" if replay is not None else "live"
     try:
-        if replay is None:
-            result = run_async(run_scenario(sc, task=task, options=options, on_event=view))
-        else:
-            from .testing._replay import ReplayWarning, replay_scenario
-
-            quiet_autogen_logs()
-            with warnings.catch_warnings():  # printed below, once, without a source line
-                warnings.simplefilter("ignore", ReplayWarning)
-                outcome = run_async(
-                    replay_scenario(sc, replay, strict=not lenient, task=task, options=options, on_event=view)
-                )
-            result, unplayed = outcome.result, outcome.unplayed
-            for w in outcome.warnings:
-                err.print(_safe(f"warning: {w}"), markup=False)
+        done = run_async(
+            execute(sc, mode, cassette=replay, strict=not lenient, task=task, options=options, on_event=view)
+        )
     except KeyboardInterrupt as e:
         where = getattr(e, "transcript_path", None) or out_dir
         err.print(f"{_stopped_by(e)}; the transcript so far is in {where}", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
         _fail(e)
+    for w in done.warnings:
+        err.print(_safe(f"warning: {w}"), markup=False)
     if as_json:
         from .models._redact import redact_data
 
-        typer.echo(json.dumps(redact_data(result.model_dump(mode="json")), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(redact_data(done.result.model_dump(mode="json")), indent=2, ensure_ascii=False))
     else:
-        view.summary(result)
-    if unplayed and not lenient:
-        err.print(
-            _safe(
-                f"ReplayMismatch: the run ended before {len(unplayed)} recorded call(s) were made:\n"
-                + "\n".join("  " + u for u in unplayed)
-            ),
-            markup=False,
-        )
+        view.summary(done.result)
+    if done.problem:
+        err.print(_safe(f"ReplayMismatch: {done.problem}"), markup=False)
         raise typer.Exit(1)
 
 
@@ -189,9 +174,9 @@ def record(
     from .runtime._console import ConsoleView
     from .scenario import load_scenario
     from .scenario._loader import resolve_scenario_path
-    from .testing._cassette import cassette_path_for
+    from .testing._cassette import Cassette, cassette_path_for
     from .testing._expect import check_expectations
-    from .testing._record import record_scenario
+    from .testing._modes import execute
 
     try:
         path = resolve_scenario_path(scenario)
@@ -204,30 +189,37 @@ def record(
         )
     except TroupeError as e:
         _fail(e)
-    target = cassette or cassette_path_for(path)
     view = ConsoleView(out, quiet=quiet)
-    quiet_autogen_logs()
     try:
-        recording = run_async(record_scenario(sc, cassette=target, task=task, options=options, on_event=view))
+        done = run_async(
+            execute(
+                sc,
+                "record",
+                cassette=cassette or cassette_path_for(path),
+                task=task,
+                options=options,
+                on_event=view,
+            )
+        )
     except KeyboardInterrupt as e:
         err.print(f"{_stopped_by(e)}; no cassette was written", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
         _fail(e)
-    view.summary(recording.result)
-    if recording.path is None:
-        err.print(_safe(f"No cassette was written: {recording.problem}"), markup=False)
+    view.summary(done.result)
+    if done.problem or done.cassette is None:
+        problem = done.problem or "no cassette was written"
+        err.print(_safe(problem[:1].upper() + problem[1:]), markup=False)
         raise typer.Exit(1)
-    tape = recording.cassette
+    tape = Cassette.load(done.cassette)
     out.print(
-        f"cassette: {recording.path} ({len(tape.model_calls)} model calls, "
-        f"{len(tape.tool_calls)} tool calls)",
+        f"cassette: {done.cassette} ({len(tape.model_calls)} model calls, {len(tape.tool_calls)} tool calls)",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
     if sc.expect is not None:
-        report = check_expectations(recording.result, sc.expect)
+        report = check_expectations(done.result, sc.expect)
         if not report.passed:
             err.print(
                 _safe(f"The cassette was written, but the run does not meet its expectations:\n{report}"),

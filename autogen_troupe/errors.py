@@ -3,7 +3,8 @@
 ```
 TroupeError
 ├── ScenarioError        the author of the scenario file (carries located Issues)        exit 2
-│   └── ToolConfigError  a tool it names cannot be loaded (import, signature, name)
+│   ├── ToolConfigError  a tool it names cannot be loaded (import, signature, name)
+│   └── CassetteMissing  a replay was asked for and there is no cassette
 ├── ProfileError         the person setting up the machine (profiles, endpoints, extras)  exit 2
 │   └── NetworkBlocked   a test tried to call an endpoint off this machine (pytest, no --troupe-live)
 ├── UsageError           a program called the library in a way that cannot work          exit 2
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "CassetteMissing",
     "ContentBlocked",
     "EngineError",
     "Issue",
@@ -96,6 +98,26 @@ class ToolConfigError(ScenarioError):
 
 
 ToolLoadError = ToolConfigError  # its name before 0.2
+
+
+class CassetteMissing(ScenarioError):
+    """A replay was asked for (`troupe test`, the pytest plugin) and the scenario has no cassette."""
+
+    def __init__(self, cassette: Path | None) -> None:
+        self.cassette = cassette
+        where = f"at {cassette}" if cassette is not None else "given"
+        TroupeError.__init__(
+            self,
+            f"no cassette {where}; record one with --troupe-record=new (pytest), `troupe record SCENARIO` "
+            "or `troupe test --update` (these call the real model), or allow live runs with --troupe-live",
+        )
+        self.issues = ()
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self):  # type: ignore[override]
+        return type(self), (self.cassette,)
 
 
 class ProfileError(TroupeError):

@@ -286,13 +286,12 @@ class TroupeRunner:
         check: bool = True,
         options: Any = None,
     ) -> RunResult:
-        from ..runtime._runner import run_scenario
+        from ..errors import CassetteMissing
         from ..scenario._loader import load_scenario, resolve_scenario_path
         from ..scenario._schema import Scenario
         from ._cassette import cassette_path_for
         from ._expect import check_expectations
-        from ._record import record_scenario
-        from ._replay import replay_scenario
+        from ._modes import choose_mode, execute
 
         if isinstance(scenario, Scenario):
             source = getattr(scenario, "source", None)  # the file it was loaded from, if any
@@ -303,31 +302,19 @@ class TroupeRunner:
             sc = load_scenario(path)
             tape = Path(cassette) if cassette is not None else cassette_path_for(path)
         s = self._s
-        record = tape is not None and (s.record == "all" or (s.record == "new" and not tape.exists()))
-        if record:
-            with network_allowed():  # recording calls the real model: that is what was asked for
-                recording = await record_scenario(sc, cassette=tape, task=task, options=options)
-            result = recording.result
-            if recording.problem is not None:
-                pytest.fail(f"recording {sc.name}: no cassette written: {recording.problem}", pytrace=False)
-        elif tape is not None and tape.exists():
-            outcome = await replay_scenario(sc, tape, strict=s.replay == "strict", task=task, options=options)
-            result = outcome.result
-            if outcome.unplayed and s.replay == "strict":
-                pytest.fail(
-                    f"{sc.name}: the run ended before {len(outcome.unplayed)} recorded call(s) of {tape} "
-                    "were made:\n" + "\n".join("  " + u for u in outcome.unplayed),
-                    pytrace=False,
-                )
-        elif s.live:
-            result = await run_scenario(sc, task=task, options=options)
-        else:
-            where = f"at {tape}" if tape is not None else "given"
-            pytest.fail(
-                f"{sc.name}: no cassette {where}; record one with --troupe-record=new "
-                "(calls the real model), or allow live runs with --troupe-live",
-                pytrace=False,
+        policy = {"none": "never", "new": "missing", "all": "always"}[s.record]
+        try:
+            mode = choose_mode(tape, record=policy, live=s.live)  # type: ignore[arg-type]
+        except CassetteMissing as e:
+            pytest.fail(f"{sc.name}: {e}", pytrace=False)
+        guard = network_allowed() if mode == "record" else contextlib.nullcontext()
+        with guard:  # recording calls the real model: that is what was asked for
+            ran = await execute(
+                sc, mode, cassette=tape, strict=s.replay == "strict", task=task, options=options
             )
+        if ran.problem is not None:
+            pytest.fail(f"{sc.name}: {ran.problem}", pytrace=False)
+        result = ran.result
         if check:
             report = check_expectations(result, sc.expect)
             if not report.passed:

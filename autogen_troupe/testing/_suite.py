@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import signal
 import time
-import warnings
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,7 +21,7 @@ from xml.etree import ElementTree as ET
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..errors import ReplayMismatch, ScenarioError, TroupeError
+from ..errors import CassetteMissing, ReplayMismatch, ScenarioError, TroupeError
 from ..models._redact import redact_text
 from ..runtime._logs import quiet_autogen_logs
 from ..runtime._signals import STOP_SIGNALS
@@ -30,6 +29,7 @@ from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, rea
 from ..scenario._loader import load_scenario, resolve_scenario_path
 from ._cassette import cassette_path_for
 from ._expect import ExpectReport, check_expectations
+from ._modes import RecordPolicy, choose_mode, execute
 
 __all__ = [
     "CaseResult",
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 Mode = Literal["replay", "update", "new"]
+_POLICY: dict[str, RecordPolicy] = {"replay": "never", "new": "missing", "update": "always"}
 """replay: from the cassette only; update: record again, then check; new: record only missing cassettes."""
 
 _SKIP_DIRS = {"node_modules", "site-packages", "troupe-runs", "__pycache__", "build", "dist"}
@@ -146,9 +147,6 @@ async def run_case(
     cassette: str | os.PathLike[str] | None = None,
 ) -> CaseResult:
     """Replay (or record, then check) one scenario file and check its `expect` block."""
-    from ._record import record_scenario
-    from ._replay import ReplayWarning, replay_scenario
-
     path = Path(path)
     started = time.monotonic()
 
@@ -168,38 +166,27 @@ async def run_case(
     if scenario.expect is None:
         return done("skip", scenario=name, detail="no expect block")
     tape = Path(cassette) if cassette is not None else cassette_path_for(path)
-    record = mode == "update" or (mode == "new" and not tape.exists())
-    if not record and not tape.exists():
-        return done(
-            "skip", scenario=name, detail=f"no cassette at {tape} (record it with `troupe record {path}`)"
-        )
-    unplayed: tuple[str, ...] = ()
-    warned: tuple[str, ...] = ()
     try:
-        if record:
-            recording = await record_scenario(scenario, cassette=tape, options=options)
-            result = recording.result
-            if recording.problem is not None:
-                return done("error", scenario=name, detail=f"no cassette written: {recording.problem}")
-        else:
-            with warnings.catch_warnings():  # kept in the case result instead
-                warnings.simplefilter("ignore", ReplayWarning)
-                outcome = await replay_scenario(scenario, tape, strict=strict, options=options)
-            result, unplayed, warned = outcome.result, outcome.unplayed, outcome.warnings
+        run_mode = choose_mode(tape, record=_POLICY[mode])
+    except CassetteMissing as e:
+        return done("skip", scenario=name, detail=str(e))
+    record = run_mode == "record"
+    try:
+        ran = await execute(scenario, run_mode, cassette=tape, strict=strict, options=options)
     except ReplayMismatch as e:
         return done("fail", scenario=name, detail=f"replay mismatch: {e}", recorded=record)
     except ScenarioError as e:
         return done("error", scenario=name, detail=str(e), recorded=record)
     except TroupeError as e:
         return done("error", scenario=name, detail=f"{type(e).__name__}: {e}", recorded=record)
+    if record and ran.problem is not None:
+        return done("error", scenario=name, detail=ran.problem)
+    result, warned = ran.result, ran.warnings
     report = check_expectations(result, scenario.expect)
     details = [str(f) for f in report.failures]
-    if unplayed and strict:
-        details.append(
-            f"the run ended before {len(unplayed)} recorded call(s) were made (it changed; re-record with "
-            "`troupe test --update` if that is intended):\n" + "\n".join("    " + u for u in unplayed)
-        )
-    passed = report.passed and not (unplayed and strict)
+    if ran.problem is not None:
+        details.append(ran.problem)
+    passed = report.passed and ran.problem is None
     return done(
         "pass" if passed else "fail",
         scenario=name,
