@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..models._network import network_allowed
     from ._cassette import Cassette
     from ._expect import check_expectations
+    from ._modes import Execution, choose_mode, execute
     from ._record import record_scenario
     from ._replay import replay_scenario
     from ._scripted import ReplayClient, Reply, ScriptedClient, tool_call
@@ -21,10 +22,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Cassette",
+    "Execution",
     "ReplayClient",
     "Reply",
     "ScriptedClient",
     "check_expectations",
+    "choose_mode",
+    "execute",
     "network_allowed",
     "record_scenario",
     "replay_scenario",
@@ -38,6 +42,9 @@ _WHERE = {
     "Reply": "._scripted",
     "ScriptedClient": "._scripted",
     "check_expectations": "._expect",
+    "choose_mode": "._modes",
+    "execute": "._modes",
+    "Execution": "._modes",
     "network_allowed": "..models._network",
     "record_scenario": "._record",
     "replay_scenario": "._replay",
