@@ -232,11 +232,29 @@ def breakdown(troupe: list[tuple[int, int, int, str]], tutorial: list[tuple[int,
     print(f"{'package':<28}{'self ms':>9}{'not in (a) ms':>15}")
     for name, (own, only) in sorted(by_package.items(), key=lambda kv: -kv[1][0])[:20]:
         print(f"{name:<28}{own / 1e3:>9.1f}{only / 1e3:>15.1f}")
-    print("\nlargest imports of (b) that (a) does not make (cumulative ms, a module's own imports included):")
-    firsts = [r for r in troupe if r[3] not in theirs and r[3].split(".")[0] != "autogen_troupe"]
-    roots = [r for r in firsts if not any(p[3] != r[3] and r[3].startswith(p[3] + ".") for p in firsts)]
-    for _, cumulative, _, name in sorted(roots, key=lambda r: -r[1])[:12]:
-        print(f"  {cumulative / 1e3:8.1f}  {name}")
+    print(
+        "\nwhere (b) starts importing what (a) never imports (cumulative ms, with what that module imports):"
+    )
+    for cumulative, name, importer in entry_points(troupe, theirs)[:12]:
+        print(f"  {cumulative / 1e3:8.1f}  {name:<32} imported by {importer}")
+
+
+def entry_points(rows: list[tuple[int, int, int, str]], theirs: set[str]) -> list[tuple[int, str, str]]:
+    """(cumulative µs, module, importer) for each third-party module (b) imports and (a) does not, whose
+    importer is ours or also imported by (a): the first step into what only (b) pays for."""
+
+    def ours(module: str) -> bool:
+        return module.split(".")[0] == "autogen_troupe"
+
+    found = []
+    for i, (_, cumulative, depth, name) in enumerate(rows):
+        if name in theirs or ours(name):
+            continue
+        # importtime prints a module after everything it imports: its importer is the next one less deep
+        importer = next((r[3] for r in rows[i + 1 :] if r[2] < depth), "(a call, not an import)")
+        if importer in theirs or ours(importer) or importer.startswith("("):
+            found.append((cumulative, name, importer))
+    return sorted(found, reverse=True)
 
 
 def main() -> None:
