@@ -1,6 +1,8 @@
 """MCP servers shared by a run's agents, and each agent's filtered view as an AutoGen `Workbench`.
 
 We cannot use autogen-ext's `McpWorkbench`: it does not import with the `mcp` 2.x SDK (see FACTS).
+The MCP SDK (about 0.8 s to import) is imported only when a pool starts a server or a tool answers, so
+a run without MCP servers never loads it.
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ import json
 import logging
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonref
-import mcp_types
 from autogen_core import CancellationToken, Image
 from autogen_core.tools import (
     ImageResultContent,
@@ -28,7 +28,11 @@ from typing_extensions import Self
 from ..errors import ToolCallError
 from ..models._redact import redact_text
 from ..scenario._schema import HttpServer, McpUse, StdioServer
-from ._mcp_session import ServerHandle
+
+if TYPE_CHECKING:
+    import mcp_types
+
+    from ._mcp_session import ServerHandle
 
 __all__ = ["McpServerPool", "McpWorkbench"]
 
@@ -67,6 +71,11 @@ class McpServerPool:
         """Start every server concurrently; raises ToolCallError naming each one that failed."""
         if self._open or self._handles:
             raise RuntimeError("McpServerPool is already started")
+        if not self._servers:
+            self._open = True
+            return
+        from ._mcp_session import ServerHandle
+
         self._handles = {name: ServerHandle(name, s, self._pids.append) for name, s in self._servers.items()}
         try:
             results = await asyncio.gather(
@@ -158,6 +167,8 @@ def _visible(use: McpUse, offered: list[str]) -> list[tuple[str, str]]:
 def _parameters(schema: dict[str, Any]) -> ParametersSchema:
     """The tool's input schema as AutoGen wants it: an object schema with `$ref`s inlined."""
     if "$defs" in schema or "definitions" in schema:
+        import jsonref
+
         try:
             schema = jsonref.replace_refs(schema, proxies=False, lazy_load=False)
         except Exception:  # an unresolvable $ref: leave it for the model to cope with
@@ -173,6 +184,8 @@ def _parameters(schema: dict[str, Any]) -> ParametersSchema:
 
 
 def _content(block: Any) -> TextResultContent | ImageResultContent:
+    import mcp_types
+
     if isinstance(block, mcp_types.TextContent):
         return TextResultContent(content=block.text)
     if isinstance(block, mcp_types.ImageContent):

@@ -1,0 +1,100 @@
+"""Start-up costs only what a command uses: `troupe --help`, `check`, `list` and `schema` import no AutoGen,
+openai, mcp or vLLM code, and a run without MCP servers never imports the MCP SDK (0.8 s).
+
+Each command runs as `troupe` does, in a fresh interpreter, which reports the modules it loaded on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The console script's own two lines, plus a report of sys.modules when the interpreter exits.
+PROBE = """
+import atexit, json, os, sys
+def report():
+    with open(os.environ["MODULES_REPORT"], "w", encoding="utf-8") as f:
+        json.dump(sorted(sys.modules), f)
+atexit.register(report)
+sys.argv[0] = "troupe"
+from autogen_troupe.cli import main
+sys.exit(main())
+"""
+
+ENGINE_LIBRARIES = ("autogen_core", "autogen_agentchat", "autogen_ext", "openai", "mcp", "mcp_types", "vllm")
+
+
+def troupe_modules(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `troupe ARGS` in a fresh interpreter; its result and the top-level packages it imported."""
+    report = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=tmp_path,
+        env={**os.environ, "MODULES_REPORT": str(report)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    loaded = {m.partition(".")[0] for m in json.loads(report.read_text(encoding="utf-8"))}
+    return proc, loaded
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("run", "--help"),
+        ("check", str(ROOT / "scenarios")),
+        ("list",),
+        ("schema",),
+    ],
+    ids=["help", "run-help", "check", "list", "schema"],
+)
+def test_commands_that_run_nothing_import_no_engine_library(tmp_path: Path, args: tuple[str, ...]) -> None:
+    proc, loaded = troupe_modules(tmp_path, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert "autogen_troupe" in loaded and "typer" in loaded  # the probe saw the command's imports
+    assert sorted(loaded & set(ENGINE_LIBRARIES)) == []
+
+
+def test_a_run_without_mcp_servers_imports_no_mcp(tmp_path: Path) -> None:
+    replies = ["Day 1: Kathmandu.", "Try dal bhat.", "Say Namaste.", "Plan done. TERMINATE"]
+    with FakeOpenAI(replies=replies) as srv:
+        proc, loaded = troupe_modules(
+            tmp_path, "run", "travel_planning", "--base-url", srv.base_url, "--model", "m", "--quiet"
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "TERMINATE" in proc.stdout
+    assert {"autogen_agentchat", "openai"} <= loaded  # it did run the team
+    assert sorted(loaded & {"mcp", "mcp_types"}) == []
+
+
+def test_a_run_with_an_mcp_server_imports_mcp(tmp_path: Path) -> None:
+    """The other side of the check above: the probe does see the MCP SDK when a run needs it."""
+    (tmp_path / "probe.yaml").write_text(
+        "name: probe\n"
+        "task: Say done.\n"
+        "team:\n"
+        "  kind: single\n"
+        "  agents:\n"
+        "    - name: helper\n"
+        "      mcp: [travel]\n"
+        "  termination: {text_mention: TERMINATE}\n"
+        "mcp_servers:\n"
+        "  travel: {command: python, args: [-m, autogen_troupe.mcp_servers.travel]}\n",
+        encoding="utf-8",
+    )
+    with FakeOpenAI(replies=["Done. TERMINATE"]) as srv:
+        proc, loaded = troupe_modules(
+            tmp_path, "run", "probe.yaml", "--base-url", srv.base_url, "--model", "m", "--quiet"
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert {"mcp", "mcp_types"} <= loaded
