@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     GetJsonSchemaHandler,
@@ -27,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from ._base import Frozen
 
 __all__ = [
     "DEFAULT_MAX_MESSAGES",
@@ -143,11 +144,7 @@ def scenario_name_from(stem: str) -> str:
 HeaderValue = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Shorthand(_Strict):
+class _Shorthand(Frozen):
     """A model that also accepts a short form (a name, a list); its JSON Schema says so, so that editors
     using `troupe schema` accept the short forms the bundled scenarios use."""
 
@@ -174,7 +171,7 @@ def _fail(message: str, *at: str | int) -> PydanticCustomError:
 # --------------------------------------------------------------------------- models
 
 
-class ModelInfoSpec(_Strict):
+class ModelInfoSpec(Frozen):
     """AutoGen `ModelInfo` fields; any left out are inferred from the model id."""
 
     vision: bool | None = None
@@ -184,7 +181,7 @@ class ModelInfoSpec(_Strict):
     family: str | None = None
 
 
-class ModelSpec(_Strict):
+class ModelSpec(Frozen):
     """A model to use: a provider, how to reach it and request settings.
 
     `profile` names a profile (built-in preset or the user's file) to start from; every other field set
@@ -230,7 +227,7 @@ ModelRef = Annotated[str | ModelSpec, Field(union_mode="left_to_right")]
 # --------------------------------------------------------------------------- model contexts
 
 
-class TokenLimitedContext(_Strict):
+class TokenLimitedContext(Frozen):
     """The task and the newest messages that fit in `max_tokens` (estimated)."""
 
     kind: Literal["token_limited"] = "token_limited"
@@ -239,14 +236,14 @@ class TokenLimitedContext(_Strict):
     )
 
 
-class BufferedContext(_Strict):
+class BufferedContext(Frozen):
     """The last `last` messages."""
 
     kind: Literal["buffered"] = "buffered"
     last: ContextMessages
 
 
-class HeadAndTailContext(_Strict):
+class HeadAndTailContext(Frozen):
     """The first `head` and the last `tail` messages."""
 
     kind: Literal["head_and_tail"] = "head_and_tail"
@@ -254,7 +251,7 @@ class HeadAndTailContext(_Strict):
     tail: ContextMessages
 
 
-class UnboundedContext(_Strict):
+class UnboundedContext(Frozen):
     """Every message, even past the model's context length."""
 
     kind: Literal["unbounded"] = "unbounded"
@@ -269,7 +266,7 @@ ModelContext = Annotated[
 # --------------------------------------------------------------------------- MCP servers
 
 
-class StdioServer(_Strict):
+class StdioServer(Frozen):
     """An MCP server started as a child process speaking over stdin/stdout."""
 
     kind: Literal["stdio"] = "stdio"
@@ -282,7 +279,7 @@ class StdioServer(_Strict):
     call_timeout_s: Seconds = 60.0
 
 
-class HttpServer(_Strict):
+class HttpServer(Frozen):
     """An MCP server reached over streamable HTTP."""
 
     kind: Literal["http"] = "http"
@@ -351,36 +348,36 @@ class PythonToolUse(_Shorthand):
 # --------------------------------------------------------------------------- termination rules
 
 
-class TextMention(_Strict):
+class TextMention(Frozen):
     text_mention: str = Field(min_length=1)
     sources: tuple[str, ...] | None = None
 
 
-class MaxMessages(_Strict):
+class MaxMessages(Frozen):
     max_messages: Count
 
 
-class TokenUsage(_Strict):
+class TokenUsage(Frozen):
     token_usage: Tokens = Field(description="Stop once this many tokens (prompt + completion) are used.")
 
 
-class Timeout(_Strict):
+class Timeout(Frozen):
     timeout_s: Seconds
 
 
-class HandoffRule(_Strict):
+class HandoffRule(Frozen):
     handoff: str = Field(min_length=1, description="Stop when an agent hands off to this target.")
 
 
-class SourceMatch(_Strict):
+class SourceMatch(Frozen):
     source_match: tuple[str, ...] = Field(min_length=1)
 
 
-class AnyOf(_Strict):
+class AnyOf(Frozen):
     any: tuple[TermRule, ...] = Field(min_length=1)
 
 
-class AllOf(_Strict):
+class AllOf(Frozen):
     all: tuple[TermRule, ...] = Field(min_length=1)
 
 
@@ -457,7 +454,7 @@ def _shallow_rules(v: Any) -> Any:
 # --------------------------------------------------------------------------- team
 
 
-class Agent(_Strict):
+class Agent(Frozen):
     name: str
     description: str = "An agent that provides assistance with ability to use tools."
     system_message: str | None = Field(None, description="Left out: AutoGen's default assistant prompt.")
@@ -496,7 +493,7 @@ class Agent(_Strict):
         return self
 
 
-class Team(_Strict):
+class Team(Frozen):
     kind: Literal["round_robin", "selector", "swarm", "single"]
     agents: tuple[Agent, ...] = Field(min_length=1)
     termination: Annotated[TermRule | None, BeforeValidator(_shallow_rules)] = None
@@ -563,7 +560,7 @@ class Team(_Strict):
         return self
 
 
-class Limits(_Strict):
+class Limits(Frozen):
     """Caps that bound every run, whatever the termination rule says."""
 
     max_messages: Count = DEFAULT_MAX_MESSAGES
@@ -573,7 +570,7 @@ class Limits(_Strict):
 # --------------------------------------------------------------------------- expectations
 
 
-class TextExpectation(_Strict):
+class TextExpectation(Frozen):
     equals: str | None = None
     contains: str | None = None
     regex: str | None = None
@@ -649,7 +646,7 @@ class ToolCallsExpectation(_Shorthand):
         return {"calls": v} if isinstance(v, list | tuple) else v
 
 
-class CountRange(_Strict):
+class CountRange(Frozen):
     min: CountOrZero | None = None
     max: CountOrZero | None = None
 
@@ -662,7 +659,7 @@ class CountRange(_Strict):
         return self
 
 
-class AgentExpectation(_Strict):
+class AgentExpectation(Frozen):
     messages: CountRange | None = None
     contains: str | None = Field(None, description="One of the agent's messages contains this.")
     regex: str | None = Field(None, description="One of the agent's messages matches this (re.search).")
@@ -679,7 +676,7 @@ class AgentExpectation(_Strict):
         return v
 
 
-class Expect(_Strict):
+class Expect(Frozen):
     """What a correct run must show; checked by `troupe test` and the pytest plugin."""
 
     stop_reason: TextExpectation | None = None
@@ -695,7 +692,7 @@ class Expect(_Strict):
 # --------------------------------------------------------------------------- scenario
 
 
-class Scenario(_Strict):
+class Scenario(Frozen):
     """A whole scenario file."""
 
     name: str = Field(

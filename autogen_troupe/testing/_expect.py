@@ -12,9 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from ..runtime._transcript import Entry, RunResult, ToolCall, ToolResult
+from ..scenario._base import Frozen
 from ..scenario._schema import (
     AgentExpectation,
     CallExpectation,
@@ -31,11 +30,7 @@ _LINE_CHARS = 100
 _MAX_LINES = 12
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Failure(_Frozen):
+class Failure(Frozen):
     """One expectation that did not hold. `expectation` is its path in the `expect` block."""
 
     expectation: str
@@ -48,7 +43,7 @@ class Failure(_Frozen):
         return "\n".join([head, *("    " + x for x in self.lines)])
 
 
-class ExpectReport(_Frozen):
+class ExpectReport(Frozen):
     """The outcome of checking one run; `passed` when nothing failed."""
 
     scenario: str
@@ -68,7 +63,7 @@ class ExpectReport(_Frozen):
         )
 
 
-class ActualCall(_Frozen):
+class ActualCall(Frozen):
     """A tool call that happened: who made it, its name, its arguments, its transcript position."""
 
     agent: str

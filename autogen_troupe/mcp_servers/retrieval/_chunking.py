@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
+from ...scenario._base import Frozen
 
 __all__ = ["Chunk", "chunk_text"]
 
@@ -13,11 +13,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SENTENCE_END = re.compile("(?<=[.!?\\u3002\\uff01\\uff1f])\\s+")  # also CJK full stops
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Chunk(_Frozen):
+class Chunk(Frozen):
     """A passage of one file; lines are 1-based and inclusive."""
 
     source: str

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from ...scenario._base import Frozen
 from ._chunking import Chunk, chunk_text
 from ._embedders import Embedder, Reranker, RetrievalError
 
@@ -38,11 +37,7 @@ _FORMAT = 1  # bump when the manifest, vector files or chunking change meaning
 _MAX_FILE_BYTES = 10_000_000
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Passage(_Frozen):
+class Passage(Frozen):
     """A search hit: `score` is the rerank relevance when reranked, else the cosine `similarity`."""
 
     source: str
@@ -54,7 +49,7 @@ class Passage(_Frozen):
     similarity: float
 
 
-class IndexStats(_Frozen):
+class IndexStats(Frozen):
     """What one refresh did."""
 
     files: int

@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import Self
 
 from ...errors import ModelCallError, ProfileError
+from ...scenario._base import Frozen
 from .._facts import preset_for
 from ._default_model import DEFAULT_MODEL_ALIAS
 from ._engine import EngineHandle, acquire_engine, import_vllm, release_engine
@@ -85,10 +86,10 @@ _FINISH: Mapping[str | None, FinishReasons] = {
 _NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
-class VllmClientConfig(BaseModel):
+class VllmClientConfig(Frozen):
     """Declarative config of `VllmChatCompletionClient` (what `dump_component` writes)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    model_config = ConfigDict(protected_namespaces=())  # it has a `model_info` field
 
     model: str = Field(description=f"A local Hugging Face folder, or {DEFAULT_MODEL_ALIAS!r}.")
     tool_parser: str | None = Field(None, description="A vLLM tool-call parser name, e.g. 'hermes'.")
