@@ -34,9 +34,9 @@ from pathlib import Path
 import psutil
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, SystemMessage, UserMessage
 
+from autogen_troupe.models.vllm import _engine as _vllm_engine
 from autogen_troupe.models.vllm._client import create_client
 from autogen_troupe.models.vllm._server import vllm_openai_server
-from autogen_troupe.models.vllm import _engine as _vllm_engine
 from autogen_troupe.scenario._schema import ModelSpec
 
 DESTINATIONS = ["Nepal", "Peru", "Japan", "Morocco", "Iceland", "Vietnam", "Chile", "Kenya", "Norway", "Laos"]
