@@ -25,7 +25,7 @@ from autogen_troupe.errors import ModelCallError
 from autogen_troupe.mcp_servers.retrieval import HttpEmbedder, HttpReranker, RetrievalError
 from autogen_troupe.models._endpoints import resolve_model
 from autogen_troupe.models._http import RETRY_AFTER_MAX_S
-from autogen_troupe.models.openai._client import alist_models, create_client, discover_model
+from autogen_troupe.models.openai import alist_models, create_client, discover_model
 from autogen_troupe.scenario._schema import ModelSpec
 
 SECRET = "sk-test-fault-0123456789"

@@ -24,7 +24,7 @@ from autogen_troupe.models._registry import (
     get_provider,
     list_models,
 )
-from autogen_troupe.models.openai._client import TroupeOpenAIClient, create_client, discover_model
+from autogen_troupe.models.openai import TroupeOpenAIClient, create_client, discover_model
 from autogen_troupe.scenario._schema import ModelSpec
 
 SECRET = "sk-test-0123456789abcdef"
