@@ -307,6 +307,21 @@ def test_a_merge_of_something_else_is_located(tmp_path: Path) -> None:
     refused(write(tmp_path, "name: x\nteam: {<<: [1]}\n"), "a merge key (<<) takes a mapping", "2:13")
 
 
+@pytest.mark.parametrize(
+    ("line", "message"), [("yes: 2", "keys must be plain strings"), ("name: y", "key 'name' appears twice")]
+)
+def test_scenario_and_profile_files_refuse_the_same_keys_alike(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    """Both files are read by one walker: a key that is no plain string (YAML reads `yes` as true) or a key
+    given twice is refused, located, in either."""
+    refused(write(tmp_path, f"{MINIMAL}{line}\n"), message, "5:1")
+    profiles = write(tmp_path, f"name: {{}}\n{line}\n", "profiles.yaml")
+    with pytest.raises(ProfileError) as info:
+        available_profiles(profiles_path=profiles)
+    assert str(info.value) == f"{profiles}:2:1: {message}"
+
+
 def test_merge_and_value_markers_as_values_are_text(tmp_path: Path) -> None:
     sc = load_scenario(write(tmp_path, MINIMAL + "task: <<\ndescription: =\n"))
     assert (sc.task, sc.description) == ("<<", "=")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autogen_troupe.errors import ScenarioError
-from autogen_troupe.scenario._loader import bundled_scenarios, expand_env, load_scenario
+from autogen_troupe.scenario import bundled_scenarios, expand_env, load_scenario
 from autogen_troupe.scenario._schema import AnyOf, HttpServer, MaxMessages, StdioServer, TextMention
 
 
