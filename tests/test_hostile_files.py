@@ -12,11 +12,11 @@ import os
 import pickle
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI
+from helpers import troupe, write
 from typer.testing import CliRunner
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
@@ -29,17 +29,6 @@ from autogen_troupe.testing._cassette import Cassette
 
 MINIMAL = "name: x\nteam:\n  kind: single\n  agents: [{name: a}]\n"
 runner = CliRunner()
-
-
-def troupe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The real command in a child process; the timeout only bounds a regression (a hang)."""
-    return subprocess.run(
-        [sys.executable, "-m", "autogen_troupe.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
 
 
 def check(path: Path) -> tuple[int, str]:
@@ -58,15 +47,6 @@ def refused(path: Path, message: str, where: str = "") -> str:
     assert stderr.startswith(f"{path}:{where}"), stderr
     assert "\n\n" not in stderr.strip()
     return stderr
-
-
-def write(tmp_path: Path, text: str | bytes, name: str = "s.yaml") -> Path:
-    p = tmp_path / name
-    if isinstance(text, bytes):
-        p.write_bytes(text)
-    else:
-        p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return p
 
 
 # --------------------------------------------------------------------------- bounded reading
