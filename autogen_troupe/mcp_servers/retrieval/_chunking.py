@@ -46,6 +46,11 @@ def chunk_text(
     """
     if not 0 < target_chars <= max_chars:
         raise ValueError("need 0 < target_chars <= max_chars")
+    return _pack(_blocks(text, markdown), source, max_chars, target_chars)
+
+
+def _blocks(text: str, markdown: bool) -> list[_Block | None]:
+    """The paragraphs of a document with their heading trail; None marks a section break."""
     trail: list[tuple[int, str]] = []
     blocks: list[_Block | None] = []  # None marks a section break
     para: list[tuple[int, str]] = []
@@ -74,7 +79,11 @@ def chunk_text(
             continue
         para.append((number, line))
     flush()
+    return blocks
 
+
+def _pack(blocks: list[_Block | None], source: str, max_chars: int, target_chars: int) -> list[Chunk]:
+    """Paragraphs packed into chunks of about `target_chars`, never across a section break."""
     chunks: list[Chunk] = []
     current: list[_Block] = []
 
