@@ -155,7 +155,7 @@ def _message(err: Mapping[str, Any], data_loc: Loc) -> str:
     if kind == "extra_forbidden":
         return _unknown_key(str(data_loc[-1]) if data_loc else "?", data_loc)
     if kind == "unknown_rule" and isinstance(err.get("input"), dict):
-        from ._schema import _RULE_KEYS
+        from ._rules import _RULE_KEYS
 
         keys = [str(k) for k in err["input"]]
         close = [m for k in keys for m in difflib.get_close_matches(k, list(_RULE_KEYS), n=1, cutoff=0.6)]
