@@ -1,18 +1,26 @@
-"""Shared test setup: tests never see the developer's own profiles or TROUPE_* settings."""
+"""Shared test setup: tests never see the developer's own profiles or TROUPE_* settings; the fake endpoint's
+fixtures. Plain helpers (the `troupe` command, scenario files, a free port) are in tests/helpers.py."""
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/fake_openai.py and friends
+TESTS = ROOT / "tests"
+sys.path.insert(0, str(TESTS))  # tests/fake_openai.py, tests/helpers.py and friends
+
+from fake_openai import FakeOpenAI  # noqa: E402  (found through the path just set)
 
 # vLLM's model-info cache starts empty in every session, as on a new user's machine: with it warm, vLLM
 # skips the child interpreter that inspects a model, and a broken install passes unseen.
@@ -32,3 +40,45 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
 @pytest.fixture
 def scenarios_dir() -> Path:
     return ROOT / "scenarios"
+
+
+# --------------------------------------------------------------------------- the fake endpoint
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeOpenAI]:
+    """One fake OpenAI-compatible endpoint per test module, on 127.0.0.1 (use `srv` in a test)."""
+    with FakeOpenAI() as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server: FakeOpenAI) -> FakeOpenAI:
+    """The module's fake endpoint with its script, settings and records cleared."""
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def fake_process(tmp_path: Path) -> Iterator[Callable[[Any], tuple[str, Path]]]:
+    """Start the fake endpoint as a process of its own (for `troupe` subprocesses) from a script (see
+    tests/fake_openai.py); gives its base URL and the file it logs every request to, as JSON lines."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(script: Any) -> tuple[str, Path]:
+        n = len(procs)
+        sf, log = tmp_path / f"script{n or ''}.json", tmp_path / f"requests{n or ''}.jsonl"
+        sf.write_text(json.dumps(script))
+        cmd = [sys.executable, str(TESTS / "fake_openai.py"), "--port", "0", "--script", str(sf)]
+        proc = subprocess.Popen([*cmd, "--log", str(log)], stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("READY "), line
+        return line.split()[1], log
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(10)
+        if p.stdout is not None:
+            p.stdout.close()

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +17,13 @@ from typing import Any
 import pytest
 from autogen_core.models import CreateResult, SystemMessage, UserMessage
 from fake_openai import FakeOpenAI, Reply
+from helpers import troupe
 
 from autogen_troupe.errors import ModelCallError
 from autogen_troupe.mcp_servers.retrieval import HttpEmbedder, HttpReranker, RetrievalError
 from autogen_troupe.models._endpoints import resolve_model
 from autogen_troupe.models._http import RETRY_AFTER_MAX_S
-from autogen_troupe.models.openai._client import alist_models, create_client, discover_model
+from autogen_troupe.models.openai import alist_models, create_client, discover_model
 from autogen_troupe.scenario._schema import ModelSpec
 
 SECRET = "sk-test-fault-0123456789"
@@ -34,21 +32,9 @@ TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
 def elsewhere_server() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as srv:
         yield srv
-
-
-@pytest.fixture
-def srv(server: FakeOpenAI) -> FakeOpenAI:
-    server.reset()
-    return server
 
 
 @pytest.fixture
@@ -355,43 +341,6 @@ def test_the_retrieval_clients_refuse_a_redirect_to_another_origin(
 # --------------------------------------------------------------------------- `troupe run`
 
 
-def troupe(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "autogen_troupe.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
-
-
-@pytest.fixture
-def fake_process(tmp_path: Path) -> Iterator[Any]:
-    """The fake endpoint as a separate process, for `troupe run` subprocesses."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(script: Any) -> str:
-        sf = tmp_path / f"script{len(procs)}.json"
-        sf.write_text(json.dumps(script))
-        proc = subprocess.Popen(
-            [sys.executable, str(TESTS / "fake_openai.py"), "--port", "0", "--script", str(sf)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("READY "), line
-        return line.split()[1]
-
-    yield start
-    for p in procs:
-        p.terminate()
-        p.wait(10)
-        if p.stdout is not None:
-            p.stdout.close()
-
-
 @pytest.mark.parametrize(
     ("default", "says"),
     [
@@ -406,7 +355,7 @@ def fake_process(tmp_path: Path) -> Iterator[Any]:
 def test_troupe_run_fails_with_exit_1_and_one_paragraph(
     fake_process: Any, tmp_path: Path, default: dict[str, Any], says: str
 ) -> None:
-    base = fake_process({"default": default})
+    base, _ = fake_process({"default": default})
     out = tmp_path / "out"
     proc = troupe(
         "run",

@@ -12,11 +12,11 @@ import os
 import pickle
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI
+from helpers import troupe, write
 from typer.testing import CliRunner
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
@@ -29,17 +29,6 @@ from autogen_troupe.testing._cassette import Cassette
 
 MINIMAL = "name: x\nteam:\n  kind: single\n  agents: [{name: a}]\n"
 runner = CliRunner()
-
-
-def troupe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The real command in a child process; the timeout only bounds a regression (a hang)."""
-    return subprocess.run(
-        [sys.executable, "-m", "autogen_troupe.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
 
 
 def check(path: Path) -> tuple[int, str]:
@@ -58,15 +47,6 @@ def refused(path: Path, message: str, where: str = "") -> str:
     assert stderr.startswith(f"{path}:{where}"), stderr
     assert "\n\n" not in stderr.strip()
     return stderr
-
-
-def write(tmp_path: Path, text: str | bytes, name: str = "s.yaml") -> Path:
-    p = tmp_path / name
-    if isinstance(text, bytes):
-        p.write_bytes(text)
-    else:
-        p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return p
 
 
 # --------------------------------------------------------------------------- bounded reading
@@ -305,6 +285,21 @@ def test_merge_keys_are_applied_and_written_keys_win(tmp_path: Path) -> None:
 
 def test_a_merge_of_something_else_is_located(tmp_path: Path) -> None:
     refused(write(tmp_path, "name: x\nteam: {<<: [1]}\n"), "a merge key (<<) takes a mapping", "2:13")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"), [("yes: 2", "keys must be plain strings"), ("name: y", "key 'name' appears twice")]
+)
+def test_scenario_and_profile_files_refuse_the_same_keys_alike(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    """Both files are read by one walker: a key that is no plain string (YAML reads `yes` as true) or a key
+    given twice is refused, located, in either."""
+    refused(write(tmp_path, f"{MINIMAL}{line}\n"), message, "5:1")
+    profiles = write(tmp_path, f"name: {{}}\n{line}\n", "profiles.yaml")
+    with pytest.raises(ProfileError) as info:
+        available_profiles(profiles_path=profiles)
+    assert str(info.value) == f"{profiles}:2:1: {message}"
 
 
 def test_merge_and_value_markers_as_values_are_text(tmp_path: Path) -> None:

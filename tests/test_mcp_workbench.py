@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from helpers import free_port
 from mcp import Client
 
 from autogen_troupe.errors import ToolCallError
@@ -275,7 +276,7 @@ async def test_startup_hang_raises_after_the_startup_timeout() -> None:
 
 
 async def test_unreachable_http_server_raises() -> None:
-    url = f"http://user:hunter2@127.0.0.1:{_free_port()}/mcp?token=abc"
+    url = f"http://user:hunter2@127.0.0.1:{free_port()}/mcp?token=abc"
     with pytest.raises(ToolCallError) as err:
         await McpServerPool({"web": HttpServer(url=url, startup_timeout_s=5)}).start()
     assert "could not be reached" in str(err.value)
@@ -418,16 +419,10 @@ async def test_sigkill_of_our_process_leaves_no_child() -> None:
 # --------------------------------------------------------------------------- streamable HTTP
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def http_url() -> Iterator[str]:
     """The toolbox served over streamable HTTP on a free 127.0.0.1 port, in a subprocess."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, TOOLBOX, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -13,7 +13,7 @@ from fake_openai import FakeOpenAI
 from autogen_troupe.errors import NetworkBlocked, ProfileError
 from autogen_troupe.models import _network
 from autogen_troupe.models._network import check_endpoint, is_loopback, network_allowed
-from autogen_troupe.models.openai._client import create_client, list_models
+from autogen_troupe.models.openai import create_client, list_models
 from autogen_troupe.scenario._schema import ModelSpec
 
 pytest_plugins = ["pytester"]
@@ -85,7 +85,7 @@ def test_outside_pytest_nothing_is_guarded(monkeypatch: pytest.MonkeyPatch) -> N
 USER_TEST = """
 import asyncio
 from autogen_core.models import UserMessage
-from autogen_troupe.models.openai._client import create_client
+from autogen_troupe.models.openai import create_client
 from autogen_troupe.scenario._schema import ModelSpec
 
 def test_calls_a_gateway():

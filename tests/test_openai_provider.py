@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import pickle
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from autogen_core.models import ChatCompletionClient, CreateResult, SystemMessage, UserMessage
 from fake_openai import FakeOpenAI, Reply, by_system
+from helpers import free_port
 
 from autogen_troupe.errors import ContentBlocked, ModelCallError, ProfileError
 from autogen_troupe.models._endpoints import resolve_model
@@ -24,7 +23,7 @@ from autogen_troupe.models._registry import (
     get_provider,
     list_models,
 )
-from autogen_troupe.models.openai._client import TroupeOpenAIClient, create_client, discover_model
+from autogen_troupe.models.openai import TroupeOpenAIClient, create_client, discover_model
 from autogen_troupe.scenario._schema import ModelSpec
 
 SECRET = "sk-test-0123456789abcdef"
@@ -32,18 +31,6 @@ MESSAGES = [
     SystemMessage(content="You are planner_agent."),
     UserMessage(content="Plan a trip.", source="user"),
 ]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: FakeOpenAI) -> FakeOpenAI:
-    server.reset()
-    return server
 
 
 def spec_for(srv: FakeOpenAI, **fields: Any) -> ModelSpec:
@@ -171,12 +158,6 @@ async def test_discovery_failures_are_clear(
         await client.create(MESSAGES)
     await client.close()
     assert SECRET not in str(info.value)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_unreachable_endpoint(srv: FakeOpenAI) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -455,12 +454,6 @@ def test_fingerprints_ignore_call_ids_and_clock_readings() -> None:
 
 
 SECRET = "sk-live-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(models=["fake-model"]) as srv:
-        yield srv
 
 
 def http_scenario(srv: FakeOpenAI, folder: Path) -> Path:

@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
+from helpers import troupe, write
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ContentBlocked, RunError
@@ -37,12 +37,6 @@ def records(path: Path) -> list[dict[str, Any]]:
 def children() -> set[int]:
     alive = (p for p in psutil.Process().children(recursive=True) if p.is_running())
     return {p.pid for p in alive if p.status() != "zombie"}
-
-
-@pytest.fixture
-def srv():
-    with FakeOpenAI() as s:
-        yield s
 
 
 async def test_travel_team_speaks_in_order_and_stops_on_terminate(srv: FakeOpenAI, tmp_path: Path) -> None:
@@ -128,16 +122,10 @@ async def test_genos_profile_sends_bearer_and_user_id(srv: FakeOpenAI, tmp_path:
     assert "sk-genos-secret" not in result.transcript_path.read_text()
 
 
-def scenario_file(tmp_path: Path, text: str) -> Path:
-    p = tmp_path / "s.yaml"
-    p.write_text(textwrap.dedent(text).lstrip("\n"))
-    return p
-
-
 async def test_a_team_without_rule_stops_at_the_default_cap(srv: FakeOpenAI, tmp_path: Path) -> None:
     srv.default = Reply(text="and so on")
     sc = load_scenario(
-        scenario_file(
+        write(
             tmp_path,
             """
             name: chatter
@@ -155,7 +143,7 @@ async def test_a_team_without_rule_stops_at_the_default_cap(srv: FakeOpenAI, tmp
 async def test_the_scenarios_own_max_messages_is_its_rule(srv: FakeOpenAI, tmp_path: Path) -> None:
     srv.default = Reply(text="and so on")
     sc = load_scenario(
-        scenario_file(
+        write(
             tmp_path,
             """
             name: short
@@ -175,7 +163,7 @@ async def test_the_scenarios_own_max_messages_is_its_rule(srv: FakeOpenAI, tmp_p
 async def test_a_hanging_model_call_is_cut_by_the_time_cap(srv: FakeOpenAI, tmp_path: Path) -> None:
     srv.default = Reply(text="late", delay_s=30)
     sc = load_scenario(
-        scenario_file(
+        write(
             tmp_path,
             """
             name: slow
@@ -192,7 +180,7 @@ async def test_a_hanging_model_call_is_cut_by_the_time_cap(srv: FakeOpenAI, tmp_
 
 async def test_two_runs_at_once_in_one_loop_do_not_mix(srv: FakeOpenAI, tmp_path: Path) -> None:
     srv.responder = lambda body: Reply(text=f"echo: {body['messages'][-1]['content']}")
-    sc = load_scenario(scenario_file(tmp_path, "name: echo\nteam: {kind: single, agents: [{name: a}]}\n"))
+    sc = load_scenario(write(tmp_path, "name: echo\nteam: {kind: single, agents: [{name: a}]}\n"))
     r1, r2 = await asyncio.gather(
         run_scenario(sc, task="first", options=options(srv, tmp_path)),
         run_scenario(sc, task="second", options=options(srv, tmp_path)),
@@ -205,7 +193,7 @@ async def test_an_interrupted_run_still_writes_its_transcript(srv: FakeOpenAI, t
     srv.script([Reply(text="first answer")])
     srv.default = Reply(text="never", delay_s=30)
     sc = load_scenario(
-        scenario_file(tmp_path, "name: cut\ntask: go\nteam: {kind: round_robin, agents: [{name: a}]}\n")
+        write(tmp_path, "name: cut\ntask: go\nteam: {kind: round_robin, agents: [{name: a}]}\n")
     )
     answered = asyncio.Event()
 
@@ -238,7 +226,7 @@ async def test_blocked_content_ends_the_run_with_a_clear_error(srv: FakeOpenAI, 
 async def test_a_dying_mcp_server_fails_the_run_with_its_stderr(srv: FakeOpenAI, tmp_path: Path) -> None:
     srv.default = Reply(text="unused")
     sc = load_scenario(
-        scenario_file(
+        write(
             tmp_path,
             """
             name: broken_tool
@@ -260,52 +248,6 @@ async def test_a_dying_mcp_server_fails_the_run_with_its_stderr(srv: FakeOpenAI,
 
 
 # --------------------------------------------------------------------------- the CLI as a user runs it
-
-
-@pytest.fixture
-def fake_process(tmp_path: Path):
-    """The fake endpoint as a separate process, for `troupe run` subprocesses."""
-
-    def start(script: Any) -> tuple[str, Path]:
-        sf, log = tmp_path / "script.json", tmp_path / "requests.jsonl"
-        sf.write_text(json.dumps(script))
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(TESTS / "fake_openai.py"),
-                "--port",
-                "0",
-                "--script",
-                str(sf),
-                "--log",
-                str(log),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        line = proc.stdout.readline()
-        assert line.startswith("READY "), line
-        return line.split()[1], log
-
-    procs: list[subprocess.Popen[str]] = []
-    yield start
-    for p in procs:
-        p.terminate()
-        p.wait(10)
-
-
-def troupe(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "autogen_troupe.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
 
 
 def test_cli_run_streams_and_writes_the_transcript(fake_process, tmp_path: Path) -> None:

@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import troupe, write
 
 from autogen_troupe.errors import ScenarioError
-from autogen_troupe.scenario._loader import bundled_scenarios, expand_env, load_scenario
+from autogen_troupe.scenario import bundled_scenarios, expand_env, load_scenario
 from autogen_troupe.scenario._schema import AnyOf, HttpServer, MaxMessages, StdioServer, TextMention
-
-
-def troupe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "autogen_troupe.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-
-
-def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
-    p = tmp_path / name
-    p.write_text(textwrap.dedent(text).lstrip("\n"))
-    return p
 
 
 def test_bundled_scenarios_validate() -> None:

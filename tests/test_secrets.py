@@ -5,17 +5,14 @@ a real fake endpoint that logs what the model received, and `troupe` as a subpro
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAI, Reply
+from helpers import troupe
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ToolCallError
@@ -82,38 +79,6 @@ SCRIPT = {
         {"text": "I am the leaky agent. TERMINATE"},
     ]
 }
-
-
-@pytest.fixture
-def fake_process(tmp_path: Path) -> Iterator[Any]:
-    """The fake endpoint as its own process, logging every request it gets (what the model received)."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(script: Any) -> tuple[str, Path]:
-        sf, log = tmp_path / "script.json", tmp_path / "requests.jsonl"
-        sf.write_text(json.dumps(script))
-        cmd = [sys.executable, str(TESTS / "fake_openai.py"), "--port", "0", "--script", str(sf)]
-        proc = subprocess.Popen([*cmd, "--log", str(log)], stdout=subprocess.PIPE, text=True)
-        procs.append(proc)
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("READY "), line
-        return line.split()[1], log
-
-    yield start
-    for p in procs:
-        p.terminate()
-        p.wait(10)
-
-
-def troupe(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "autogen_troupe.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-        cwd=cwd,
-    )
 
 
 # --------------------------------------------------------------------------- whole runs, as a user runs them

@@ -22,8 +22,8 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from ..errors import ProfileError
-from ..scenario._files import PROFILES_MAX_BYTES, FileProblem, compose_yaml, read_text, yaml_scalar
-from ..scenario._loader import expand_env
+from ..scenario._files import PROFILES_MAX_BYTES, FileProblem, compose_yaml, read_text
+from ..scenario._located import ENV_VAR, expand_env, read_located
 from ..scenario._schema import ModelRef, ModelSpec
 from ._redact import is_secret_name, redact_headers, redact_url, safe_url, secrets_in_text
 
@@ -244,33 +244,13 @@ def _read_user_file(path: Path | None) -> _UserFile:
         return out
     if not isinstance(root, yaml.MappingNode):
         raise ProfileError(f"{path}:1:1: a profile file maps profile names to settings (a YAML mapping)")
-    out.data = _construct(root, (), out)
+    data, located = read_located(root, path)  # variables are expanded when a profile is used
+    if located.issues:
+        first = located.issues[0]
+        raise ProfileError(f"{first.path}:{first.line}:{first.column}: {first.message}")
+    out.data = data
+    out.marks = {loc: (m.line + 1, m.column + 1) for loc, m in located.key_marks.items()}
     return out
-
-
-def _construct(node: yaml.Node, loc: Loc, f: _UserFile) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        data: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(key_node, f.path) if isinstance(key_node, yaml.ScalarNode) else None
-            at = f"{f.path}:{key_node.start_mark.line + 1}:{key_node.start_mark.column + 1}"
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                raise ProfileError(f"{at}: keys must be plain strings")
-            if key in data:
-                raise ProfileError(f"{at}: key {key!r} appears twice")
-            f.marks[(*loc, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            data[key] = _construct(value_node, (*loc, key), f)
-        return data
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(n, (*loc, i), f) for i, n in enumerate(node.value)]
-    return _scalar(node, f.path)
-
-
-def _scalar(node: yaml.ScalarNode, path: Path | None) -> Any:
-    try:
-        return yaml_scalar(node, path or "profiles")
-    except FileProblem as e:
-        raise ProfileError(str(e)) from None
 
 
 def available_profiles(
@@ -405,13 +385,10 @@ def normalize_base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path or "/v1", parts.query, parts.fragment))
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")  # as the scenario loader reads them
-
-
 def _expand(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
     if isinstance(value, str) and "${" in value:
         lost = [
-            m.group(1) for m in _VAR.finditer(value) if m.group(2) is None and env.get(m.group(1)) is None
+            m.group(1) for m in ENV_VAR.finditer(value) if m.group(2) is None and env.get(m.group(1)) is None
         ]
         if lost:
             missing.extend(lost)

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from ..errors import ModelCallError
+from ._redact import safe_url
 
 __all__ = ["RETRY_AFTER_MAX_S", "async_client", "origin", "retry_after_s", "sync_client"]
 
@@ -42,11 +43,6 @@ def _origin_text(url: httpx.URL) -> str:
     scheme, host, port = origin(url)
     host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{host}:{port}" if port is not None else f"{scheme}://{host}"
-
-
-def _shown(url: httpx.URL) -> str:
-    """The URL without user info, query or fragment (any of them may carry credentials)."""
-    return _origin_text(url) + url.path
 
 
 def _redirect_target(response: httpx.Response) -> httpx.URL | None:
@@ -90,7 +86,7 @@ def _check(response: httpx.Response, error: ErrorType) -> None:
     target = _redirect_target(response)
     if target is not None and origin(target) != origin(response.request.url):
         raise error(
-            f"{_shown(response.request.url)} redirected (HTTP {response.status_code}) to another origin, "
+            f"{safe_url(response.request.url)} redirected (HTTP {response.status_code}) to another origin, "
             f"{_origin_text(target)}; redirects are followed only within the same scheme, host and port, "
             "so that the API key and headers never reach another server. If that server is the right "
             "one, set base_url to it."

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from urllib.parse import urlsplit
 
 from ..errors import NetworkBlocked
+from ._redact import safe_url
 
 __all__ = ["check_endpoint", "is_loopback", "network_allowed", "set_session_default"]
 
@@ -68,5 +69,5 @@ def check_endpoint(url: str, what: str = "the model endpoint") -> None:
     parts = urlsplit(url if "//" in url else f"//{url}")
     if parts.hostname is None or is_loopback(parts.hostname):
         return
-    where = f"{parts.scheme + '://' if parts.scheme else ''}{parts.hostname}"
+    where = safe_url(url) if parts.scheme else parts.hostname
     raise NetworkBlocked(f"tests may not call {what} {where}, which is off this machine: {_HOW_TO_ALLOW}")

@@ -61,7 +61,7 @@ async def list_models(spec: ModelSpec) -> list[str]:
     """The model ids a resolved spec can use: the endpoint's `GET /models` list, or the spec's model."""
     _remember(spec)
     if spec.provider == "openai":
-        from .openai._client import alist_models
+        from .openai._discovery import alist_models
 
         return await alist_models(spec)
     return [spec.model] if spec.model else []

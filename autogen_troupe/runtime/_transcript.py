@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field
+from pydantic import BaseModel, Discriminator, Field
 
 from ..models._redact import redact_data
+from ..scenario._base import Frozen
 
 __all__ = [
     "Chunk",
@@ -32,11 +33,7 @@ __all__ = [
 ]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Usage(_Frozen):
+class Usage(Frozen):
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -51,7 +48,7 @@ class Usage(_Frozen):
         )
 
 
-class _Entry(_Frozen):
+class _Entry(Frozen):
     source: str
     elapsed_s: float = Field(description="Seconds since the run started.")
     usage: Usage | None = None
@@ -70,7 +67,7 @@ class Thought(_Entry):
     content: str
 
 
-class ToolCallItem(_Frozen):
+class ToolCallItem(Frozen):
     id: str
     name: str
     arguments: str
@@ -81,7 +78,7 @@ class ToolCall(_Entry):
     calls: tuple[ToolCallItem, ...]
 
 
-class ToolResultItem(_Frozen):
+class ToolResultItem(Frozen):
     call_id: str
     name: str
     content: str
@@ -117,7 +114,7 @@ class Chunk(_Entry):
 Entry = Annotated[Text | Thought | ToolCall | ToolResult | Handoff | Event, Discriminator("kind")]
 
 
-class RunResult(_Frozen):
+class RunResult(Frozen):
     """What a run produced. `model_dump_json()` is also the last line of the JSONL transcript."""
 
     scenario: str

@@ -10,13 +10,8 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ._loader import (
-        bundled_scenarios,
-        expand_env,
-        iter_scenario_files,
-        load_scenario,
-        resolve_scenario_path,
-    )
+    from ._loader import bundled_scenarios, iter_scenario_files, load_scenario, resolve_scenario_path
+    from ._located import expand_env
     from ._schema import (
         Agent,
         AllOf,
@@ -101,7 +96,7 @@ _WHERE = {
     "Timeout": "._schema",
     "TokenUsage": "._schema",
     "bundled_scenarios": "._loader",
-    "expand_env": "._loader",
+    "expand_env": "._located",
     "iter_rules": "._schema",
     "iter_scenario_files": "._loader",
     "load_scenario": "._loader",

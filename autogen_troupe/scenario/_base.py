@@ -1,4 +1,8 @@
-"""The frozen pydantic base every model of the package's records and results builds on."""
+"""The one base of every pydantic model in the package: frozen, and strict about keys.
+
+It lives in the bottom room so that every room (and our own MCP servers) may build on it. A misspelled key
+is an error, never dropped (STYLE.md §2), and a model once built is a value nobody changes under a run.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,6 @@ __all__ = ["Frozen"]
 
 
 class Frozen(BaseModel):
-    """Immutable, and a misspelled field is an error, never dropped."""
+    """A pydantic model that is frozen and forbids unknown keys."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

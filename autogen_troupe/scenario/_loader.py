@@ -17,100 +17,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Issue, ScenarioError
-from ._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text, yaml_scalar
+from ._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
+from ._located import Loc, Located, dotted, read_located
 from ._schema import Scenario, scenario_name_from
 
-__all__ = ["bundled_scenarios", "expand_env", "load_scenario", "load_yaml_located", "resolve_scenario_path"]
+__all__ = ["bundled_scenarios", "load_scenario", "load_yaml_located", "resolve_scenario_path"]
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
-Loc = tuple[str | int, ...]
 
-
-class _Located:
-    """Plain data from YAML plus the marks of every key and value, by path."""
-
-    def __init__(self) -> None:
-        self.value_marks: dict[Loc, yaml.Mark] = {}
-        self.key_marks: dict[Loc, yaml.Mark] = {}
-        self.issues: list[Issue] = []  # found while reading (duplicate keys, unset variables)
-
-
-def expand_env(text: str, env: Mapping[str, str] | None = None) -> str:
-    """Expand `${VAR}` and `${VAR:-default}`; an unset variable without default raises KeyError."""
-    env = os.environ if env is None else env
-
-    def sub(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        value = env.get(name)
-        if value is None or (value == "" and default is not None):
-            if default is None:
-                raise KeyError(name)
-            return default
-        return value
-
-    return _VAR.sub(sub, text)
-
-
-def _construct(
-    node: yaml.Node, loc: Loc, located: _Located, issues: list[Issue], path: Path, env: Mapping[str, str]
-) -> Any:
-    located.value_marks[loc] = node.start_mark
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(key_node, loc, issues, path) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str | int):
-                issues.append(_issue(path, key_node.start_mark, "keys must be plain strings", loc))
-                continue
-            if key in out:
-                issues.append(_issue(path, key_node.start_mark, f"key {key!r} appears twice", (*loc, key)))
-            located.key_marks[(*loc, key)] = key_node.start_mark
-            out[key] = _construct(value_node, (*loc, key), located, issues, path, env)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(n, (*loc, i), located, issues, path, env) for i, n in enumerate(node.value)]
-    value = _scalar(node, loc, issues, path)
-    if isinstance(value, str) and "${" in value:
-        try:
-            value = expand_env(value, env)
-        except KeyError as e:
-            issues.append(
-                _issue(
-                    path,
-                    node.start_mark,
-                    f"environment variable {e.args[0]} is not set (use ${{VAR:-default}})",
-                    loc,
-                )
-            )
-    return value
-
-
-def _scalar(node: yaml.ScalarNode, loc: Loc, issues: list[Issue], path: Path) -> Any:
-    try:
-        return yaml_scalar(node, path)
-    except FileProblem as e:
-        issues.append(Issue(path, e.line, e.column, e.message, _dotted(loc)))
-        return None
-
-
-def _issue(path: Path, mark: yaml.Mark, message: str, loc: Loc) -> Issue:
-    return Issue(path, mark.line + 1, mark.column + 1, message, _dotted(loc))
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def load_yaml_located(path: Path, env: Mapping[str, str] | None = None) -> tuple[Any, _Located]:
+def load_yaml_located(path: Path, env: Mapping[str, str] | None = None) -> tuple[Any, Located]:
     """Parse a YAML file into plain data with marks; any problem reading it raises a located ScenarioError.
 
     The file is read bounded (see `_files`): a regular file of at most 1 MiB, UTF-8, plain YAML tags,
@@ -121,12 +40,9 @@ def load_yaml_located(path: Path, env: Mapping[str, str] | None = None) -> tuple
         root = compose_yaml(read_text(path, limit=SCENARIO_MAX_BYTES, what="scenario"), path)
     except FileProblem as e:
         raise ScenarioError([Issue(path, e.line, e.column, e.message)]) from None
-    located = _Located()
     if root is None:
         raise ScenarioError([Issue(path, 1, 1, "the file is empty; a scenario needs at least name and team")])
-    located.issues = []
-    data = _construct(root, (), located, located.issues, path, env)
-    return data, located
+    return read_located(root, path, env=env)
 
 
 # --------------------------------------------------------------------------- pydantic error → located issue
@@ -203,7 +119,7 @@ def _unknown_key(key: str, data_loc: Loc) -> str:
     """An unknown key's message: where it belongs if it is a key of another section, else did-you-mean."""
     fields = sorted({f for m in _models_at(data_loc[:-1]) for f in m.model_fields})
     elsewhere = {k: v for k, v in _schema_places().items() if k not in fields}
-    current = _where(_dotted(data_loc[:-1]))
+    current = _where(dotted(data_loc[:-1]))
     if key in elsewhere:
         return f"`{key}` belongs {_where(*elsewhere[key][:3])}, not {current}"
     close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
@@ -239,7 +155,7 @@ def _message(err: Mapping[str, Any], data_loc: Loc) -> str:
     if kind == "extra_forbidden":
         return _unknown_key(str(data_loc[-1]) if data_loc else "?", data_loc)
     if kind == "unknown_rule" and isinstance(err.get("input"), dict):
-        from ._schema import _RULE_KEYS
+        from ._rules import _RULE_KEYS
 
         keys = [str(k) for k in err["input"]]
         close = [m for k in keys for m in difflib.get_close_matches(k, list(_RULE_KEYS), n=1, cutoff=0.6)]
@@ -251,7 +167,7 @@ def _message(err: Mapping[str, Any], data_loc: Loc) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def _issues_from(e: ValidationError, data: Any, located: _Located, path: Path) -> list[Issue]:
+def _issues_from(e: ValidationError, data: Any, located: Located, path: Path) -> list[Issue]:
     issues: list[Issue] = []
     errors = e.errors(include_url=False)
     for err in errors:
@@ -276,7 +192,7 @@ def _issues_from(e: ValidationError, data: Any, located: _Located, path: Path) -
             mark = located.key_marks.get(probe) or located.value_marks.get(probe)
         mark = mark or located.value_marks.get(())
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        issues.append(Issue(path, line, col, _message(err, dloc), _dotted(dloc) or "(top level)"))
+        issues.append(Issue(path, line, col, _message(err, dloc), dotted(dloc) or "(top level)"))
     issues.sort(key=lambda i: (i.line, i.column))
     return issues
 

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import Issue, ScenarioError
 from ..models._redact import redact_data
+from ..scenario._base import Frozen
 from ..scenario._files import CASSETTE_MAX_BYTES, FileProblem, parse_json, read_text
 
 __all__ = [
@@ -53,11 +54,7 @@ _DATETIME = re.compile(
 DATETIME_PLACEHOLDER = "<datetime>"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RecordedCall(_Frozen):
+class RecordedCall(Frozen):
     """A tool call the model asked for: the id is kept verbatim so replayed transcripts are identical."""
 
     id: str
@@ -65,12 +62,12 @@ class RecordedCall(_Frozen):
     arguments: str
 
 
-class TokenCount(_Frozen):
+class TokenCount(Frozen):
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
 
-class ModelResponse(_Frozen):
+class ModelResponse(Frozen):
     """What the model answered: text or tool calls, its reasoning, and the tokens it counted."""
 
     finish_reason: str
@@ -80,7 +77,7 @@ class ModelResponse(_Frozen):
     usage: TokenCount = Field(default_factory=TokenCount)
 
 
-class ModelCall(_Frozen):
+class ModelCall(Frozen):
     """One model call: who asked, the request's fingerprint and normalised form, and the answer."""
 
     agent: str
@@ -90,7 +87,7 @@ class ModelCall(_Frozen):
     response: ModelResponse
 
 
-class ToolRecord(_Frozen):
+class ToolRecord(Frozen):
     """One tool call and its result. `server` is the MCP server, None for a Python tool.
 
     `tool` is the name the server (or the Python tool) itself uses, before any per-agent rename.
@@ -104,7 +101,7 @@ class ToolRecord(_Frozen):
     is_error: bool = False
 
 
-class AgentRecord(_Frozen):
+class AgentRecord(Frozen):
     """How an agent's model was reached when recording (no secrets) and what AutoGen was told about it.
 
     `settings` and `context_length` are what replay uses when it cannot resolve the scenario's model
@@ -118,7 +115,7 @@ class AgentRecord(_Frozen):
     context_length: int | None = None
 
 
-class Cassette(_Frozen):
+class Cassette(Frozen):
     """Everything a replay needs; `model_dump_json` of this is the file format (see `dumps`)."""
 
     format: Literal["troupe-cassette"] = FORMAT

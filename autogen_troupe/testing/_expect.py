@@ -12,9 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from ..runtime._transcript import Entry, RunResult, ToolCall, ToolResult
+from ..scenario._base import Frozen
 from ..scenario._schema import (
     AgentExpectation,
     CallExpectation,
@@ -31,11 +30,7 @@ _LINE_CHARS = 100
 _MAX_LINES = 12
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Failure(_Frozen):
+class Failure(Frozen):
     """One expectation that did not hold. `expectation` is its path in the `expect` block."""
 
     expectation: str
@@ -48,7 +43,7 @@ class Failure(_Frozen):
         return "\n".join([head, *("    " + x for x in self.lines)])
 
 
-class ExpectReport(_Frozen):
+class ExpectReport(Frozen):
     """The outcome of checking one run; `passed` when nothing failed."""
 
     scenario: str
@@ -68,7 +63,7 @@ class ExpectReport(_Frozen):
         )
 
 
-class ActualCall(_Frozen):
+class ActualCall(Frozen):
     """A tool call that happened: who made it, its name, its arguments, its transcript position."""
 
     agent: str
@@ -341,6 +336,62 @@ def _agent_failures(
     return out
 
 
+def _count_failures(want: CountRange, result: RunResult) -> list[Failure]:
+    msgs = _messages(result)
+    bad = _count("messages", want, len(msgs), "messages (the task included)")
+    if not bad:
+        return []
+    return [Failure(expectation=bad[0], expected=bad[1], actual=str(len(msgs)), lines=_lines(msgs))]
+
+
+def _final_failures(want: TextExpectation, result: RunResult) -> list[Failure]:
+    final = result.final_message
+    actual = _q(_clip(final, 200)) if final else "no messages"
+    lines = _lines(_messages(result)[-1:])
+    return [
+        Failure(expectation=path, expected=text, actual=actual, lines=lines)
+        for path, text in _text_failures("final_message", want, final)
+    ]
+
+
+def _token_failures(most: int, result: RunResult) -> list[Failure]:
+    u = result.usage
+    total = u.total_tokens
+    if total <= most:
+        return []
+    per: dict[str, int] = {}
+    for e in result.transcript:
+        if e.usage is not None:
+            per[e.source] = per.get(e.source, 0) + e.usage.total_tokens
+    return [
+        Failure(
+            expectation="max_total_tokens",
+            expected=f"at most {most} tokens",
+            actual=f"{total} ({u.prompt_tokens} prompt + {u.completion_tokens} completion)",
+            lines=tuple(f"{a}: {n} tokens" for a, n in sorted(per.items(), key=lambda x: -x[1])),
+        )
+    ]
+
+
+def _tool_error_failures(result: RunResult) -> list[Failure]:
+    errs = [
+        (i, e)
+        for i, e in enumerate(result.transcript)
+        if isinstance(e, ToolResult) and any(r.is_error for r in e.results)
+    ]
+    if not errs:
+        return []
+    n = sum(r.is_error for _, e in errs for r in e.results)  # type: ignore[union-attr]
+    return [
+        Failure(
+            expectation="no_tool_errors",
+            expected="no tool errors",
+            actual=f"{n} tool error(s)",
+            lines=_lines(errs),
+        )
+    ]
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -377,59 +428,16 @@ def check_expectations(result: RunResult, expect: Expect | None) -> ExpectReport
         failures.extend(_tool_failures("tool_calls", expect.tool_calls, calls, result))
     if expect.messages is not None:
         checked.append("messages")
-        msgs = _messages(result)
-        bad = _count("messages", expect.messages, len(msgs), "messages (the task included)")
-        if bad:
-            failures.append(
-                Failure(expectation=bad[0], expected=bad[1], actual=str(len(msgs)), lines=_lines(msgs))
-            )
+        failures.extend(_count_failures(expect.messages, result))
     if expect.final_message is not None:
         checked.append("final_message")
-        msgs = _messages(result)
-        final = result.final_message
-        for path, want in _text_failures("final_message", expect.final_message, final):
-            failures.append(
-                Failure(
-                    expectation=path,
-                    expected=want,
-                    actual=_q(_clip(final, 200)) if final else "no messages",
-                    lines=_lines(msgs[-1:]),
-                )
-            )
+        failures.extend(_final_failures(expect.final_message, result))
     if expect.max_total_tokens is not None:
         checked.append("max_total_tokens")
-        u = result.usage
-        total = u.total_tokens
-        if total > expect.max_total_tokens:
-            per: dict[str, int] = {}
-            for e in result.transcript:
-                if e.usage is not None:
-                    per[e.source] = per.get(e.source, 0) + e.usage.total_tokens
-            failures.append(
-                Failure(
-                    expectation="max_total_tokens",
-                    expected=f"at most {expect.max_total_tokens} tokens",
-                    actual=f"{total} ({u.prompt_tokens} prompt + {u.completion_tokens} completion)",
-                    lines=tuple(f"{a}: {n} tokens" for a, n in sorted(per.items(), key=lambda x: -x[1])),
-                )
-            )
+        failures.extend(_token_failures(expect.max_total_tokens, result))
     if expect.no_tool_errors:
         checked.append("no_tool_errors")
-        errs = [
-            (i, e)
-            for i, e in enumerate(result.transcript)
-            if isinstance(e, ToolResult) and any(r.is_error for r in e.results)
-        ]
-        if errs:
-            n = sum(r.is_error for _, e in errs for r in e.results)  # type: ignore[union-attr]
-            failures.append(
-                Failure(
-                    expectation="no_tool_errors",
-                    expected="no tool errors",
-                    actual=f"{n} tool error(s)",
-                    lines=_lines(errs),
-                )
-            )
+        failures.extend(_tool_error_failures(result))
     for name, want in expect.agents.items():
         checked.append(f"agents.{name}")
         failures.extend(_agent_failures(name, want, result, calls))

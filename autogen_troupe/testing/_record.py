@@ -14,12 +14,13 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..models._endpoints import spec_secrets
 from ..models._facts import context_length_of, request_settings
 from ..runtime._hooks import RunHooks, delegating_client, delegating_workbench, wrapped_tool
 from ..runtime._transcript import RunResult
+from ..scenario._base import Frozen
 from ..scenario._schema import ModelSpec, Scenario
 from ._cassette import (
     AgentRecord,
@@ -36,11 +37,7 @@ from ._replay import _response_from
 __all__ = ["Recorder", "Recording", "record_scenario", "unreplayable"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-
-class Recording(_Frozen):
+class Recording(Frozen):
     """A recorded run: what happened, and the cassette written (`path`), if it was."""
 
     result: RunResult

@@ -15,11 +15,10 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from ..errors import ReplayMismatch, RunError, ToolCallError
 from ..runtime._hooks import RunHooks, ToolText, delegating_client, delegating_workbench, wrapped_tool
 from ..runtime._transcript import RunResult
+from ..scenario._base import Frozen
 from ..scenario._schema import ModelSpec, Scenario
 from ._cassette import (
     SCRUBBED,
@@ -57,11 +56,7 @@ class ReplayWarning(UserWarning):
     """Lenient replay answered a request that did not match its recording."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-
-class ReplayOutcome(_Frozen):
+class ReplayOutcome(Frozen):
     """A replayed run, with what the run never asked for and what lenient mode had to paper over."""
 
     result: RunResult

@@ -19,12 +19,13 @@ from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
 import yaml
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from ..errors import CassetteMissing, ReplayMismatch, ScenarioError, TroupeError
 from ..models._redact import redact_text
 from ..runtime._logs import quiet_autogen_logs
 from ..runtime._signals import STOP_SIGNALS
+from ..scenario._base import Frozen
 from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
 from ..scenario._loader import load_scenario, resolve_scenario_path
 from ._cassette import cassette_path_for
@@ -48,11 +49,7 @@ _POLICY: dict[str, RecordPolicy] = {"replay": "never", "new": "missing", "update
 _SKIP_DIRS = {"node_modules", "site-packages", "troupe-runs", "__pycache__", "build", "dist"}
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class CaseResult(_Frozen):
+class CaseResult(Frozen):
     """One scenario's outcome. `detail` explains a fail, error or skip."""
 
     scenario: str
@@ -77,7 +74,7 @@ class CaseResult(_Frozen):
         return tuple(redact_text(w) for w in v)
 
 
-class SuiteResult(_Frozen):
+class SuiteResult(Frozen):
     cases: tuple[CaseResult, ...]
     seconds: float
 

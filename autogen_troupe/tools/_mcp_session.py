@@ -1,4 +1,5 @@
-"""One MCP server of a run: its child process or HTTP link, its session, and its single restart.
+"""One MCP server of a run: its connection (a child process, see `_mcp_stdio`, or an HTTP link), its
+session, and its single restart.
 
 Each live connection is owned by a background task of its own, because the MCP SDK's sessions hold anyio
 task groups that must be entered and left by one task, while agents call tools (and so may trigger a
@@ -8,29 +9,21 @@ restart) from many tasks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import shlex
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import IO, Any
+from typing import Any
 
 import anyio
 import anyio.abc
 import httpx2
 import mcp_types
-from anyio.streams.text import TextReceiveStream
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
-from mcp.shared.message import SessionMessage
 
 from ..errors import ToolCallError
 from ..models._network import check_endpoint
@@ -45,78 +38,28 @@ from ..models._redact import (
     secrets_in_text,
 )
 from ..scenario._schema import HttpServer, StdioServer
-from ._process_tree import ProcessTree
+from ._mcp_stdio import (
+    CONNECTION_LOST,
+    REAP_S,
+    StdioChild,
+    child_environment,
+    exit_text,
+    not_found,
+    resolve_command,
+    wait_exit,
+)
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["BASIC_ENV", "MAX_RESTARTS", "ServerHandle", "child_environment"]
+__all__ = ["MAX_RESTARTS", "ServerHandle"]
 
 logger = logging.getLogger(__name__)
-
-BASIC_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
-"""Variables every stdio child gets from our environment (when set); everything else must be asked for."""
 
 MAX_RESTARTS = 1
 """How often a server that died mid-run is started again before its tools only return errors."""
 
-_STDERR_TAIL_LINES = 20
-_STDERR_TAIL_BYTES = 64 * 1024
-_STDIN_GRACE_S = 0.5  # a server that reads EOF on stdin should exit in this time
-_TERM_GRACE_S = 1.5  # then SIGTERM, and SIGKILL after this (the child, then its descendants)
-_REAP_S = 2.0  # time for the event loop to see a killed child die
-_OWNER_EXIT_S = 8.0  # bound on a whole orderly close (the waits above add up to 7 s), then kill
-_EXIT_POLL_S = 0.01
-_CONNECTION_LOST = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
-
-
-def child_environment(server: StdioServer) -> dict[str, str]:
-    """The whole environment of a stdio child: basics, then `pass_env` names, then `env` as given.
-
-    Nothing else of ours reaches the child, so API keys in our environment stay with us.
-    """
-    env = {k: os.environ[k] for k in BASIC_ENV if k in os.environ}
-    env.update({k: os.environ[k] for k in server.pass_env if k in os.environ})
-    env.update(server.env)
-    return env
-
-
-def _resolve_command(server: StdioServer, env: dict[str, str]) -> str | None:
-    """The executable to start, or None when it cannot be found.
-
-    `python`/`python3` mean our own interpreter: another one on PATH would lack the server's package and
-    fail with nothing but "Connection closed".
-    """
-    if server.command in ("python", "python3"):
-        return sys.executable
-    if os.sep in server.command or (os.altsep and os.altsep in server.command):
-        base = server.cwd or os.getcwd()
-        path = os.path.join(base, os.path.expanduser(server.command))
-        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
-    return shutil.which(server.command, path=env.get("PATH", os.defpath))
-
-
-def _not_found(server: StdioServer, env: dict[str, str]) -> str:
-    """Why the command cannot be started: missing, a folder, or a file without execute permission."""
-    command = server.command
-    if os.sep in command or (os.altsep and os.altsep in command):
-        path = os.path.normpath(os.path.join(server.cwd or os.getcwd(), os.path.expanduser(command)))
-        candidates = [path]
-        where = ""
-    else:
-        dirs = env.get("PATH", os.defpath).split(os.pathsep)
-        candidates = [os.path.join(d or ".", command) for d in dirs]
-        where = " on PATH"
-    for path in candidates:
-        shown = repr(command) if path == command else f"{command!r} ({path})"
-        if os.path.isdir(path) and where == "":
-            return f"cannot start: command {shown} is a folder, not a program"
-        if os.path.isfile(path) and not os.access(path, os.X_OK):
-            return (
-                f"cannot start: command {shown} is not executable; make it executable "
-                f"(chmod +x {shlex.quote(path)}) or start it through its interpreter"
-            )
-    return f"cannot start: command {command!r} was not found{where}"
+_OWNER_EXIT_S = 8.0  # bound on a whole orderly close (a child's stop waits up to 7 s in all), then kill
 
 
 def _server_secrets(server: StdioServer | HttpServer) -> set[str]:
@@ -143,49 +86,6 @@ def _leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-def _exit_text(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
-
-
-async def _wait_exit(proc: anyio.abc.Process, timeout_s: float) -> bool:
-    """Whether the process is gone within the timeout (polls returncode; `wait()` also waits for pipes)."""
-    deadline = anyio.current_time() + timeout_s
-    while proc.returncode is None:
-        if anyio.current_time() >= deadline:
-            return False
-        await anyio.sleep(_EXIT_POLL_S)
-    return True
-
-
-async def _stop_process(proc: anyio.abc.Process, tree: ProcessTree, *, grace_s: float) -> bool:
-    """Close stdin, wait `grace_s`, SIGTERM the tree, wait, SIGKILL it; then end the descendants left
-    (also those in sessions of their own); every wait bounded.
-
-    Returns whether the process ended by itself, before any signal of ours.
-    """
-    tree.refresh()  # while the child lives, its descendants can still be found from it
-    if proc.stdin is not None:
-        with contextlib.suppress(OSError, *_CONNECTION_LOST):
-            await proc.stdin.aclose()
-    exited_itself = await _wait_exit(proc, grace_s)
-    if not exited_itself:
-        tree.signal(signal.SIGTERM)
-        if not await _wait_exit(proc, _TERM_GRACE_S):
-            tree.kill()
-            if not await _wait_exit(proc, _REAP_S):
-                logger.warning("MCP server process %d survived SIGKILL; abandoning it", proc.pid)
-    tree.signal(signal.SIGTERM)  # helpers it may have left in its group, or that it could not stop
-    survivors = await tree.end_descendants(_TERM_GRACE_S)
-    if survivors:
-        logger.warning("MCP server %d left processes that survived SIGKILL: %s", proc.pid, survivors)
-    return exited_itself
-
-
 async def _all_tools(client: Client) -> list[mcp_types.Tool]:
     tools: list[mcp_types.Tool] = []
     cursor: str | None = None
@@ -204,89 +104,35 @@ class _Live:
         self.handle = handle
         self.client: Client | None = None
         self.tools: list[mcp_types.Tool] = []
-        self.proc: anyio.abc.Process | None = None
-        self.tree: ProcessTree | None = None  # the child and its descendants (stdio)
-        self.stderr: IO[bytes] | None = None
-        self.lost = False  # set once the transport saw the other side go away
-        self.exited_itself = False  # the child ended before we signalled it
+        server = handle.server
+        self.child = StdioChild(handle.name, handle.note_pid) if isinstance(server, StdioServer) else None
+        self._lost = False  # set once the session ended under us
         self._stop = asyncio.Event()
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "not retrieved"
         self._task: asyncio.Task[None] | None = None
         self._tools_changed = asyncio.Event()
 
+    @property
+    def proc(self) -> anyio.abc.Process | None:
+        """The child process (stdio), once started."""
+        return self.child.proc if self.child is not None else None
+
+    @property
+    def lost(self) -> bool:
+        """Whether the other side went away: the child's pipes closed, or the session ended."""
+        return self._lost or (self.child is not None and self.child.lost)
+
     # ---------------------------------------------------------------- transports
 
-    @asynccontextmanager
-    async def _stdio(self, server: StdioServer, argv: list[str], env: dict[str, str]) -> AsyncIterator[Any]:
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in release()
-        proc = await anyio.open_process(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            env=env,
-            cwd=server.cwd,
-            start_new_session=True,  # Ctrl-C stays with us; we stop the child in order
-        )
-        self.proc = proc
-        self.tree = ProcessTree(proc.pid)
-        self.handle.note_pid(proc.pid)
-        read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-        write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
-
-        async def pump_stdout() -> None:
-            assert proc.stdout is not None
-            try:
-                async with read_send:
-                    buffer = ""
-                    async for chunk in TextReceiveStream(proc.stdout, errors="replace"):
-                        *lines, buffer = (buffer + chunk).split("\n")
-                        for line in lines:
-                            if not line.strip():
-                                continue
-                            try:
-                                message = mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                            except ValueError:
-                                logger.debug("MCP server %r wrote a non-JSON-RPC line", self.handle.name)
-                                continue
-                            await read_send.send(SessionMessage(message))
-            except (OSError, *_CONNECTION_LOST):
-                pass
-            finally:
-                self.lost = True
-
-        async def pump_stdin() -> None:
-            assert proc.stdin is not None
-            try:
-                async with write_recv:
-                    async for item in write_recv:
-                        data = item.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
-                        await proc.stdin.send(data.encode())
-            except (OSError, *_CONNECTION_LOST):
-                self.lost = True
-                await read_send.aclose()  # wake waiting requests instead of leaving them hanging
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pump_stdout)
-            tg.start_soon(pump_stdin)
-            try:
-                yield read_recv, write_send
-            finally:
-                with anyio.CancelScope(shield=True):
-                    write_send.close()
-                    # A session that ran, or a child whose stdout ended, gets time to exit by itself;
-                    # one that hangs in its handshake gets SIGTERM at once.
-                    grace = _STDIN_GRACE_S if self.client is not None or self.lost else 0.0
-                    assert self.tree is not None
-                    self.exited_itself = await _stop_process(proc, self.tree, grace_s=grace)
-                    for stream in (proc.stdout, read_recv, write_send):
-                        if stream is not None:
-                            with contextlib.suppress(OSError, *_CONNECTION_LOST):
-                                await stream.aclose()
-                    with anyio.move_on_after(_REAP_S):
-                        await proc.aclose()
-                tg.cancel_scope.cancel()
+    def _transport(self) -> AbstractAsyncContextManager[Any]:
+        server = self.handle.server
+        if isinstance(server, StdioServer):
+            assert self.child is not None
+            return self.child.streams(
+                server, self.handle.argv, self.handle.env, session_ran=lambda: self.client is not None
+            )
+        return self._http(server)
 
     @asynccontextmanager
     async def _http(self, server: HttpServer) -> AsyncIterator[Any]:
@@ -298,12 +144,6 @@ class _Live:
             yield streams
 
     # ---------------------------------------------------------------- lifetime
-
-    def _transport(self) -> AbstractAsyncContextManager[Any]:
-        server = self.handle.server
-        if isinstance(server, StdioServer):
-            return self._stdio(server, self.handle.argv, self.handle.env)
-        return self._http(server)
 
     async def _own(self) -> None:
         """Enter transport and session, list the tools, then hold both until asked to stop.
@@ -327,7 +167,7 @@ class _Live:
                         task.cancel()
                     await asyncio.gather(*following, return_exceptions=True)
         except BaseException as exc:  # the task ends here; whoever waits on _ready learns why
-            self.lost = True
+            self._lost = True
             if not self._ready.done():
                 if isinstance(exc, Exception):
                     self._ready.set_exception(_leaf(exc))
@@ -385,10 +225,11 @@ class _Live:
         raise ToolCallError(self.handle.describe(what, self))
 
     async def _startup_failure(self, exc: BaseException) -> str:
-        if isinstance(exc, OSError) and self.proc is None:
+        proc, child = self.proc, self.child
+        if isinstance(exc, OSError) and proc is None:
             return f"cannot start: {exc.strerror or exc}"
-        if self.proc is not None and self.exited_itself and self.proc.returncode is not None:
-            return f"{_exit_text(self.proc.returncode)} during startup"
+        if proc is not None and child is not None and child.exited_itself and proc.returncode is not None:
+            return f"{exit_text(proc.returncode)} during startup"
         if isinstance(exc, MCPError) and exc.code == mcp_types.CONNECTION_CLOSED:
             return "closed the connection during startup"
         if isinstance(exc, MCPError):
@@ -412,34 +253,23 @@ class _Live:
                     done, _ = await asyncio.wait({task}, timeout=_OWNER_EXIT_S)
                     if not done:
                         task.cancel()
-                        await asyncio.wait({task}, timeout=_REAP_S)
+                        await asyncio.wait({task}, timeout=REAP_S)
         finally:
             self.kill_now()
 
     def kill_now(self) -> None:
         """Last resort when an orderly stop could not run or finish (a second Ctrl-C): SIGKILL the child
         and every descendant seen, without waiting."""
-        if self.tree is not None and (
-            (self.proc is not None and self.proc.returncode is None) or self.tree.descendants()
-        ):
-            self.tree.kill()
+        if self.child is not None:
+            self.child.kill_now()
 
     def release(self) -> None:
         """Drop the captured stderr; only once the run is over, since error messages quote it."""
-        if self.stderr is not None:
-            self.stderr.close()
+        if self.child is not None:
+            self.child.release()
 
-    def stderr_tail(self, lines: int = _STDERR_TAIL_LINES) -> list[str]:
-        if self.stderr is None or self.stderr.closed:
-            return []
-        try:
-            self.stderr.flush()
-            size = self.stderr.seek(0, os.SEEK_END)
-            self.stderr.seek(max(0, size - _STDERR_TAIL_BYTES))
-            text = self.stderr.read().decode("utf-8", errors="replace")
-        except (OSError, ValueError):
-            return []
-        return [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
+    def stderr_tail(self) -> list[str]:
+        return self.child.stderr_tail() if self.child is not None else []
 
 
 class ServerHandle:
@@ -454,7 +284,7 @@ class ServerHandle:
         self.argv: list[str] = []
         if isinstance(server, StdioServer):
             self.env = child_environment(server)
-            exe = _resolve_command(server, self.env)
+            exe = resolve_command(server, self.env)
             self.argv = [exe or server.command, *server.args]
             self._exe_found = exe is not None
         self._live: _Live | None = None
@@ -500,7 +330,7 @@ class ServerHandle:
                     self.describe(f"cannot start: its working directory {server.cwd!r} does not exist", None)
                 )
             if not self._exe_found:
-                raise ToolCallError(self.describe(_not_found(server, self.env), None))
+                raise ToolCallError(self.describe(not_found(server, self.env), None))
         else:
             check_endpoint(server.url, f"MCP server {self.name!r} at")
         if self._closed:
@@ -566,7 +396,7 @@ class ServerHandle:
             raise ToolCallError(
                 redact_text(f"MCP server {self.name!r} refused the call to {name!r}: {exc.message}")
             ) from None
-        except _CONNECTION_LOST:
+        except CONNECTION_LOST:
             raise _Lost from None
         except httpx2.HTTPError as exc:
             raise ToolCallError(
@@ -576,8 +406,8 @@ class ServerHandle:
                 )
             ) from None
         finally:  # processes the tool started are found now, while the server still lives
-            if live.tree is not None:
-                live.tree.refresh()
+            if live.child is not None and live.child.tree is not None:
+                live.child.tree.refresh()
 
     async def _current(self) -> _Live:
         live = self._live
@@ -612,9 +442,9 @@ class ServerHandle:
 
     async def _crash_text(self, live: _Live) -> str:
         if live.proc is not None:
-            await _wait_exit(live.proc, 1.0)
+            await wait_exit(live.proc, 1.0)
             if live.proc.returncode is not None:
-                return f"{_exit_text(live.proc.returncode)} mid-run"
+                return f"{exit_text(live.proc.returncode)} mid-run"
         return "closed the connection mid-run"
 
     async def _give_up(self, live: _Live) -> str:

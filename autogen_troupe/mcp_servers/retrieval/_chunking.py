@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
+from ...scenario._base import Frozen
 
 __all__ = ["Chunk", "chunk_text"]
 
@@ -13,11 +13,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SENTENCE_END = re.compile("(?<=[.!?\\u3002\\uff01\\uff1f])\\s+")  # also CJK full stops
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Chunk(_Frozen):
+class Chunk(Frozen):
     """A passage of one file; lines are 1-based and inclusive."""
 
     source: str
@@ -50,6 +46,11 @@ def chunk_text(
     """
     if not 0 < target_chars <= max_chars:
         raise ValueError("need 0 < target_chars <= max_chars")
+    return _pack(_blocks(text, markdown), source, max_chars, target_chars)
+
+
+def _blocks(text: str, markdown: bool) -> list[_Block | None]:
+    """The paragraphs of a document with their heading trail; None marks a section break."""
     trail: list[tuple[int, str]] = []
     blocks: list[_Block | None] = []  # None marks a section break
     para: list[tuple[int, str]] = []
@@ -78,7 +79,11 @@ def chunk_text(
             continue
         para.append((number, line))
     flush()
+    return blocks
 
+
+def _pack(blocks: list[_Block | None], source: str, max_chars: int, target_chars: int) -> list[Chunk]:
+    """Paragraphs packed into chunks of about `target_chars`, never across a section break."""
     chunks: list[Chunk] = []
     current: list[_Block] = []
 

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from ...scenario._base import Frozen
 from ._chunking import Chunk, chunk_text
 from ._embedders import Embedder, Reranker, RetrievalError
 
@@ -38,11 +37,7 @@ _FORMAT = 1  # bump when the manifest, vector files or chunking change meaning
 _MAX_FILE_BYTES = 10_000_000
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Passage(_Frozen):
+class Passage(Frozen):
     """A search hit: `score` is the rerank relevance when reranked, else the cosine `similarity`."""
 
     source: str
@@ -54,7 +49,7 @@ class Passage(_Frozen):
     similarity: float
 
 
-class IndexStats(_Frozen):
+class IndexStats(Frozen):
     """What one refresh did."""
 
     files: int
@@ -254,62 +249,16 @@ class DocumentIndex:
             pending: list[tuple[str, _FileEntry]] = []
             reused = 0
             for rel, path in self._scan().items():
-                try:
-                    st = path.stat()
-                    if not stat.S_ISREG(st.st_mode):
-                        log.warning("skipping %s: not a regular file", rel)
-                        continue
-                    prev = old.get(rel)
-                    unchanged = prev and (prev.mtime_ns, prev.size) == (st.st_mtime_ns, st.st_size)
-                    if unchanged and prev and self._cached_vectors(prev) is not None:
-                        new[rel] = prev
-                        reused += 1
-                        continue
-                    if st.st_size > _MAX_FILE_BYTES:
-                        log.warning("skipping %s: larger than %d bytes", rel, _MAX_FILE_BYTES)
-                        continue
-                    data = _read_inside(path, self.docs_dir)
-                except OSError as e:
-                    log.warning("skipping %s: %s", rel, e)
+                entry, cached = self._entry(rel, path, old.get(rel))
+                if entry is None:
                     continue
-                sha = hashlib.sha256(data).hexdigest()
-                if prev and prev.sha256 == sha and self._cached_vectors(prev) is not None:
-                    new[rel] = _FileEntry(st.st_mtime_ns, st.st_size, sha, prev.chunks)
-                    reused += 1
-                    continue
-                text = data.decode("utf-8-sig", errors="replace")
-                chunks = chunk_text(
-                    text,
-                    source=rel,
-                    markdown=path.suffix.lower() in _MARKDOWN,
-                    max_chars=self.max_chars,
-                    target_chars=self.target_chars,
-                )
-                entry = _FileEntry(st.st_mtime_ns, st.st_size, sha, chunks)
-                if self._cached_vectors(entry) is not None:  # same content seen under another name
+                if cached:
                     new[rel] = entry
                     reused += 1
                 else:
                     pending.append((rel, entry))
-
-            texts = [c.embed_text() for _, e in pending for c in e.chunks]
-            vectors = [_normalise(v) for v in self.embedder.embed(texts)] if texts else []
-            if len(vectors) != len(texts):
-                raise RetrievalError(f"the embedder returned {len(vectors)} vectors for {len(texts)} texts")
-            dims = {len(v) for v in vectors}
-            if len(dims) > 1 or (dims and self._dim and dims != {self._dim} and reused):
-                raise RetrievalError(f"embedding sizes disagree ({sorted(dims | {self._dim or 0})})")
-            if dims:
-                self._dim = dims.pop()
-            (self.index_dir / "vectors").mkdir(parents=True, exist_ok=True)
-            at = 0
-            for rel, entry in pending:
-                rows = vectors[at : at + len(entry.chunks)]
-                at += len(entry.chunks)
-                self._vectors[entry.sha256] = rows
-                flat = array.array("f", (x for row in rows for x in row))
-                _write_atomic(self._vector_path(entry.sha256), flat.tobytes())
-                new[rel] = entry
+            embedded = self._embed(pending, reused)
+            new.update(pending)
 
             removed = tuple(sorted(set(old) - set(new)))
             self._files = new
@@ -325,10 +274,62 @@ class DocumentIndex:
                 files=len(new),
                 chunks=len(self._chunks),
                 embedded_files=tuple(rel for rel, _ in pending),
-                embedded_chunks=len(texts),
+                embedded_chunks=embedded,
                 reused_files=reused,
                 removed_files=removed,
             )
+
+    def _entry(self, rel: str, path: Path, prev: _FileEntry | None) -> tuple[_FileEntry | None, bool]:
+        """A file's entry (None when it is skipped), and whether its vectors are cached already."""
+        try:
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode):
+                log.warning("skipping %s: not a regular file", rel)
+                return None, False
+            unchanged = prev and (prev.mtime_ns, prev.size) == (st.st_mtime_ns, st.st_size)
+            if unchanged and prev and self._cached_vectors(prev) is not None:
+                return prev, True
+            if st.st_size > _MAX_FILE_BYTES:
+                log.warning("skipping %s: larger than %d bytes", rel, _MAX_FILE_BYTES)
+                return None, False
+            data = _read_inside(path, self.docs_dir)
+        except OSError as e:
+            log.warning("skipping %s: %s", rel, e)
+            return None, False
+        sha = hashlib.sha256(data).hexdigest()
+        if prev and prev.sha256 == sha and self._cached_vectors(prev) is not None:
+            return _FileEntry(st.st_mtime_ns, st.st_size, sha, prev.chunks), True
+        text = data.decode("utf-8-sig", errors="replace")
+        chunks = chunk_text(
+            text,
+            source=rel,
+            markdown=path.suffix.lower() in _MARKDOWN,
+            max_chars=self.max_chars,
+            target_chars=self.target_chars,
+        )
+        entry = _FileEntry(st.st_mtime_ns, st.st_size, sha, chunks)
+        return entry, self._cached_vectors(entry) is not None  # same content seen under another name
+
+    def _embed(self, pending: list[tuple[str, _FileEntry]], reused: int) -> int:
+        """Embed the chunks of `pending` files and store their vectors; the number of chunks embedded."""
+        texts = [c.embed_text() for _, e in pending for c in e.chunks]
+        vectors = [_normalise(v) for v in self.embedder.embed(texts)] if texts else []
+        if len(vectors) != len(texts):
+            raise RetrievalError(f"the embedder returned {len(vectors)} vectors for {len(texts)} texts")
+        dims = {len(v) for v in vectors}
+        if len(dims) > 1 or (dims and self._dim and dims != {self._dim} and reused):
+            raise RetrievalError(f"embedding sizes disagree ({sorted(dims | {self._dim or 0})})")
+        if dims:
+            self._dim = dims.pop()
+        (self.index_dir / "vectors").mkdir(parents=True, exist_ok=True)
+        at = 0
+        for _, entry in pending:
+            rows = vectors[at : at + len(entry.chunks)]
+            at += len(entry.chunks)
+            self._vectors[entry.sha256] = rows
+            flat = array.array("f", (x for row in rows for x in row))
+            _write_atomic(self._vector_path(entry.sha256), flat.tobytes())
+        return len(texts)
 
     def _rebuild(self) -> None:
         assert self._files is not None

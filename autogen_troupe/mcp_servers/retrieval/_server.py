@@ -11,8 +11,9 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from ...scenario._base import Frozen
 from ._embedders import RetrievalError
 from ._index import DocumentIndex, Passage
 
@@ -21,9 +22,7 @@ __all__ = ["SearchResults", "create_server", "start_indexing"]
 log = logging.getLogger("autogen_troupe.retrieval")
 
 
-class SearchResults(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SearchResults(Frozen):
     query: str
     reranked: bool
     passages: tuple[Passage, ...]

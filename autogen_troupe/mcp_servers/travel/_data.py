@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from ...scenario._base import Frozen
 
 __all__ = [
     "TOPICS",
@@ -64,22 +64,18 @@ class NotFound(LookupError):
         return type(self), (self.message,)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Currency(_Frozen):
+class Currency(Frozen):
     code: str
     name: str
 
 
-class TimeZone(_Frozen):
+class TimeZone(Frozen):
     zone: str
     utc_offset: str
     summer_time: bool = False
 
 
-class CountryFacts(_Frozen):
+class CountryFacts(Frozen):
     name: str
     iso2: str
     iso3: str
@@ -95,7 +91,7 @@ class CountryFacts(_Frozen):
     source: str
 
 
-class Conversion(_Frozen):
+class Conversion(Frozen):
     amount: float
     from_currency: Currency
     to_currency: Currency
@@ -106,13 +102,13 @@ class Conversion(_Frozen):
     source: str
 
 
-class Phrase(_Frozen):
+class Phrase(Frozen):
     phrase: str
     romanization: str | None = None
     meaning: str
 
 
-class PhraseBook(_Frozen):
+class PhraseBook(Frozen):
     language: str
     language_code: str
     script: str

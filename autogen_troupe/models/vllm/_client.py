@@ -4,13 +4,8 @@ A request goes through vLLM's own serving pieces, so it behaves as `vllm serve` 
 OpenAI-style body: `ChatCompletionRequest` (validation, sampling params, response formats),
 `OnlineRenderer.render_chat` (chat template with the tools, the tool parser's `adjust_request`, which
 constrains decoding for `tool_choice` "required" or a named tool), and the unified `Parser` for tool calls
-and reasoning. Only the HTTP layer is gone. Engines are shared per process (see `_vllm_engine`).
-
-`force_tool_choice` (for models too small to decide, e.g. SmolLM2-135M, which never calls a tool when
-left free) turns `tool_choice="auto"` into "required" and makes every tool schema strict, except when
-the conversation's last message is already a tool result, so the agent can answer with what the tool
-gave it. AutoGen's reflection call after a tool ran passes no tools and `tool_choice="none"`, so it is
-never forced either.
+and reasoning. Only the HTTP layer is gone. Engines are shared per process (see `_engine`); the request
+and the prompt are built in `_request`, which also says what `force_tool_choice` does.
 """
 
 from __future__ import annotations
@@ -19,19 +14,17 @@ import asyncio
 import contextlib
 import functools
 import json
-import re
 import threading
 import uuid
 import warnings
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from autogen_core import CancellationToken, Component, FunctionCall
 from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
     FinishReasons,
-    FunctionExecutionResultMessage,
     LLMMessage,
     ModelCapabilities,  # type: ignore[attr-defined]
     ModelInfo,
@@ -43,10 +36,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import Self
 
 from ...errors import ModelCallError, ProfileError
+from ...scenario._base import Frozen
 from .._facts import preset_for
 from ._default_model import DEFAULT_MODEL_ALIAS
-from ._engine import EngineHandle, acquire_engine, import_vllm, release_engine
-from ._messages import load_template, model_folder, to_openai_messages
+from ._engine import EngineHandle, acquire_engine, release_engine
+from ._messages import load_template, model_folder
+from ._request import ToolChoice, build_request, render
 
 if TYPE_CHECKING:
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
@@ -56,39 +51,18 @@ if TYPE_CHECKING:
 
 __all__ = ["VllmChatCompletionClient", "VllmClientConfig", "create_client", "preset_for"]
 
-ToolChoice = Tool | Literal["auto", "required", "none"]
-
-# Per-call overrides accepted in `extra_create_args`; `extra_body` holds any other vLLM request field.
-_CREATE_ARGS = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "top_k",
-        "min_p",
-        "max_tokens",
-        "max_completion_tokens",
-        "seed",
-        "stop",
-        "presence_penalty",
-        "frequency_penalty",
-        "repetition_penalty",
-        "chat_template_kwargs",
-        "extra_body",
-    }
-)
 _FINISH: Mapping[str | None, FinishReasons] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "function_calls",
     "content_filter": "content_filter",
 }
-_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
-class VllmClientConfig(BaseModel):
+class VllmClientConfig(Frozen):
     """Declarative config of `VllmChatCompletionClient` (what `dump_component` writes)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    model_config = ConfigDict(protected_namespaces=())  # it has a `model_info` field
 
     model: str = Field(description=f"A local Hugging Face folder, or {DEFAULT_MODEL_ALIAS!r}.")
     tool_parser: str | None = Field(None, description="A vLLM tool-call parser name, e.g. 'hermes'.")
@@ -210,153 +184,13 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
 
     # ----------------------------------------------------------------- requests
 
-    def _should_force(self, messages: Sequence[LLMMessage], tools: Sequence[Any], choice: ToolChoice) -> bool:
-        return (
-            self._config.force_tool_choice
-            and bool(tools)
-            and choice == "auto"
-            and not (messages and isinstance(messages[-1], FunctionExecutionResultMessage))
-        )
-
-    def _build_request(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema],
-        tool_choice: ToolChoice,
-        json_output: bool | type[BaseModel] | None,
-        extra_create_args: Mapping[str, Any],
-        stream: bool,
-    ) -> ChatCompletionRequest:
-        unknown = set(extra_create_args) - _CREATE_ARGS
-        if unknown:
-            raise ValueError(f"unknown extra_create_args {sorted(unknown)}; known: {sorted(_CREATE_ARGS)}")
-        if tools and not self._model_info["function_calling"]:
-            raise ValueError("this model has no tool parser (model_info function_calling is false)")
-        schemas = [t.schema if isinstance(t, Tool) else t for t in tools]
-        names = [s["name"] for s in schemas]
-        for name in names:
-            if not _NAME.match(name):
-                raise ValueError(f"invalid tool name {name!r}: use letters, digits, '_' and '-'")
-        if isinstance(tool_choice, Tool):
-            if tool_choice.schema["name"] not in names:
-                raise ValueError(
-                    f"tool_choice names {tool_choice.schema['name']!r}, which is not among {names}"
-                )
-        elif tool_choice == "required" and not tools:
-            raise ValueError("tool_choice 'required' needs tools")
-        if self._should_force(messages, tools, tool_choice):
-            tool_choice = "required"
-
-        body: dict[str, Any] = {
-            "model": self._config.model,
-            "messages": to_openai_messages(messages, vision=self._model_info["vision"]),
-            "stream": stream,
-        }
-        for key in (
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "seed",
-            "stop",
-            "frequency_penalty",
-            "presence_penalty",
-        ):
-            value = getattr(self._config, key)
-            if value is not None:
-                body[key] = value
-        body.update(self._config.extra_body)
-        extra = dict(extra_create_args)
-        body.update(extra.pop("extra_body", None) or {})
-        body.update(extra)
-        if "max_tokens" in body:  # vLLM deprecates max_tokens in favour of this one
-            body.setdefault("max_completion_tokens", body.pop("max_tokens"))
-
-        if schemas and tool_choice != "none":  # "none": the template sees no tools at all
-            strict = self._config.force_tool_choice
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": s["name"],
-                        "description": s.get("description", ""),
-                        "parameters": s.get("parameters", {"type": "object", "properties": {}}),
-                        "strict": strict or bool(s.get("strict", False)),
-                    },
-                }
-                for s in schemas
-            ]
-            body["tool_choice"] = (
-                {"type": "function", "function": {"name": tool_choice.schema["name"]}}
-                if isinstance(tool_choice, Tool)
-                else tool_choice
-            )
-        if json_output is True:
-            body["response_format"] = {"type": "json_object"}
-        elif isinstance(json_output, type) and issubclass(json_output, BaseModel):
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": json_output.__name__,
-                    "schema": json_output.model_json_schema(),
-                    "strict": True,
-                },
-            }
-        elif json_output not in (None, False):
-            raise ValueError(f"json_output must be a bool or a pydantic model class, got {json_output!r}")
-
-        import_vllm()  # a no-op once loaded; keeps our env defaults ahead of any vLLM import
-        from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
-
-        try:
-            return ChatCompletionRequest.model_validate(body)
-        except ValidationError as e:
-            raise ValueError(f"invalid request for vLLM: {e}") from None
-
-    async def _render(self, handle: EngineHandle, request: ChatCompletionRequest) -> tuple[Any, Any, Any]:
-        """(engine input, sampling params, parser or None) for a request, as vLLM's server builds them."""
-        from vllm.entrypoints.serve.engine.protocol import ErrorResponse
-        from vllm.entrypoints.serve.utils.api_utils import get_max_tokens
-
-        renderer = self._renderer(handle)
-        try:
-            rendered = await renderer.render_chat(request)
-        except Exception as e:  # template errors, prompt longer than the context...
-            hint = (
-                " Shorten the conversation or raise engine_args.max_model_len." if "context" in str(e) else ""
-            )
-            raise ModelCallError(f"vLLM could not prepare the prompt: {type(e).__name__}: {e}{hint}") from e
-        if isinstance(rendered, ErrorResponse):
-            raise ModelCallError(f"vLLM refused the request: {rendered.error.message}")
-        _, engine_inputs = rendered
-        engine_input = engine_inputs[0]
-        defaults = handle.default_sampling_params
-        try:
-            max_tokens = get_max_tokens(
-                handle.max_model_len,
-                request.max_completion_tokens,
-                len(engine_input["prompt_token_ids"]),
-                defaults,
-            )
-        except ValueError as e:
-            raise ModelCallError(
-                f"{e} Shorten the conversation or raise engine_args.max_model_len."
-            ) from None
-        params = request.to_sampling_params(max_tokens, defaults)
-        parser = None
-        if renderer.parser is not None:
-            parser = renderer.parser(
-                handle.llm.renderer.get_tokenizer(),
-                request.tools,
-                chat_template_kwargs=renderer.effective_chat_template_kwargs(request),
-                model_config=handle.llm.model_config,
-            )
-        return engine_input, params, parser
+    def _build_request(self, messages: Sequence[LLMMessage], **arguments: Any) -> ChatCompletionRequest:
+        return build_request(self._config, self._model_info, messages, **arguments)
 
     async def _complete(self, build: Callable[[], ChatCompletionRequest]) -> CreateResult:
         handle = await self._engine()  # first: vLLM is imported (after our env defaults) on its thread
         request = build()
-        engine_input, params, parser = await self._render(handle, request)
+        engine_input, params, parser = await render(handle, self._renderer(handle), request)
         final = None
         async with contextlib.aclosing(handle.generate(engine_input, params, _request_id())) as outputs:
             async for res in outputs:
@@ -408,7 +242,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         """Stream one request into `sink`: text deltas, then the CreateResult."""
         handle = await self._engine()
         request = build()
-        engine_input, params, parser = await self._render(handle, request)
+        engine_input, params, parser = await render(handle, self._renderer(handle), request)
         prompt_ids: list[int] = list(engine_input["prompt_token_ids"])
         completion_tokens = 0
         finish_reason: str | None = None

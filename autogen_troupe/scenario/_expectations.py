@@ -1,0 +1,159 @@
+"""The `expect` block: what a correct run must show (stop reason, speakers, tool calls, counts, tokens)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ._base import Frozen
+from ._fields import CountOrZero, Tokens, _Shorthand
+
+__all__ = [
+    "AgentExpectation",
+    "CallExpectation",
+    "CountRange",
+    "Expect",
+    "SpeakersExpectation",
+    "TextExpectation",
+    "ToolCallsExpectation",
+]
+
+
+class TextExpectation(Frozen):
+    equals: str | None = None
+    contains: str | None = None
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TextExpectation:
+        if sum(x is not None for x in (self.equals, self.contains, self.regex)) == 0:
+            raise ValueError("give one of equals, contains or regex")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"regex {self.regex!r} does not compile: {e}") from None
+        return self
+
+
+class SpeakersExpectation(_Shorthand):
+    """Who spoke, by the source of each chat message (the task counts as `user`). A list means `exact`."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}}
+
+    exact: tuple[str, ...] | None = Field(None, description="Exactly these speakers, in this order.")
+    first: str | None = None
+    last: str | None = None
+    set: tuple[str, ...] | None = Field(None, description="Exactly these speakers, in any order and number.")
+    includes: tuple[str, ...] | None = Field(None, description="At least these speakers.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, v: Any) -> Any:
+        return {"exact": v} if isinstance(v, list | tuple) else v
+
+    @model_validator(mode="after")
+    def _some(self) -> SpeakersExpectation:
+        if all(getattr(self, k) is None for k in ("exact", "first", "last", "set", "includes")):
+            raise ValueError("give at least one of exact, first, last, set or includes")
+        return self
+
+
+class CallExpectation(_Shorthand):
+    name: str
+    arguments: dict[str, Any] = Field(
+        default_factory=dict, description="A subset the call's arguments must hold."
+    )
+    agent: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+
+class ToolCallsExpectation(_Shorthand):
+    """Tool calls the run made. A list means `calls` with order `subset`."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": full["properties"]["calls"]["items"]}
+
+    calls: tuple[CallExpectation, ...] = ()
+    order: Literal["strict", "unordered", "subset", "superset"] = Field(
+        "subset",
+        description="strict: exactly these calls in this order; unordered: exactly these in any order; "
+        "subset: at least these (others allowed); superset: none but these, each any number of times "
+        "(some may not happen).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, v: Any) -> Any:
+        return {"calls": v} if isinstance(v, list | tuple) else v
+
+
+class CountRange(Frozen):
+    min: CountOrZero | None = None
+    max: CountOrZero | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CountRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class AgentExpectation(Frozen):
+    messages: CountRange | None = None
+    contains: str | None = Field(None, description="One of the agent's messages contains this.")
+    regex: str | None = Field(None, description="One of the agent's messages matches this (re.search).")
+    tool_calls: ToolCallsExpectation | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"regex {v!r} does not compile: {e}") from None
+        return v
+
+
+class Expect(Frozen):
+    """What a correct run must show; checked by `troupe test` and the pytest plugin."""
+
+    stop_reason: TextExpectation | None = None
+    speakers: SpeakersExpectation | None = None
+    tool_calls: ToolCallsExpectation | None = None
+    messages: CountRange | None = Field(None, description="Number of chat messages, the task included.")
+    final_message: TextExpectation | None = None
+    max_total_tokens: Tokens | None = Field(None, description="Prompt plus completion tokens of the run.")
+    no_tool_errors: bool = False
+    agents: dict[str, AgentExpectation] = Field(default_factory=dict)
+
+
+def _expected_speakers(expect: Expect):
+    """(path, name) of every agent name an `expect` block mentions outside `agents`."""
+    sp = expect.speakers
+    if sp is not None:
+        for key in ("exact", "set", "includes"):
+            for i, n in enumerate(getattr(sp, key) or ()):
+                yield ("expect", "speakers", key, i), n
+        for key in ("first", "last"):
+            if getattr(sp, key) is not None:
+                yield ("expect", "speakers", key), getattr(sp, key)
+    groups = [(("expect", "tool_calls"), expect.tool_calls)] + [
+        (("expect", "agents", a, "tool_calls"), e.tool_calls) for a, e in expect.agents.items()
+    ]
+    for base, tc in groups:
+        for i, c in enumerate(tc.calls if tc is not None else ()):
+            if c.agent is not None:
+                yield (*base, "calls", i, "agent"), c.agent

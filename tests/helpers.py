@@ -1,0 +1,44 @@
+"""Helpers the tests share: the real `troupe` command in a child process, files written from indented
+text, a free port.
+
+Fixtures (the fake OpenAI-compatible endpoint, in this process or as a process of its own) are in
+conftest.py; tests/fake_openai.py is the endpoint itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from autogen_troupe.models.vllm._server import free_port
+
+__all__ = ["TESTS", "free_port", "troupe", "write"]
+
+TESTS = Path(__file__).resolve().parent
+
+
+def troupe(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The real command in a child process, with `env` over ours; the timeout only bounds a hang."""
+    return subprocess.run(
+        [sys.executable, "-m", "autogen_troupe.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def write(folder: Path, text: str | bytes, name: str = "s.yaml") -> Path:
+    """A file in `folder`: text dedented (so tests can indent their YAML), bytes as they are."""
+    path = folder / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
