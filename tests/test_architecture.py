@@ -5,7 +5,7 @@ The rooms, bottom to top (each may import only those below it):
     errors.py, _lazy.py  <  scenario  <  models (openai/, vllm/)  <  tools  <  agents  <  runtime  <  testing
                          <  cli.py, pytest_plugin.py, __init__.py
 
-`mcp_servers` runs as separate processes: it may import `models` and the bottom only, and nothing imports
+`mcp_servers` runs as separate processes: it may import `scenario`, `models` and the bottom only, and nothing imports
 it. Inside `models`, the `openai` and `vllm` providers do not import each other. Every import counts:
 module level, inside functions, under `TYPE_CHECKING`, relative or absolute, and the lazy re-export maps
 of the rooms' `__init__`. An import *string* resolved at run time is not an import; the one there is,
@@ -41,18 +41,13 @@ RANKS = {
 BOTTOM = {"errors", "_lazy"}
 TOP = {"cli", "pytest_plugin", ""}  # "" is the package's own __init__
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
-MCP_SERVERS_MAY_IMPORT = {"bottom", "models", "mcp_servers"}
+MCP_SERVERS_MAY_IMPORT = {"bottom", "scenario", "models", "mcp_servers"}
 
 MAX_LINES = 550
 # Modules over the limit today, being split (this list may only shrink: a module that fits is an error
 # until its line is removed, and no other module may pass the limit).
 OVERSIZED = {
-    "models/openai/_client.py",  # being split
-    "models/vllm/_client.py",  # being split
-    "tools/_mcp_session.py",  # being split
     "models/_endpoints.py",
-    "scenario/_schema.py",
-    "testing/_replay.py",
 }
 
 
@@ -149,7 +144,7 @@ def backwards(edge: Edge) -> str | None:
     if src == "mcp_servers":
         if dst.partition(".")[0] in MCP_SERVERS_MAY_IMPORT:
             return None
-        return f"mcp_servers imports {dst}; it may import models and errors only"
+        return f"mcp_servers imports {dst}; it may import scenario, models and errors only"
     if {src, dst} == {f"models.{p}" for p in PROVIDERS}:
         return f"provider {src} imports provider {dst}"
     src_rank, dst_rank = rank(src), rank(dst)
@@ -204,7 +199,8 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
     [
         ("mcp_servers/travel/_server.py", "autogen_troupe.models._redact", True),
         ("mcp_servers/travel/_server.py", "autogen_troupe.errors", True),
-        ("mcp_servers/travel/_server.py", "autogen_troupe.scenario._schema", False),
+        ("mcp_servers/travel/_server.py", "autogen_troupe.scenario._base", True),
+        ("mcp_servers/travel/_server.py", "autogen_troupe.tools._python", False),
         ("runtime/_runner.py", "autogen_troupe.mcp_servers.travel", False),
         ("models/openai/_client.py", "autogen_troupe.models.vllm._engine", False),
         ("models/openai/_client.py", "autogen_troupe.models._http", True),
