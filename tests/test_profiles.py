@@ -21,11 +21,11 @@ from autogen_troupe.models._endpoints import (
     Overrides,
     available_profiles,
     normalize_base_url,
-    redacted,
     resolve_model,
     user_profiles_path,
 )
 from autogen_troupe.models._facts import MODEL_FAMILIES, infer_model_info
+from autogen_troupe.models._resolved import OpenAIModel, redacted
 from autogen_troupe.scenario._schema import ModelInfoSpec, ModelSpec
 
 GENOS_ENV = {
@@ -49,7 +49,7 @@ def test_default_is_the_embedded_engine() -> None:
     assert spec.provider == "vllm"
     assert spec.model == DEFAULT_MODEL
     assert spec.force_tool_choice is True
-    assert spec.temperature == 0.0
+    assert spec.settings.temperature == 0.0
     assert spec.profile == "default"
     assert resolve_model("default", env={}) == spec
 
@@ -192,7 +192,11 @@ def test_resolution_order_flags_env_scenario_user_file_default(tmp_path: Path) -
     scenario_ref = ModelSpec(profile="mine", model="from-scenario")
 
     spec = resolve_model(scenario_ref, env=env)
-    assert (spec.model, spec.temperature, spec.base_url) == ("from-scenario", 0.5, "http://user-file:8000/v1")
+    assert (spec.model, spec.settings.temperature, spec.base_url) == (
+        "from-scenario",
+        0.5,
+        "http://user-file:8000/v1",
+    )
 
     env_over = Overrides.from_env({**env, "TROUPE_MODEL": "from-env"})
     assert resolve_model(scenario_ref, env=env, overrides=env_over).model == "from-env"
@@ -200,7 +204,7 @@ def test_resolution_order_flags_env_scenario_user_file_default(tmp_path: Path) -
     flags = env_over.merged(model="from-flag")
     spec = resolve_model(scenario_ref, env=env, overrides=flags)
     assert spec.model == "from-flag"
-    assert spec.temperature == 0.5  # the user file still fills what nothing above sets
+    assert spec.settings.temperature == 0.5  # the user file still fills what nothing above sets
 
     assert resolve_model("mine", env=env).model == "from-user-file"
     assert resolve_model(None, env=env).provider == "vllm"  # nothing named: the embedded default
@@ -218,9 +222,11 @@ def test_base_url_override_turns_the_engine_into_an_endpoint() -> None:
     assert spec.provider == "openai"
     assert spec.base_url == "http://localhost:9000/v1"
     assert spec.model is None  # the other server's models are discovered
-    assert spec.tool_parser is None and spec.force_tool_choice is None and spec.engine_args == {}
-    assert spec.temperature is None  # the embedded default's sampling was for its own small model
-    assert spec.max_tokens == 64  # the scenario's own settings stay
+    # An endpoint model has no engine settings at all (the type has no place for them).
+    assert isinstance(spec, OpenAIModel)
+    assert not any(hasattr(spec, k) for k in ("tool_parser", "force_tool_choice", "engine_args"))
+    assert spec.settings.temperature is None  # the embedded default's sampling was for its own small model
+    assert spec.settings.max_tokens == 64  # the scenario's own settings stay
 
 
 def test_api_key_override_replaces_the_key_source() -> None:
@@ -234,12 +240,17 @@ def test_api_key_override_replaces_the_key_source() -> None:
 
 def test_inline_spec_without_endpoint_layers_on_default() -> None:
     spec = resolve_model(ModelSpec(temperature=0.7, max_tokens=100), env={})
-    assert (spec.provider, spec.model, spec.temperature, spec.max_tokens) == ("vllm", DEFAULT_MODEL, 0.7, 100)
+    assert (spec.provider, spec.model, spec.settings.temperature, spec.settings.max_tokens) == (
+        "vllm",
+        DEFAULT_MODEL,
+        0.7,
+        100,
+    )
 
 
 def test_inline_spec_with_base_url_stands_alone() -> None:
     spec = resolve_model(ModelSpec(base_url="http://localhost:8000", model="m"), env={})
-    assert (spec.provider, spec.base_url, spec.temperature, spec.profile) == (
+    assert (spec.provider, spec.base_url, spec.settings.temperature, spec.profile) == (
         "openai",
         "http://localhost:8000/v1",
         None,
@@ -250,7 +261,7 @@ def test_inline_spec_with_base_url_stands_alone() -> None:
 def test_agent_settings_layer_on_the_scenarios_model() -> None:
     spec = resolve_model(ModelSpec(temperature=0.9), env={**GENOS_ENV}, parent="genos")
     assert spec.base_url.endswith("/serving/43/v1")
-    assert spec.temperature == 0.9
+    assert spec.settings.temperature == 0.9
     assert spec.api_key.get_secret_value() == "genos-secret-key"
 
 
@@ -271,7 +282,10 @@ def test_inline_headers_and_extra_body_merge_over_the_profile(tmp_path: Path) ->
     )
     spec = resolve_model(ref, env={"GW_TOKEN": "t0k"}, profiles_path=path)
     assert spec.headers == {"X-Team": "a", "authorization": "Bearer other", "X-Trace": "1"}
-    assert spec.extra_body == {"chat_template_kwargs": {"enable_thinking": False, "foo": 1}, "top_k": 20}
+    assert spec.settings.extra_body == {
+        "chat_template_kwargs": {"enable_thinking": False, "foo": 1},
+        "top_k": 20,
+    }
 
 
 # --------------------------------------------------------------------------- the user's file
@@ -322,7 +336,12 @@ def test_user_profiles_chain(tmp_path: Path) -> None:
         """,
     )
     spec = resolve_model("top", env={}, profiles_path=path)
-    assert (spec.base_url, spec.temperature, spec.timeout_s, spec.model) == ("http://base:1/v1", 0.2, 30, "m")
+    assert (spec.base_url, spec.settings.temperature, spec.timeout_s, spec.model) == (
+        "http://base:1/v1",
+        0.2,
+        30,
+        "m",
+    )
 
 
 def test_profile_cycle_is_detected(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from helpers import troupe
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ToolCallError
-from autogen_troupe.models._endpoints import Overrides, redacted, resolve_model
+from autogen_troupe.models._endpoints import Overrides, resolve_model
 from autogen_troupe.models._redact import (
     is_secret_name,
     redact_argv,
@@ -25,6 +25,7 @@ from autogen_troupe.models._redact import (
     remember_secrets,
     secrets_in_argv,
 )
+from autogen_troupe.models._resolved import redacted
 from autogen_troupe.scenario._schema import ModelSpec
 
 TESTS = Path(__file__).resolve().parent

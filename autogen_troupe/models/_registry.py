@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import ProfileError
 from ..scenario._schema import ModelSpec
+from ._resolved import OpenAIModel, ResolvedModel, as_resolved
 
 if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient
@@ -49,28 +50,28 @@ def get_provider(name: str) -> Callable[[ModelSpec], ChatCompletionClient]:
     return getattr(module, func)
 
 
-def create_model_client(spec: ModelSpec) -> ChatCompletionClient:
-    """A new client for a resolved spec (see `resolve_model`). Does no network I/O: an `openai` spec
+def create_model_client(spec: ResolvedModel | ModelSpec) -> ChatCompletionClient:
+    """A new client for a resolved model (see `resolve_model`). Does no network I/O: an endpoint model
     without a model id discovers it on first use, or in `ClientPool.prepare()`."""
-    if spec.provider is None:
-        raise ProfileError("the model spec has no provider; resolve it with resolve_model() first")
-    return get_provider(spec.provider)(spec)
+    model = as_resolved(spec)
+    return get_provider(model.provider)(model)
 
 
-async def list_models(spec: ModelSpec) -> list[str]:
-    """The model ids a resolved spec can use: the endpoint's `GET /models` list, or the spec's model."""
+async def list_models(spec: ResolvedModel | ModelSpec) -> list[str]:
+    """The model ids a resolved model can use: the endpoint's `GET /models` list, or its model."""
+    spec = as_resolved(spec)
     _remember(spec)
-    if spec.provider == "openai":
+    if isinstance(spec, OpenAIModel):
         from .openai._discovery import alist_models
 
         return await alist_models(spec)
     return [spec.model] if spec.model else []
 
 
-def _remember(spec: ModelSpec) -> None:
+def _remember(spec: ResolvedModel) -> None:
     """Mask this spec's credentials in everything we print or write from now on."""
-    from ._endpoints import spec_secrets
     from ._redact import remember_secrets
+    from ._resolved import spec_secrets
 
     remember_secrets(spec_secrets(spec))
 
@@ -78,8 +79,9 @@ def _remember(spec: ModelSpec) -> None:
 def _spec_key(spec: ModelSpec) -> str:
     """Equal for specs that would build the same client (the key's value counts, hashed)."""
     data = spec.model_dump(mode="json", exclude={"api_key"})
-    if spec.api_key is not None:
-        data["api_key"] = hashlib.sha256(spec.api_key.get_secret_value().encode()).hexdigest()
+    key = getattr(spec, "api_key", None)  # an endpoint's; other providers have none
+    if key is not None:
+        data["api_key"] = hashlib.sha256(key.get_secret_value().encode()).hexdigest()
     return json.dumps(data, sort_keys=True, default=str)
 
 

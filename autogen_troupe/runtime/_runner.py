@@ -208,7 +208,7 @@ async def run_scenario(
             ) as opened:
                 raised = opened.errors
                 if writer is not None:
-                    from ..models._endpoints import redacted
+                    from ..models._resolved import redacted
 
                     writer.write(
                         {"record": "models", "models": {a: redacted(s) for a, s in opened.specs.items()}}

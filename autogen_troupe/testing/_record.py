@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import Field
 
-from ..models._endpoints import spec_secrets
 from ..models._facts import context_length_of, request_settings
+from ..models._resolved import spec_secrets
 from ..runtime._hooks import RunHooks, delegating_client, delegating_workbench, wrapped_tool
 from ..runtime._transcript import RunResult
 from ..scenario._base import Frozen
@@ -57,9 +57,9 @@ def _recorded_overrides(overrides: Any) -> dict[str, str]:
         return {}
     out = {k: getattr(overrides, k) for k in ("profile", "base_url", "model") if getattr(overrides, k, None)}
     if "base_url" in out:
-        from ..models._endpoints import redacted
+        from ..models._redact import redact_url
 
-        out["base_url"] = redacted(ModelSpec(base_url=out["base_url"]))["base_url"]
+        out["base_url"] = redact_url(out["base_url"])
     return out
 
 

@@ -13,13 +13,14 @@ import os
 import warnings
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayMismatch, RunError, ToolCallError
+from ..models._facts import model_info_for
 from ..runtime._hooks import RunHooks, ToolText, delegating_client, delegating_workbench, wrapped_tool
 from ..runtime._transcript import RunResult
 from ..scenario._base import Frozen
-from ..scenario._schema import ModelSpec, Scenario
+from ..scenario._schema import Scenario
 from ._cassette import (
     SCRUBBED,
     Cassette,
@@ -34,6 +35,9 @@ from ._cassette import (
     normalise_request,
 )
 
+if TYPE_CHECKING:
+    from ..models._resolved import ReplayModel, ResolvedModel
+
 __all__ = [
     "ReplayOutcome",
     "ReplaySession",
@@ -42,13 +46,6 @@ __all__ = [
     "replay_scenario",
 ]
 
-DEFAULT_MODEL_INFO: dict[str, Any] = {
-    "vision": False,
-    "function_calling": True,
-    "json_output": True,
-    "structured_output": True,
-    "family": "unknown",
-}
 _CHUNK_CHARS = 1000  # few pieces: each one is a message through the AutoGen runtime
 
 
@@ -330,7 +327,9 @@ class _ReplayClient:
         self._usage = (0, 0)
         self._last = (0, 0)
         rec = session.cassette.agents.get(agent or "") if agent else None
-        self.model_info = {**DEFAULT_MODEL_INFO, **(rec.model_info if rec else {})}
+        self.model_info = model_info_for(
+            "replay", rec.model if rec else None, given=rec.model_info if rec else None
+        )
 
     def _answer(self, messages: Sequence[Any], kw: Mapping[str, Any]) -> Any:
         request = normalise_request(
@@ -381,39 +380,36 @@ class _ReplayPool:
     def __init__(self, session: ReplaySession) -> None:
         self._session = session
 
-    def spec_for(self, agent: str, resolve: Callable[..., ModelSpec]) -> ModelSpec:
+    def spec_for(self, agent: str, resolve: Callable[..., ResolvedModel]) -> ReplayModel:
         """Every agent's model is the cassette; its request settings and context length are what a live
         run would use now, resolved offline (no key is needed) under the recording's overrides, so a
         changed setting shows as a mismatch. A model that cannot be resolved here (a profile only the
         recording machine has) keeps the recorded settings."""
         from ..errors import ProfileError
         from ..models._endpoints import Overrides
-        from ..models._facts import SETTING_KEYS, context_length_of
+        from ..models._facts import context_length_of
+        from ..models._resolved import ReplayModel, RequestSettings
 
         cassette = self._session.cassette
         rec = cassette.agents.get(agent)
         try:
-            live: ModelSpec | None = resolve(offline=True, overrides=Overrides(**cassette.overrides))
+            live: ResolvedModel | None = resolve(offline=True, overrides=Overrides(**cassette.overrides))
         except ProfileError:
             live = None
         if live is not None:
-            settings = {k: v for k in SETTING_KEYS if (v := getattr(live, k)) is not None and v != {}}
-            context_length = context_length_of(live)
+            settings, context_length = live.settings, context_length_of(live)
         else:
-            settings = dict(rec.settings) if rec else {}
+            settings = RequestSettings.model_validate(rec.settings if rec else {})
             context_length = rec.context_length if rec else None
-        return ModelSpec(
-            provider="replay",
+        return ReplayModel(
             cassette=self._session.name,
             model=rec.model if rec else None,
             context_length=context_length,
-            **settings,
+            settings=settings,
         )
 
-    def get(self, spec: ModelSpec, agent: str) -> Any:
-        from ..models._facts import request_settings
-
-        return self._session.client(agent, request_settings(spec))
+    def get(self, spec: ResolvedModel, agent: str) -> Any:
+        return self._session.client(agent, spec.settings.as_dict())
 
     async def prepare(self) -> None:
         return None
@@ -445,7 +441,7 @@ def _replay_workbench(session: ReplaySession, agent: str, use: Any) -> Any:
 # --------------------------------------------------------------------------- provider and library API
 
 
-def create_client(spec: ModelSpec, agent: str | None = None) -> Any:
+def create_client(spec: ReplayModel, agent: str | None = None) -> Any:
     """The `replay` provider: a client answering from `spec.cassette` (strict).
 
     With `agent` it plays only that agent's recorded calls; without, any agent's, by fingerprint.

@@ -18,10 +18,11 @@ from typing import Any
 from autogen_core.models import ChatCompletionClient
 
 from ..errors import ModelCallError
+from ..models._facts import model_info_for
 from ..models._network import network_allowed
 from ..runtime._hooks import delegating_client
 from ..scenario._schema import ModelSpec
-from ._replay import DEFAULT_MODEL_INFO, ReplaySession, _chunks
+from ._replay import ReplaySession, _chunks
 
 __all__ = ["ReplayClient", "Reply", "ScriptedClient", "network_allowed", "tool_call"]
 
@@ -58,7 +59,7 @@ class _Script:
         self._next = 0
         self._usage = (0, 0)
         self._last = (0, 0)
-        self.model_info = dict(DEFAULT_MODEL_INFO)
+        self.model_info = model_info_for("replay", None)
         self.requests: list[Sequence[Any]] = []
 
     def _reply(self, messages: Sequence[Any]) -> Any:
@@ -219,11 +220,11 @@ class ScriptedClient(ChatCompletionClient):
 
     @property
     def capabilities(self) -> Any:  # deprecated in AutoGen, still abstract
-        return dict(DEFAULT_MODEL_INFO)
+        return model_info_for("replay", None)
 
     @property
     def model_info(self) -> Any:
-        return dict(DEFAULT_MODEL_INFO)
+        return model_info_for("replay", None)
 
 
 def ReplayClient(cassette: Any, agent: str | None = None, *, strict: bool = True) -> Any:

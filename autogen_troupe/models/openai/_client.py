@@ -38,11 +38,12 @@ from pydantic import BaseModel, SecretStr
 from typing_extensions import Self
 
 from ...errors import ModelCallError, ProfileError
-from ...scenario._schema import ModelInfoSpec, ModelSpec
-from .._endpoints import is_secret_header, normalize_base_url
-from .._facts import infer_model_info
+from ...scenario._schema import ModelInfoSpec
+from .._endpoints import normalize_base_url
+from .._facts import model_info_for
 from .._network import check_endpoint
 from .._redact import safe_url
+from .._resolved import OpenAIModel, as_resolved, is_secret_header
 from ._discovery import adiscover_model, key_for
 from ._errors import translate_error
 from ._wire import DEFAULT_TIMEOUT_S, PLACEHOLDER_API_KEY, http_client
@@ -122,7 +123,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
                     )
                     self._create_args["model"] = model
                     self._raw_config["model"] = model
-                    self._model_info = infer_model_info(model, self._given_info)  # type: ignore[assignment]
+                    self._model_info = model_info_for("openai", model, given=self._given_info)  # type: ignore[assignment]
                     self._discover = False
         return self._create_args["model"]
 
@@ -270,32 +271,33 @@ def _with_reasoning(result: CreateResult, reasoning: str) -> CreateResult:
 # --------------------------------------------------------------------------- factory
 
 
-def create_client(spec: ModelSpec) -> TroupeOpenAIClient:
-    """An AutoGen client for a resolved `openai`-provider spec; does no I/O (discovery waits for use)."""
+def create_client(spec: OpenAIModel | Any) -> TroupeOpenAIClient:
+    """An AutoGen client for a resolved endpoint model; does no I/O (discovery waits for use)."""
+    spec = as_resolved(spec)
+    if not isinstance(spec, OpenAIModel):
+        raise ProfileError(f"this provider takes OpenAIModel models, not {spec.provider!r} ones")
     if not spec.base_url:
         raise ProfileError(
             f"model profile {spec.profile or 'inline'!r} uses provider 'openai' but has no base_url"
         )
     check_endpoint(spec.base_url)
+    request = spec.settings.as_dict()
+    extra_body = request.pop("extra_body", {})
     kwargs: dict[str, Any] = {
         "model": spec.model or _UNDISCOVERED,
         "base_url": normalize_base_url(spec.base_url),
         "api_key": key_for(spec) or PLACEHOLDER_API_KEY,
-        "model_info": infer_model_info(spec.model, spec.model_info),
+        "model_info": model_info_for("openai", spec.model, given=spec.model_info),
+        **request,
     }
     if spec.headers:
         kwargs["default_headers"] = dict(spec.headers)
-    for name in (
-        "temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty", "max_retries"
-    ):  # fmt: skip
-        if (value := getattr(spec, name)) is not None:
-            kwargs[name] = value
-    if spec.stop:
-        kwargs["stop"] = list(spec.stop)
+    if spec.max_retries is not None:
+        kwargs["max_retries"] = spec.max_retries
     if spec.timeout_s is not None:
         kwargs["timeout"] = spec.timeout_s
     return TroupeOpenAIClient(
-        extra_body=spec.extra_body,
+        extra_body=extra_body,
         api_key_env=spec.api_key_env,
         discover=spec.model is None,
         given_model_info=spec.model_info,

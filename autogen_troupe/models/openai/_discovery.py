@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 
 from ...errors import ModelCallError, ProfileError
-from ...scenario._schema import ModelSpec
 from .._endpoints import normalize_base_url
 from .._http import async_client, sync_client
 from .._network import check_endpoint
 from .._redact import redact_text
+from .._resolved import OpenAIModel
 from ._errors import scrub, server_message
 
 __all__ = ["adiscover_model", "alist_models", "discover_model", "key_for", "list_models"]
@@ -111,7 +111,7 @@ async def _alist(
     return _model_ids(response, url, api_key)
 
 
-def key_for(spec: ModelSpec) -> str | None:
+def key_for(spec: OpenAIModel) -> str | None:
     if spec.api_key is not None and spec.api_key.get_secret_value():
         return spec.api_key.get_secret_value()
     if spec.api_key_env and os.environ.get(spec.api_key_env, "").strip():
@@ -119,14 +119,14 @@ def key_for(spec: ModelSpec) -> str | None:
     return None
 
 
-async def alist_models(spec: ModelSpec) -> list[str]:
+async def alist_models(spec: OpenAIModel) -> list[str]:
     """The model ids an `openai`-provider spec's endpoint serves."""
     if not spec.base_url:
         raise ProfileError(f"model profile {spec.profile or 'inline'!r} has no base_url to ask for models")
     return await _alist(spec.base_url, spec.headers, key_for(spec), min(spec.timeout_s or 30.0, 30.0))
 
 
-def list_models(spec: ModelSpec) -> list[str]:
+def list_models(spec: OpenAIModel) -> list[str]:
     """`alist_models` for synchronous callers."""
     if not spec.base_url:
         raise ProfileError(f"model profile {spec.profile or 'inline'!r} has no base_url to ask for models")

@@ -37,7 +37,8 @@ from typing_extensions import Self
 
 from ...errors import ModelCallError, ProfileError
 from ...scenario._base import Frozen
-from .._facts import preset_for
+from .._facts import model_info_for, preset_for
+from .._resolved import VllmModel, as_resolved
 from ._default_model import DEFAULT_MODEL_ALIAS
 from ._engine import EngineHandle, acquire_engine, release_engine
 from ._messages import load_template, model_folder
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
     from vllm.renderers.online_renderer import OnlineRenderer
 
-    from ...scenario._schema import ModelSpec
+    pass
 
 __all__ = ["VllmChatCompletionClient", "VllmClientConfig", "create_client", "preset_for"]
 
@@ -96,15 +97,9 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
 
     def __init__(self, model: str, **settings: Any) -> None:
         self._config = VllmClientConfig(model=model, **settings)
-        info: dict[str, Any] = {
-            "vision": False,
-            "function_calling": self._config.tool_parser is not None,
-            "json_output": True,
-            "structured_output": True,
-            "family": "unknown",
-            "multiple_system_messages": True,
-        }
-        info.update(self._config.model_info or {})
+        info = model_info_for(
+            "vllm", model, tool_parser=self._config.tool_parser, given=self._config.model_info
+        )
         validate_model_info(info)  # type: ignore[arg-type]
         self._model_info: ModelInfo = info  # type: ignore[assignment]
         self._handle: EngineHandle | None = None
@@ -418,8 +413,11 @@ def _add(a: RequestUsage, b: RequestUsage) -> RequestUsage:
     )
 
 
-def create_client(spec: ModelSpec) -> VllmChatCompletionClient:
-    """The `vllm` provider: a client for a resolved spec, with the model's preset under the spec."""
+def create_client(spec: VllmModel | Any) -> VllmChatCompletionClient:
+    """The `vllm` provider: a client for a resolved model, with the model's preset under its settings."""
+    spec = as_resolved(spec)
+    if not isinstance(spec, VllmModel):
+        raise ProfileError(f"this provider takes VllmModel models, not {spec.provider!r} ones")
     if not spec.model:
         raise ProfileError(
             f"an in-process vLLM model needs `model`: a local Hugging Face folder or {DEFAULT_MODEL_ALIAS!r}"
@@ -430,17 +428,14 @@ def create_client(spec: ModelSpec) -> VllmChatCompletionClient:
         value = getattr(spec, key)
         if value is not None:
             settings[key] = value
-    for key in ("temperature", "top_p", "max_tokens", "seed", "frequency_penalty", "presence_penalty"):
-        value = getattr(spec, key)
-        if value is not None:
-            settings[key] = value
-    if spec.stop is not None:
-        settings["stop"] = list(spec.stop)
+    request = spec.settings.as_dict()
+    extra_body = request.pop("extra_body", {})
+    settings.update(request)
     if spec.model_info is not None:
         settings["model_info"] = {k: v for k, v in spec.model_info.model_dump().items() if v is not None}
     try:
         return VllmChatCompletionClient(
-            spec.model, engine_args=engine_args, extra_body=dict(spec.extra_body), **settings
+            spec.model, engine_args=engine_args, extra_body=extra_body, **settings
         )
     except ValidationError as e:
         raise ProfileError(f"invalid in-process vLLM settings: {e}") from None
