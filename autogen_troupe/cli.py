@@ -101,6 +101,7 @@ def run(
     """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript.
 
     The in-process engine's own log (vLLM, torch) goes to NAME-TIME.log beside the transcript."""
+    # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .scenario import load_scenario
@@ -170,6 +171,7 @@ def record(
     ] = False,
 ) -> None:
     """Run SCENARIO against its model and record every model and tool call into a cassette."""
+    # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .scenario import load_scenario
@@ -250,6 +252,7 @@ def test_scenarios(
     model: ModelOpt = None,
 ) -> None:
     """Replay every scenario that has a cassette and an expect block, check it, and print a table."""
+    # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from rich.table import Table
 
     from .runtime import RunOptions

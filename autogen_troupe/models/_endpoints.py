@@ -272,34 +272,69 @@ def resolve_model(
     """
     env = os.environ if env is None else env
     overrides = overrides or Overrides()
-    r = _Resolver(read_user_file(profiles_path or user_profiles_path(env)))
+    resolver = _Resolver(read_user_file(profiles_path or user_profiles_path(env)))
     layers = _Layers()
-
-    if overrides.profile:
-        ref = overrides.profile
-    ref = "default" if ref is None else ref
-    if isinstance(ref, str):
-        label: str | None = ref
-        r.named(ref, layers)
-    else:
-        inline = ref.model_dump(exclude_unset=True)
-        label = inline.pop("profile", None)
-        if label:
-            r.named(label, layers)
-        elif "provider" not in inline and "base_url" not in inline:
-            if parent is not None:
-                base = resolve_model(parent, env=env, profiles_path=profiles_path, offline=offline)
-                label = base.profile
-                inherited = flat(base)
-                inherited.pop("profile", None)
-                layers.add(inherited, f"model {label!r}")
-                layers.optional_keys.add(inherited.get("api_key_env") or "")
-            else:
-                label = "default"
-                r.named(label, layers)
-        layers.add(inline, "the scenario's model settings")
+    ref = overrides.profile or ("default" if ref is None else ref)
+    label = _layer_reference(
+        ref, parent, resolver, layers, env=env, profiles_path=profiles_path, offline=offline
+    )
     name = label or "inline"
+    _layer_overrides(overrides, layers)
+    data, missing = _expanded(layers, env, name)
+    _set_provider(data, name, missing, offline=offline)
+    if offline:
+        missing.clear()
+        data.pop("api_key", None)
+    elif data.get("provider") == "openai":
+        _look_up_key(data, env, layers, name, missing)
+    if missing:
+        listed = "; ".join(f"{var} ({why})" for var, why in missing.items())
+        what = "variables" if len(missing) > 1 else "variable"
+        raise ProfileError(
+            f"model profile {name!r} needs the environment {what} {listed}. "
+            f"Set {'them' if len(missing) > 1 else 'it'}, "
+            "or choose another profile with --profile / TROUPE_PROFILE"
+        )
+    if data.get("provider") == "openai":
+        if data.get("base_url"):
+            data["base_url"] = normalize_base_url(str(data["base_url"]))
+        elif not offline:
+            raise ProfileError(f"model {name!r} uses provider 'openai' but has no base_url")
+    data["profile"] = label
+    return _checked(data, layers, name)
 
+
+def _layer_reference(
+    ref: ModelRef,
+    parent: ModelRef | None,
+    resolver: _Resolver,
+    layers: _Layers,
+    **parent_settings: Any,
+) -> str | None:
+    """Layer a profile name, or an inline spec on what it builds on; returns the profile's name."""
+    if isinstance(ref, str):
+        resolver.named(ref, layers)
+        return ref
+    inline = ref.model_dump(exclude_unset=True)
+    label = inline.pop("profile", None)
+    if label:
+        resolver.named(label, layers)
+    elif "provider" not in inline and "base_url" not in inline:
+        if parent is not None:  # an agent's settings on the scenario's model
+            base = resolve_model(parent, **parent_settings)
+            label = base.profile
+            inherited = flat(base)
+            inherited.pop("profile", None)
+            layers.add(inherited, f"model {label!r}")
+            layers.optional_keys.add(inherited.get("api_key_env") or "")
+        else:
+            label = "default"
+            resolver.named(label, layers)
+    layers.add(inline, "the scenario's model settings")
+    return label
+
+
+def _layer_overrides(overrides: Overrides, layers: _Layers) -> None:
     data = layers.data
     if overrides.base_url:
         if data.get("provider") in (None, "vllm"):
@@ -314,9 +349,12 @@ def resolve_model(
         layers.add({"model": overrides.model}, "the model override (--model / TROUPE_MODEL)")
     if overrides.api_key:
         layers.add({"api_key": overrides.api_key}, "the API key override (TROUPE_API_KEY)")
-    data = layers.data
 
-    # Expand ${VAR} everywhere, then count `${VAR:-}` settings that came out empty as unset.
+
+def _expanded(layers: _Layers, env: Mapping[str, str], name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The layered data with ${VAR} expanded; `${VAR:-}` settings that came out empty count as unset, and
+    variables that are unset where a value is needed are returned with the setting that needs them."""
+    data = layers.data
     missing: dict[str, str] = {}
     for k in list(data):
         lost: list[str] = []
@@ -326,44 +364,39 @@ def resolve_model(
     data = {k: v for k, v in data.items() if not _blank(v)}
     if isinstance(data.get("headers"), Mapping):
         data["headers"] = {h: v for h, v in data["headers"].items() if not _blank(v)}
+    return data, missing
 
-    if not data.get("provider"):
-        if data.get("base_url"):
-            data["provider"] = "openai"
-        elif data.get("cassette"):
-            data["provider"] = "replay"
-        elif not missing and not offline:
-            raise ProfileError(f"model {name!r} has neither provider nor base_url; give one of them")
-        else:  # offline, a variable unset: an endpoint whose URL this machine does not know
-            data["provider"] = "openai"
-    if offline:
-        missing.clear()
-        data.pop("api_key", None)
-    elif data.get("provider") == "openai":
-        key_env = data.get("api_key_env")
-        if data.get("api_key") is None and key_env:
-            value = env.get(key_env, "").strip()
-            if value:
-                data["api_key"] = SecretStr(value)
-            elif key_env not in layers.optional_keys:
-                missing.setdefault(key_env, f"the API key, from {layers.origin.get('api_key_env', name)}")
-    if missing:
-        listed = "; ".join(f"{var} ({why})" for var, why in missing.items())
-        what = "variables" if len(missing) > 1 else "variable"
-        raise ProfileError(
-            f"model profile {name!r} needs the environment {what} {listed}. "
-            f"Set {'them' if len(missing) > 1 else 'it'}, "
-            "or choose another profile with --profile / TROUPE_PROFILE"
-        )
-    if data.get("provider") == "openai":
-        if not data.get("base_url"):
-            if not offline:
-                raise ProfileError(f"model {name!r} uses provider 'openai' but has no base_url")
-        else:
-            data["base_url"] = normalize_base_url(str(data["base_url"]))
-    data["profile"] = label
+
+def _set_provider(data: dict[str, Any], name: str, missing: Mapping[str, str], *, offline: bool) -> None:
+    if data.get("provider"):
+        return
+    if data.get("base_url"):
+        data["provider"] = "openai"
+    elif data.get("cassette"):
+        data["provider"] = "replay"
+    elif not missing and not offline:
+        raise ProfileError(f"model {name!r} has neither provider nor base_url; give one of them")
+    else:  # offline, a variable unset: an endpoint whose URL this machine does not know
+        data["provider"] = "openai"
+
+
+def _look_up_key(
+    data: dict[str, Any], env: Mapping[str, str], layers: _Layers, name: str, missing: dict[str, str]
+) -> None:
+    key_env = data.get("api_key_env")
+    if data.get("api_key") is not None or not key_env:
+        return
+    value = env.get(key_env, "").strip()
+    if value:
+        data["api_key"] = SecretStr(value)
+    elif key_env not in layers.optional_keys:
+        missing.setdefault(key_env, f"the API key, from {layers.origin.get('api_key_env', name)}")
+
+
+def _checked(data: dict[str, Any], layers: _Layers, name: str) -> ResolvedModel:
+    """The file format's checks on the layered data, naming where each bad value came from; then typed."""
     try:
-        checked = ModelSpec.model_validate(data)  # the file format's checks, with where each value came from
+        checked = ModelSpec.model_validate(data)
     except ValidationError as e:
         lines = []
         for err in e.errors():

@@ -89,6 +89,8 @@ async def open_team(
     agents' clients come from instead of the live models (tests: a `ScriptedClient`); `hooks` are what
     record and replay change (see `RunHooks`).
     """
+    # Over 60 lines by its closures, which share the open client source, MCP servers and resolved specs
+    # with the team builder; as functions they would only pass those three around.
     from ..agents import assemble_team, limit_conditions
     from ..models._facts import ModelLimits, limits_of
     from ..models._registry import ClientPool
@@ -174,62 +176,92 @@ async def run_scenario(
         raise ScenarioError([Issue(where, 1, 1, "the scenario has no task; give one with --task / task=...")])
     if options.env is not None:  # keys given in a mapping rather than our environment
         remember_secrets(secrets_in_env(options.env))
-    started = time.monotonic()
-    writer = _open_writer(scenario, options)
-    log_path = writer.path.with_suffix(".log") if writer is not None else None
-    logs: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-    if options.capture_engine_logs and log_path is not None:
-        from ._logs import engine_logs_to
-
-        logs = engine_logs_to(log_path, console=options.show_engine_logs)
-    entries: list[Entry] = []
-    usage = Usage()
-    stop_reason, stopped_by, error = "", "error", None
-
-    def emit(item: Entry | Chunk) -> None:
-        nonlocal usage
-        if not isinstance(item, Chunk):
-            entries.append(item)
-            if item.usage is not None:
-                usage = usage + item.usage
-            if writer is not None:
-                writer.write({"record": "entry", **item.model_dump(mode="json")})
-        if on_event is not None:
-            on_event(item)
-
-    def finish(reason: str, by: Any, error: str | None) -> RunResult:
-        return _finish(writer, scenario, task, reason, by, entries, usage, started, error, log_path)
-
+    run = _RunRecord(scenario, task, options, on_event)
     raised: list[TroupeError] = []  # our errors the model clients raised, before AutoGen flattened them
     try:
-        with logs:
+        with run.engine_logs():
             async with open_team(
                 scenario, model_client=model_client, clients=clients, options=options, hooks=hooks
             ) as opened:
                 raised = opened.errors
-                if writer is not None:
-                    from ..models._resolved import redacted
-
-                    writer.write(
-                        {"record": "models", "models": {a: redacted(s) for a, s in opened.specs.items()}}
-                    )
+                run.models(opened.specs)
                 stop_reason, stopped_by = await _stream(
-                    opened, task, time.monotonic(), emit, scenario.limits.timeout_s
+                    opened, task, time.monotonic(), run.emit, scenario.limits.timeout_s
                 )
     except (KeyboardInterrupt, asyncio.CancelledError) as e:
-        _where(e, finish("interrupted", "interrupted", "the run was interrupted"))
+        _where(e, run.finish("interrupted", "interrupted", "the run was interrupted"))
         raise
     except TroupeError as e:
         error = redact_text(f"{type(e).__name__}: {e}")
-        _where(e, finish(error, "error", error))
+        _where(e, run.finish(error, "error", error))
         raise
     except Exception as e:  # a failure deep in the team: ours as it was raised, else explained
         typed = raised[-1] if raised else None
         error = redact_text(f"{type(typed).__name__}: {typed}" if typed else _explain(e))
         failed = typed or RunError(error)
-        _where(failed, finish(error, "error", error))
+        _where(failed, run.finish(error, "error", error))
         raise failed from e
-    return finish(stop_reason, stopped_by, None)
+    return run.finish(stop_reason, stopped_by, None)
+
+
+class _RunRecord:
+    """What a run keeps as it goes: its entries and usage, the JSONL transcript (written line by line, so
+    an interrupted run keeps what it had) and where the engine's log goes."""
+
+    def __init__(
+        self, scenario: Scenario, task: str, options: RunOptions, on_event: EventHook | None
+    ) -> None:
+        self.scenario, self.task, self.options, self.on_event = scenario, task, options, on_event
+        self.started = time.monotonic()
+        self.entries: list[Entry] = []
+        self.usage = Usage()
+        self.writer = _open_writer(scenario, options)
+        self.log_path = self.writer.path.with_suffix(".log") if self.writer is not None else None
+
+    def engine_logs(self) -> contextlib.AbstractContextManager[Any]:
+        if not self.options.capture_engine_logs or self.log_path is None:
+            return contextlib.nullcontext()
+        from ._logs import engine_logs_to
+
+        return engine_logs_to(self.log_path, console=self.options.show_engine_logs)
+
+    def models(self, specs: Mapping[str, Any]) -> None:
+        if self.writer is not None:
+            from ..models._resolved import redacted
+
+            self.writer.write({"record": "models", "models": {a: redacted(s) for a, s in specs.items()}})
+
+    def emit(self, item: Entry | Chunk) -> None:
+        if not isinstance(item, Chunk):
+            self.entries.append(item)
+            if item.usage is not None:
+                self.usage = self.usage + item.usage
+            if self.writer is not None:
+                self.writer.write({"record": "entry", **item.model_dump(mode="json")})
+        if self.on_event is not None:
+            self.on_event(item)
+
+    def finish(self, stop_reason: str, stopped_by: Any, error: str | None) -> RunResult:
+        """The result, also written as the transcript's last record."""
+        log = self.log_path
+        result = RunResult(
+            scenario=self.scenario.name,
+            task=self.task,
+            stop_reason=stop_reason,
+            stopped_by=stopped_by,
+            transcript=tuple(self.entries),
+            usage=self.usage,
+            duration_s=round(time.monotonic() - self.started, 3),
+            transcript_path=self.writer.path if self.writer else None,
+            log_path=log if log is not None and log.exists() else None,
+            error=error,
+        )
+        if self.writer is not None:
+            summary = result.model_dump(mode="json", exclude={"transcript"})
+            summary["total_tokens"] = self.usage.total_tokens
+            self.writer.write({"record": "result", **summary})
+            self.writer.close()
+        return result
 
 
 def _where(error: BaseException, result: RunResult) -> None:
@@ -334,38 +366,6 @@ def _open_writer(scenario: Scenario, options: RunOptions) -> TranscriptWriter | 
     writer = TranscriptWriter(Path(options.out_dir) / f"{scenario.name}-{stamp}.jsonl")
     writer.write({"record": "run", "scenario": scenario.name, "started_at": dt.datetime.now(dt.timezone.utc)})
     return writer
-
-
-def _finish(
-    writer: TranscriptWriter | None,
-    scenario: Scenario,
-    task: str,
-    stop_reason: str,
-    stopped_by: Any,
-    entries: list[Entry],
-    usage: Usage,
-    started: float,
-    error: str | None,
-    log_path: Path | None = None,
-) -> RunResult:
-    result = RunResult(
-        scenario=scenario.name,
-        task=task,
-        stop_reason=stop_reason,
-        stopped_by=stopped_by,
-        transcript=tuple(entries),
-        usage=usage,
-        duration_s=round(time.monotonic() - started, 3),
-        transcript_path=writer.path if writer else None,
-        log_path=log_path if log_path is not None and log_path.exists() else None,
-        error=error,
-    )
-    if writer is not None:
-        summary = result.model_dump(mode="json", exclude={"transcript"})
-        summary["total_tokens"] = usage.total_tokens
-        writer.write({"record": "result", **summary})
-        writer.close()
-    return result
 
 
 def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOptions | None = None) -> Any:
