@@ -23,7 +23,7 @@ from autogen_troupe.errors import ModelCallError
 from autogen_troupe.mcp_servers.retrieval import HttpEmbedder, HttpReranker, RetrievalError
 from autogen_troupe.models._endpoints import resolve_model
 from autogen_troupe.models._http import RETRY_AFTER_MAX_S
-from autogen_troupe.models.openai import alist_models, create_client, discover_model
+from autogen_troupe.models.openai import create_client, discover_model, list_models
 from autogen_troupe.scenario._schema import ModelSpec
 
 SECRET = "sk-test-fault-0123456789"
@@ -296,7 +296,7 @@ async def test_model_discovery_refuses_a_redirect_to_another_origin(
     with pytest.raises(ModelCallError, match="to another origin") as info:
         discover_model(srv.base_url, {"x-api-key": SECRET}, SECRET)
     with pytest.raises(ModelCallError, match="to another origin"):
-        await alist_models(spec_for(srv, headers={"x-api-key": SECRET}))
+        await list_models(spec_for(srv, headers={"x-api-key": SECRET}))
     client = create_client(spec_for(srv, model=None, headers={"x-api-key": SECRET}))
     with pytest.raises(ModelCallError, match="to another origin"):
         await client.create(MESSAGES)

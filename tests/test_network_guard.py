@@ -50,7 +50,7 @@ def test_remote_endpoint_refused_with_the_way_out(guarded: None) -> None:
     assert "https://gateway.example.com" in message and "--troupe-live" in message
     assert isinstance(caught.value, ProfileError)  # the CLI reports it as a setup problem, exit 2
     with pytest.raises(NetworkBlocked):
-        list_models(ModelSpec(provider="openai", base_url=REMOTE, model="m"))
+        asyncio.run(list_models(ModelSpec(provider="openai", base_url=REMOTE, model="m")))
 
 
 def test_loopback_endpoint_allowed_and_answers(guarded: None) -> None:

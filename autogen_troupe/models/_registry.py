@@ -62,9 +62,9 @@ async def list_models(spec: ResolvedModel | ModelSpec) -> list[str]:
     spec = as_resolved(spec)
     _remember(spec)
     if isinstance(spec, OpenAIModel):
-        from .openai._discovery import alist_models
+        from .openai._discovery import list_models
 
-        return await alist_models(spec)
+        return await list_models(spec)
     return [spec.model] if spec.model else []
 
 

@@ -13,14 +13,13 @@ from ..._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._client import TroupeOpenAIClient, TroupeOpenAIConfig, create_client
-    from ._discovery import adiscover_model, alist_models, discover_model, list_models
+    from ._discovery import adiscover_model, discover_model, list_models
     from ._errors import translate_error
 
 __all__ = [
     "TroupeOpenAIClient",
     "TroupeOpenAIConfig",
     "adiscover_model",
-    "alist_models",
     "create_client",
     "discover_model",
     "list_models",
@@ -31,10 +30,9 @@ _WHERE = {
     "TroupeOpenAIClient": "._client",
     "TroupeOpenAIConfig": "._client",
     "adiscover_model": "._discovery",
-    "alist_models": "._discovery",
+    "list_models": "._discovery",
     "create_client": "._client",
     "discover_model": "._discovery",
-    "list_models": "._discovery",
     "translate_error": "._errors",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

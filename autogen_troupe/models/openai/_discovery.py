@@ -17,7 +17,7 @@ from .._redact import redact_text
 from .._resolved import OpenAIModel
 from ._errors import scrub, server_message
 
-__all__ = ["adiscover_model", "alist_models", "discover_model", "key_for", "list_models"]
+__all__ = ["adiscover_model", "discover_model", "key_for", "list_models"]
 
 
 def _model_ids(response: httpx.Response, url: str, secret: str | None) -> list[str]:
@@ -119,21 +119,8 @@ def key_for(spec: OpenAIModel) -> str | None:
     return None
 
 
-async def alist_models(spec: OpenAIModel) -> list[str]:
+async def list_models(spec: OpenAIModel) -> list[str]:
     """The model ids an `openai`-provider spec's endpoint serves."""
     if not spec.base_url:
         raise ProfileError(f"model profile {spec.profile or 'inline'!r} has no base_url to ask for models")
     return await _alist(spec.base_url, spec.headers, key_for(spec), min(spec.timeout_s or 30.0, 30.0))
-
-
-def list_models(spec: OpenAIModel) -> list[str]:
-    """`alist_models` for synchronous callers."""
-    if not spec.base_url:
-        raise ProfileError(f"model profile {spec.profile or 'inline'!r} has no base_url to ask for models")
-    url, h = _models_request(spec.base_url, spec.headers, key_for(spec))
-    try:
-        with sync_client(timeout=min(spec.timeout_s or 30.0, 30.0)) as client:
-            response = client.get(url, headers=h)
-    except httpx.HTTPError as e:
-        raise _unreachable(url, e) from None
-    return _model_ids(response, url, key_for(spec))
