@@ -14,13 +14,16 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
-from ..scenario._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
+from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
 from ._hooks import ClientSource, OneClient, RunHooks, guarded
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
+
+if TYPE_CHECKING:
+    from ..models._resolved import ResolvedModel
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
 
@@ -44,7 +47,7 @@ class RunOptions:
 
 def resolve_agent_model(
     scenario: Scenario, ref: ModelRef, options: RunOptions, *, offline: bool = False, overrides: Any = None
-) -> ModelSpec:
+) -> ResolvedModel:
     """The resolved model for one agent's (or the selector's) ref; agent settings layer on the scenario's.
 
     `overrides` (a replay's recorded ones) go under the run's own; `offline` needs no keys (a replay).
@@ -70,7 +73,7 @@ class OpenTeam:
 
     team: Any
     scenario: Scenario
-    specs: dict[str, ModelSpec]
+    specs: dict[str, ResolvedModel]
     errors: list[TroupeError] = field(default_factory=list)
 
 
@@ -99,7 +102,7 @@ async def open_team(
     options = options or RunOptions()
     hooks = hooks or RunHooks()
     source = _client_source(model_client, clients, hooks)
-    specs: dict[str, ModelSpec] = {}
+    specs: dict[str, ResolvedModel] = {}
     errors: list[TroupeError] = []
 
     async with contextlib.AsyncExitStack() as stack:
@@ -348,11 +351,10 @@ def _by_caps(reason: str, scenario: Scenario) -> bool:
 def _explain(e: BaseException) -> str:
     """One paragraph for an unexpected failure, with the innermost cause that says most."""
     inner = e
-    while inner.__cause__ is not None or inner.__context__ is not None:
-        nxt = inner.__cause__ or inner.__context__
+    while (nxt := inner.__cause__ or inner.__context__) is not None:
         if isinstance(nxt, TroupeError):
             return f"{type(nxt).__name__}: {nxt}"
-        inner = nxt  # type: ignore[assignment]
+        inner = nxt
     msg = str(e) or type(e).__name__
     if inner is not e and str(inner):
         msg = f"{msg} (caused by {type(inner).__name__}: {inner})"

@@ -53,7 +53,9 @@ class _Bounded(GroupedMetadata):
     `true`/`false` are refused (pydantic would read them as 1/0), as are inf, nan and overflowing values.
     """
 
-    def __init__(self, kind: type, low: float, high: float, *, low_open: bool = False, unit: str = "") -> None:
+    def __init__(
+        self, kind: type, low: float, high: float, *, low_open: bool = False, unit: str = ""
+    ) -> None:
         noun = ("a valid integer" if kind is int else "a number") + (f" of {unit}" if unit else "")
         span = (
             f"greater than {_num(low)} and at most {_num(high)}"
