@@ -23,6 +23,10 @@ from ._hooks import ClientSource, OneClient, RunHooks, guarded
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
 
 if TYPE_CHECKING:
+    from autogen_agentchat.base import Team as AutogenTeam
+    from autogen_core.models import ChatCompletionClient
+
+    from ..models._endpoints import Overrides
     from ..models._resolved import ResolvedModel
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
@@ -35,7 +39,7 @@ EventHook = Callable[["Entry | Chunk"], None]
 class RunOptions:
     """Run settings that are not part of the scenario file."""
 
-    overrides: Any = None  # models.Overrides
+    overrides: Overrides | None = None
     env: Mapping[str, str] | None = None
     profiles_path: Path | None = None
     out_dir: Path | None = None  # where the JSONL transcript goes; None: no file
@@ -46,7 +50,12 @@ class RunOptions:
 
 
 def resolve_agent_model(
-    scenario: Scenario, ref: ModelRef, options: RunOptions, *, offline: bool = False, overrides: Any = None
+    scenario: Scenario,
+    ref: ModelRef,
+    options: RunOptions,
+    *,
+    offline: bool = False,
+    overrides: Overrides | None = None,
 ) -> ResolvedModel:
     """The resolved model for one agent's (or the selector's) ref; agent settings layer on the scenario's.
 
@@ -71,7 +80,7 @@ class OpenTeam:
     """A team whose model clients and MCP servers are open; `specs` are the resolved models by agent and
     `errors` the errors of ours its model clients raised (AutoGen passes on only their text)."""
 
-    team: Any
+    team: AutogenTeam
     scenario: Scenario
     specs: dict[str, ResolvedModel]
     errors: list[TroupeError] = field(default_factory=list)
@@ -81,7 +90,7 @@ class OpenTeam:
 async def open_team(
     scenario: Scenario,
     *,
-    model_client: Any = None,
+    model_client: ChatCompletionClient | None = None,
     clients: ClientSource | None = None,
     options: RunOptions | None = None,
     hooks: RunHooks | None = None,
@@ -148,7 +157,9 @@ async def open_team(
         yield OpenTeam(team=team, scenario=scenario, specs=specs, errors=errors)
 
 
-def _client_source(model_client: Any, clients: ClientSource | None, hooks: RunHooks) -> ClientSource | None:
+def _client_source(
+    model_client: ChatCompletionClient | None, clients: ClientSource | None, hooks: RunHooks
+) -> ClientSource | None:
     given = [s for s in (model_client, clients, hooks.clients) if s is not None]
     if len(given) > 1:
         raise UsageError("give one of model_client=, clients= and hooks.clients, not several")
@@ -161,7 +172,7 @@ async def run_scenario(
     scenario: Scenario,
     *,
     task: str | None = None,
-    model_client: Any = None,
+    model_client: ChatCompletionClient | None = None,
     clients: ClientSource | None = None,
     options: RunOptions | None = None,
     hooks: RunHooks | None = None,
@@ -370,7 +381,9 @@ def _open_writer(scenario: Scenario, options: RunOptions) -> TranscriptWriter | 
     return writer
 
 
-def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOptions | None = None) -> Any:
+def build_team(
+    scenario: Scenario, model_client: ChatCompletionClient | None = None, *, options: RunOptions | None = None
+) -> AutogenTeam:
     """The scenario's AutoGen team, for apps that call `team.run_stream()` themselves.
 
     With `model_client` every agent uses it (the caller closes it); without, clients come from the model
