@@ -39,7 +39,8 @@ def _normalise(obj: Any) -> tuple[bool, bool]:
     if not isinstance(obj, dict):
         return False, False
     changed = False
-    choices = obj.get("choices") if isinstance(obj.get("choices"), list) else []
+    raw_choices = obj.get("choices")
+    choices: list[Any] = raw_choices if isinstance(raw_choices, list) else []
     blocked = obj.get("blocked") is True or any(
         isinstance(c, dict) and c.get("blocked") is True for c in choices
     )
@@ -127,8 +128,8 @@ class _CheckedSSE(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> Any:
         held, self._held = self._held, []
-        for item in held:
-            yield item
+        for chunk in held:
+            yield chunk
         async for item in self._items:
             if isinstance(item, Fault):
                 yield _data({"error": item.error_body()}) + b"\n\n"
