@@ -13,6 +13,7 @@ TroupeError
     │   ├── ContentBlocked   a gateway's moderation refused the text
     │   └── EngineError      the in-process engine cannot start in this environment
     ├── ToolCallError    an MCP server or Python tool failed
+    │   ├── McpAuthError     an MCP server wants a login we do not have, or OAuth failed
     │   └── RetrievalError   our retrieval server could not index or search
     └── ReplayMismatch   a replayed request differs from the recorded one
 ```
@@ -33,6 +34,7 @@ __all__ = [
     "ContentBlocked",
     "EngineError",
     "Issue",
+    "McpAuthError",
     "ModelCallError",
     "NetworkBlocked",
     "ProfileError",
@@ -152,6 +154,22 @@ class EngineError(ModelCallError):
 
 class ToolCallError(RunError):
     """An MCP server or Python tool could not be started or failed outside the model's reach."""
+
+
+class McpAuthError(ToolCallError):
+    """An HTTP MCP server needs OAuth: no login is stored and nobody can log in now, or the flow failed.
+
+    The message says which `troupe mcp login` to run, or what the authorization server answered; `what`
+    is that part alone, completing "MCP server 'NAME' ...".
+    """
+
+    def __init__(self, server: str, what: str) -> None:
+        self.server = server
+        self.what = what
+        super().__init__(f"MCP server {server!r} {what}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.server, self.what)
 
 
 class RetrievalError(ToolCallError):

@@ -59,6 +59,7 @@ from ._fields import (
     _Shorthand,
     scenario_name_from,
 )
+from ._mcp_auth import McpAuth
 from ._rules import (
     AllOf,
     AnyOf,
@@ -92,6 +93,7 @@ __all__ = [
     "HttpServer",
     "Limits",
     "MaxMessages",
+    "McpAuth",
     "McpServer",
     "McpUse",
     "ModelContext",
@@ -231,6 +233,7 @@ class HttpServer(Frozen):
     kind: Literal["http"] = "http"
     url: str
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
+    auth: McpAuth | None = Field(None, description="OAuth for this server (see `troupe mcp login`).")
     startup_timeout_s: Seconds = 30.0
     call_timeout_s: Seconds = 60.0
 

@@ -38,6 +38,7 @@ from ..models._redact import (
     secrets_in_text,
 )
 from ..scenario._schema import HttpServer, StdioServer
+from ._mcp_auth import auth_failure, http_auth, login_hint
 from ._mcp_stdio import (
     CONNECTION_LOST,
     REAP_S,
@@ -112,6 +113,7 @@ class _Live:
         self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "not retrieved"
         self._task: asyncio.Task[None] | None = None
         self._tools_changed = asyncio.Event()
+        self.refused: int | None = None  # the last 401/403 an HTTP server answered (auth hints)
 
     @property
     def proc(self) -> anyio.abc.Process | None:
@@ -137,11 +139,21 @@ class _Live:
     @asynccontextmanager
     async def _http(self, server: HttpServer) -> AsyncIterator[Any]:
         timeout = httpx2.Timeout(30.0, read=300.0)
+        auth = http_auth(self.handle.name, server.url, server.auth, login_hint(self.handle.name))
         async with (
-            httpx2.AsyncClient(headers=server.headers, timeout=timeout) as http,
+            httpx2.AsyncClient(
+                headers=server.headers,
+                timeout=timeout,
+                auth=auth,
+                event_hooks={"response": [self._note]},
+            ) as http,
             streamable_http_client(server.url, http_client=http) as streams,
         ):
             yield streams
+
+    async def _note(self, response: httpx2.Response) -> None:
+        if response.status_code in (401, 403):
+            self.refused = response.status_code
 
     # ---------------------------------------------------------------- lifetime
 
@@ -230,6 +242,11 @@ class _Live:
             return f"cannot start: {exc.strerror or exc}"
         if proc is not None and child is not None and child.exited_itself and proc.returncode is not None:
             return f"{exit_text(proc.returncode)} during startup"
+        server = self.handle.server
+        if isinstance(server, HttpServer) and (
+            auth_problem := auth_failure(self.handle.name, server.auth is not None, self.refused, exc)
+        ):
+            return auth_problem
         if isinstance(exc, MCPError) and exc.code == mcp_types.CONNECTION_CLOSED:
             return "closed the connection during startup"
         if isinstance(exc, MCPError):

@@ -1,0 +1,351 @@
+"""OAuth for HTTP MCP servers, on the `mcp` SDK's own client: discovery of the protected-resource and
+authorization-server metadata, dynamic registration or a configured client, PKCE with a loopback redirect,
+client credentials (secret or signed key), refresh, and tokens kept by `_mcp_tokens.TokenFile`.
+
+Who may log in is the caller's choice: a run never opens a browser (it fails saying which `troupe mcp
+login` to run), while the `troupe mcp` commands set `login_ui` so that a server asking for a login gets one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import warnings
+import webbrowser
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2
+from mcp.client.auth import OAuthClientProvider, OAuthFlowError
+from mcp.client.auth.extensions.client_credentials import (
+    ClientCredentialsOAuthProvider,
+    PrivateKeyJWTOAuthProvider,
+    SignedJWTParameters,
+)
+from mcp.client.auth.oauth2 import OAuthContext
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata
+from mcp.shared.exceptions import MCPDeprecationWarning
+from pydantic import AnyUrl
+
+from ..errors import McpAuthError
+from ..scenario._mcp_auth import McpAuth
+from ._mcp_tokens import TokenFile
+
+__all__ = ["LoginUI", "auth_failure", "http_auth", "login_hint", "login_ui", "using_login"]
+
+logger = logging.getLogger(__name__)
+
+_PAGE = (
+    b"<!doctype html><meta charset=utf-8><title>troupe</title>"
+    b"<p style='font:16px sans-serif;margin:3em'>%s You can close this tab.</p>"
+)
+
+
+@dataclass
+class LoginUI:
+    """How a person logs in: whether to open the browser, where to tell them, how long to wait."""
+
+    open_browser: bool = True
+    tell: Callable[[str], None] = field(default=lambda text: None)
+    timeout_s: float = 300.0
+
+
+login_ui: ContextVar[LoginUI | None] = ContextVar("troupe_mcp_login_ui", default=None)
+"""Set by the `troupe mcp` commands; None (a run) means nobody is there to log in."""
+
+
+@contextlib.contextmanager
+def using_login(ui: LoginUI | None) -> Iterator[None]:
+    token = login_ui.set(ui)
+    try:
+        yield
+    finally:
+        login_ui.reset(token)
+
+
+def login_hint(server_name: str) -> str:
+    """The command that logs in to a scenario's server, as we tell people."""
+    return f"troupe mcp login SCENARIO.yaml:{server_name}"
+
+
+# --------------------------------------------------------------------------- the loopback redirect
+
+
+def _free_port(port: int) -> int | None:
+    """`port` if it can be listened on at 127.0.0.1 now (a free one for 0), else None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+        return int(s.getsockname()[1])
+
+
+class _Loopback:
+    """Opens the authorization URL for a person and catches the redirect back on 127.0.0.1 (RFC 8252)."""
+
+    def __init__(self, server_name: str, port: int, ui: LoginUI) -> None:
+        self.server_name = server_name
+        self.port = port
+        self.ui = ui
+        self._result: asyncio.Future[AuthorizationCodeResult] | None = None
+        self._server: asyncio.AbstractServer | None = None
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/callback"
+
+    async def redirect(self, url: str) -> None:
+        """Listen for the redirect, then send the person to the authorization page."""
+        self._result = asyncio.get_running_loop().create_future()
+        self._server = await asyncio.start_server(self._answer, "127.0.0.1", self.port, reuse_address=True)
+        opened = False
+        if self.ui.open_browser:
+            opened = await asyncio.to_thread(webbrowser.open, url)
+        what = "A browser window was opened to" if opened else "Open this address in a browser to"
+        self.ui.tell(f"{what} log in to MCP server {self.server_name!r}:\n  {url}")
+
+    async def callback(self) -> AuthorizationCodeResult:
+        assert self._result is not None, "redirect() comes first"
+        try:
+            return await asyncio.wait_for(self._result, self.ui.timeout_s)
+        except asyncio.TimeoutError:
+            raise McpAuthError(
+                self.server_name, f"sent no login back within {self.ui.timeout_s:g} s"
+            ) from None
+        finally:
+            if self._server is not None:
+                self._server.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = (await asyncio.wait_for(reader.readline(), 10.0)).decode("latin-1")
+            while (await asyncio.wait_for(reader.readline(), 10.0)) not in (b"\r\n", b"\n", b""):
+                pass
+            parts = line.split()
+            query = parse_qs(urlsplit(parts[1]).query) if len(parts) > 1 else {}
+            first = {k: v[0] for k, v in query.items()}
+            if "code" in first or "error" in first:
+                ok = "code" in first
+                status, text = (b"200 OK", b"Logged in.") if ok else (b"400 Bad Request", b"Login refused.")
+                if self._result is not None and not self._result.done():
+                    if ok:
+                        self._result.set_result(
+                            AuthorizationCodeResult(
+                                code=first["code"], state=first.get("state"), iss=first.get("iss")
+                            )
+                        )
+                    else:
+                        why = first.get("error_description") or first["error"]
+                        self._result.set_exception(
+                            McpAuthError(self.server_name, f"refused the login: {why}")
+                        )
+            else:
+                status, text = b"404 Not Found", b"Nothing here."
+            body = _PAGE % text
+            writer.write(
+                b"HTTP/1.1 " + status + b"\r\nContent-Type: text/html; charset=utf-8\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+            )
+            await writer.drain()
+        except (OSError, asyncio.TimeoutError, UnicodeError):
+            pass
+        finally:
+            writer.close()
+
+
+# --------------------------------------------------------------------------- providers
+
+
+class _StoredExpiry:
+    """Knows, after a restart, when the stored token expires, so it is refreshed instead of sent stale."""
+
+    context: OAuthContext
+
+    async def _initialize(self) -> None:
+        await super()._initialize()  # type: ignore[misc]
+        storage = self.context.storage
+        if isinstance(storage, TokenFile) and self.context.current_tokens is not None:
+            self.context.token_expiry_time = storage.expires_at
+
+
+class _AuthCode(_StoredExpiry, OAuthClientProvider):
+    """Authorization code with PKCE; a configured client replaces dynamic registration."""
+
+    def __init__(self, fixed_client: OAuthClientInformationFull | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._fixed_client = fixed_client
+
+    async def _initialize(self) -> None:
+        await super()._initialize()
+        fixed = self._fixed_client
+        if fixed is not None:
+            stored = self.context.client_info
+            if stored is not None and stored.client_id != fixed.client_id:
+                self.context.clear_tokens()  # tokens of another client
+            self.context.client_info = fixed
+
+
+class _ClientSecret(_StoredExpiry, ClientCredentialsOAuthProvider):
+    """Client credentials with a secret."""
+
+
+class _ClientKey(_StoredExpiry, PrivateKeyJWTOAuthProvider):
+    """Client credentials with a private_key_jwt assertion."""
+
+
+class _NoPerson:
+    """Stands in for the browser in a run: there is nobody to log in, so say how to."""
+
+    def __init__(self, server_name: str, hint: str) -> None:
+        self.server_name = server_name
+        self.hint = hint
+
+    async def redirect(self, url: str) -> None:
+        raise McpAuthError(self.server_name, _needs_login(self.hint))
+
+    async def callback(self) -> AuthorizationCodeResult:  # never reached: redirect() raised
+        raise McpAuthError(self.server_name, _needs_login(self.hint))
+
+
+def _redirect_port(auth: McpAuth, tokens: TokenFile, stored: OAuthClientInformationFull | None) -> int:
+    """The loopback port: the registered one if we registered before and it is free, else the configured
+    one (or any free one); a registration whose port is taken is dropped, so the login registers again."""
+    if auth.client_id is None and stored is not None and stored.redirect_uris:
+        registered = urlsplit(str(stored.redirect_uris[0])).port
+        if registered and _free_port(registered):
+            return registered
+        tokens.drop_client_info()
+    port = _free_port(auth.redirect_port)
+    if port is None:
+        raise McpAuthError("login", f"redirect cannot be received: 127.0.0.1:{auth.redirect_port} is taken")
+    return port
+
+
+def http_auth(server_name: str, url: str, auth: McpAuth | None, hint: str) -> httpx2.Auth | None:
+    """The httpx auth for an HTTP MCP server: OAuth when `auth` is set, or whenever a person can log in
+    (the `troupe mcp` commands); None for a run against a server without `auth:`."""
+    ui = login_ui.get()
+    if auth is None and ui is None:
+        return None
+    auth = auth or McpAuth()
+    tokens = TokenFile(url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)  # an omitted issuer: we let discovery decide
+        if auth.grant == "client_credentials":
+            return _machine(url, auth, tokens)
+        return _person(server_name, url, auth, tokens, ui, hint)
+
+
+def _machine(url: str, auth: McpAuth, tokens: TokenFile) -> httpx2.Auth:
+    assert auth.client_id is not None  # the schema requires it for this grant
+    if auth.private_key_file is not None:
+        try:
+            key = Path(auth.private_key_file).expanduser().read_text(encoding="utf-8")
+        except OSError as e:
+            raise McpAuthError(
+                url, f"auth: cannot read private_key_file {auth.private_key_file!r}: {e.strerror}"
+            ) from None
+        signer = SignedJWTParameters(
+            issuer=auth.client_id,
+            subject=auth.client_id,
+            signing_algorithm=auth.signing_algorithm,
+            signing_key=key,
+        )
+        return _ClientKey(
+            server_url=url,
+            storage=tokens,
+            client_id=auth.client_id,
+            assertion_provider=signer.create_assertion_provider(),
+            scope=auth.scope,
+            issuer=auth.issuer,
+        )
+    assert auth.client_secret is not None
+    method = (
+        auth.endpoint_auth if auth.endpoint_auth in ("client_secret_basic", "client_secret_post") else None
+    )
+    return _ClientSecret(
+        server_url=url,
+        storage=tokens,
+        client_id=auth.client_id,
+        client_secret=auth.client_secret.get_secret_value(),
+        token_endpoint_auth_method=method or "client_secret_basic",  # type: ignore[arg-type]
+        scope=auth.scope,
+        issuer=auth.issuer,
+    )
+
+
+def _person(
+    server_name: str, url: str, auth: McpAuth, tokens: TokenFile, ui: LoginUI | None, hint: str
+) -> httpx2.Auth:
+    stored = tokens.client_info()
+    if ui is None:
+        if not tokens.has_tokens():
+            raise McpAuthError(server_name, _needs_login(hint))
+        port = urlsplit(str(stored.redirect_uris[0])).port if stored and stored.redirect_uris else None
+        person: _Loopback | _NoPerson = _NoPerson(server_name, hint)
+        redirect_uri = f"http://127.0.0.1:{port or auth.redirect_port or 8976}/callback"
+    else:
+        loop = _Loopback(server_name, _redirect_port(auth, tokens, stored), ui)
+        person, redirect_uri = loop, loop.redirect_uri
+    fixed = None
+    if auth.client_id is not None:
+        fixed = OAuthClientInformationFull(
+            client_id=auth.client_id,
+            client_secret=auth.client_secret.get_secret_value() if auth.client_secret else None,
+            redirect_uris=[AnyUrl(redirect_uri)],
+            token_endpoint_auth_method=auth.endpoint_auth,  # type: ignore[arg-type]
+            scope=auth.scope,
+        )
+    metadata = OAuthClientMetadata(
+        client_name=auth.client_name,
+        redirect_uris=[AnyUrl(redirect_uri)],
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method="none",
+        scope=auth.scope,
+    )
+    try:
+        return _AuthCode(
+            fixed,
+            server_url=url,
+            client_metadata=metadata,
+            storage=tokens,
+            redirect_handler=person.redirect,
+            callback_handler=person.callback,
+            client_metadata_url=auth.client_metadata_url,
+        )
+    except ValueError as e:  # a client_metadata_url the SDK refuses
+        raise McpAuthError(server_name, f"auth: {e}") from None
+
+
+def _needs_login(hint: str) -> str:
+    return f"needs you to log in (OAuth) and no login is stored: run `{hint}` once, then run again"
+
+
+def auth_failure(name: str, has_auth: bool, refused: int | None, exc: BaseException) -> str | None:
+    """What went wrong, completing "MCP server NAME (URL) ...", if it is about authentication; `refused`
+    is the last 401/403 status the server answered, since the SDK reports those as a bare error."""
+    if isinstance(exc, McpAuthError):
+        return exc.what
+    if isinstance(exc, OAuthFlowError):
+        return f"could not get an OAuth token: {exc}"
+    if isinstance(exc, httpx2.HTTPStatusError):
+        refused = exc.response.status_code
+    if refused == 401 and not has_auth:
+        return (
+            "answered 401: it needs authentication. Add `auth: {}` to its entry under mcp_servers (OAuth; "
+            f"see the README) and log in once with `{login_hint(name)}`, or give its token in `headers`"
+        )
+    if refused in (401, 403):
+        return f"refused our credentials (HTTP {refused}); log in again with `{login_hint(name)}`"
+    return None
