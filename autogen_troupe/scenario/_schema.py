@@ -59,6 +59,7 @@ from ._fields import (
     _Shorthand,
     scenario_name_from,
 )
+from ._mcp import McpClientSettings, McpPrompt, PromptPart, PromptText, SamplingSettings, prompt_parts
 from ._mcp_auth import McpAuth
 from ._rules import (
     AllOf,
@@ -94,13 +95,18 @@ __all__ = [
     "Limits",
     "MaxMessages",
     "McpAuth",
+    "McpClientSettings",
+    "McpPrompt",
     "McpServer",
     "McpUse",
     "ModelContext",
     "ModelInfoSpec",
     "ModelRef",
     "ModelSpec",
+    "PromptPart",
+    "PromptText",
     "PythonToolUse",
+    "SamplingSettings",
     "Scenario",
     "SourceMatch",
     "SpeakersExpectation",
@@ -113,6 +119,7 @@ __all__ = [
     "TokenUsage",
     "ToolCallsExpectation",
     "iter_rules",
+    "prompt_parts",
     "scenario_name_from",
 ]
 
@@ -214,7 +221,7 @@ ModelContext = Annotated[
 # --------------------------------------------------------------------------- MCP servers
 
 
-class StdioServer(Frozen):
+class StdioServer(McpClientSettings):
     """An MCP server started as a child process speaking over stdin/stdout."""
 
     kind: Literal["stdio"] = "stdio"
@@ -227,7 +234,7 @@ class StdioServer(Frozen):
     call_timeout_s: Seconds = 60.0
 
 
-class HttpServer(Frozen):
+class HttpServer(McpClientSettings):
     """An MCP server reached over streamable HTTP."""
 
     kind: Literal["http"] = "http"
@@ -267,6 +274,10 @@ class McpUse(_Shorthand):
         default_factory=dict, description="Server tool name -> name the agent sees."
     )
     call_timeout_s: Seconds | None = None
+    resources: bool = Field(
+        False,
+        description="Also give the agent a read_resource tool for the server's resources and templates.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -300,7 +311,11 @@ class PythonToolUse(_Shorthand):
 class Agent(Frozen):
     name: str
     description: str = "An agent that provides assistance with ability to use tools."
-    system_message: str | None = Field(None, description="Left out: AutoGen's default assistant prompt.")
+    system_message: PromptText | None = Field(
+        None,
+        description="Text, an MCP server's prompt ({mcp_prompt: ...}) or a list of both; left out: "
+        "AutoGen's default assistant prompt.",
+    )
     model: ModelRef | None = Field(None, description="Overrides the scenario's model for this agent.")
     tools: tuple[PythonToolUse, ...] = ()
     mcp: tuple[McpUse, ...] = ()
@@ -421,7 +436,7 @@ class Scenario(Frozen):
         json_schema_extra={"pattern": _SAFE_NAME.pattern, "maxLength": MAX_NAME_LENGTH},
     )
     description: str = ""
-    task: str | None = None
+    task: PromptText | None = Field(None, description="Text, an MCP server's prompt or a list of both.")
     model: ModelRef = "default"
     team: Team
     mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
@@ -458,6 +473,20 @@ class Scenario(Frozen):
                         i,
                         "mcp",
                         j,
+                    )
+        texts: list[tuple[PromptText | None, tuple[str | int, ...]]] = [(self.task, ("task",))]
+        texts += [
+            (a.system_message, ("team", "agents", i, "system_message"))
+            for i, a in enumerate(self.team.agents)
+        ]
+        for text, at in texts:
+            for p in prompt_parts(text):
+                if p.server not in self.mcp_servers:
+                    known = sorted(self.mcp_servers) or "none defined"
+                    raise _fail(
+                        f"mcp_prompt names server {p.server!r}, which is not defined in mcp_servers "
+                        f"(defined: {known})",
+                        *at,
                     )
         if self.expect is not None:
             names = [a.name for a in self.team.agents]

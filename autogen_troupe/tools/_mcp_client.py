@@ -1,0 +1,469 @@
+"""What our MCP client offers a server besides calling its tools: answering its questions (elicitation),
+lending it a model (sampling), naming roots, and hearing its progress and log notifications.
+
+`McpClientOptions` says how, for one server; `client_kwargs(options)` turns it into the callbacks the SDK's
+`mcp.Client(...)` (or `ClientSession(...)`) takes, and `progress_callback(options, tool)` is the one a tool
+call takes. Everything a server asks or says is also handed to `options.on_note` as an `McpNote`, which the
+runner shows in the console and keeps in the transcript, and the recorder keeps in the cassette.
+
+Only what is really offered is declared: no sampling callback unless sampling is allowed, no roots
+callback unless roots are given. Elicitation is always answered (declined when nobody can answer), so a
+server never waits for a question nobody sees. The SDK is imported inside the functions, so importing this
+module stays cheap (the CLI's `--elicitation` option is parsed before any server starts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ..models._redact import redact_text
+
+if TYPE_CHECKING:
+    import mcp_types
+    from mcp.client.session import ClientRequestContext
+
+__all__ = [
+    "ELICITATION_POLICIES",
+    "SAMPLING",
+    "Answer",
+    "Ask",
+    "ElicitationPolicy",
+    "McpClientOptions",
+    "McpNote",
+    "NoteKind",
+    "Question",
+    "SampleReply",
+    "SampleRequest",
+    "Sampler",
+    "SamplingLimits",
+    "accept_defaults",
+    "client_kwargs",
+    "effective_policy",
+    "progress_callback",
+    "scripted_ask",
+]
+
+logger = logging.getLogger(__name__)
+
+ElicitationPolicy = Literal["ask", "decline", "accept_defaults"]
+ELICITATION_POLICIES: tuple[str, ...] = ("ask", "decline", "accept_defaults")
+NoteKind = Literal["progress", "log", "elicitation", "sampling", "roots"]
+
+SAMPLING: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_sampling", default=None)
+"""Set (to the server's name) while a model call answers a server's sampling request: a recording keeps
+such calls with the tool call that caused them, not among the agent's own model calls."""
+
+
+# --------------------------------------------------------------------------- what a server says or asks
+
+
+@dataclass(frozen=True)
+class McpNote:
+    """Something a server asked or said, for the console, the transcript and the cassette.
+
+    `text` is one redacted line for people; `data` holds the details (the question and the answer, the
+    sampling request and reply, the progress numbers, the log record).
+    """
+
+    server: str
+    kind: NoteKind
+    text: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    tool: str | None = None  # the tool call it belongs to, when known (progress)
+
+
+@dataclass(frozen=True)
+class Question:
+    """An elicitation: what the server wants to know (form mode: `schema`) or where to send the person
+    (URL mode: `url`)."""
+
+    server: str
+    message: str
+    schema: Mapping[str, Any] | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to a Question; `content` only with `accept` in form mode."""
+
+    action: Literal["accept", "decline", "cancel"]
+    content: Mapping[str, Any] | None = None
+
+
+Ask = Callable[[Question], Awaitable[Answer]]
+"""Puts a question to a person (the console prompt) or a script (tests) and returns the answer."""
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """A server's `sampling/createMessage`, as plain text messages."""
+
+    server: str
+    messages: tuple[tuple[str, str], ...]  # (role, text), role "user" or "assistant"
+    system_prompt: str | None
+    max_tokens: int
+    temperature: float | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SampleReply:
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stop_reason: str | None = "endTurn"
+
+
+class Sampler(Protocol):
+    """Answers a sampling request with a model (the runner: the calling agent's own model client)."""
+
+    async def __call__(self, request: SampleRequest) -> SampleReply: ...
+
+
+@dataclass
+class _Budget:
+    calls: int = 0
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class SamplingLimits:
+    """Bounds on one server's sampling over a run: calls, tokens in all (prompt and answer), and the
+    answer's length per call (the server's own `maxTokens` is honoured when smaller)."""
+
+    max_calls: int = 5
+    max_tokens: int = 4000
+    max_tokens_per_call: int = 512
+
+
+# --------------------------------------------------------------------------- the options
+
+
+@dataclass(frozen=True)
+class McpClientOptions:
+    """How our client treats one server beyond its tools. Every field is optional.
+
+    - `elicitation`: `ask` puts the question to `ask` (declined when `ask` is None: nobody can answer);
+      `decline` declines every question; `accept_defaults` accepts with the schema's defaults (declined
+      when a required field has none). None: `ask` when `ask` is given, else `decline`.
+    - `sampling` with `sampler`: the server may ask our model to write, within the limits; otherwise
+      sampling is not offered.
+    - `roots`: directories (paths or file:// URIs) the server may work in; none: roots not offered.
+    - `on_note`: hears every McpNote; `log_level`: the least severe log notification asked for.
+    """
+
+    server: str = "server"
+    elicitation: ElicitationPolicy | None = None
+    ask: Ask | None = None
+    sampling: SamplingLimits | None = None
+    sampler: Sampler | None = None
+    roots: tuple[str, ...] = ()
+    on_note: Callable[[McpNote], None] | None = None
+    log_level: str | None = "info"
+    _budget: _Budget = field(default_factory=_Budget, repr=False, compare=False)
+
+    def note(
+        self, kind: NoteKind, text: str, data: Mapping[str, Any] | None = None, tool: str | None = None
+    ) -> None:
+        """Hand a note to `on_note` (a failing listener is logged, never breaks the session)."""
+        if self.on_note is None:
+            return
+        try:
+            self.on_note(McpNote(self.server, kind, redact_text(text), dict(data or {}), tool))
+        except Exception:
+            logger.exception("MCP note listener failed")
+
+
+def effective_policy(options: McpClientOptions) -> ElicitationPolicy:
+    """The policy in force: the given one, else `ask` when someone can answer, else `decline`."""
+    if options.elicitation is not None:
+        return options.elicitation
+    return "ask" if options.ask is not None else "decline"
+
+
+def client_kwargs(options: McpClientOptions) -> dict[str, Any]:
+    """Keyword arguments for `mcp.Client(...)` / `ClientSession(...)`: elicitation, sampling (when
+    allowed), roots (when given) and logging callbacks. The caller keeps `message_handler` for itself."""
+    kwargs: dict[str, Any] = {
+        "elicitation_callback": _elicitation_callback(options),
+        "logging_callback": _logging_callback(options),
+    }
+    if options.log_level is not None:
+        kwargs["log_level"] = options.log_level
+    if options.sampling is not None and options.sampler is not None:
+        kwargs["sampling_callback"] = _sampling_callback(options)
+    if options.roots:
+        kwargs["list_roots_callback"] = _roots_callback(options)
+    return kwargs
+
+
+def progress_callback(
+    options: McpClientOptions, tool: str
+) -> Callable[[float, float | None, str | None], Awaitable[None]]:
+    """The `progress_callback` for one call of `tool`: each update becomes a `progress` note."""
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        shown = f"{progress:g}/{total:g}" if total else f"{progress:g}"
+        text = f"{tool}: {shown}" + (f" {message}" if message else "")
+        options.note("progress", text, {"progress": progress, "total": total, "message": message}, tool=tool)
+
+    return on_progress
+
+
+# --------------------------------------------------------------------------- elicitation
+
+
+def accept_defaults(question: Question) -> Answer:
+    """Accept with every field's default; decline when a required field has none (or for a URL)."""
+    if question.schema is None:
+        return Answer("decline")
+    props = question.schema.get("properties") or {}
+    content = {k: p["default"] for k, p in props.items() if isinstance(p, Mapping) and "default" in p}
+    missing = [k for k in question.schema.get("required") or () if k not in content]
+    return Answer("decline") if missing else Answer("accept", content)
+
+
+def scripted_ask(answers: Sequence[Answer | Mapping[str, Any]]) -> Ask:
+    """An Ask that gives `answers` in turn (a mapping means accept with it), then declines: for tests."""
+    queue = [a if isinstance(a, Answer) else Answer("accept", dict(a)) for a in answers]
+
+    async def ask(question: Question) -> Answer:
+        return queue.pop(0) if queue else Answer("decline")
+
+    return ask
+
+
+def _question(server: str, params: Any) -> Question:
+    url = getattr(params, "url", None)
+    if url is not None:
+        return Question(server, params.message, url=url)
+    schema = params.requested_schema
+    schema = (
+        schema.model_dump(by_alias=True, exclude_none=True) if hasattr(schema, "model_dump") else dict(schema)
+    )
+    return Question(server, params.message, schema=schema)
+
+
+def _elicitation_callback(options: McpClientOptions) -> Any:
+    lock = asyncio.Lock()  # one question at a time on the console
+
+    async def on_elicit(context: ClientRequestContext, params: Any) -> mcp_types.ElicitResult:
+        import mcp_types
+
+        question = _question(options.server, params)
+        policy = effective_policy(options)
+        async with lock:
+            if policy == "accept_defaults":
+                answer = accept_defaults(question)
+            elif policy == "ask" and options.ask is not None:
+                try:
+                    answer = await options.ask(question)
+                except (EOFError, KeyboardInterrupt):
+                    answer = Answer("cancel")
+            else:
+                answer = Answer("decline")
+        content = dict(answer.content) if answer.content is not None and answer.action == "accept" else None
+        shown = f": {json.dumps(content, ensure_ascii=False)}" if content else ""
+        options.note(
+            "elicitation",
+            f"asked {question.message!r} ({policy}) → {answer.action}{shown}",
+            {
+                "message": question.message,
+                "schema": question.schema,
+                "url": question.url,
+                "policy": policy,
+                "action": answer.action,
+                "content": content,
+            },
+        )
+        return mcp_types.ElicitResult(action=answer.action, content=content)
+
+    return on_elicit
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _text_of(content: Any) -> str:
+    blocks = content if isinstance(content, list) else [content]
+    return "\n".join(getattr(b, "text", None) or f"[{getattr(b, 'type', 'content')}]" for b in blocks)
+
+
+def _sampling_callback(options: McpClientOptions) -> Any:
+    limits, sampler, budget = options.sampling, options.sampler, options._budget
+    assert limits is not None and sampler is not None  # client_kwargs checks both
+
+    async def on_sample(context: ClientRequestContext, params: mcp_types.CreateMessageRequestParams) -> Any:
+        import mcp_types
+
+        refused = _over_budget(limits, budget)
+        if refused:
+            options.note("sampling", f"refused a sampling request: {refused}", {"refused": refused})
+            return mcp_types.ErrorData(code=mcp_types.INVALID_REQUEST, message=f"Sampling refused: {refused}")
+        request = SampleRequest(
+            server=options.server,
+            messages=tuple((m.role, _text_of(m.content)) for m in params.messages),
+            system_prompt=params.system_prompt,
+            max_tokens=max(1, min(params.max_tokens, limits.max_tokens_per_call)),
+            temperature=params.temperature,
+            stop=tuple(params.stop_sequences or ()),
+        )
+        budget.calls += 1
+        token = SAMPLING.set(options.server)
+        try:
+            reply = await sampler(request)
+        except Exception as exc:
+            options.note("sampling", f"sampling failed: {type(exc).__name__}: {exc}", {"error": str(exc)})
+            return mcp_types.ErrorData(
+                code=mcp_types.INTERNAL_ERROR, message=redact_text(f"Sampling failed: {exc}")
+            )
+        finally:
+            SAMPLING.reset(token)
+        budget.tokens += reply.prompt_tokens + reply.completion_tokens
+        options.note(
+            "sampling",
+            f"wrote for the server ({reply.model}, {reply.prompt_tokens}+{reply.completion_tokens} tok): "
+            f"{reply.text[:200]}",
+            {
+                "messages": [list(m) for m in request.messages],
+                "system_prompt": request.system_prompt,
+                "max_tokens": request.max_tokens,
+                "text": reply.text,
+                "model": reply.model,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+            },
+        )
+        return mcp_types.CreateMessageResult(
+            role="assistant",
+            content=mcp_types.TextContent(type="text", text=reply.text),
+            model=reply.model,
+            stop_reason=reply.stop_reason,
+        )
+
+    return on_sample
+
+
+def _over_budget(limits: SamplingLimits, budget: _Budget) -> str | None:
+    if budget.calls >= limits.max_calls:
+        return f"the scenario allows this server {limits.max_calls} sampling call(s) per run"
+    if budget.tokens >= limits.max_tokens:
+        return f"the scenario allows this server {limits.max_tokens} sampling tokens per run"
+    return None
+
+
+# --------------------------------------------------------------------------- roots and logging
+
+
+def root_uri(root: str) -> str:
+    """A root as a file:// URI (a path is made absolute)."""
+    return root if root.startswith("file://") else Path(root).expanduser().resolve().as_uri()
+
+
+def _roots_callback(options: McpClientOptions) -> Any:
+    uris = [root_uri(r) for r in options.roots]
+
+    async def on_list_roots(context: ClientRequestContext) -> mcp_types.ListRootsResult:
+        import mcp_types
+
+        options.note("roots", "listed roots: " + ", ".join(uris), {"roots": uris})
+        return mcp_types.ListRootsResult(
+            roots=[mcp_types.Root(uri=u, name=Path(u[7:]).name or u) for u in uris]
+        )
+
+    return on_list_roots
+
+
+def _logging_callback(options: McpClientOptions) -> Any:
+    async def on_log(params: mcp_types.LoggingMessageNotificationParams) -> None:
+        data = (
+            params.data
+            if isinstance(params.data, str)
+            else json.dumps(params.data, ensure_ascii=False, default=str)
+        )
+        who = f" {params.logger}" if params.logger else ""
+        options.note(
+            "log",
+            f"[{params.level}{who}] {data}",
+            {"level": params.level, "logger": params.logger, "data": params.data},
+        )
+
+    return on_log
+
+
+# --------------------------------------------------------------------------- the console prompt
+
+
+def terminal_ask(stream: Any = None) -> Ask | None:
+    """An Ask that prompts on the terminal, or None when stdin is not a terminal (nobody can answer).
+
+    The prompt runs in a thread, so the run's other agents and servers go on meanwhile.
+    """
+    import sys
+
+    if not sys.stdin.isatty():
+        return None
+    from rich.console import Console
+
+    console = Console(file=stream or sys.stderr)
+
+    async def ask(question: Question) -> Answer:
+        return await asyncio.to_thread(_prompt, console, question)
+
+    return ask
+
+
+def _prompt(console: Any, question: Question) -> Answer:
+    from rich.markup import escape
+    from rich.prompt import Confirm, Prompt
+
+    console.rule(f"[bold]MCP server {escape(question.server)} asks[/bold]", align="left")
+    console.print(escape(redact_text(question.message)))
+    if question.url is not None:
+        console.print(f"It asks you to open: {escape(question.url)}")
+        return Answer(
+            "accept" if Confirm.ask("Open it yourself, then accept?", console=console) else "decline"
+        )
+    choice = Prompt.ask("answer it, decline or cancel", choices=["a", "d", "c"], default="a", console=console)
+    if choice != "a":
+        return Answer("decline" if choice == "d" else "cancel")
+    schema = question.schema or {}
+    required = set(schema.get("required") or ())
+    content: dict[str, Any] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        value = _prompt_field(console, name, prop if isinstance(prop, Mapping) else {}, name in required)
+        if value is not None:
+            content[name] = value
+    return Answer("accept", content)
+
+
+def _prompt_field(console: Any, name: str, prop: Mapping[str, Any], required: bool) -> Any:
+    """One field of a form: a yes/no, a choice, a number or text; empty leaves an optional field out."""
+    from rich.prompt import Confirm, Prompt
+
+    label = str(prop.get("title") or name) + (f" ({prop['description']})" if prop.get("description") else "")
+    default = prop.get("default")
+    kind = prop.get("type")
+    if kind == "boolean":
+        return Confirm.ask(label, default=bool(default), console=console)
+    choices = [str(c) for c in prop.get("enum") or ()] or [
+        str(o.get("const")) for o in prop.get("oneOf") or () if isinstance(o, Mapping)
+    ]
+    while True:
+        shown = "" if default is None else str(default)
+        text = Prompt.ask(label, choices=choices or None, default=shown, console=console).strip()
+        if not text and not required:
+            return None
+        try:
+            return int(text) if kind == "integer" else float(text) if kind == "number" else text
+        except ValueError:
+            console.print(f"{label}: {text!r} is not a number")
