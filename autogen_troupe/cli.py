@@ -18,6 +18,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from ._cli_mcp import mcp_app
 from .errors import ScenarioError, TroupeError, exit_code_for
 from .runtime._logs import quiet_autogen_logs
 from .runtime._signals import exit_code, run_async, stop_on_signals
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
+app.add_typer(mcp_app, name="mcp")
 
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
 ProfileOpt = Annotated[

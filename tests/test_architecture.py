@@ -39,7 +39,7 @@ RANKS = {
     "top": 7,
 }
 BOTTOM = {"errors", "_lazy"}
-TOP = {"cli", "pytest_plugin", ""}  # "" is the package's own __init__
+TOP = {"cli", "_cli_mcp", "pytest_plugin", ""}  # "" is the package's own __init__
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
 MCP_SERVERS_MAY_IMPORT = {"bottom", "scenario", "models", "mcp_servers"}
 

@@ -98,6 +98,16 @@ async def _all_tools(client: Client) -> list[mcp_types.Tool]:
             return tools
 
 
+def _client_kwargs(handle: ServerHandle) -> dict[str, Any]:
+    """The client's callbacks (elicitation, logging...) when the opener gave options (the inspector)."""
+    options = getattr(handle, "client_options", None)
+    if options is None:
+        return {}
+    from ._mcp_client import client_kwargs
+
+    return client_kwargs(options)
+
+
 class _Live:
     """One connection: a started child (stdio) or an HTTP link, with its session, owned by one task."""
 
@@ -164,7 +174,8 @@ class _Live:
         mid-run at their next model call.
         """
         try:
-            async with Client(self._transport(), cache=None, message_handler=self._on_message) as client:
+            on_message, extra = self._on_message, _client_kwargs(self.handle)
+            async with Client(self._transport(), cache=None, message_handler=on_message, **extra) as client:
                 tools = await _all_tools(client)
                 self.client, self.tools = client, tools
                 self._ready.set_result(None)

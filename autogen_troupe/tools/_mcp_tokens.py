@@ -92,6 +92,13 @@ class TokenFile:
             return False
         return True
 
+    def forget_tokens(self) -> None:
+        """Drop the tokens but keep the registration: the next connection logs in again."""
+        data = self._load()
+        if data.pop("tokens", None) is not None:
+            data.pop("expires_at", None)
+            self._save()
+
     # ---------------------------------------------------------------- what it holds
 
     @property
