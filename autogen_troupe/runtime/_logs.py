@@ -11,7 +11,8 @@ from pathlib import Path
 
 __all__ = ["engine_logs_to", "quiet_autogen_logs"]
 
-_AUTOGEN_LOGGERS = ("autogen_core", "autogen_agentchat")
+# The MCP SDK logs a failed OAuth flow as a traceback before raising; we report the error ourselves.
+_AUTOGEN_LOGGERS = ("autogen_core", "autogen_agentchat", "mcp.client.auth")
 
 
 def quiet_autogen_logs() -> None:

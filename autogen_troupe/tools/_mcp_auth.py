@@ -338,7 +338,7 @@ def auth_failure(name: str, has_auth: bool, refused: int | None, exc: BaseExcept
     if isinstance(exc, McpAuthError):
         return exc.what
     if isinstance(exc, OAuthFlowError):
-        return f"could not get an OAuth token: {exc}"
+        return f"failed OAuth: {exc}"
     if isinstance(exc, httpx2.HTTPStatusError):
         refused = exc.response.status_code
     if refused == 401 and not has_auth:
