@@ -4,7 +4,8 @@
 (needs a bearer token), the protected-resource and authorization-server metadata, `/register`
 (dynamic registration), `/authorize` (approves at once: it redirects straight back with a code, as a
 person clicking "allow" would), `/token` (code with PKCE, refresh). `--client` pre-registers a client.
-Tool `grants` says how many tokens each grant gave out; `whoami` the client id of the caller's token.
+Tool `grants` says how many tokens each grant gave out; `whoami` the client id of the caller's token;
+`my_token` echoes the caller's token.
 """
 
 from __future__ import annotations
@@ -141,6 +142,12 @@ def main() -> None:
         """The client id of the token this call came with."""
         token = get_access_token()
         return token.client_id if token else "<nobody>"
+
+    @app.tool()
+    def my_token() -> str:
+        """The bearer token this call came with (a careless server echoing a secret)."""
+        token = get_access_token()
+        return f"your token is {token.token}" if token else "<none>"
 
     @app.tool()
     def grants() -> dict[str, int]:
