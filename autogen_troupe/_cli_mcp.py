@@ -381,7 +381,7 @@ def resources(
             }
         )
         return
-    if listed is None:
+    if listed is None or not (listed.resources or (templates and templates.resource_templates)):
         out.print("This server offers no resources.", markup=False)
         return
     from rich.table import Table
@@ -452,7 +452,7 @@ def prompts(
     if as_json:
         _dump([_jsonable(p) for p in (found.prompts if found else [])])
         return
-    if found is None:
+    if found is None or not found.prompts:
         out.print("This server offers no prompts.", markup=False)
         return
     from rich.table import Table

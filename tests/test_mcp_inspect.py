@@ -1,0 +1,121 @@
+"""`troupe mcp tools|call|resources|prompts` against real servers: our fixture servers over stdio, named by
+a command or by `scenario.yaml:name`; human output and --json; bad input gets exit 2 and one paragraph."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import TESTS, troupe, write
+
+from autogen_troupe.errors import UsageError
+from autogen_troupe.scenario._schema import HttpServer, StdioServer
+from autogen_troupe.tools._mcp_inspect import auth_from_options, resolve_target
+
+FEATURES = f"{sys.executable} {TESTS / 'mcp_fixtures' / 'features.py'}"
+TOOLBOX = f"{sys.executable} {TESTS / 'mcp_fixtures' / 'toolbox.py'}"
+
+
+def test_tools_as_a_table_and_as_json() -> None:
+    table = troupe("mcp", "tools", TOOLBOX)
+    assert table.returncode == 0, table.stderr
+    assert "echo" in table.stdout and "Return the text unchanged." in table.stdout
+    listed = troupe("mcp", "tools", TOOLBOX, "--json")
+    tools = {t["name"]: t for t in json.loads(listed.stdout)}
+    assert tools["echo"]["inputSchema"]["required"] == ["text"]
+
+
+def test_call_prints_the_result_and_exits_by_it() -> None:
+    done = troupe("mcp", "call", TOOLBOX, "echo", "--args", '{"text": "hello there"}')
+    assert done.returncode == 0 and done.stdout.strip() == "hello there"
+    as_json = json.loads(troupe("mcp", "call", TOOLBOX, "echo", "--args", '{"text": "x"}', "--json").stdout)
+    assert as_json["content"][0]["text"] == "x" and as_json["isError"] is False
+    failed = troupe("mcp", "call", TOOLBOX, "fail")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--args", "{nope"], "--args is not JSON"),
+        (["--args", "[1]"], "--args must be a JSON object"),
+        (["--elicitation", "maybe"], "--elicitation 'maybe': choose one of ask, decline, accept_defaults"),
+    ],
+)
+def test_bad_call_input_is_exit_2(args: list[str], message: str) -> None:
+    done = troupe("mcp", "call", TOOLBOX, "echo", *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_elicitation_policy_and_notes() -> None:
+    declined = troupe(
+        "mcp", "call", FEATURES, "book", "--args", '{"city": "Paris"}', "--elicitation", "decline"
+    )
+    assert declined.returncode == 0 and "the person chose decline" in declined.stdout
+    assert "elicitation: asked 'Who is travelling to Paris?' (decline)" in declined.stderr
+    crunched = troupe("mcp", "call", FEATURES, "crunch", "--args", '{"steps": 2}')
+    assert crunched.stdout.strip() == "crunched 2 steps"
+    assert "progress: crunch: 2/2 step 2" in crunched.stderr and "finished step 1 of 2" in crunched.stderr
+
+
+def test_resources_and_prompts() -> None:
+    listed = json.loads(troupe("mcp", "resources", FEATURES, "--json").stdout)
+    assert [r["uri"] for r in listed["resources"]] == ["notes://readme"]
+    assert [t["uriTemplate"] for t in listed["resource_templates"]] == ["notes://city/{city}"]
+    read = troupe("mcp", "resources", FEATURES, "--read", "notes://city/Rome")
+    assert read.returncode == 0 and "Rome" in read.stdout
+    prompts = json.loads(troupe("mcp", "prompts", FEATURES, "--json").stdout)
+    assert {p["name"] for p in prompts} == {"travel_agent", "plan_trip"}
+    got = troupe("mcp", "prompts", FEATURES, "--get", "plan_trip", "--args", '{"city": "Rome"}')
+    assert got.returncode == 0 and "Plan a 2 day trip to Rome." in got.stdout
+    none = troupe("mcp", "prompts", TOOLBOX)
+    assert none.returncode == 0 and "offers no prompts" in none.stdout
+    none = troupe("mcp", "resources", TOOLBOX)
+    assert none.returncode == 0 and "offers no resources" in none.stdout
+
+
+def test_a_scenario_server_by_name(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        name: s
+        task: hi
+        team: {{kind: single, agents: [{{name: a, mcp: [box]}}]}}
+        mcp_servers:
+          box: {{command: python, args: ["{TESTS / "mcp_fixtures" / "toolbox.py"}"]}}
+        """,
+    )
+    done = troupe("mcp", "call", f"{path}:box", "echo", "--args", '{"text": "from the scenario"}')
+    assert done.returncode == 0 and done.stdout.strip() == "from the scenario"
+    missing = troupe("mcp", "tools", f"{path}:nope")
+    assert missing.returncode == 2 and "has no MCP server named 'nope' (its servers: box)" in missing.stderr
+
+
+def test_a_server_that_cannot_start_is_exit_1_with_its_stderr() -> None:
+    done = troupe("mcp", "tools", f"{sys.executable} -c 'import sys; sys.exit(\"no luck here\")'")
+    assert done.returncode == 1 and "no luck here" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_resolve_target_forms(tmp_path: Path) -> None:
+    http = resolve_target("http://127.0.0.1:8000/mcp")
+    assert isinstance(http.server, HttpServer) and http.url == "http://127.0.0.1:8000/mcp"
+    stdio = resolve_target("python -m mcp_server_time --local-timezone 'Asia/Seoul'")
+    assert isinstance(stdio.server, StdioServer)
+    assert stdio.server.args == ("-m", "mcp_server_time", "--local-timezone", "Asia/Seoul")
+    for bad, message in [("", "SERVER is empty"), ("missing.yaml:x", "with a file that exists")]:
+        with pytest.raises(UsageError, match=message):
+            resolve_target(bad)
+
+
+def test_auth_options_lay_over_the_scenario() -> None:
+    target = resolve_target("https://mcp.example.com/mcp")
+    laid = auth_from_options(target, {"client_id": "cli", "scope": "read"}, {"X-Team": "a"})
+    assert isinstance(laid.server, HttpServer) and laid.server.auth is not None
+    assert (laid.server.auth.client_id, laid.server.auth.scope) == ("cli", "read")
+    assert laid.server.headers == {"X-Team": "a"}
+    with pytest.raises(UsageError, match="grant client_credentials needs a client_id"):
+        auth_from_options(target, {"grant": "client_credentials"}, {})
+    with pytest.raises(UsageError, match="only apply to HTTP servers"):
+        auth_from_options(resolve_target("python x.py"), {"client_id": "c"}, {})
