@@ -35,9 +35,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
         if name.startswith("TROUPE_") and name != "TROUPE_CACHE_DIR":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TROUPE_PROFILES", str(tmp_path_factory.getbasetemp() / "no-profiles.yaml"))
-    monkeypatch.setenv(
-        "TROUPE_MCP_TOKENS", str(tmp_path_factory.getbasetemp() / "mcp-tokens")
-    )  # not the user's
+    # OAuth tokens of MCP servers go to the test's folder, never the user's config folder.
+    monkeypatch.setenv("TROUPE_MCP_TOKENS", str(tmp_path_factory.getbasetemp() / "mcp-tokens"))
 
 
 @pytest.fixture
