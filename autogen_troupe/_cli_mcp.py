@@ -290,7 +290,7 @@ def call(
         from .tools._mcp_client import progress_callback
 
         options = getattr(handle, "client_options", None)
-        progress = progress_callback(options, tool) if options is not None else None
+        progress: Any = progress_callback(options, tool) if options is not None else None
         timeout = handle.server.call_timeout_s
         return await client.call_tool(
             tool, arguments, read_timeout_seconds=timeout, progress_callback=progress

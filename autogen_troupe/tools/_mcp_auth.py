@@ -303,7 +303,7 @@ def _person(
             client_id=auth.client_id,
             client_secret=auth.client_secret.get_secret_value() if auth.client_secret else None,
             redirect_uris=[AnyUrl(redirect_uri)],
-            token_endpoint_auth_method=auth.endpoint_auth,  # type: ignore[arg-type]
+            token_endpoint_auth_method=auth.endpoint_auth,
             scope=auth.scope,
         )
     metadata = OAuthClientMetadata(
