@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from mcp.client.session import ClientRequestContext
 
 __all__ = [
+    "CALLER",
     "ELICITATION_POLICIES",
+    "NOTES",
     "SAMPLING",
     "Answer",
     "Ask",
@@ -55,6 +57,15 @@ logger = logging.getLogger(__name__)
 ElicitationPolicy = Literal["ask", "decline", "accept_defaults"]
 ELICITATION_POLICIES: tuple[str, ...] = ("ask", "decline", "accept_defaults")
 NoteKind = Literal["progress", "log", "elicitation", "sampling", "roots"]
+
+CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_caller", default=None)
+"""The agent whose tool call is running (set by the workbench around each call); a sampling request that
+arrives within the call (protocol 2026-07-28 and later) is answered with that agent's model."""
+
+NOTES: contextvars.ContextVar[Callable[[McpNote], None] | None] = contextvars.ContextVar(
+    "troupe_mcp_notes", default=None
+)
+"""Where the running run takes server notes that come from elsewhere than a live server (a replay)."""
 
 SAMPLING: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_sampling", default=None)
 """Set (to the server's name) while a model call answers a server's sampling request: a recording keeps
@@ -112,6 +123,7 @@ class SampleRequest:
     max_tokens: int
     temperature: float | None = None
     stop: tuple[str, ...] = ()
+    agent: str | None = None  # whose tool call caused it, when known (CALLER)
 
 
 @dataclass(frozen=True)
@@ -316,6 +328,7 @@ def _sampling_callback(options: McpClientOptions) -> Any:
             max_tokens=max(1, min(params.max_tokens, limits.max_tokens_per_call)),
             temperature=params.temperature,
             stop=tuple(params.stop_sequences or ()),
+            agent=CALLER.get(),
         )
         budget.calls += 1
         token = SAMPLING.set(options.server)

@@ -38,6 +38,8 @@ from ..models._redact import (
     secrets_in_text,
 )
 from ..scenario._schema import HttpServer, StdioServer
+from ._mcp_client import McpClientOptions, client_kwargs, progress_callback
+from ._mcp_resources import Catalogue, list_catalogue
 from ._mcp_stdio import (
     CONNECTION_LOST,
     REAP_S,
@@ -104,6 +106,7 @@ class _Live:
         self.handle = handle
         self.client: Client | None = None
         self.tools: list[mcp_types.Tool] = []
+        self.catalogue = Catalogue()
         server = handle.server
         self.child = StdioChild(handle.name, handle.note_pid) if isinstance(server, StdioServer) else None
         self._lost = False  # set once the session ended under us
@@ -152,8 +155,12 @@ class _Live:
         mid-run at their next model call.
         """
         try:
-            async with Client(self._transport(), cache=None, message_handler=self._on_message) as client:
+            kwargs = client_kwargs(self.handle.options)
+            async with Client(
+                self._transport(), cache=None, message_handler=self._on_message, **kwargs
+            ) as client:
                 tools = await _all_tools(client)
+                self.catalogue = await list_catalogue(client)
                 self.client, self.tools = client, tools
                 self._ready.set_result(None)
                 following = [
@@ -275,10 +282,17 @@ class _Live:
 class ServerHandle:
     """A named server of the run: opens it, restarts it once after a crash, and calls its tools."""
 
-    def __init__(self, name: str, server: StdioServer | HttpServer, note_pid: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        server: StdioServer | HttpServer,
+        note_pid: Callable[[int], None],
+        options: McpClientOptions | None = None,
+    ) -> None:
         self.name = name
         self.server = server
         self.note_pid = note_pid
+        self.options = options or McpClientOptions(server=name)
         remember_secrets(_server_secrets(server))  # masked in every message, transcript and tool result
         self.env: dict[str, str] = {}
         self.argv: list[str] = []
@@ -385,7 +399,12 @@ class ServerHandle:
     ) -> mcp_types.CallToolResult:
         assert live.client is not None
         try:
-            return await live.client.call_tool(name, arguments, read_timeout_seconds=timeout_s)
+            return await live.client.call_tool(
+                name,
+                arguments,
+                read_timeout_seconds=timeout_s,
+                progress_callback=progress_callback(self.options, name),
+            )
         except MCPError as exc:
             if exc.code == mcp_types.REQUEST_TIMEOUT:
                 raise ToolCallError(
@@ -408,6 +427,45 @@ class ServerHandle:
         finally:  # processes the tool started are found now, while the server still lives
             if live.child is not None and live.child.tree is not None:
                 live.child.tree.refresh()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The resources, templates and prompts the server listed when it started."""
+        return self._live.catalogue if self._live is not None else Catalogue()
+
+    async def read_resource(self, uri: str, timeout_s: float) -> mcp_types.ReadResourceResult:
+        """Read one resource; raises ToolCallError with a message meant for the model."""
+        live = await self._current()
+        assert live.client is not None
+        return await self._request(live, f"reading {uri!r}", live.client.read_resource(uri), timeout_s)
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], timeout_s: float
+    ) -> mcp_types.GetPromptResult:
+        """Fetch one prompt; raises ToolCallError saying what went wrong."""
+        live = await self._current()
+        assert live.client is not None
+        return await self._request(
+            live, f"the prompt {name!r}", live.client.get_prompt(name, arguments), timeout_s
+        )
+
+    async def _request(self, live: _Live, what: str, call: Any, timeout_s: float) -> Any:
+        """A request other than a tool call, bounded in time, its failures told in one sentence."""
+        try:
+            with anyio.fail_after(timeout_s):
+                return await call
+        except TimeoutError:
+            raise ToolCallError(
+                f"MCP server {self.name!r} did not answer {what} within {timeout_s:g} s."
+            ) from None
+        except MCPError as exc:
+            raise ToolCallError(
+                redact_text(f"MCP server {self.name!r} refused {what}: {exc.message}")
+            ) from None
+        except (CONNECTION_LOST, httpx2.HTTPError) as exc:
+            raise ToolCallError(
+                redact_text(f"MCP server {self.name!r} ({self.where()}) failed {what}: {type(exc).__name__}")
+            ) from None
 
     async def _current(self) -> _Live:
         live = self._live
