@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ToolCallError
 from ..scenario._schema import McpPrompt, PromptPart, PromptText, Scenario, prompt_parts
 from ..tools._mcp_client import (
-    CALLER,
     Ask,
     McpClientOptions,
     McpNote,
@@ -39,7 +38,7 @@ def note_entry(note: McpNote, elapsed_s: float) -> McpEvent:
             completion_tokens=int(note.data.get("completion_tokens") or 0),
         )
     return McpEvent(
-        source=CALLER.get() or f"mcp:{note.server}",
+        source=note.agent or f"mcp:{note.server}",
         elapsed_s=round(elapsed_s, 3),
         usage=usage,
         server=note.server,

@@ -22,10 +22,12 @@ from ..runtime._hooks import RunHooks, delegating_client, delegating_workbench, 
 from ..runtime._transcript import RunResult
 from ..scenario._base import Frozen
 from ..scenario._schema import Scenario
+from ..tools._mcp_client import SAMPLING, McpNote
 from ._cassette import (
     AgentRecord,
     Cassette,
     ModelCall,
+    PromptRecord,
     ToolRecord,
     _canonical,
     fingerprint,
@@ -101,7 +103,8 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
         )
-        self._recorder._model_call(self._agent, request, result, stream=False)
+        if SAMPLING.get() is None:  # a server's sampling is kept with the tool call that caused it
+            self._recorder._model_call(self._agent, request, result, stream=False)
         return result
 
     async def create_stream(
@@ -130,7 +133,7 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
         ):
-            if not isinstance(item, str):
+            if not isinstance(item, str) and SAMPLING.get() is None:
                 self._recorder._model_call(self._agent, request, item, stream=True)
             yield item
 
@@ -177,6 +180,8 @@ class Recorder:
         self._call_agents: dict[str, str] = {}
         self._workbench_count: dict[str, int] = {}
         self._secrets: set[str] = set()
+        self._in_flight: dict[str, list[list[dict[str, Any]]]] = {}  # per server, notes of running calls
+        self._prompts: dict[tuple[str, str, str], PromptRecord] = {}
 
     # -------------------------------------------------------------- seams for the runner
 
@@ -192,7 +197,11 @@ class Recorder:
         """Everything a run needs to be recorded: clients through `inner` (default: a new ClientPool), and
         every tool call seen."""
         return RunHooks(
-            clients=self.clients(inner), wrap_workbench=self.wrap_workbench, wrap_tool=self.wrap_tool
+            clients=self.clients(inner),
+            wrap_workbench=self.wrap_workbench,
+            wrap_tool=self.wrap_tool,
+            on_mcp_note=self._note,
+            on_prompt=self._prompt,
         )
 
     def wrap_workbench(self, agent: str, workbench: Any) -> Any:
@@ -250,7 +259,14 @@ class Recorder:
         )
 
     def _tool_call(
-        self, agent: str, server: str | None, tool: str, args: Any, result: str, is_error: bool
+        self,
+        agent: str,
+        server: str | None,
+        tool: str,
+        args: Any,
+        result: str,
+        is_error: bool,
+        notes: Sequence[dict[str, Any]] = (),
     ) -> None:
         self._tools.append(
             ToolRecord(
@@ -260,7 +276,28 @@ class Recorder:
                 arguments=normalise_arguments(dict(args or {})),
                 result=result,
                 is_error=is_error,
+                notes=tuple(notes),
             )
+        )
+
+    def _note(self, note: McpNote) -> None:
+        """A server's note goes with its latest running call (notes outside calls are not replayed)."""
+        running = self._in_flight.get(note.server)
+        if running:
+            running[-1].append(
+                {
+                    "kind": note.kind,
+                    "text": note.text,
+                    "tool": note.tool,
+                    "agent": note.agent,
+                    "data": _canonical(dict(note.data)),
+                }
+            )
+
+    def _prompt(self, ref: Any, text: str) -> None:
+        key = (ref.server, ref.name, repr(sorted(ref.arguments.items())))
+        self._prompts[key] = PromptRecord(
+            server=ref.server, name=ref.name, arguments=dict(ref.arguments), text=text
         )
 
     def _listed(self, server: str, use: Any, tools: Sequence[Any]) -> None:
@@ -287,6 +324,7 @@ class Recorder:
             mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},
             model_calls=tuple(self._calls),
             tool_calls=tuple(self._tools),
+            mcp_prompts=tuple(self._prompts.values()),
         )
 
 
@@ -299,9 +337,15 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
         return tools
 
     async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
-        result = await inner.call_tool(name, arguments, token, call_id)
+        notes: list[dict[str, Any]] = []
+        running = recorder._in_flight.setdefault(server, [])
+        running.append(notes)
+        try:
+            result = await inner.call_tool(name, arguments, token, call_id)
+        finally:
+            running.remove(notes)
         recorder._tool_call(
-            agent, server, back.get(name, name), arguments, result.to_text(), bool(result.is_error)
+            agent, server, back.get(name, name), arguments, result.to_text(), bool(result.is_error), notes
         )
         return result
 

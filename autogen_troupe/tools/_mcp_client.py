@@ -88,6 +88,7 @@ class McpNote:
     text: str
     data: Mapping[str, Any] = field(default_factory=dict)
     tool: str | None = None  # the tool call it belongs to, when known (progress)
+    agent: str | None = None  # the agent whose tool call it belongs to, when known (CALLER)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class McpClientOptions:
         if self.on_note is None:
             return
         try:
-            self.on_note(McpNote(self.server, kind, redact_text(text), dict(data or {}), tool))
+            self.on_note(McpNote(self.server, kind, redact_text(text), dict(data or {}), tool, CALLER.get()))
         except Exception:
             logger.exception("MCP note listener failed")
 
