@@ -104,9 +104,9 @@ def run(
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
-    from .tools._mcp_client import terminal_ask
     from .scenario import load_scenario
     from .testing._modes import Mode, execute
+    from .tools._mcp_client import terminal_ask
 
     if lenient and replay is None:
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
@@ -176,12 +176,12 @@ def record(
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
-    from .tools._mcp_client import terminal_ask
     from .scenario import load_scenario
     from .scenario._loader import resolve_scenario_path
     from .testing._cassette import Cassette, cassette_path_for
     from .testing._expect import check_expectations
     from .testing._modes import execute
+    from .tools._mcp_client import terminal_ask
 
     try:
         path = resolve_scenario_path(scenario)
