@@ -45,6 +45,7 @@ def note_entry(note: McpNote, elapsed_s: float) -> McpEvent:
         what=note.kind,
         content=note.text,
         tool=note.tool,
+        call_id=note.call_id,
         data=dict(note.data),
     )
 

@@ -20,7 +20,16 @@ from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
 from ._hooks import ClientSource, OneClient, RunHooks, guarded
-from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
+from ._transcript import (
+    Chunk,
+    Entry,
+    McpEvent,
+    RunResult,
+    ToolResult,
+    TranscriptWriter,
+    Usage,
+    entry_from_autogen,
+)
 
 if TYPE_CHECKING:
     from autogen_agentchat.base import Team as AutogenTeam
@@ -251,7 +260,7 @@ async def run_scenario(
                 clients=clients,
                 options=options,
                 hooks=hooks,
-                on_note=lambda n: run.emit(note_entry(n, time.monotonic() - run.started)),
+                on_note=lambda n: run.note(note_entry(n, time.monotonic() - run.started)),
             ) as opened:
                 raised = opened.errors
                 run.models(opened.specs)
@@ -286,6 +295,7 @@ class _RunRecord:
         self.scenario, self.task, self.options, self.on_event = scenario, task, options, on_event
         self.started = time.monotonic()
         self.entries: list[Entry] = []
+        self.notes: list[McpEvent] = []  # MCP notes not yet kept (see `note`)
         self.usage = Usage()
         self.writer = _open_writer(scenario, options)
         self.log_path = self.writer.path.with_suffix(".log") if self.writer is not None else None
@@ -304,17 +314,38 @@ class _RunRecord:
             self.writer.write({"record": "models", "models": {a: redacted(s) for a, s in specs.items()}})
 
     def emit(self, item: Entry | Chunk) -> None:
+        if isinstance(item, ToolResult):
+            self._flush_notes({r.call_id for r in item.results})
         if not isinstance(item, Chunk):
-            self.entries.append(item)
-            if item.usage is not None:
-                self.usage = self.usage + item.usage
-            if self.writer is not None:
-                self.writer.write({"record": "entry", **item.model_dump(mode="json")})
+            self._keep(item)
         if self.on_event is not None:
             self.on_event(item)
 
+    def note(self, item: McpEvent) -> None:
+        """An MCP server's note: shown at once, kept just before the result of the tool call it belongs to
+        (a note of no known call: before the next result), so the transcript's order does not depend on
+        timing."""
+        self.notes.append(item)
+        if self.on_event is not None:
+            self.on_event(item)
+
+    def _flush_notes(self, calls: set[str] | None = None) -> None:
+        """Keep the pending notes of these calls and of no known call (all of them with None)."""
+        keep = [n for n in self.notes if calls is None or n.call_id is None or n.call_id in calls]
+        self.notes = [n for n in self.notes if n not in keep]
+        for n in keep:
+            self._keep(n)
+
+    def _keep(self, item: Entry) -> None:
+        self.entries.append(item)
+        if item.usage is not None:
+            self.usage = self.usage + item.usage
+        if self.writer is not None:
+            self.writer.write({"record": "entry", **item.model_dump(mode="json")})
+
     def finish(self, stop_reason: str, stopped_by: Any, error: str | None) -> RunResult:
         """The result, also written as the transcript's last record."""
+        self._flush_notes()
         log = self.log_path
         result = RunResult(
             scenario=self.scenario.name,

@@ -115,6 +115,7 @@ class McpEvent(_Entry):
     what: Literal["progress", "log", "elicitation", "sampling", "roots"]
     content: str
     tool: str | None = None
+    call_id: str | None = Field(None, description="The model's tool call it belongs to, when known.")
     data: dict[str, Any] = Field(default_factory=dict)
 
 

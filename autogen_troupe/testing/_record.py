@@ -290,6 +290,7 @@ class Recorder:
                     "text": note.text,
                     "tool": note.tool,
                     "agent": note.agent,
+                    "call_id": note.call_id,
                     "data": _canonical(dict(note.data)),
                 }
             )

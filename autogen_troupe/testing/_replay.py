@@ -445,7 +445,8 @@ def _replay_notes(server: str, notes: Sequence[Mapping[str, Any]]) -> None:
     if sink is None:
         return
     for n in notes:
-        sink(McpNote(server, n["kind"], n["text"], dict(n.get("data") or {}), n.get("tool"), n.get("agent")))
+        data = dict(n.get("data") or {})
+        sink(McpNote(server, n["kind"], n["text"], data, n.get("tool"), n.get("agent"), n.get("call_id")))
 
 
 def _replay_workbench(session: ReplaySession, agent: str, use: Any) -> Any:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CALLER",
+    "CALL_ID",
     "ELICITATION_POLICIES",
     "NOTES",
     "SAMPLING",
@@ -62,6 +63,9 @@ CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_
 """The agent whose tool call is running (set by the workbench around each call); a sampling request that
 arrives within the call (protocol 2026-07-28 and later) is answered with that agent's model."""
 
+CALL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_call_id", default=None)
+"""The id of the model's tool call that is running (set with CALLER): a note is kept with its call."""
+
 NOTES: contextvars.ContextVar[Callable[[McpNote], None] | None] = contextvars.ContextVar(
     "troupe_mcp_notes", default=None
 )
@@ -89,6 +93,7 @@ class McpNote:
     data: Mapping[str, Any] = field(default_factory=dict)
     tool: str | None = None  # the tool call it belongs to, when known (progress)
     agent: str | None = None  # the agent whose tool call it belongs to, when known (CALLER)
+    call_id: str | None = None  # that tool call's id, when known (CALL_ID)
 
 
 @dataclass(frozen=True)
@@ -185,13 +190,22 @@ class McpClientOptions:
     _budget: _Budget = field(default_factory=_Budget, repr=False, compare=False)
 
     def note(
-        self, kind: NoteKind, text: str, data: Mapping[str, Any] | None = None, tool: str | None = None
+        self,
+        kind: NoteKind,
+        text: str,
+        data: Mapping[str, Any] | None = None,
+        tool: str | None = None,
+        caller: tuple[str | None, str | None] | None = None,
     ) -> None:
-        """Hand a note to `on_note` (a failing listener is logged, never breaks the session)."""
+        """Hand a note to `on_note` (a failing listener is logged, never breaks the session); `caller` is
+        (agent, call id), by default the running call's."""
         if self.on_note is None:
             return
+        agent, call_id = caller or (CALLER.get(), CALL_ID.get())
         try:
-            self.on_note(McpNote(self.server, kind, redact_text(text), dict(data or {}), tool, CALLER.get()))
+            self.on_note(
+                McpNote(self.server, kind, redact_text(text), dict(data or {}), tool, agent, call_id)
+            )
         except Exception:
             logger.exception("MCP note listener failed")
 
@@ -222,12 +236,15 @@ def client_kwargs(options: McpClientOptions) -> dict[str, Any]:
 def progress_callback(
     options: McpClientOptions, tool: str
 ) -> Callable[[float, float | None, str | None], Awaitable[None]]:
-    """The `progress_callback` for one call of `tool`: each update becomes a `progress` note."""
+    """The `progress_callback` for one call of `tool`: each update becomes a `progress` note (made in the
+    call's task, so the note knows its call even when the update arrives in the session's)."""
+    caller = (CALLER.get(), CALL_ID.get())
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         shown = f"{progress:g}/{total:g}" if total else f"{progress:g}"
         text = f"{tool}: {shown}" + (f" {message}" if message else "")
-        options.note("progress", text, {"progress": progress, "total": total, "message": message}, tool=tool)
+        data = {"progress": progress, "total": total, "message": message}
+        options.note("progress", text, data, tool=tool, caller=caller)
 
     return on_progress
 

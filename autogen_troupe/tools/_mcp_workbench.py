@@ -28,7 +28,7 @@ from typing_extensions import Self
 from ..errors import ToolCallError
 from ..models._redact import redact_text
 from ..scenario._schema import HttpServer, McpPrompt, McpUse, StdioServer
-from ._mcp_client import CALLER, McpClientOptions
+from ._mcp_client import CALL_ID, CALLER, McpClientOptions
 from ._mcp_resources import READ_RESOURCE
 
 if TYPE_CHECKING:
@@ -139,8 +139,9 @@ class McpServerPool:
         """Mistakes in an agent's allow/deny/rename for this server, as sentences (empty when fine)."""
         offered = self._offered(use)
         out: list[str] = []
-        if use.resources and not self._handle(use.server).catalogue.serves_resources:
-            out.append(f"resources: true, but MCP server {use.server!r} serves no resources")
+        catalogue = self._handle(use.server).catalogue
+        if use.resources and not (catalogue.resources or catalogue.templates):
+            out.append(f"resources: true, but MCP server {use.server!r} lists no resources or templates")
         for key, names in (("allow", use.allow or ()), ("deny", use.deny), ("rename", tuple(use.rename))):
             for n in names:
                 if n not in offered:
@@ -301,15 +302,17 @@ class McpWorkbench(Workbench):
         if name not in names:
             offered = ", ".join(names) or "none"
             return _error(name, f"Tool {name!r} is not available here; the tools are: {offered}.")
-        caller = CALLER.set(self._agent)  # the tasks below inherit it: sampling answers with its model
+        # The task below inherits these: sampling answers with this agent's model, notes go with the call.
+        caller, call = CALLER.set(self._agent), CALL_ID.set(call_id)
         try:
-            call = asyncio.ensure_future(self._call(names[name], dict(arguments or {})))
+            running = asyncio.ensure_future(self._call(names[name], dict(arguments or {})))
         finally:
             CALLER.reset(caller)
+            CALL_ID.reset(call)
         if cancellation_token is not None:
-            cancellation_token.link_future(call)
+            cancellation_token.link_future(running)
         try:
-            result = await call
+            result = await running
         except ToolCallError as exc:
             return _error(name, str(exc))
         except Exception as exc:  # the model reads what went wrong instead of the run failing
