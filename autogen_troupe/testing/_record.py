@@ -53,6 +53,11 @@ def _spec_secrets(spec: ResolvedModel | None, env: Mapping[str, str] | None = No
     return set() if spec is None else spec_secrets(spec, env)
 
 
+def _plain(task: Any) -> str | None:
+    """The scenario's task when it is text (an MCP prompt's text is known only once the run fetched it)."""
+    return task if isinstance(task, str) or task is None else None
+
+
 def _recorded_overrides(overrides: Any) -> dict[str, str]:
     """The model overrides a replay must apply to resolve the same settings (never the API key)."""
     if overrides is None:
@@ -319,7 +324,7 @@ class Recorder:
     def cassette(self, task: str | None = None) -> Cassette:
         return Cassette(
             scenario=self.scenario.name,
-            task=task if task is not None else self.scenario.task,
+            task=task if task is not None else _plain(self.scenario.task),
             agents=dict(sorted(self._agents.items())),
             overrides=self._overrides,
             mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},

@@ -28,6 +28,7 @@ from ..models._redact import redact_text
 if TYPE_CHECKING:
     import mcp_types
     from mcp.client.session import ClientRequestContext
+    from mcp.shared.dispatcher import ProgressFnT
 
 __all__ = [
     "CALLER",
@@ -233,9 +234,7 @@ def client_kwargs(options: McpClientOptions) -> dict[str, Any]:
     return kwargs
 
 
-def progress_callback(
-    options: McpClientOptions, tool: str
-) -> Callable[[float, float | None, str | None], Awaitable[None]]:
+def progress_callback(options: McpClientOptions, tool: str) -> ProgressFnT:
     """The `progress_callback` for one call of `tool`: each update becomes a `progress` note (made in the
     call's task, so the note knows its call even when the update arrives in the session's)."""
     caller = (CALLER.get(), CALL_ID.get())
@@ -405,10 +404,11 @@ def _roots_callback(options: McpClientOptions) -> Any:
 
     async def on_list_roots(context: ClientRequestContext) -> mcp_types.ListRootsResult:
         import mcp_types
+        from pydantic import FileUrl
 
         options.note("roots", "listed roots: " + ", ".join(uris), {"roots": uris})
         return mcp_types.ListRootsResult(
-            roots=[mcp_types.Root(uri=u, name=Path(u[7:]).name or u) for u in uris]
+            roots=[mcp_types.Root(uri=FileUrl(u), name=Path(u[7:]).name or u) for u in uris]
         )
 
     return on_list_roots

@@ -485,7 +485,7 @@ class ServerHandle:
             raise ToolCallError(
                 redact_text(f"MCP server {self.name!r} refused {what}: {exc.message}")
             ) from None
-        except (CONNECTION_LOST, httpx2.HTTPError) as exc:
+        except (*CONNECTION_LOST, httpx2.HTTPError) as exc:
             raise ToolCallError(
                 redact_text(f"MCP server {self.name!r} ({self.where()}) failed {what}: {type(exc).__name__}")
             ) from None
