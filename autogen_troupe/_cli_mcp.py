@@ -289,8 +289,7 @@ def call(
     async def work(handle: ServerHandle, client: Client) -> Any:
         from .tools._mcp_client import progress_callback
 
-        options = getattr(handle, "client_options", None)
-        progress: Any = progress_callback(options, tool) if options is not None else None
+        progress: Any = progress_callback(handle.options, tool)
         timeout = handle.server.call_timeout_s
         return await client.call_tool(
             tool, arguments, read_timeout_seconds=timeout, progress_callback=progress

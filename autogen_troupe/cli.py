@@ -108,6 +108,7 @@ def run(
     from .runtime._console import ConsoleView
     from .scenario import load_scenario
     from .testing._modes import Mode, execute
+    from .tools._mcp_client import terminal_ask
 
     if lenient and replay is None:
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
@@ -119,6 +120,7 @@ def run(
             out_dir=out_dir,
             capture_engine_logs=True,
             show_engine_logs=verbose,
+            ask=terminal_ask(),  # MCP servers' questions reach the person at the terminal, if any
         )
         if replay is not None:
             from .testing._cassette import Cassette
@@ -181,6 +183,7 @@ def record(
     from .testing._cassette import Cassette, cassette_path_for
     from .testing._expect import check_expectations
     from .testing._modes import execute
+    from .tools._mcp_client import terminal_ask
 
     try:
         path = resolve_scenario_path(scenario)
@@ -190,6 +193,7 @@ def record(
             out_dir=out_dir,
             capture_engine_logs=True,
             show_engine_logs=verbose,
+            ask=terminal_ask(),  # MCP servers' questions reach the person at the terminal, if any
         )
     except TroupeError as e:
         _fail(e)

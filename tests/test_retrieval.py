@@ -467,3 +467,43 @@ def test_cli_refuses_bad_settings(docs: Path, tmp_path: Path) -> None:
     assert "needs --base-url and --rerank-model" in run(
         "--docs", str(docs), "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--rerank", "v1"
     )
+
+
+async def test_mcp_server_reports_its_version_indexing_progress_and_logs(
+    docs: Path, aios: FakeAios, tmp_path: Path
+) -> None:
+    """Through our own client: serverInfo carries the package version, only tools are declared, and a
+    search that has files to embed sends progress and a log line."""
+    from importlib.metadata import version
+
+    from autogen_troupe.scenario._schema import McpUse, StdioServer
+    from autogen_troupe.tools import McpServerPool
+    from autogen_troupe.tools._mcp_client import McpClientOptions, McpNote
+
+    args = ("-m", "autogen_troupe.mcp_servers.retrieval", "--docs", str(docs), "--base-url", aios.base_url)
+    args += ("--model", "sds/bge-m3", "--batch-size", "2", "--cache-dir", str(tmp_path / "c"))
+    notes: list[McpNote] = []
+    options = McpClientOptions(server="docs", on_note=notes.append)
+    async with McpServerPool(
+        {"docs": StdioServer(command="python", args=args, cwd=str(ROOT))}, {"docs": options}
+    ) as pool:
+        live = pool._handle("docs")._live
+        assert live is not None and live.client is not None
+        info = live.client.server_info
+        assert info is not None and (info.name, info.version) == (
+            "troupe-retrieval",
+            version("autogen-troupe"),
+        )
+        caps = live.client.server_capabilities
+        assert caps.tools is not None and caps.resources is None and caps.prompts is None
+        wb = pool.workbench(McpUse(server="docs"), agent="a")
+        assert not (await wb.call_tool("search", {"query": "staple meal"})).is_error
+        notes.clear()
+        (docs / "peru.md").write_text(
+            "# Peru\n\nMachu Picchu.\n\n## Food\n\nCeviche.\n\n## Trains\n\nTo Cusco.\n"
+        )
+        assert not (await wb.call_tool("search", {"query": "ceviche"})).is_error
+    progress = [n.data for n in notes if n.kind == "progress"]
+    assert progress and progress[-1]["progress"] == progress[-1]["total"] > 0
+    assert [n.tool for n in notes if n.kind == "progress"] == ["search"] * len(progress)
+    assert any(n.kind == "log" and "indexed docs" in n.text for n in notes)

@@ -84,7 +84,12 @@ def text(result: Any) -> str:
 
 async def exercise(session: ClientSession) -> None:
     """Every tool, the happy paths and the errors, as a model would call them."""
-    await session.initialize()
+    init = await session.initialize()
+    from importlib.metadata import version
+
+    assert (init.server_info.name, init.server_info.version) == ("troupe-travel", version("autogen-troupe"))
+    caps = init.capabilities
+    assert caps.tools is not None and caps.resources is None and caps.prompts is None  # only what it serves
     tools = {t.name: t for t in (await session.list_tools()).tools}
     assert set(tools) == {"convert_currency", "country_facts", "phrases"}
     assert tools["convert_currency"].input_schema["required"] == ["amount", "from_currency", "to_currency"]

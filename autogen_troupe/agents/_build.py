@@ -160,14 +160,18 @@ def assemble_agent(
             )
         workbenches = [workbench_for(agent.name, use) for use in agent.mcp]
     kwargs: dict[str, Any] = {}
-    if agent.system_message is not None:
-        kwargs["system_message"] = agent.system_message
+    system_message = agent.system_message
+    if system_message is not None and not isinstance(system_message, str):
+        raise UsageError(
+            f"agent {agent.name!r} takes its system message from an MCP prompt, which is fetched once its "
+            "server runs: use `open_team(...)` or `run_scenario(...)`"
+        )
+    if system_message is not None:
+        kwargs["system_message"] = system_message
     kwargs["model_context"] = model_context(
         agent.model_context or team_context,
         limits_for(agent.name) if limits_for is not None else None,
-        system_message=agent.system_message
-        if agent.system_message is not None
-        else _default_system_message(),
+        system_message=system_message if system_message is not None else _default_system_message(),
         tools=_tool_lister(tools, workbenches),
     )
     if agent.handoffs:

@@ -14,7 +14,38 @@ import anyio
 if TYPE_CHECKING:  # importing the SDK costs about a second; argument errors should not wait for it
     from mcp.server.mcpserver import MCPServer
 
-__all__ = ["add_transport_args", "serve"]
+__all__ = ["add_transport_args", "package_version", "serve", "tools_only"]
+
+_NOT_SERVED = (
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+)
+
+
+def package_version() -> str:
+    """autogen-troupe's version, which our servers report in their serverInfo."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("autogen-troupe")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+def tools_only(server: MCPServer) -> MCPServer:
+    """`server` declaring only tools: MCPServer registers prompt and resource handlers (and so declares
+    both capabilities) even with none to serve, which sends clients looking for what is not there.
+
+    The SDK has no public way to leave them out, so they are dropped from the low-level handler table,
+    from which the capabilities are derived.
+    """
+    handlers = server._lowlevel_server._request_handlers
+    for method in _NOT_SERVED:
+        handlers.pop(method, None)
+    return server
 
 
 def add_transport_args(parser: argparse.ArgumentParser) -> None:

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text as RichText
 
 from ..models._redact import redact_text
-from ._transcript import Chunk, Entry, Event, Handoff, RunResult, Text, Thought, ToolCall, ToolResult
+from ._transcript import (
+    Chunk,
+    Entry,
+    Event,
+    Handoff,
+    McpEvent,
+    RunResult,
+    Text,
+    Thought,
+    ToolCall,
+    ToolResult,
+)
 
 __all__ = ["ConsoleView"]
 
@@ -28,6 +41,8 @@ class ConsoleView:
         self.show_chunks = show_chunks
         self._streaming_from: str | None = None
         self._pending = ""
+        self._progress: Any = None  # a rich Progress while a tool reports progress on a terminal
+        self._bars: dict[tuple[str, str | None], Any] = {}
 
     def __call__(self, item: Entry | Chunk) -> None:
         if self.quiet:
@@ -42,6 +57,11 @@ class ConsoleView:
             self._pending += item.content
             self._flush_stream(final=False)
             return
+        if isinstance(item, McpEvent):
+            self._end_stream()
+            self._mcp(item)
+            return
+        self._end_progress()
         streamed = self._streaming_from == item.source and isinstance(item, Text)
         self._end_stream()
         if isinstance(item, Text):
@@ -73,6 +93,51 @@ class ConsoleView:
             self._header(item.source, item.type, item.elapsed_s, item)
             if item.content:
                 self.console.print(RichText(_clip(item.content), style="dim"))
+
+    def _mcp(self, item: McpEvent) -> None:
+        """An MCP server's note: a progress bar on a terminal (a line elsewhere), else one dim line."""
+        if item.what == "progress" and self.console.is_terminal and item.data.get("total"):
+            self._bar(item)
+            return
+        if item.what in ("sampling", "elicitation"):
+            self._end_progress()
+            self._header(item.source, f"MCP {item.server} · {item.what}", item.elapsed_s, item)
+            self.console.print(RichText(_clip(item.content), style="magenta"))
+            return
+        style = {"log": "dim", "progress": "dim cyan", "roots": "dim"}.get(item.what, "dim")
+        line = f"[{item.server} {item.what}] {item.content}"
+        if self._progress is not None:
+            self._progress.console.print(RichText(_clip(line), style=style))
+        else:
+            self.console.print(RichText(_clip(line), style=style))
+
+    def _bar(self, item: McpEvent) -> None:
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[message]}", style="dim"),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+        key = (item.server, item.tool)
+        total = float(item.data["total"])
+        done = float(item.data.get("progress") or 0)
+        message = redact_text(str(item.data.get("message") or ""))
+        if key not in self._bars:
+            label = f"{item.server}: {item.tool or 'working'}"
+            self._bars[key] = self._progress.add_task(label, total=total, message=message)
+        self._progress.update(self._bars[key], completed=done, total=total, message=message)
+
+    def _end_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._bars = {}
 
     def _header(self, source: str, kind: str, elapsed_s: float, entry: Entry | None) -> None:
         tokens = ""
@@ -107,6 +172,7 @@ class ConsoleView:
 
     def summary(self, result: RunResult) -> None:
         """The closing panel: why the run stopped, messages, tokens, time and where the transcript is."""
+        self._end_progress()
         self._end_stream()
         why = {
             "rule": "[green]stopped on its termination rule[/green]",

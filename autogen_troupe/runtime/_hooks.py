@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from autogen_core.tools import BaseTool, Workbench
 
     from ..models._resolved import ResolvedModel
-    from ..scenario import McpUse
+    from ..scenario import McpPrompt, McpUse
+    from ..tools._mcp_client import McpNote
 
 __all__ = [
     "ClientSource",
@@ -72,13 +73,18 @@ class RunHooks:
 
     `clients`: where the agents' model clients come from (default: a live `ClientPool`, closed with the run).
     `wrap_workbench(agent, workbench)` and `wrap_tool(python_tool)` see every tool call.
-    `replace_mcp(agent, mcp_use)` answers an agent's MCP tools itself; then no MCP server is started.
+    `replace_mcp(agent, mcp_use)` answers an agent's MCP tools itself; then no MCP server is started, and
+    `replace_prompt(mcp_prompt)` gives the text of the MCP prompts the scenario uses.
+    `on_mcp_note(note)` hears what servers ask and say; `on_prompt(mcp_prompt, text)` each prompt fetched.
     """
 
     clients: ClientSource | None = None
     wrap_workbench: Callable[[str, Workbench], Workbench] | None = None
     wrap_tool: Callable[[BaseTool[Any, Any]], BaseTool[Any, Any]] | None = None
     replace_mcp: Callable[[str, McpUse], Workbench] | None = None
+    replace_prompt: Callable[[McpPrompt], str] | None = None
+    on_mcp_note: Callable[[McpNote], None] | None = None
+    on_prompt: Callable[[McpPrompt, str], None] | None = None
 
 
 @dataclass(frozen=True)

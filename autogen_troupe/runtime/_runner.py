@@ -20,7 +20,16 @@ from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
 from ._hooks import ClientSource, OneClient, RunHooks, guarded
-from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
+from ._transcript import (
+    Chunk,
+    Entry,
+    McpEvent,
+    RunResult,
+    ToolResult,
+    TranscriptWriter,
+    Usage,
+    entry_from_autogen,
+)
 
 if TYPE_CHECKING:
     from autogen_agentchat.base import Team as AutogenTeam
@@ -28,6 +37,7 @@ if TYPE_CHECKING:
 
     from ..models._endpoints import Overrides
     from ..models._resolved import ResolvedModel
+    from ..tools._mcp_client import Ask, McpNote
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
 
@@ -47,6 +57,9 @@ class RunOptions:
     # the console; process-wide, so for one run per process (the CLI). `show_engine_logs` also prints them.
     capture_engine_logs: bool = False
     show_engine_logs: bool = False
+    # Who answers MCP servers' questions (the console prompt in `troupe run`); None: nobody, so servers
+    # whose scenario policy is not `accept_defaults` get a decline.
+    ask: Ask | None = None
 
 
 def resolve_agent_model(
@@ -94,12 +107,14 @@ async def open_team(
     clients: ClientSource | None = None,
     options: RunOptions | None = None,
     hooks: RunHooks | None = None,
+    on_note: Callable[[McpNote], None] | None = None,
 ) -> AsyncIterator[OpenTeam]:
     """Build the scenario's team with its clients and MCP servers open; close everything on exit.
 
     `model_client` makes every agent use that one client (the caller closes it). `clients` is where the
     agents' clients come from instead of the live models (tests: a `ScriptedClient`); `hooks` are what
-    record and replay change (see `RunHooks`).
+    record and replay change (see `RunHooks`). `on_note` hears what MCP servers ask and say. MCP prompts
+    the scenario uses are fetched once the servers run: `OpenTeam.scenario` holds their text.
     """
     # Over 60 lines by its closures, which share the open client source, MCP servers and resolved specs
     # with the team builder; as functions they would only pass those three around.
@@ -107,14 +122,20 @@ async def open_team(
     from ..models._facts import ModelLimits, limits_of
     from ..models._registry import ClientPool
     from ..tools import McpServerPool, load_python_tool
+    from ..tools._mcp_client import NOTES
+    from ._mcp import client_options, has_prompts, resolve_prompts
 
     options = options or RunOptions()
     hooks = hooks or RunHooks()
     source = _client_source(model_client, clients, hooks)
     specs: dict[str, ResolvedModel] = {}
     errors: list[TroupeError] = []
+    agent_clients: dict[str, Any] = {}  # sampling answers with the calling agent's own client
+    notes = _note_sinks(on_note, hooks.on_mcp_note)
 
     async with contextlib.AsyncExitStack() as stack:
+        token = NOTES.set(notes)
+        stack.callback(NOTES.reset, token)
         pool: ClientSource = source if source is not None else ClientPool()
         if source is None:
             stack.push_async_callback(pool.aclose)
@@ -123,16 +144,24 @@ async def open_team(
             spec = pool.spec_for(agent, functools.partial(resolve_agent_model, scenario, ref, options))
             if spec is not None:
                 specs[agent] = spec
-            return guarded(pool.get(spec, agent), errors)
+            agent_clients[agent] = client = guarded(pool.get(spec, agent), errors)
+            return client
 
         replace_mcp, wrap_workbench, wrap_tool = hooks.replace_mcp, hooks.wrap_workbench, hooks.wrap_tool
-        mcp = None if replace_mcp else await stack.enter_async_context(McpServerPool(scenario.mcp_servers))
+        mcp_options = client_options(scenario, ask=options.ask, clients=agent_clients, on_note=notes)
+        mcp = (
+            None
+            if replace_mcp
+            else await stack.enter_async_context(McpServerPool(scenario.mcp_servers, mcp_options))
+        )
+        if has_prompts(scenario):
+            scenario = await resolve_prompts(scenario, _prompt_source(mcp, hooks))
 
         def workbench_for(agent: str, use: Any) -> Any:
             if replace_mcp is not None:
                 return replace_mcp(agent, use)
             assert mcp is not None  # started above whenever nothing replaces it
-            wb = mcp.workbench(use)
+            wb = mcp.workbench(use, agent=agent)
             return wrap_workbench(agent, wb) if wrap_workbench else wb
 
         def tool_for(use: Any) -> Any:
@@ -155,6 +184,35 @@ async def open_team(
         )
         await pool.prepare()
         yield OpenTeam(team=team, scenario=scenario, specs=specs, errors=errors)
+
+
+def _note_sinks(*sinks: Callable[[McpNote], None] | None) -> Callable[[McpNote], None] | None:
+    """One listener calling each given one (the run's transcript, a recording)."""
+    given = [s for s in sinks if s is not None]
+    if not given:
+        return None
+
+    def note(n: McpNote) -> None:
+        for s in given:
+            s(n)
+
+    return note
+
+
+def _prompt_source(mcp: Any, hooks: RunHooks) -> Callable[[Any], Any]:
+    """Where MCP prompts' text comes from: the replay's cassette, else the running server (noted for a
+    recording)."""
+    replace, seen = hooks.replace_prompt, hooks.on_prompt
+
+    async def fetch(ref: Any) -> str:
+        if replace is not None:
+            return replace(ref)
+        text: str = await mcp.prompt(ref)
+        if seen is not None:
+            seen(ref, text)
+        return text
+
+    return fetch
 
 
 def _client_source(
@@ -183,24 +241,33 @@ async def run_scenario(
     Nothing is global: two runs in one process share only the in-process engine. `model_client`, `clients`
     and `hooks` are as for `open_team`.
     """
+    from ._mcp import note_entry, text_preview
+
     options = options or RunOptions()
-    task = task if task is not None else scenario.task
-    if not task:
+    wanted = task if task is not None else scenario.task
+    if not wanted:
         where = scenario.source or scenario.name
         raise ScenarioError([Issue(where, 1, 1, "the scenario has no task; give one with --task / task=...")])
     if options.env is not None:  # keys given in a mapping rather than our environment
         remember_secrets(secrets_in_env(options.env))
-    run = _RunRecord(scenario, task, options, on_event)
+    run = _RunRecord(scenario, text_preview(wanted), options, on_event)
     raised: list[TroupeError] = []  # our errors the model clients raised, before AutoGen flattened them
     try:
         with run.engine_logs():
             async with open_team(
-                scenario, model_client=model_client, clients=clients, options=options, hooks=hooks
+                scenario,
+                model_client=model_client,
+                clients=clients,
+                options=options,
+                hooks=hooks,
+                on_note=lambda n: run.note(note_entry(n, time.monotonic() - run.started)),
             ) as opened:
                 raised = opened.errors
                 run.models(opened.specs)
+                if not isinstance(wanted, str):  # an MCP prompt, fetched once its server runs
+                    run.task = text_preview(opened.scenario.task)
                 stop_reason, stopped_by = await _stream(
-                    opened, task, time.monotonic(), run.emit, scenario.limits.timeout_s
+                    opened, run.task, time.monotonic(), run.emit, scenario.limits.timeout_s
                 )
     except (KeyboardInterrupt, asyncio.CancelledError) as e:
         _where(e, run.finish("interrupted", "interrupted", "the run was interrupted"))
@@ -228,6 +295,7 @@ class _RunRecord:
         self.scenario, self.task, self.options, self.on_event = scenario, task, options, on_event
         self.started = time.monotonic()
         self.entries: list[Entry] = []
+        self.notes: list[McpEvent] = []  # MCP notes not yet kept (see `note`)
         self.usage = Usage()
         self.writer = _open_writer(scenario, options)
         self.log_path = self.writer.path.with_suffix(".log") if self.writer is not None else None
@@ -246,17 +314,38 @@ class _RunRecord:
             self.writer.write({"record": "models", "models": {a: redacted(s) for a, s in specs.items()}})
 
     def emit(self, item: Entry | Chunk) -> None:
+        if isinstance(item, ToolResult):
+            self._flush_notes({r.call_id for r in item.results})
         if not isinstance(item, Chunk):
-            self.entries.append(item)
-            if item.usage is not None:
-                self.usage = self.usage + item.usage
-            if self.writer is not None:
-                self.writer.write({"record": "entry", **item.model_dump(mode="json")})
+            self._keep(item)
         if self.on_event is not None:
             self.on_event(item)
 
+    def note(self, item: McpEvent) -> None:
+        """An MCP server's note: shown at once, kept just before the result of the tool call it belongs to
+        (a note of no known call: before the next result), so the transcript's order does not depend on
+        timing."""
+        self.notes.append(item)
+        if self.on_event is not None:
+            self.on_event(item)
+
+    def _flush_notes(self, calls: set[str] | None = None) -> None:
+        """Keep the pending notes of these calls and of no known call (all of them with None)."""
+        keep = [n for n in self.notes if calls is None or n.call_id is None or n.call_id in calls]
+        self.notes = [n for n in self.notes if n not in keep]
+        for n in keep:
+            self._keep(n)
+
+    def _keep(self, item: Entry) -> None:
+        self.entries.append(item)
+        if item.usage is not None:
+            self.usage = self.usage + item.usage
+        if self.writer is not None:
+            self.writer.write({"record": "entry", **item.model_dump(mode="json")})
+
     def finish(self, stop_reason: str, stopped_by: Any, error: str | None) -> RunResult:
         """The result, also written as the transcript's last record."""
+        self._flush_notes()
         log = self.log_path
         result = RunResult(
             scenario=self.scenario.name,

@@ -20,6 +20,7 @@ __all__ = [
     "Entry",
     "Event",
     "Handoff",
+    "McpEvent",
     "RunResult",
     "Text",
     "Thought",
@@ -104,6 +105,20 @@ class Event(_Entry):
     content: str
 
 
+class McpEvent(_Entry):
+    """Something an MCP server asked or said during a run: a question and its answer (elicitation), a text
+    our model wrote for it (sampling, with its usage), roots listed, progress, a log line. `source` is the
+    agent whose tool call it belongs to, or `mcp:SERVER`."""
+
+    kind: Literal["mcp"] = "mcp"
+    server: str
+    what: Literal["progress", "log", "elicitation", "sampling", "roots"]
+    content: str
+    tool: str | None = None
+    call_id: str | None = Field(None, description="The model's tool call it belongs to, when known.")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 class Chunk(_Entry):
     """A streamed piece of a message; shown live, never stored (the full message follows)."""
 
@@ -111,7 +126,7 @@ class Chunk(_Entry):
     content: str
 
 
-Entry = Annotated[Text | Thought | ToolCall | ToolResult | Handoff | Event, Discriminator("kind")]
+Entry = Annotated[Text | Thought | ToolCall | ToolResult | Handoff | Event | McpEvent, Discriminator("kind")]
 
 
 class RunResult(Frozen):

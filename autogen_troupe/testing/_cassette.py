@@ -33,6 +33,7 @@ __all__ = [
     "Cassette",
     "ModelCall",
     "ModelResponse",
+    "PromptRecord",
     "RecordedCall",
     "ToolRecord",
     "cassette_path_for",
@@ -100,6 +101,20 @@ class ToolRecord(Frozen):
     arguments: Any
     result: str
     is_error: bool = False
+    notes: tuple[dict[str, Any], ...] = Field(
+        (),
+        description="What the MCP server asked and said during the call (questions and answers, "
+        "sampling, progress, logs), shown again when replayed.",
+    )
+
+
+class PromptRecord(Frozen):
+    """An MCP prompt the scenario used (as a system message or the task) and its text."""
+
+    server: str
+    name: str
+    arguments: dict[str, str] = Field(default_factory=dict)
+    text: str
 
 
 class AgentRecord(Frozen):
@@ -133,6 +148,7 @@ class Cassette(Frozen):
     )
     model_calls: tuple[ModelCall, ...] = ()
     tool_calls: tuple[ToolRecord, ...] = ()
+    mcp_prompts: tuple[PromptRecord, ...] = ()
 
     def dumps(self, *, secrets: Iterable[str] = ()) -> str:
         """The file text: stable key order, two-space indent, credentials scrubbed."""

@@ -22,10 +22,12 @@ from ..runtime._hooks import RunHooks, delegating_client, delegating_workbench, 
 from ..runtime._transcript import RunResult
 from ..scenario._base import Frozen
 from ..scenario._schema import Scenario
+from ..tools._mcp_client import SAMPLING, McpNote
 from ._cassette import (
     AgentRecord,
     Cassette,
     ModelCall,
+    PromptRecord,
     ToolRecord,
     _canonical,
     fingerprint,
@@ -49,6 +51,11 @@ class Recording(Frozen):
 def _spec_secrets(spec: ResolvedModel | None, env: Mapping[str, str] | None = None) -> set[str]:
     """The credential strings a model spec carries: its key, its key's variable, credential headers."""
     return set() if spec is None else spec_secrets(spec, env)
+
+
+def _plain(task: Any) -> str | None:
+    """The scenario's task when it is text (an MCP prompt's text is known only once the run fetched it)."""
+    return task if isinstance(task, str) or task is None else None
 
 
 def _recorded_overrides(overrides: Any) -> dict[str, str]:
@@ -101,7 +108,8 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
         )
-        self._recorder._model_call(self._agent, request, result, stream=False)
+        if SAMPLING.get() is None:  # a server's sampling is kept with the tool call that caused it
+            self._recorder._model_call(self._agent, request, result, stream=False)
         return result
 
     async def create_stream(
@@ -130,7 +138,7 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
         ):
-            if not isinstance(item, str):
+            if not isinstance(item, str) and SAMPLING.get() is None:
                 self._recorder._model_call(self._agent, request, item, stream=True)
             yield item
 
@@ -177,6 +185,8 @@ class Recorder:
         self._call_agents: dict[str, str] = {}
         self._workbench_count: dict[str, int] = {}
         self._secrets: set[str] = set()
+        self._in_flight: dict[str, list[list[dict[str, Any]]]] = {}  # per server, notes of running calls
+        self._prompts: dict[tuple[str, str, str], PromptRecord] = {}
 
     # -------------------------------------------------------------- seams for the runner
 
@@ -192,7 +202,11 @@ class Recorder:
         """Everything a run needs to be recorded: clients through `inner` (default: a new ClientPool), and
         every tool call seen."""
         return RunHooks(
-            clients=self.clients(inner), wrap_workbench=self.wrap_workbench, wrap_tool=self.wrap_tool
+            clients=self.clients(inner),
+            wrap_workbench=self.wrap_workbench,
+            wrap_tool=self.wrap_tool,
+            on_mcp_note=self._note,
+            on_prompt=self._prompt,
         )
 
     def wrap_workbench(self, agent: str, workbench: Any) -> Any:
@@ -250,7 +264,14 @@ class Recorder:
         )
 
     def _tool_call(
-        self, agent: str, server: str | None, tool: str, args: Any, result: str, is_error: bool
+        self,
+        agent: str,
+        server: str | None,
+        tool: str,
+        args: Any,
+        result: str,
+        is_error: bool,
+        notes: Sequence[dict[str, Any]] = (),
     ) -> None:
         self._tools.append(
             ToolRecord(
@@ -260,7 +281,29 @@ class Recorder:
                 arguments=normalise_arguments(dict(args or {})),
                 result=result,
                 is_error=is_error,
+                notes=tuple(notes),
             )
+        )
+
+    def _note(self, note: McpNote) -> None:
+        """A server's note goes with its latest running call (notes outside calls are not replayed)."""
+        running = self._in_flight.get(note.server)
+        if running:
+            running[-1].append(
+                {
+                    "kind": note.kind,
+                    "text": note.text,
+                    "tool": note.tool,
+                    "agent": note.agent,
+                    "call_id": note.call_id,
+                    "data": _canonical(dict(note.data)),
+                }
+            )
+
+    def _prompt(self, ref: Any, text: str) -> None:
+        key = (ref.server, ref.name, repr(sorted(ref.arguments.items())))
+        self._prompts[key] = PromptRecord(
+            server=ref.server, name=ref.name, arguments=dict(ref.arguments), text=text
         )
 
     def _listed(self, server: str, use: Any, tools: Sequence[Any]) -> None:
@@ -281,12 +324,13 @@ class Recorder:
     def cassette(self, task: str | None = None) -> Cassette:
         return Cassette(
             scenario=self.scenario.name,
-            task=task if task is not None else self.scenario.task,
+            task=task if task is not None else _plain(self.scenario.task),
             agents=dict(sorted(self._agents.items())),
             overrides=self._overrides,
             mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},
             model_calls=tuple(self._calls),
             tool_calls=tuple(self._tools),
+            mcp_prompts=tuple(self._prompts.values()),
         )
 
 
@@ -299,9 +343,15 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
         return tools
 
     async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
-        result = await inner.call_tool(name, arguments, token, call_id)
+        notes: list[dict[str, Any]] = []
+        running = recorder._in_flight.setdefault(server, [])
+        running.append(notes)
+        try:
+            result = await inner.call_tool(name, arguments, token, call_id)
+        finally:
+            running.remove(notes)
         recorder._tool_call(
-            agent, server, back.get(name, name), arguments, result.to_text(), bool(result.is_error)
+            agent, server, back.get(name, name), arguments, result.to_text(), bool(result.is_error), notes
         )
         return result
 

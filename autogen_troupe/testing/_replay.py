@@ -177,7 +177,12 @@ class ReplaySession:
     def hooks(self) -> RunHooks:
         """Everything a run needs to be replayed: clients, Python tools and MCP tools answered from this
         cassette (no MCP server is started)."""
-        return RunHooks(clients=self.clients(), wrap_tool=self.wrap_tool, replace_mcp=self.replace_mcp)
+        return RunHooks(
+            clients=self.clients(),
+            wrap_tool=self.wrap_tool,
+            replace_mcp=self.replace_mcp,
+            replace_prompt=self.replace_prompt,
+        )
 
     def client(self, agent: str | None, settings: Mapping[str, Any] | None = None) -> Any:
         """A ChatCompletionClient for one agent (None: any agent's recorded calls). `settings` are the
@@ -188,6 +193,17 @@ class ReplaySession:
     def replace_mcp(self, agent: str, use: Any) -> Any:
         """The agent's MCP workbench, answered from the cassette; no server is started."""
         return _replay_workbench(self, agent, use)
+
+    def replace_prompt(self, ref: Any) -> str:
+        """The recorded text of an MCP prompt (system message or task); no server is asked."""
+        for p in self.cassette.mcp_prompts:
+            if p.server == ref.server and p.name == ref.name and p.arguments == dict(ref.arguments):
+                return p.text
+        recorded = [f"{p.server}/{p.name}{p.arguments}" for p in self.cassette.mcp_prompts]
+        raise self._fail(
+            f"MCP prompt {ref.name!r} of server {ref.server!r} with arguments {dict(ref.arguments)} was not "
+            f"recorded (recorded prompts: {', '.join(recorded) or 'none'})"
+        )
 
     def wrap_tool(self, tool: Any) -> Any:
         """A Python tool whose calls return the recorded results (the function is not called)."""
@@ -420,6 +436,19 @@ class _ReplayPool:
         return None
 
 
+def _replay_notes(server: str, notes: Sequence[Mapping[str, Any]]) -> None:
+    """Show again what the server asked and said during a recorded call (its questions are not asked
+    again: their recorded answers are part of the recorded result)."""
+    from ..tools._mcp_client import NOTES, McpNote
+
+    sink = NOTES.get()
+    if sink is None:
+        return
+    for n in notes:
+        data = dict(n.get("data") or {})
+        sink(McpNote(server, n["kind"], n["text"], data, n.get("tool"), n.get("agent"), n.get("call_id")))
+
+
 def _replay_workbench(session: ReplaySession, agent: str, use: Any) -> Any:
     recorded = {t["name"]: t for t in session.cassette.mcp_tools.get(use.server, ())}
     back = {v: k for k, v in use.rename.items()}
@@ -434,6 +463,7 @@ def _replay_workbench(session: ReplaySession, agent: str, use: Any) -> Any:
             rec = session._tool_result(agent, use.server, back.get(name, name), arguments)
         except ReplayMismatch as e:  # the model reads it; the session keeps it to fail the replay
             return ToolResult(name=name, result=[TextResultContent(content=str(e))], is_error=True)
+        _replay_notes(use.server, rec.notes)
         return ToolResult(name=name, result=[TextResultContent(content=rec.result)], is_error=rec.is_error)
 
     state = {"type": "TroupeReplayWorkbenchState", "server": use.server}

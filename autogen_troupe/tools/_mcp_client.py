@@ -28,9 +28,13 @@ from ..models._redact import redact_text
 if TYPE_CHECKING:
     import mcp_types
     from mcp.client.session import ClientRequestContext
+    from mcp.shared.dispatcher import ProgressFnT
 
 __all__ = [
+    "CALLER",
+    "CALL_ID",
     "ELICITATION_POLICIES",
+    "NOTES",
     "SAMPLING",
     "Answer",
     "Ask",
@@ -56,6 +60,18 @@ ElicitationPolicy = Literal["ask", "decline", "accept_defaults"]
 ELICITATION_POLICIES: tuple[str, ...] = ("ask", "decline", "accept_defaults")
 NoteKind = Literal["progress", "log", "elicitation", "sampling", "roots"]
 
+CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_caller", default=None)
+"""The agent whose tool call is running (set by the workbench around each call); a sampling request that
+arrives within the call (protocol 2026-07-28 and later) is answered with that agent's model."""
+
+CALL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_call_id", default=None)
+"""The id of the model's tool call that is running (set with CALLER): a note is kept with its call."""
+
+NOTES: contextvars.ContextVar[Callable[[McpNote], None] | None] = contextvars.ContextVar(
+    "troupe_mcp_notes", default=None
+)
+"""Where the running run takes server notes that come from elsewhere than a live server (a replay)."""
+
 SAMPLING: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_sampling", default=None)
 """Set (to the server's name) while a model call answers a server's sampling request: a recording keeps
 such calls with the tool call that caused them, not among the agent's own model calls."""
@@ -77,6 +93,8 @@ class McpNote:
     text: str
     data: Mapping[str, Any] = field(default_factory=dict)
     tool: str | None = None  # the tool call it belongs to, when known (progress)
+    agent: str | None = None  # the agent whose tool call it belongs to, when known (CALLER)
+    call_id: str | None = None  # that tool call's id, when known (CALL_ID)
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,7 @@ class SampleRequest:
     max_tokens: int
     temperature: float | None = None
     stop: tuple[str, ...] = ()
+    agent: str | None = None  # whose tool call caused it, when known (CALLER)
 
 
 @dataclass(frozen=True)
@@ -172,13 +191,22 @@ class McpClientOptions:
     _budget: _Budget = field(default_factory=_Budget, repr=False, compare=False)
 
     def note(
-        self, kind: NoteKind, text: str, data: Mapping[str, Any] | None = None, tool: str | None = None
+        self,
+        kind: NoteKind,
+        text: str,
+        data: Mapping[str, Any] | None = None,
+        tool: str | None = None,
+        caller: tuple[str | None, str | None] | None = None,
     ) -> None:
-        """Hand a note to `on_note` (a failing listener is logged, never breaks the session)."""
+        """Hand a note to `on_note` (a failing listener is logged, never breaks the session); `caller` is
+        (agent, call id), by default the running call's."""
         if self.on_note is None:
             return
+        agent, call_id = caller or (CALLER.get(), CALL_ID.get())
         try:
-            self.on_note(McpNote(self.server, kind, redact_text(text), dict(data or {}), tool))
+            self.on_note(
+                McpNote(self.server, kind, redact_text(text), dict(data or {}), tool, agent, call_id)
+            )
         except Exception:
             logger.exception("MCP note listener failed")
 
@@ -206,15 +234,16 @@ def client_kwargs(options: McpClientOptions) -> dict[str, Any]:
     return kwargs
 
 
-def progress_callback(
-    options: McpClientOptions, tool: str
-) -> Callable[[float, float | None, str | None], Awaitable[None]]:
-    """The `progress_callback` for one call of `tool`: each update becomes a `progress` note."""
+def progress_callback(options: McpClientOptions, tool: str) -> ProgressFnT:
+    """The `progress_callback` for one call of `tool`: each update becomes a `progress` note (made in the
+    call's task, so the note knows its call even when the update arrives in the session's)."""
+    caller = (CALLER.get(), CALL_ID.get())
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         shown = f"{progress:g}/{total:g}" if total else f"{progress:g}"
         text = f"{tool}: {shown}" + (f" {message}" if message else "")
-        options.note("progress", text, {"progress": progress, "total": total, "message": message}, tool=tool)
+        data = {"progress": progress, "total": total, "message": message}
+        options.note("progress", text, data, tool=tool, caller=caller)
 
     return on_progress
 
@@ -316,6 +345,7 @@ def _sampling_callback(options: McpClientOptions) -> Any:
             max_tokens=max(1, min(params.max_tokens, limits.max_tokens_per_call)),
             temperature=params.temperature,
             stop=tuple(params.stop_sequences or ()),
+            agent=CALLER.get(),
         )
         budget.calls += 1
         token = SAMPLING.set(options.server)
@@ -374,10 +404,11 @@ def _roots_callback(options: McpClientOptions) -> Any:
 
     async def on_list_roots(context: ClientRequestContext) -> mcp_types.ListRootsResult:
         import mcp_types
+        from pydantic import FileUrl
 
         options.note("roots", "listed roots: " + ", ".join(uris), {"roots": uris})
         return mcp_types.ListRootsResult(
-            roots=[mcp_types.Root(uri=u, name=Path(u[7:]).name or u) for u in uris]
+            roots=[mcp_types.Root(uri=FileUrl(u), name=Path(u[7:]).name or u) for u in uris]
         )
 
     return on_list_roots

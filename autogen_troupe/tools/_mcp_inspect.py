@@ -115,8 +115,7 @@ async def open_server(
     if isinstance(server, HttpServer):  # a person may be logging in meanwhile
         server = server.model_copy(update={"startup_timeout_s": server.startup_timeout_s + login.timeout_s})
     pids: list[int] = []
-    handle = ServerHandle(target.name, server, pids.append)
-    handle.client_options = options  # type: ignore[attr-defined]
+    handle = ServerHandle(target.name, server, pids.append, options)
     try:
         with using_login(login):
             await handle.open()

@@ -9,6 +9,7 @@ restart) from many tasks.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -39,6 +40,8 @@ from ..models._redact import (
 )
 from ..scenario._schema import HttpServer, StdioServer
 from ._mcp_auth import auth_failure, http_auth, login_hint
+from ._mcp_client import CALL_ID, CALLER, McpClientOptions, McpNote, client_kwargs, progress_callback
+from ._mcp_resources import Catalogue, list_catalogue
 from ._mcp_stdio import (
     CONNECTION_LOST,
     REAP_S,
@@ -98,16 +101,6 @@ async def _all_tools(client: Client) -> list[mcp_types.Tool]:
             return tools
 
 
-def _client_kwargs(handle: ServerHandle) -> dict[str, Any]:
-    """The client's callbacks (elicitation, logging...) when the opener gave options (the inspector)."""
-    options = getattr(handle, "client_options", None)
-    if options is None:
-        return {}
-    from ._mcp_client import client_kwargs
-
-    return client_kwargs(options)
-
-
 class _Live:
     """One connection: a started child (stdio) or an HTTP link, with its session, owned by one task."""
 
@@ -115,6 +108,7 @@ class _Live:
         self.handle = handle
         self.client: Client | None = None
         self.tools: list[mcp_types.Tool] = []
+        self.catalogue = Catalogue()
         server = handle.server
         self.child = StdioChild(handle.name, handle.note_pid) if isinstance(server, StdioServer) else None
         self._lost = False  # set once the session ended under us
@@ -174,9 +168,12 @@ class _Live:
         mid-run at their next model call.
         """
         try:
-            on_message, extra = self._on_message, _client_kwargs(self.handle)
-            async with Client(self._transport(), cache=None, message_handler=on_message, **extra) as client:
+            kwargs = client_kwargs(self.handle.options)
+            async with Client(
+                self._transport(), cache=None, message_handler=self._on_message, **kwargs
+            ) as client:
                 tools = await _all_tools(client)
+                self.catalogue = await list_catalogue(client)
                 self.client, self.tools = client, tools
                 self._ready.set_result(None)
                 following = [
@@ -303,10 +300,20 @@ class _Live:
 class ServerHandle:
     """A named server of the run: opens it, restarts it once after a crash, and calls its tools."""
 
-    def __init__(self, name: str, server: StdioServer | HttpServer, note_pid: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        server: StdioServer | HttpServer,
+        note_pid: Callable[[int], None],
+        options: McpClientOptions | None = None,
+    ) -> None:
         self.name = name
         self.server = server
         self.note_pid = note_pid
+        options = options or McpClientOptions(server=name)
+        self._listener = options.on_note
+        self._calls: list[tuple[str | None, str | None]] = []  # (agent, call id) of the running calls
+        self.options = dataclasses.replace(options, on_note=self._on_note) if options.on_note else options
         remember_secrets(_server_secrets(server))  # masked in every message, transcript and tool result
         self.env: dict[str, str] = {}
         self.argv: list[str] = []
@@ -390,6 +397,15 @@ class ServerHandle:
 
     # ---------------------------------------------------------------- calling
 
+    def _on_note(self, note: McpNote) -> None:
+        """A note that arrived outside any call's task (a log line, a question on an older protocol) goes
+        with the latest running call."""
+        if note.call_id is None and self._calls:
+            agent, call_id = self._calls[-1]
+            note = dataclasses.replace(note, agent=note.agent or agent, call_id=call_id)
+        if self._listener is not None:
+            self._listener(note)
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], timeout_s: float
     ) -> mcp_types.CallToolResult:
@@ -397,6 +413,16 @@ class ServerHandle:
 
         Raises ToolCallError with a message meant for the model (timeouts, crashes, protocol errors).
         """
+        caller = (CALLER.get(), CALL_ID.get())
+        self._calls.append(caller)
+        try:
+            return await self._call_with_restart(name, arguments, timeout_s)
+        finally:
+            self._calls.remove(caller)
+
+    async def _call_with_restart(
+        self, name: str, arguments: dict[str, Any], timeout_s: float
+    ) -> mcp_types.CallToolResult:
         live = await self._current()
         try:
             return await self._call_once(live, name, arguments, timeout_s)
@@ -413,7 +439,12 @@ class ServerHandle:
     ) -> mcp_types.CallToolResult:
         assert live.client is not None
         try:
-            return await live.client.call_tool(name, arguments, read_timeout_seconds=timeout_s)
+            return await live.client.call_tool(
+                name,
+                arguments,
+                read_timeout_seconds=timeout_s,
+                progress_callback=progress_callback(self.options, name),
+            )
         except MCPError as exc:
             if exc.code == mcp_types.REQUEST_TIMEOUT:
                 raise ToolCallError(
@@ -436,6 +467,45 @@ class ServerHandle:
         finally:  # processes the tool started are found now, while the server still lives
             if live.child is not None and live.child.tree is not None:
                 live.child.tree.refresh()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The resources, templates and prompts the server listed when it started."""
+        return self._live.catalogue if self._live is not None else Catalogue()
+
+    async def read_resource(self, uri: str, timeout_s: float) -> mcp_types.ReadResourceResult:
+        """Read one resource; raises ToolCallError with a message meant for the model."""
+        live = await self._current()
+        assert live.client is not None
+        return await self._request(live, f"reading {uri!r}", live.client.read_resource(uri), timeout_s)
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], timeout_s: float
+    ) -> mcp_types.GetPromptResult:
+        """Fetch one prompt; raises ToolCallError saying what went wrong."""
+        live = await self._current()
+        assert live.client is not None
+        return await self._request(
+            live, f"the prompt {name!r}", live.client.get_prompt(name, arguments), timeout_s
+        )
+
+    async def _request(self, live: _Live, what: str, call: Any, timeout_s: float) -> Any:
+        """A request other than a tool call, bounded in time, its failures told in one sentence."""
+        try:
+            with anyio.fail_after(timeout_s):
+                return await call
+        except TimeoutError:
+            raise ToolCallError(
+                f"MCP server {self.name!r} did not answer {what} within {timeout_s:g} s."
+            ) from None
+        except MCPError as exc:
+            raise ToolCallError(
+                redact_text(f"MCP server {self.name!r} refused {what}: {exc.message}")
+            ) from None
+        except (*CONNECTION_LOST, httpx2.HTTPError) as exc:
+            raise ToolCallError(
+                redact_text(f"MCP server {self.name!r} ({self.where()}) failed {what}: {type(exc).__name__}")
+            ) from None
 
     async def _current(self) -> _Live:
         live = self._live

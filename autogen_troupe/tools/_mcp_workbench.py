@@ -27,7 +27,9 @@ from typing_extensions import Self
 
 from ..errors import ToolCallError
 from ..models._redact import redact_text
-from ..scenario._schema import HttpServer, McpUse, StdioServer
+from ..scenario._schema import HttpServer, McpPrompt, McpUse, StdioServer
+from ._mcp_client import CALL_ID, CALLER, McpClientOptions
+from ._mcp_resources import READ_RESOURCE
 
 if TYPE_CHECKING:
     import mcp_types
@@ -47,8 +49,15 @@ class McpServerPool:
     gone, also when the run is cancelled.
     """
 
-    def __init__(self, servers: Mapping[str, StdioServer | HttpServer]) -> None:
+    def __init__(
+        self,
+        servers: Mapping[str, StdioServer | HttpServer],
+        options: Mapping[str, McpClientOptions] | None = None,
+    ) -> None:
+        """`options` says, per server name, how questions, sampling, roots and notes are handled (default:
+        questions declined, no sampling, no roots, notes dropped)."""
         self._servers = dict(servers)
+        self._options = dict(options or {})
         self._handles: dict[str, ServerHandle] = {}
         self._pids: list[int] = []
         self._open = False
@@ -76,7 +85,10 @@ class McpServerPool:
             return
         from ._mcp_session import ServerHandle
 
-        self._handles = {name: ServerHandle(name, s, self._pids.append) for name, s in self._servers.items()}
+        self._handles = {
+            name: ServerHandle(name, s, self._pids.append, self._options.get(name))
+            for name, s in self._servers.items()
+        }
         try:
             results = await asyncio.gather(
                 *(h.open() for h in self._handles.values()), return_exceptions=True
@@ -119,10 +131,17 @@ class McpServerPool:
         """The tool names the server itself offers, in its order."""
         return [t.name for t in self._handle(server).tools]
 
+    def _offered(self, use: McpUse) -> list[str]:
+        """The server's tools, and `read_resource` when the agent may read its resources."""
+        return self.server_tools(use.server) + ([READ_RESOURCE] if use.resources else [])
+
     def problems(self, use: McpUse) -> list[str]:
         """Mistakes in an agent's allow/deny/rename for this server, as sentences (empty when fine)."""
-        offered = self.server_tools(use.server)
+        offered = self._offered(use)
         out: list[str] = []
+        catalogue = self._handle(use.server).catalogue
+        if use.resources and not (catalogue.resources or catalogue.templates):
+            out.append(f"resources: true, but MCP server {use.server!r} lists no resources or templates")
         for key, names in (("allow", use.allow or ()), ("deny", use.deny), ("rename", tuple(use.rename))):
             for n in names:
                 if n not in offered:
@@ -142,14 +161,28 @@ class McpServerPool:
 
     def tool_names(self, use: McpUse) -> list[str]:
         """The names an agent with this `use` sees, to check for clashes across its servers and tools."""
-        return [shown for _, shown in _visible(use, self.server_tools(use.server))]
+        return [shown for _, shown in _visible(use, self._offered(use))]
 
-    def workbench(self, use: McpUse) -> McpWorkbench:
+    def workbench(self, use: McpUse, agent: str | None = None) -> McpWorkbench:
         """An agent's view of one server; raises ToolCallError if `problems(use)` finds any."""
         issues = self.problems(use)
         if issues:
             raise ToolCallError(f"MCP server {use.server!r}: " + "; ".join(issues))
-        return McpWorkbench(self, use)
+        return McpWorkbench(self, use, agent=agent)
+
+    async def prompt(self, ref: McpPrompt) -> str:
+        """The text of a server's prompt (a system message or the task); raises ToolCallError."""
+        from ._mcp_resources import prompt_text
+
+        handle = self._handle(ref.server)
+        offered = [p.name for p in handle.catalogue.prompts]
+        if ref.name not in offered:
+            raise ToolCallError(
+                f"MCP server {ref.server!r} has no prompt {ref.name!r} "
+                f"(it offers: {', '.join(offered) or 'no prompts'})"
+            )
+        result = await handle.get_prompt(ref.name, dict(ref.arguments), handle.server.call_timeout_s)
+        return prompt_text(result)
 
     def _is_open(self) -> bool:
         return self._open
@@ -225,9 +258,10 @@ class McpWorkbench(Workbench):
     (tool errors, timeouts, unknown tool names, a crashed server) come back as `ToolResult(is_error=True)`.
     """
 
-    def __init__(self, pool: McpServerPool, use: McpUse) -> None:
+    def __init__(self, pool: McpServerPool, use: McpUse, *, agent: str | None = None) -> None:
         self._pool = pool
         self._use = use
+        self._agent = agent
         self._handle = pool._handle(use.server)
         self._timeout_s = use.call_timeout_s or self._handle.server.call_timeout_s
 
@@ -237,16 +271,23 @@ class McpWorkbench(Workbench):
 
     def _names(self) -> dict[str, str]:
         """Shown name -> server name, for the tools the server lists now."""
-        return {shown: orig for orig, shown in _visible(self._use, [t.name for t in self._handle.tools])}
+        return {shown: orig for orig, shown in _visible(self._use, self._offered())}
+
+    def _offered(self) -> list[str]:
+        return [t.name for t in self._handle.tools] + ([READ_RESOURCE] if self._use.resources else [])
+
+    def _reads(self, original: str) -> bool:
+        """Whether a call of the server's tool `original` is our read_resource tool."""
+        return self._use.resources and original == READ_RESOURCE
 
     async def list_tools(self) -> list[ToolSchema]:
-        tools = {t.name: t for t in self._handle.tools}
+        from ._mcp_resources import read_resource_schema
+
+        tools = {t.name: (t.description or "", t.input_schema) for t in self._handle.tools}
+        if self._use.resources:
+            tools[READ_RESOURCE] = read_resource_schema(self.server, self._handle.catalogue)
         return [
-            ToolSchema(
-                name=shown,
-                description=tools[orig].description or "",
-                parameters=_parameters(tools[orig].input_schema),
-            )
+            ToolSchema(name=shown, description=tools[orig][0], parameters=_parameters(tools[orig][1]))
             for orig, shown in _visible(self._use, list(tools))
         ]
 
@@ -261,19 +302,35 @@ class McpWorkbench(Workbench):
         if name not in names:
             offered = ", ".join(names) or "none"
             return _error(name, f"Tool {name!r} is not available here; the tools are: {offered}.")
-        call = asyncio.ensure_future(
-            self._handle.call_tool(names[name], dict(arguments or {}), self._timeout_s)
-        )
-        if cancellation_token is not None:
-            cancellation_token.link_future(call)
+        # The task below inherits these: sampling answers with this agent's model, notes go with the call.
+        caller, call = CALLER.set(self._agent), CALL_ID.set(call_id)
         try:
-            result = await call
+            running = asyncio.ensure_future(self._call(names[name], dict(arguments or {})))
+        finally:
+            CALLER.reset(caller)
+            CALL_ID.reset(call)
+        if cancellation_token is not None:
+            cancellation_token.link_future(running)
+        try:
+            result = await running
         except ToolCallError as exc:
             return _error(name, str(exc))
         except Exception as exc:  # the model reads what went wrong instead of the run failing
             logger.debug("MCP tool %r failed", name, exc_info=True)
             return _error(name, f"Tool {name!r} failed: {type(exc).__name__}: {exc}")
+        if isinstance(result, str):
+            return ToolResult(name=name, result=[TextResultContent(content=redact_text(result))])
         return _to_tool_result(name, result)
+
+    async def _call(self, original: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult | str:
+        if not self._reads(original):
+            return await self._handle.call_tool(original, arguments, self._timeout_s)
+        from ._mcp_resources import resource_text
+
+        uri = arguments.get("uri")
+        if not isinstance(uri, str) or not uri:
+            raise ToolCallError(f"{READ_RESOURCE} needs a 'uri' (a string), got {uri!r}.")
+        return resource_text(await self._handle.read_resource(uri, self._timeout_s))
 
     async def start(self) -> None:
         """Nothing to start: the pool started the server. Fails if the pool is not open."""

@@ -18,7 +18,7 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,25 @@ class DocumentIndex:
         self._chunks: list[Chunk] = []
         self._matrix: Any = None
         self._refreshed = False
+        self._listeners: list[Callable[[int, int, str], None]] = []
+
+    # ------------------------------------------------------------------ progress
+
+    def add_listener(self, fn: Callable[[int, int, str], None]) -> None:
+        """Hear indexing progress as (chunks embedded, chunks to embed, what); called from the indexing
+        thread, so `fn` must be thread-safe."""
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[int, int, str], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _report(self, done: int, total: int, what: str) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(done, total, what)
+            except Exception:  # a listener's fault must not stop the indexing
+                log.debug("progress listener failed", exc_info=True)
 
     # ------------------------------------------------------------------ cache files
 
@@ -313,7 +332,13 @@ class DocumentIndex:
     def _embed(self, pending: list[tuple[str, _FileEntry]], reused: int) -> int:
         """Embed the chunks of `pending` files and store their vectors; the number of chunks embedded."""
         texts = [c.embed_text() for _, e in pending for c in e.chunks]
-        vectors = [_normalise(v) for v in self.embedder.embed(texts)] if texts else []
+        vectors: list[list[float]] = []
+        step = max(1, int(getattr(self.embedder, "batch_size", 32)))  # one embedder batch per report
+        for i in range(0, len(texts), step):
+            self._report(i, len(texts), f"embedding chunks of {len(pending)} file(s)")
+            vectors += [_normalise(v) for v in self.embedder.embed(texts[i : i + step])]
+        if texts:
+            self._report(len(texts), len(texts), f"embedded {len(texts)} chunks")
         if len(vectors) != len(texts):
             raise RetrievalError(f"the embedder returned {len(vectors)} vectors for {len(texts)} texts")
         dims = {len(v) for v in vectors}

@@ -10,6 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from .._serve import package_version, tools_only
 from ._data import TOPICS, Conversion, CountryFacts, NotFound, PhraseBook, TravelData, load_travel_data
 
 __all__ = ["create_server"]
@@ -26,6 +27,7 @@ def create_server(data: TravelData | None = None) -> MCPServer:
     data = data or load_travel_data()
     server = MCPServer(
         "troupe-travel",
+        version=package_version(),
         instructions="Travel facts for about 40 countries: currency conversion, country facts and "
         "common local phrases. The data is illustrative and dated (see as_of in each answer).",
         log_level="WARNING",
@@ -87,4 +89,4 @@ def create_server(data: TravelData | None = None) -> MCPServer:
         if fn is country_facts:
             description += f"\n\nKnown countries: {countries}."
         server.add_tool(fn, description=description, annotations=_READ_ONLY)
-    return server
+    return tools_only(server)
