@@ -37,6 +37,20 @@ def test_call_prints_the_result_and_exits_by_it() -> None:
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["call", TOOLBOX, "nope"],
+        ["prompts", FEATURES, "--get", "nope"],
+        ["resources", FEATURES, "--read", "x://y"],
+    ],
+)
+def test_a_request_the_server_refuses_is_one_sentence_and_exit_1(args: list[str]) -> None:
+    done = troupe("mcp", *args)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("ToolCallError: MCP server") or "Unknown tool" in done.stdout
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--args", "{nope"], "--args is not JSON"),

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..errors import McpAuthError, UsageError
+from ..errors import McpAuthError, ToolCallError, UsageError
+from ..models._redact import redact_text
 from ..scenario._mcp_auth import McpAuth
 from ..scenario._schema import HttpServer, StdioServer
 
@@ -108,6 +109,9 @@ async def open_server(
     target: Target, *, login: LoginUI, options: McpClientOptions | None = None
 ) -> AsyncIterator[tuple[ServerHandle, Client]]:
     """Start or reach the server, log in if it asks (and a person can), list its tools; close it after."""
+    import httpx2
+    from mcp.shared.exceptions import MCPError
+
     from ._mcp_auth import using_login
     from ._mcp_session import ServerHandle
 
@@ -119,7 +123,14 @@ async def open_server(
     try:
         with using_login(login):
             await handle.open()
-        yield handle, _client(handle)
+        try:
+            yield handle, _client(handle)
+        except MCPError as e:  # the server refused the request: a sentence, not a traceback
+            raise ToolCallError(redact_text(f"MCP server {target.name!r} answered: {e.message}")) from None
+        except httpx2.HTTPError as e:
+            raise ToolCallError(
+                redact_text(f"MCP server {target.name!r} could not be reached: {type(e).__name__}: {e}")
+            ) from None
     finally:
         await handle.close()
         handle.kill_now()
