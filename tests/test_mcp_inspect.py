@@ -118,6 +118,7 @@ def test_resolve_target_forms(tmp_path: Path) -> None:
     stdio = resolve_target("python -m mcp_server_time --local-timezone 'Asia/Seoul'")
     assert isinstance(stdio.server, StdioServer)
     assert stdio.server.args == ("-m", "mcp_server_time", "--local-timezone", "Asia/Seoul")
+    assert stdio.name == "mcp_server_time" and resolve_target("node build/index.js").name == "index"
     for bad, message in [("", "SERVER is empty"), ("missing.yaml:x", "with a file that exists")]:
         with pytest.raises(UsageError, match=message):
             resolve_target(bad)

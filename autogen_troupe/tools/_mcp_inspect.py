@@ -77,7 +77,15 @@ def resolve_target(spec: str) -> Target:
         raise UsageError(f"cannot read the command {spec!r}: {e}") from None
     if len(argv) == 1 and re.search(r"\.ya?ml(:[^/\\]*)?$", spec, re.IGNORECASE):
         raise UsageError(f"{spec!r}: name a scenario's server as FILE.yaml:SERVER, with a file that exists")
-    return Target(Path(argv[0]).name or "server", StdioServer(command=argv[0], args=tuple(argv[1:])))
+    return Target(_command_name(argv), StdioServer(command=argv[0], args=tuple(argv[1:])))
+
+
+def _command_name(argv: list[str]) -> str:
+    """A short name for a command's server in messages: its module, its script, or its program."""
+    if "-m" in argv[:-1]:
+        return argv[argv.index("-m") + 1]
+    script = next((a for a in argv[1:] if a.endswith((".py", ".js", ".ts"))), None)
+    return Path(script or argv[0]).stem or "server"
 
 
 def auth_from_options(target: Target, options: dict[str, Any], headers: dict[str, str]) -> Target:
