@@ -200,6 +200,9 @@ def test_auth_block_errors_are_located(tmp_path: Path) -> None:
     path = _scenario(tmp_path, "http://127.0.0.1:9/mcp", "auth: {client_secret: x}")
     with pytest.raises(ScenarioError, match="a client_secret needs the client_id"):
         load_scenario(path)
+    path = _scenario(tmp_path, "http://127.0.0.1:9/mcp", "auth: {}\n            headers: {Authorization: Bearer x}")
+    with pytest.raises(ScenarioError, match="either an Authorization header or an auth: block"):
+        load_scenario(path)
 
 
 def test_the_secret_of_an_auth_block_stays_secret() -> None:

@@ -251,6 +251,12 @@ class HttpServer(McpClientSettings):
             raise ValueError("must be an http:// or https:// URL")
         return v
 
+    @model_validator(mode="after")
+    def _one_authorization(self) -> HttpServer:
+        if self.auth is not None and any(k.lower() == "authorization" for k in self.headers):
+            raise ValueError("give either an Authorization header or an auth: block, not both")
+        return self
+
 
 def _server_kind(v: Any) -> str:
     if isinstance(v, dict):

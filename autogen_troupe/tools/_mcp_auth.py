@@ -105,7 +105,16 @@ class _Loopback:
     async def redirect(self, url: str) -> None:
         """Listen for the redirect, then send the person to the authorization page."""
         self._result = asyncio.get_running_loop().create_future()
-        self._server = await asyncio.start_server(self._answer, "127.0.0.1", self.port, reuse_address=True)
+        try:
+            self._server = await asyncio.start_server(
+                self._answer, "127.0.0.1", self.port, reuse_address=True
+            )
+        except OSError as e:
+            raise McpAuthError(
+                self.server_name,
+                f"needs a login, whose redirect cannot come back to 127.0.0.1:{self.port}: "
+                f"{e.strerror or e} (try --redirect-port, or `troupe mcp logout` and log in again)",
+            ) from None
         opened = False
         if self.ui.open_browser:
             opened = await asyncio.to_thread(webbrowser.open, url)
@@ -222,8 +231,8 @@ def _redirect_port(auth: McpAuth, tokens: TokenFile, stored: OAuthClientInformat
     one (or any free one); a registration whose port is taken is dropped, so the login registers again."""
     if auth.client_id is None and stored is not None and stored.redirect_uris:
         registered = urlsplit(str(stored.redirect_uris[0])).port
-        if registered and _free_port(registered):
-            return registered
+        if registered and (tokens.has_tokens() or _free_port(registered)):
+            return registered  # with tokens, a login (and so the port) is likely not needed at all
         tokens.drop_client_info()
     port = _free_port(auth.redirect_port)
     if port is None:
