@@ -414,8 +414,15 @@ def _roots_callback(options: McpClientOptions) -> Any:
     return on_list_roots
 
 
+_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
 def _logging_callback(options: McpClientOptions) -> Any:
+    least = _LEVELS.index(options.log_level) if options.log_level in _LEVELS else 0
+
     async def on_log(params: mcp_types.LoggingMessageNotificationParams) -> None:
+        if params.level in _LEVELS and _LEVELS.index(params.level) < least:
+            return  # older protocols send every level unless asked with logging/setLevel
         data = (
             params.data
             if isinstance(params.data, str)
