@@ -428,3 +428,25 @@ async def test_the_callbacks_on_the_handshake_era_protocol(tmp_path: Path) -> No
     kinds = [n.kind for n in notes]
     assert kinds.count("elicitation") == kinds.count("sampling") == kinds.count("roots") == 1
     assert kinds.count("progress") == 2 and kinds.count("log") == 2
+
+
+def test_troupe_run_asks_the_person_at_the_terminal(fake_process: Any, tmp_path: Path) -> None:
+    """stdin a terminal (a pseudo-terminal here): the server's question is put to the person, field by
+    field, and the answer reaches the server."""
+    import pty
+    import subprocess
+
+    path = _scenario(tmp_path)
+    url, _ = fake_process([{"tool_calls": [{"name": "book", "arguments": {"city": "Rome"}}]}, "Booked."])
+    master, slave = pty.openpty()
+    cmd = [sys.executable, "-m", "autogen_troupe.cli", "run", str(path), "--base-url", url, "--model", "m"]
+    cmd += ["--out", str(tmp_path / "runs")]
+    os.write(master, b"a\nAnn\n5\n")  # answer it, name, nights: read when the prompt asks
+    try:
+        proc = subprocess.run(cmd, stdin=slave, capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0, proc.stderr
+    assert "MCP server f asks" in proc.stderr and "Who is travelling to Rome?" in proc.stderr
+    assert "booked 5 night(s) in Rome for Ann" in proc.stdout
