@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -391,3 +392,61 @@ def test_troupe_run_without_a_terminal_declines(fake_process: Any, tmp_path: Pat
         if '"mcp"' in x
     )
     assert line["what"] == "elicitation" and line["data"]["action"] == "decline"
+
+
+async def test_the_callbacks_on_the_handshake_era_protocol(tmp_path: Path) -> None:
+    """Before 2026-07-28 a server's questions, sampling and roots requests come as standalone requests in
+    the session's own task: `client_kwargs` answers them the same way (what `troupe mcp` relies on)."""
+    from mcp import Client, StdioServerParameters
+
+    from autogen_troupe.tools._mcp_client import client_kwargs, progress_callback
+
+    async def sampler(req: SampleRequest) -> SampleReply:
+        return SampleReply(text=f"{len(req.messages)} message(s)", model="m")
+
+    notes: list[McpNote] = []
+    options = McpClientOptions(
+        server="f",
+        ask=scripted_ask([{"name": "Bo"}]),
+        sampling=SamplingLimits(),
+        sampler=sampler,
+        roots=(str(tmp_path),),
+        on_note=notes.append,
+    )
+    params = StdioServerParameters(command=sys.executable, args=[FEATURES])
+    async with Client(params, mode="legacy", **client_kwargs(options)) as client:
+        assert client.protocol_version < "2026"
+
+        async def call(tool: str, args: dict[str, Any]) -> str:
+            result = await client.call_tool(tool, args, progress_callback=progress_callback(options, tool))
+            return result.content[0].text  # type: ignore[union-attr]
+
+        assert await call("book", {"city": "Lima"}) == "booked 2 night(s) in Lima for Bo"
+        assert await call("summarize", {"text": "x"}) == "summary: 1 message(s)"
+        assert await call("workspace", {}) == tmp_path.as_uri()
+        assert await call("crunch", {"steps": 2}) == "crunched 2 steps"
+    kinds = [n.kind for n in notes]
+    assert kinds.count("elicitation") == kinds.count("sampling") == kinds.count("roots") == 1
+    assert kinds.count("progress") == 2 and kinds.count("log") == 2
+
+
+def test_troupe_run_asks_the_person_at_the_terminal(fake_process: Any, tmp_path: Path) -> None:
+    """stdin a terminal (a pseudo-terminal here): the server's question is put to the person, field by
+    field, and the answer reaches the server."""
+    import pty
+    import subprocess
+
+    path = _scenario(tmp_path)
+    url, _ = fake_process([{"tool_calls": [{"name": "book", "arguments": {"city": "Rome"}}]}, "Booked."])
+    master, slave = pty.openpty()
+    cmd = [sys.executable, "-m", "autogen_troupe.cli", "run", str(path), "--base-url", url, "--model", "m"]
+    cmd += ["--out", str(tmp_path / "runs")]
+    os.write(master, b"a\nAnn\n5\n")  # answer it, name, nights: read when the prompt asks
+    try:
+        proc = subprocess.run(cmd, stdin=slave, capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0, proc.stderr
+    assert "MCP server f asks" in proc.stderr and "Who is travelling to Rome?" in proc.stderr
+    assert "booked 5 night(s) in Rome for Ann" in proc.stdout

@@ -15,15 +15,17 @@ module stays cheap (the CLI's `--elicitation` option is parsed before any server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..models._redact import redact_text
+from ..models._redact import redact_data, redact_text
 
 if TYPE_CHECKING:
     import mcp_types
@@ -204,9 +206,8 @@ class McpClientOptions:
             return
         agent, call_id = caller or (CALLER.get(), CALL_ID.get())
         try:
-            self.on_note(
-                McpNote(self.server, kind, redact_text(text), dict(data or {}), tool, agent, call_id)
-            )
+            details = redact_data(dict(data or {}))  # a server may echo a credential, a person type one
+            self.on_note(McpNote(self.server, kind, redact_text(text), details, tool, agent, call_id))
         except Exception:
             logger.exception("MCP note listener failed")
 
@@ -414,8 +415,15 @@ def _roots_callback(options: McpClientOptions) -> Any:
     return on_list_roots
 
 
+_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
 def _logging_callback(options: McpClientOptions) -> Any:
+    least = _LEVELS.index(options.log_level) if options.log_level in _LEVELS else 0
+
     async def on_log(params: mcp_types.LoggingMessageNotificationParams) -> None:
+        if params.level in _LEVELS and _LEVELS.index(params.level) < least:
+            return  # older protocols send every level unless asked with logging/setLevel
         data = (
             params.data
             if isinstance(params.data, str)
@@ -448,7 +456,26 @@ def terminal_ask(stream: Any = None) -> Ask | None:
     console = Console(file=stream or sys.stderr)
 
     async def ask(question: Question) -> Answer:
-        return await asyncio.to_thread(_prompt, console, question)
+        # A daemon thread of its own, not the loop's executor: after Ctrl-C the run must end without
+        # waiting for someone to finish typing.
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[Answer] = loop.create_future()
+
+        def prompt() -> None:
+            try:
+                answer = _prompt(console, question)
+            except (EOFError, KeyboardInterrupt, OSError):
+                answer = Answer("cancel")
+
+            def settle() -> None:
+                if not answered.done():
+                    answered.set_result(answer)
+
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+                loop.call_soon_threadsafe(settle)
+
+        threading.Thread(target=prompt, name="troupe-mcp-question", daemon=True).start()
+        return await answered
 
     return ask
 
