@@ -74,6 +74,14 @@ CimdOpt = Annotated[
     str | None, typer.Option("--client-metadata-url", help="https URL of this client's metadata document.")
 ]
 PortOpt = Annotated[int | None, typer.Option("--redirect-port", help="Loopback port for the login redirect.")]
+AuthSetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--auth",
+        metavar="KEY=VALUE",
+        help="Any other key of an auth: block, e.g. issuer=https://login.example.com (repeatable).",
+    ),
+]
 
 
 class _Common:
@@ -103,8 +111,15 @@ def _auth(
     method: str | None,
     cimd: str | None,
     port: int | None,
+    more: list[str] | None,
 ) -> dict[str, Any]:
-    return {
+    settings: dict[str, Any] = {}
+    for item in more or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r}: write it as KEY=VALUE", param_hint="--auth")
+        settings[key.strip()] = value
+    explicit = {
         "client_id": client_id,
         "client_secret": client_secret,
         "grant": grant,
@@ -114,6 +129,7 @@ def _auth(
         "client_metadata_url": cimd,
         "redirect_port": port,
     }
+    return settings | {k: v for k, v in explicit.items() if v is not None}
 
 
 def _fail(e: BaseException) -> NoReturn:
@@ -215,6 +231,7 @@ def tools(
     token_endpoint_auth: MethodOpt = None,
     client_metadata_url: CimdOpt = None,
     redirect_port: PortOpt = None,
+    auth_setting: AuthSetOpt = None,
 ) -> None:
     """List the tools SERVER offers."""
     auth = _auth(
@@ -226,6 +243,7 @@ def tools(
         token_endpoint_auth,
         client_metadata_url,
         redirect_port,
+        auth_setting,
     )
     common = _Common(as_json, elicitation, no_browser, header, auth)
 
@@ -264,6 +282,7 @@ def call(
     token_endpoint_auth: MethodOpt = None,
     client_metadata_url: CimdOpt = None,
     redirect_port: PortOpt = None,
+    auth_setting: AuthSetOpt = None,
 ) -> None:
     """Call TOOL of SERVER with --args and print its result (exit 1 if the tool reports an error)."""
     try:
@@ -283,6 +302,7 @@ def call(
         token_endpoint_auth,
         client_metadata_url,
         redirect_port,
+        auth_setting,
     )
     common = _Common(as_json, elicitation, no_browser, header, auth)
 
@@ -337,6 +357,7 @@ def resources(
     token_endpoint_auth: MethodOpt = None,
     client_metadata_url: CimdOpt = None,
     redirect_port: PortOpt = None,
+    auth_setting: AuthSetOpt = None,
 ) -> None:
     """List SERVER's resources and resource templates, or print one with --read URI."""
     auth = _auth(
@@ -348,6 +369,7 @@ def resources(
         token_endpoint_auth,
         client_metadata_url,
         redirect_port,
+        auth_setting,
     )
     common = _Common(as_json, elicitation, no_browser, header, auth)
 
@@ -415,6 +437,7 @@ def prompts(
     token_endpoint_auth: MethodOpt = None,
     client_metadata_url: CimdOpt = None,
     redirect_port: PortOpt = None,
+    auth_setting: AuthSetOpt = None,
 ) -> None:
     """List SERVER's prompts, or print one with --get NAME --args JSON."""
     try:
@@ -431,6 +454,7 @@ def prompts(
         token_endpoint_auth,
         client_metadata_url,
         redirect_port,
+        auth_setting,
     )
     common = _Common(as_json, elicitation, no_browser, header, auth)
 
@@ -478,6 +502,7 @@ def login(
     token_endpoint_auth: MethodOpt = None,
     client_metadata_url: CimdOpt = None,
     redirect_port: PortOpt = None,
+    auth_setting: AuthSetOpt = None,
 ) -> None:
     """Log in to an HTTP SERVER (OAuth) and store its tokens for later runs; opens the browser if needed."""
     from .tools._mcp_tokens import TokenFile
@@ -491,6 +516,7 @@ def login(
         token_endpoint_auth,
         client_metadata_url,
         redirect_port,
+        auth_setting,
     )
     common = _Common(as_json, None, no_browser, header, auth)
     try:

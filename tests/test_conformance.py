@@ -182,10 +182,6 @@ _BACKCOMPAT = (
     "(RFC 8414 section 3.3); this 2025-03-26 scenario serves metadata whose issuer differs, so the SDK "
     "refuses it, as it should"
 )
-_XAA = (
-    "enterprise-managed authorization (SEP-990) needs an identity provider's token exchange (leg 1), "
-    "which the SDK leaves to deployments and troupe does not offer"
-)
 CLIENT_SCENARIOS = [
     "initialize",
     "tools_call",
@@ -214,7 +210,7 @@ CLIENT_SCENARIOS = [
     "auth/offline-access-not-supported",
     "auth/client-credentials-jwt",
     "auth/client-credentials-basic",
-    pytest.param("auth/cross-app-access-complete-flow", marks=pytest.mark.xfail(strict=True, reason=_XAA)),
+    "auth/cross-app-access-complete-flow",
 ]
 
 

@@ -200,8 +200,19 @@ def test_auth_block_errors_are_located(tmp_path: Path) -> None:
     path = _scenario(tmp_path, "http://127.0.0.1:9/mcp", "auth: {client_secret: x}")
     with pytest.raises(ScenarioError, match="a client_secret needs the client_id"):
         load_scenario(path)
-    path = _scenario(tmp_path, "http://127.0.0.1:9/mcp", "auth: {}\n            headers: {Authorization: Bearer x}")
+    path = _scenario(
+        tmp_path, "http://127.0.0.1:9/mcp", "auth: {}\n            headers: {Authorization: Bearer x}"
+    )
     with pytest.raises(ScenarioError, match="either an Authorization header or an auth: block"):
+        load_scenario(path)
+
+
+def test_identity_assertion_needs_its_identity_provider(tmp_path: Path) -> None:
+    path = _scenario(tmp_path, "http://127.0.0.1:9/mcp", "auth: {grant: identity_assertion, client_id: c}")
+    with pytest.raises(ScenarioError, match="identity_assertion needs client_secret, issuer, idp_"):
+        load_scenario(path)
+    path = _scenario(tmp_path, "http://127.0.0.1:9/mcp", "auth: {id_token: x}")
+    with pytest.raises(ScenarioError, match="only used with grant: identity_assertion"):
         load_scenario(path)
 
 

@@ -22,10 +22,12 @@ TokenEndpointAuth = Literal["client_secret_basic", "client_secret_post", "none",
 class McpAuth(Frozen):
     """OAuth settings of one HTTP MCP server; `auth: {}` means discover everything, register dynamically."""
 
-    grant: Literal["authorization_code", "client_credentials"] = Field(
+    grant: Literal["authorization_code", "client_credentials", "identity_assertion"] = Field(
         "authorization_code",
         description="authorization_code: a person logs in once with `troupe mcp login`; "
-        "client_credentials: a machine identity (client_id with client_secret or private_key_file).",
+        "client_credentials: a machine identity (client_id with client_secret or private_key_file); "
+        "identity_assertion: enterprise-managed (SEP-990), the person's ID token from your identity "
+        "provider is exchanged there for an assertion the server's authorization server accepts.",
     )
     client_id: str | None = Field(
         None, min_length=1, description="A client registered beforehand; without it troupe registers itself."
@@ -47,12 +49,20 @@ class McpAuth(Frozen):
     client_metadata_url: str | None = Field(
         None, description="An https URL whose document describes this client (used where the server allows)."
     )
+    idp_token_endpoint: str | None = Field(None, description="identity_assertion: the IdP's token endpoint.")
+    idp_client_id: str | None = Field(
+        None, min_length=1, description="identity_assertion: our id at the IdP."
+    )
+    idp_client_secret: SecretStr | None = Field(None, description="identity_assertion: its secret, if any.")
+    id_token: SecretStr | None = Field(
+        None, description="identity_assertion: the person's ID token from the IdP, e.g. ${IDP_ID_TOKEN}."
+    )
     redirect_port: int = Field(
         0, ge=0, le=65535, description="Loopback port of the login redirect; 0 picks a free one."
     )
     client_name: str = Field("autogen-troupe", min_length=1, max_length=200)
 
-    @field_validator("issuer", "client_metadata_url")
+    @field_validator("issuer", "client_metadata_url", "idp_token_endpoint")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not re.match(r"^https?://[^/\s]+", v):
@@ -68,6 +78,14 @@ class McpAuth(Frozen):
                 raise ValueError("grant client_credentials needs a client_secret or a private_key_file")
         elif self.private_key_file is not None:
             raise ValueError("private_key_file is only used with grant: client_credentials")
+        enterprise = ("idp_token_endpoint", "idp_client_id", "id_token")
+        if self.grant == "identity_assertion":
+            needed = ("client_id", "client_secret", "issuer", *enterprise)
+            missing = [k for k in needed if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"grant identity_assertion needs {', '.join(missing)}")
+        elif any(getattr(self, k) is not None for k in (*enterprise, "idp_client_secret")):
+            raise ValueError("idp_* settings and id_token are only used with grant: identity_assertion")
         if self.client_secret is not None and self.client_id is None:
             raise ValueError("a client_secret needs the client_id it belongs to")
         if self.token_endpoint_auth == "private_key_jwt" and self.private_key_file is None:

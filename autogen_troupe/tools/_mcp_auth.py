@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -34,6 +34,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import AnyUrl
 
 from ..errors import McpAuthError
+from ..models._redact import remember_secrets
 from ..scenario._mcp_auth import McpAuth
 from ._mcp_tokens import TokenFile
 
@@ -252,6 +253,8 @@ def http_auth(server_name: str, url: str, auth: McpAuth | None, hint: str) -> ht
         warnings.simplefilter("ignore", MCPDeprecationWarning)  # an omitted issuer: we let discovery decide
         if auth.grant == "client_credentials":
             return _machine(url, auth, tokens)
+        if auth.grant == "identity_assertion":
+            return _enterprise(server_name, url, auth, tokens)
         return _person(server_name, url, auth, tokens, ui, hint)
 
 
@@ -291,6 +294,69 @@ def _machine(url: str, auth: McpAuth, tokens: TokenFile) -> httpx2.Auth:
         scope=auth.scope,
         issuer=auth.issuer,
     )
+
+
+def _enterprise(server_name: str, url: str, auth: McpAuth, tokens: TokenFile) -> httpx2.Auth:
+    """SEP-990: the IdP turns the person's ID token into an ID-JAG (RFC 8693 token exchange, here), which
+    the MCP authorization server named by `issuer` exchanges for an access token (the SDK's provider)."""
+    from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
+
+    assert auth.client_id and auth.client_secret and auth.issuer and auth.id_token  # the schema requires them
+    remember_secrets({auth.id_token.get_secret_value()})
+
+    async def id_jag(audience: str, resource: str) -> str:
+        return await _exchange_id_token(server_name, auth, audience, resource)
+
+    method: Literal["client_secret_basic", "client_secret_post"] = (
+        "client_secret_post" if auth.endpoint_auth == "client_secret_post" else "client_secret_basic"
+    )
+    return IdentityAssertionOAuthProvider(
+        server_url=url,
+        storage=tokens,
+        client_id=auth.client_id,
+        client_secret=auth.client_secret.get_secret_value(),
+        issuer=auth.issuer,
+        assertion_provider=id_jag,
+        scope=auth.scope,
+        token_endpoint_auth_method=method,
+    )
+
+
+async def _exchange_id_token(server_name: str, auth: McpAuth, audience: str, resource: str) -> str:
+    """Leg 1 of SEP-990 at the IdP: ID token -> ID-JAG (RFC 8693 token exchange)."""
+    assert auth.idp_token_endpoint and auth.idp_client_id and auth.id_token
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+        "audience": audience,
+        "resource": resource,
+        "subject_token": auth.id_token.get_secret_value(),
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "client_id": auth.idp_client_id,
+    }
+    if auth.idp_client_secret is not None:
+        form["client_secret"] = auth.idp_client_secret.get_secret_value()
+    if auth.scope:
+        form["scope"] = auth.scope
+    try:
+        async with httpx2.AsyncClient(timeout=30.0) as http:
+            answer = await http.post(auth.idp_token_endpoint, data=form)
+    except httpx2.HTTPError as e:
+        raise McpAuthError(
+            server_name, f"could not reach the identity provider: {type(e).__name__}: {e}"
+        ) from None
+    try:
+        jag = answer.json().get("access_token") if answer.status_code == 200 else None
+    except ValueError:
+        jag = None
+    if not isinstance(jag, str) or not jag:
+        raise McpAuthError(
+            server_name,
+            f"failed OAuth: the identity provider refused the token exchange (HTTP {answer.status_code}): "
+            f"{answer.text[:300]}",
+        )
+    remember_secrets({jag})
+    return jag
 
 
 def _person(

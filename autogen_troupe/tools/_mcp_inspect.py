@@ -5,6 +5,7 @@ that needs a login gets one, and its questions (elicitation) follow the policy g
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import AsyncIterator
@@ -96,6 +97,10 @@ def auth_from_options(target: Target, options: dict[str, Any], headers: dict[str
     if not isinstance(target.server, HttpServer):
         raise UsageError("auth options and --header only apply to HTTP servers (a URL)")
     base = target.server.auth.model_dump(exclude_unset=True) if target.server.auth is not None else {}
+    if (given.get("grant") or base.get("grant")) == "identity_assertion" and not (
+        given.get("id_token") or base.get("id_token")
+    ):
+        given["id_token"] = os.environ.get("TROUPE_MCP_ID_TOKEN")  # kept off the command line
     try:
         auth = McpAuth.model_validate(base | given) if given or target.server.auth else None
     except ValidationError as e:

@@ -14,7 +14,9 @@ import os
 import re
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # The suite's own client uses this document URL where a server supports client id metadata documents.
 CIMD = "https://conformance-test.local/client-metadata.json"
@@ -41,6 +43,15 @@ def command(scenario: str, url: str, context: dict[str, object], env: dict[str, 
             "tools", url, "--grant", "client_credentials", "--client-id", str(context["client_id"]),
             "--private-key", str(key),
         ]  # fmt: skip
+    if scenario == "auth/cross-app-access-complete-flow":  # enterprise-managed (SEP-990)
+        env["TROUPE_MCP_CLIENT_SECRET"] = str(context["client_secret"])
+        env["TROUPE_MCP_ID_TOKEN"] = str(context["idp_id_token"])
+        cid, idp = str(context["client_id"]), f"idp_token_endpoint={context['idp_token_endpoint']}"
+        return [
+            "call", url, "test-tool", "--grant", "identity_assertion", "--client-id", cid,
+            "--auth", f"issuer={_issuer(url)}", "--auth", idp,
+            "--auth", f"idp_client_id={context['idp_client_id']}",
+        ]  # fmt: skip
     args = ["call", url, "test-tool"]
     if context.get("client_id"):  # auth/pre-registration: a client registered beforehand
         args += ["--client-id", str(context["client_id"])]
@@ -49,6 +60,16 @@ def command(scenario: str, url: str, context: dict[str, object], env: dict[str, 
     else:
         args += ["--client-metadata-url", CIMD]
     return args
+
+
+def _issuer(url: str) -> str:
+    """The authorization server a deployment would configure for SEP-990 (the SDK never lets the resource
+    server choose it); here read once from the test server's protected-resource metadata."""
+    parts = urlsplit(url)
+    well_known = f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{parts.path}"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(well_known, timeout=10) as page:
+        return str(json.load(page)["authorization_servers"][0])
 
 
 def main() -> None:
