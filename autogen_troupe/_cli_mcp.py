@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -84,52 +85,45 @@ AuthSetOpt = Annotated[
 ]
 
 
+# Each command's parameter -> the `auth:` key it sets.
+_AUTH_KEYS = {
+    "client_id": "client_id",
+    "client_secret": "client_secret",
+    "grant": "grant",
+    "scope": "scope",
+    "private_key": "private_key_file",
+    "token_endpoint_auth": "token_endpoint_auth",
+    "client_metadata_url": "client_metadata_url",
+    "redirect_port": "redirect_port",
+}
+
+
+@dataclass(frozen=True)
 class _Common:
-    """The options every `troupe mcp` command shares, gathered once."""
+    """The options every `troupe mcp` command shares, read once from the command's parameters by name."""
 
-    def __init__(
-        self,
-        as_json: bool,
-        elicitation: str | None,
-        no_browser: bool,
-        headers: list[str] | None,
-        auth: dict[str, Any],
-    ) -> None:
-        self.as_json = as_json
-        self.elicitation = elicitation
-        self.no_browser = no_browser
-        self.headers = headers or []
-        self.auth = auth
+    as_json: bool
+    elicitation: str | None
+    no_browser: bool
+    headers: list[str]
+    auth: dict[str, Any]
 
-
-def _auth(
-    client_id: str | None,
-    client_secret: str | None,
-    grant: str | None,
-    scope: str | None,
-    private_key: str | None,
-    method: str | None,
-    cimd: str | None,
-    port: int | None,
-    more: list[str] | None,
-) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    for item in more or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"{item!r}: write it as KEY=VALUE", param_hint="--auth")
-        settings[key.strip()] = value
-    explicit = {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "grant": grant,
-        "scope": scope,
-        "private_key_file": private_key,
-        "token_endpoint_auth": method,
-        "client_metadata_url": cimd,
-        "redirect_port": port,
-    }
-    return settings | {k: v for k, v in explicit.items() if v is not None}
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> _Common:
+        auth: dict[str, Any] = {}
+        for item in params.get("auth_setting") or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise typer.BadParameter(f"{item!r}: write it as KEY=VALUE", param_hint="--auth")
+            auth[key.strip()] = value
+        auth |= {key: params[name] for name, key in _AUTH_KEYS.items() if params.get(name) is not None}
+        return cls(
+            params.get("as_json", False),
+            params.get("elicitation"),
+            params.get("no_browser", False),
+            params.get("header") or [],
+            auth,
+        )
 
 
 def _fail(e: BaseException) -> NoReturn:
@@ -234,18 +228,7 @@ def tools(
     auth_setting: AuthSetOpt = None,
 ) -> None:
     """List the tools SERVER offers."""
-    auth = _auth(
-        client_id,
-        client_secret,
-        grant,
-        scope,
-        private_key,
-        token_endpoint_auth,
-        client_metadata_url,
-        redirect_port,
-        auth_setting,
-    )
-    common = _Common(as_json, elicitation, no_browser, header, auth)
+    common = _Common.of(locals())
 
     async def work(handle: ServerHandle, client: Client) -> Any:
         return list(handle.tools)
@@ -293,18 +276,7 @@ def call(
     if not isinstance(arguments, dict):
         err.print('--args must be a JSON object, e.g. \'{"city": "Paris"}\'', markup=False)
         raise typer.Exit(2)
-    auth = _auth(
-        client_id,
-        client_secret,
-        grant,
-        scope,
-        private_key,
-        token_endpoint_auth,
-        client_metadata_url,
-        redirect_port,
-        auth_setting,
-    )
-    common = _Common(as_json, elicitation, no_browser, header, auth)
+    common = _Common.of(locals())
 
     async def work(handle: ServerHandle, client: Client) -> Any:
         from .tools._mcp_client import progress_callback
@@ -360,18 +332,7 @@ def resources(
     auth_setting: AuthSetOpt = None,
 ) -> None:
     """List SERVER's resources and resource templates, or print one with --read URI."""
-    auth = _auth(
-        client_id,
-        client_secret,
-        grant,
-        scope,
-        private_key,
-        token_endpoint_auth,
-        client_metadata_url,
-        redirect_port,
-        auth_setting,
-    )
-    common = _Common(as_json, elicitation, no_browser, header, auth)
+    common = _Common.of(locals())
 
     async def work(handle: ServerHandle, client: Client) -> Any:
         if read is not None:
@@ -445,18 +406,7 @@ def prompts(
     except (ValueError, AttributeError):
         err.print('--args must be a JSON object of strings, e.g. \'{"city": "Paris"}\'', markup=False)
         raise typer.Exit(2) from None
-    auth = _auth(
-        client_id,
-        client_secret,
-        grant,
-        scope,
-        private_key,
-        token_endpoint_auth,
-        client_metadata_url,
-        redirect_port,
-        auth_setting,
-    )
-    common = _Common(as_json, elicitation, no_browser, header, auth)
+    common = _Common.of(locals())
 
     async def work(handle: ServerHandle, client: Client) -> Any:
         if get is not None:
@@ -507,18 +457,7 @@ def login(
     """Log in to an HTTP SERVER (OAuth) and store its tokens for later runs; opens the browser if needed."""
     from .tools._mcp_tokens import TokenFile
 
-    auth = _auth(
-        client_id,
-        client_secret,
-        grant,
-        scope,
-        private_key,
-        token_endpoint_auth,
-        client_metadata_url,
-        redirect_port,
-        auth_setting,
-    )
-    common = _Common(as_json, None, no_browser, header, auth)
+    common = _Common.of(locals())
     try:
         target = _target(server, common)
     except TroupeError as e:

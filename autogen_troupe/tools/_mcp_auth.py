@@ -36,9 +36,10 @@ from pydantic import AnyUrl
 from ..errors import McpAuthError
 from ..models._redact import remember_secrets
 from ..scenario._mcp_auth import McpAuth
+from ..scenario._schema import HttpServer
 from ._mcp_tokens import TokenFile
 
-__all__ = ["LoginUI", "auth_failure", "http_auth", "login_hint", "login_ui", "using_login"]
+__all__ = ["HttpLink", "LoginUI", "auth_failure", "http_auth", "login_hint", "login_ui", "using_login"]
 
 logger = logging.getLogger(__name__)
 
@@ -401,6 +402,33 @@ def _person(
         )
     except ValueError as e:  # a client_metadata_url the SDK refuses
         raise McpAuthError(server_name, f"auth: {e}") from None
+
+
+class HttpLink:
+    """How a session reaches one HTTP MCP server: its headers and timeouts, its OAuth (`http_auth`), and
+    the last 401/403 it answered, which the SDK reports as a bare error and `failure` turns into advice."""
+
+    def __init__(self, name: str, server: HttpServer) -> None:
+        self.name = name
+        self.server = server
+        self.refused: int | None = None
+
+    def client(self) -> httpx2.AsyncClient:
+        auth = http_auth(self.name, self.server.url, self.server.auth, login_hint(self.name))
+        return httpx2.AsyncClient(
+            headers=self.server.headers,
+            timeout=httpx2.Timeout(30.0, read=300.0),
+            auth=auth,
+            event_hooks={"response": [self._note]},
+        )
+
+    async def _note(self, response: httpx2.Response) -> None:
+        if response.status_code in (401, 403):
+            self.refused = response.status_code
+
+    def failure(self, exc: BaseException) -> str | None:
+        """What went wrong, if it is about authentication (see `auth_failure`)."""
+        return auth_failure(self.name, self.server.auth is not None, self.refused, exc)
 
 
 def _needs_login(hint: str) -> str:

@@ -39,7 +39,7 @@ from ..models._redact import (
     secrets_in_text,
 )
 from ..scenario._schema import HttpServer, StdioServer
-from ._mcp_auth import auth_failure, http_auth, login_hint
+from ._mcp_auth import HttpLink
 from ._mcp_client import CALL_ID, CALLER, McpClientOptions, McpNote, client_kwargs, progress_callback
 from ._mcp_resources import Catalogue, list_catalogue
 from ._mcp_stdio import (
@@ -117,7 +117,7 @@ class _Live:
         self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "not retrieved"
         self._task: asyncio.Task[None] | None = None
         self._tools_changed = asyncio.Event()
-        self.refused: int | None = None  # the last 401/403 an HTTP server answered (auth hints)
+        self.link = HttpLink(handle.name, server) if isinstance(server, HttpServer) else None
 
     @property
     def proc(self) -> anyio.abc.Process | None:
@@ -142,22 +142,12 @@ class _Live:
 
     @asynccontextmanager
     async def _http(self, server: HttpServer) -> AsyncIterator[Any]:
-        timeout = httpx2.Timeout(30.0, read=300.0)
-        auth = http_auth(self.handle.name, server.url, server.auth, login_hint(self.handle.name))
+        assert self.link is not None
         async with (
-            httpx2.AsyncClient(
-                headers=server.headers,
-                timeout=timeout,
-                auth=auth,
-                event_hooks={"response": [self._note]},
-            ) as http,
+            self.link.client() as http,  # headers, timeouts, OAuth
             streamable_http_client(server.url, http_client=http) as streams,
         ):
             yield streams
-
-    async def _note(self, response: httpx2.Response) -> None:
-        if response.status_code in (401, 403):
-            self.refused = response.status_code
 
     # ---------------------------------------------------------------- lifetime
 
@@ -250,10 +240,7 @@ class _Live:
             return f"cannot start: {exc.strerror or exc}"
         if proc is not None and child is not None and child.exited_itself and proc.returncode is not None:
             return f"{exit_text(proc.returncode)} during startup"
-        server = self.handle.server
-        if isinstance(server, HttpServer) and (
-            auth_problem := auth_failure(self.handle.name, server.auth is not None, self.refused, exc)
-        ):
+        if self.link is not None and (auth_problem := self.link.failure(exc)):
             return auth_problem
         if isinstance(exc, MCPError) and exc.code == mcp_types.CONNECTION_CLOSED:
             return "closed the connection during startup"
