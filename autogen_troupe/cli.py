@@ -401,6 +401,81 @@ def models(
         typer.echo(n)
 
 
+@app.command()
+def serve(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Scenario files, folders or bundled names (default: ./scenarios and the bundled)."
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; any but loopback needs a token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: a free one).")] = 8765,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the runs' JSONL transcripts.")] = Path(
+        "troupe-runs"
+    ),
+    max_runs: Annotated[
+        int, typer.Option("--max-runs", help="Runs going at once; more are refused with HTTP 503.")
+    ] = 8,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="Bearer token every request must carry (or TROUPE_SERVE_TOKEN)."),
+    ] = None,
+    cors: Annotated[
+        list[str] | None, typer.Option("--cors", help="An origin whose pages may call the API (repeatable).")
+    ] = None,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Serve scenarios: an OpenAI-compatible API (each scenario a model), a runs API, and a page at /."""
+    # Long by its option declarations (Typer reads the signature); the body only calls the library.
+    from .serve._app import bind, create_app, run_server
+    from .serve._catalog import Catalog
+    from .serve._config import ServeConfig
+
+    try:
+        config = ServeConfig.checked(
+            host=host,
+            port=port,
+            out_dir=out_dir,
+            max_runs=max_runs,
+            token=token,
+            cors=tuple(cors or ()),
+            overrides=_overrides(profile, base_url, model),
+        )
+        catalog = Catalog.find(paths)
+    except TroupeError as e:
+        _fail(e)
+    if not catalog.offered:
+        err.print("no scenario to serve: " + "; ".join(catalog.skipped or ["none found"]), markup=False)
+        raise typer.Exit(2)
+    try:
+        sock = bind(host, port)
+    except OSError as e:
+        err.print(f"cannot listen on {host}:{port}: {e.strerror or e}", markup=False)
+        raise typer.Exit(2) from None
+    for problem in catalog.skipped:
+        err.print(_safe(f"skipped: {problem}"), markup=False, highlight=False, soft_wrap=True)
+    url = config.url(sock.getsockname()[1])
+
+    def ready() -> None:
+        names = ", ".join(catalog.names())
+        out.print(
+            f"troupe serve: {url}  ({len(catalog.offered)} scenarios: {names})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        out.print(f"OpenAI-compatible API: {url}v1  (model = a scenario name)", markup=False, highlight=False)
+        out.file.flush()
+
+    quiet_autogen_logs()
+    run_server(create_app(config, catalog), sock, on_ready=ready)
+
+
 def main() -> None:
     """Console-script entry point."""
     quiet_autogen_logs()

@@ -40,6 +40,7 @@ class RunOptions:
     # the console; process-wide, so for one run per process (the CLI). `show_engine_logs` also prints them.
     capture_engine_logs: bool = False
     show_engine_logs: bool = False
+    run_id: str | None = None  # a caller's name for the run (a server's): in the transcript's name and header
 
 
 def resolve_agent_model(
@@ -363,8 +364,17 @@ def _open_writer(scenario: Scenario, options: RunOptions) -> TranscriptWriter | 
     if options.out_dir is None:
         return None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    if options.run_id is not None:  # also in the name: a server's runs started at once stay apart
+        stamp += f"-{options.run_id}"
     writer = TranscriptWriter(Path(options.out_dir) / f"{scenario.name}-{stamp}.jsonl")
-    writer.write({"record": "run", "scenario": scenario.name, "started_at": dt.datetime.now(dt.timezone.utc)})
+    header: dict[str, Any] = {
+        "record": "run",
+        "scenario": scenario.name,
+        "started_at": dt.datetime.now(dt.timezone.utc),
+    }
+    if options.run_id is not None:
+        header["run_id"] = options.run_id
+    writer.write(header)
     return writer
 
 

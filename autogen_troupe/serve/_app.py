@@ -1,0 +1,118 @@
+"""The server: a Starlette app with the OpenAI-compatible API, the runs API and the page, and the
+uvicorn loop `troupe serve` runs it in.
+
+Importing this module loads Starlette, not AutoGen: a server starts in well under a second, and the
+team's libraries are imported at the first run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ._catalog import Catalog
+from ._config import ServeConfig
+from ._http import error
+from ._openai_api import chat_completions, list_models
+from ._runs import RunManager
+
+__all__ = ["Server", "bind", "create_app", "run_server"]
+
+
+@dataclass
+class Server:
+    """What every route shares: the scenarios on offer, the runs, the settings."""
+
+    catalog: Catalog
+    runs: RunManager
+    config: ServeConfig
+
+    def busy(self) -> JSONResponse:
+        """503 while `--max-runs` runs are going; clients that retry wait the `Retry-After`."""
+        n = self.config.max_runs
+        return error(
+            503,
+            f"the server is running {n} run(s), its limit (--max-runs {n}); try again when one ends",
+            code="too_many_runs",
+            headers={"Retry-After": "2"},
+        )
+
+
+async def health(request: Any) -> JSONResponse:
+    server: Server = request.app.state.troupe
+    return JSONResponse(
+        {
+            "ok": True,
+            "scenarios": len(server.catalog.offered),
+            "runs": server.runs.active,
+            "max_runs": server.config.max_runs,
+        }
+    )
+
+
+def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: Any = None) -> Starlette:
+    """The app for `config`, serving `catalog` (default: the scenarios of `Catalog.find()`).
+
+    `clients` replaces the live models with a client source (tests and benchmarks: a ScriptedClient);
+    everything else — scenario files, teams, transcripts — is real.
+    """
+    catalog = catalog if catalog is not None else Catalog.find()
+    server = Server(catalog=catalog, runs=RunManager(catalog, config, clients=clients), config=config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await server.runs.aclose()  # stopping the server stops its runs; their transcripts are closed
+
+    routes = [
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/api/health", health, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.troupe = server
+    return app
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port` (port 0: a free one), IPv4 or IPv6 as the host says."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(app: Starlette, sock: socket.socket, *, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve `app` on `sock` until Ctrl-C or SIGTERM (uvicorn's own handling: open streams get a few
+    seconds, then every run still going is stopped and its transcript closed)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        original = server.startup
+
+        async def startup(sockets: Any = None) -> None:
+            await original(sockets=sockets)
+            if server.started:
+                on_ready()
+
+        server.startup = startup  # type: ignore[method-assign]
+    server.run(sockets=[sock])
