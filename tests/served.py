@@ -20,7 +20,7 @@ from autogen_troupe.serve._app import bind, create_app
 from autogen_troupe.serve._catalog import Catalog
 from autogen_troupe.serve._config import ServeConfig
 
-__all__ = ["Served"]
+__all__ = ["Served", "sse"]
 
 
 class Served:
@@ -84,3 +84,21 @@ class Served:
             if time.monotonic() > deadline:
                 raise AssertionError("timed out waiting for the server")
             time.sleep(0.01)
+
+
+def sse(response: Any) -> Any:
+    """The events of an SSE response (httpx, streamed) as (event, data, id), data parsed as JSON."""
+    import json
+
+    event, data, seq = "message", [], None
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                yield event, json.loads("\n".join(data)), seq
+            event, data, seq = "message", [], None
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line.startswith("id:"):
+            seq = int(line[3:].strip())

@@ -19,9 +19,10 @@ from starlette.routing import Route
 
 from ._catalog import Catalog
 from ._config import ServeConfig
-from ._http import error
+from ._http import BadRequest, error
 from ._openai_api import chat_completions, list_models
 from ._runs import RunManager
+from ._runs_api import routes as runs_routes
 
 __all__ = ["Server", "bind", "create_app", "run_server"]
 
@@ -57,6 +58,14 @@ async def health(request: Any) -> JSONResponse:
     )
 
 
+async def _bad_request(request: Any, exc: Exception) -> JSONResponse:
+    """A BadRequest, or Starlette's own 404/405, in the APIs' one error shape."""
+    if isinstance(exc, BadRequest):
+        return exc.response()
+    status = getattr(exc, "status_code", 500)
+    return error(status, f"{request.method} {request.url.path}: {getattr(exc, 'detail', exc)}")
+
+
 def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: Any = None) -> Starlette:
     """The app for `config`, serving `catalog` (default: the scenarios of `Catalog.find()`).
 
@@ -75,8 +84,13 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/api/health", health, methods=["GET"]),
+        *runs_routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={BadRequest: _bad_request, 404: _bad_request, 405: _bad_request},
+    )
     app.state.troupe = server
     return app
 

@@ -112,20 +112,17 @@ def _request_fields(body: dict[str, Any]) -> tuple[str, bool, bool]:
 
 async def chat_completions(request: Request) -> Response:
     server = request.app.state.troupe
-    try:
-        body = await read_json(request)
-        model, stream, usage_chunk = _request_fields(body)
-        task = task_from_messages(body.get("messages"))
-        if model not in server.catalog:
-            known = ", ".join(server.catalog.names()) or "none"
-            raise BadRequest(
-                404,
-                f"no scenario named {model!r} is served (served: {known})",
-                code="model_not_found",
-                param="model",
-            )
-    except BadRequest as e:
-        return e.response()
+    body = await read_json(request)
+    model, stream, usage_chunk = _request_fields(body)
+    task = task_from_messages(body.get("messages"))
+    if model not in server.catalog:
+        known = ", ".join(server.catalog.names()) or "none"
+        raise BadRequest(
+            404,
+            f"no scenario named {model!r} is served (served: {known})",
+            code="model_not_found",
+            param="model",
+        )
     if server.runs.full:
         return server.busy()
     try:

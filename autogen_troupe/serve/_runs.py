@@ -110,11 +110,12 @@ class ServedRun:
             "started_at": self.started_at,
             "elapsed_s": round(elapsed, 3),
             "usage": usage_json(self.usage),
-            "tokens_by_agent": {a: usage_json(u) for a, u in self.tokens.items()},
+            "tokens_by_agent": {a: usage_json(u) for a, u in self.tokens.items() if u.total_tokens},
             "messages": sum(1 for e in self.events if e["event"] == "entry" and e["data"]["kind"] == "text"),
             "pending": self.pending.as_json() if self.pending is not None else None,
             "transcript": self.transcript.name if self.transcript is not None else None,
             "live": not self.done,
+            "run_id": self.id,
         }
         if self.result is not None:
             out.update(
@@ -170,6 +171,11 @@ class ServedRun:
 
     async def wait(self) -> None:
         await self._ended.wait()
+
+    def detail(self) -> dict[str, Any]:
+        """The summary with every entry so far (what the page draws a run from)."""
+        entries = [e["data"] for e in self.events if e["event"] == "entry"]
+        return {**self.summary(), "entries": entries}
 
     def cancel(self) -> bool:
         """Stop the run (its MCP servers end, its transcript gets its result); False if it had ended."""
