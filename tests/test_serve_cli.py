@@ -94,3 +94,31 @@ def test_a_port_in_use_is_exit_2(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         r = troupe("serve", "travel_planning", "--port", str(port), timeout=60)
     assert r.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+def test_the_wheel_ships_the_page(tmp_path: Path) -> None:
+    """The page is package data: a wheel built from the project's files holds it (no Node build step)."""
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(root),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("autogen_troupe-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for f in ("index.html", "app.js", "style.css"):
+        assert f"autogen_troupe/serve/static/{f}" in names

@@ -201,3 +201,13 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(api: httpx.Client)
     r = api.get("/api/nothing")
     assert r.status_code == 404 and r.json()["error"]["message"].startswith("GET /api/nothing")
     assert api.delete("/api/runs").status_code == 405
+
+
+def test_the_page_and_its_files_are_served(api: httpx.Client) -> None:
+    page = api.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<script src="/static/app.js" defer></script>' in page.text
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        r = api.get(f"/static/{name}")
+        assert r.status_code == 200 and kind in r.headers["content-type"]
+    assert api.get("/static/../_app.py").status_code == 404

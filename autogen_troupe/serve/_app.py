@@ -11,11 +11,13 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from ._catalog import Catalog
 from ._config import ServeConfig
@@ -24,7 +26,9 @@ from ._openai_api import chat_completions, list_models
 from ._runs import RunManager
 from ._runs_api import routes as runs_routes
 
-__all__ = ["Server", "bind", "create_app", "run_server"]
+__all__ = ["STATIC", "Server", "bind", "create_app", "run_server"]
+
+STATIC = Path(__file__).resolve().parent / "static"  # the page: plain HTML, CSS and JS (package data)
 
 
 @dataclass
@@ -58,6 +62,10 @@ async def health(request: Any) -> JSONResponse:
     )
 
 
+async def page(request: Any) -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
 async def _bad_request(request: Any, exc: Exception) -> JSONResponse:
     """A BadRequest, or Starlette's own 404/405, in the APIs' one error shape."""
     if isinstance(exc, BadRequest):
@@ -85,6 +93,8 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/api/health", health, methods=["GET"]),
         *runs_routes,
+        Route("/", page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
         routes=routes,
