@@ -104,6 +104,7 @@ def run(
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
+    from .runtime._human import ConsoleAsk
     from .scenario import load_scenario
     from .testing._modes import execute
 
@@ -117,6 +118,7 @@ def run(
             out_dir=out_dir,
             capture_engine_logs=True,
             show_engine_logs=verbose,
+            ask_human=ConsoleAsk(err if as_json else out),
         )
         if replay is not None:
             from .testing._cassette import Cassette
@@ -174,6 +176,7 @@ def record(
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
+    from .runtime._human import ConsoleAsk
     from .scenario import load_scenario
     from .scenario._loader import resolve_scenario_path
     from .testing._cassette import Cassette, cassette_path_for
@@ -188,6 +191,7 @@ def record(
             out_dir=out_dir,
             capture_engine_logs=True,
             show_engine_logs=verbose,
+            ask_human=ConsoleAsk(out),
         )
     except TroupeError as e:
         _fail(e)

@@ -41,6 +41,7 @@ class RunOptions:
     capture_engine_logs: bool = False
     show_engine_logs: bool = False
     run_id: str | None = None  # a caller's name for the run (a server's): in the transcript's name and header
+    ask_human: Any = None  # runtime._human.AskHuman: who answers a user agent (None: its default answer)
 
 
 def resolve_agent_model(
@@ -141,9 +142,16 @@ async def open_team(
             tool_for=tool_for,
             extra_termination=limit_conditions(scenario.limits),
             limits_for=limits_for,
+            human_for=functools.partial(_human_for, ask=options.ask_human, wrap=hooks.wrap_human),
         )
         await pool.prepare()
         yield OpenTeam(team=team, scenario=scenario, specs=specs, errors=errors)
+
+
+def _human_for(agent: Any, *, ask: Any, wrap: Any) -> Any:
+    from ._human import input_func_for
+
+    return input_func_for(agent, ask, wrap)
 
 
 def _client_source(model_client: Any, clients: ClientSource | None, hooks: RunHooks) -> ClientSource | None:
@@ -417,4 +425,5 @@ def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOpti
         tool_for=load_python_tool,
         extra_termination=limit_conditions(scenario.limits),
         limits_for=limits_for,
+        human_for=functools.partial(_human_for, ask=options.ask_human, wrap=None),
     )

@@ -44,10 +44,9 @@ class Offered:
             "task": sc.task,
             "team": sc.team.kind,
             "agents": [
-                {"name": a.name, "kind": getattr(a, "kind", "assistant"), "description": a.description}
-                for a in sc.team.agents
+                {"name": a.name, "kind": a.kind, "description": a.description} for a in sc.team.agents
             ],
-            "asks_user": any(getattr(a, "kind", "") == "user" for a in sc.team.agents),
+            "asks_user": any(a.kind == "user" for a in sc.team.agents),
             "file": self.path.name,
         }
 

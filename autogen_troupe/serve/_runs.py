@@ -276,7 +276,9 @@ class RunManager:
         base = self.config.overrides
         if overrides is not None:
             base = overrides if base is None else base.under(overrides)
-        options = RunOptions(overrides=base, env=self.config.env, out_dir=self.config.out_dir, run_id=run.id)
+        options = RunOptions(
+            overrides=base, env=self.config.env, out_dir=self.config.out_dir, run_id=run.id, ask_human=run.ask
+        )
         self.runs[run.id] = run
         self._forget_old()
         run._task = asyncio.get_running_loop().create_task(self._drive(run, sc, task, options))

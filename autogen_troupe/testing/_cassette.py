@@ -34,6 +34,7 @@ __all__ = [
     "ModelResponse",
     "RecordedCall",
     "ToolRecord",
+    "UserAnswer",
     "cassette_path_for",
     "diff_requests",
     "fingerprint",
@@ -101,6 +102,13 @@ class ToolRecord(Frozen):
     is_error: bool = False
 
 
+class UserAnswer(Frozen):
+    """What the person answered a user agent (`kind: user`), or its default when nobody did."""
+
+    agent: str
+    answer: str
+
+
 class AgentRecord(Frozen):
     """How an agent's model was reached when recording (no secrets) and what AutoGen was told about it.
 
@@ -132,6 +140,9 @@ class Cassette(Frozen):
     )
     model_calls: tuple[ModelCall, ...] = ()
     tool_calls: tuple[ToolRecord, ...] = ()
+    user_answers: tuple[UserAnswer, ...] = Field(
+        (), description="The answers user agents got, in order; replay gives them again."
+    )
 
     def dumps(self, *, secrets: Iterable[str] = ()) -> str:
         """The file text: stable key order, two-space indent, credentials scrubbed."""

@@ -27,6 +27,7 @@ from ._cassette import (
     Cassette,
     ModelCall,
     ToolRecord,
+    UserAnswer,
     _canonical,
     fingerprint,
     normalise_arguments,
@@ -173,6 +174,7 @@ class Recorder:
         self._agents: dict[str, AgentRecord] = {}
         self._calls: list[ModelCall] = []
         self._tools: list[ToolRecord] = []
+        self._answers: list[UserAnswer] = []
         self._mcp_tools: dict[str, dict[str, dict[str, Any]]] = {}
         self._call_agents: dict[str, str] = {}
         self._workbench_count: dict[str, int] = {}
@@ -192,7 +194,10 @@ class Recorder:
         """Everything a run needs to be recorded: clients through `inner` (default: a new ClientPool), and
         every tool call seen."""
         return RunHooks(
-            clients=self.clients(inner), wrap_workbench=self.wrap_workbench, wrap_tool=self.wrap_tool
+            clients=self.clients(inner),
+            wrap_workbench=self.wrap_workbench,
+            wrap_tool=self.wrap_tool,
+            wrap_human=self.wrap_human,
         )
 
     def wrap_workbench(self, agent: str, workbench: Any) -> Any:
@@ -218,6 +223,16 @@ class Recorder:
             return value
 
         return wrapped_tool(tool, run_json)
+
+    def wrap_human(self, agent: str, answer: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """A user agent's answers (the person's, or the default), recorded as they are given."""
+
+        async def recorded(question: Any) -> str:
+            text = await answer(question)
+            self._answers.append(UserAnswer(agent=agent, answer=text))
+            return text
+
+        return recorded
 
     # -------------------------------------------------------------- notes taken during the run
 
@@ -287,6 +302,7 @@ class Recorder:
             mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},
             model_calls=tuple(self._calls),
             tool_calls=tuple(self._tools),
+            user_answers=tuple(self._answers),
         )
 
 

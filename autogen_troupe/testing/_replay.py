@@ -155,6 +155,7 @@ class ReplaySession:
     strict: bool = True
     _played: list[bool] = field(default_factory=list)
     _tools_played: list[bool] = field(default_factory=list)
+    _answers_played: list[bool] = field(default_factory=list)
     _call_agents: dict[str, str] = field(default_factory=dict)
     _requests: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -163,6 +164,7 @@ class ReplaySession:
     def __post_init__(self) -> None:
         self._played = [False] * len(self.cassette.model_calls)
         self._tools_played = [False] * len(self.cassette.tool_calls)
+        self._answers_played = [False] * len(self.cassette.user_answers)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, strict: bool = True) -> ReplaySession:
@@ -177,7 +179,12 @@ class ReplaySession:
     def hooks(self) -> RunHooks:
         """Everything a run needs to be replayed: clients, Python tools and MCP tools answered from this
         cassette (no MCP server is started)."""
-        return RunHooks(clients=self.clients(), wrap_tool=self.wrap_tool, replace_mcp=self.replace_mcp)
+        return RunHooks(
+            clients=self.clients(),
+            wrap_tool=self.wrap_tool,
+            replace_mcp=self.replace_mcp,
+            wrap_human=self.wrap_human,
+        )
 
     def client(self, agent: str | None, settings: Mapping[str, Any] | None = None) -> Any:
         """A ChatCompletionClient for one agent (None: any agent's recorded calls). `settings` are the
@@ -199,6 +206,14 @@ class ReplaySession:
             return ToolText(rec.result)
 
         return wrapped_tool(tool, run_json)
+
+    def wrap_human(self, agent: str, answer: Any) -> Any:
+        """A user agent answered from the cassette, in order; nobody is asked."""
+
+        async def replayed(question: Any) -> str:
+            return self._user_answer(agent, question)
+
+        return replayed
 
     # -------------------------------------------------------------- answering
 
@@ -283,6 +298,19 @@ class ReplaySession:
         self._tools_played[pick] = True
         return recs[pick]
 
+    def _user_answer(self, agent: str, question: Any) -> str:
+        recs = self.cassette.user_answers
+        pick = next((i for i, r in enumerate(recs) if not self._answers_played[i] and r.agent == agent), None)
+        if pick is None:
+            given = sum(1 for i, r in enumerate(recs) if r.agent == agent)
+            diff = f"user agent {agent!r} was asked for answer {given + 1}, but the cassette holds {given}"
+            if self.strict:
+                raise self._fail(diff)
+            self._warn(f"{self.name}: lenient replay answered {question.default_answer!r}:\n{diff}")
+            return str(question.default_answer)
+        self._answers_played[pick] = True
+        return recs[pick].answer
+
     # -------------------------------------------------------------- after the run
 
     def unplayed(self) -> list[str]:
@@ -295,6 +323,9 @@ class ReplaySession:
         for i, r in enumerate(self.cassette.tool_calls):
             if not self._tools_played[i]:
                 out.append(f"tool call #{i} {r.tool}({_short(r.arguments)}) by {r.agent!r}")
+        for i, a in enumerate(self.cassette.user_answers):
+            if not self._answers_played[i]:
+                out.append(f"answer #{i} of user agent {a.agent!r}: {_short(a.answer)}")
         return out
 
 
