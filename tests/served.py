@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from autogen_troupe.models._endpoints import Overrides
-from autogen_troupe.serve._app import bind, create_app
+from autogen_troupe.serve._app import bind, create_app, uvicorn_config
 from autogen_troupe.serve._catalog import Catalog
 from autogen_troupe.serve._config import ServeConfig
 
@@ -57,10 +57,7 @@ class Served:
 
         sock = bind("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
-        )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(uvicorn_config(self.app))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 20

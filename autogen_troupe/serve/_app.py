@@ -15,18 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ._catalog import Catalog
 from ._config import ServeConfig
+from ._guard import Guard
 from ._http import BadRequest, error
 from ._openai_api import chat_completions, list_models
 from ._runs import RunManager
 from ._runs_api import routes as runs_routes
 
-__all__ = ["STATIC", "Server", "bind", "create_app", "run_server"]
+__all__ = ["STATIC", "Server", "bind", "create_app", "run_server", "uvicorn_config"]
 
 STATIC = Path(__file__).resolve().parent / "static"  # the page: plain HTML, CSS and JS (package data)
 
@@ -96,9 +99,21 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
         Route("/", page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+    middleware = [Middleware(Guard, config=config)]
+    if config.cors:  # outside the guard: it answers the browser's preflight, which carries no token
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "last-event-id"],
+            expose_headers=["x-troupe-run-id", "retry-after"],
+            max_age=600,
+        )
+        middleware.insert(0, cors)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=middleware,
         exception_handlers={BadRequest: _bad_request, 404: _bad_request, 405: _bad_request},
     )
     app.state.troupe = server
@@ -116,12 +131,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_server(app: Starlette, sock: socket.socket, *, on_ready: Callable[[], None] | None = None) -> None:
-    """Serve `app` on `sock` until Ctrl-C or SIGTERM (uvicorn's own handling: open streams get a few
-    seconds, then every run still going is stopped and its transcript closed)."""
+def uvicorn_config(app: Starlette) -> Any:
+    """How uvicorn serves the app: quiet, no `Server` header, open streams get 5 s at shutdown."""
     import uvicorn
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         log_level="warning",
         access_log=False,
@@ -129,7 +143,14 @@ def run_server(app: Starlette, sock: socket.socket, *, on_ready: Callable[[], No
         timeout_graceful_shutdown=5,
         server_header=False,
     )
-    server = uvicorn.Server(config)
+
+
+def run_server(app: Starlette, sock: socket.socket, *, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve `app` on `sock` until Ctrl-C or SIGTERM (uvicorn's own handling: open streams get a few
+    seconds, then every run still going is stopped and its transcript closed)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(app))
     if on_ready is not None:
         original = server.startup
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Issue, ScenarioError
-from ..models._redact import redact_text
+from ..models._redact import redact_data, redact_text
 from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, read_text
 from ..scenario._loader import bundled_dir, iter_scenario_files, load_scenario, resolve_scenario_path
 from ..scenario._schema import Scenario
@@ -38,17 +38,19 @@ class Offered:
 
     def summary(self) -> dict[str, Any]:
         sc = self.scenario
-        return {
-            "name": sc.name,
-            "description": sc.description,
-            "task": sc.task,
-            "team": sc.team.kind,
-            "agents": [
-                {"name": a.name, "kind": a.kind, "description": a.description} for a in sc.team.agents
-            ],
-            "asks_user": any(a.kind == "user" for a in sc.team.agents),
-            "file": self.path.name,
-        }
+        return redact_data(
+            {
+                "name": sc.name,
+                "description": sc.description,
+                "task": sc.task,
+                "team": sc.team.kind,
+                "agents": [
+                    {"name": a.name, "kind": a.kind, "description": a.description} for a in sc.team.agents
+                ],
+                "asks_user": any(a.kind == "user" for a in sc.team.agents),
+                "file": self.path.name,
+            }
+        )
 
     def source(self) -> str:
         """The file's text as the page shows it, secrets masked (a literal key in a header, say)."""

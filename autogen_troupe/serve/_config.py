@@ -83,8 +83,8 @@ class ServeConfig:
         if token is None and not is_loopback(config.host):
             raise ProfileError(
                 f"refusing to serve on {config.host}: any other address than 127.0.0.1/::1/localhost lets "
-                f"the network start runs, so a token is required: give --token TOKEN or set {TOKEN_ENV} "
-                "(clients then send `Authorization: Bearer TOKEN`; the page asks for it once)"
+                "the network start runs, so a token is required (clients send it as a bearer token; the page "
+                f"asks for it once): set {TOKEN_ENV} or pass --token"
             )
         if token is not None:
             remember_secrets([token])

@@ -125,7 +125,7 @@ class ServedRun:
             )
         if self.error is not None:
             out["error"] = self.error
-        return out
+        return redact_data(out)  # the task and answers may quote a secret; none leaves the server
 
     # ------------------------------------------------------------------ what happens
 
