@@ -153,6 +153,30 @@ def test_a_run_started_on_the_page_streams_in_and_is_drawn(
     assert shot.stat().st_size > 10_000
 
 
+def test_tool_calls_and_their_results_are_folded(srv: FakeOpenAI, tmp_path: Path, page: Any) -> None:
+    budget = write(
+        tmp_path,
+        "name: budget\ntask: Budget 3 days.\nteam: {kind: single, agents: [{name: accountant, "
+        "tools: ['autogen_troupe.tools.examples:trip_budget'], reflect_on_tool_use: true}]}\n",
+        "budget.yaml",
+    )
+    srv.script(
+        [Reply(tool_calls=[("trip_budget", {"days": 3, "daily_usd": 100})]), Reply(text="About $330.")]
+    )
+    with Served([budget], base_url=srv.base_url, out_dir=tmp_path / "b") as s:
+        open_page(page, s, "budget")
+        page.click("#start")
+        page.wait_for_selector("#run-status.done")
+        call, result = page.locator("#messages li.msg.tool details").all()
+        assert call.locator("summary").inner_text() == '→ trip_budget({"days": 3, "daily_usd": 100})'
+        assert result.locator("summary").inner_text().startswith("← trip_budget: 3 days x 1 traveller(s)")
+        assert not call.evaluate("d => d.open") and call.locator("pre").is_hidden()  # folded
+        call.locator("summary").click()
+        assert '"daily_usd": 100' in call.locator("pre").inner_text()  # unfolded, pretty-printed
+        assert messages(page)[-1] == ("accountant", "About $330.")
+        assert page.locator("#timeline circle").count() == 2  # the call and its result on the timeline
+
+
 def test_the_person_answers_in_the_input_box(srv: FakeOpenAI, served: Served, page: Any) -> None:
     srv.responder = by_system(APPROVAL_REPLIES)
     open_page(page, served, "approval")
