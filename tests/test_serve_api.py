@@ -194,6 +194,9 @@ def test_max_runs_refuses_with_503_and_retry_after(srv: FakeOpenAI, tmp_path: Pa
         assert info.value.status_code == 503
         assert info.value.response.headers["retry-after"] == "2"
         assert "--max-runs 1" in info.value.response.json()["error"]["message"]
+        refused = http.post(s.url + "api/runs", json={"scenario": "echo"})  # the runs API shares the bound
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
+        assert refused.json()["error"]["code"] == "too_many_runs"
 
 
 def test_a_client_that_disconnects_stops_its_run(srv: FakeOpenAI, served: Served) -> None:
