@@ -5,7 +5,7 @@ streamed runs, memory per idle run, and the latency the server adds per event ov
 
 Everything is a process of its own on 127.0.0.1: the fake OpenAI-compatible endpoint
 (`tests/fake_openai.py`, every answer a 12-word text, streamed), `troupe serve` (from this checkout's
-interpreter), and this script as the client (the official `openai` SDK and httpx). The scenarios are
+interpreter), and this script as the client (the official `openai` SDK and httpx2). The scenarios are
 written to a temporary folder:
 
 - `pair`: two agents taking turns until `--messages` messages (no TERMINATE), each answer streamed;
@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +131,7 @@ def start_server(tmp: Path, url: str, max_runs: int) -> tuple[subprocess.Popen[s
     if not line.startswith("troupe serve: "):
         raise SystemExit(f"troupe serve did not start: {line!r}")
     base = line.split()[2]
-    while httpx.get(base + "api/health").status_code != 200:
+    while httpx2.get(base + "api/health").status_code != 200:
         time.sleep(0.005)
     return proc, base, time.perf_counter() - started
 
@@ -159,7 +159,7 @@ def first_event_s(base: str) -> float:
     return took
 
 
-def served_run(base: str, api: httpx.Client) -> tuple[float, int, int]:
+def served_run(base: str, api: httpx2.Client) -> tuple[float, int, int]:
     """One `pair` run through the runs API: seconds from POST to `done`, entries, chunks."""
     start = time.perf_counter()
     run = api.post(base + "api/runs", json={"scenario": "pair"}).json()
@@ -176,7 +176,7 @@ def served_run(base: str, api: httpx.Client) -> tuple[float, int, int]:
     return time.perf_counter() - start, entries, chunks
 
 
-def events_per_second(base: str, api: httpx.Client) -> tuple[float, int, int]:
+def events_per_second(base: str, api: httpx2.Client) -> tuple[float, int, int]:
     seconds, entries, chunks = served_run(base, api)
     return (entries + chunks) / seconds, entries, chunks
 
@@ -216,7 +216,7 @@ async def concurrent(base: str, n: int, out: Path) -> tuple[float, float, set[st
     return wall, max(d[1] for d in done), ids
 
 
-def idle_memory(base: str, server: subprocess.Popen[str], api: httpx.Client, n: int) -> float:
+def idle_memory(base: str, server: subprocess.Popen[str], api: httpx2.Client, n: int) -> float:
     proc = psutil.Process(server.pid)
     served_run(base, api)  # warm
     before = proc.memory_info().rss
@@ -233,7 +233,7 @@ def idle_memory(base: str, server: subprocess.Popen[str], api: httpx.Client, n: 
 
 
 def added_latency(
-    base: str, api: httpx.Client, tmp: Path, url: str, rounds: int
+    base: str, api: httpx2.Client, tmp: Path, url: str, rounds: int
 ) -> list[tuple[float, float, int]]:
     """(served seconds, direct seconds, events) per round, taking turns on who goes first."""
     direct = subprocess.Popen(
@@ -276,7 +276,7 @@ def added_latency(
 def measure(base: str, server: subprocess.Popen[str], tmp: Path, url: str, args: argparse.Namespace) -> None:
     """Items 2 to 6 against one warm server."""
     n, rounds = args.concurrent, args.rounds
-    with httpx.Client(timeout=300) as api:
+    with httpx2.Client(timeout=300) as api:
         cold = first_event_s(base)
         warm = statistics.median(first_event_s(base) for _ in range(rounds))
         print(

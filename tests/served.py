@@ -84,7 +84,7 @@ class Served:
 
 
 def sse(response: Any) -> Any:
-    """The events of an SSE response (httpx, streamed) as (event, data, id), data parsed as JSON."""
+    """The events of an SSE response (httpx2, streamed) as (event, data, id), data parsed as JSON."""
     import json
 
     event, data, seq = "message", [], None

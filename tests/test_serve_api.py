@@ -1,5 +1,5 @@
 """`troupe serve`'s OpenAI-compatible API, called with the official `openai` SDK (sync and async, streamed
-and not) and httpx, against the real uvicorn server on 127.0.0.1; the models are the fake endpoint's."""
+and not) and httpx2, against the real uvicorn server on 127.0.0.1; the models are the fake endpoint's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import openai
 import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
@@ -148,7 +148,7 @@ async def test_the_async_client_streamed_and_not(srv: FakeOpenAI, served: Served
 def test_bad_requests_get_openai_errors(
     served: Served, body: dict[str, Any], status: int, words: str
 ) -> None:
-    r = httpx.post(served.url + "v1/chat/completions", json=body, timeout=30)
+    r = httpx2.post(served.url + "v1/chat/completions", json=body, timeout=30)
     assert r.status_code == status
     err = r.json()["error"]
     assert words in err["message"] and err["type"] == "invalid_request_error"
@@ -159,7 +159,7 @@ def test_bad_requests_get_openai_errors(
 
 
 def test_a_body_that_is_not_json_is_a_400(served: Served) -> None:
-    r = httpx.post(
+    r = httpx2.post(
         served.url + "v1/chat/completions", content=b"{nope", headers={"content-type": "application/json"}
     )
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
@@ -182,7 +182,7 @@ def test_max_runs_refuses_with_503_and_retry_after(srv: FakeOpenAI, tmp_path: Pa
     echo = write(tmp_path, "name: echo\nteam: {kind: single, agents: [{name: echoer}]}\n")
     with (
         Served([echo], base_url=srv.base_url, out_dir=tmp_path / "runs", max_runs=1) as s,
-        httpx.Client(timeout=30) as http,
+        httpx2.Client(timeout=30) as http,
         http.stream(
             "POST", s.url + "v1/chat/completions", json={"model": "echo", "messages": TASK, "stream": True}
         ) as first,
@@ -203,7 +203,7 @@ def test_a_client_that_disconnects_stops_its_run(srv: FakeOpenAI, served: Served
     srv.script([Reply(text="first")])
     srv.default = Reply(text="never", delay_s=30)
     two_turns = {"model": "travel_planning", "messages": TASK, "stream": True}
-    with httpx.stream("POST", served.url + "v1/chat/completions", json=two_turns, timeout=30) as r:
+    with httpx2.stream("POST", served.url + "v1/chat/completions", json=two_turns, timeout=30) as r:
         for line in r.iter_lines():
             if '"event": "text"' in line:  # the planner spoke; the local agent's call hangs
                 break
@@ -218,7 +218,7 @@ def test_a_client_that_disconnects_stops_its_run(srv: FakeOpenAI, served: Served
 
 def test_a_non_streamed_client_that_gives_up_stops_its_run(srv: FakeOpenAI, served: Served) -> None:
     srv.default = Reply(text="never", delay_s=30)
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(served.url + "v1/chat/completions", json={"model": "echo", "messages": TASK}, timeout=1)
+    with pytest.raises(httpx2.ReadTimeout):
+        httpx2.post(served.url + "v1/chat/completions", json={"model": "echo", "messages": TASK}, timeout=1)
     served.wait_until(lambda: all(run.done for run in served.runs.runs.values()))
     assert [run.status for run in served.runs.runs.values()] == ["stopped"]

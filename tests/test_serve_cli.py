@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from helpers import troupe, write
 from test_startup_imports import ENGINE_LIBRARIES, PROBE
@@ -58,7 +58,7 @@ def test_serve_prints_its_url_serves_and_stops_on_ctrl_c(tmp_path: Path, command
     command.append(c)
     assert c.url.startswith("http://127.0.0.1:"), c.first + c.proc.stderr.read()  # type: ignore[union-attr]
     assert "2 scenarios: echo, travel_planning" in c.first
-    models = httpx.get(c.url + "v1/models", timeout=30).json()
+    models = httpx2.get(c.url + "v1/models", timeout=30).json()
     assert [m["id"] for m in models["data"]] == ["echo", "travel_planning"]
     code, err, loaded = c.stop()
     assert code == 130, err

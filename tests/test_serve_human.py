@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import openai
 import pytest
 from fake_openai import FakeOpenAI, by_system
@@ -46,12 +46,12 @@ def served(srv: FakeOpenAI, tmp_path: Path) -> Iterator[Served]:
 
 
 @pytest.fixture
-def api(served: Served) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served.url, timeout=30) as client:
+def api(served: Served) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=served.url, timeout=30) as client:
         yield client
 
 
-def test_the_page_or_a_program_answers_the_user_agent(api: httpx.Client) -> None:
+def test_the_page_or_a_program_answers_the_user_agent(api: httpx2.Client) -> None:
     run = api.post("/api/runs", json={"scenario": "approval"}).json()
     answers = iter(["Add an evening, please.", "APPROVE"])
     statuses, questions = [], []
@@ -86,7 +86,7 @@ def test_the_page_or_a_program_answers_the_user_agent(api: httpx.Client) -> None
     assert late.status_code == 409 and "no question" in late.json()["error"]["message"]
 
 
-def test_no_answer_in_time_gives_the_default(api: httpx.Client) -> None:
+def test_no_answer_in_time_gives_the_default(api: httpx2.Client) -> None:
     run = api.post("/api/runs", json={"scenario": "quick"}).json()
     with api.stream("GET", f"/api/runs/{run['id']}/events") as r:
         seen = list(sse(r))
@@ -104,7 +104,7 @@ def test_a_streamed_chat_completion_shows_the_question_and_takes_the_answer(serv
     )
     answers = iter(["Add an evening, please.", "APPROVE"])
     text = ""
-    with httpx.Client(base_url=served.url, timeout=30) as api:
+    with httpx2.Client(base_url=served.url, timeout=30) as api:
         for chunk in stream:
             ext = (chunk.model_extra or {}).get("troupe") or {}
             if chunk.choices:

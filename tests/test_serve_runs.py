@@ -1,5 +1,5 @@
 """`troupe serve`'s runs API: start, list, read, watch (SSE, resumable), stop; past runs from --out.
-Against the real uvicorn server on 127.0.0.1 with httpx; the models are the fake endpoint's."""
+Against the real uvicorn server on 127.0.0.1 with httpx2; the models are the fake endpoint's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
 from helpers import write
@@ -33,12 +33,12 @@ def served(srv: FakeOpenAI, tmp_path: Path) -> Iterator[Served]:
 
 
 @pytest.fixture
-def api(served: Served) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served.url, timeout=30) as client:
+def api(served: Served) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=served.url, timeout=30) as client:
         yield client
 
 
-def watch(api: httpx.Client, run_id: str, **headers: str) -> list[tuple[str, Any, int | None]]:
+def watch(api: httpx2.Client, run_id: str, **headers: str) -> list[tuple[str, Any, int | None]]:
     with api.stream("GET", f"/api/runs/{run_id}/events", headers=headers) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         return list(sse(r))
@@ -48,7 +48,7 @@ def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_scenarios_are_listed_and_their_files_shown(api: httpx.Client) -> None:
+def test_scenarios_are_listed_and_their_files_shown(api: httpx2.Client) -> None:
     listed = api.get("/api/scenarios").json()["scenarios"]
     assert [s["name"] for s in listed] == ["travel_planning", "echo"]
     assert listed[0]["team"] == "round_robin" and listed[0]["task"] == "Plan a 3 day trip to Nepal."
@@ -59,7 +59,7 @@ def test_scenarios_are_listed_and_their_files_shown(api: httpx.Client) -> None:
 
 
 def test_a_run_streams_the_transcripts_entries_as_they_happen(
-    srv: FakeOpenAI, served: Served, api: httpx.Client
+    srv: FakeOpenAI, served: Served, api: httpx2.Client
 ) -> None:
     srv.responder = by_system(TRAVEL)
     started = api.post("/api/runs", json={"scenario": "travel_planning", "task": "Plan 1 day in Nepal."})
@@ -102,7 +102,7 @@ def test_a_run_streams_the_transcripts_entries_as_they_happen(
     assert [r["content"] for r in recs if r["record"] == "entry"] == [d["content"] for d in entries]
 
 
-def test_a_watcher_resumes_after_the_last_event_it_saw(srv: FakeOpenAI, api: httpx.Client) -> None:
+def test_a_watcher_resumes_after_the_last_event_it_saw(srv: FakeOpenAI, api: httpx2.Client) -> None:
     srv.responder = by_system(TRAVEL)
     run = api.post("/api/runs", json={"scenario": "travel_planning"}).json()
     everything = [(e, i) for e, _, i in watch(api, run["id"]) if e != "chunk"]
@@ -113,7 +113,7 @@ def test_a_watcher_resumes_after_the_last_event_it_saw(srv: FakeOpenAI, api: htt
 
 
 def test_runs_are_listed_live_and_past_and_read_back(
-    srv: FakeOpenAI, served: Served, api: httpx.Client, tmp_path: Path
+    srv: FakeOpenAI, served: Served, api: httpx2.Client, tmp_path: Path
 ) -> None:
     srv.default = Reply(text="echoed")
     out = served.config.out_dir
@@ -145,7 +145,7 @@ def run_scenario_sync(srv: FakeOpenAI, path: Path, out: Path) -> Path:
     return result.transcript_path
 
 
-def test_a_run_is_stopped_on_request(srv: FakeOpenAI, served: Served, api: httpx.Client) -> None:
+def test_a_run_is_stopped_on_request(srv: FakeOpenAI, served: Served, api: httpx2.Client) -> None:
     srv.script([Reply(text="first")])
     srv.default = Reply(text="never", delay_s=30)
     run = api.post("/api/runs", json={"scenario": "travel_planning"}).json()
@@ -163,7 +163,7 @@ def test_a_run_is_stopped_on_request(srv: FakeOpenAI, served: Served, api: httpx
     assert api.get(f"/api/runs/{run['id']}").json()["transcript"] == path.name
 
 
-def test_a_run_may_pick_a_model_but_never_a_base_url(srv: FakeOpenAI, api: httpx.Client) -> None:
+def test_a_run_may_pick_a_model_but_never_a_base_url(srv: FakeOpenAI, api: httpx2.Client) -> None:
     srv.default = Reply(text="ok")
     run = api.post(
         "/api/runs", json={"scenario": "echo", "task": "x", "model": {"model": "other-model"}}
@@ -190,20 +190,20 @@ def test_a_run_may_pick_a_model_but_never_a_base_url(srv: FakeOpenAI, api: httpx
     ],
 )
 def test_bad_run_requests_are_refused(
-    api: httpx.Client, body: dict[str, Any], status: int, words: str
+    api: httpx2.Client, body: dict[str, Any], status: int, words: str
 ) -> None:
     r = api.post("/api/runs", json=body)
     assert r.status_code == status and words in r.json()["error"]["message"]
     assert api.get("/api/runs").json()["runs"] == []
 
 
-def test_unknown_routes_and_methods_answer_in_the_error_shape(api: httpx.Client) -> None:
+def test_unknown_routes_and_methods_answer_in_the_error_shape(api: httpx2.Client) -> None:
     r = api.get("/api/nothing")
     assert r.status_code == 404 and r.json()["error"]["message"].startswith("GET /api/nothing")
     assert api.delete("/api/runs").status_code == 405
 
 
-def test_the_page_and_its_files_are_served(api: httpx.Client) -> None:
+def test_the_page_and_its_files_are_served(api: httpx2.Client) -> None:
     page = api.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script src="/static/app.js" defer></script>' in page.text

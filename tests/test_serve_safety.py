@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import openai
 import pytest
 from fake_openai import FakeOpenAI, Reply
@@ -50,9 +50,9 @@ def test_off_loopback_a_token_is_required(tmp_path: Path) -> None:
 def test_the_host_header_must_name_this_machine(served: Served) -> None:
     port = served.port
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
-        assert httpx.get(served.url + "v1/models", headers={"host": host}).status_code == 200, host
+        assert httpx2.get(served.url + "v1/models", headers={"host": host}).status_code == 200, host
     for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", ""):
-        r = httpx.get(served.url + "v1/models", headers={"host": host})
+        r = httpx2.get(served.url + "v1/models", headers={"host": host})
         assert r.status_code == 403 and "answers only to 127.0.0.1" in r.json()["error"]["message"], host
 
 
@@ -60,15 +60,15 @@ def test_pages_of_other_origins_are_refused_unless_cors_names_them(
     srv: FakeOpenAI, echo: Path, tmp_path: Path, served: Served
 ) -> None:
     own = served.url.rstrip("/")
-    assert httpx.get(served.url + "api/runs", headers={"origin": own}).status_code == 200
+    assert httpx2.get(served.url + "api/runs", headers={"origin": own}).status_code == 200
     for origin in ("http://evil.example", "null", own.replace("http:", "ftp:")):
-        r = httpx.post(served.url + "api/runs", json={"scenario": "echo"}, headers={"origin": origin})
+        r = httpx2.post(served.url + "api/runs", json={"scenario": "echo"}, headers={"origin": origin})
         assert r.status_code == 403 and "are refused" in r.json()["error"]["message"], origin
         assert "access-control-allow-origin" not in r.headers
-    assert httpx.get(served.url + "api/runs").json()["runs"] == []  # nothing was started
+    assert httpx2.get(served.url + "api/runs").json()["runs"] == []  # nothing was started
     app = "http://app.example:3000"
     with Served([echo], base_url=srv.base_url, out_dir=tmp_path / "cors", cors=(app,)) as s:
-        pre = httpx.options(
+        pre = httpx2.options(
             s.url + "api/runs",
             headers={
                 "origin": app,
@@ -77,9 +77,9 @@ def test_pages_of_other_origins_are_refused_unless_cors_names_them(
             },
         )
         assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == app
-        r = httpx.post(s.url + "api/runs", json={"scenario": "echo"}, headers={"origin": app})
+        r = httpx2.post(s.url + "api/runs", json={"scenario": "echo"}, headers={"origin": app})
         assert r.status_code == 201 and r.headers["access-control-allow-origin"] == app
-        other = httpx.post(
+        other = httpx2.post(
             s.url + "api/runs", json={"scenario": "echo"}, headers={"origin": "http://evil.example"}
         )
         assert other.status_code == 403
@@ -91,19 +91,19 @@ def test_with_a_token_the_apis_need_it_and_the_page_does_not(
     srv.default = Reply(text="ok")
     with Served([echo], base_url=srv.base_url, out_dir=tmp_path / "runs", host="0.0.0.0", token=TOKEN) as s:
         for path in ("v1/models", "api/runs", "api/scenarios", "api/health"):
-            r = httpx.get(s.url + path)
+            r = httpx2.get(s.url + path)
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
-            wrong = httpx.get(s.url + path, headers={"authorization": "Bearer " + TOKEN[:-1]})
+            wrong = httpx2.get(s.url + path, headers={"authorization": "Bearer " + TOKEN[:-1]})
             assert wrong.status_code == 401
         for path in ("", "static/app.js", "static/style.css"):
-            assert httpx.get(s.url + path).status_code == 200, path
+            assert httpx2.get(s.url + path).status_code == 200, path
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=s.url + "v1", api_key="wrong", max_retries=0).models.list()
         client = openai.OpenAI(base_url=s.url + "v1", api_key=TOKEN, max_retries=0)
         reply = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}])
         assert reply.choices[0].message.content == "ok"
         # off loopback the Host header is not checked (the token is what guards), and the token never shows
-        r = httpx.get(
+        r = httpx2.get(
             s.url + "api/runs", headers={"host": "troupe.lan:8765", "authorization": f"Bearer {TOKEN}"}
         )
         assert r.status_code == 200 and TOKEN not in r.text
@@ -111,7 +111,7 @@ def test_with_a_token_the_apis_need_it_and_the_page_does_not(
 
 def test_bodies_are_capped_and_posts_must_be_json(served: Served) -> None:
     big = {"scenario": "echo", "task": "x" * 5000}
-    r = httpx.post(served.url + "api/runs", json=big)
+    r = httpx2.post(served.url + "api/runs", json=big)
     assert r.status_code == 413 and "over 4096 bytes" in r.json()["error"]["message"]
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
@@ -120,20 +120,20 @@ def test_bodies_are_capped_and_posts_must_be_json(served: Served) -> None:
             yield b"x" * 1000
         yield b'"}'
 
-    r = httpx.post(served.url + "api/runs", content=chunks(), headers={"content-type": "application/json"})
+    r = httpx2.post(served.url + "api/runs", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
-    form = httpx.post(served.url + "api/runs", data={"scenario": "echo"})
+    form = httpx2.post(served.url + "api/runs", data={"scenario": "echo"})
     assert form.status_code == 415 and "application/json" in form.json()["error"]["message"]
-    assert httpx.get(served.url + "api/runs").json()["runs"] == []
+    assert httpx2.get(served.url + "api/runs").json()["runs"] == []
 
 
 def test_answers_carry_strict_headers(served: Served) -> None:
-    page = httpx.get(served.url)
+    page = httpx2.get(served.url)
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "no-referrer"
-    assert httpx.get(served.url + "api/runs").headers["cache-control"] == "no-store"
+    assert httpx2.get(served.url + "api/runs").headers["cache-control"] == "no-store"
     assert "server" not in page.headers
 
 
@@ -150,7 +150,7 @@ def test_no_key_of_a_model_endpoint_reaches_the_page_or_the_apis(
         f"model: {{base_url: '{srv.base_url}', model: m, api_key_env: MY_ENDPOINT_KEY}}\n",
         "leaky.yaml",
     )
-    with Served([path], out_dir=tmp_path / "runs") as s, httpx.Client(base_url=s.url, timeout=30) as api:
+    with Served([path], out_dir=tmp_path / "runs") as s, httpx2.Client(base_url=s.url, timeout=30) as api:
         client = openai.OpenAI(base_url=s.url + "v1", api_key="x", max_retries=0)
         reply = client.chat.completions.create(model="leaky", messages=[{"role": "user", "content": "hi"}])
         assert srv.chat_requests[-1].headers["authorization"] == f"Bearer {secret}"  # the key was used...

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent, UserProxyAgent
+from autogen_agentchat.base import ChatAgent, TerminationCondition
 from autogen_agentchat.base import Team as AutogenTeam
-from autogen_agentchat.base import TerminationCondition
 from autogen_agentchat.conditions import (
     HandoffTermination,
     MaxMessageTermination,
@@ -211,7 +211,7 @@ def assemble_team(
     A user agent (`kind: user`) is a UserProxyAgent asking through `human_for(agent)` (None: AutoGen's
     own, the terminal's `input()`)."""
     team = scenario.team
-    agents: list[Any] = [
+    agents: list[ChatAgent] = [
         UserProxyAgent(a.name, description=a.description, input_func=human_for(a) if human_for else None)
         if a.kind == "user"
         else assemble_agent(
@@ -229,10 +229,11 @@ def assemble_team(
     if extra_termination is not None:
         termination = extra_termination if termination is None else (termination | extra_termination)
     common: dict[str, Any] = {"termination_condition": termination, "max_turns": team.max_turns}
+    members: list[ChatAgent | AutogenTeam] = list(agents)  # what AutoGen's group chats are typed to take
     if team.kind in ("round_robin", "single"):
         if team.kind == "single" and team.max_turns is None:
             common["max_turns"] = 1  # a single agent answers the task once, as agent.run() would
-        return RoundRobinGroupChat(agents, **common)
+        return RoundRobinGroupChat(members, **common)
     if team.kind == "selector":
         selector_ref = team.selector_model if team.selector_model is not None else scenario.model
         kwargs: dict[str, Any] = {"allow_repeated_speaker": team.allow_repeated_speaker}
@@ -245,5 +246,5 @@ def assemble_team(
             limits_for("selector") if limits_for is not None else None,
             system_message=(team.selector_prompt or _SELECTOR_PROMPT) + roles * 2,  # roles and participants
         )
-        return SelectorGroupChat(agents, model_client=selector_client, **kwargs, **common)
+        return SelectorGroupChat(members, model_client=selector_client, **kwargs, **common)
     return Swarm(agents, **common)

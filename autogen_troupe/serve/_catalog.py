@@ -101,7 +101,7 @@ class Catalog:
     def __contains__(self, name: object) -> bool:
         return name in self.offered
 
-    def __iter__(self) -> Iterable[Offered]:  # type: ignore[override]
+    def __iter__(self) -> Iterable[Offered]:
         return iter(self.offered.values())
 
     def names(self) -> list[str]:

@@ -256,7 +256,7 @@ async def _stream(run: ServedRun, usage_chunk: bool) -> AsyncIterator[dict[str, 
             if out is not None:
                 yield {"data": out}
         if run.status != "done" or run.result is None:
-            body = json.loads(error(500, run.error or f"the run {run.status}", code="run_failed").body)
+            body = json.loads(bytes(error(500, run.error or f"the run {run.status}", code="run_failed").body))
             yield {"data": json.dumps(body)}
             return
         last = json.loads(chunks.chunk({}, _ending(run), finish=_finish(run)))

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ def _summary(path: Path, header: dict[str, Any] | None, result: dict[str, Any] |
         "scenario": header.get("scenario") or path.stem.split("-")[0],
         "task": (result or {}).get("task"),
         "origin": "file",
-        "status": _STATUS.get((result or {}).get("stopped_by"), "unfinished"),
+        "status": _STATUS.get(str((result or {}).get("stopped_by")), "unfinished"),
         "started_at": started,
         "elapsed_s": (result or {}).get("duration_s"),
         "usage": {
@@ -90,7 +90,7 @@ def _transcripts(out_dir: Path) -> list[Path]:
 
 
 def list_past(
-    out_dir: Path, *, skip_run_ids: set[str] = frozenset(), limit: int = 200
+    out_dir: Path, *, skip_run_ids: Set[str] = frozenset(), limit: int = 200
 ) -> list[dict[str, Any]]:
     """The newest `limit` transcripts, newest first, less those of runs still held in memory."""
     out = []
