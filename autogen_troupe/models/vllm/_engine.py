@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import queue
+import random
 import shutil
 import threading
 import time
@@ -362,16 +363,24 @@ class EngineHandle:
         from ...telemetry import enabled
 
         args = {**ENGINE_ARG_DEFAULTS, **self.engine_args}
-        traced = enabled() and "disable_log_stats" not in self.engine_args
-        if traced:
+        traced = enabled()
+        if traced and "disable_log_stats" not in self.engine_args:
             args["disable_log_stats"] = False  # a request's span is made from its statistics
         logging.getLogger("torch._library.triton").setLevel(logging.ERROR)  # "Triton not available"
         try:
             with warnings.catch_warnings():  # deprecation notices from torch inside vLLM's start-up
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)
-                llm = LLMEngine.from_engine_args(EngineArgs(model=self.model, **args))
-            if traced:
+                try:
+                    llm = LLMEngine.from_engine_args(EngineArgs(model=self.model, **args))
+                finally:
+                    if traced:
+                        # vLLM seeds Python's global `random` with 0 while it loads, and OpenTelemetry's
+                        # default trace and span ids come from it: every traced process would then make
+                        # the same ids (seen: a run's agent and chat spans got the ids of vLLM's load
+                        # spans). Seeded again from the OS, ids are unique again.
+                        random.seed()
+            if traced and not args["disable_log_stats"]:
                 _request_spans(llm)
             return llm
         except TypeError as e:
