@@ -67,7 +67,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = gzip.decompress(body)
         kinds = {
             "/v1/traces": (ExportTraceServiceRequest, ExportTraceServiceResponse, self.server.owner.traces),
-            "/v1/metrics": (ExportMetricsServiceRequest, ExportMetricsServiceResponse, self.server.owner.metrics),
+            "/v1/metrics": (
+                ExportMetricsServiceRequest,
+                ExportMetricsServiceResponse,
+                self.server.owner.metrics,
+            ),
         }
         if self.path not in kinds:
             self.send_response(404)
