@@ -65,6 +65,8 @@ def test_trace_sends_the_run_over_otlp_http_and_the_endpoint_gets_its_traceparen
     ]
     (trace_id,) = {s.trace_id for s in spans}
     assert f"trace {trace_id} sent to {rx.endpoint}/v1/traces" in proc.stderr
+    (transcript,) = (tmp_path / "runs").glob("travel_planning-*.jsonl")
+    assert json.loads(transcript.read_text().splitlines()[-1])["trace_id"] == trace_id
     assert {s.resource["service.name"] for s in spans} == {"trip-svc"}
     chats = sorted((s for s in spans if s.name == "chat m"), key=lambda s: s.start_ns)
     assert {

@@ -270,6 +270,8 @@ class _RunRecord:
         if self.writer is not None:
             summary = result.model_dump(mode="json", exclude={"transcript"})
             summary["total_tokens"] = self.usage.total_tokens
+            if self.telemetry is not None and self.telemetry.trace_id:
+                summary["trace_id"] = self.telemetry.trace_id  # the run in the tracing backend
             self.writer.write({"record": "result", **summary})
             self.writer.close()
         if self.telemetry is not None:
