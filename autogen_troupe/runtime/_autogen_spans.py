@@ -9,7 +9,8 @@ would be duplicates or noise, so inside a troupe run with telemetry on:
   instead (INTERNAL, `gen_ai.provider.name`, the conventions' attributes);
 - `trace_tool_span` adds nothing where our `execute_tool` span is already open, and elsewhere (a swarm's
   handoff tools) makes ours;
-- `trace_create_agent_span` and the runtime's messaging spans add nothing.
+- `trace_create_agent_span` and the runtime's messaging spans add nothing, and its messages carry no
+  trace context for them.
 
 Outside a troupe run (or with telemetry off) each helper is AutoGen's own, unchanged. The helpers are
 module-level names imported by name into AutoGen's modules, so they are replaced there, once per process,
@@ -25,8 +26,12 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from opentelemetry import trace
+
 from ..models._redact import redact_text
-from ..telemetry import current_run, in_tool_call
+from ..telemetry._facts import ToolFacts
+from ..telemetry._spans import AgentTurn, RunTelemetry, ToolCall
+from ..telemetry._state import current_run, in_tool_call
 
 __all__ = ["install"]
 
@@ -44,11 +49,14 @@ _HELPERS = (
 )
 
 
-@contextlib.contextmanager
-def _current_span() -> Iterator[Any]:
-    from opentelemetry import trace
-
-    yield trace.get_current_span()
+def _safe(run: RunTelemetry, text: str | None) -> str | None:
+    """`text` (a description, met at every turn) with secrets masked, worked out once per run."""
+    if not text:
+        return None
+    safe = run.safe_text.get(text)
+    if safe is None:
+        safe = run.safe_text[text] = redact_text(text)
+    return safe
 
 
 def _invoke(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,12 +68,7 @@ def _invoke(original: Callable[..., Any]) -> Callable[..., Any]:
             with original(agent_name, *args, **kw) as span:
                 yield span
             return
-        from ..telemetry import AgentTurn
-
-        description = kw.get("agent_description")
-        turn = AgentTurn(
-            run, agent_name, kw.get("agent_id"), redact_text(description) if description else None
-        )
+        turn = AgentTurn(run, agent_name, kw.get("agent_id"), _safe(run, kw.get("agent_description")))
         with turn.current() as span:
             yield span
 
@@ -82,16 +85,13 @@ def _tool(original: Callable[..., Any]) -> Callable[..., Any]:
                 yield span
             return
         if in_tool_call():  # our span of this call is open already
-            with _current_span() as span:
-                yield span
+            yield trace.get_current_span()
             return
-        from ..telemetry import ToolCall, ToolFacts
-
-        description = kw.get("tool_description")
+        description = _safe(run, kw.get("tool_description"))
         call = ToolCall(run, tool_name, kw.get("tool_call_id"), ToolFacts(), description)
         try:
-            with call.attached(), _current_span() as span:
-                yield span
+            with call.attached():
+                yield call.span
         except BaseException as e:
             call.finish(error_type="tool_error", error_message=redact_text(f"{type(e).__name__}: {e}")[:500])
             raise
@@ -100,40 +100,48 @@ def _tool(original: Callable[..., Any]) -> Callable[..., Any]:
     return execute_tool
 
 
+def _nothing() -> contextlib.AbstractContextManager[Any]:
+    """A context manager that makes no span (the callers do not use what it yields)."""
+    from opentelemetry.trace import INVALID_SPAN
+
+    return contextlib.nullcontext(INVALID_SPAN)
+
+
 def _quiet(original: Callable[..., Any]) -> Callable[..., Any]:
+    nothing = _nothing()
+
     @functools.wraps(original)
-    @contextlib.contextmanager
-    def no_span(*args: Any, **kw: Any) -> Iterator[Any]:
-        if current_run() is None:
-            with original(*args, **kw) as span:
-                yield span
-            return
-        with _current_span() as span:
-            yield span
+    def no_span(*args: Any, **kw: Any) -> contextlib.AbstractContextManager[Any]:
+        return nothing if current_run() is not None else original(*args, **kw)
 
     return no_span
 
 
 def _quiet_runtime() -> None:
-    """The agent runtime's messaging spans (`autogen publish ...`): none inside a troupe run."""
+    """The agent runtime's messaging spans (`autogen publish ...`) and the trace context it puts in every
+    message envelope for them: none inside a troupe run (about twenty per agent turn)."""
+    from autogen_core import _single_threaded_agent_runtime as runtime
+    from autogen_core._telemetry import EnvelopeMetadata
     from autogen_core._telemetry._tracing import TraceHelper
 
     original = TraceHelper.trace_block
     if getattr(original, "__troupe__", False):
         return
+    nothing = _nothing()
 
     @functools.wraps(original)
-    @contextlib.contextmanager
-    def trace_block(self: Any, *args: Any, **kw: Any) -> Iterator[Any]:
-        if current_run() is None:
-            with original(self, *args, **kw) as span:
-                yield span
-            return
-        with _current_span() as span:
-            yield span
+    def trace_block(self: Any, *args: Any, **kw: Any) -> contextlib.AbstractContextManager[Any]:
+        return nothing if current_run() is not None else original(self, *args, **kw)
+
+    envelope = runtime.get_telemetry_envelope_metadata
+
+    @functools.wraps(envelope)
+    def envelope_metadata() -> Any:
+        return EnvelopeMetadata() if current_run() is not None else envelope()
 
     trace_block.__troupe__ = True  # type: ignore[attr-defined]
     TraceHelper.trace_block = trace_block  # type: ignore[method-assign]
+    runtime.get_telemetry_envelope_metadata = envelope_metadata  # type: ignore[assignment]
 
 
 _MAKERS = {_INVOKE: _invoke, _TOOL: _tool, _QUIET: _quiet}

@@ -8,6 +8,7 @@ Message contents go on spans only when the run captures them, always through `_r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ def _host_port(url: str) -> tuple[str | None, int | None]:
 def chat_facts(spec: Any, client: Any = None) -> ChatFacts:
     """What a model call's span says from the agent's resolved model (None: a client given as it is)."""
     from ..models._resolved import OpenAIModel, VllmModel, as_resolved
-    from ..telemetry import ChatFacts
+    from ..telemetry._facts import ChatFacts
 
     if spec is None:
         return ChatFacts(provider=_provider_of(client), request_model=getattr(client, "model", None))
@@ -73,7 +74,7 @@ def _provider_of(client: Any) -> str:
 def tool_facts(server: str, config: Any) -> ToolFacts:
     """What an MCP tool call's span says: the server's name, and its transport and address."""
     from ..scenario._schema import HttpServer
-    from ..telemetry import ToolFacts
+    from ..telemetry._facts import ToolFacts
 
     if isinstance(config, HttpServer):
         host, port = _host_port(str(config.url))
@@ -99,19 +100,18 @@ def observed_client(client: Any, facts: ChatFacts, run: RunTelemetry) -> Any:
 
 class _ObservedChat:
     def __init__(self, inner: Any, facts: ChatFacts, run: RunTelemetry) -> None:
+        from ..telemetry._spans import ChatCall
+
         self._inner = inner
         self._facts = facts
         self._run = run
+        self._chat = ChatCall
 
     def _call(self, *, stream: bool) -> Any:
-        from dataclasses import replace
-
-        from ..telemetry import ChatCall
-
         facts = self._facts
         if facts.request_model is None and (model := getattr(self._inner, "model", None)):
-            facts = replace(facts, request_model=model)  # discovered from the endpoint's /models
-        return ChatCall(self._run, facts, stream=stream)
+            facts = self._facts = dataclasses.replace(facts, request_model=model)  # discovered from /models
+        return self._chat(self._run, facts, stream=stream)
 
     async def create(self, messages: Any, **kw: Any) -> Any:
         call = self._call(stream=False)
@@ -241,9 +241,9 @@ def observed_workbench(workbench: Any, facts: ToolFacts, run: RunTelemetry) -> A
     """`workbench` (an agent's MCP view, or what record/replay put there), with an `execute_tool` span
     around every call."""
 
-    async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
-        from ..telemetry import ToolCall
+    from ..telemetry._spans import ToolCall
 
+    async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
         call = ToolCall(run, name, call_id, facts, None)
         try:
             with call.attached():
@@ -264,14 +264,14 @@ def observed_workbench(workbench: Any, facts: ToolFacts, run: RunTelemetry) -> A
 
 def observed_tool(tool: Any, run: RunTelemetry) -> Any:
     """A Python tool with an `execute_tool` span around every call; a failure is a `tool_error`."""
-    from ..telemetry import ToolFacts
+    from ..telemetry._facts import ToolFacts
+    from ..telemetry._spans import ToolCall
 
     facts = ToolFacts()
+    description = redact_text(tool.description or "") or None
 
     async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
-        from ..telemetry import ToolCall
-
-        call = ToolCall(run, inner.name, call_id, facts, redact_text(inner.description or "") or None)
+        call = ToolCall(run, inner.name, call_id, facts, description)
         try:
             with call.attached():
                 value = await inner.run_json(args, token, call_id=call_id)
@@ -316,18 +316,19 @@ class TeamObserver:
 def observing(env: Mapping[str, str] | None = None) -> Iterator[TeamObserver]:
     """The observer of a team being opened: the running troupe run's telemetry, or (for `open_team` used
     on its own) telemetry of its own without a run span; an observer that wraps nothing when off."""
-    from .. import telemetry
+    from ..telemetry._state import current_run, enabled
 
-    if not telemetry.enabled():
+    if not enabled():
         yield TeamObserver(None)
         return
+    from ..telemetry._spans import RunTelemetry
     from ._autogen_spans import install
 
     install()
-    run = telemetry.current_run()
+    run = current_run()
     if run is not None:
         yield TeamObserver(run)
         return
-    run = telemetry.RunTelemetry(env=env)
+    run = RunTelemetry(env=env)
     with run.active():
         yield TeamObserver(run)

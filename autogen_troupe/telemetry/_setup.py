@@ -164,7 +164,7 @@ def start_session(env: Mapping[str, str] | None = None) -> Session:
     env = os.environ if env is None else env
     try:
         from opentelemetry import metrics, trace
-        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -190,7 +190,11 @@ def start_session(env: Mapping[str, str] | None = None) -> Session:
             BatchSpanProcessor(_counting_failures(span_exporter, session.failed))
         )
     readers = [PeriodicExportingMetricReader(metric_exporter)] if metric_exporter is not None else []
-    session.meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    # Exemplars (a sampled span's id on a histogram bucket) cost a lookup per measurement; on when asked.
+    exemplars = None if env.get("OTEL_METRICS_EXEMPLAR_FILTER") else AlwaysOffExemplarFilter()
+    session.meter_provider = MeterProvider(
+        resource=resource, metric_readers=readers, exemplar_filter=exemplars
+    )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(session.meter_provider)
     return session

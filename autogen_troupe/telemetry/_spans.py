@@ -94,6 +94,7 @@ class RunTelemetry:
         self.clock = Clock()
         self.capture = capture_content(env)
         self.agents: dict[str, ChatFacts] = {}  # agent name -> the model it talks to (invoke_agent spans)
+        self.safe_text: dict[str, str] = {}  # texts met again and again (descriptions), as made safe once
         self.replayed = False
         self.span: trace.Span | None = None
         self.scenario: str | None = None
@@ -282,15 +283,16 @@ class ChatCall(_Call):
             run, run.tracer.start_span(name, kind=kind, attributes=attributes, start_time=start), start
         )
         self._finish_reasons: list[str] = []
+        self._response_id: str | None = None
 
     def response(
         self, *, model: str | None = None, response_id: str | None = None, finish_reason: str | None = None
     ) -> None:
+        # Called for every chunk of a stream: noted here, set on the span once, when it ends.
         if model:
-            self.span.set_attribute(C.RESPONSE_MODEL, model)
             self._metric[C.RESPONSE_MODEL] = model
         if response_id:
-            self.span.set_attribute(C.RESPONSE_ID, response_id)
+            self._response_id = response_id
         if finish_reason:
             self._finish_reasons.append(finish_reason)
 
@@ -321,12 +323,18 @@ class ChatCall(_Call):
     ) -> None:
         """End the span and record the operation's duration and token usage."""
         reasons = self._finish_reasons or ([finish_reason] if finish_reason else [])
+        attributes: dict[str, Any] = {}
+        if C.RESPONSE_MODEL in self._metric:
+            attributes[C.RESPONSE_MODEL] = self._metric[C.RESPONSE_MODEL]
+        if self._response_id:
+            attributes[C.RESPONSE_ID] = self._response_id
         if reasons:
-            self.span.set_attribute(C.FINISH_REASONS, reasons)
+            attributes[C.FINISH_REASONS] = reasons
         if input_tokens is not None:
-            self.span.set_attribute(C.INPUT_TOKENS, input_tokens)
+            attributes[C.INPUT_TOKENS] = input_tokens
         if output_tokens is not None:
-            self.span.set_attribute(C.OUTPUT_TOKENS, output_tokens)
+            attributes[C.OUTPUT_TOKENS] = output_tokens
+        self.span.set_attributes(attributes)
         if error_type is not None:
             _set_error(self.span, error_type, error_message)
             self._metric[C.ERROR_TYPE] = error_type
