@@ -140,8 +140,8 @@ def _quiet_runtime() -> None:
         return EnvelopeMetadata() if current_run() is not None else envelope()
 
     trace_block.__troupe__ = True  # type: ignore[attr-defined]
-    TraceHelper.trace_block = trace_block  # type: ignore[method-assign]
-    runtime.get_telemetry_envelope_metadata = envelope_metadata  # type: ignore[assignment]
+    TraceHelper.trace_block = trace_block  # type: ignore[method-assign, assignment]
+    runtime.get_telemetry_envelope_metadata = envelope_metadata
 
 
 _MAKERS = {_INVOKE: _invoke, _TOOL: _tool, _QUIET: _quiet}

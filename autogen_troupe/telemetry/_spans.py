@@ -236,7 +236,9 @@ class _Call:
             _call.reset(call)
             otel_context.detach(token)
 
-    def response(self, **_: Any) -> None:
+    def response(
+        self, *, model: str | None = None, response_id: str | None = None, finish_reason: str | None = None
+    ) -> None:
         return None
 
     def replayed(self, *, duration_s: float | None, provider: str | None = None) -> None:

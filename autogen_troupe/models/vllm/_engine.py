@@ -36,7 +36,7 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -288,7 +288,7 @@ class EngineHandle:
         params: SamplingParams,
         request_id: str,
         trace_headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[RequestOutput]:
+    ) -> AsyncGenerator[RequestOutput, None]:
         """Run one request, yielding its RequestOutputs; leaving early (break, cancel) aborts it.
 
         `trace_headers` (W3C trace context) make the engine's span of the request a child of that span."""
