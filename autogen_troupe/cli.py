@@ -9,11 +9,14 @@ Heavy imports (autogen, openai, vllm) happen inside the commands that need them,
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -43,6 +46,14 @@ BaseUrlOpt = Annotated[
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="Model id at the endpoint (default: discovered).")
 ]
+TraceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trace",
+        help="Send traces and metrics (OpenTelemetry GenAI conventions) over OTLP, to "
+        "$OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318; on by itself when that variable is set.",
+    ),
+]
 
 
 def _safe(text: str) -> str:
@@ -68,6 +79,42 @@ def _stopped_by(e: KeyboardInterrupt) -> str:
     return "Interrupted" if exit_code(e) == 130 else f"Stopped by {e}"
 
 
+@contextlib.contextmanager
+def _tracing(flag: bool) -> Iterator[None]:
+    """OpenTelemetry's SDK installed for the command when asked (`--trace` or an OTLP endpoint in the
+    environment); what is left is exported on the way out, and each run's trace id is printed."""
+    from .telemetry import wanted
+
+    if not wanted(os.environ, flag=flag):
+        yield
+        return
+    from .telemetry import start_session
+
+    try:
+        session = start_session()
+    except TroupeError as e:
+        _fail(e)
+    try:
+        yield
+    finally:
+        session.shutdown()
+        sent = "could not all be sent to" if session.failed else "sent to"
+        for trace_id in session.runs:
+            err.print(f"trace {trace_id} {sent} {_safe(session.traces_to)}", markup=False, highlight=False)
+
+
+def _traced(command: Callable[..., None]) -> Callable[..., None]:
+    """A command run inside `_tracing(trace)`, `trace` being its `--trace` option (Typer passes options by
+    name, and reads the command's own signature through `functools.wraps`)."""
+
+    @functools.wraps(command)
+    def traced(*args: Any, **kwargs: Any) -> None:
+        with _tracing(bool(kwargs.get("trace"))):
+            command(*args, **kwargs)
+
+    return traced
+
+
 def _overrides(profile: str | None, base_url: str | None, model: str | None):
     from .models._endpoints import Overrides
 
@@ -75,6 +122,7 @@ def _overrides(profile: str | None, base_url: str | None, model: str | None):
 
 
 @app.command()
+@_traced
 def run(
     scenario: ScenarioArg,
     task: Annotated[str | None, typer.Option("--task", help="Replace the scenario's task.")] = None,
@@ -97,6 +145,7 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
     ] = False,
+    trace: TraceOpt = False,
 ) -> None:
     """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript.
 
@@ -152,6 +201,7 @@ def run(
 
 
 @app.command()
+@_traced
 def record(
     scenario: ScenarioArg,
     cassette: Annotated[
@@ -171,6 +221,7 @@ def record(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
     ] = False,
+    trace: TraceOpt = False,
 ) -> None:
     """Run SCENARIO against its model and record every model and tool call into a cassette."""
     # Long by its option declarations (Typer reads the signature); the body only calls the library.

@@ -80,13 +80,15 @@ class ModelResponse(Frozen):
 
 
 class ModelCall(Frozen):
-    """One model call: who asked, the request's fingerprint and normalised form, and the answer."""
+    """One model call: who asked, the request's fingerprint and normalised form, the answer, and how long
+    it took (seconds; a replay's spans show it)."""
 
     agent: str
     fingerprint: str
     stream: bool = False
     request: dict[str, Any]
     response: ModelResponse
+    duration_s: float | None = None
 
 
 class ToolRecord(Frozen):
@@ -101,6 +103,7 @@ class ToolRecord(Frozen):
     arguments: Any
     result: str
     is_error: bool = False
+    duration_s: float | None = None  # how long the call took when recorded
 
 
 class UserAnswer(Frozen):

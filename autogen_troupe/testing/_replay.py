@@ -21,6 +21,7 @@ from ..runtime._hooks import RunHooks, ToolText, delegating_client, delegating_w
 from ..runtime._transcript import RunResult
 from ..scenario._base import Frozen
 from ..scenario._schema import Scenario
+from ..telemetry import note_replayed
 from ._cassette import (
     SCRUBBED,
     Cassette,
@@ -296,6 +297,7 @@ class ReplaySession:
             self._warn(f"{self.name}: lenient replay used the next recorded result:\n{diff}")
             pick = next((i for i in open_ if recs[i].agent == agent), open_[0])
         self._tools_played[pick] = True
+        note_replayed(duration_s=recs[pick].duration_s)  # for the tool call's span, if traced
         return recs[pick]
 
     def _user_answer(self, agent: str, question: Any) -> str:
@@ -361,6 +363,7 @@ class _ReplayClient:
         self.model_info = model_info_for(
             "replay", rec.model if rec else None, given=rec.model_info if rec else None
         )
+        self._provider = rec.provider if rec else None
 
     def _answer(self, messages: Sequence[Any], kw: Mapping[str, Any]) -> Any:
         request = normalise_request(
@@ -372,6 +375,7 @@ class _ReplayClient:
             settings=self._settings,
         )
         call = self._session.answer(self._agent, request, settings_as_recorded=self._settings is None)
+        note_replayed(duration_s=call.duration_s, provider=self._provider)  # for the chat span, if traced
         u = call.response.usage
         self._last = (u.prompt_tokens, u.completion_tokens)
         self._usage = (self._usage[0] + u.prompt_tokens, self._usage[1] + u.completion_tokens)
