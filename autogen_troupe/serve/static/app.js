@@ -244,6 +244,7 @@ function handle({ event, id, data }) {
   else if (event === "status") {
     state.run.status = data.status;
     showHead();
+    refreshRuns(); // the list shows the same status (waiting, running) and tokens as the header
   } else if (event === "done") {
     state.run = { ...state.run, ...data, live: false };
     showQuestion(null);
