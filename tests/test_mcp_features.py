@@ -237,7 +237,7 @@ async def test_a_run_records_and_replays_what_servers_ask_and_say(srv: FakeOpenA
     options = RunOptions(
         overrides=Overrides(base_url=srv.base_url, model="fake-model"),
         env=dict(os.environ),
-        ask=scripted_ask([{"name": "Ann", "nights": 4}]),
+        ask_mcp=scripted_ask([{"name": "Ann", "nights": 4}]),
     )
     live = await execute(load_scenario(path), "record", cassette=cassette_path_for(path), options=options)
     assert live.ok, live.result.error or live.problem
@@ -448,5 +448,7 @@ def test_troupe_run_asks_the_person_at_the_terminal(fake_process: Any, tmp_path:
         os.close(slave)
         os.close(master)
     assert proc.returncode == 0, proc.stderr
-    assert "MCP server f asks" in proc.stderr and "Who is travelling to Rome?" in proc.stderr
-    assert "booked 5 night(s) in Rome for Ann" in proc.stdout
+    shown = proc.stdout  # on the run's console, where a user agent's questions go too
+    assert "MCP server f asks" in shown and "Who is travelling to Rome?" in shown
+    assert "Name (Your name):" in shown and "Nights (Nights to stay) [Enter: 2]:" in shown
+    assert "booked 5 night(s) in Rome for Ann" in shown
