@@ -8,6 +8,7 @@ Without Chromium these tests skip, saying how to install it; in CI (`CI` set) a 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -263,3 +264,34 @@ def test_the_page_fits_a_phone(srv: FakeOpenAI, served: Served, browser: Any) ->
         pg.screenshot(path=str(ARTIFACTS / "serve-page-phone.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_an_mcp_servers_question_is_answered_on_the_page(srv: FakeOpenAI, tmp_path: Path, page: Any) -> None:
+    """An MCP server's form comes as editable JSON with its defaults; Send accepts it."""
+    features = str(ROOT / "tests" / "mcp_fixtures" / "features.py")
+    path = write(
+        tmp_path,
+        f"""
+        name: booking
+        task: Book Rome.
+        team:
+          kind: single
+          agents:
+            - {{name: agent, mcp: [f], max_tool_iterations: 3, stream: false}}
+        mcp_servers:
+          f: {{command: python, args: ["{features}"]}}
+        """,
+        "booking.yaml",
+    )
+    srv.script([Reply(tool_calls=[("book", {"city": "Rome"})]), Reply(text="Booked.")])
+    with Served([path], base_url=srv.base_url, out_dir=tmp_path / "runs") as served:
+        open_page(page, served, "booking")
+        page.click("#start")
+        page.wait_for_selector("#answer:not([hidden])")
+        assert page.inner_text("#answer-label") == "MCP server f asks: Who is travelling to Rome?"
+        assert json.loads(page.input_value("#answer-text")) == {"name": "", "nights": 2}
+        page.fill("#answer-text", '{"name": "Ann", "nights": 3}')
+        page.click("#answer button[type=submit]")
+        page.wait_for_selector("#run-status.done")
+        assert page.is_hidden("#answer")
+        assert "booked 3 night(s) in Rome for Ann" in page.inner_text("#messages")

@@ -27,6 +27,7 @@ from ._config import ServeConfig
 __all__ = ["RunManager", "ServedRun", "Status", "usage_json"]
 
 Status = Literal["running", "waiting", "done", "failed", "stopped"]
+MCP_ANSWER_S = 300.0  # how long an MCP server's question waits for the person before it is cancelled
 _QUEUE_MAX = 10_000  # events a watcher may fall behind by before it is dropped (it can reconnect)
 _CLOSE = {"event": "_close"}
 
@@ -49,17 +50,22 @@ class Pending:
     timeout_s: float
     default_answer: str
     asked_at: float
-    future: asyncio.Future[str]
+    future: asyncio.Future[Any]  # the text (a user agent), or an MCP `Answer`
+    mcp: dict[str, Any] | None = None  # an MCP server's question: server, message, schema or url
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "agent": self.agent,
             "prompt": self.prompt,
             "timeout_s": self.timeout_s,
             "default_answer": self.default_answer,
             "asked_at": self.asked_at,
+            "kind": "mcp" if self.mcp is not None else "user",
         }
+        if self.mcp is not None:
+            out["mcp"] = self.mcp
+        return out
 
 
 @dataclass
@@ -84,6 +90,7 @@ class ServedRun:
     _watchers: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
     _ended: asyncio.Event = field(default_factory=asyncio.Event)
+    _one_question: asyncio.Lock = field(default_factory=asyncio.Lock)  # servers' questions wait their turn
 
     # ------------------------------------------------------------------ what it shows
 
@@ -208,20 +215,45 @@ class ServedRun:
 
     async def ask(self, question: Any) -> str | None:
         """Wait for the person's answer to a user agent's question (the runner applies the timeout)."""
+        answered: str | None = await self._wait(
+            question.agent, question.prompt, question.timeout_s, question.default_answer
+        )
+        return answered
+
+    async def ask_mcp(self, question: Any) -> Any:
+        """Wait for the person's answer to an MCP server's question (`tools._mcp_client.Question`);
+        nobody within `MCP_ANSWER_S` cancels it, so the tool call goes on."""
+        from ..tools._mcp_client import Answer
+
+        mcp = {"server": question.server, "message": question.message}
+        mcp.update({"schema": question.schema} if question.schema is not None else {"url": question.url})
+        async with self._one_question:
+            try:
+                got = await asyncio.wait_for(
+                    self._wait(f"mcp:{question.server}", question.message, MCP_ANSWER_S, "cancel", mcp),
+                    MCP_ANSWER_S,
+                )
+            except asyncio.TimeoutError:
+                got = None
+        return got if got is not None else Answer("cancel")
+
+    async def _wait(
+        self, agent: str, prompt: str, timeout_s: float, default: str, mcp: dict[str, Any] | None = None
+    ) -> Any:
         loop = asyncio.get_running_loop()
-        self.pending = Pending(
+        self.pending = pending = Pending(
             id=secrets.token_hex(6),
-            agent=question.agent,
-            prompt=question.prompt,
-            timeout_s=question.timeout_s,
-            default_answer=question.default_answer,
+            agent=agent,
+            prompt=prompt,
+            timeout_s=timeout_s,
+            default_answer=default,
             asked_at=time.time(),
             future=loop.create_future(),
+            mcp=mcp,
         )
-        pending = self.pending
         self.publish("input", pending.as_json())
         self.set_status("waiting")
-        answered: str | None = None
+        answered: Any = None
         try:
             answered = await pending.future
             return answered
@@ -231,8 +263,9 @@ class ServedRun:
             if not self.done:
                 self.set_status("running")
 
-    def answer(self, text: str, question_id: str | None = None) -> bool:
-        """Give the waiting question its answer; False when none is waiting (or another one is)."""
+    def answer(self, text: Any, question_id: str | None = None) -> bool:
+        """Give the waiting question its answer (text; an MCP `Answer` for a server's question); False when
+        none is waiting (or another one is)."""
         p = self.pending
         if p is None or p.future.done() or (question_id is not None and question_id != p.id):
             return False
@@ -279,7 +312,12 @@ class RunManager:
         if overrides is not None:
             base = overrides if base is None else base.under(overrides)
         options = RunOptions(
-            overrides=base, env=self.config.env, out_dir=self.config.out_dir, run_id=run.id, ask_human=run.ask
+            overrides=base,
+            env=self.config.env,
+            out_dir=self.config.out_dir,
+            run_id=run.id,
+            ask_human=run.ask,
+            ask_mcp=run.ask_mcp,
         )
         self.runs[run.id] = run
         self._forget_old()

@@ -6,10 +6,13 @@ POST /api/runs                      {"scenario", "task"?, "model"?: {"profile"?,
 GET  /api/runs                      runs in memory (newest first), then past transcripts in --out
 GET  /api/runs/{id}                 one run with its entries so far (or a past run, by file stem)
 GET  /api/runs/{id}/events          SSE: `entry` (a transcript entry), `chunk` (streamed text),
-                                    `input` / `input_closed` (a user agent's question), `status`,
+                                    `input` / `input_closed` (a user agent's question, or with
+                                    `kind: mcp` an MCP server's: `mcp` holds its message and form
+                                    schema, or the URL it asks to open), `status`,
                                     `done` (the summary); `id:` is the sequence number, so a client
                                     resumes with Last-Event-ID (or ?after=N)
-POST /api/runs/{id}/input           {"text", "question_id"?}: answer the waiting question
+POST /api/runs/{id}/input           {"text", "question_id"?}: answer the waiting question; an MCP
+                                    server's: {"action": accept|decline|cancel, "content"?: {...}}
 POST /api/runs/{id}/cancel          stop the run (202)
 """
 
@@ -175,14 +178,33 @@ async def answer(request: Request) -> JSONResponse:
     run = _live(request)
     body = await read_json(request)
     text, question = body.get("text"), body.get("question_id")
-    if not isinstance(text, str) or len(text) > _MAX_TASK_CHARS:
-        raise BadRequest(400, "`text` must be a string (the answer)", param="text")
     if question is not None and not isinstance(question, str):
         raise BadRequest(400, "`question_id` must be a string", param="question_id")
-    if not run.answer(text, question):
+    if run.pending is not None and run.pending.mcp is not None:
+        given: Any = _mcp_answer(body)
+    elif not isinstance(text, str) or len(text) > _MAX_TASK_CHARS:
+        raise BadRequest(400, "`text` must be a string (the answer)", param="text")
+    else:
+        given = text
+    if not run.answer(given, question):
         waiting = "a question " + repr(run.pending.id) if run.pending else "no question"
         raise BadRequest(409, f"run {run.id} is waiting for {waiting}", code="no_question")
     return JSONResponse({"ok": True})
+
+
+def _mcp_answer(body: dict[str, Any]) -> Any:
+    """An MCP server's question is answered with `action` (accept, decline or cancel) and, to accept a
+    form, `content` (an object of the fields)."""
+    from ..tools._mcp_client import Answer
+
+    action, content = body.get("action"), body.get("content")
+    if action not in ("accept", "decline", "cancel"):
+        raise BadRequest(
+            400, "`action` must be accept, decline or cancel (an MCP server asks)", param="action"
+        )
+    if content is not None and (not isinstance(content, dict) or len(json.dumps(content)) > _MAX_TASK_CHARS):
+        raise BadRequest(400, "`content` must be an object of the form's fields", param="content")
+    return Answer(action, content if action == "accept" else None)
 
 
 async def cancel(request: Request) -> JSONResponse:

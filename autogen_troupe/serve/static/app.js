@@ -375,16 +375,38 @@ function showQuestion(q) {
   clearInterval(form.countdown);
   form.hidden = !q;
   if (!q) return;
-  $("answer-label").textContent = `${q.agent} — your answer`;
-  $("answer-text").value = "";
+  const mcp = q.kind === "mcp" ? q.mcp : null;
+  $("answer-label").textContent = mcp
+    ? `MCP server ${mcp.server} asks: ${mcp.message}` + (mcp.url ? ` (open ${mcp.url})` : "")
+    : `${q.agent} — your answer`;
+  $("answer-text").value = mcp ? formTemplate(mcp.schema) : "";
   const tick = () => {
     const left = Math.max(0, q.asked_at + q.timeout_s - Date.now() / 1000);
-    $("answer-countdown").textContent =
-      `${Math.ceil(left)} s left; with no answer it says “${q.default_answer}”`;
+    $("answer-countdown").textContent = mcp
+      ? `${Math.ceil(left)} s left; Send accepts these fields, an empty box declines`
+      : `${Math.ceil(left)} s left; with no answer it says “${q.default_answer}”`;
   };
   tick();
   form.countdown = setInterval(tick, 1000);
   $("answer-text").focus();
+}
+
+// An MCP server's form as editable JSON: each field with its default (or empty).
+function formTemplate(schema) {
+  if (!schema) return "";
+  const fields = {};
+  for (const [name, prop] of Object.entries(schema.properties || {})) {
+    fields[name] = prop.default !== undefined ? prop.default : "";
+  }
+  return JSON.stringify(fields, null, 2);
+}
+
+function answerBody(q) {
+  const text = $("answer-text").value;
+  if (q.kind !== "mcp") return { text, question_id: q.id };
+  if (!text.trim()) return { action: "decline", question_id: q.id };
+  const content = q.mcp.schema ? JSON.parse(text) : undefined; // a mistyped form is said, not sent
+  return { action: "accept", content, question_id: q.id };
 }
 
 async function sendAnswer(event) {
@@ -392,10 +414,7 @@ async function sendAnswer(event) {
   const q = state.question;
   if (!q || !state.run) return;
   try {
-    await api(`/api/runs/${state.run.id}/input`, {
-      method: "POST",
-      body: { text: $("answer-text").value, question_id: q.id },
-    });
+    await api(`/api/runs/${state.run.id}/input`, { method: "POST", body: answerBody(q) });
     showQuestion(null);
   } catch (e) {
     $("answer-countdown").textContent = e.message;
