@@ -2,8 +2,11 @@
 
 The rooms, bottom to top (each may import only those below it):
 
-    errors.py, _lazy.py  <  scenario  <  models (openai/, vllm/)  <  tools  <  agents  <  runtime  <  testing
-                         <  cli.py, pytest_plugin.py, __init__.py
+    errors.py, _lazy.py  <  scenario  <  telemetry  <  models (openai/, vllm/)  <  tools  <  agents
+                         <  runtime  <  testing  <  serve  <  cli.py, pytest_plugin.py, __init__.py
+
+`telemetry` (OpenTelemetry spans and metrics) sits below `models` because the model clients use it (the
+trace context they send to the server); it imports only the bottom (`errors`).
 
 `mcp_servers` runs as separate processes: it may import `scenario`, `models` and the bottom only, and
 nothing imports it. Inside `models`, the `openai` and `vllm` providers do not import each other. Every
@@ -31,12 +34,14 @@ ROOT_NAME = "autogen_troupe"
 RANKS = {
     "bottom": 0,
     "scenario": 1,
+    "telemetry": 1.5,  # between scenario and models: used by models (trace context), runtime and cli
     "models": 2,
     "tools": 3,
     "agents": 4,
     "runtime": 5,
     "testing": 6,
-    "top": 7,
+    "serve": 7,
+    "top": 8,
 }
 BOTTOM = {"errors", "_lazy"}
 TOP = {"cli", "_cli_mcp", "pytest_plugin", ""}  # "" is the package's own __init__
@@ -206,7 +211,15 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
         ("errors.py", "autogen_troupe.scenario", False),
         ("testing/_replay.py", "autogen_troupe.runtime._runner", True),
         ("cli.py", "autogen_troupe.testing._suite", True),
+        ("serve/_runs.py", "autogen_troupe.testing._modes", True),
+        ("cli.py", "autogen_troupe.serve._app", True),
+        ("testing/_modes.py", "autogen_troupe.serve._runs", False),
+        ("serve/_app.py", "autogen_troupe.cli", False),
         ("runtime/_runner.py", "autogen_troupe.cli", False),
+        ("models/openai/_wire.py", "autogen_troupe.telemetry", True),
+        ("runtime/_observe.py", "autogen_troupe.telemetry._spans", True),
+        ("telemetry/_spans.py", "autogen_troupe.models._redact", False),
+        ("telemetry/_setup.py", "autogen_troupe.errors", True),
     ],
 )
 def test_the_rules_between_rooms(source: str, target: str, allowed: bool) -> None:

@@ -237,7 +237,7 @@ async def test_a_run_records_and_replays_what_servers_ask_and_say(srv: FakeOpenA
     options = RunOptions(
         overrides=Overrides(base_url=srv.base_url, model="fake-model"),
         env=dict(os.environ),
-        ask=scripted_ask([{"name": "Ann", "nights": 4}]),
+        ask_mcp=scripted_ask([{"name": "Ann", "nights": 4}]),
     )
     live = await execute(load_scenario(path), "record", cassette=cassette_path_for(path), options=options)
     assert live.ok, live.result.error or live.problem
@@ -448,5 +448,43 @@ def test_troupe_run_asks_the_person_at_the_terminal(fake_process: Any, tmp_path:
         os.close(slave)
         os.close(master)
     assert proc.returncode == 0, proc.stderr
-    assert "MCP server f asks" in proc.stderr and "Who is travelling to Rome?" in proc.stderr
-    assert "booked 5 night(s) in Rome for Ann" in proc.stdout
+    shown = proc.stdout  # on the run's console, where a user agent's questions go too
+    assert "MCP server f asks" in shown and "Who is travelling to Rome?" in shown
+    assert "Name (Your name):" in shown and "Nights (Nights to stay) [Enter: 2]:" in shown
+    assert "booked 5 night(s) in Rome for Ann" in shown
+
+
+def test_troupe_serve_puts_the_question_to_the_api_client(srv: FakeOpenAI, tmp_path: Path) -> None:
+    """A served run: the server's question is an `input` event of kind mcp with the form's schema,
+    answered by POST /api/runs/{id}/input with an action and the fields."""
+    import httpx2
+    from served import Served, sse
+
+    path = _scenario(tmp_path)
+    srv.script([Reply(tool_calls=[("book", {"city": "Rome"})]), Reply(text="Booked.")])
+    with (
+        Served([path], base_url=srv.base_url, out_dir=tmp_path / "runs") as served,
+        httpx2.Client(base_url=served.url, timeout=30) as api,
+    ):
+        run = api.post("/api/runs", json={"scenario": "features"}).json()
+        assert run["task"] == "<MCP prompt 'plan_trip' of 'f'> Use tools."
+        questions = []
+        with api.stream("GET", f"/api/runs/{run['id']}/events") as r:
+            for event, data, _ in sse(r):
+                if event == "input":
+                    questions.append(data)
+                    bad = api.post(f"/api/runs/{run['id']}/input", json={"text": "Ann"})
+                    assert bad.status_code == 400 and "accept, decline or cancel" in bad.text
+                    ok = api.post(
+                        f"/api/runs/{run['id']}/input",
+                        json={"question_id": data["id"], "action": "accept", "content": {"name": "Ann"}},
+                    )
+                    assert ok.status_code == 200
+                if event == "done":
+                    break
+        detail = api.get(f"/api/runs/{run['id']}").json()
+    [q] = questions
+    assert q["kind"] == "mcp" and q["mcp"]["message"] == "Who is travelling to Rome?"
+    assert q["mcp"]["schema"]["required"] == ["name"] and q["agent"] == "mcp:f"
+    results = [r["content"] for e in detail["entries"] if e["kind"] == "tool_result" for r in e["results"]]
+    assert results == ["booked 2 night(s) in Rome for Ann"]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..models._resolved import ResolvedModel
     from ..scenario import McpPrompt, McpUse
     from ..tools._mcp_client import McpNote
+    from ._human import Answer
 
 __all__ = [
     "ClientSource",
@@ -76,6 +77,7 @@ class RunHooks:
     `replace_mcp(agent, mcp_use)` answers an agent's MCP tools itself; then no MCP server is started, and
     `replace_prompt(mcp_prompt)` gives the text of the MCP prompts the scenario uses.
     `on_mcp_note(note)` hears what servers ask and say; `on_prompt(mcp_prompt, text)` each prompt fetched.
+    `wrap_human(agent, answer)` sees (record) or gives (replay) every answer of a user agent.
     """
 
     clients: ClientSource | None = None
@@ -85,6 +87,7 @@ class RunHooks:
     replace_prompt: Callable[[McpPrompt], str] | None = None
     on_mcp_note: Callable[[McpNote], None] | None = None
     on_prompt: Callable[[McpPrompt, str], None] | None = None
+    wrap_human: Callable[[str, Answer], Answer] | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,17 @@ from ._transcript import McpEvent, Usage
 if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient
 
-__all__ = ["client_options", "has_prompts", "note_entry", "resolve_prompts", "text_preview"]
+    from ._hooks import RunHooks
+
+__all__ = [
+    "client_options",
+    "has_prompts",
+    "note_entry",
+    "note_sinks",
+    "prompt_source",
+    "resolve_prompts",
+    "text_preview",
+]
 
 FetchPrompt = Callable[[McpPrompt], Awaitable[str]]
 
@@ -164,3 +174,32 @@ def text_preview(text: PromptText | None) -> str:
         p if isinstance(p, str) else f"<MCP prompt {p.mcp_prompt.name!r} of {p.mcp_prompt.server!r}>"
         for p in parts
     )
+
+
+def note_sinks(*sinks: Callable[[McpNote], None] | None) -> Callable[[McpNote], None] | None:
+    """One listener calling each given one (the run's transcript, a recording)."""
+    given = [s for s in sinks if s is not None]
+    if not given:
+        return None
+
+    def note(n: McpNote) -> None:
+        for s in given:
+            s(n)
+
+    return note
+
+
+def prompt_source(mcp: Any, hooks: RunHooks) -> Callable[[Any], Any]:
+    """Where MCP prompts' text comes from: the replay's cassette, else the running server (noted for a
+    recording)."""
+    replace, seen = hooks.replace_prompt, hooks.on_prompt
+
+    async def fetch(ref: Any) -> str:
+        if replace is not None:
+            return replace(ref)
+        text: str = await mcp.prompt(ref)
+        if seen is not None:
+            seen(ref, text)
+        return text
+
+    return fetch

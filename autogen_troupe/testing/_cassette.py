@@ -36,6 +36,7 @@ __all__ = [
     "PromptRecord",
     "RecordedCall",
     "ToolRecord",
+    "UserAnswer",
     "cassette_path_for",
     "diff_requests",
     "fingerprint",
@@ -80,13 +81,15 @@ class ModelResponse(Frozen):
 
 
 class ModelCall(Frozen):
-    """One model call: who asked, the request's fingerprint and normalised form, and the answer."""
+    """One model call: who asked, the request's fingerprint and normalised form, the answer, and how long
+    it took (seconds; a replay's spans show it)."""
 
     agent: str
     fingerprint: str
     stream: bool = False
     request: dict[str, Any]
     response: ModelResponse
+    duration_s: float | None = None
 
 
 class ToolRecord(Frozen):
@@ -106,6 +109,7 @@ class ToolRecord(Frozen):
         description="What the MCP server asked and said during the call (questions and answers, "
         "sampling, progress, logs), shown again when replayed.",
     )
+    duration_s: float | None = None  # how long the call took when recorded
 
 
 class PromptRecord(Frozen):
@@ -115,6 +119,13 @@ class PromptRecord(Frozen):
     name: str
     arguments: dict[str, str] = Field(default_factory=dict)
     text: str
+
+
+class UserAnswer(Frozen):
+    """What the person answered a user agent (`kind: user`), or its default when nobody did."""
+
+    agent: str
+    answer: str
 
 
 class AgentRecord(Frozen):
@@ -149,6 +160,9 @@ class Cassette(Frozen):
     model_calls: tuple[ModelCall, ...] = ()
     tool_calls: tuple[ToolRecord, ...] = ()
     mcp_prompts: tuple[PromptRecord, ...] = ()
+    user_answers: tuple[UserAnswer, ...] = Field(
+        (), description="The answers user agents got, in order; replay gives them again."
+    )
 
     def dumps(self, *, secrets: Iterable[str] = ()) -> str:
         """The file text: stable key order, two-space indent, credentials scrubbed."""

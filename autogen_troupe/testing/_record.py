@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from ._cassette import (
     ModelCall,
     PromptRecord,
     ToolRecord,
+    UserAnswer,
     _canonical,
     fingerprint,
     normalise_arguments,
@@ -100,6 +102,7 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             settings=self._settings,
         )
+        started = time.monotonic()
         result = await self._inner.create(
             messages,
             tools=tools,
@@ -109,7 +112,7 @@ class _RecordingClient:
             cancellation_token=cancellation_token,
         )
         if SAMPLING.get() is None:  # a server's sampling is kept with the tool call that caused it
-            self._recorder._model_call(self._agent, request, result, stream=False)
+            self._recorder._model_call(self._agent, request, result, stream=False, started=started)
         return result
 
     async def create_stream(
@@ -130,6 +133,7 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             settings=self._settings,
         )
+        started = time.monotonic()
         async for item in self._inner.create_stream(
             messages,
             tools=tools,
@@ -139,7 +143,7 @@ class _RecordingClient:
             cancellation_token=cancellation_token,
         ):
             if not isinstance(item, str) and SAMPLING.get() is None:
-                self._recorder._model_call(self._agent, request, item, stream=True)
+                self._recorder._model_call(self._agent, request, item, stream=True, started=started)
             yield item
 
     def __getattr__(self, name: str) -> Any:  # usage counters, model_info, count_tokens, close...
@@ -181,6 +185,7 @@ class Recorder:
         self._agents: dict[str, AgentRecord] = {}
         self._calls: list[ModelCall] = []
         self._tools: list[ToolRecord] = []
+        self._answers: list[UserAnswer] = []
         self._mcp_tools: dict[str, dict[str, dict[str, Any]]] = {}
         self._call_agents: dict[str, str] = {}
         self._workbench_count: dict[str, int] = {}
@@ -207,6 +212,7 @@ class Recorder:
             wrap_tool=self.wrap_tool,
             on_mcp_note=self._note,
             on_prompt=self._prompt,
+            wrap_human=self.wrap_human,
         )
 
     def wrap_workbench(self, agent: str, workbench: Any) -> Any:
@@ -223,15 +229,27 @@ class Recorder:
 
         async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
             agent = self._call_agents.get(call_id or "", "?")
+            started = time.monotonic()
             try:
                 value = await inner.run_json(args, token, call_id=call_id)
             except Exception as e:
-                self._tool_call(agent, None, inner.name, args, str(e), True)
+                self._tool_call(agent, None, inner.name, args, str(e), True, started=started)
                 raise
-            self._tool_call(agent, None, inner.name, args, inner.return_value_as_string(value), False)
+            result = inner.return_value_as_string(value)
+            self._tool_call(agent, None, inner.name, args, result, False, started=started)
             return value
 
         return wrapped_tool(tool, run_json)
+
+    def wrap_human(self, agent: str, answer: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """A user agent's answers (the person's, or the default), recorded as they are given."""
+
+        async def recorded(question: Any) -> str:
+            text = await answer(question)
+            self._answers.append(UserAnswer(agent=agent, answer=text))
+            return text
+
+        return recorded
 
     # -------------------------------------------------------------- notes taken during the run
 
@@ -249,7 +267,9 @@ class Recorder:
         )
         self._secrets |= _spec_secrets(spec, self._env)
 
-    def _model_call(self, agent: str, request: dict[str, Any], result: Any, *, stream: bool) -> None:
+    def _model_call(
+        self, agent: str, request: dict[str, Any], result: Any, *, stream: bool, started: float
+    ) -> None:
         response = _response_from(result)
         for c in response.tool_calls:
             self._call_agents[c.id] = agent
@@ -260,6 +280,7 @@ class Recorder:
                 stream=stream,
                 request=request,
                 response=response,
+                duration_s=_since(started),
             )
         )
 
@@ -272,6 +293,8 @@ class Recorder:
         result: str,
         is_error: bool,
         notes: Sequence[dict[str, Any]] = (),
+        *,
+        started: float,
     ) -> None:
         self._tools.append(
             ToolRecord(
@@ -282,6 +305,7 @@ class Recorder:
                 result=result,
                 is_error=is_error,
                 notes=tuple(notes),
+                duration_s=_since(started),
             )
         )
 
@@ -331,7 +355,13 @@ class Recorder:
             model_calls=tuple(self._calls),
             tool_calls=tuple(self._tools),
             mcp_prompts=tuple(self._prompts.values()),
+            user_answers=tuple(self._answers),
         )
+
+
+def _since(started: float) -> float:
+    """Seconds since `started` (time.monotonic()), to the millisecond: what a cassette keeps."""
+    return round(time.monotonic() - started, 3)
 
 
 def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder: Recorder) -> Any:
@@ -346,12 +376,20 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
         notes: list[dict[str, Any]] = []
         running = recorder._in_flight.setdefault(server, [])
         running.append(notes)
+        started = time.monotonic()
         try:
             result = await inner.call_tool(name, arguments, token, call_id)
         finally:
             running.remove(notes)
         recorder._tool_call(
-            agent, server, back.get(name, name), arguments, result.to_text(), bool(result.is_error), notes
+            agent,
+            server,
+            back.get(name, name),
+            arguments,
+            result.to_text(),
+            bool(result.is_error),
+            notes,
+            started=started,
         )
         return result
 

@@ -15,11 +15,9 @@ module stays cheap (the CLI's `--elicitation` option is parsed before any server
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import json
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +51,9 @@ __all__ = [
     "client_kwargs",
     "effective_policy",
     "progress_callback",
+    "replay_notes",
     "scripted_ask",
+    "terminal_ask",
 ]
 
 logger = logging.getLogger(__name__)
@@ -439,89 +439,23 @@ def _logging_callback(options: McpClientOptions) -> Any:
     return on_log
 
 
+def replay_notes(server: str, notes: Sequence[Mapping[str, Any]]) -> None:
+    """Hand notes a recording kept (dicts with kind, text, data, tool, agent, call_id) to the running
+    run's listener (`NOTES`): a replay shows them again without asking anyone or calling a model."""
+    sink = NOTES.get()
+    if sink is None:
+        return
+    for n in notes:
+        data = dict(n.get("data") or {})
+        sink(McpNote(server, n["kind"], n["text"], data, n.get("tool"), n.get("agent"), n.get("call_id")))
+
+
 # --------------------------------------------------------------------------- the console prompt
 
 
-def terminal_ask(stream: Any = None) -> Ask | None:
-    """An Ask that prompts on the terminal, or None when stdin is not a terminal (nobody can answer).
+def terminal_ask(console: Any = None, read_line: Any = None) -> Ask | None:
+    """An Ask that puts questions on the terminal (see `_mcp_prompt.terminal_ask`); None when standard
+    input is not a terminal, so that the default policy declines."""
+    from ._mcp_prompt import terminal_ask as make
 
-    The prompt runs in a thread, so the run's other agents and servers go on meanwhile.
-    """
-    import sys
-
-    if not sys.stdin.isatty():
-        return None
-    from rich.console import Console
-
-    console = Console(file=stream or sys.stderr)
-
-    async def ask(question: Question) -> Answer:
-        # A daemon thread of its own, not the loop's executor: after Ctrl-C the run must end without
-        # waiting for someone to finish typing.
-        loop = asyncio.get_running_loop()
-        answered: asyncio.Future[Answer] = loop.create_future()
-
-        def prompt() -> None:
-            try:
-                answer = _prompt(console, question)
-            except (EOFError, KeyboardInterrupt, OSError):
-                answer = Answer("cancel")
-
-            def settle() -> None:
-                if not answered.done():
-                    answered.set_result(answer)
-
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
-                loop.call_soon_threadsafe(settle)
-
-        threading.Thread(target=prompt, name="troupe-mcp-question", daemon=True).start()
-        return await answered
-
-    return ask
-
-
-def _prompt(console: Any, question: Question) -> Answer:
-    from rich.markup import escape
-    from rich.prompt import Confirm, Prompt
-
-    console.rule(f"[bold]MCP server {escape(question.server)} asks[/bold]", align="left")
-    console.print(escape(redact_text(question.message)))
-    if question.url is not None:
-        console.print(f"It asks you to open: {escape(question.url)}")
-        return Answer(
-            "accept" if Confirm.ask("Open it yourself, then accept?", console=console) else "decline"
-        )
-    choice = Prompt.ask("answer it, decline or cancel", choices=["a", "d", "c"], default="a", console=console)
-    if choice != "a":
-        return Answer("decline" if choice == "d" else "cancel")
-    schema = question.schema or {}
-    required = set(schema.get("required") or ())
-    content: dict[str, Any] = {}
-    for name, prop in (schema.get("properties") or {}).items():
-        value = _prompt_field(console, name, prop if isinstance(prop, Mapping) else {}, name in required)
-        if value is not None:
-            content[name] = value
-    return Answer("accept", content)
-
-
-def _prompt_field(console: Any, name: str, prop: Mapping[str, Any], required: bool) -> Any:
-    """One field of a form: a yes/no, a choice, a number or text; empty leaves an optional field out."""
-    from rich.prompt import Confirm, Prompt
-
-    label = str(prop.get("title") or name) + (f" ({prop['description']})" if prop.get("description") else "")
-    default = prop.get("default")
-    kind = prop.get("type")
-    if kind == "boolean":
-        return Confirm.ask(label, default=bool(default), console=console)
-    choices = [str(c) for c in prop.get("enum") or ()] or [
-        str(o.get("const")) for o in prop.get("oneOf") or () if isinstance(o, Mapping)
-    ]
-    while True:
-        shown = "" if default is None else str(default)
-        text = Prompt.ask(label, choices=choices or None, default=shown, console=console).strip()
-        if not text and not required:
-            return None
-        try:
-            return int(text) if kind == "integer" else float(text) if kind == "number" else text
-        except ValueError:
-            console.print(f"{label}: {text!r} is not a number")
+    return make(console, read_line)
