@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from ._base import Frozen
 
-__all__ = ["McpAuth"]
+__all__ = ["McpAuth", "not_with_an_authorization_header"]
 
 TokenEndpointAuth = Literal["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
 
@@ -100,3 +100,11 @@ class McpAuth(Frozen):
         if self.private_key_file is not None:
             return "private_key_jwt"
         return "client_secret_basic" if self.client_secret is not None else "none"
+
+
+@classmethod  # type: ignore[misc]
+def not_with_an_authorization_header(cls: type, auth: McpAuth | None, info: ValidationInfo) -> McpAuth | None:
+    """An HTTP server's `auth` validator: its `headers` (validated before it) carry no Authorization."""
+    if auth is not None and any(k.lower() == "authorization" for k in info.data.get("headers") or {}):
+        raise ValueError("give either an Authorization header or an auth: block, not both")
+    return auth

@@ -60,7 +60,7 @@ from ._fields import (
     scenario_name_from,
 )
 from ._mcp import McpClientSettings, McpPrompt, PromptPart, PromptText, SamplingSettings, prompt_parts
-from ._mcp_auth import McpAuth
+from ._mcp_auth import McpAuth, not_with_an_authorization_header
 from ._rules import (
     AllOf,
     AnyOf,
@@ -96,7 +96,6 @@ __all__ = [
     "HttpServer",
     "Limits",
     "MaxMessages",
-    "McpAuth",
     "McpClientSettings",
     "McpPrompt",
     "McpServer",
@@ -253,11 +252,7 @@ class HttpServer(McpClientSettings):
             raise ValueError("must be an http:// or https:// URL")
         return v
 
-    @model_validator(mode="after")
-    def _one_authorization(self) -> HttpServer:
-        if self.auth is not None and any(k.lower() == "authorization" for k in self.headers):
-            raise ValueError("give either an Authorization header or an auth: block, not both")
-        return self
+    _one_authorization = field_validator("auth")(not_with_an_authorization_header)
 
 
 def _server_kind(v: Any) -> str:
