@@ -476,7 +476,9 @@ def login(
     if as_json:
         _dump(summary)
     elif summary["logged_in"]:
-        out.print(f"Logged in to {target.url}; tokens stored in {summary['file']}", markup=False)
+        out.print(
+            f"Logged in to {target.url}; tokens stored in {summary['file']}", markup=False, soft_wrap=True
+        )
     else:
         out.print(f"{target.url} asked for no login; nothing stored.", markup=False)
 
