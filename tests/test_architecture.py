@@ -3,7 +3,7 @@
 The rooms, bottom to top (each may import only those below it):
 
     errors.py, _lazy.py  <  scenario  <  models (openai/, vllm/)  <  tools  <  agents  <  runtime  <  testing
-                         <  cli.py, pytest_plugin.py, __init__.py
+                         <  eval  <  cli.py, pytest_plugin.py, __init__.py
 
 `mcp_servers` runs as separate processes: it may import `scenario`, `models` and the bottom only, and
 nothing imports it. Inside `models`, the `openai` and `vllm` providers do not import each other. Every
@@ -36,7 +36,8 @@ RANKS = {
     "agents": 4,
     "runtime": 5,
     "testing": 6,
-    "top": 7,
+    "eval": 7,
+    "top": 8,
 }
 BOTTOM = {"errors", "_lazy"}
 TOP = {"cli", "pytest_plugin", ""}  # "" is the package's own __init__
@@ -206,6 +207,9 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
         ("errors.py", "autogen_troupe.scenario", False),
         ("testing/_replay.py", "autogen_troupe.runtime._runner", True),
         ("cli.py", "autogen_troupe.testing._suite", True),
+        ("eval/_worker.py", "autogen_troupe.testing._modes", True),
+        ("cli.py", "autogen_troupe.eval._evaluate", True),
+        ("testing/_suite.py", "autogen_troupe.eval._stats", False),
         ("runtime/_runner.py", "autogen_troupe.cli", False),
     ],
 )

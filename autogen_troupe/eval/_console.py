@@ -85,7 +85,9 @@ def _summary_rows(s: Summary, judge: dict[str, Any] | None) -> Iterator[tuple[st
         yield "pass@k", " · ".join(f"@{k} {_pct(v)}" for k, v in s.pass_at.items())
         yield "pass^k (all k pass)", " · ".join(f"^{k} {_pct(v)}" for k, v in s.pass_all.items())
         yield "flaky tasks", f"{s.flaky_tasks} of {s.tasks} (their repeats disagree)"
-    if s.judge is not None:
+    if s.judge is not None and not s.judge.judged:
+        yield "judge score", f"no run was scored ({s.judge.unscored} without a score)"
+    elif s.judge is not None:
         j = s.judge
         scale = f" on {judge['scale']}" if judge else ""
         yield "judge score", f"{j.mean:.2f}{scale} (95% CI {j.low:.2f}-{j.high:.2f}), {j.judged} scored"

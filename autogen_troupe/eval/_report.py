@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-from .. import __name__ as _package
 from ..models._redact import redact_text
 from ._plots import PLOTS_MISSING, available, histogram_svg, pass_rates_svg, scores_svg
 from ._results import EvalMeta, ResultsFolder, RunRecord
@@ -50,7 +49,7 @@ def _cards(s: Summary, meta: EvalMeta) -> str:
     if len(s.pass_at) > 1:
         k = max(s.pass_at, key=int)
         cards.append((f"pass@{k} / pass^{k}", f"{_pct(s.pass_at[k])} / {_pct(s.pass_all[k])}"))
-    if s.judge is not None:
+    if s.judge is not None and s.judge.judged:
         j = s.judge
         scale = meta.judge["scale"] if meta.judge else ""
         cards.append(
@@ -197,7 +196,7 @@ def render_report(meta: EvalMeta, s: Summary, records: Sequence[RunRecord]) -> t
 <h2>Expectations</h2>{checks}
 <h2>Worst runs</h2>{_worst(s, records)}
 <h2>Tasks</h2>{tasks}
-<p class="meta">Made by {_e(_package)} {_e(_version())}; the runs are in runs.jsonl.</p>"""
+<p class="meta">Made by autogen-troupe {_e(_version())}; the runs are in runs.jsonl.</p>"""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">

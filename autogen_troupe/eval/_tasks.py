@@ -392,21 +392,15 @@ def load_tasks(path: str | Path, scenario: Scenario) -> list[EvalTask]:
             break
         task, problems = _task_from(n, line, data, cols, scenario, path)
         issues += problems
-        if task is None:
+        given = data.get("id") if isinstance(data, dict) else None
+        task_id = str(given) if given is not None else str(n)
+        if task_id in seen:
+            message = f"the id {task_id!r} is also the id of the task on line {seen[task_id]}"
+            issues.append(Issue(path, line, cols.get("id", 1), message, "id"))
             continue
-        if task.id in seen:
-            issues.append(
-                Issue(
-                    path,
-                    line,
-                    cols.get("id", 1),
-                    f"the id {task.id!r} is also the id of the task on line {seen[task.id]}",
-                    "id",
-                )
-            )
-            continue
-        seen[task.id] = line
-        tasks.append(task)
+        seen[task_id] = line
+        if task is not None:
+            tasks.append(task)
     if not issues and not tasks:
         issues.append(Issue(path, 1, 1, "the tasks file holds no tasks"))
     if issues:
