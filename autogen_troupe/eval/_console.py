@@ -130,10 +130,9 @@ def render_summary(result: EvalResult) -> RenderableType:
     return Group(*parts)
 
 
-def _diff_row(name: str, d: Diff, fmt: Any) -> tuple[str, str, str, str]:
+def _diff_row(name: str, d: Diff, fmt: Any, dfmt: Any) -> tuple[str, str, str, str]:
     p = f"; sign test p={d.p_value:.3f}" if d.p_value is not None else ""
-    sign = "+" if d.diff >= 0 else ""
-    return name, fmt(d.a), fmt(d.b), f"{sign}{fmt(d.diff)} (95% CI {fmt(d.low)} to {fmt(d.high)}){p}"
+    return name, fmt(d.a), fmt(d.b), f"{dfmt(d.diff)} (95% CI {dfmt(d.low)} to {dfmt(d.high)}){p}"
 
 
 def render_comparison(c: Comparison) -> RenderableType:
@@ -141,14 +140,14 @@ def render_comparison(c: Comparison) -> RenderableType:
     a, b = c.a, c.b
     head = Text(
         f"A: {a.folder} ({a.meta.scenario}, {a.summary.runs} runs)\nB: {b.folder} ({b.meta.scenario}, "
-        f"{b.summary.runs} runs)\n{c.common} tasks in both"
+        f"{b.summary.runs} runs)\n{c.common} tasks in both; pass rate and judge score are theirs"
         + (f"; only in A: {len(c.only_a)}" if c.only_a else "")
         + (f"; only in B: {len(c.only_b)}" if c.only_b else ""),
     )
     table = Table("", "A", "B", "B - A")
-    table.add_row(*_diff_row("pass rate (common tasks)", c.pass_rate, _pct))
+    table.add_row(*_diff_row("pass rate", c.pass_rate, _pct, lambda x: f"{x * 100:+.1f} pts"))
     if c.score is not None:
-        table.add_row(*_diff_row("judge score (common tasks)", c.score, lambda x: f"{x:.2f}"))
+        table.add_row(*_diff_row("judge score", c.score, lambda x: f"{x:.2f}", lambda x: f"{x:+.2f}"))
     for label, key, fmt in (("tokens / run p50", "tokens", ",.0f"), ("seconds / run p50", "seconds", ".2f")):
         x, y = getattr(a.summary, key).p50, getattr(b.summary, key).p50
         change = f"{(y - x) / x * 100:+.0f}%" if x else ""
