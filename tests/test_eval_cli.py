@@ -136,3 +136,27 @@ def test_compare_prints_both_sides(tmp_path: Path, fake_process) -> None:
     assert "improvements" in done.stdout and "lima" in done.stdout
     missing = troupe("eval", "compare", str(tmp_path / "a"), str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "is not the results folder of an eval" in missing.stderr
+
+
+def test_the_bundled_example_runs_from_anywhere(tmp_path: Path, fake_process) -> None:
+    """`troupe eval travel_eval --tasks travel_destinations.csv`: the tasks file is found beside the
+    bundled scenario; its rubric and per-row expectations are filled from each row."""
+    url, log = fake_process({**SCRIPT, "default": "Day 1 in Kyoto and Kathmandu. TERMINATE"})
+    args = ["--base-url", url, "--model", "m", "--limit", "2", "-q", "--out", "out"]
+    done = troupe(
+        "eval",
+        "travel_eval",
+        "--tasks",
+        "travel_destinations.csv",
+        *args,
+        cwd=tmp_path,
+        env={"COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 tasks x 1 = 2 runs" in done.stdout and "task.final_message" in done.stdout
+    runs = [json.loads(x) for x in (tmp_path / "out" / "runs.jsonl").read_text().splitlines()]
+    assert sorted(r["task_id"] for r in runs) == ["kathmandu", "kyoto"]
+    assert all(r["outcome"] == "pass" and r["judge"]["score"] == 5.0 for r in runs)
+    kyoto = next(r for r in runs if r["task_id"] == "kyoto")
+    assert kyoto["task"] == "Plan a 3 day trip to Kyoto, Japan."
+    assert "exactly 3 days in Kyoto, Japan" in kyoto["judge"]["prompt"][1]["content"]
