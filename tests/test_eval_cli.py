@@ -27,7 +27,10 @@ SCENARIO = """
       stop_reason: {contains: TERMINATE}
     judge: {rubric: 'A plan for {{city}}.', scale: 1-5}
 """
-TASKS = 'id,city,expect\nkyoto,Kyoto,"{final_message: {contains: Kyoto}}"\nlima,Lima,"{final_message: {contains: Lima}}"\n'
+TASKS = (
+    'id,city,expect\nkyoto,Kyoto,"{final_message: {contains: Kyoto}}"\n'
+    'lima,Lima,"{final_message: {contains: Lima}}"\n'
+)
 SCRIPT = {"by_system": {"grader": ["SCORE: 5"] * 50}, "default": "Day 1 in Kyoto. TERMINATE"}
 
 
@@ -54,9 +57,17 @@ def test_an_eval_prints_its_numbers_and_writes_its_folder(tmp_path: Path, fake_p
         "transcripts",
     }
     failing = troupe(
-        "eval", str(sc), "--tasks", str(tasks), "--out", str(tmp_path / "o2"), "-q", "--fail-under", "60",
+        "eval",
+        str(sc),
+        "--tasks",
+        str(tasks),
+        "--out",
+        str(tmp_path / "o2"),
+        "-q",
+        "--fail-under",
+        "60",
         env={"FAKE_URL": url},
-    )  # fmt: skip
+    )
     assert failing.returncode == 1 and "the pass rate is under 60%" in failing.stderr
 
 
@@ -80,7 +91,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, fake_process) 
         "by_system": {"grader": ["SCORE: 5"] * 50},
         "default": {"text": "Day 1 in Kyoto. TERMINATE", "delay_s": 1.0},
     }
-    url, log = fake_process(slow)
+    url, _ = fake_process(slow)
     sc, _ = files(tmp_path)
     tasks = write(tmp_path, "city\n" + "".join(f"Kyoto{i}\n" for i in range(8)), "many.csv")
     out = tmp_path / "out"
@@ -96,8 +107,12 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, fake_process) 
         str(out),
     ]
     proc = subprocess.Popen(
-        [*cmd, "-j", "2", "-q"], env={**os.environ, "FAKE_URL": url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )  # fmt: skip
+        [*cmd, "-j", "2", "-q"],
+        env={**os.environ, "FAKE_URL": url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     runs = out / "runs.jsonl"
     deadline = time.monotonic() + 90
     while not (runs.exists() and runs.read_text().strip()) and time.monotonic() < deadline:
@@ -141,7 +156,7 @@ def test_compare_prints_both_sides(tmp_path: Path, fake_process) -> None:
 def test_the_bundled_example_runs_from_anywhere(tmp_path: Path, fake_process) -> None:
     """`troupe eval travel_eval --tasks travel_destinations.csv`: the tasks file is found beside the
     bundled scenario; its rubric and per-row expectations are filled from each row."""
-    url, log = fake_process({**SCRIPT, "default": "Day 1 in Kyoto and Kathmandu. TERMINATE"})
+    url, _ = fake_process({**SCRIPT, "default": "Day 1 in Kyoto and Kathmandu. TERMINATE"})
     args = ["--base-url", url, "--model", "m", "--limit", "2", "-q", "--out", "out"]
     done = troupe(
         "eval",

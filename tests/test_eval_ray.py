@@ -30,10 +30,18 @@ def local_ray() -> Iterator[None]:
 
 def comparable(records: list[Any]) -> list[tuple[Any, ...]]:
     return sorted(
-        (r.task_id, r.repeat, r.outcome, tuple(sorted(r.checks.items())), r.judge.score if r.judge else None,
-         r.prompt_tokens, r.completion_tokens, r.final_message)
+        (
+            r.task_id,
+            r.repeat,
+            r.outcome,
+            tuple(sorted(r.checks.items())),
+            r.judge.score if r.judge else None,
+            r.prompt_tokens,
+            r.completion_tokens,
+            r.final_message,
+        )
         for r in records
-    )  # fmt: skip
+    )
 
 
 async def test_ray_gives_the_same_results_as_this_process(tmp_path: Path, srv) -> None:

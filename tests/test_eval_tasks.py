@@ -72,8 +72,12 @@ def test_jsonl_yaml_and_json_lists_read_alike(tmp_path: Path, sc) -> None:
         """,
         "t.yaml",
     )
-    js = write(tmp_path, '[{"id": "k", "vars": {"city": "Kyoto", "days": 2}},\n {"task": "Just {{city}}.", '
-               '"vars": {"city": "Oslo"}, "reference": 42}]', "t.json")  # fmt: skip
+    js = write(
+        tmp_path,
+        '[{"id": "k", "vars": {"city": "Kyoto", "days": 2}},\n {"task": "Just {{city}}.", '
+        '"vars": {"city": "Oslo"}, "reference": 42}]',
+        "t.json",
+    )
     for f in (jsonl, yml, js):
         tasks = load_tasks(f, sc)
         assert [(t.id, t.task, t.reference) for t in tasks] == [
@@ -177,8 +181,12 @@ def test_a_wrong_judge_block_is_located(tmp_path: Path, judge: str, message: str
 
 
 def test_the_judge_block_defaults(tmp_path: Path) -> None:
-    f = write(tmp_path, "name: j\ntask: t\nteam: {kind: single, agents: [{name: a}]}\n"
-              "judge: {rubric: r, scale: ' 0 - 10 ', model: {profile: vllm, temperature: 0}}\n", "j.yaml")  # fmt: skip
+    f = write(
+        tmp_path,
+        "name: j\ntask: t\nteam: {kind: single, agents: [{name: a}]}\n"
+        "judge: {rubric: r, scale: ' 0 - 10 ', model: {profile: vllm, temperature: 0}}\n",
+        "j.yaml",
+    )
     judge = load_scenario(f).judge
     assert judge is not None
     assert (judge.scale, judge.low, judge.high, judge.passing) == ("0-10", 0, 10, 8.0)

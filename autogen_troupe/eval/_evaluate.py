@@ -154,10 +154,10 @@ async def evaluate(
     earlier = folder.load_runs() if resume else {}
     jobs, finished = jobs_for(tasks, repeat, earlier)
     folder.write_meta(meta)
-    if on_start is not None:
-        on_start(len(jobs) + finished, finished)
     started = time.monotonic()
     executor: Executor = _executor(plan, folder, ray, workers, concurrency, specs)
+    if on_start is not None:
+        on_start(len(jobs) + finished, finished)
     made = 0
 
     def count(record: RunRecord) -> None:
