@@ -472,7 +472,8 @@ def eval_run(
                 )
             )
     except KeyboardInterrupt as e:
-        err.print(f"{_stopped_by(e)}; the runs made are in {folder}; --resume --out continues", markup=False)
+        where = f"; the finished runs are in {folder}: --resume --out {folder} continues" if folder else ""
+        err.print(f"{_stopped_by(e)}{where}", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
         _fail(e)

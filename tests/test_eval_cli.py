@@ -120,7 +120,8 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, fake_process) 
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert "Interrupted; the runs made are in" in stderr and "Traceback" not in stderr
+    assert f"Interrupted; the finished runs are in {out}: --resume --out {out} continues" in stderr
+    assert "Traceback" not in stderr
     made = len(runs.read_text().splitlines())
     assert 1 <= made < 8
     assert json.loads((out / "eval.json").read_text())["complete"] is False

@@ -138,6 +138,8 @@ def compare(a: str | Path, b: str | Path) -> Comparison:
         pass_rate=_diff(pass_pairs, seed=1),
         score=_diff(score_pairs, seed=2) if score_pairs else None,  # type: ignore[arg-type]
         checks={n: (side_a.summary.checks.get(n), side_b.summary.checks.get(n)) for n in names},
-        regressions=tuple(sorted((c for c in changes if c.change < 0), key=lambda c: c.change)),
-        improvements=tuple(sorted((c for c in changes if c.change > 0), key=lambda c: -c.change)),
+        regressions=tuple(sorted((c for c in changes if c.change < 0), key=lambda c: (c.change, c.task_id))),
+        improvements=tuple(
+            sorted((c for c in changes if c.change > 0), key=lambda c: (-c.change, c.task_id))
+        ),
     )
