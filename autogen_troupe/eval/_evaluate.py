@@ -133,6 +133,8 @@ async def evaluate(
 
     `on_start(total, finished_before)` and `on_record(record)` follow its progress.
     """
+    # Over 60 lines by its keyword arguments and its two endings (finished, or cancelled with the report
+    # of what was done); the steps are calls.
     if repeat < 1 or concurrency < 1:
         raise UsageError("repeat and concurrency are whole numbers of 1 or more")
     if judge_model is not None and scenario.judge is None:

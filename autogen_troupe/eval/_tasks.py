@@ -299,62 +299,51 @@ def _agent_issues(expect: Expect, scenario: Scenario, path: Path, line: int, col
     return out
 
 
+def _missing_vars(row: _Row, template: str, rubric: str | None, given_task: bool) -> list[tuple[str, str]]:
+    """(message, field) for each `{{name}}` of the task or rubric that the row does not give."""
+    out = []
+    where = "the row's task" if given_task else "the scenario's task"
+    known = ", ".join(row.vars) or "none"
+    for name in template_names(template):
+        if name not in row.vars:
+            out.append(
+                (
+                    f"{where} uses {{{{{name}}}}}, which this row does not give (its variables: {known})",
+                    "vars",
+                )
+            )
+    for name in template_names(rubric or ""):
+        if name not in row.vars:
+            out.append((f"the judge's rubric uses {{{{{name}}}}}, which this row does not give", "vars"))
+    return out
+
+
 def _task_from(
     n: int, line: int, data: Any, cols: dict[str, int], scenario: Scenario, path: Path
 ) -> tuple[EvalTask | None, list[Issue]]:
     if not isinstance(data, dict):
+        kind = type(data).__name__
         return None, [
-            Issue(
-                path,
-                line,
-                1,
-                f"a task is a mapping of id, task, vars, reference, expect (got {type(data).__name__})",
-            )
+            Issue(path, line, 1, f"a task is a mapping of id, task, vars, reference, expect (got {kind})")
         ]
     try:
         row = _Row.model_validate(data)
     except ValidationError as e:
         return None, _row_issues(e, path, line, cols)
-    issues: list[Issue] = []
     template = row.task if row.task is not None else scenario.task
     if not template:
-        issues.append(Issue(path, line, 1, "the row gives no task, and the scenario has none", "task"))
-        return None, issues
-    where = "the row's task" if row.task is not None else "the scenario's task"
-    column = cols.get("task", cols.get("vars", 1))
-    for name in template_names(template):
-        if name not in row.vars:
-            known = ", ".join(row.vars) or "none"
-            issues.append(
-                Issue(
-                    path,
-                    line,
-                    column,
-                    f"{where} uses {{{{{name}}}}}, which this row does not give (its variables: {known})",
-                    "vars",
-                )
-            )
+        return None, [Issue(path, line, 1, "the row gives no task, and the scenario has none", "task")]
     rubric = scenario.judge.rubric if scenario.judge is not None else None
-    for name in template_names(rubric or ""):
-        if name not in row.vars:
-            issues.append(
-                Issue(
-                    path,
-                    line,
-                    column,
-                    f"the judge's rubric uses {{{{{name}}}}}, which this row does not give",
-                    "vars",
-                )
-            )
+    column = cols.get("task", cols.get("vars", 1))
+    issues = [
+        Issue(path, line, column, m, f) for m, f in _missing_vars(row, template, rubric, row.task is not None)
+    ]
     if row.expect is not None:
         issues += _agent_issues(row.expect, scenario, path, line, cols.get("expect", 1))
     task_id = str(row.id) if row.id is not None else str(n)
     if not task_id.strip() or len(task_id) > MAX_ID_LENGTH or "\n" in task_id:
-        issues.append(
-            Issue(
-                path, line, cols.get("id", 1), f"an id is one line of 1 to {MAX_ID_LENGTH} characters", "id"
-            )
-        )
+        message = f"an id is one line of 1 to {MAX_ID_LENGTH} characters"
+        issues.append(Issue(path, line, cols.get("id", 1), message, "id"))
     if issues:
         return None, issues
     return EvalTask(
