@@ -21,9 +21,22 @@ pytestmark = pytest.mark.ray
 ray = pytest.importorskip("ray")
 
 
+@pytest.fixture(scope="module")
+def worker_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workers' temporary folder: a killed worker cannot remove its own."""
+    return tmp_path_factory.mktemp("ray-workers")
+
+
 @pytest.fixture(scope="module", autouse=True)
-def local_ray() -> Iterator[None]:
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+def local_ray(worker_tmp: Path) -> Iterator[None]:
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+        runtime_env={"env_vars": {"TMPDIR": str(worker_tmp)}},
+    )
     yield
     ray.shutdown()
 
@@ -59,7 +72,9 @@ async def test_ray_gives_the_same_results_as_this_process(tmp_path: Path, srv) -
     assert there.meta.ray == "local" and there.summary.pass_rate == here.summary.pass_rate
 
 
-async def test_a_killed_workers_runs_are_made_again_and_counted_once(tmp_path: Path, srv) -> None:
+async def test_a_killed_workers_runs_are_made_again_and_counted_once(
+    tmp_path: Path, srv, worker_tmp: Path
+) -> None:
     def respond(body: dict[str, Any]) -> Reply:  # the first task is quick; the rest keep workers busy
         return Reply(
             text=f"Day 1 in {last_user(body)}. TERMINATE", delay_s=0.1 if "Kyoto" in last_user(body) else 2.0
@@ -84,6 +99,8 @@ async def test_a_killed_workers_runs_are_made_again_and_counted_once(tmp_path: P
     again = [x for x in lines if x["attempt"] > 1]
     assert again and all(x["worker"] != killed[0] for x in again)
     assert len(srv.chat_requests) > len(CITIES)  # the lost tries did reach the endpoint
+    left = [p.name for p in worker_tmp.glob("troupe-eval-*")]
+    assert len(left) == 1  # the killed worker's folder; the others removed theirs on closing
 
 
 def test_the_command_starts_and_ends_a_ray_instance_of_its_own(tmp_path: Path, fake_process) -> None:

@@ -220,6 +220,7 @@ async def test_the_report_is_self_contained(tmp_path: Path, srv) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert 'href="transcripts/' in page  # the worst run links to its transcript
     assert "task.final_message" in page and "lima#0" in page
+    assert "pass variance" in page and "score sd" in page  # every task's row
 
 
 async def test_compare_shows_regressions_and_the_change_in_pass_rate(tmp_path: Path, srv) -> None:

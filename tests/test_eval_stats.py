@@ -88,6 +88,13 @@ def test_a_summary_counts_runs_tasks_repeats_and_the_worst() -> None:
     assert s.pass_at == {"1": pytest.approx(0.5), "2": pytest.approx(2 / 3)}
     assert s.pass_all == {"1": pytest.approx(0.5), "2": pytest.approx(1 / 3)}
     assert s.flaky_tasks == 1
+    rows = {t.task_id: t for t in s.per_task}  # variance per task: pass/fail p(1-p), the scores' sample sd
+    assert [rows[t].pass_variance for t in "abc"] == [0.0, 0.25, 0.0]
+    assert s.task_variance == pytest.approx(0.25 / 3)
+    assert rows["a"].score_sd == pytest.approx(math.sqrt(0.5)) and rows["b"].score_sd == pytest.approx(
+        math.sqrt(2)
+    )
+    assert rows["c"].score_sd is None  # one score only
     assert s.checks["run"].passed == 5 and s.checks["judge"].passed == 3
     assert s.judge is not None and s.judge.judged == 5 and s.judge.unscored == 0
     assert s.judge.mean == pytest.approx((4.5 + 3 + 1) / 3)  # the mean of the tasks' means

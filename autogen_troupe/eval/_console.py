@@ -85,6 +85,10 @@ def _summary_rows(s: Summary, judge: dict[str, Any] | None) -> Iterator[tuple[st
         yield "pass@k", " · ".join(f"@{k} {_pct(v)}" for k, v in s.pass_at.items())
         yield "pass^k (all k pass)", " · ".join(f"^{k} {_pct(v)}" for k, v in s.pass_all.items())
         yield "flaky tasks", f"{s.flaky_tasks} of {s.tasks} (their repeats disagree)"
+        yield (
+            "task variance",
+            f"{s.task_variance:.3f} (mean p(1-p) of each task's runs; 0 when repeats agree)",
+        )
     if s.judge is not None and not s.judge.judged:
         yield "judge score", f"no run was scored ({s.judge.unscored} without a score)"
     elif s.judge is not None:

@@ -174,19 +174,21 @@ def render_report(meta: EvalMeta, s: Summary, records: Sequence[RunRecord]) -> t
         {1, 2, 3},
     )
     tasks = _table(
-        ("task", "runs", "passed", "mean score", "mean tokens", "mean seconds"),
+        ("task", "runs", "passed", "pass variance", "mean score", "score sd", "mean tokens", "mean seconds"),
         (
             (
                 _e(t.task_id),
                 str(t.runs),
                 str(t.passed),
+                f"{t.pass_variance:.3f}",
                 "" if t.mean_score is None else f"{t.mean_score:.2f}",
+                "" if t.score_sd is None else f"{t.score_sd:.2f}",
                 f"{t.mean_tokens:,.0f}",
                 f"{t.mean_seconds:.2f}",
             )
             for t in sorted(s.per_task, key=lambda t: (t.passed / t.runs, t.mean_score or 0))
         ),
-        {1, 2, 3, 4, 5},
+        {1, 2, 3, 4, 5, 6, 7},
     )
     body = f"""<h1>troupe eval: {_e(meta.scenario)}</h1>
 <p class="meta">{s.tasks} tasks &times; {s.repeat} = {s.runs} runs from {_e(meta.tasks_file)}

@@ -6,12 +6,15 @@ times (`--repeat`), runs of one task are not independent, so the interval comes 
 tasks (resampling whole tasks, 2000 rounds, a fixed seed so a report is the same every time it is made).
 Mean judge scores get the same task bootstrap. pass@k is the unbiased estimate from n runs with c passes,
 1 - C(n-c, k) / C(n, k) (Chen et al. 2021); pass^k, C(c, k) / C(n, k), is the chance that k runs all pass.
+Per task, the variance of its runs' pass/fail, p(1-p), and the standard deviation of its judge's scores say
+how much repeats of one task disagree; their mean over tasks is the eval's run-to-run noise.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections.abc import Callable, Sequence
 
 from ..scenario._base import Frozen
@@ -146,7 +149,9 @@ class TaskRow(Frozen):
     task_id: str
     runs: int
     passed: int
+    pass_variance: float = 0.0  # p(1-p) of its runs' pass/fail: 0 when its repeats agree, 0.25 at most
     mean_score: float | None = None
+    score_sd: float | None = None  # sample standard deviation of the judge's scores, with 2 or more
     mean_tokens: float = 0.0
     mean_seconds: float = 0.0
 
@@ -161,6 +166,7 @@ class Summary(Frozen):
     pass_at: dict[str, float]  # k -> pass@k
     pass_all: dict[str, float]  # k -> pass^k
     flaky_tasks: int  # tasks whose repeats did not all agree
+    task_variance: float = 0.0  # the mean of the tasks' pass variances: run-to-run noise, not task difficulty
     checks: dict[str, Rate]
     judge: JudgeStats | None = None
     tokens: Dist
@@ -286,7 +292,9 @@ def summarize(records: Sequence[RunRecord], *, scenario: str = "", repeat: int |
             task_id=tid,
             runs=len(rs),
             passed=sum(r.passed for r in rs),
-            mean_score=_mean([r.judge.score for r in rs if r.judge and r.judge.score is not None]),
+            pass_variance=_bernoulli_variance(sum(r.passed for r in rs), len(rs)),
+            mean_score=_mean(_scores(rs)),
+            score_sd=statistics.stdev(_scores(rs)) if len(_scores(rs)) > 1 else None,
             mean_tokens=sum(r.total_tokens for r in rs) / len(rs),
             mean_seconds=sum(r.seconds for r in rs) / len(rs),
         )
@@ -302,6 +310,7 @@ def summarize(records: Sequence[RunRecord], *, scenario: str = "", repeat: int |
         pass_at=pass_at,
         pass_all=pass_all,
         flaky_tasks=sum(0 < sum(g) < len(g) for g in groups),
+        task_variance=_mean([t.pass_variance for t in per_task]) or 0.0,
         checks=checks,
         judge=_judge_stats(records, by_task),
         tokens=_dist([float(r.total_tokens) for r in records]),
@@ -313,3 +322,12 @@ def summarize(records: Sequence[RunRecord], *, scenario: str = "", repeat: int |
 
 def _mean(xs: Sequence[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
+
+
+def _scores(records: Sequence[RunRecord]) -> list[float]:
+    return [r.judge.score for r in records if r.judge is not None and r.judge.score is not None]
+
+
+def _bernoulli_variance(passed: int, runs: int) -> float:
+    p = passed / runs if runs else 0.0
+    return p * (1 - p)
