@@ -106,7 +106,7 @@ def run(
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .scenario import load_scenario
-    from .testing._modes import execute
+    from .testing._modes import Mode, execute
 
     if lenient and replay is None:
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
@@ -126,7 +126,7 @@ def run(
     except TroupeError as e:
         _fail(e)
     view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
-    mode = "replay" if replay is not None else "live"
+    mode: Mode = "replay" if replay is not None else "live"
     try:
         done = run_async(
             execute(sc, mode, cassette=replay, strict=not lenient, task=task, options=options, on_event=view)

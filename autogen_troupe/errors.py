@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "CassetteMissing",
@@ -74,7 +75,7 @@ class ScenarioError(TroupeError):
         self.issues = tuple(issues)
         super().__init__("\n".join(map(str, self.issues)))
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.issues,)
 
 
@@ -93,7 +94,7 @@ class ToolConfigError(ScenarioError):
     def __str__(self) -> str:
         return str(self.args[0])
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.ref, self.reason, self.issues)
 
 
@@ -116,7 +117,7 @@ class CassetteMissing(ScenarioError):
     def __str__(self) -> str:
         return str(self.args[0])
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.cassette,)
 
 
@@ -166,7 +167,7 @@ class ReplayMismatch(RunError):
         self.diff = diff
         super().__init__(f"{cassette}: request {index} matches no recorded request:\n{diff}")
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.cassette, self.index, self.diff)
 
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import ChatAgent, TerminationCondition
 from autogen_agentchat.base import Team as AutogenTeam
-from autogen_agentchat.base import TerminationCondition
 from autogen_agentchat.conditions import (
     HandoffTermination,
     MaxMessageTermination,
@@ -204,7 +204,7 @@ def assemble_team(
 ) -> AutogenTeam:
     """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps)."""
     team = scenario.team
-    agents = [
+    agents: list[ChatAgent] = [
         assemble_agent(
             a,
             scenario_model=scenario.model,
@@ -220,10 +220,11 @@ def assemble_team(
     if extra_termination is not None:
         termination = extra_termination if termination is None else (termination | extra_termination)
     common: dict[str, Any] = {"termination_condition": termination, "max_turns": team.max_turns}
+    members: list[ChatAgent | AutogenTeam] = list(agents)  # what AutoGen's group chats are typed to take
     if team.kind in ("round_robin", "single"):
         if team.kind == "single" and team.max_turns is None:
             common["max_turns"] = 1  # a single agent answers the task once, as agent.run() would
-        return RoundRobinGroupChat(agents, **common)
+        return RoundRobinGroupChat(members, **common)
     if team.kind == "selector":
         selector_ref = team.selector_model if team.selector_model is not None else scenario.model
         kwargs: dict[str, Any] = {"allow_repeated_speaker": team.allow_repeated_speaker}
@@ -236,5 +237,5 @@ def assemble_team(
             limits_for("selector") if limits_for is not None else None,
             system_message=(team.selector_prompt or _SELECTOR_PROMPT) + roles * 2,  # roles and participants
         )
-        return SelectorGroupChat(agents, model_client=selector_client, **kwargs, **common)
+        return SelectorGroupChat(members, model_client=selector_client, **kwargs, **common)
     return Swarm(agents, **common)

@@ -6,8 +6,8 @@ import argparse
 import contextlib
 import socket
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -59,7 +59,7 @@ def serve(
     server: MCPServer,
     args: argparse.Namespace,
     *,
-    background: Callable[[], Awaitable[None]] | None = None,
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None,  # an async function
 ) -> None:
     """Run `server` on the transport `args` chose; `background` runs beside it (e.g. building an index)."""
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ..scenario._schema import HeadAndTailContext, ModelContext, ModelInfoSpec
 from ._resolved import ResolvedModel, VllmModel
+
+if TYPE_CHECKING:
+    from autogen_core.models import ModelInfo
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -160,7 +163,7 @@ _INFO_KEYS = ("vision", "function_calling", "json_output", "structured_output", 
 
 def model_info_for(
     provider: str, model_id: str | None, *, tool_parser: str | None = None, given: Any = None
-) -> dict[str, Any]:
+) -> ModelInfo:
     """What AutoGen is told about a model (`ModelInfo`), for every provider in one place; every field set
     in `given` (a `ModelInfoSpec` or a mapping) wins.
 
@@ -183,7 +186,7 @@ def model_info_for(
         info.update({k: v for k, v in given.items() if v is not None})
     elif given is not None:
         info.update({k: v for k in _INFO_KEYS if (v := getattr(given, k)) is not None})
-    return info
+    return cast("ModelInfo", info)  # built key by key, with ModelInfo's keys (as infer_model_info's)
 
 
 def infer_model_info(model_id: str | None, given: ModelInfoSpec | None = None) -> dict[str, Any]:

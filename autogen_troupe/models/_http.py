@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from ..errors import ModelCallError
 from ._redact import safe_url
@@ -34,26 +34,26 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 ErrorType = Callable[[str], Exception]
 
 
-def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+def origin(url: httpx2.URL) -> tuple[str, str, int | None]:
     """Scheme, host and port (the default port filled in): what must match for a redirect to be followed."""
     return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
-def _origin_text(url: httpx.URL) -> str:
+def _origin_text(url: httpx2.URL) -> str:
     scheme, host, port = origin(url)
     host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{host}:{port}" if port is not None else f"{scheme}://{host}"
 
 
-def _redirect_target(response: httpx.Response) -> httpx.URL | None:
+def _redirect_target(response: httpx2.Response) -> httpx2.URL | None:
     """Where a redirect points, resolved as httpx resolves it; None when it is no redirect or unparsable
     (httpx then raises its own error)."""
     if not response.has_redirect_location:
         return None
     request = response.request
     try:
-        url = httpx.URL(response.headers["location"])
-    except httpx.InvalidURL:
+        url = httpx2.URL(response.headers["location"])
+    except httpx2.InvalidURL:
         return None
     if url.scheme and not url.host:
         url = url.copy_with(host=request.url.host)
@@ -82,7 +82,7 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def _check(response: httpx.Response, error: ErrorType) -> None:
+def _check(response: httpx2.Response, error: ErrorType) -> None:
     target = _redirect_target(response)
     if target is not None and origin(target) != origin(response.request.url):
         raise error(
@@ -96,19 +96,19 @@ def _check(response: httpx.Response, error: ErrorType) -> None:
         response.headers["x-should-retry"] = "false"
 
 
-def sync_client(*, error: ErrorType = ModelCallError, **kwargs: Any) -> httpx.Client:
-    """An `httpx.Client` following redirects within one origin only; a redirect elsewhere raises `error`."""
+def sync_client(*, error: ErrorType = ModelCallError, **kwargs: Any) -> httpx2.Client:
+    """An `httpx2.Client` following redirects within one origin only; a redirect elsewhere raises `error`."""
 
-    def hook(response: httpx.Response) -> None:
+    def hook(response: httpx2.Response) -> None:
         _check(response, error)
 
-    return httpx.Client(follow_redirects=True, event_hooks={"response": [hook]}, **kwargs)
+    return httpx2.Client(follow_redirects=True, event_hooks={"response": [hook]}, **kwargs)
 
 
-def async_client(*, error: ErrorType = ModelCallError, **kwargs: Any) -> httpx.AsyncClient:
+def async_client(*, error: ErrorType = ModelCallError, **kwargs: Any) -> httpx2.AsyncClient:
     """`sync_client` for asyncio."""
 
-    async def hook(response: httpx.Response) -> None:
+    async def hook(response: httpx2.Response) -> None:
         _check(response, error)
 
-    return httpx.AsyncClient(follow_redirects=True, event_hooks={"response": [hook]}, **kwargs)
+    return httpx2.AsyncClient(follow_redirects=True, event_hooks={"response": [hook]}, **kwargs)

@@ -1,7 +1,7 @@
 """Model clients: the provider registry and the pool a run takes its clients from.
 
 Providers are imported by name only when used, so `openai` (0.3 s) or vLLM (6 s) load only for runs that
-need them. A provider module exposes `create_client(spec: ModelSpec) -> ChatCompletionClient`.
+need them. A provider module exposes `create_client(spec: ResolvedModel) -> ChatCompletionClient`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..errors import ProfileError
+from ..errors import ProfileError, UsageError
 from ..scenario._schema import ModelSpec
 from ._resolved import OpenAIModel, ResolvedModel, as_resolved
 
@@ -33,10 +33,10 @@ PROVIDERS = {
     "replay": "autogen_troupe.testing._replay:create_client",
 }
 
-ClientFactory = Callable[[ModelSpec, str], "ChatCompletionClient"]
+ClientFactory = Callable[[ResolvedModel, str], "ChatCompletionClient"]
 
 
-def get_provider(name: str) -> Callable[[ModelSpec], ChatCompletionClient]:
+def get_provider(name: str) -> Callable[[ResolvedModel], ChatCompletionClient]:
     """The `create_client` function of provider `name`, imported on first use."""
     if name not in PROVIDERS:
         raise ProfileError(f"unknown model provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
@@ -76,7 +76,7 @@ def _remember(spec: ResolvedModel) -> None:
     remember_secrets(spec_secrets(spec))
 
 
-def _spec_key(spec: ModelSpec) -> str:
+def _spec_key(spec: ResolvedModel) -> str:
     """Equal for specs that would build the same client (the key's value counts, hashed)."""
     data = spec.model_dump(mode="json", exclude={"api_key"})
     key = getattr(spec, "api_key", None)  # an endpoint's; other providers have none
@@ -106,20 +106,22 @@ class ClientPool:
         self._clients: dict[tuple[str, str], ChatCompletionClient] = {}
         self._closed = False
 
-    def _key(self, spec: ModelSpec, agent: str) -> tuple[str, str]:
+    def _key(self, spec: ResolvedModel, agent: str) -> tuple[str, str]:
         per_agent = self._per_agent
         if per_agent is None:
             per_agent = self._factory is not None or spec.provider == "replay"
         return _spec_key(spec), agent if per_agent else ""
 
-    def spec_for(self, agent: str, resolve: Callable[..., ModelSpec]) -> ModelSpec:
+    def spec_for(self, agent: str, resolve: Callable[..., ResolvedModel]) -> ResolvedModel:
         """The agent's model as the scenario and the run's settings say (a `ClientSource` method)."""
         return resolve()
 
-    def get(self, spec: ModelSpec, agent_name: str) -> ChatCompletionClient:
+    def get(self, spec: ResolvedModel | None, agent_name: str) -> ChatCompletionClient:
         """The client for `agent_name` using `spec`, made on first request."""
         if self._closed:
             raise RuntimeError("this ClientPool is closed")
+        if spec is None:  # a ClientSource may be asked with None; this pool's own spec_for never gives it
+            raise UsageError("a ClientPool makes clients for a resolved model, and none was given")
         key = self._key(spec, agent_name)
         _remember(spec)
         client = self._clients.get(key)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient
     from autogen_core.tools import BaseTool, Workbench
 
-    from ..scenario import McpUse, ModelSpec
+    from ..models._resolved import ResolvedModel
+    from ..scenario import McpUse
 
 __all__ = [
     "ClientSource",
@@ -41,18 +42,18 @@ class Resolve(Protocol):
     """Resolves one agent's model as the scenario and the run's settings say; `offline` needs no key and
     no variables (replay), `overrides` go under the run's own (a recording's)."""
 
-    def __call__(self, *, offline: bool = False, overrides: Any = None) -> ModelSpec: ...
+    def __call__(self, *, offline: bool = False, overrides: Any = None) -> ResolvedModel: ...
 
 
 class ClientSource(Protocol):
     """Where a run's agents get their model clients; the runner asks once per agent (and the selector)."""
 
-    def spec_for(self, agent: str, resolve: Resolve) -> ModelSpec | None:
+    def spec_for(self, agent: str, resolve: Resolve) -> ResolvedModel | None:
         """The agent's resolved model (a live source calls `resolve()`; a replaying one resolves offline);
         None when the source does not know it (one client for every agent)."""
         ...
 
-    def get(self, spec: ModelSpec | None, agent: str) -> ChatCompletionClient:
+    def get(self, spec: ResolvedModel | None, agent: str) -> ChatCompletionClient:
         """The client for `agent` using `spec`."""
         ...
 
@@ -94,10 +95,10 @@ class OneClient:
     def __init__(self, client: ChatCompletionClient) -> None:
         self._client = client
 
-    def spec_for(self, agent: str, resolve: Resolve) -> ModelSpec | None:
+    def spec_for(self, agent: str, resolve: Resolve) -> ResolvedModel | None:
         return None
 
-    def get(self, spec: ModelSpec | None, agent: str) -> ChatCompletionClient:
+    def get(self, spec: ResolvedModel | None, agent: str) -> ChatCompletionClient:
         return self._client
 
     async def prepare(self) -> None:

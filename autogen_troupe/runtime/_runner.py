@@ -14,13 +14,20 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
-from ..scenario._schema import MaxMessages, ModelRef, ModelSpec, Scenario, Timeout, iter_rules
+from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
 from ._hooks import ClientSource, OneClient, RunHooks, guarded
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
+
+if TYPE_CHECKING:
+    from autogen_agentchat.base import Team as AutogenTeam
+    from autogen_core.models import ChatCompletionClient
+
+    from ..models._endpoints import Overrides
+    from ..models._resolved import ResolvedModel
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
 
@@ -32,7 +39,7 @@ EventHook = Callable[["Entry | Chunk"], None]
 class RunOptions:
     """Run settings that are not part of the scenario file."""
 
-    overrides: Any = None  # models.Overrides
+    overrides: Overrides | None = None
     env: Mapping[str, str] | None = None
     profiles_path: Path | None = None
     out_dir: Path | None = None  # where the JSONL transcript goes; None: no file
@@ -43,8 +50,13 @@ class RunOptions:
 
 
 def resolve_agent_model(
-    scenario: Scenario, ref: ModelRef, options: RunOptions, *, offline: bool = False, overrides: Any = None
-) -> ModelSpec:
+    scenario: Scenario,
+    ref: ModelRef,
+    options: RunOptions,
+    *,
+    offline: bool = False,
+    overrides: Overrides | None = None,
+) -> ResolvedModel:
     """The resolved model for one agent's (or the selector's) ref; agent settings layer on the scenario's.
 
     `overrides` (a replay's recorded ones) go under the run's own; `offline` needs no keys (a replay).
@@ -68,9 +80,9 @@ class OpenTeam:
     """A team whose model clients and MCP servers are open; `specs` are the resolved models by agent and
     `errors` the errors of ours its model clients raised (AutoGen passes on only their text)."""
 
-    team: Any
+    team: AutogenTeam
     scenario: Scenario
-    specs: dict[str, ModelSpec]
+    specs: dict[str, ResolvedModel]
     errors: list[TroupeError] = field(default_factory=list)
 
 
@@ -78,7 +90,7 @@ class OpenTeam:
 async def open_team(
     scenario: Scenario,
     *,
-    model_client: Any = None,
+    model_client: ChatCompletionClient | None = None,
     clients: ClientSource | None = None,
     options: RunOptions | None = None,
     hooks: RunHooks | None = None,
@@ -99,7 +111,7 @@ async def open_team(
     options = options or RunOptions()
     hooks = hooks or RunHooks()
     source = _client_source(model_client, clients, hooks)
-    specs: dict[str, ModelSpec] = {}
+    specs: dict[str, ResolvedModel] = {}
     errors: list[TroupeError] = []
 
     async with contextlib.AsyncExitStack() as stack:
@@ -145,7 +157,9 @@ async def open_team(
         yield OpenTeam(team=team, scenario=scenario, specs=specs, errors=errors)
 
 
-def _client_source(model_client: Any, clients: ClientSource | None, hooks: RunHooks) -> ClientSource | None:
+def _client_source(
+    model_client: ChatCompletionClient | None, clients: ClientSource | None, hooks: RunHooks
+) -> ClientSource | None:
     given = [s for s in (model_client, clients, hooks.clients) if s is not None]
     if len(given) > 1:
         raise UsageError("give one of model_client=, clients= and hooks.clients, not several")
@@ -158,7 +172,7 @@ async def run_scenario(
     scenario: Scenario,
     *,
     task: str | None = None,
-    model_client: Any = None,
+    model_client: ChatCompletionClient | None = None,
     clients: ClientSource | None = None,
     options: RunOptions | None = None,
     hooks: RunHooks | None = None,
@@ -348,11 +362,10 @@ def _by_caps(reason: str, scenario: Scenario) -> bool:
 def _explain(e: BaseException) -> str:
     """One paragraph for an unexpected failure, with the innermost cause that says most."""
     inner = e
-    while inner.__cause__ is not None or inner.__context__ is not None:
-        nxt = inner.__cause__ or inner.__context__
+    while (nxt := inner.__cause__ or inner.__context__) is not None:
         if isinstance(nxt, TroupeError):
             return f"{type(nxt).__name__}: {nxt}"
-        inner = nxt  # type: ignore[assignment]
+        inner = nxt
     msg = str(e) or type(e).__name__
     if inner is not e and str(inner):
         msg = f"{msg} (caused by {type(inner).__name__}: {inner})"
@@ -368,7 +381,9 @@ def _open_writer(scenario: Scenario, options: RunOptions) -> TranscriptWriter | 
     return writer
 
 
-def build_team(scenario: Scenario, model_client: Any = None, *, options: RunOptions | None = None) -> Any:
+def build_team(
+    scenario: Scenario, model_client: ChatCompletionClient | None = None, *, options: RunOptions | None = None
+) -> AutogenTeam:
     """The scenario's AutoGen team, for apps that call `team.run_stream()` themselves.
 
     With `model_client` every agent uses it (the caller closes it); without, clients come from the model

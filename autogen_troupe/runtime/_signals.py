@@ -84,7 +84,7 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
 
 @contextlib.contextmanager
 def _loop_handlers(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]) -> Iterator[None]:
-    installed: dict[int, Any] = {}
+    installed: dict[signal.Signals, Any] = {}
     for sig in STOP_SIGNALS:
         if _ignored(sig):
             continue
@@ -112,7 +112,7 @@ def stop_on_signals() -> Iterator[None]:
     def raise_interrupted(signum: int, frame: FrameType | None) -> None:
         raise Interrupted(signum)
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         for sig in STOP_SIGNALS:
             if sig != signal.SIGINT and not _ignored(sig):

@@ -133,9 +133,9 @@ class RunResult(Frozen):
         return self.stopped_by in ("rule", "limit")
 
     @property
-    def messages(self) -> tuple[Entry, ...]:
+    def messages(self) -> tuple[Text | Handoff, ...]:
         """The chat messages (task and answers), without tool calls and events."""
-        return tuple(e for e in self.transcript if e.kind in ("text", "handoff"))
+        return tuple(e for e in self.transcript if isinstance(e, Text | Handoff))
 
     @property
     def final_message(self) -> str:

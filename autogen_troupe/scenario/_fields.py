@@ -4,8 +4,10 @@ allowed range, names, and the helpers the schema's models share (short forms, er
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from collections.abc import Iterator
+from typing import Annotated, Any, TypeAlias
 
+from annotated_types import GroupedMetadata
 from pydantic import (
     BeforeValidator,
     Field,
@@ -44,32 +46,45 @@ _IMPORT_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-def _bounded(kind: type, low: float, high: float, *, low_open: bool = False, unit: str = "") -> Any:
-    """A number type with finite bounds whose every error states the allowed range.
+class _Bounded(GroupedMetadata):
+    """Finite bounds on a number type whose every error states the allowed range, written as
+    `Annotated[int, _Bounded(int, 1, 10)]` so that type checkers see a plain `int`.
 
     `true`/`false` are refused (pydantic would read them as 1/0), as are inf, nan and overflowing values.
     """
-    noun = ("a valid integer" if kind is int else "a number") + (f" of {unit}" if unit else "")
-    span = (
-        f"greater than {_num(low)} and at most {_num(high)}"
-        if low_open
-        else f"from {_num(low)} to {_num(high)}"
-    )
-    message = f"must be {noun} {span}"
 
-    def check(v: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        if isinstance(v, bool):
-            raise PydanticCustomError("out_of_range", message + ", not {got}", {"got": str(v).lower()})
-        try:
-            return handler(v)
-        except ValidationError:
-            raise PydanticCustomError(
-                "out_of_range", message + " (got {got})", {"got": repr(v)[:40]}
-            ) from None
+    def __init__(
+        self, kind: type, low: float, high: float, *, low_open: bool = False, unit: str = ""
+    ) -> None:
+        noun = ("a valid integer" if kind is int else "a number") + (f" of {unit}" if unit else "")
+        span = (
+            f"greater than {_num(low)} and at most {_num(high)}"
+            if low_open
+            else f"from {_num(low)} to {_num(high)}"
+        )
+        message = f"must be {noun} {span}"
 
-    low_bound = Field(gt=low) if low_open else Field(ge=low)
-    extra = (Field(allow_inf_nan=False),) if kind is float else ()
-    return Annotated[(kind, low_bound, Field(le=high), *extra, WrapValidator(check))]
+        def check(v: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+            if isinstance(v, bool):
+                raise PydanticCustomError("out_of_range", message + ", not {got}", {"got": str(v).lower()})
+            try:
+                return handler(v)
+            except ValidationError:
+                raise PydanticCustomError(
+                    "out_of_range", message + " (got {got})", {"got": repr(v)[:40]}
+                ) from None
+
+        low_bound = Field(gt=low) if low_open else Field(ge=low)
+        extra = (Field(allow_inf_nan=False),) if kind is float else ()
+        self._items = (
+            *low_bound.metadata,
+            *Field(le=high).metadata,
+            *(m for f in extra for m in f.metadata),
+            WrapValidator(check),
+        )
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(self._items)
 
 
 def _num(x: float) -> str:
@@ -82,17 +97,17 @@ def _not_bool(v: Any) -> Any:
     return v
 
 
-Count = _bounded(int, 1, MAX_MESSAGES)  # messages, turns
-CountOrZero = _bounded(int, 0, MAX_MESSAGES)
-Seconds = _bounded(float, 0, MAX_TIMEOUT_S, low_open=True, unit="seconds")
-Tokens = _bounded(int, 1, MAX_TOKENS)
-CompletionTokens = _bounded(int, 1, MAX_COMPLETION_TOKENS)
-Seed = _bounded(int, -(2**63), 2**63 - 1)
-Retries = _bounded(int, 0, 100)
-ToolIterations = _bounded(int, 1, 1000)
-Finite = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
-ContextTokens = _bounded(int, 1, MAX_TOKENS)
-ContextMessages = _bounded(int, 1, MAX_MESSAGES)  # messages a model context keeps
+Count: TypeAlias = Annotated[int, _Bounded(int, 1, MAX_MESSAGES)]  # messages, turns
+CountOrZero: TypeAlias = Annotated[int, _Bounded(int, 0, MAX_MESSAGES)]
+Seconds: TypeAlias = Annotated[float, _Bounded(float, 0, MAX_TIMEOUT_S, low_open=True, unit="seconds")]
+Tokens: TypeAlias = Annotated[int, _Bounded(int, 1, MAX_TOKENS)]
+CompletionTokens: TypeAlias = Annotated[int, _Bounded(int, 1, MAX_COMPLETION_TOKENS)]
+Seed: TypeAlias = Annotated[int, _Bounded(int, -(2**63), 2**63 - 1)]
+Retries: TypeAlias = Annotated[int, _Bounded(int, 0, 100)]
+ToolIterations: TypeAlias = Annotated[int, _Bounded(int, 1, 1000)]
+Finite: TypeAlias = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
+ContextTokens: TypeAlias = Annotated[int, _Bounded(int, 1, MAX_TOKENS)]
+ContextMessages: TypeAlias = Annotated[int, _Bounded(int, 1, MAX_MESSAGES)]  # messages a model context keeps
 
 
 def scenario_name_from(stem: str) -> str:

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -51,7 +51,7 @@ class FileProblem(Exception):
         self.path, self.line, self.column, self.message = path, line, column, message
         super().__init__(f"{path}:{line}:{column}: {message}")
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.path, self.line, self.column, self.message)
 
 
@@ -159,7 +159,7 @@ def _nul(path: Path, data: bytes, offset: int, what: str) -> FileProblem:
 _T = "tag:yaml.org,2002:"
 _MERGE, _VALUE = _T + "merge", _T + "value"
 _SCALAR_TAGS = {_T + t for t in ("null", "bool", "int", "float", "str", "timestamp")} | {_MERGE, _VALUE}
-_COLLECTION_TAGS = {yaml.MappingNode: _T + "map", yaml.SequenceNode: _T + "seq"}
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {yaml.MappingNode: _T + "map", yaml.SequenceNode: _T + "seq"}
 
 
 def _short_tag(tag: str) -> str:
@@ -215,7 +215,8 @@ class _BoundedComposer(yaml.SafeLoader):
             raise self.problem(mark, f"lists and mappings nest more than {MAX_YAML_DEPTH} levels deep here")
         self.depth += 1
         try:
-            node = super().compose_node(parent, index)
+            # types-PyYAML says `Node | None`, but PyYAML's compose_node always returns a node
+            node = cast(yaml.Node, super().compose_node(parent, index))
         finally:
             self.depth -= 1
         if isinstance(node, yaml.ScalarNode):

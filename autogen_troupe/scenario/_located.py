@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -85,12 +85,13 @@ class _Walk:
                     continue
                 if key in out:
                     self.issue(key_node.start_mark, f"key {key!r} appears twice", (*loc, key))
-                self.located.key_marks[(*loc, key)] = key_node.start_mark
-                out[key] = self.node(value_node, (*loc, key))
+                key_loc = (*loc, key)  # named: mypy takes `[(*loc, key)]` for 3.11's `[*loc, key]`
+                self.located.key_marks[key_loc] = key_node.start_mark
+                out[key] = self.node(value_node, key_loc)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.node(n, (*loc, i)) for i, n in enumerate(node.value)]
-        value = self.scalar(node, loc)
+        value = self.scalar(cast(yaml.ScalarNode, node), loc)  # the composer makes no other kind
         if self.env is not None and isinstance(value, str) and "${" in value:
             try:
                 value = expand_env(value, self.env)

@@ -14,10 +14,11 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -43,8 +44,8 @@ __all__ = [
 ]
 
 CASSETTE_SUFFIX = ".cassette.json"
-FORMAT = "troupe-cassette"
-VERSION = 1
+FORMAT: Final = "troupe-cassette"
+VERSION: Final = 1
 SCRUBBED = "<scrubbed>"
 
 # A date with a time of day (ISO 8601 or `YYYY-MM-DD HH:MM`), optionally with seconds, fraction and zone.
@@ -138,7 +139,7 @@ class Cassette(Frozen):
         data = scrub(self.model_dump(mode="json"), secrets=secrets)
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
-    def save(self, path: str | Path, *, secrets: Iterable[str] = ()) -> Path:
+    def save(self, path: str | os.PathLike[str], *, secrets: Iterable[str] = ()) -> Path:
         """Write the cassette atomically (a half-written file never replaces a good one)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,7 @@ class Cassette(Frozen):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Cassette:
+    def load(cls, path: str | os.PathLike[str]) -> Cassette:
         """Read a cassette; a missing, broken or foreign file raises ScenarioError with its location.
 
         The file is read bounded (see `_files`): a regular file of at most 64 MiB, UTF-8 JSON nested at

@@ -381,7 +381,7 @@ def _tool_error_failures(result: RunResult) -> list[Failure]:
     ]
     if not errs:
         return []
-    n = sum(r.is_error for _, e in errs for r in e.results)  # type: ignore[union-attr]
+    n = sum(r.is_error for _, e in errs for r in e.results)
     return [
         Failure(
             expectation="no_tool_errors",
@@ -438,7 +438,7 @@ def check_expectations(result: RunResult, expect: Expect | None) -> ExpectReport
     if expect.no_tool_errors:
         checked.append("no_tool_errors")
         failures.extend(_tool_error_failures(result))
-    for name, want in expect.agents.items():
+    for name, agent_expect in expect.agents.items():
         checked.append(f"agents.{name}")
-        failures.extend(_agent_failures(name, want, result, calls))
+        failures.extend(_agent_failures(name, agent_expect, result, calls))
     return ExpectReport(scenario=result.scenario, checked=tuple(checked), failures=tuple(failures))

@@ -29,8 +29,12 @@ import pytest
 from ..models._network import network_allowed, set_session_default
 
 if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr  # what pytest's own repr_failure returns; not public
+
     from ..runtime._transcript import RunResult
+    from ._modes import RecordPolicy
     from ._suite import CaseResult
+    from ._suite import Mode as SuiteMode
 
 __all__ = ["ScenarioFile", "ScenarioItem", "TroupeRunner", "troupe_run"]
 
@@ -214,8 +218,8 @@ class ScenarioItem(pytest.Item):
         from ._suite import run_case
 
         s = self.config.stash[_settings_key]
-        mode = {"none": "replay", "new": "new", "all": "update"}[s.record]
-        case = _run_sync(run_case(self.path, mode=mode, strict=s.replay == "strict"))  # type: ignore[arg-type]
+        modes: dict[str, SuiteMode] = {"none": "replay", "new": "new", "all": "update"}
+        case = _run_sync(run_case(self.path, mode=modes[s.record], strict=s.replay == "strict"))
         self.user_properties.append(("messages", case.messages))
         self.user_properties.append(("tokens", case.tokens))
         if case.outcome == "skip":
@@ -223,11 +227,13 @@ class ScenarioItem(pytest.Item):
         if case.outcome != "pass":
             raise ScenarioFailure(case)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, ScenarioFailure):
             c = excinfo.value.case
             return f"scenario {c.scenario} ({c.path}) {c.outcome}ed:\n{c.detail}"
-        return super().repr_failure(excinfo)  # type: ignore[return-value]
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"scenario: {self.name}"
@@ -302,9 +308,9 @@ class TroupeRunner:
             sc = load_scenario(path)
             tape = Path(cassette) if cassette is not None else cassette_path_for(path)
         s = self._s
-        policy = {"none": "never", "new": "missing", "all": "always"}[s.record]
+        policies: dict[str, RecordPolicy] = {"none": "never", "new": "missing", "all": "always"}
         try:
-            mode = choose_mode(tape, record=policy, live=s.live)  # type: ignore[arg-type]
+            mode = choose_mode(tape, record=policies[s.record], live=s.live)
         except CassetteMissing as e:
             pytest.fail(f"{sc.name}: {e}", pytrace=False)
         guard = network_allowed() if mode == "record" else contextlib.nullcontext()

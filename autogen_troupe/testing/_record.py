@@ -17,11 +17,11 @@ from typing import Any
 from pydantic import Field
 
 from ..models._facts import context_length_of, request_settings
-from ..models._resolved import spec_secrets
+from ..models._resolved import ResolvedModel, spec_secrets
 from ..runtime._hooks import RunHooks, delegating_client, delegating_workbench, wrapped_tool
 from ..runtime._transcript import RunResult
 from ..scenario._base import Frozen
-from ..scenario._schema import ModelSpec, Scenario
+from ..scenario._schema import Scenario
 from ._cassette import (
     AgentRecord,
     Cassette,
@@ -46,7 +46,7 @@ class Recording(Frozen):
     problem: str | None = Field(None, description="Why no cassette was written, when none was.")
 
 
-def _spec_secrets(spec: ModelSpec | None, env: Mapping[str, str] | None = None) -> set[str]:
+def _spec_secrets(spec: ResolvedModel | None, env: Mapping[str, str] | None = None) -> set[str]:
     """The credential strings a model spec carries: its key, its key's variable, credential headers."""
     return set() if spec is None else spec_secrets(spec, env)
 
@@ -143,10 +143,10 @@ class _RecordingPool:
         self._inner = inner
         self._recorder = recorder
 
-    def spec_for(self, agent: str, resolve: Any) -> ModelSpec | None:
+    def spec_for(self, agent: str, resolve: Any) -> ResolvedModel | None:
         return self._inner.spec_for(agent, resolve)
 
-    def get(self, spec: ModelSpec, agent: str) -> Any:
+    def get(self, spec: ResolvedModel, agent: str) -> Any:
         client = self._inner.get(spec, agent)
         self._recorder._agent(agent, spec, client)
         return delegating_client(_RecordingClient(client, agent, self._recorder, request_settings(spec)))
@@ -221,7 +221,7 @@ class Recorder:
 
     # -------------------------------------------------------------- notes taken during the run
 
-    def _agent(self, agent: str, spec: ModelSpec, client: Any) -> None:
+    def _agent(self, agent: str, spec: ResolvedModel, client: Any) -> None:
         try:
             info = _canonical(dict(client.model_info))
         except Exception:  # a client without model_info: replay uses the defaults

@@ -82,7 +82,7 @@ def _create_result(response: ModelResponse, *, cached: bool) -> Any:
     if finish not in ("stop", "length", "function_calls", "content_filter", "unknown"):
         finish = "unknown"
     return CreateResult(
-        finish_reason=finish,  # type: ignore[arg-type]
+        finish_reason=finish,  # type: ignore[arg-type]  # one of FinishReasons: checked above
         content=content,
         usage=RequestUsage(
             prompt_tokens=response.usage.prompt_tokens, completion_tokens=response.usage.completion_tokens
@@ -393,7 +393,9 @@ class _ReplayPool:
         cassette = self._session.cassette
         rec = cassette.agents.get(agent)
         try:
-            live: ResolvedModel | None = resolve(offline=True, overrides=Overrides(**cassette.overrides))
+            # merged() takes the recorded strings as it takes command-line flags (typed as such)
+            recorded = Overrides().merged(**cassette.overrides)
+            live: ResolvedModel | None = resolve(offline=True, overrides=recorded)
         except ProfileError:
             live = None
         if live is not None:

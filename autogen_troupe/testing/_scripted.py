@@ -13,16 +13,18 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autogen_core.models import ChatCompletionClient
+from autogen_core.models import ChatCompletionClient, FinishReasons
 
 from ..errors import ModelCallError
 from ..models._facts import model_info_for
 from ..models._network import network_allowed
 from ..runtime._hooks import delegating_client
-from ..scenario._schema import ModelSpec
 from ._replay import ReplaySession, _chunks
+
+if TYPE_CHECKING:
+    from ..models._resolved import ResolvedModel
 
 __all__ = ["ReplayClient", "Reply", "ScriptedClient", "network_allowed", "tool_call"]
 
@@ -77,6 +79,7 @@ class _Script:
         reply = item(messages) if callable(item) else item
         if isinstance(reply, str):
             reply = Reply(text=reply)
+        finish: FinishReasons
         if reply.tool_calls:
             self._owner._calls += 1
             content: Any = [
@@ -95,7 +98,7 @@ class _Script:
         self._last = (prompt, completion)
         self._usage = (self._usage[0] + prompt, self._usage[1] + completion)
         return CreateResult(
-            finish_reason=finish,  # type: ignore[arg-type]
+            finish_reason=finish,
             content=content,
             usage=RequestUsage(prompt_tokens=prompt, completion_tokens=completion),
             cached=False,
@@ -158,13 +161,13 @@ class ScriptedClient(ChatCompletionClient):
 
     # ---------------------------------------------------------------- as a pool (`clients=`)
 
-    def spec_for(self, agent: str, resolve: Callable[..., ModelSpec]) -> ModelSpec:
+    def spec_for(self, agent: str, resolve: Callable[..., ResolvedModel]) -> ResolvedModel:
         return resolve()  # no I/O: the scripted answers stand in for whatever it names
 
     async def prepare(self) -> None:
         return None
 
-    def get(self, spec: ModelSpec | None, agent: str) -> Any:
+    def get(self, spec: ResolvedModel | None, agent: str) -> Any:
         """The client for one agent (the runner asks per agent)."""
         if self._shared is not None:
             return self
@@ -197,10 +200,10 @@ class ScriptedClient(ChatCompletionClient):
             )
         return self._shared
 
-    async def create(self, messages: Sequence[Any], **kw: Any) -> Any:  # type: ignore[override]
+    async def create(self, messages: Sequence[Any], **kw: Any) -> Any:
         return await self._one().create(messages, **kw)
 
-    def create_stream(self, messages: Sequence[Any], **kw: Any) -> AsyncGenerator[Any, None]:  # type: ignore[override]
+    def create_stream(self, messages: Sequence[Any], **kw: Any) -> AsyncGenerator[Any, None]:
         return self._one().create_stream(messages, **kw)
 
     async def close(self) -> None:

@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 Mode = Literal["replay", "update", "new"]
+Outcome = Literal["pass", "fail", "error", "skip"]
 _POLICY: dict[str, RecordPolicy] = {"replay": "never", "new": "missing", "update": "always"}
 """replay: from the cassette only; update: record again, then check; new: record only missing cassettes."""
 
@@ -54,7 +55,7 @@ class CaseResult(Frozen):
 
     scenario: str
     path: Path
-    outcome: Literal["pass", "fail", "error", "skip"]
+    outcome: Outcome
     messages: int = 0
     tokens: int = 0
     seconds: float = 0.0
@@ -147,12 +148,12 @@ async def run_case(
     path = Path(path)
     started = time.monotonic()
 
-    def done(outcome: str, **kw: Any) -> CaseResult:
+    def done(outcome: Outcome, **kw: Any) -> CaseResult:
         return CaseResult(
             path=path,
             outcome=outcome,
             seconds=round(time.monotonic() - started, 3),
-            **kw,  # type: ignore[arg-type]
+            **kw,
         )
 
     try:

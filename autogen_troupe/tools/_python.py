@@ -158,7 +158,8 @@ def load_python_tool(use: PythonToolUse, *, search_path: Sequence[str | Path] = 
     description = use.description or inspect.getdoc(fn)
     if not description:
         raise _config_error(ref, "has no docstring; write one (the model reads it) or set `description`")
-    name = use.name or getattr(fn, "__name__", "")
+    fn_name: str = getattr(fn, "__name__", "")  # a callable object may have none
+    name = use.name or fn_name
     if not _TOOL_NAME.match(name):
         raise _config_error(ref, f"{name!r} is not a valid tool name (letters, digits, _ and -); set `name`")
     try:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpx
+import httpx2
 
 from ...errors import RetrievalError
 from ...models._http import sync_client
@@ -62,7 +62,7 @@ class _Http:
         api_key: str | None,
         timeout_s: float,
         headers: dict[str, str] | None,
-        transport: httpx.BaseTransport | None,
+        transport: httpx2.BaseTransport | None,
     ) -> None:
         self._key = api_key or None
         base_headers = {"Accept": "application/json", **(headers or {})}
@@ -81,7 +81,7 @@ class _Http:
     def post(self, url: str, body: dict[str, Any], what: str) -> Any:
         try:
             response = self._client.post(url, json=body)
-        except httpx.HTTPError as e:
+        except httpx2.HTTPError as e:
             raise RetrievalError(
                 self._scrub(f"{what} request to {url} failed: {type(e).__name__}: {e}")
             ) from None
@@ -112,7 +112,7 @@ class HttpEmbedder:
         batch_size: int = 32,
         timeout_s: float = 60.0,
         headers: dict[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx2.BaseTransport | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -163,7 +163,7 @@ class HttpReranker:
         api_key: str | None = None,
         timeout_s: float = 60.0,
         headers: dict[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx2.BaseTransport | None = None,
     ) -> None:
         if api not in ("v1", "v2"):
             raise ValueError(f"api must be 'v1' or 'v2', not {api!r}")

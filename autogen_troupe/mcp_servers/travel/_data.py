@@ -60,7 +60,7 @@ class NotFound(LookupError):
         self.message = message
         super().__init__(message)
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.message,)
 
 
@@ -300,7 +300,8 @@ class TravelData:
 
 
 def _read(name: str) -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8"))
+    data = resources.files(__package__) / "data" / name  # Traversable.joinpath takes one name on 3.10
+    return json.loads(data.read_text(encoding="utf-8"))
 
 
 @cache

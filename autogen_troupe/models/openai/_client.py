@@ -75,7 +75,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
     """
 
     component_provider_override = "autogen_troupe.models.openai._client.TroupeOpenAIClient"
-    component_config_schema = TroupeOpenAIConfig  # type: ignore[assignment]
+    component_config_schema = TroupeOpenAIConfig
 
     def __init__(
         self,
@@ -123,7 +123,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
                     )
                     self._create_args["model"] = model
                     self._raw_config["model"] = model
-                    self._model_info = model_info_for("openai", model, given=self._given_info)  # type: ignore[assignment]
+                    self._model_info = model_info_for("openai", model, given=self._given_info)
                     self._discover = False
         return self._create_args["model"]
 
@@ -220,7 +220,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
 
     # ------------------------------------------------------------------ config and pickling
 
-    def _to_config(self) -> TroupeOpenAIConfig:  # type: ignore[override]
+    def _to_config(self) -> TroupeOpenAIConfig:
         cfg = dict(self._raw_config)
         cfg.pop("api_key", None)
         cfg.pop("http_client", None)
@@ -236,7 +236,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         )
 
     @classmethod
-    def _from_config(cls, config: OpenAIClientConfigurationConfigModel) -> Self:  # type: ignore[override]
+    def _from_config(cls, config: OpenAIClientConfigurationConfigModel) -> Self:
         data = config.model_dump(exclude_none=True)
         key_env = data.pop("api_key_env", None)
         extra_body = data.pop("extra_body", None)

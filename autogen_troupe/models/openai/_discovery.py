@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from ...errors import ModelCallError, ProfileError
 from .._endpoints import normalize_base_url
@@ -20,7 +20,7 @@ from ._errors import scrub, server_message
 __all__ = ["adiscover_model", "discover_model", "key_for", "list_models"]
 
 
-def _model_ids(response: httpx.Response, url: str, secret: str | None) -> list[str]:
+def _model_ids(response: httpx2.Response, url: str, secret: str | None) -> list[str]:
     url = redact_text(url, extra=(secret,))
     if not response.is_success:
         try:
@@ -64,7 +64,7 @@ def _models_request(
     return f"{normalize_base_url(base_url)}/models", h
 
 
-def _unreachable(url: str, e: httpx.HTTPError) -> ModelCallError:
+def _unreachable(url: str, e: httpx2.HTTPError) -> ModelCallError:
     return ModelCallError(
         redact_text(
             f"cannot ask {url} for its models ({type(e).__name__}: {e or 'no detail'}). "
@@ -84,7 +84,7 @@ def discover_model(
     try:
         with sync_client(timeout=timeout) as client:
             response = client.get(url, headers=h)
-    except httpx.HTTPError as e:
+    except httpx2.HTTPError as e:
         raise _unreachable(url, e) from None
     return _model_ids(response, url, api_key)[0]
 
@@ -106,7 +106,7 @@ async def _alist(
     try:
         async with async_client(timeout=timeout) as client:
             response = await client.get(url, headers=h)
-    except httpx.HTTPError as e:
+    except httpx2.HTTPError as e:
         raise _unreachable(url, e) from None
     return _model_ids(response, url, api_key)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import openai
 
@@ -64,14 +64,14 @@ def _attempts(n: int) -> str:
 def _attempts_made(e: BaseException, retries: int) -> int:
     """How many times the request was really sent: the openai SDK numbers each try in a header, and
     stops early for a `Retry-After` beyond its ceiling or an `x-should-retry: false`."""
-    request = getattr(e, "request", None)
+    request: Any = getattr(e, "request", None)  # any shape: what is missing falls back below
     try:
-        return int(request.headers["x-stainless-retry-count"]) + 1  # type: ignore[union-attr]
+        return int(request.headers["x-stainless-retry-count"]) + 1
     except (AttributeError, KeyError, TypeError, ValueError):
         return retries + 1
 
 
-def _is_fault(body: Any) -> bool:
+def _is_fault(body: object) -> TypeGuard[Mapping[str, Any]]:
     return (
         isinstance(body, Mapping) and body.get("code") == FAULT_CODE and isinstance(body.get("message"), str)
     )
@@ -100,9 +100,9 @@ def translate_error(
         if _is_blocked(e.body):
             err: ModelCallError = ContentBlocked(f"{where}: {BLOCKED_MESSAGE}")
         elif _is_fault(e.body):
-            status = int(e.body.get("status") or 200)  # type: ignore[union-attr]
+            status = int(e.body.get("status") or 200)
             err = ModelCallError(
-                scrub(f"{where} answered HTTP {status} with {e.body['message']} ({tries})", secret)  # type: ignore[index]
+                scrub(f"{where} answered HTTP {status} with {e.body['message']} ({tries})", secret)
             )
         else:
             message = server_message(e.body, e.response.reason_phrase or "no message")
@@ -132,7 +132,7 @@ def translate_error(
     elif isinstance(e, openai.APIError) and _is_fault(e.body):
         err = ModelCallError(
             scrub(
-                f"{where} answered HTTP 200 with {e.body['message']} ({tries}; not asked again, "  # type: ignore[index]
+                f"{where} answered HTTP 200 with {e.body['message']} ({tries}; not asked again, "
                 "as part of the answer had already been streamed)",
                 secret,
             )

@@ -17,7 +17,7 @@ import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx
+import httpx2
 
 from .._http import async_client
 from .._network import check_endpoint
@@ -39,7 +39,8 @@ def _normalise(obj: Any) -> tuple[bool, bool]:
     if not isinstance(obj, dict):
         return False, False
     changed = False
-    choices = obj.get("choices") if isinstance(obj.get("choices"), list) else []
+    raw_choices = obj.get("choices")
+    choices: list[Any] = raw_choices if isinstance(raw_choices, list) else []
     blocked = obj.get("blocked") is True or any(
         isinstance(c, dict) and c.get("blocked") is True for c in choices
     )
@@ -99,7 +100,7 @@ def _field_value(line: bytes, name: bytes) -> bytes:
 _SSE_FIELDS = (b"event", b"id", b"retry")
 
 
-class _CheckedSSE(httpx.AsyncByteStream):
+class _CheckedSSE(httpx2.AsyncByteStream):
     """The server's event stream, event by event: normalised (`_fix_chunk`), checked (`StreamCheck`), and
     held back until its first chunk worth showing, so that a fault before it can still be asked again.
 
@@ -107,7 +108,7 @@ class _CheckedSSE(httpx.AsyncByteStream):
     that `translate_error` turns into a `ModelCallError`. A blocked chunk ends it with the blocked error.
     """
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx2.Response) -> None:
         self._response = response
         self.check = StreamCheck()
         self._fields: list[bytes] = []  # the lines of the event being read
@@ -127,8 +128,8 @@ class _CheckedSSE(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> Any:
         held, self._held = self._held, []
-        for item in held:
-            yield item
+        for chunk in held:
+            yield chunk
         async for item in self._items:
             if isinstance(item, Fault):
                 yield _data({"error": item.error_body()}) + b"\n\n"
@@ -148,9 +149,9 @@ class _CheckedSSE(httpx.AsyncByteStream):
                     if fault is not None:
                         yield fault
                     return
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise  # the openai SDK retries it and reports a timeout
-        except httpx.HTTPError as e:
+        except httpx2.HTTPError as e:
             # A cut after the finish reason lost nothing; before it, the answer is incomplete.
             if not self.check.ended and (fault := self.check.end(f"{type(e).__name__}: {e or 'no detail'}")):
                 yield fault
@@ -219,19 +220,19 @@ class _CheckedSSE(httpx.AsyncByteStream):
         await self._response.aclose()
 
 
-def _headers_without_length(headers: httpx.Headers) -> list[tuple[str, str]]:
+def _headers_without_length(headers: httpx2.Headers) -> list[tuple[str, str]]:
     # The body is handed on decoded and possibly changed: its encoding and length no longer apply.
     return [
         (k, v) for k, v in headers.multi_items() if k.lower() not in ("content-encoding", "content-length")
     ]
 
 
-def _fault_response(response: httpx.Response, fault: Fault) -> httpx.Response:
+def _fault_response(response: httpx2.Response, fault: Fault) -> httpx2.Response:
     """A fault in a 200 answer as an error answer the openai SDK understands: retried when the fault is
     transient (after the server's Retry-After, if it sent one), then raised as an APIStatusError."""
     headers = {k: v for k in _KEPT_HEADERS if (v := response.headers.get(k)) is not None}
     headers["x-should-retry"] = "true" if fault.retryable else "false"
-    return httpx.Response(
+    return httpx2.Response(
         502,  # "an invalid response from the upstream server"; translate_error reports the real status
         headers=headers,
         json={"error": fault.error_body(response.status_code)},
@@ -242,22 +243,22 @@ def _fault_response(response: httpx.Response, fault: Fault) -> httpx.Response:
 _KEPT_HEADERS = ("retry-after", "retry-after-ms", "x-request-id")
 
 
-def _asks_to_stream(request: httpx.Request) -> bool:
+def _asks_to_stream(request: httpx2.Request) -> bool:
     try:
         body = json.loads(request.content)
-    except (ValueError, httpx.RequestNotRead):
+    except (ValueError, httpx2.RequestNotRead):
         return False
     return isinstance(body, dict) and body.get("stream") is True
 
 
-class _WireTransport(httpx.AsyncBaseTransport):
+class _WireTransport(httpx2.AsyncBaseTransport):
     """Normalises chat-completions answers from servers that speak a dialect of the OpenAI format, and
     turns a 200 answer that is no answer (see `_answers`) into a fault the openai SDK retries or raises."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self._inner = inner
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         check_endpoint(str(request.url))  # every request, a redirect's too; create() checks only base_url
         response = await self._inner.handle_async_request(request)
         if request.method != "POST" or not request.url.path.rstrip("/").endswith("/chat/completions"):
@@ -275,7 +276,7 @@ class _WireTransport(httpx.AsyncBaseTransport):
             if fault is not None:
                 await stream.aclose()
                 return _fault_response(response, fault)
-            return httpx.Response(
+            return httpx2.Response(
                 response.status_code,
                 headers=_headers_without_length(response.headers),
                 stream=stream,
@@ -286,7 +287,7 @@ class _WireTransport(httpx.AsyncBaseTransport):
         if fault is None:
             changed, blocked = _normalise(obj)
             if blocked:
-                return httpx.Response(
+                return httpx2.Response(
                     400,
                     headers={"x-should-retry": "false"},
                     json=_blocked_error(),
@@ -302,7 +303,7 @@ class _WireTransport(httpx.AsyncBaseTransport):
         if fault is not None:
             return _fault_response(response, fault)
         content = json.dumps(obj, ensure_ascii=False).encode() if changed else body
-        return httpx.Response(
+        return httpx2.Response(
             200,
             headers=_headers_without_length(response.headers),
             content=content,
@@ -313,10 +314,10 @@ class _WireTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def http_client(timeout_s: float | None) -> httpx.AsyncClient:
+def http_client(timeout_s: float | None) -> httpx2.AsyncClient:
     total = timeout_s or DEFAULT_TIMEOUT_S
     return async_client(
-        transport=_WireTransport(httpx.AsyncHTTPTransport()),
-        timeout=httpx.Timeout(total, connect=min(total, 5.0)),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        transport=_WireTransport(httpx2.AsyncHTTPTransport()),
+        timeout=httpx2.Timeout(total, connect=min(total, 5.0)),
+        limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
     )

@@ -26,7 +26,7 @@ from autogen_core.models import (
     CreateResult,
     FinishReasons,
     LLMMessage,
-    ModelCapabilities,  # type: ignore[attr-defined]
+    ModelCapabilities,
     ModelInfo,
     RequestUsage,
     validate_model_info,
@@ -100,8 +100,8 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         info = model_info_for(
             "vllm", model, tool_parser=self._config.tool_parser, given=self._config.model_info
         )
-        validate_model_info(info)  # type: ignore[arg-type]
-        self._model_info: ModelInfo = info  # type: ignore[assignment]
+        validate_model_info(info)
+        self._model_info: ModelInfo = info
         self._handle: EngineHandle | None = None
         self._handle_lock = threading.Lock()
         self._template: str | None = load_template(self._config.chat_template)
@@ -205,7 +205,12 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
                 model_output_token_ids=out.token_ids,
             )
             calls = [_function_call(c.id, c.name, c.arguments) for c in parsed or []]
-        usage = RequestUsage(prompt_tokens=len(final.prompt_token_ids), completion_tokens=len(out.token_ids))
+        # vLLM types the prompt's ids as optional (none for a prompt of embeddings); then the input's ids,
+        # as _produce does
+        prompt_ids = final.prompt_token_ids
+        if prompt_ids is None:
+            prompt_ids = engine_input["prompt_token_ids"]
+        usage = RequestUsage(prompt_tokens=len(prompt_ids), completion_tokens=len(out.token_ids))
         return self._result(out.finish_reason, content, reasoning, calls, usage)
 
     def _result(
@@ -378,9 +383,9 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         return handle.max_model_len - self.count_tokens(messages, tools=tools)
 
     @property
-    def capabilities(self) -> ModelCapabilities:  # type: ignore[override]
+    def capabilities(self) -> ModelCapabilities:
         warnings.warn("capabilities is deprecated; use model_info", DeprecationWarning, stacklevel=2)
-        return self._model_info  # type: ignore[return-value]
+        return self._model_info
 
     @property
     def model_info(self) -> ModelInfo:

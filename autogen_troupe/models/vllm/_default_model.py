@@ -211,9 +211,7 @@ def _sync_chat_template(folder: Path) -> None:
 def _file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock held while converting; the OS drops it if the process dies."""
     with path.open("a+b") as fh:
-        try:
-            import fcntl
-        except ImportError:  # Windows: vLLM does not run there, but the lock should not crash
+        if sys.platform == "win32":  # vLLM does not run there, but the lock should not crash
             import msvcrt
 
             fh.seek(0)
@@ -229,6 +227,8 @@ def _file_lock(path: Path) -> Iterator[None]:
                 fh.seek(0)
                 msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
             return
+        import fcntl
+
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -27,7 +27,7 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -272,7 +272,7 @@ class EngineHandle:
 
     async def generate(
         self, engine_input: Any, params: SamplingParams, request_id: str
-    ) -> AsyncIterator[RequestOutput]:
+    ) -> AsyncGenerator[RequestOutput, None]:
         """Run one request, yielding its RequestOutputs; leaving early (break, cancel) aborts it."""
         if self._dead is not None:
             raise ModelCallError(f"the vLLM engine for {self.model} has stopped: {self._dead}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from autogen_core.models import FunctionExecutionResultMessage, LLMMessage, ModelInfo
 from autogen_core.tools import Tool, ToolSchema
@@ -25,6 +25,7 @@ from ._messages import to_openai_messages
 
 if TYPE_CHECKING:
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+    from vllm.inputs.engine import DecoderEngineInput
     from vllm.renderers.online_renderer import OnlineRenderer
 
     from ._client import VllmClientConfig
@@ -189,7 +190,9 @@ async def render(
     if isinstance(rendered, ErrorResponse):
         raise ModelCallError(f"vLLM refused the request: {rendered.error.message}")
     _, engine_inputs = rendered
-    engine_input = engine_inputs[0]
+    # vLLM types it as any engine input; a decoder-only chat model's prompt is tokens (multimodal with
+    # images), never encoder-decoder or embeddings
+    engine_input = cast("DecoderEngineInput", engine_inputs[0])
     defaults = handle.default_sampling_params
     try:
         max_tokens = get_max_tokens(
@@ -205,7 +208,7 @@ async def render(
     if renderer.parser is not None:
         parser = renderer.parser(
             handle.llm.renderer.get_tokenizer(),
-            request.tools,
+            request.tools,  # type: ignore[arg-type]  # vLLM's own server passes it so; Parser wants list[Tool]
             chat_template_kwargs=renderer.effective_chat_template_kwargs(request),
             model_config=handle.llm.model_config,
         )

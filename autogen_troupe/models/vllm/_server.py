@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from ._default_model import builtin_chat_template
 from ._engine import ENV_DEFAULTS
@@ -76,9 +76,9 @@ def vllm_openai_server(
             if proc.poll() is not None:
                 raise RuntimeError(f"vLLM's server exited with {proc.returncode}:\n{_tail(log)}")
             try:
-                if httpx.get(f"{base}/v1/models", timeout=2).status_code == 200:
+                if httpx2.get(f"{base}/v1/models", timeout=2).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"vLLM's server was not ready in {ready_timeout_s:.0f} s:\n{_tail(log)}")

@@ -66,7 +66,7 @@ def hide_broken_torch_extras(dirs: Iterable[str] | None = None) -> list[str]:
         for name in broken_torch_extras(dirs):
             if name in sys.modules and sys.modules[name] is not None:
                 continue  # already imported: cannot be taken back
-            sys.modules[name] = None  # type: ignore[assignment]
+            sys.modules[name] = None  # type: ignore[assignment]  # typeshed omits None, which blocks the import
             hidden.append(name)
         return hidden
     except Exception:
