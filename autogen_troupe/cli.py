@@ -456,7 +456,6 @@ def eval_run(
         rows = load_tasks(path, sc)[:limit]
         folder = out_dir or default_out(sc.name)
         with ProgressView(err, quiet=quiet) as view:
-            how = {"repeat": repeat, "concurrency": concurrency, "judge_model": judge, "resume": resume}
             result = run_async(
                 evaluate(
                     sc,
@@ -468,7 +467,10 @@ def eval_run(
                     overrides=_overrides(profile, base_url, model),
                     on_start=view.start,
                     on_record=view.record,
-                    **how,
+                    repeat=repeat,
+                    concurrency=concurrency,
+                    judge_model=judge,
+                    resume=resume,
                 )
             )
     except KeyboardInterrupt as e:

@@ -136,7 +136,7 @@ def compare(a: str | Path, b: str | Path) -> Comparison:
         only_a=tuple(t for t in ta if t not in tb),
         only_b=tuple(t for t in tb if t not in ta),
         pass_rate=_diff(pass_pairs, seed=1),
-        score=_diff(score_pairs, seed=2) if score_pairs else None,  # type: ignore[arg-type]
+        score=_diff(score_pairs, seed=2) if score_pairs else None,
         checks={n: (side_a.summary.checks.get(n), side_b.summary.checks.get(n)) for n in names},
         regressions=tuple(sorted((c for c in changes if c.change < 0), key=lambda c: (c.change, c.task_id))),
         improvements=tuple(

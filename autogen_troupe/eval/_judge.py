@@ -74,8 +74,8 @@ async def ask_judge(client: Any, model: str, judge: Judge, task: EvalTask, answe
     try:
         result = await client.create(messages)
     except Exception as e:  # ours, AutoGen's and the SDKs' errors alike: the eval goes on
-        problem = redact_text(f"the judge's model failed: {type(e).__name__}: {e}")
-        return JudgeVerdict(model=model, prompt=prompt, problem=problem, seconds=_since(started))
+        failed = redact_text(f"the judge's model failed: {type(e).__name__}: {e}")
+        return JudgeVerdict(model=model, prompt=prompt, problem=failed, seconds=_since(started))
     text = result.content if isinstance(result.content, str) else str(result.content)
     score, problem = read_score(text, judge)
     usage = result.usage

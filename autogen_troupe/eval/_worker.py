@@ -17,7 +17,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -136,7 +136,9 @@ class TaskRunner:
         verdict = await self._judge(task, result) if plan.judge is not None else None
         if verdict is not None:
             checks["judge"] = verdict.passed
-        outcome = "error" if not result.ok else "pass" if all(checks.values()) else "fail"
+        outcome: Literal["pass", "fail", "error"] = (
+            "error" if not result.ok else "pass" if all(checks.values()) else "fail"
+        )
         return RunRecord(
             task_id=task.id,
             repeat=job.repeat,
