@@ -5,6 +5,7 @@ cancellation, the report and `compare`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -239,3 +240,32 @@ async def test_compare_shows_regressions_and_the_change_in_pass_rate(tmp_path: P
     assert c.checks["task.final_message"][1].passed == 4  # type: ignore[union-attr]
     with pytest.raises(UsageError, match="is not the results folder of an eval"):
         compare(tmp_path / "a", tmp_path)
+
+
+async def test_a_run_that_swallows_its_cancellation_is_left_out_and_its_worker_stops(tmp_path: Path) -> None:
+    """A fault real runs cause only by chance (a cancellation caught deep in a library), made on purpose."""
+    from autogen_troupe.eval import RunRecord
+    from autogen_troupe.eval._tasks import EvalTask
+
+    started: list[str] = []
+
+    class Swallowing:
+        async def run(self, job: Any) -> RunRecord:
+            started.append(job.task.id)
+            with contextlib.suppress(asyncio.CancelledError):  # returns as if the run had ended
+                await asyncio.sleep(60)
+            return RunRecord(task_id=job.task.id, task=job.task.task, outcome="fail", checks={"run": False})
+
+        async def aclose(self) -> None: ...
+
+    jobs, _ = jobs_for([EvalTask(id=str(i), task=f"t{i}") for i in range(4)], 1)
+    folder = ResultsFolder(tmp_path / "out")
+    making = asyncio.ensure_future(run_jobs(jobs, Swallowing(), folder, concurrency=2))
+    while len(started) < 2:
+        await asyncio.sleep(0.01)
+    making.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(making, 10)
+    folder.close()
+    assert started == ["0", "1"]  # no worker took another job
+    assert folder.load_runs() == {}  # nor recorded the runs cut short

@@ -72,20 +72,26 @@ async def run_jobs(
     flight (each writes its transcript) and leaves their records out."""
     pending = iter(jobs)
     made = 0
+    stopping = False  # a run may swallow its cancellation (deep in AutoGen): its worker must still stop
 
     async def worker() -> None:
         nonlocal made
         for job in pending:  # one shared iterator: each job is taken once
             record = await executor.run(job)
+            if stopping:  # made while stopping, perhaps cut short: left out, and --resume makes it again
+                return
             folder.append(record)
             made += 1
             if on_record is not None:
                 on_record(record)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
-    try:
-        await asyncio.gather(*workers)
+    try:  # not gather: a cancellation must reach the workers only once `stopping` is set
+        done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+        for w in done:
+            w.result()  # the first error (bad input) stops the others
     except BaseException:
+        stopping = True
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
