@@ -9,11 +9,14 @@ Heavy imports (autogen, openai, vllm) happen inside the commands that need them,
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -44,6 +47,14 @@ BaseUrlOpt = Annotated[
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="Model id at the endpoint (default: discovered).")
 ]
+TraceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trace",
+        help="Send traces and metrics (OpenTelemetry GenAI conventions) over OTLP, to "
+        "$OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318; on by itself when that variable is set.",
+    ),
+]
 
 
 def _safe(text: str) -> str:
@@ -69,6 +80,42 @@ def _stopped_by(e: KeyboardInterrupt) -> str:
     return "Interrupted" if exit_code(e) == 130 else f"Stopped by {e}"
 
 
+@contextlib.contextmanager
+def _tracing(flag: bool) -> Iterator[None]:
+    """OpenTelemetry's SDK installed for the command when asked (`--trace` or an OTLP endpoint in the
+    environment); what is left is exported on the way out, and each run's trace id is printed."""
+    from .telemetry import wanted
+
+    if not wanted(os.environ, flag=flag):
+        yield
+        return
+    from .telemetry import start_session
+
+    try:
+        session = start_session()
+    except TroupeError as e:
+        _fail(e)
+    try:
+        yield
+    finally:
+        session.shutdown()
+        sent = "could not all be sent to" if session.failed else "sent to"
+        for trace_id in session.runs:
+            err.print(f"trace {trace_id} {sent} {_safe(session.traces_to)}", markup=False, highlight=False)
+
+
+def _traced(command: Callable[..., None]) -> Callable[..., None]:
+    """A command run inside `_tracing(trace)`, `trace` being its `--trace` option (Typer passes options by
+    name, and reads the command's own signature through `functools.wraps`)."""
+
+    @functools.wraps(command)
+    def traced(*args: Any, **kwargs: Any) -> None:
+        with _tracing(bool(kwargs.get("trace"))):
+            command(*args, **kwargs)
+
+    return traced
+
+
 def _overrides(profile: str | None, base_url: str | None, model: str | None):
     from .models._endpoints import Overrides
 
@@ -76,6 +123,7 @@ def _overrides(profile: str | None, base_url: str | None, model: str | None):
 
 
 @app.command()
+@_traced
 def run(
     scenario: ScenarioArg,
     task: Annotated[str | None, typer.Option("--task", help="Replace the scenario's task.")] = None,
@@ -98,6 +146,7 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
     ] = False,
+    trace: TraceOpt = False,
 ) -> None:
     """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript.
 
@@ -105,6 +154,7 @@ def run(
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
+    from .runtime._human import ConsoleAsk
     from .scenario import load_scenario
     from .testing._modes import Mode, execute
 
@@ -118,6 +168,7 @@ def run(
             out_dir=out_dir,
             capture_engine_logs=True,
             show_engine_logs=verbose,
+            ask_human=ConsoleAsk(err if as_json else out),
         )
         if replay is not None:
             from .testing._cassette import Cassette
@@ -151,6 +202,7 @@ def run(
 
 
 @app.command()
+@_traced
 def record(
     scenario: ScenarioArg,
     cassette: Annotated[
@@ -170,11 +222,13 @@ def record(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
     ] = False,
+    trace: TraceOpt = False,
 ) -> None:
     """Run SCENARIO against its model and record every model and tool call into a cassette."""
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
+    from .runtime._human import ConsoleAsk
     from .scenario import load_scenario
     from .scenario._loader import resolve_scenario_path
     from .testing._cassette import Cassette, cassette_path_for
@@ -189,6 +243,7 @@ def record(
             out_dir=out_dir,
             capture_engine_logs=True,
             show_engine_logs=verbose,
+            ask_human=ConsoleAsk(out),
         )
     except TroupeError as e:
         _fail(e)
@@ -502,6 +557,81 @@ def eval_compare(
     except TroupeError as e:
         _fail(e)
     out.print(render_comparison(comparison))
+
+
+@app.command()
+def serve(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Scenario files, folders or bundled names (default: ./scenarios and the bundled)."
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; any but loopback needs a token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: a free one).")] = 8765,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the runs' JSONL transcripts.")] = Path(
+        "troupe-runs"
+    ),
+    max_runs: Annotated[
+        int, typer.Option("--max-runs", help="Runs going at once; more are refused with HTTP 503.")
+    ] = 8,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="Bearer token every request must carry (or TROUPE_SERVE_TOKEN)."),
+    ] = None,
+    cors: Annotated[
+        list[str] | None, typer.Option("--cors", help="An origin whose pages may call the API (repeatable).")
+    ] = None,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Serve scenarios: an OpenAI-compatible API (each scenario a model), a runs API, and a page at /."""
+    # Long by its option declarations (Typer reads the signature); the body only calls the library.
+    from .serve._app import bind, create_app, run_server
+    from .serve._catalog import Catalog
+    from .serve._config import ServeConfig
+
+    try:
+        config = ServeConfig.checked(
+            host=host,
+            port=port,
+            out_dir=out_dir,
+            max_runs=max_runs,
+            token=token,
+            cors=tuple(cors or ()),
+            overrides=_overrides(profile, base_url, model),
+        )
+        catalog = Catalog.find(paths)
+    except TroupeError as e:
+        _fail(e)
+    if not catalog.offered:
+        err.print("no scenario to serve: " + "; ".join(catalog.skipped or ["none found"]), markup=False)
+        raise typer.Exit(2)
+    try:
+        sock = bind(host, port)
+    except OSError as e:
+        err.print(f"cannot listen on {host}:{port}: {e.strerror or e}", markup=False)
+        raise typer.Exit(2) from None
+    for problem in catalog.skipped:
+        err.print(_safe(f"skipped: {problem}"), markup=False, highlight=False, soft_wrap=True)
+    url = config.url(sock.getsockname()[1])
+
+    def ready() -> None:
+        names = ", ".join(catalog.names())
+        out.print(
+            f"troupe serve: {url}  ({len(catalog.offered)} scenarios: {names})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        out.print(f"OpenAI-compatible API: {url}v1  (model = a scenario name)", markup=False, highlight=False)
+        out.file.flush()
+
+    quiet_autogen_logs()
+    run_server(create_app(config, catalog), sock, on_ready=ready)
 
 
 def main() -> None:

@@ -2,11 +2,15 @@
 
 The rooms, bottom to top (each may import only those below it):
 
-    errors.py, _lazy.py  <  scenario  <  models (openai/, vllm/)  <  tools  <  agents  <  runtime  <  testing
-                         <  eval  <  cli.py, pytest_plugin.py, __init__.py
+    errors.py, _lazy.py  <  scenario  <  telemetry  <  models (openai/, vllm/)  <  tools  <  agents
+                         <  runtime  <  testing  <  serve, eval  <  cli.py, pytest_plugin.py, __init__.py
+
+`telemetry` (OpenTelemetry spans and metrics) sits below `models` because the model clients use it (the
+trace context they send to the server); it imports only the bottom (`errors`).
 
 `mcp_servers` runs as separate processes: it may import `scenario`, `models` and the bottom only, and
-nothing imports it. Inside `models`, the `openai` and `vllm` providers do not import each other. Every
+nothing imports it. Inside `models`, the `openai` and `vllm` providers do not import each other; nor do
+`serve` and `eval`. Every
 import counts: module level, inside functions, under `TYPE_CHECKING`, relative or absolute, and the lazy
 re-export maps of the rooms' `__init__`. An import *string* resolved at run time is not an import; the
 one there is, `models/_registry.py` naming the replay provider in `testing`, is deliberate.
@@ -31,17 +35,20 @@ ROOT_NAME = "autogen_troupe"
 RANKS = {
     "bottom": 0,
     "scenario": 1,
+    "telemetry": 1.5,  # between scenario and models: used by models (trace context), runtime and cli
     "models": 2,
     "tools": 3,
     "agents": 4,
     "runtime": 5,
     "testing": 6,
+    "serve": 7,
     "eval": 7,
     "top": 8,
 }
 BOTTOM = {"errors", "_lazy"}
 TOP = {"cli", "pytest_plugin", ""}  # "" is the package's own __init__
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
+FEATURES_SIDE_BY_SIDE = {"serve", "eval"}  # one rank, and neither imports the other
 MCP_SERVERS_MAY_IMPORT = {"bottom", "scenario", "models", "mcp_servers"}
 
 MAX_LINES = 550
@@ -146,6 +153,8 @@ def backwards(edge: Edge) -> str | None:
         return f"mcp_servers imports {dst}; it may import scenario, models and errors only"
     if {src, dst} == {f"models.{p}" for p in PROVIDERS}:
         return f"provider {src} imports provider {dst}"
+    if {src, dst} == FEATURES_SIDE_BY_SIDE:
+        return f"{src} imports {dst}; they stand side by side on testing and share only what is below"
     src_rank, dst_rank = rank(src), rank(dst)
     if src_rank is None or dst_rank is None:
         return f"{src} imports {dst}: a room this test does not know (add it to RANKS)"
@@ -210,7 +219,17 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
         ("eval/_worker.py", "autogen_troupe.testing._modes", True),
         ("cli.py", "autogen_troupe.eval._evaluate", True),
         ("testing/_suite.py", "autogen_troupe.eval._stats", False),
+        ("eval/_worker.py", "autogen_troupe.serve._runs", False),
+        ("serve/_runs.py", "autogen_troupe.eval._stats", False),
+        ("serve/_runs.py", "autogen_troupe.testing._modes", True),
+        ("cli.py", "autogen_troupe.serve._app", True),
+        ("testing/_modes.py", "autogen_troupe.serve._runs", False),
+        ("serve/_app.py", "autogen_troupe.cli", False),
         ("runtime/_runner.py", "autogen_troupe.cli", False),
+        ("models/openai/_wire.py", "autogen_troupe.telemetry", True),
+        ("runtime/_observe.py", "autogen_troupe.telemetry._spans", True),
+        ("telemetry/_spans.py", "autogen_troupe.models._redact", False),
+        ("telemetry/_setup.py", "autogen_troupe.errors", True),
     ],
 )
 def test_the_rules_between_rooms(source: str, target: str, allowed: bool) -> None:

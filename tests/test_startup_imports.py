@@ -1,5 +1,7 @@
 """Start-up costs only what a command uses: `troupe --help`, `check`, `list` and `schema` import no AutoGen,
-openai, mcp or vLLM code, and a run without MCP servers never imports the MCP SDK (0.8 s).
+openai, mcp, vLLM or OpenTelemetry code, a run without MCP servers never imports the MCP SDK (0.8 s), and a
+run without tracing imports none of OpenTelemetry's SDK or exporters, nor our spans (AutoGen itself
+imports the OpenTelemetry API, which costs nothing without a provider).
 
 Each command runs as `troupe` does, in a fresh interpreter, which reports the modules it loaded on exit.
 """
@@ -29,21 +31,37 @@ from autogen_troupe.cli import main
 sys.exit(main())
 """
 
-ENGINE_LIBRARIES = ("autogen_core", "autogen_agentchat", "autogen_ext", "openai", "mcp", "mcp_types", "vllm")
+ENGINE_LIBRARIES = (
+    "autogen_core",
+    "autogen_agentchat",
+    "autogen_ext",
+    "openai",
+    "mcp",
+    "mcp_types",
+    "vllm",
+    "opentelemetry",
+)
+# What only tracing loads: OpenTelemetry's SDK and exporters, and the modules of ours that use them.
+TRACING_MODULES = ("opentelemetry.sdk", "opentelemetry.exporter", "autogen_troupe.telemetry._spans")
 
 
-def troupe_modules(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """Run `troupe ARGS` in a fresh interpreter; its result and the top-level packages it imported."""
+def troupe_modules(
+    tmp_path: Path, *args: str, full: bool = False, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `troupe ARGS` in a fresh interpreter (no OTEL_* settings but `env`); its result and the
+    top-level packages it imported (with `full`, every module's dotted name)."""
     report = tmp_path / "modules.json"
+    ours = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         cwd=tmp_path,
-        env={**os.environ, "MODULES_REPORT": str(report)},
+        env={**ours, **(env or {}), "MODULES_REPORT": str(report)},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    loaded = {m.partition(".")[0] for m in json.loads(report.read_text(encoding="utf-8"))}
+    names = json.loads(report.read_text(encoding="utf-8"))
+    loaded = set(names) if full else {m.partition(".")[0] for m in names}
     return proc, loaded
 
 
@@ -100,3 +118,34 @@ def test_a_run_with_an_mcp_server_imports_mcp(tmp_path: Path) -> None:
         )
     assert proc.returncode == 0, proc.stderr
     assert {"mcp", "mcp_types"} <= loaded
+
+
+def test_a_run_without_tracing_loads_no_tracing_code(tmp_path: Path) -> None:
+    replies = ["Day 1: Kathmandu.", "Try dal bhat.", "Say Namaste.", "Plan done. TERMINATE"]
+    with FakeOpenAI(replies=replies) as srv:
+        proc, loaded = troupe_modules(
+            tmp_path,
+            "run",
+            "travel_planning",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            "m",
+            "--quiet",
+            full=True,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "autogen_agentchat" in loaded and "opentelemetry.trace" in loaded  # AutoGen's own import
+    assert sorted(m for m in loaded if m.startswith(TRACING_MODULES)) == []
+    assert "traceparent" not in srv.chat_requests[0].headers
+
+
+def test_a_traced_run_does_load_it(tmp_path: Path) -> None:
+    """The other side of the check above: with --trace the probe sees the SDK and our spans."""
+    with FakeOpenAI(replies=["Plan done. TERMINATE"] * 4) as srv:
+        proc, loaded = troupe_modules(
+            tmp_path, "run", "travel_planning", "--base-url", srv.base_url, "--model", "m", "--quiet",
+            "--trace", full=True, env={"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"},
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert {"opentelemetry.sdk.trace", "autogen_troupe.telemetry._spans"} <= loaded

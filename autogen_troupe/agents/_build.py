@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.agents import AssistantAgent, UserProxyAgent
 from autogen_agentchat.base import ChatAgent, TerminationCondition
 from autogen_agentchat.base import Team as AutogenTeam
 from autogen_agentchat.conditions import (
@@ -46,6 +46,7 @@ from ..scenario._schema import (
 
 __all__ = [
     "ClientFor",
+    "HumanFor",
     "LimitsFor",
     "ToolFor",
     "WorkbenchFor",
@@ -62,6 +63,8 @@ WorkbenchFor = Callable[[str, McpUse], Workbench]
 ToolFor = Callable[[PythonToolUse], BaseTool[Any, Any]]
 LimitsFor = Callable[[str], "ModelLimits | None"]
 """(agent name or 'selector') → what sizes its model context (None: nothing known)."""
+HumanFor = Callable[[Agent], Callable[..., Any]]
+"""(a user agent) → its input function `(prompt, cancellation_token) -> answer` (see runtime._human)."""
 
 
 _SELECTOR_PROMPT = (  # the length of AutoGen 0.7.5's default selector prompt, less its {history}
@@ -201,11 +204,17 @@ def assemble_team(
     tool_for: ToolFor | None = None,
     extra_termination: TerminationCondition | None = None,
     limits_for: LimitsFor | None = None,
+    human_for: HumanFor | None = None,
 ) -> AutogenTeam:
-    """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps)."""
+    """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps).
+
+    A user agent (`kind: user`) is a UserProxyAgent asking through `human_for(agent)` (None: AutoGen's
+    own, the terminal's `input()`)."""
     team = scenario.team
     agents: list[ChatAgent] = [
-        assemble_agent(
+        UserProxyAgent(a.name, description=a.description, input_func=human_for(a) if human_for else None)
+        if a.kind == "user"
+        else assemble_agent(
             a,
             scenario_model=scenario.model,
             client_for=client_for,

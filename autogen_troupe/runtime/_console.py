@@ -70,6 +70,8 @@ class ConsoleView:
             self._header(item.source, f"handoff → {item.target}", item.elapsed_s, item)
             self.console.print(RichText(_clip(item.content)))
         elif isinstance(item, Event):
+            if item.type == "UserInputRequestedEvent":
+                return  # the question itself is asked by whoever answers it (ConsoleAsk)
             self._header(item.source, item.type, item.elapsed_s, item)
             if item.content:
                 self.console.print(RichText(_clip(item.content), style="dim"))

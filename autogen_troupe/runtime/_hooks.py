@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from ..models._resolved import ResolvedModel
     from ..scenario import McpUse
+    from ._human import Answer
 
 __all__ = [
     "ClientSource",
@@ -73,12 +74,14 @@ class RunHooks:
     `clients`: where the agents' model clients come from (default: a live `ClientPool`, closed with the run).
     `wrap_workbench(agent, workbench)` and `wrap_tool(python_tool)` see every tool call.
     `replace_mcp(agent, mcp_use)` answers an agent's MCP tools itself; then no MCP server is started.
+    `wrap_human(agent, answer)` sees (record) or gives (replay) every answer of a user agent.
     """
 
     clients: ClientSource | None = None
     wrap_workbench: Callable[[str, Workbench], Workbench] | None = None
     wrap_tool: Callable[[BaseTool[Any, Any]], BaseTool[Any, Any]] | None = None
     replace_mcp: Callable[[str, McpUse], Workbench] | None = None
+    wrap_human: Callable[[str, Answer], Answer] | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
 from ._hooks import ClientSource, OneClient, RunHooks, guarded
+from ._observe import observing
 from ._transcript import Chunk, Entry, RunResult, TranscriptWriter, Usage, entry_from_autogen
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class RunOptions:
     # the console; process-wide, so for one run per process (the CLI). `show_engine_logs` also prints them.
     capture_engine_logs: bool = False
     show_engine_logs: bool = False
+    run_id: str | None = None  # a caller's name for the run (a server's): in the transcript's name and header
+    ask_human: Any = None  # runtime._human.AskHuman: who answers a user agent (None: its default answer)
 
 
 def resolve_agent_model(
@@ -115,6 +118,7 @@ async def open_team(
     errors: list[TroupeError] = []
 
     async with contextlib.AsyncExitStack() as stack:
+        observe = stack.enter_context(observing(options.env))  # spans, when telemetry is on
         pool: ClientSource = source if source is not None else ClientPool()
         if source is None:
             stack.push_async_callback(pool.aclose)
@@ -123,23 +127,25 @@ async def open_team(
             spec = pool.spec_for(agent, functools.partial(resolve_agent_model, scenario, ref, options))
             if spec is not None:
                 specs[agent] = spec
-            return guarded(pool.get(spec, agent), errors)
+            return guarded(observe.client(pool.get(spec, agent), spec, agent), errors)
 
         replace_mcp, wrap_workbench, wrap_tool = hooks.replace_mcp, hooks.wrap_workbench, hooks.wrap_tool
         mcp = None if replace_mcp else await stack.enter_async_context(McpServerPool(scenario.mcp_servers))
 
         def workbench_for(agent: str, use: Any) -> Any:
             if replace_mcp is not None:
-                return replace_mcp(agent, use)
-            assert mcp is not None  # started above whenever nothing replaces it
-            wb = mcp.workbench(use)
-            return wrap_workbench(agent, wb) if wrap_workbench else wb
+                wb = replace_mcp(agent, use)
+            else:
+                assert mcp is not None  # started above whenever nothing replaces it
+                wb = mcp.workbench(use)
+                wb = wrap_workbench(agent, wb) if wrap_workbench else wb
+            return observe.workbench(wb, use.server, scenario.mcp_servers.get(use.server))
 
         def tool_for(use: Any) -> Any:
             # The scenario's own folder is searched first, so a tools.py beside the file just works.
             search = (scenario.source.parent,) if scenario.source else ()
             tool = load_python_tool(use, search_path=search)
-            return wrap_tool(tool) if wrap_tool else tool
+            return observe.tool(wrap_tool(tool) if wrap_tool else tool)
 
         def limits_for(agent: str) -> ModelLimits | None:
             spec = specs.get(agent)
@@ -152,9 +158,16 @@ async def open_team(
             tool_for=tool_for,
             extra_termination=limit_conditions(scenario.limits),
             limits_for=limits_for,
+            human_for=functools.partial(_human_for, ask=options.ask_human, wrap=hooks.wrap_human),
         )
         await pool.prepare()
         yield OpenTeam(team=team, scenario=scenario, specs=specs, errors=errors)
+
+
+def _human_for(agent: Any, *, ask: Any, wrap: Any) -> Any:
+    from ._human import input_func_for
+
+    return input_func_for(agent, ask, wrap)
 
 
 def _client_source(
@@ -193,7 +206,7 @@ async def run_scenario(
     run = _RunRecord(scenario, task, options, on_event)
     raised: list[TroupeError] = []  # our errors the model clients raised, before AutoGen flattened them
     try:
-        with run.engine_logs():
+        with run.engine_logs(), run.traced():
             async with open_team(
                 scenario, model_client=model_client, clients=clients, options=options, hooks=hooks
             ) as opened:
@@ -207,13 +220,13 @@ async def run_scenario(
         raise
     except TroupeError as e:
         error = redact_text(f"{type(e).__name__}: {e}")
-        _where(e, run.finish(error, "error", error))
+        _where(e, run.finish(error, "error", error, error_type=type(e).__name__))
         raise
     except Exception as e:  # a failure deep in the team: ours as it was raised, else explained
         typed = raised[-1] if raised else None
         error = redact_text(f"{type(typed).__name__}: {typed}" if typed else _explain(e))
         failed = typed or RunError(error)
-        _where(failed, run.finish(error, "error", error))
+        _where(failed, run.finish(error, "error", error, error_type=type(failed).__name__))
         raise failed from e
     return run.finish(stop_reason, stopped_by, None)
 
@@ -231,6 +244,11 @@ class _RunRecord:
         self.usage = Usage()
         self.writer = _open_writer(scenario, options)
         self.log_path = self.writer.path.with_suffix(".log") if self.writer is not None else None
+        self.telemetry = _run_telemetry(scenario, task, options)
+
+    def traced(self) -> contextlib.AbstractContextManager[Any]:
+        """The run's span is the current one inside the block (nothing when telemetry is off)."""
+        return self.telemetry.active() if self.telemetry is not None else contextlib.nullcontext()
 
     def engine_logs(self) -> contextlib.AbstractContextManager[Any]:
         if not self.options.capture_engine_logs or self.log_path is None:
@@ -255,8 +273,10 @@ class _RunRecord:
         if self.on_event is not None:
             self.on_event(item)
 
-    def finish(self, stop_reason: str, stopped_by: Any, error: str | None) -> RunResult:
-        """The result, also written as the transcript's last record."""
+    def finish(
+        self, stop_reason: str, stopped_by: Any, error: str | None, *, error_type: str | None = None
+    ) -> RunResult:
+        """The result, also written as the transcript's last record (and the run's span ended)."""
         log = self.log_path
         result = RunResult(
             scenario=self.scenario.name,
@@ -273,9 +293,32 @@ class _RunRecord:
         if self.writer is not None:
             summary = result.model_dump(mode="json", exclude={"transcript"})
             summary["total_tokens"] = self.usage.total_tokens
+            if self.telemetry is not None and self.telemetry.trace_id:
+                summary["trace_id"] = self.telemetry.trace_id  # the run in the tracing backend
             self.writer.write({"record": "result", **summary})
             self.writer.close()
+        if self.telemetry is not None:
+            self.telemetry.finish(
+                stop_reason=redact_text(stop_reason),
+                stopped_by=str(stopped_by),
+                messages=len(self.entries),
+                input_tokens=self.usage.prompt_tokens,
+                output_tokens=self.usage.completion_tokens,
+                error_type=error_type,
+                error_message=error,
+            )
         return result
+
+
+def _run_telemetry(scenario: Scenario, task: str, options: RunOptions) -> Any:
+    """The run's telemetry with its span started, or None when telemetry is off (imports nothing then)."""
+    from .. import telemetry
+
+    if not telemetry.enabled():
+        return None
+    run = telemetry.RunTelemetry(env=options.env)
+    run.start(scenario=scenario.name, team_kind=scenario.team.kind, task_length=len(task))
+    return run
 
 
 def _where(error: BaseException, result: RunResult) -> None:
@@ -376,8 +419,17 @@ def _open_writer(scenario: Scenario, options: RunOptions) -> TranscriptWriter | 
     if options.out_dir is None:
         return None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    if options.run_id is not None:  # also in the name: a server's runs started at once stay apart
+        stamp += f"-{options.run_id}"
     writer = TranscriptWriter(Path(options.out_dir) / f"{scenario.name}-{stamp}.jsonl")
-    writer.write({"record": "run", "scenario": scenario.name, "started_at": dt.datetime.now(dt.timezone.utc)})
+    header: dict[str, Any] = {
+        "record": "run",
+        "scenario": scenario.name,
+        "started_at": dt.datetime.now(dt.timezone.utc),
+    }
+    if options.run_id is not None:
+        header["run_id"] = options.run_id
+    writer.write(header)
     return writer
 
 
@@ -422,4 +474,5 @@ def build_team(
         tool_for=load_python_tool,
         extra_termination=limit_conditions(scenario.limits),
         limits_for=limits_for,
+        human_for=functools.partial(_human_for, ask=options.ask_human, wrap=None),
     )

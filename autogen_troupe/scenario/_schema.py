@@ -76,6 +76,8 @@ from ._rules import (
 )
 
 __all__ = [
+    "DEFAULT_ANSWER",
+    "DEFAULT_ANSWER_TIMEOUT_S",
     "DEFAULT_MAX_MESSAGES",
     "DEFAULT_TIMEOUT_S",
     "MAX_MESSAGES",
@@ -299,8 +301,23 @@ class PythonToolUse(_Shorthand):
 # --------------------------------------------------------------------------- team
 
 
+DEFAULT_ANSWER_TIMEOUT_S = 300.0
+DEFAULT_ANSWER = "TERMINATE"
+_ASSISTANT_ONLY = (
+    "system_message", "model", "tools", "mcp", "reflect_on_tool_use", "max_tool_iterations", "handoffs",
+    "stream", "model_context",
+)  # fmt: skip
+_USER_ONLY = ("answer_timeout_s", "default_answer")
+
+
 class Agent(Frozen):
+    """An agent of the team: an assistant (a model, its tools), or the person (`kind: user`), asked for
+    an answer whenever it is their turn."""
+
     name: str
+    kind: Literal["assistant", "user"] = Field(
+        "assistant", description="`user`: the person answers this agent's turns (AutoGen's UserProxyAgent)."
+    )
     description: str = "An agent that provides assistance with ability to use tools."
     system_message: str | None = Field(None, description="Left out: AutoGen's default assistant prompt.")
     model: ModelRef | None = Field(None, description="Overrides the scenario's model for this agent.")
@@ -315,6 +332,13 @@ class Agent(Frozen):
     model_context: ModelContext | None = Field(
         None, description="What of the conversation this agent sends to its model (default: the team's)."
     )
+    answer_timeout_s: Seconds | None = Field(
+        None,
+        description=f"User agents: how long to wait for the person (default {DEFAULT_ANSWER_TIMEOUT_S:g}).",
+    )
+    default_answer: str | None = Field(
+        None, description=f"User agents: the answer when none comes in time (default {DEFAULT_ANSWER!r})."
+    )
 
     @field_validator("name")
     @classmethod
@@ -326,6 +350,30 @@ class Agent(Frozen):
         if len(v) > MAX_NAME_LENGTH:
             raise ValueError(f"an agent name has at most {MAX_NAME_LENGTH} characters, this one {len(v)}")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _user_description(cls, v: Any) -> Any:
+        if isinstance(v, dict) and v.get("kind") == "user" and "description" not in v:
+            return {**v, "description": "A human user."}  # AutoGen's own words for its UserProxyAgent
+        return v
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> Agent:
+        wrong = _ASSISTANT_ONLY if self.kind == "user" else _USER_ONLY
+        for key in wrong:
+            if key in self.model_fields_set:
+                other = "an assistant" if self.kind == "user" else "a user agent (kind: user)"
+                raise _fail(f"{key} only applies to {other}, and {self.name!r} is kind {self.kind!r}", key)
+        return self
+
+    @property
+    def answer_timeout(self) -> float:
+        return self.answer_timeout_s if self.answer_timeout_s is not None else DEFAULT_ANSWER_TIMEOUT_S
+
+    @property
+    def answer_default(self) -> str:
+        return self.default_answer if self.default_answer is not None else DEFAULT_ANSWER
 
     @model_validator(mode="after")
     def _unique_tools(self) -> Agent:

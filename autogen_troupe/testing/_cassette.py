@@ -35,6 +35,7 @@ __all__ = [
     "ModelResponse",
     "RecordedCall",
     "ToolRecord",
+    "UserAnswer",
     "cassette_path_for",
     "diff_requests",
     "fingerprint",
@@ -79,13 +80,15 @@ class ModelResponse(Frozen):
 
 
 class ModelCall(Frozen):
-    """One model call: who asked, the request's fingerprint and normalised form, and the answer."""
+    """One model call: who asked, the request's fingerprint and normalised form, the answer, and how long
+    it took (seconds; a replay's spans show it)."""
 
     agent: str
     fingerprint: str
     stream: bool = False
     request: dict[str, Any]
     response: ModelResponse
+    duration_s: float | None = None
 
 
 class ToolRecord(Frozen):
@@ -100,6 +103,14 @@ class ToolRecord(Frozen):
     arguments: Any
     result: str
     is_error: bool = False
+    duration_s: float | None = None  # how long the call took when recorded
+
+
+class UserAnswer(Frozen):
+    """What the person answered a user agent (`kind: user`), or its default when nobody did."""
+
+    agent: str
+    answer: str
 
 
 class AgentRecord(Frozen):
@@ -133,6 +144,9 @@ class Cassette(Frozen):
     )
     model_calls: tuple[ModelCall, ...] = ()
     tool_calls: tuple[ToolRecord, ...] = ()
+    user_answers: tuple[UserAnswer, ...] = Field(
+        (), description="The answers user agents got, in order; replay gives them again."
+    )
 
     def dumps(self, *, secrets: Iterable[str] = ()) -> str:
         """The file text: stable key order, two-space indent, credentials scrubbed."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ._cassette import (
     Cassette,
     ModelCall,
     ToolRecord,
+    UserAnswer,
     _canonical,
     fingerprint,
     normalise_arguments,
@@ -93,6 +95,7 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             settings=self._settings,
         )
+        started = time.monotonic()
         result = await self._inner.create(
             messages,
             tools=tools,
@@ -101,7 +104,7 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
         )
-        self._recorder._model_call(self._agent, request, result, stream=False)
+        self._recorder._model_call(self._agent, request, result, stream=False, started=started)
         return result
 
     async def create_stream(
@@ -122,6 +125,7 @@ class _RecordingClient:
             extra_create_args=extra_create_args,
             settings=self._settings,
         )
+        started = time.monotonic()
         async for item in self._inner.create_stream(
             messages,
             tools=tools,
@@ -131,7 +135,7 @@ class _RecordingClient:
             cancellation_token=cancellation_token,
         ):
             if not isinstance(item, str):
-                self._recorder._model_call(self._agent, request, item, stream=True)
+                self._recorder._model_call(self._agent, request, item, stream=True, started=started)
             yield item
 
     def __getattr__(self, name: str) -> Any:  # usage counters, model_info, count_tokens, close...
@@ -173,6 +177,7 @@ class Recorder:
         self._agents: dict[str, AgentRecord] = {}
         self._calls: list[ModelCall] = []
         self._tools: list[ToolRecord] = []
+        self._answers: list[UserAnswer] = []
         self._mcp_tools: dict[str, dict[str, dict[str, Any]]] = {}
         self._call_agents: dict[str, str] = {}
         self._workbench_count: dict[str, int] = {}
@@ -192,7 +197,10 @@ class Recorder:
         """Everything a run needs to be recorded: clients through `inner` (default: a new ClientPool), and
         every tool call seen."""
         return RunHooks(
-            clients=self.clients(inner), wrap_workbench=self.wrap_workbench, wrap_tool=self.wrap_tool
+            clients=self.clients(inner),
+            wrap_workbench=self.wrap_workbench,
+            wrap_tool=self.wrap_tool,
+            wrap_human=self.wrap_human,
         )
 
     def wrap_workbench(self, agent: str, workbench: Any) -> Any:
@@ -209,15 +217,27 @@ class Recorder:
 
         async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
             agent = self._call_agents.get(call_id or "", "?")
+            started = time.monotonic()
             try:
                 value = await inner.run_json(args, token, call_id=call_id)
             except Exception as e:
-                self._tool_call(agent, None, inner.name, args, str(e), True)
+                self._tool_call(agent, None, inner.name, args, str(e), True, started=started)
                 raise
-            self._tool_call(agent, None, inner.name, args, inner.return_value_as_string(value), False)
+            result = inner.return_value_as_string(value)
+            self._tool_call(agent, None, inner.name, args, result, False, started=started)
             return value
 
         return wrapped_tool(tool, run_json)
+
+    def wrap_human(self, agent: str, answer: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """A user agent's answers (the person's, or the default), recorded as they are given."""
+
+        async def recorded(question: Any) -> str:
+            text = await answer(question)
+            self._answers.append(UserAnswer(agent=agent, answer=text))
+            return text
+
+        return recorded
 
     # -------------------------------------------------------------- notes taken during the run
 
@@ -235,7 +255,9 @@ class Recorder:
         )
         self._secrets |= _spec_secrets(spec, self._env)
 
-    def _model_call(self, agent: str, request: dict[str, Any], result: Any, *, stream: bool) -> None:
+    def _model_call(
+        self, agent: str, request: dict[str, Any], result: Any, *, stream: bool, started: float
+    ) -> None:
         response = _response_from(result)
         for c in response.tool_calls:
             self._call_agents[c.id] = agent
@@ -246,11 +268,20 @@ class Recorder:
                 stream=stream,
                 request=request,
                 response=response,
+                duration_s=_since(started),
             )
         )
 
     def _tool_call(
-        self, agent: str, server: str | None, tool: str, args: Any, result: str, is_error: bool
+        self,
+        agent: str,
+        server: str | None,
+        tool: str,
+        args: Any,
+        result: str,
+        is_error: bool,
+        *,
+        started: float,
     ) -> None:
         self._tools.append(
             ToolRecord(
@@ -260,6 +291,7 @@ class Recorder:
                 arguments=normalise_arguments(dict(args or {})),
                 result=result,
                 is_error=is_error,
+                duration_s=_since(started),
             )
         )
 
@@ -287,7 +319,13 @@ class Recorder:
             mcp_tools={s: tuple(t.values()) for s, t in sorted(self._mcp_tools.items())},
             model_calls=tuple(self._calls),
             tool_calls=tuple(self._tools),
+            user_answers=tuple(self._answers),
         )
+
+
+def _since(started: float) -> float:
+    """Seconds since `started` (time.monotonic()), to the millisecond: what a cassette keeps."""
+    return round(time.monotonic() - started, 3)
 
 
 def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder: Recorder) -> Any:
@@ -299,9 +337,16 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
         return tools
 
     async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
+        started = time.monotonic()
         result = await inner.call_tool(name, arguments, token, call_id)
         recorder._tool_call(
-            agent, server, back.get(name, name), arguments, result.to_text(), bool(result.is_error)
+            agent,
+            server,
+            back.get(name, name),
+            arguments,
+            result.to_text(),
+            bool(result.is_error),
+            started=started,
         )
         return result
 

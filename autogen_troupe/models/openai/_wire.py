@@ -8,7 +8,10 @@ and turns a 200 answer that is no answer into an error the SDK retries or raises
 - an HTML page, an empty or cut body, no choices, a stream that stops before its finish reason (see
   `_answers`) become faults: retried while nothing of the answer has been passed on, then raised;
 - every request goes through `_http`'s clients (redirects only within one origin, a ceiling on
-  `Retry-After`) and the network guard, a redirect's too.
+  `Retry-After`) and the network guard, a redirect's too;
+- with telemetry on, every request carries the W3C trace context of the `chat` span it belongs to
+  (`traceparent`), so a server that traces (vLLM's `--otlp-traces-endpoint`) joins our trace, and the
+  answer's model, id and finish reasons go on that span.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import httpx2
 
+from ...telemetry import note_response, trace_headers
 from .._http import async_client
 from .._network import check_endpoint
 from ._answers import Fault, StreamCheck, completion_fault, parse_body, sample
@@ -210,6 +214,7 @@ class _CheckedSSE(httpx2.AsyncByteStream):
         fault = self.check.chunk(obj)
         if fault is not None:
             return b"", fault, True
+        _note(obj)
         if fixed is None:
             return event, None, False
         others = [x for x in lines if x.split(b":", 1)[0] != b"data"]
@@ -218,6 +223,24 @@ class _CheckedSSE(httpx2.AsyncByteStream):
     async def aclose(self) -> None:
         await self._items.aclose()
         await self._response.aclose()
+
+
+def _note(obj: Any) -> None:
+    """The answer's model, id and finish reasons, for the model call's span (if it is traced)."""
+    if not isinstance(obj, dict):
+        return
+    found = obj.get("choices")
+    choices = found if isinstance(found, list) else []
+    reasons = [
+        c["finish_reason"] for c in choices if isinstance(c, dict) and isinstance(c.get("finish_reason"), str)
+    ]
+    model, answer_id = obj.get("model"), obj.get("id")
+    for reason in reasons or [None]:
+        note_response(
+            model=model if isinstance(model, str) else None,
+            response_id=answer_id if isinstance(answer_id, str) else None,
+            finish_reason=reason,
+        )
 
 
 def _headers_without_length(headers: httpx2.Headers) -> list[tuple[str, str]]:
@@ -260,6 +283,7 @@ class _WireTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         check_endpoint(str(request.url))  # every request, a redirect's too; create() checks only base_url
+        request.headers.update(trace_headers())  # empty with telemetry off
         response = await self._inner.handle_async_request(request)
         if request.method != "POST" or not request.url.path.rstrip("/").endswith("/chat/completions"):
             return response
@@ -302,6 +326,7 @@ class _WireTransport(httpx2.AsyncBaseTransport):
             )
         if fault is not None:
             return _fault_response(response, fault)
+        _note(obj)
         content = json.dumps(obj, ensure_ascii=False).encode() if changed else body
         return httpx2.Response(
             200,

@@ -37,6 +37,7 @@ from typing_extensions import Self
 
 from ...errors import ModelCallError, ProfileError
 from ...scenario._base import Frozen
+from ...telemetry import note_response, trace_headers
 from .._facts import model_info_for, preset_for
 from .._resolved import VllmModel, as_resolved
 from ._default_model import DEFAULT_MODEL_ALIAS
@@ -187,7 +188,9 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         request = build()
         engine_input, params, parser = await render(handle, self._renderer(handle), request)
         final = None
-        async with contextlib.aclosing(handle.generate(engine_input, params, _request_id())) as outputs:
+        request_id = _request_id()
+        generated = handle.generate(engine_input, params, request_id, trace_headers())
+        async with contextlib.aclosing(generated) as outputs:
             async for res in outputs:
                 final = res
         if final is None:
@@ -195,6 +198,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         out = final.outputs[0]
         if out.finish_reason == "error":
             raise ModelCallError("the vLLM engine failed while generating")
+        note_response(response_id=request_id, finish_reason=out.finish_reason)  # vLLM's span has the id
         reasoning, content, calls = None, out.text, []
         if parser is not None:
             parser.set_prompt_token_ids(final.prompt_token_ids)
@@ -249,7 +253,9 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         content: list[str] = []
         reasoning: list[str] = []
         calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
-        async with contextlib.aclosing(handle.generate(engine_input, params, _request_id())) as outputs:
+        request_id = _request_id()
+        generated = handle.generate(engine_input, params, request_id, trace_headers())
+        async with contextlib.aclosing(generated) as outputs:
             async for res in outputs:
                 if res.prompt_token_ids is not None:
                     prompt_ids = list(res.prompt_token_ids)
@@ -286,6 +292,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
                 if delta_content:
                     content.append(delta_content)
                     sink.put_nowait(delta_content)
+        note_response(response_id=request_id, finish_reason=finish_reason)
         usage = RequestUsage(prompt_tokens=len(prompt_ids), completion_tokens=completion_tokens)
         function_calls = [_function_call(i or None, n, a) for i, n, a in (calls[k] for k in sorted(calls))]
         sink.put_nowait(

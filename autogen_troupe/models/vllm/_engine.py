@@ -11,18 +11,27 @@ engine therefore serves every loop and every `asyncio.run()` of the process, and
 all of them are batched together.
 
 Nothing here imports vLLM at module import; `import_vllm()` does, after setting our env defaults.
+
+Tracing: a request carries its `chat` span's trace context as vLLM's `trace_headers`. An engine loaded
+while telemetry is on keeps request statistics and makes vLLM's own `llm_request` span (queue, prefill and
+decode timings) for each request, as a child of that `chat` span, through the application's tracer
+provider: vLLM's `otlp_traces_endpoint` would install a provider and exporter of its own, so it is not
+set, and the one switch it would turn on (the output processor's `tracing_enabled`) is turned on here.
+vLLM's spans of the load itself nest under the span that was current when the engine was asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import functools
 import gc
 import json
 import logging
 import os
 import queue
+import random
 import shutil
 import threading
 import time
@@ -178,6 +187,7 @@ class _Add:
     engine_input: Any
     params: SamplingParams
     stream: _Stream
+    trace_headers: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -212,10 +222,12 @@ class EngineHandle:
     _dead: BaseException | None = None
     _renderers: dict[tuple[Any, ...], OnlineRenderer] = field(default_factory=dict)
     _renderers_lock: threading.Lock = field(default_factory=threading.Lock)
+    _context: contextvars.Context | None = None  # the caller's, for vLLM's spans of the load
 
     # ----------------------------------------------------------------- caller side
 
     def start(self) -> None:
+        self._context = contextvars.copy_context()
         self._thread = threading.Thread(
             target=self._run, name=f"troupe-vllm:{os.path.basename(self.model)}", daemon=True
         )
@@ -271,13 +283,19 @@ class EngineHandle:
             return found
 
     async def generate(
-        self, engine_input: Any, params: SamplingParams, request_id: str
+        self,
+        engine_input: Any,
+        params: SamplingParams,
+        request_id: str,
+        trace_headers: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[RequestOutput, None]:
-        """Run one request, yielding its RequestOutputs; leaving early (break, cancel) aborts it."""
+        """Run one request, yielding its RequestOutputs; leaving early (break, cancel) aborts it.
+
+        `trace_headers` (W3C trace context) make the engine's span of the request a child of that span."""
         if self._dead is not None:
             raise ModelCallError(f"the vLLM engine for {self.model} has stopped: {self._dead}")
         stream = _Stream(asyncio.get_running_loop(), asyncio.Queue())
-        self._inbox.put(_Add(request_id, engine_input, params, stream))
+        self._inbox.put(_Add(request_id, engine_input, params, stream, trace_headers or None))
         finished = False
         try:
             while not finished:
@@ -318,7 +336,7 @@ class EngineHandle:
     def _run_engine(self) -> None:
         started = time.perf_counter()
         try:
-            self._llm = self._load()
+            self._llm = (self._context or contextvars.Context()).run(self._load)
         except BaseException as e:
             self._dead = e
             self.ready.set_exception(e)
@@ -342,13 +360,29 @@ class EngineHandle:
         from vllm.engine.arg_utils import EngineArgs
         from vllm.v1.engine.llm_engine import LLMEngine
 
+        from ...telemetry import enabled
+
         args = {**ENGINE_ARG_DEFAULTS, **self.engine_args}
+        traced = enabled()
+        if traced and "disable_log_stats" not in self.engine_args:
+            args["disable_log_stats"] = False  # a request's span is made from its statistics
         logging.getLogger("torch._library.triton").setLevel(logging.ERROR)  # "Triton not available"
         try:
             with warnings.catch_warnings():  # deprecation notices from torch inside vLLM's start-up
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)
-                return LLMEngine.from_engine_args(EngineArgs(model=self.model, **args))
+                try:
+                    llm = LLMEngine.from_engine_args(EngineArgs(model=self.model, **args))
+                finally:
+                    if traced:
+                        # vLLM seeds Python's global `random` with 0 while it loads, and OpenTelemetry's
+                        # default trace and span ids come from it: every traced process would then make
+                        # the same ids (seen: a run's agent and chat spans got the ids of vLLM's load
+                        # spans). Seeded again from the OS, ids are unique again.
+                        random.seed()
+            if traced and not args["disable_log_stats"]:
+                _request_spans(llm)
+            return llm
         except TypeError as e:
             raise ProfileError(f"invalid vLLM engine_args {sorted(self.engine_args)}: {e}") from None
         except TroupeError:
@@ -370,7 +404,12 @@ class EngineHandle:
                     return
                 if isinstance(command, _Add):
                     try:
-                        llm.add_request(command.request_id, command.engine_input, command.params)
+                        llm.add_request(
+                            command.request_id,
+                            command.engine_input,
+                            command.params,
+                            trace_headers=command.trace_headers,
+                        )
                     except Exception as e:  # a bad request (too long, invalid params) fails alone
                         command.stream.put(ModelCallError(f"vLLM rejected the request: {e}"))
                     else:
@@ -427,6 +466,16 @@ class EngineHandle:
                 log.debug("shutting down the vLLM engine for %s failed: %s", self.model, e)
             del llm
             gc.collect()
+
+
+def _request_spans(llm: LLMEngine) -> None:
+    """Make vLLM's `llm_request` span for each finished request that carries trace context, without the
+    tracer provider and exporter vLLM's `otlp_traces_endpoint` would install (vLLM 0.32's switch)."""
+    processor = getattr(llm, "output_processor", None)
+    if processor is not None and hasattr(processor, "tracing_enabled"):
+        processor.tracing_enabled = True
+    else:  # another vLLM: its request spans are not made, ours are
+        log.debug("this vLLM has no output_processor.tracing_enabled; no engine spans")
 
 
 # --------------------------------------------------------------------------- the registry

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +49,16 @@ def vllm_openai_server(
     template: str = "chatml_hermes",
     tool_parser: str = "hermes",
     ready_timeout_s: float = 300.0,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """Start the server, wait until it answers, yield it; stop it (and its engine core) on exit.
 
-    Its output goes to `log`; when it exits early or is not ready in time, the RuntimeError carries the
-    log's tail.
+    `extra_args` go on its command line (e.g. `--otlp-traces-endpoint URL`), `env` over ours. Its output
+    goes to `log`; when it exits early or is not ready in time, the RuntimeError carries the log's tail.
     """
     port = free_port()
-    env = {**os.environ, **ENV_DEFAULTS}
+    env = {**os.environ, **ENV_DEFAULTS, **(env or {})}
     env.pop("VLLM_LOGGING_LEVEL")  # its start-up log is what explains a failure
     cmd = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
@@ -65,6 +67,7 @@ def vllm_openai_server(
         "--enforce-eager", "--max-model-len", str(max_model_len),
         "--enable-auto-tool-choice", "--tool-call-parser", tool_parser,
         "--chat-template", str(builtin_chat_template(template)),
+        *extra_args,
     ]  # fmt: skip
     started = time.perf_counter()
     with log.open("wb") as out:

@@ -1,0 +1,320 @@
+"""Runs a server is carrying: each one a task driving the one run seam (`testing.execute`), its events
+kept in order and fanned out to whoever watches (the page, an SSE client, a chat completion).
+
+Every run writes its JSONL transcript under the server's `--out` folder, as `troupe run` does; what is
+kept here is for watching: the entries as they come (secrets masked), the question a user agent is
+waiting on, and how the run ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import TroupeError
+from ..models._redact import redact_data, redact_text
+from ..runtime._transcript import Chunk, RunResult, Usage
+from ._catalog import Catalog
+from ._config import ServeConfig
+
+__all__ = ["RunManager", "ServedRun", "Status", "usage_json"]
+
+Status = Literal["running", "waiting", "done", "failed", "stopped"]
+_QUEUE_MAX = 10_000  # events a watcher may fall behind by before it is dropped (it can reconnect)
+_CLOSE = {"event": "_close"}
+
+
+def usage_json(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+@dataclass
+class Pending:
+    """A question a user agent is waiting on; answered through `ServedRun.answer`."""
+
+    id: str
+    agent: str
+    prompt: str
+    timeout_s: float
+    default_answer: str
+    asked_at: float
+    future: asyncio.Future[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "agent": self.agent,
+            "prompt": self.prompt,
+            "timeout_s": self.timeout_s,
+            "default_answer": self.default_answer,
+            "asked_at": self.asked_at,
+        }
+
+
+@dataclass
+class ServedRun:
+    """One run: its events (each with a sequence number; streamed chunks are passed on, not kept), its
+    status, and how it ended."""
+
+    id: str
+    scenario: str
+    task: str
+    origin: str
+    started_at: float = field(default_factory=time.time)
+    status: Status = "running"
+    events: list[dict[str, Any]] = field(default_factory=list)
+    result: RunResult | None = None
+    error: str | None = None
+    transcript: Path | None = None
+    pending: Pending | None = None
+    tokens: dict[str, Usage] = field(default_factory=dict)
+    ended_at: float | None = None
+    _started: float = field(default_factory=time.monotonic)
+    _watchers: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
+    _task: asyncio.Task[None] | None = None
+    _ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # ------------------------------------------------------------------ what it shows
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for u in self.tokens.values():
+            total = total + u
+        return total
+
+    @property
+    def done(self) -> bool:
+        return self._ended.is_set()
+
+    def summary(self) -> dict[str, Any]:
+        """The run as the API lists it."""
+        elapsed = (self.ended_at or time.time()) - self.started_at
+        out: dict[str, Any] = {
+            "id": self.id,
+            "scenario": self.scenario,
+            "task": self.task,
+            "origin": self.origin,
+            "status": self.status,
+            "started_at": self.started_at,
+            "elapsed_s": round(elapsed, 3),
+            "usage": usage_json(self.usage),
+            "tokens_by_agent": {a: usage_json(u) for a, u in self.tokens.items() if u.total_tokens},
+            "messages": sum(1 for e in self.events if e["event"] == "entry" and e["data"]["kind"] == "text"),
+            "pending": self.pending.as_json() if self.pending is not None else None,
+            "transcript": self.transcript.name if self.transcript is not None else None,
+            "live": not self.done,
+            "run_id": self.id,
+        }
+        if self.result is not None:
+            out.update(
+                stop_reason=redact_text(self.result.stop_reason),
+                stopped_by=self.result.stopped_by,
+                final_message=redact_text(self.result.final_message),
+            )
+        if self.error is not None:
+            out["error"] = self.error
+        return redact_data(out)  # the task and answers may quote a secret; none leaves the server
+
+    # ------------------------------------------------------------------ what happens
+
+    def publish(self, event: str, data: dict[str, Any]) -> None:
+        """Keep (unless it is a chunk) and pass on one event, secrets masked."""
+        record: dict[str, Any] = {"event": event, "data": redact_data(data)}
+        if event != "chunk":
+            record["seq"] = len(self.events)
+            self.events.append(record)
+        for q in list(self._watchers):
+            try:
+                q.put_nowait(record)
+            except asyncio.QueueFull:  # far behind: drop it; the client reconnects with Last-Event-ID
+                self._watchers.discard(q)
+
+    def on_event(self, item: Any) -> None:
+        """The runner's `on_event`: each transcript entry (and streamed chunk) as it happens."""
+        if isinstance(item, Chunk):
+            self.publish(
+                "chunk", {"source": item.source, "content": item.content, "elapsed_s": item.elapsed_s}
+            )
+            return
+        if item.usage is not None:
+            self.tokens[item.source] = self.tokens.get(item.source, Usage()) + item.usage
+        self.publish("entry", item.model_dump(mode="json"))
+
+    def end(self, status: Status, *, result: RunResult | None = None, error: str | None = None) -> None:
+        self.status, self.result, self.error = status, result, error
+        self.ended_at = time.time()
+        if result is not None and result.transcript_path is not None:
+            self.transcript = result.transcript_path
+        self.publish("done", self.summary())
+        self._ended.set()
+        for q in list(self._watchers):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(_CLOSE)
+
+    def set_status(self, status: Status) -> None:
+        self.status = status
+        self.publish(
+            "status", {"status": status, "pending": self.pending.as_json() if self.pending else None}
+        )
+
+    async def wait(self) -> None:
+        await self._ended.wait()
+
+    def detail(self) -> dict[str, Any]:
+        """The summary with every entry so far (what the page draws a run from)."""
+        entries = [e["data"] for e in self.events if e["event"] == "entry"]
+        return {**self.summary(), "entries": entries}
+
+    def cancel(self) -> bool:
+        """Stop the run (its MCP servers end, its transcript gets its result); False if it had ended."""
+        if self.done or self._task is None:
+            return False
+        self._task.cancel()
+        return True
+
+    async def watch(self, after: int = -1) -> AsyncIterator[dict[str, Any]]:
+        """The run's events with a sequence number above `after`, then live ones until it ends."""
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUE_MAX)
+        self._watchers.add(q)
+        try:
+            last = after
+            for record in list(self.events):
+                if record["seq"] > last:
+                    last = record["seq"]
+                    yield record
+            while not (self.done and q.empty()):
+                record = await q.get()
+                if record is _CLOSE:
+                    break
+                if record.get("seq", last + 1) > last or record["event"] == "chunk":
+                    last = record.get("seq", last)
+                    yield record
+        finally:
+            self._watchers.discard(q)
+
+    # ------------------------------------------------------------------ a user agent's question
+
+    async def ask(self, question: Any) -> str | None:
+        """Wait for the person's answer to a user agent's question (the runner applies the timeout)."""
+        loop = asyncio.get_running_loop()
+        self.pending = Pending(
+            id=secrets.token_hex(6),
+            agent=question.agent,
+            prompt=question.prompt,
+            timeout_s=question.timeout_s,
+            default_answer=question.default_answer,
+            asked_at=time.time(),
+            future=loop.create_future(),
+        )
+        pending = self.pending
+        self.publish("input", pending.as_json())
+        self.set_status("waiting")
+        answered: str | None = None
+        try:
+            answered = await pending.future
+            return answered
+        finally:
+            self.pending = None
+            self.publish("input_closed", {"id": pending.id, "answered": answered is not None})
+            if not self.done:
+                self.set_status("running")
+
+    def answer(self, text: str, question_id: str | None = None) -> bool:
+        """Give the waiting question its answer; False when none is waiting (or another one is)."""
+        p = self.pending
+        if p is None or p.future.done() or (question_id is not None and question_id != p.id):
+            return False
+        p.future.set_result(text)
+        return True
+
+
+class RunManager:
+    """Starts runs, finds them, stops them; at most `config.max_runs` at once."""
+
+    def __init__(self, catalog: Catalog, config: ServeConfig, *, clients: Any = None) -> None:
+        self.catalog = catalog
+        self.config = config
+        self._clients = clients  # tests and benchmarks only: a client source instead of live models
+        self.runs: OrderedDict[str, ServedRun] = OrderedDict()
+
+    @property
+    def active(self) -> int:
+        return sum(1 for r in self.runs.values() if not r.done)
+
+    @property
+    def full(self) -> bool:
+        return self.active >= self.config.max_runs
+
+    def get(self, run_id: str) -> ServedRun | None:
+        return self.runs.get(run_id)
+
+    def start(self, scenario: str, task: str | None, *, origin: str, overrides: Any = None) -> ServedRun:
+        """Start a run of a served scenario; raises ScenarioError when its file no longer loads or there
+        is no task. The caller checks `full` first."""
+        from ..runtime._runner import RunOptions
+
+        sc = self.catalog.load(scenario)
+        task = task if task is not None and task.strip() else sc.task
+        if not task:
+            from ..errors import Issue, ScenarioError
+
+            where = sc.source or sc.name
+            raise ScenarioError([Issue(where, 1, 1, "the scenario has no task: give one")])
+        run = ServedRun(id=secrets.token_hex(6), scenario=sc.name, task=task, origin=origin)
+        base = self.config.overrides
+        if overrides is not None:
+            base = overrides if base is None else base.under(overrides)
+        options = RunOptions(
+            overrides=base, env=self.config.env, out_dir=self.config.out_dir, run_id=run.id, ask_human=run.ask
+        )
+        self.runs[run.id] = run
+        self._forget_old()
+        run._task = asyncio.get_running_loop().create_task(self._drive(run, sc, task, options))
+        return run
+
+    async def _drive(self, run: ServedRun, scenario: Any, task: str, options: Any) -> None:
+        from ..testing._modes import execute
+
+        try:
+            done = await execute(
+                scenario, "live", task=task, options=options, clients=self._clients, on_event=run.on_event
+            )
+        except asyncio.CancelledError as e:  # stopped: the runner wrote the transcript's result first
+            run.transcript = getattr(e, "transcript_path", None)
+            run.end("stopped", error="stopped before the team finished")
+            return
+        except TroupeError as e:
+            run.transcript = getattr(e, "transcript_path", None)
+            run.end("failed", error=redact_text(f"{type(e).__name__}: {e}"))
+            return
+        except Exception as e:  # a failure the runner did not type: still one line, never a traceback
+            run.end("failed", error=redact_text(f"The run failed: {type(e).__name__}: {e}"))
+            return
+        run.end("done" if done.ok else "failed", result=done.result, error=done.problem)
+
+    def _forget_old(self) -> None:
+        """Keep at most `keep_finished` ended runs in memory (their transcripts stay on disk)."""
+        ended = [k for k, r in self.runs.items() if r.done]
+        for k in ended[: max(0, len(ended) - self.config.keep_finished)]:
+            del self.runs[k]
+
+    async def aclose(self) -> None:
+        """Stop every run still going and wait (bounded) for their transcripts to be closed."""
+        going = [r for r in self.runs.values() if not r.done]
+        for r in going:
+            r.cancel()
+        tasks = [r._task for r in going if r._task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=15)

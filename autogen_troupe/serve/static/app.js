@@ -1,0 +1,540 @@
+// troupe serve's page: pick a scenario, start a run, watch it live (SSE over fetch, so the token can go
+// in a header), answer a user agent, stop it, open past runs. Every text from the server is set with
+// textContent: model output is never HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const PALETTE = ["#2f6fde", "#d9822b", "#2e8b57", "#9b59b6", "#c0392b", "#16a085", "#b7950b", "#7f8c8d"];
+const state = {
+  token: sessionStorage.getItem("troupe-token"),
+  scenarios: new Map(),
+  run: null,        // summary of the run on screen
+  entries: [],      // its transcript entries so far
+  lastSeq: -1,
+  stream: null,     // AbortController of the event stream
+  colors: new Map(),
+  streaming: null,  // {source, li} of the message being streamed
+  question: null,
+  ticker: null,
+};
+
+// ------------------------------------------------------------------ the API
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  const init = { method: options.method || "GET", headers };
+  if (options.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(options.body);
+  }
+  const r = await fetch(path, init);
+  if (r.status === 401) {
+    await askToken();
+    return api(path, options);
+  }
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((data.error && data.error.message) || `${r.status} ${r.statusText}`);
+  return data;
+}
+
+function askToken() {
+  return new Promise((resolve) => {
+    const dialog = $("token-dialog");
+    $("token-form").onsubmit = () => {
+      state.token = $("token-input").value.trim();
+      sessionStorage.setItem("troupe-token", state.token);
+      resolve();
+    };
+    if (!dialog.open) dialog.showModal();
+  });
+}
+
+// ------------------------------------------------------------------ scenarios and starting
+
+async function loadScenarios() {
+  const { scenarios } = await api("/api/scenarios");
+  const select = $("scenario");
+  select.replaceChildren();
+  for (const s of scenarios) {
+    state.scenarios.set(s.name, s);
+    select.append(new Option(s.name + (s.asks_user ? "  (asks you)" : ""), s.name));
+  }
+  state.maxRuns = (await api("/api/health")).max_runs;
+  if (scenarios.length) await showScenario(select.value);
+}
+
+async function showScenario(name) {
+  const s = await api("/api/scenarios/" + encodeURIComponent(name));
+  $("scenario-description").textContent = s.description || "";
+  $("task").value = s.task || "";
+  $("scenario-source").textContent = s.source;
+  const agents = $("scenario-agents");
+  agents.replaceChildren();
+  for (const a of s.agents) {
+    const li = document.createElement("li");
+    li.textContent = a.kind === "user" ? `${a.name} (you)` : a.name;
+    li.title = a.description;
+    if (a.kind === "user") li.className = "user";
+    agents.append(li);
+  }
+}
+
+async function start() {
+  $("start-error").textContent = "";
+  const body = { scenario: $("scenario").value, task: $("task").value };
+  const profile = $("model-profile").value.trim();
+  const model = $("model-id").value.trim();
+  if (profile || model) body.model = { ...(profile && { profile }), ...(model && { model }) };
+  $("start").disabled = true;
+  try {
+    const run = await api("/api/runs", { method: "POST", body });
+    openRun(run.id, run);
+    $("run").scrollIntoView({ block: "start" }); // on a phone the run is below the form
+    refreshRuns();
+  } catch (e) {
+    $("start-error").textContent = e.message;
+  } finally {
+    $("start").disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ the runs list
+
+function ago(epoch) {
+  const s = Math.max(0, Date.now() / 1000 - epoch);
+  if (s < 60) return `${Math.round(s)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(epoch * 1000).toLocaleDateString();
+}
+
+async function refreshRuns() {
+  let runs;
+  try {
+    ({ runs } = await api("/api/runs"));
+  } catch (e) {
+    return;
+  }
+  const going = runs.filter((r) => r.live).length;
+  $("server-info").textContent = `${state.scenarios.size} scenarios · ${going} of ${state.maxRuns} runs going`;
+  const list = $("runs");
+  list.replaceChildren();
+  for (const r of runs.slice(0, 100)) {
+    const li = document.createElement("li");
+    li.dataset.id = r.id;
+    if (state.run && state.run.id === r.id) li.className = "current";
+    const dot = document.createElement("span");
+    dot.className = "dot " + r.status;
+    dot.title = r.status;
+    const name = document.createElement("strong");
+    name.textContent = r.scenario;
+    const when = document.createElement("span");
+    when.className = "when";
+    when.textContent = ago(r.started_at);
+    const task = document.createElement("span");
+    task.className = "task";
+    task.textContent = `${r.status} · ${r.usage.total_tokens} tokens · ${r.task || ""}`;
+    li.append(dot, name, when, task);
+    li.onclick = () => openRun(r.id, r);
+    list.append(li);
+  }
+}
+
+// ------------------------------------------------------------------ one run
+
+function colorOf(agent) {
+  if (!state.colors.has(agent)) state.colors.set(agent, PALETTE[state.colors.size % PALETTE.length]);
+  return state.colors.get(agent);
+}
+
+function openRun(id, summary) {
+  if (state.stream) state.stream.abort();
+  Object.assign(state, { run: summary || { id }, entries: [], lastSeq: -1, streaming: null, colors: new Map() });
+  location.hash = "run=" + id;
+  $("empty").hidden = true;
+  $("run").hidden = false;
+  $("messages").replaceChildren();
+  showQuestion(null);
+  showHead();
+  draw();
+  follow(id);
+  for (const li of $("runs").children) li.classList.toggle("current", li.dataset.id === id);
+}
+
+function showHead() {
+  const r = state.run;
+  $("run-title").textContent = r.scenario || r.id;
+  $("run-task").textContent = r.task || "";
+  const status = r.status || "running";
+  $("run-status").textContent = status;
+  $("run-status").className = "badge " + status;
+  $("stop").hidden = !r.live;
+  const ending = [];
+  if (r.stop_reason) ending.push(r.stop_reason);
+  if (r.error) ending.push(r.error);
+  if (r.transcript) ending.push("transcript: " + r.transcript);
+  $("run-ending").textContent = ending.join(" · ");
+  clearInterval(state.ticker);
+  const tick = () => {
+    const elapsed = r.live ? Date.now() / 1000 - r.started_at : r.elapsed_s;
+    $("run-elapsed").textContent = elapsed == null ? "" : `${elapsed.toFixed(1)} s`;
+  };
+  tick();
+  if (r.live) state.ticker = setInterval(tick, 250);
+}
+
+async function follow(id) {
+  const controller = new AbortController();
+  state.stream = controller;
+  for (let attempt = 0; attempt < 20 && !controller.signal.aborted; attempt++) {
+    try {
+      const headers = { "Last-Event-ID": String(state.lastSeq) };
+      if (state.token) headers.Authorization = "Bearer " + state.token;
+      const r = await fetch(`/api/runs/${encodeURIComponent(id)}/events`, { headers, signal: controller.signal });
+      if (r.status === 401) { await askToken(); continue; }
+      if (!r.ok) throw new Error(`${r.status}`);
+      if (await readEvents(r.body)) return; // the run ended
+    } catch (e) {
+      if (controller.signal.aborted) return;
+    }
+    await new Promise((ok) => setTimeout(ok, 1000)); // the connection dropped: resume after lastSeq
+  }
+}
+
+async function readEvents(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return false;
+    buffer += value;
+    let cut;
+    while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
+      const event = parseEvent(block);
+      if (event && handle(event)) return true;
+    }
+  }
+}
+
+function parseEvent(block) {
+  let event = "message", id = null;
+  const data = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (line.startsWith("event:")) event = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    else if (line.startsWith("id:")) id = Number(line.slice(3).trim());
+  }
+  if (!data.length) return null;
+  return { event, id, data: JSON.parse(data.join("\n")) };
+}
+
+// One event; true when the run has ended.
+function handle({ event, id, data }) {
+  if (id !== null) {
+    if (id <= state.lastSeq) return false;
+    state.lastSeq = id;
+  }
+  if (event === "chunk") streamChunk(data);
+  else if (event === "entry") addEntry(data);
+  else if (event === "input") showQuestion(data);
+  else if (event === "input_closed") showQuestion(null);
+  else if (event === "status") {
+    state.run.status = data.status;
+    showHead();
+    refreshRuns(); // the list shows the same status (waiting, running) and tokens as the header
+  } else if (event === "done") {
+    state.run = { ...state.run, ...data, live: false };
+    showQuestion(null);
+    endStream();
+    showHead();
+    draw();
+    refreshRuns();
+    return true;
+  }
+  return false;
+}
+
+// ------------------------------------------------------------------ messages
+
+function messageItem(source, kind, entry) {
+  const li = document.createElement("li");
+  li.className = "msg " + kind;
+  li.style.setProperty("--agent", colorOf(source));
+  const head = document.createElement("header");
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = source;
+  const what = document.createElement("span");
+  what.className = "muted what";
+  what.textContent = kind;
+  const meta = document.createElement("span");
+  meta.className = "muted meta";
+  head.append(who, what, meta);
+  li.append(head);
+  if (entry) setMeta(li, entry);
+  $("messages").append(li);
+  li.scrollIntoView({ block: "nearest" });
+  return li;
+}
+
+function setMeta(li, entry) {
+  const parts = [`${entry.elapsed_s.toFixed(1)} s`];
+  if (entry.usage) parts.push(`${entry.usage.prompt_tokens}+${entry.usage.completion_tokens} tokens`);
+  li.querySelector(".meta").textContent = parts.join(" · ");
+}
+
+function textBlock(li, text) {
+  const div = document.createElement("div");
+  div.className = "content";
+  div.textContent = text;
+  li.append(div);
+  return div;
+}
+
+function folded(li, summary, body, isError) {
+  const d = document.createElement("details");
+  if (isError) d.className = "is-error";
+  const s = document.createElement("summary");
+  s.textContent = summary;
+  const pre = document.createElement("pre");
+  pre.textContent = body;
+  d.append(s, pre);
+  li.append(d);
+}
+
+function streamChunk(chunk) {
+  if (!state.streaming || state.streaming.source !== chunk.source) {
+    endStream();
+    const li = messageItem(chunk.source, "streaming", null);
+    li.classList.add("text");
+    state.streaming = { source: chunk.source, li, div: textBlock(li, "") };
+  }
+  state.streaming.div.textContent += chunk.content;
+}
+
+function endStream() {
+  if (state.streaming) state.streaming.li.classList.remove("streaming");
+  state.streaming = null;
+}
+
+function pretty(json) {
+  try {
+    return JSON.stringify(JSON.parse(json), null, 2);
+  } catch (e) {
+    return json;
+  }
+}
+
+function addEntry(e) {
+  state.entries.push(e);
+  const streamed = state.streaming && state.streaming.source === e.source && e.kind === "text";
+  if (streamed) {
+    const { li, div } = state.streaming;
+    div.textContent = e.content;
+    li.querySelector(".what").textContent = "text";
+    setMeta(li, e);
+    endStream();
+  } else {
+    endStream();
+    renderEntry(e);
+  }
+  draw();
+}
+
+function renderEntry(e) {
+  if (e.kind === "text" || e.kind === "handoff") {
+    const li = messageItem(e.source, "text", e);
+    if (e.kind === "handoff") li.querySelector(".what").textContent = "handoff → " + e.target;
+    textBlock(li, e.content);
+  } else if (e.kind === "thought") {
+    const li = messageItem(e.source, "tool", e);
+    li.querySelector(".what").textContent = "thought";
+    folded(li, e.content.split("\n")[0].slice(0, 120), e.content, false);
+  } else if (e.kind === "tool_call") {
+    const li = messageItem(e.source, "tool", e);
+    li.querySelector(".what").textContent = "tool call";
+    for (const c of e.calls) folded(li, `→ ${c.name}(${c.arguments})`, pretty(c.arguments), false);
+  } else if (e.kind === "tool_result") {
+    const li = messageItem(e.source, "tool", e);
+    li.querySelector(".what").textContent = "tool result";
+    for (const r of e.results) folded(li, `← ${r.name}: ${r.content.slice(0, 160)}`, r.content, r.is_error);
+  } else if (e.type !== "UserInputRequestedEvent") {
+    const li = messageItem(e.source, "event", e);
+    li.querySelector(".what").textContent = e.type || e.kind;
+  }
+}
+
+// ------------------------------------------------------------------ a user agent's question
+
+function showQuestion(q) {
+  state.question = q;
+  const form = $("answer");
+  clearInterval(form.countdown);
+  form.hidden = !q;
+  if (!q) return;
+  $("answer-label").textContent = `${q.agent} — your answer`;
+  $("answer-text").value = "";
+  const tick = () => {
+    const left = Math.max(0, q.asked_at + q.timeout_s - Date.now() / 1000);
+    $("answer-countdown").textContent =
+      `${Math.ceil(left)} s left; with no answer it says “${q.default_answer}”`;
+  };
+  tick();
+  form.countdown = setInterval(tick, 1000);
+  $("answer-text").focus();
+}
+
+async function sendAnswer(event) {
+  event.preventDefault();
+  const q = state.question;
+  if (!q || !state.run) return;
+  try {
+    await api(`/api/runs/${state.run.id}/input`, {
+      method: "POST",
+      body: { text: $("answer-text").value, question_id: q.id },
+    });
+    showQuestion(null);
+  } catch (e) {
+    $("answer-countdown").textContent = e.message;
+  }
+}
+
+// ------------------------------------------------------------------ pictures
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs, text) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+function lanes() {
+  const names = [];
+  for (const e of state.entries) if (!names.includes(e.source)) names.push(e.source);
+  return names;
+}
+
+// Who spoke when: one lane per agent; a bar from the previous entry to this message, a dot per tool call.
+function draw() {
+  const box = $("timeline");
+  const names = lanes();
+  const width = Math.max(box.clientWidth || 600, 280);
+  const labelW = 110, laneH = 22, top = 6, axisH = 18;
+  const height = top + names.length * laneH + axisH;
+  box.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  box.setAttribute("height", height);
+  box.replaceChildren();
+  const end = Math.max(0.001, ...state.entries.map((e) => e.elapsed_s));
+  const x = (t) => labelW + (t / end) * (width - labelW - 10);
+  names.forEach((n, i) => {
+    const y = top + i * laneH;
+    box.append(svg("text", { x: 4, y: y + 15 }, n.length > 16 ? n.slice(0, 15) + "…" : n));
+    box.append(svg("line", { x1: labelW, x2: width - 10, y1: y + laneH / 2, y2: y + laneH / 2, class: "lane" }));
+  });
+  let previous = 0;
+  for (const e of state.entries) {
+    const lane = names.indexOf(e.source);
+    const y = top + lane * laneH;
+    const title = `${e.source} · ${e.kind} · ${e.elapsed_s.toFixed(2)} s`;
+    if (e.kind === "tool_call" || e.kind === "tool_result") {
+      const dot = svg("circle", { cx: x(e.elapsed_s), cy: y + laneH / 2, r: 4,
+        fill: e.kind === "tool_call" ? "none" : colorOf(e.source), stroke: colorOf(e.source), "stroke-width": 2 });
+      dot.append(svg("title", {}, title));
+      box.append(dot);
+    } else if (e.kind !== "event") {
+      const x0 = x(previous), x1 = x(e.elapsed_s);
+      const bar = svg("rect", { x: x0, y: y + 4, width: Math.max(3, x1 - x0), height: laneH - 8, rx: 3,
+        fill: colorOf(e.source) });
+      bar.append(svg("title", {}, title));
+      box.append(bar);
+    }
+    previous = e.elapsed_s;
+  }
+  const yAxis = top + names.length * laneH + 13;
+  box.append(svg("text", { x: labelW, y: yAxis }, "0 s"));
+  box.append(svg("text", { x: width - 10, y: yAxis, "text-anchor": "end" }, `${end.toFixed(1)} s`));
+  drawTokens();
+}
+
+function drawTokens() {
+  const totals = new Map();
+  for (const e of state.entries) {
+    if (!e.usage) continue;
+    const t = totals.get(e.source) || { prompt: 0, completion: 0 };
+    t.prompt += e.usage.prompt_tokens;
+    t.completion += e.usage.completion_tokens;
+    totals.set(e.source, t);
+  }
+  const bars = $("tokens");
+  bars.replaceChildren();
+  const most = Math.max(1, ...[...totals.values()].map((t) => t.prompt + t.completion));
+  let sum = 0;
+  for (const [agent, t] of totals) {
+    const total = t.prompt + t.completion;
+    sum += total;
+    const row = document.createElement("div");
+    row.className = "bar-row";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = agent;
+    const track = document.createElement("div");
+    track.className = "bar-track";
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.style.width = `${(100 * total) / most}%`;
+    bar.style.background = colorOf(agent);
+    bar.title = `${t.prompt} prompt + ${t.completion} completion`;
+    track.append(bar);
+    const n = document.createElement("span");
+    n.textContent = String(total);
+    row.append(name, track, n);
+    bars.append(row);
+  }
+  if (!totals.size) bars.textContent = "no tokens yet";
+  $("run-tokens").textContent = `${sum} tokens`;
+}
+
+// ------------------------------------------------------------------ wiring
+
+async function stop() {
+  if (!state.run) return;
+  $("stop").disabled = true;
+  try {
+    await api(`/api/runs/${state.run.id}/cancel`, { method: "POST" });
+  } catch (e) {
+    $("run-ending").textContent = e.message;
+  } finally {
+    $("stop").disabled = false;
+  }
+}
+
+async function main() {
+  $("scenario").onchange = () => showScenario($("scenario").value);
+  $("start").onclick = start;
+  $("stop").onclick = stop;
+  $("refresh").onclick = refreshRuns;
+  $("answer").onsubmit = sendAnswer;
+  window.addEventListener("resize", () => state.run && draw());
+  try {
+    await loadScenarios();
+  } catch (e) {
+    $("start-error").textContent = e.message;
+  }
+  await refreshRuns();
+  const wanted = /run=([\w.-]+)/.exec(location.hash);
+  if (wanted) {
+    try {
+      openRun(wanted[1], await api("/api/runs/" + wanted[1]));
+    } catch (e) {
+      location.hash = "";
+    }
+  }
+  setInterval(refreshRuns, 5000);
+}
+
+main();

@@ -1,0 +1,31 @@
+"""What a model or tool call's span says before the call starts, as plain data (no OpenTelemetry)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ChatFacts", "ToolFacts"]
+
+
+@dataclass(frozen=True)
+class ChatFacts:
+    """What a model call's span says before it starts: who is asked, where, with which settings."""
+
+    provider: str | None
+    request_model: str | None = None
+    server_address: str | None = None
+    server_port: int | None = None
+    in_process: bool = False  # the in-process engine or a cassette: INTERNAL, not CLIENT
+    settings: Mapping[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p, seed
+
+
+@dataclass(frozen=True)
+class ToolFacts:
+    """What a tool call's span says before it starts. `mcp_server` is None for a Python tool."""
+
+    mcp_server: str | None = None
+    transport: str | None = None  # pipe | tcp
+    server_address: str | None = None
+    server_port: int | None = None

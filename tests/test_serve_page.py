@@ -1,0 +1,265 @@
+"""The page at `/`, driven in real Chromium (Debian's `chromium`, through Playwright from PyPI) against the
+real server and the fake endpoint: start a run and watch its messages arrive, answer a user agent, stop
+a run, open a past one, give the token, read it at phone width. A screenshot of a finished run is kept
+in `test-artifacts/` (or `$TROUPE_TEST_ARTIFACTS`).
+
+Without Chromium these tests skip, saying how to install it; in CI (`CI` set) a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_openai import FakeOpenAI, Reply, by_system
+from helpers import write
+from served import Served
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TIMEOUT_MS = 30_000  # bounds a hang; nothing waits this long when things work
+ARTIFACTS = Path(os.environ.get("TROUPE_TEST_ARTIFACTS") or ROOT / "test-artifacts")
+
+TRAVEL = {
+    "suggest a travel plan": [
+        "Day 1: Kathmandu — Durbar Square and Swayambhunath.\nDay 2: Patan and Bhaktapur.\n"
+        "Day 3: sunrise over the Himalayas at Nagarkot."
+    ],
+    "authentic and interesting local": ["Try momos in Thamel and a cooking class in Patan."],
+    "language or communication": ["Learn 'Namaste' (hello) and 'Dhanyabaad' (thank you)."],
+    "detailed final travel plan": [
+        "Final plan: Kathmandu, Patan, Bhaktapur, Nagarkot; momos; Namaste. TERMINATE"
+    ],
+}
+APPROVAL = """
+name: approval
+description: The planner drafts, you approve.
+task: Plan a day in Kyoto.
+team:
+  kind: round_robin
+  agents:
+    - name: planner
+      system_message: Plan.
+    - name: traveller
+      kind: user
+      answer_timeout_s: 120
+    - name: summary
+      system_message: Sum up.
+  termination: {any: [{text_mention: TERMINATE}, {max_messages: 10}]}
+"""
+APPROVAL_REPLIES = {
+    "Plan.": ["Morning: Fushimi Inari.", "Morning: Fushimi Inari. Evening: Gion."],
+    "Sum up.": ["Add an evening.", "Final: Fushimi Inari, Gion. TERMINATE"],
+}
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} in CI: .ci/run installs Debian's chromium and the [dev] extra (playwright)")
+    pytest.skip(f"{what}: `apt-get install -y chromium` and `pip install -e '.[dev]'` to run the page tests")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        _missing(f"Debian's chromium is not installed ({CHROMIUM})")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def served(srv: FakeOpenAI, tmp_path: Path) -> Iterator[Served]:
+    approval = write(tmp_path, APPROVAL, "approval.yaml")
+    with Served(["travel_planning", approval], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
+        yield s
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield pg
+    context.close()
+    assert errors == [], errors  # no script error, no refused request (CSP) on the way
+
+
+def messages(page: Any) -> list[tuple[str, str]]:
+    rows = page.locator("#messages li.msg.text")
+    return [
+        (rows.nth(i).locator(".who").inner_text(), rows.nth(i).locator(".content").inner_text())
+        for i in range(rows.count())
+    ]
+
+
+def open_page(page: Any, served: Served, scenario: str) -> None:
+    page.goto(served.url)
+    page.wait_for_selector(f"#scenario option[value='{scenario}']", state="attached")
+    page.select_option("#scenario", scenario)
+    page.wait_for_function(
+        "name => document.querySelector('#scenario-source').textContent.includes('name: ' + name)",
+        arg=scenario,
+    )
+
+
+def test_a_run_started_on_the_page_streams_in_and_is_drawn(
+    srv: FakeOpenAI, served: Served, page: Any
+) -> None:
+    replies = {k: list(v) for k, v in TRAVEL.items()}
+    replies["authentic and interesting local"] = [
+        Reply(text=TRAVEL["authentic and interesting local"][0], delay_s=1.5)
+    ]
+    srv.responder = by_system(replies)
+    open_page(page, served, "travel_planning")
+    assert page.input_value("#task") == "Plan a 3 day trip to Nepal."
+    page.fill("#task", "Plan 3 days in Nepal, please.")
+    page.click("#start")
+    # the planner's message is on the page while the local agent is still thinking: it streamed in
+    page.wait_for_selector("#messages li.msg.text:has(.who:text-is('planner_agent'))")
+    assert page.inner_text("#run-status") == "running"
+    page.wait_for_selector("#run-status.done")
+    assert messages(page) == [
+        ("user", "Plan 3 days in Nepal, please."),
+        *zip(
+            ["planner_agent", "local_agent", "language_agent", "travel_summary_agent"],
+            [v[0] for v in TRAVEL.values()],
+            strict=True,
+        ),
+    ]
+    assert "Text 'TERMINATE' mentioned" in page.inner_text("#run-ending")
+    # the pictures: one lane and bar per speaker; a token bar per agent whose numbers add up
+    assert page.locator("#timeline rect").count() == 5
+    bars = page.locator("#tokens .bar-row")
+    assert bars.count() == 4
+    total = sum(int(bars.nth(i).locator("span").last.inner_text()) for i in range(4))
+    assert page.inner_text("#run-tokens") == f"{total} tokens" and total > 0
+    assert page.locator("#runs li .dot.done").count() == 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "serve-page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+
+def test_tool_calls_and_their_results_are_folded(srv: FakeOpenAI, tmp_path: Path, page: Any) -> None:
+    budget = write(
+        tmp_path,
+        "name: budget\ntask: Budget 3 days.\nteam: {kind: single, agents: [{name: accountant, "
+        "tools: ['autogen_troupe.tools.examples:trip_budget'], reflect_on_tool_use: true}]}\n",
+        "budget.yaml",
+    )
+    srv.script(
+        [Reply(tool_calls=[("trip_budget", {"days": 3, "daily_usd": 100})]), Reply(text="About $330.")]
+    )
+    with Served([budget], base_url=srv.base_url, out_dir=tmp_path / "b") as s:
+        open_page(page, s, "budget")
+        page.click("#start")
+        page.wait_for_selector("#run-status.done")
+        call, result = page.locator("#messages li.msg.tool details").all()
+        assert call.locator("summary").inner_text() == '→ trip_budget({"days": 3, "daily_usd": 100})'
+        assert result.locator("summary").inner_text().startswith("← trip_budget: 3 days x 1 traveller(s)")
+        assert not call.evaluate("d => d.open") and call.locator("pre").is_hidden()  # folded
+        call.locator("summary").click()
+        assert '"daily_usd": 100' in call.locator("pre").inner_text()  # unfolded, pretty-printed
+        assert messages(page)[-1] == ("accountant", "About $330.")
+        assert page.locator("#timeline circle").count() == 2  # the call and its result on the timeline
+
+
+def test_the_person_answers_in_the_input_box(srv: FakeOpenAI, served: Served, page: Any) -> None:
+    srv.responder = by_system(APPROVAL_REPLIES)
+    open_page(page, served, "approval")
+    page.click("#start")
+    for answer in ("Add an evening, please.", "APPROVE"):
+        page.wait_for_selector("#answer:not([hidden])")
+        assert page.inner_text("#answer-label") == "traveller — your answer"
+        assert "with no answer it says “TERMINATE”" in page.inner_text("#answer-countdown")
+        assert page.inner_text("#run-status") == "waiting"
+        page.fill("#answer-text", answer)
+        page.click("#answer button[type=submit]")
+        page.wait_for_selector(f"#messages li.msg.text:has(.content:text-is('{answer}'))")
+    page.wait_for_selector("#run-status.done")
+    assert page.is_hidden("#answer")
+    assert messages(page)[-1] == ("summary", "Final: Fushimi Inari, Gion. TERMINATE")
+    assert ("traveller", "APPROVE") in messages(page)
+
+
+def test_the_stop_button_stops_a_run(srv: FakeOpenAI, served: Served, page: Any) -> None:
+    srv.script([Reply(text="Day 1: Kathmandu.")])
+    srv.default = Reply(text="never", delay_s=30)
+    open_page(page, served, "travel_planning")
+    page.click("#start")
+    page.wait_for_selector("#messages li.msg.text:has(.who:text-is('planner_agent'))")
+    page.click("#stop")
+    page.wait_for_selector("#run-status.stopped")
+    assert page.is_hidden("#stop")
+    assert "stopped before the team finished" in page.inner_text("#run-ending")
+
+
+def test_a_past_run_opens_from_the_list(srv: FakeOpenAI, served: Served, page: Any) -> None:
+    srv.responder = by_system(TRAVEL)
+    open_page(page, served, "travel_planning")
+    page.click("#start")
+    page.wait_for_selector("#run-status.done")
+    first = messages(page)
+    assert "#run=" in page.url
+    page.reload()  # the address names the run: a reload shows it again
+    page.wait_for_selector("#run-status.done")
+    assert messages(page) == first
+    page.goto(served.url)  # a fresh page: the run is in the list
+    page.wait_for_selector("#runs li")
+    assert page.is_hidden("#run")
+    page.click("#runs li:first-child")
+    page.wait_for_selector("#run-status.done")
+    assert messages(page) == first
+
+
+def test_the_page_asks_for_the_token_once(srv: FakeOpenAI, tmp_path: Path, browser: Any) -> None:
+    srv.responder = by_system(TRAVEL)
+    token = "page-test-token-0123456789abcdef"
+    context = browser.new_context()  # its own: the first request's 401 is expected here
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        with Served(
+            ["travel_planning"], base_url=srv.base_url, out_dir=tmp_path / "t", host="0.0.0.0", token=token
+        ) as s:
+            page.goto(s.url)
+            page.wait_for_selector("#token-dialog[open]")
+            page.fill("#token-input", token)
+            page.click("#token-form button")
+            page.wait_for_selector("#scenario option[value='travel_planning']", state="attached")
+            page.click("#start")
+            page.wait_for_selector("#run-status.done")
+            assert page.locator("#token-dialog[open]").count() == 0  # asked once, for the whole session
+            assert len(messages(page)) == 5
+    finally:
+        context.close()
+
+
+def test_the_page_fits_a_phone(srv: FakeOpenAI, served: Served, browser: Any) -> None:
+    srv.responder = by_system(TRAVEL)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_page(pg, served, "travel_planning")
+        pg.click("#start")
+        pg.wait_for_selector("#run-status.done")
+        wide = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0  # nothing runs off the side
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "serve-page-phone.png"), full_page=True)
+    finally:
+        context.close()
