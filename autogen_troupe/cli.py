@@ -16,13 +16,24 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from .errors import ScenarioError, TroupeError, exit_code_for
-from .eval._command import EvalGroup
+from ._cli_common import (
+    BaseUrlOpt,
+    ModelOpt,
+    ProfileOpt,
+    ScenarioArg,
+    _fail,
+    _overrides,
+    _safe,
+    _stopped_by,
+    err,
+    out,
+)
+from ._cli_eval import eval_app
+from .errors import ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
 from .runtime._signals import exit_code, run_async, stop_on_signals
 
@@ -34,19 +45,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals hold API keys
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
-ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", help="Model profile to use instead of the scenario's.")
-]
-BaseUrlOpt = Annotated[
-    str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="Model id at the endpoint (default: discovered).")
-]
+app.add_typer(eval_app, name="eval")
 TraceOpt = Annotated[
     bool,
     typer.Option(
@@ -55,29 +54,6 @@ TraceOpt = Annotated[
         "$OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318; on by itself when that variable is set.",
     ),
 ]
-
-
-def _safe(text: str) -> str:
-    """Text with every secret masked, as everything we print must be."""
-    from .models._redact import redact_text
-
-    return redact_text(text)
-
-
-def _fail(e: BaseException) -> NoReturn:
-    """Print the error in one paragraph (and where the run's files are) and exit by its class."""
-    if isinstance(e, ScenarioError):
-        err.print(_safe(str(e)), markup=False)
-    else:
-        err.print(_safe(f"{type(e).__name__}: {e}"), markup=False)
-    for label, attr in (("transcript", "transcript_path"), ("engine log", "log_path")):
-        if where := getattr(e, attr, None):  # set by the runner on a run that started
-            err.print(f"{label}: {where}", markup=False, highlight=False)
-    raise typer.Exit(exit_code_for(e))
-
-
-def _stopped_by(e: KeyboardInterrupt) -> str:
-    return "Interrupted" if exit_code(e) == 130 else f"Stopped by {e}"
 
 
 @contextlib.contextmanager
@@ -114,12 +90,6 @@ def _traced(command: Callable[..., None]) -> Callable[..., None]:
             command(*args, **kwargs)
 
     return traced
-
-
-def _overrides(profile: str | None, base_url: str | None, model: str | None):
-    from .models._endpoints import Overrides
-
-    return Overrides.from_env(os.environ).merged(profile=profile, base_url=base_url, model=model)
 
 
 @app.command()
@@ -455,108 +425,6 @@ def models(
         _fail(e)
     for n in names:
         typer.echo(n)
-
-
-eval_app = typer.Typer(
-    cls=EvalGroup,
-    help="Run a scenario over a dataset of tasks, score every run, report; or compare two evals.",
-    no_args_is_help=True,
-)
-app.add_typer(eval_app, name="eval")
-
-
-@eval_app.command("run")
-def eval_run(
-    scenario: ScenarioArg,
-    tasks: Annotated[
-        str, typer.Option("--tasks", help="Tasks file: .jsonl, .csv or .yaml (one task a row).")
-    ],
-    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Runs at once.")] = 4,
-    repeat: Annotated[int, typer.Option("--repeat", "-k", min=1, help="Runs of each task (pass@k).")] = 1,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Results folder (default: troupe-evals/NAME-TIME).")
-    ] = None,
-    judge: Annotated[str | None, typer.Option("--judge", help="Model profile of the judge.")] = None,
-    ray: Annotated[
-        str | None, typer.Option("--ray", help="Run on Ray: alone, a Ray instance of our own; or an address.")
-    ] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Ray workers (actors).")] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the eval in --out; skip done runs.")
-    ] = False,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N tasks.")] = None,
-    fail_under: Annotated[
-        float | None, typer.Option("--fail-under", help="Exit 1 when the pass rate (%) is below this.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    profile: ProfileOpt = None,
-    base_url: BaseUrlOpt = None,
-    model: ModelOpt = None,
-) -> None:
-    """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html."""
-    # Long by its option declarations (Typer reads the signature); the body only calls the library.
-    from .eval._command import default_out, ray_address
-    from .eval._console import ProgressView, render_summary
-    from .eval._evaluate import evaluate
-    from .eval._tasks import load_tasks, resolve_tasks_path
-    from .scenario import load_scenario
-
-    if resume and out_dir is None:
-        err.print("--resume continues the eval in --out DIR: give its folder", markup=False)
-        raise typer.Exit(2)
-    folder = out_dir
-    try:
-        sc = load_scenario(scenario)
-        path = resolve_tasks_path(tasks, sc)
-        rows = load_tasks(path, sc)[:limit]
-        folder = out_dir or default_out(sc.name)
-        with ProgressView(err, quiet=quiet) as view:
-            result = run_async(
-                evaluate(
-                    sc,
-                    rows,
-                    out=folder,
-                    tasks_file=str(path),
-                    ray=ray_address(ray),
-                    workers=workers,
-                    overrides=_overrides(profile, base_url, model),
-                    on_start=view.start,
-                    on_record=view.record,
-                    repeat=repeat,
-                    concurrency=concurrency,
-                    judge_model=judge,
-                    resume=resume,
-                )
-            )
-    except KeyboardInterrupt as e:
-        where = f"; the finished runs are in {folder}: --resume --out {folder} continues" if folder else ""
-        err.print(f"{_stopped_by(e)}{where}", markup=False)
-        raise typer.Exit(exit_code(e)) from None
-    except TroupeError as e:
-        _fail(e)
-    out.print(render_summary(result))
-    if fail_under is not None and result.summary.pass_rate.rate * 100 < fail_under:
-        err.print(f"the pass rate is under {fail_under:g}%", markup=False)
-        raise typer.Exit(1)
-
-
-@eval_app.command("compare")
-def eval_compare(
-    a: Annotated[Path, typer.Argument(help="Results folder of the baseline eval.")],
-    b: Annotated[Path, typer.Argument(help="Results folder of the eval to compare with it.")],
-) -> None:
-    """Show two evals side by side, and what changed from A to B.
-
-    Pass rate and judge score on their common tasks (with a 95% interval and a sign test), tokens,
-    latency, each expectation, and the tasks that got worse or better."""
-    from .eval._compare import compare
-    from .eval._console import render_comparison
-
-    try:
-        comparison = compare(a, b)
-    except TroupeError as e:
-        _fail(e)
-    out.print(render_comparison(comparison))
 
 
 @app.command()

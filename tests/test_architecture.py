@@ -3,7 +3,8 @@
 The rooms, bottom to top (each may import only those below it):
 
     errors.py, _lazy.py  <  scenario  <  telemetry  <  models (openai/, vllm/)  <  tools  <  agents
-                         <  runtime  <  testing  <  serve, eval  <  cli.py, pytest_plugin.py, __init__.py
+                         <  runtime  <  testing  <  serve, eval  <  cli.py, _cli_*.py, pytest_plugin.py,
+                         __init__.py
 
 `telemetry` (OpenTelemetry spans and metrics) sits below `models` because the model clients use it (the
 trace context they send to the server); it imports only the bottom (`errors`).
@@ -46,7 +47,7 @@ RANKS = {
     "top": 8,
 }
 BOTTOM = {"errors", "_lazy"}
-TOP = {"cli", "pytest_plugin", ""}  # "" is the package's own __init__
+TOP = {"cli", "_cli_common", "_cli_eval", "pytest_plugin", ""}  # "" is the package's own __init__
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
 FEATURES_SIDE_BY_SIDE = {"serve", "eval"}  # one rank, and neither imports the other
 MCP_SERVERS_MAY_IMPORT = {"bottom", "scenario", "models", "mcp_servers"}

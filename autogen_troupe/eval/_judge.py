@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ..models._redact import redact_text
-from ..scenario._schema import Judge
+from ..scenario._judge import Judge
 from ._results import JudgeVerdict, Message
 from ._tasks import EvalTask
 

@@ -24,7 +24,8 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import ProfileError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text
 from ..runtime._transcript import Entry, RunResult, Usage
-from ..scenario._schema import Judge, ModelRef, Scenario
+from ..scenario._judge import Judge
+from ..scenario._schema import ModelRef, Scenario
 from ._judge import ask_judge
 from ._results import JudgeVerdict, RunRecord, now
 from ._tasks import EvalTask
