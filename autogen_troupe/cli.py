@@ -16,13 +16,25 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from ._cli_common import (
+    BaseUrlOpt,
+    ModelOpt,
+    ProfileOpt,
+    ScenarioArg,
+    _fail,
+    _overrides,
+    _safe,
+    _stopped_by,
+    err,
+    out,
+)
+from ._cli_eval import eval_app
 from ._cli_mcp import mcp_app
-from .errors import ScenarioError, TroupeError, exit_code_for
+from .errors import ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
 from .runtime._signals import exit_code, run_async, stop_on_signals
 
@@ -34,20 +46,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals hold API keys
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
+app.add_typer(eval_app, name="eval")
 app.add_typer(mcp_app, name="mcp")
-
-ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
-ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", help="Model profile to use instead of the scenario's.")
-]
-BaseUrlOpt = Annotated[
-    str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="Model id at the endpoint (default: discovered).")
-]
 TraceOpt = Annotated[
     bool,
     typer.Option(
@@ -56,29 +56,6 @@ TraceOpt = Annotated[
         "$OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318; on by itself when that variable is set.",
     ),
 ]
-
-
-def _safe(text: str) -> str:
-    """Text with every secret masked, as everything we print must be."""
-    from .models._redact import redact_text
-
-    return redact_text(text)
-
-
-def _fail(e: BaseException) -> NoReturn:
-    """Print the error in one paragraph (and where the run's files are) and exit by its class."""
-    if isinstance(e, ScenarioError):
-        err.print(_safe(str(e)), markup=False)
-    else:
-        err.print(_safe(f"{type(e).__name__}: {e}"), markup=False)
-    for label, attr in (("transcript", "transcript_path"), ("engine log", "log_path")):
-        if where := getattr(e, attr, None):  # set by the runner on a run that started
-            err.print(f"{label}: {where}", markup=False, highlight=False)
-    raise typer.Exit(exit_code_for(e))
-
-
-def _stopped_by(e: KeyboardInterrupt) -> str:
-    return "Interrupted" if exit_code(e) == 130 else f"Stopped by {e}"
 
 
 @contextlib.contextmanager
@@ -115,12 +92,6 @@ def _traced(command: Callable[..., None]) -> Callable[..., None]:
             command(*args, **kwargs)
 
     return traced
-
-
-def _overrides(profile: str | None, base_url: str | None, model: str | None):
-    from .models._endpoints import Overrides
-
-    return Overrides.from_env(os.environ).merged(profile=profile, base_url=base_url, model=model)
 
 
 @app.command()

@@ -3,13 +3,15 @@
 The rooms, bottom to top (each may import only those below it):
 
     errors.py, _lazy.py  <  scenario  <  telemetry  <  models (openai/, vllm/)  <  tools  <  agents
-                         <  runtime  <  testing  <  serve  <  cli.py, pytest_plugin.py, __init__.py
+                         <  runtime  <  testing  <  serve, eval  <  cli.py, _cli_*.py, pytest_plugin.py,
+                         __init__.py
 
 `telemetry` (OpenTelemetry spans and metrics) sits below `models` because the model clients use it (the
 trace context they send to the server); it imports only the bottom (`errors`).
 
 `mcp_servers` runs as separate processes: it may import `scenario`, `models` and the bottom only, and
-nothing imports it. Inside `models`, the `openai` and `vllm` providers do not import each other. Every
+nothing imports it. Inside `models`, the `openai` and `vllm` providers do not import each other; nor do
+`serve` and `eval`. Every
 import counts: module level, inside functions, under `TYPE_CHECKING`, relative or absolute, and the lazy
 re-export maps of the rooms' `__init__`. An import *string* resolved at run time is not an import; the
 one there is, `models/_registry.py` naming the replay provider in `testing`, is deliberate.
@@ -41,11 +43,13 @@ RANKS = {
     "runtime": 5,
     "testing": 6,
     "serve": 7,
+    "eval": 7,
     "top": 8,
 }
 BOTTOM = {"errors", "_lazy"}
-TOP = {"cli", "_cli_mcp", "pytest_plugin", ""}  # "" is the package's own __init__
+TOP = {"cli", "_cli_common", "_cli_eval", "_cli_mcp", "pytest_plugin", ""}  # "" is the package's own __init__
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
+FEATURES_SIDE_BY_SIDE = {"serve", "eval"}  # one rank, and neither imports the other
 MCP_SERVERS_MAY_IMPORT = {"bottom", "scenario", "models", "mcp_servers"}
 
 MAX_LINES = 550
@@ -150,6 +154,8 @@ def backwards(edge: Edge) -> str | None:
         return f"mcp_servers imports {dst}; it may import scenario, models and errors only"
     if {src, dst} == {f"models.{p}" for p in PROVIDERS}:
         return f"provider {src} imports provider {dst}"
+    if {src, dst} == FEATURES_SIDE_BY_SIDE:
+        return f"{src} imports {dst}; they stand side by side on testing and share only what is below"
     src_rank, dst_rank = rank(src), rank(dst)
     if src_rank is None or dst_rank is None:
         return f"{src} imports {dst}: a room this test does not know (add it to RANKS)"
@@ -211,6 +217,11 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
         ("errors.py", "autogen_troupe.scenario", False),
         ("testing/_replay.py", "autogen_troupe.runtime._runner", True),
         ("cli.py", "autogen_troupe.testing._suite", True),
+        ("eval/_worker.py", "autogen_troupe.testing._modes", True),
+        ("cli.py", "autogen_troupe.eval._evaluate", True),
+        ("testing/_suite.py", "autogen_troupe.eval._stats", False),
+        ("eval/_worker.py", "autogen_troupe.serve._runs", False),
+        ("serve/_runs.py", "autogen_troupe.eval._stats", False),
         ("serve/_runs.py", "autogen_troupe.testing._modes", True),
         ("cli.py", "autogen_troupe.serve._app", True),
         ("testing/_modes.py", "autogen_troupe.serve._runs", False),

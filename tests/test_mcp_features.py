@@ -488,3 +488,52 @@ def test_troupe_serve_puts_the_question_to_the_api_client(srv: FakeOpenAI, tmp_p
     assert q["mcp"]["schema"]["required"] == ["name"] and q["agent"] == "mcp:f"
     results = [r["content"] for e in detail["entries"] if e["kind"] == "tool_result" for r in e["results"]]
     assert results == ["booked 2 night(s) in Rome for Ann"]
+
+
+async def test_questions_sampling_and_progress_over_streamable_http() -> None:
+    """The same over HTTP: the fixture served by `--http PORT` in a subprocess."""
+    import socket
+    import subprocess
+    import time
+
+    from helpers import free_port
+
+    from autogen_troupe.scenario._schema import HttpServer
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, FEATURES, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the HTTP fixture did not come up"
+                time.sleep(0.05)
+
+        async def sampler(req: SampleRequest) -> SampleReply:
+            return SampleReply(text="Brief.", model="m")
+
+        notes: list[McpNote] = []
+        options = McpClientOptions(
+            server="web",
+            ask=scripted_ask([{"name": "Cy"}]),
+            sampling=SamplingLimits(),
+            sampler=sampler,
+            on_note=notes.append,
+        )
+        server = HttpServer(url=f"http://127.0.0.1:{port}/mcp")
+        async with McpServerPool({"web": server}, {"web": options}) as pool:
+            wb = pool.workbench(McpUse(server="web"), agent="a")
+            assert text(await wb.call_tool("book", {"city": "Quito"})) == "booked 2 night(s) in Quito for Cy"
+            assert text(await wb.call_tool("summarize", {"text": "long"})) == "summary: Brief."
+            assert text(await wb.call_tool("crunch", {"steps": 2})) == "crunched 2 steps"
+        kinds = [n.kind for n in notes]
+        assert kinds.count("elicitation") == kinds.count("sampling") == 1 and kinds.count("progress") == 2
+        assert kinds.count("log") == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

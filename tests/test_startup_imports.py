@@ -73,8 +73,10 @@ def troupe_modules(
         ("check", str(ROOT / "scenarios")),
         ("list",),
         ("schema",),
+        ("eval", "--help"),
+        ("eval", "compare", "--help"),
     ],
-    ids=["help", "run-help", "check", "list", "schema"],
+    ids=["help", "run-help", "check", "list", "schema", "eval-help", "eval-compare-help"],
 )
 def test_commands_that_run_nothing_import_no_engine_library(tmp_path: Path, args: tuple[str, ...]) -> None:
     proc, loaded = troupe_modules(tmp_path, *args)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._judge import Judge
     from ._loader import bundled_scenarios, iter_scenario_files, load_scenario, resolve_scenario_path
     from ._located import expand_env
     from ._schema import (
@@ -48,6 +49,7 @@ __all__ = [
     "Expect",
     "HandoffRule",
     "HttpServer",
+    "Judge",
     "Limits",
     "MaxMessages",
     "McpClientSettings",
@@ -82,6 +84,7 @@ _WHERE = {
     "Expect": "._schema",
     "HandoffRule": "._schema",
     "HttpServer": "._schema",
+    "Judge": "._judge",
     "Limits": "._schema",
     "MaxMessages": "._schema",
     "McpClientSettings": "._schema",

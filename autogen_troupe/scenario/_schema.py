@@ -59,6 +59,7 @@ from ._fields import (
     _Shorthand,
     scenario_name_from,
 )
+from ._judge import Judge
 from ._mcp import McpClientSettings, McpPrompt, PromptPart, PromptText, SamplingSettings, prompt_parts
 from ._mcp_auth import McpAuth, not_with_an_authorization_header
 from ._rules import (
@@ -178,6 +179,7 @@ class ModelSpec(Frozen):
 
 
 ModelRef = Annotated[str | ModelSpec, Field(union_mode="left_to_right")]
+Judge.model_rebuild(_types_namespace={"ModelRef": ModelRef})  # defined apart (scenario/_judge.py)
 
 
 # --------------------------------------------------------------------------- model contexts
@@ -491,6 +493,7 @@ class Scenario(Frozen):
     mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
     expect: Expect | None = None
+    judge: Judge | None = Field(None, description="An LLM judge that scores runs under `troupe eval`.")
     _source: Path | None = PrivateAttr(None)  # the file it was loaded from, set by the loader
 
     @field_validator("name")

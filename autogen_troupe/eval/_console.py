@@ -1,0 +1,180 @@
+"""What `troupe eval` shows on the terminal: a progress bar with ETA while runs are made, then the
+summary table; and the two sides of `troupe eval compare`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..models._redact import redact_text
+from ._compare import Comparison, Diff
+from ._evaluate import EvalResult
+from ._results import RunRecord
+from ._stats import Dist, Rate, Summary
+
+__all__ = ["ProgressView", "render_comparison", "render_summary"]
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _rate(r: Rate) -> str:
+    return f"{_pct(r.rate)} (95% CI {_pct(r.low)}-{_pct(r.high)}), {r.passed}/{r.total}"
+
+
+def _dist(d: Dist, fmt: str) -> str:
+    return " · ".join(f"{k} {format(getattr(d, k), fmt)}" for k in ("p50", "p90", "p99", "mean"))
+
+
+class ProgressView:
+    """A progress bar with the runs done, passed, elapsed time and ETA (on stderr; nothing when quiet)."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console, self.quiet = console, quiet
+        self.progress: Any = None
+        self.task: Any = None
+        self.passed = 0
+
+    def __enter__(self) -> ProgressView:
+        if not self.quiet:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("passed {task.fields[passed]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self.progress.start()
+        return self
+
+    def start(self, total: int, before: int) -> None:
+        if self.progress is not None:
+            label = "runs" if not before else f"runs ({before} done before)"
+            self.task = self.progress.add_task(label, total=total, completed=before, passed="")
+
+    def record(self, record: RunRecord) -> None:
+        self.passed += record.passed
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, advance=1, passed=str(self.passed))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _summary_rows(s: Summary, judge: dict[str, Any] | None) -> Iterator[tuple[str, str]]:
+    yield "pass rate", _rate(s.pass_rate)
+    if len(s.pass_at) > 1:
+        yield "pass@k", " · ".join(f"@{k} {_pct(v)}" for k, v in s.pass_at.items())
+        yield "pass^k (all k pass)", " · ".join(f"^{k} {_pct(v)}" for k, v in s.pass_all.items())
+        yield "flaky tasks", f"{s.flaky_tasks} of {s.tasks} (their repeats disagree)"
+        yield (
+            "task variance",
+            f"{s.task_variance:.3f} (mean p(1-p) of each task's runs; 0 when repeats agree)",
+        )
+    if s.judge is not None and not s.judge.judged:
+        yield "judge score", f"no run was scored ({s.judge.unscored} without a score)"
+    elif s.judge is not None:
+        j = s.judge
+        scale = f" on {judge['scale']}" if judge else ""
+        yield "judge score", f"{j.mean:.2f}{scale} (95% CI {j.low:.2f}-{j.high:.2f}), {j.judged} scored"
+        yield "judge passed", _rate(j.passing) + (f"; {j.unscored} without a score" if j.unscored else "")
+        yield "judge tokens", f"{j.prompt_tokens + j.completion_tokens:,}"
+    yield "tokens / run", _dist(s.tokens, ",.0f")
+    yield "seconds / run", _dist(s.seconds, ".2f")
+    yield "outcomes", " · ".join(f"{n} {k}" for k, n in s.outcomes.items())
+
+
+def render_summary(result: EvalResult) -> RenderableType:
+    """The numbers of an eval, each expectation's pass rate, the worst runs, where the files are."""
+    s, meta = result.summary, result.meta
+    rate = f", {result.made / meta.seconds:.2f} runs/s" if result.made and meta.seconds else ""
+    head = Text(
+        f"troupe eval {meta.scenario}: {s.tasks} tasks x {s.repeat} = {s.runs} runs"
+        f" ({result.made} made now, {result.finished_before} before) in {meta.seconds:.1f} s{rate}",
+        style="bold",
+    )
+    numbers = Table(show_header=False, box=None, padding=(0, 2))
+    for k, v in _summary_rows(s, meta.judge):
+        numbers.add_row(k, v)
+    checks = Table("expectation", "passed", "rate", "95% CI", title="expectations", title_justify="left")
+    for name, r in s.checks.items():
+        style = "green" if r.rate >= 0.8 else "yellow" if r.rate >= 0.5 else "red"
+        checks.add_row(
+            name, f"{r.passed}/{r.total}", Text(_pct(r.rate), style=style), f"{_pct(r.low)}-{_pct(r.high)}"
+        )
+    parts: list[RenderableType] = [head, numbers, checks]
+    if s.worst:
+        worst = Table("run", "outcome", "why", "transcript", title="worst runs", title_justify="left")
+        for w in s.worst[:5]:
+            worst.add_row(f"{w.task_id}#{w.repeat}", w.outcome, redact_text(w.why)[:160], w.transcript or "")
+        parts.append(worst)
+    if result.pending:
+        parts.append(Text(f"{result.pending} runs not made yet: --resume continues", style="yellow"))
+    parts.append(Text(f"results: {result.folder} (runs.jsonl, summary.json, report.html)"))
+    if result.report_note:
+        parts.append(Text(f"note: {result.report_note}", style="yellow"))
+    return Group(*parts)
+
+
+def _diff_row(name: str, d: Diff, fmt: Any, dfmt: Any) -> tuple[str, str, str, str]:
+    p = f"; sign test p={d.p_value:.3f}" if d.p_value is not None else ""
+    return name, fmt(d.a), fmt(d.b), f"{dfmt(d.diff)} (95% CI {dfmt(d.low)} to {dfmt(d.high)}){p}"
+
+
+def render_comparison(c: Comparison) -> RenderableType:
+    """Two evals side by side: on the common tasks, the change and whether it is likely real."""
+    a, b = c.a, c.b
+    head = Text(
+        f"A: {a.folder} ({a.meta.scenario}, {a.summary.runs} runs)\nB: {b.folder} ({b.meta.scenario}, "
+        f"{b.summary.runs} runs)\n{c.common} tasks in both; pass rate and judge score are theirs"
+        + (f"; only in A: {len(c.only_a)}" if c.only_a else "")
+        + (f"; only in B: {len(c.only_b)}" if c.only_b else ""),
+    )
+    table = Table("", "A", "B", "B - A")
+    table.add_row(*_diff_row("pass rate", c.pass_rate, _pct, lambda x: f"{x * 100:+.1f} pts"))
+    if c.score is not None:
+        table.add_row(*_diff_row("judge score", c.score, lambda x: f"{x:.2f}", lambda x: f"{x:+.2f}"))
+    for label, key, fmt in (("tokens / run p50", "tokens", ",.0f"), ("seconds / run p50", "seconds", ".2f")):
+        x, y = getattr(a.summary, key).p50, getattr(b.summary, key).p50
+        change = f"{(y - x) / x * 100:+.0f}%" if x else ""
+        table.add_row(label, format(x, fmt), format(y, fmt), change)
+    table.add_row("models", "\n".join(a.meta.models.values()), "\n".join(b.meta.models.values()), "")
+    checks = Table("expectation", "A", "B", "B - A", title="expectations (all runs)", title_justify="left")
+    for name, (ra, rb) in c.checks.items():
+        delta = f"{(rb.rate - ra.rate) * 100:+.1f} pts" if ra and rb else ""
+        checks.add_row(name, _pct(ra.rate) if ra else "-", _pct(rb.rate) if rb else "-", delta)
+    parts: list[RenderableType] = [head, table, checks]
+    for title, changes in (
+        ("regressions (pass less often in B)", c.regressions),
+        ("improvements", c.improvements),
+    ):
+        if changes:
+            t = Table("task", "A passed", "B passed", "A score", "B score", title=title, title_justify="left")
+            for ch in changes[:15]:
+                t.add_row(
+                    ch.task_id,
+                    f"{ch.a_passed}/{ch.a_runs}",
+                    f"{ch.b_passed}/{ch.b_runs}",
+                    "" if ch.a_score is None else f"{ch.a_score:.2f}",
+                    "" if ch.b_score is None else f"{ch.b_score:.2f}",
+                )
+            parts.append(t)
+    return Group(*parts)

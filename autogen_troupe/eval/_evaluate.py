@@ -1,0 +1,242 @@
+"""`evaluate`: a scenario over a list of tasks, each run scored, the results folder written.
+
+The steps, each in its own module: the tasks (`_tasks`), the plan every worker gets (`_worker`), the
+results folder and what `--resume` may continue (`_results`), handing runs out (`_schedule`, or `_ray`
+for a Ray cluster), the numbers (`_stats`) and the report (`_report`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..models._redact import redact_url
+from ..scenario._schema import ModelRef, Scenario
+from ._results import EvalMeta, ResultsFolder, RunRecord, now
+from ._schedule import Executor, LocalExecutor, jobs_for, run_jobs
+from ._stats import Summary, summarize
+from ._tasks import EvalTask
+from ._worker import EvalPlan, describe_models
+
+__all__ = ["EvalResult", "evaluate", "finish_folder", "scenario_digest"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """What an eval made: its folder, every run's record, the numbers; `pending` runs were not made
+    (the eval was stopped)."""
+
+    folder: Path
+    meta: EvalMeta
+    records: list[RunRecord]
+    summary: Summary
+    made: int
+    finished_before: int
+    pending: int
+    report: Path | None
+    report_note: str | None = None  # why the report has no plots
+
+
+def scenario_digest(scenario: Scenario) -> str:
+    """Equal for scenarios that would run the same (comments and layout aside)."""
+    return hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _label(spec: Any) -> str:
+    model = spec.model or "(discovered)"
+    where = getattr(spec, "base_url", "") or ""
+    return f"{spec.provider} {model}" + (f" at {redact_url(where)}" if where else "")
+
+
+def _meta(
+    plan: EvalPlan,
+    specs: dict[str, Any],
+    tasks_file: str,
+    tasks: int,
+    repeat: int,
+    concurrency: int,
+    ray: str | None,
+) -> EvalMeta:
+    judge = plan.judge
+    sc = plan.scenario
+    return EvalMeta(
+        scenario=sc.name,
+        scenario_file=str(sc.source) if sc.source else None,
+        scenario_digest=scenario_digest(sc),
+        tasks_file=tasks_file,
+        tasks=tasks,
+        repeat=repeat,
+        models={a: _label(s) for a, s in specs.items() if a != "judge"},
+        judge=None
+        if judge is None
+        else {
+            "model": _label(specs["judge"]),
+            "scale": judge.scale,
+            "passing": judge.passing,
+            "rubric": judge.rubric,
+        },
+        concurrency=concurrency,
+        ray=ray,
+        started_at=now(),
+    )
+
+
+def _check_resume(folder: ResultsFolder, meta: EvalMeta, resume: bool) -> EvalMeta:
+    """The meta to write: this eval's, or for `--resume` the earlier one's start, once they agree."""
+    if not folder.exists:
+        return meta
+    if not resume:
+        raise UsageError(
+            f"{folder.path} already holds the results of an eval; continue it with --resume, or give "
+            "another --out folder"
+        )
+    old = folder.read_meta()
+    if old.scenario_digest != meta.scenario_digest:
+        raise UsageError(
+            f"the scenario changed since {folder.path} was written ({old.scenario}); its results cannot be "
+            "continued with this one: give another --out folder"
+        )
+    if old.models != meta.models or old.judge != meta.judge:
+        raise UsageError(
+            f"the models differ from those of {folder.path} (then: {old.models}, judge {old.judge}; now: "
+            f"{meta.models}, judge {meta.judge}); give another --out folder"
+        )
+    return meta.model_copy(update={"started_at": old.started_at, "seconds": old.seconds})
+
+
+async def evaluate(
+    scenario: Scenario,
+    tasks: Sequence[EvalTask],
+    *,
+    out: str | Path,
+    tasks_file: str = "",
+    repeat: int = 1,
+    concurrency: int = 4,
+    judge_model: ModelRef | None = None,
+    resume: bool = False,
+    ray: str | None = None,
+    workers: int | None = None,
+    overrides: Any = None,
+    profiles_path: Path | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_record: Callable[[RunRecord], None] | None = None,
+) -> EvalResult:
+    """Run every task `repeat` times, `concurrency` runs at once (in this process, or on Ray: `ray` is
+    "local" for a Ray instance of our own, or a cluster's address), score each run and write the results
+    folder `out`. Cancelling it stops the runs in flight and still writes what was done.
+
+    `on_start(total, finished_before)` and `on_record(record)` follow its progress.
+    """
+    # Over 60 lines by its keyword arguments and its two endings (finished, or cancelled with the report
+    # of what was done); the steps are calls.
+    if repeat < 1 or concurrency < 1:
+        raise UsageError("repeat and concurrency are whole numbers of 1 or more")
+    if judge_model is not None and scenario.judge is None:
+        raise UsageError(
+            f"--judge names the judge's model, but scenario {scenario.name!r} has no `judge:` block "
+            "(with the rubric the judge scores by)"
+        )
+    judge = scenario.judge
+    plan = EvalPlan(
+        scenario=scenario,
+        overrides=overrides,
+        profiles_path=profiles_path,
+        judge=judge,
+        judge_model=judge_model if judge_model is not None else (judge.model if judge else None),
+    )
+    specs = describe_models(plan)
+    folder = ResultsFolder(out)
+    meta = _check_resume(folder, _meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray), resume)
+    earlier = folder.load_runs() if resume else {}
+    jobs, finished = jobs_for(tasks, repeat, earlier)
+    folder.write_meta(meta)
+    started = time.monotonic()
+    executor: Executor = _executor(plan, folder, ray, workers, concurrency, specs)
+    if on_start is not None:
+        on_start(len(jobs) + finished, finished)
+    made = 0
+
+    def count(record: RunRecord) -> None:
+        nonlocal made
+        made += 1
+        if on_record is not None:
+            on_record(record)
+
+    try:
+        await run_jobs(jobs, executor, folder, concurrency=concurrency, on_record=count)
+    except asyncio.CancelledError:
+        finish_folder(folder, meta, tasks, repeat, time.monotonic() - started, complete=False)
+        raise
+    finally:
+        folder.close()
+        await asyncio.shield(executor.aclose())
+    return finish_folder(
+        folder, meta, tasks, repeat, time.monotonic() - started, complete=True, made=made, before=finished
+    )
+
+
+def _executor(
+    plan: EvalPlan,
+    folder: ResultsFolder,
+    ray: str | None,
+    workers: int | None,
+    concurrency: int,
+    specs: dict[str, Any],
+) -> Executor:
+    if ray is None:
+        return LocalExecutor(plan, folder)
+    from ._ray import RayExecutor
+
+    in_process = any(getattr(s, "provider", "") == "vllm" for s in specs.values())
+    return RayExecutor(
+        plan, folder, address=ray, workers=workers, concurrency=concurrency, in_process=in_process
+    )
+
+
+def finish_folder(
+    folder: ResultsFolder,
+    meta: EvalMeta,
+    tasks: Sequence[EvalTask],
+    repeat: int,
+    seconds: float,
+    *,
+    complete: bool,
+    made: int = 0,
+    before: int = 0,
+) -> EvalResult:
+    """Summarize the runs of these tasks that the folder holds; write summary.json, report.html and the
+    meta's end."""
+    from ._report import write_report
+
+    wanted = {(t.id, r) for t in tasks for r in range(repeat)}
+    digests = {t.id: t.digest for t in tasks}
+    records = [r for r in folder.load_runs().values() if r.key in wanted and r.digest == digests[r.task_id]]
+    summary = summarize(records, scenario=meta.scenario, repeat=repeat)
+    pending = len(wanted) - len(records)
+    meta = meta.model_copy(
+        update={
+            "finished_at": now(),
+            "seconds": round(meta.seconds + seconds, 3),
+            "complete": complete and pending == 0,
+        }
+    )
+    folder.write_meta(meta)
+    folder.write_json(folder.summary_path, summary.model_dump(mode="json"))
+    note = write_report(folder, meta, summary, records)
+    return EvalResult(
+        folder=folder.path,
+        meta=meta,
+        records=records,
+        summary=summary,
+        made=made,
+        finished_before=before,
+        pending=pending,
+        report=folder.report_path,
+        report_note=note,
+    )

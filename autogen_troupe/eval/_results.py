@@ -1,0 +1,206 @@
+"""An eval's results folder: `eval.json` (what was evaluated, how), `runs.jsonl` (one record per finished
+run, appended as runs finish: the checkpoint `--resume` reads), `transcripts/` (each run's JSONL
+transcript), `summary.json` and `report.html`.
+
+A run is known by its task id and repeat number. When a folder holds two records for one run (a run
+that `--resume` did again), the later one counts, so no run is ever counted twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from pydantic import Field, ValidationError
+
+from ..errors import UsageError
+from ..models._redact import redact_data
+from ..scenario._base import Frozen
+from ..scenario._files import FileProblem, read_text
+
+__all__ = ["EvalMeta", "JudgeVerdict", "Message", "ResultsFolder", "RunRecord", "now"]
+
+FORMAT = 1
+RUNS_MAX_BYTES = 1024 * 1024 * 1024  # a million runs of a kilobyte
+
+
+def now() -> str:
+    """The time now, as ISO 8601 in UTC."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Message(Frozen):
+    role: str
+    content: str
+
+
+class JudgeVerdict(Frozen):
+    """What the judge was asked and what it answered, and the score read from its answer."""
+
+    model: str
+    prompt: tuple[Message, ...] = ()
+    answer: str = ""
+    score: float | None = None
+    passed: bool = False
+    problem: str | None = None  # no score could be read, or the judge's model failed
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+class RunRecord(Frozen):
+    """One finished run of one task, scored: a line of `runs.jsonl`."""
+
+    record: Literal["run"] = "run"
+    task_id: str
+    repeat: int = 0
+    digest: str = ""  # of what the run was asked (see EvalTask.digest)
+    task: str
+    vars: dict[str, Any] = Field(default_factory=dict)
+    reference: str | None = None
+    outcome: Literal["pass", "fail", "error"]
+    checks: dict[str, bool] = Field(default_factory=dict)  # each expectation (and `run`, `judge`): held
+    failures: tuple[str, ...] = ()
+    judge: JudgeVerdict | None = None
+    stop_reason: str = ""
+    stopped_by: str = ""
+    error: str | None = None
+    messages: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    final_message: str = ""
+    transcript: str | None = None  # relative to the results folder
+    worker: str = ""  # host:pid that ran it
+    attempt: int = 1  # > 1: its first worker died and it ran again elsewhere
+    finished_at: str = ""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.task_id, self.repeat
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "pass"
+
+
+class EvalMeta(Frozen):
+    """What was evaluated and how: `eval.json` of a results folder."""
+
+    format: int = FORMAT
+    scenario: str
+    scenario_file: str | None = None
+    scenario_digest: str
+    tasks_file: str
+    tasks: int
+    repeat: int = 1
+    models: dict[str, str] = Field(default_factory=dict)  # agent -> provider and model id
+    judge: dict[str, Any] | None = None  # model, scale, passing score, rubric
+    concurrency: int = 1
+    ray: str | None = None
+    started_at: str = ""
+    finished_at: str | None = None
+    seconds: float = 0.0
+    complete: bool = False
+
+
+class ResultsFolder:
+    """The files of one eval's results; records are redacted before they are written."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.meta_path = self.path / "eval.json"
+        self.runs_path = self.path / "runs.jsonl"
+        self.transcripts = self.path / "transcripts"
+        self.summary_path = self.path / "summary.json"
+        self.report_path = self.path / "report.html"
+        self._fh: IO[str] | None = None
+        self.skipped_lines = 0  # lines of runs.jsonl that could not be read (a write cut short)
+
+    @property
+    def exists(self) -> bool:
+        return self.meta_path.exists() or self.runs_path.exists()
+
+    def read_meta(self) -> EvalMeta:
+        try:
+            return EvalMeta.model_validate_json(
+                read_text(self.meta_path, limit=1024 * 1024, what="eval.json")
+            )
+        except FileProblem as e:
+            raise UsageError(f"{self.path} is not the results folder of an eval: {e}") from None
+        except ValidationError as e:
+            raise UsageError(f"{self.meta_path} is not an eval's eval.json: {e.errors()[0]['msg']}") from None
+
+    def write_meta(self, meta: EvalMeta) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.meta_path.with_suffix(".json.tmp")
+        tmp.write_text(
+            json.dumps(redact_data(meta.model_dump(mode="json")), indent=2) + "\n", encoding="utf-8"
+        )
+        tmp.replace(self.meta_path)
+
+    def load_runs(self) -> dict[tuple[str, int], RunRecord]:
+        """Every run recorded, by (task id, repeat); a later record of a run replaces an earlier one."""
+        self.skipped_lines = 0
+        if not self.runs_path.exists():
+            return {}
+        try:
+            text = read_text(self.runs_path, limit=RUNS_MAX_BYTES, what="runs file")
+        except FileProblem as e:
+            raise UsageError(str(e)) from None
+        out: dict[tuple[str, int], RunRecord] = {}
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = RunRecord.model_validate_json(line)
+            except ValidationError:
+                self.skipped_lines += 1
+                continue
+            out.pop(record.key, None)  # keeps the order of the latest records
+            out[record.key] = record
+        return out
+
+    def append(self, record: RunRecord) -> None:
+        """Add one finished run (flushed at once: the file is the checkpoint `--resume` reads)."""
+        if self._fh is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._fh = self.runs_path.open("a", encoding="utf-8")
+        self._fh.write(json.dumps(redact_data(record.model_dump(mode="json")), ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def write_transcript(self, name: str, text: str) -> str:
+        """A transcript made elsewhere (a Ray worker), kept under `transcripts/`; its relative path."""
+        self.transcripts.mkdir(parents=True, exist_ok=True)
+        stem, suffix = os.path.splitext(os.path.basename(name))
+        target, n = self.transcripts / f"{stem}{suffix}", 1
+        while target.exists():  # two workers may stamp the same microsecond
+            n += 1
+            target = self.transcripts / f"{stem}-{n}{suffix}"
+        target.write_text(text, encoding="utf-8")
+        return target.relative_to(self.path).as_posix()
+
+    def write_json(self, path: Path, data: Any) -> None:
+        path.write_text(json.dumps(redact_data(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def latest(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """One record per run (the last given), in their order."""
+    out: dict[tuple[str, int], RunRecord] = {}
+    for r in records:
+        out.pop(r.key, None)
+        out[r.key] = r
+    return list(out.values())
