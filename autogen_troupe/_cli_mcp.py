@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from .errors import TroupeError, UsageError, exit_code_for
+from ._cli_common import _fail, _safe, err, out
+from .errors import TroupeError, UsageError
 from .runtime._signals import exit_code, run_async
 
 if TYPE_CHECKING:
@@ -31,8 +31,6 @@ mcp_app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 ServerArg = Annotated[str, typer.Argument(help="A URL, a command (quoted), or scenario.yaml:name.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (for programs).")]
@@ -124,19 +122,6 @@ class _Common:
             params.get("header") or [],
             auth,
         )
-
-
-def _fail(e: BaseException) -> NoReturn:
-    from .models._redact import redact_text
-
-    err.print(redact_text(f"{type(e).__name__}: {e}"), markup=False)
-    raise typer.Exit(exit_code_for(e))
-
-
-def _safe(text: str) -> str:
-    from .models._redact import redact_text
-
-    return redact_text(text)
 
 
 def _headers(given: list[str]) -> dict[str, str]:
