@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from ._base import Frozen
 
-__all__ = ["McpAuth", "not_with_an_authorization_header"]
+__all__ = ["HttpAuthSettings", "McpAuth"]
 
 TokenEndpointAuth = Literal["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
 
@@ -102,9 +102,14 @@ class McpAuth(Frozen):
         return "client_secret_basic" if self.client_secret is not None else "none"
 
 
-@classmethod  # type: ignore[misc]
-def not_with_an_authorization_header(cls: type, auth: McpAuth | None, info: ValidationInfo) -> McpAuth | None:
-    """An HTTP server's `auth` validator: its `headers` (validated before it) carry no Authorization."""
-    if auth is not None and any(k.lower() == "authorization" for k in info.data.get("headers") or {}):
-        raise ValueError("give either an Authorization header or an auth: block, not both")
-    return auth
+class HttpAuthSettings(Frozen):
+    """The `auth:` key of an HTTP server (a base of `HttpServer`), refused beside an Authorization header."""
+
+    auth: McpAuth | None = Field(None, description="OAuth for this server (see `troupe mcp login`).")
+
+    @model_validator(mode="after")
+    def _one_authorization(self) -> HttpAuthSettings:
+        headers = getattr(self, "headers", None) or {}
+        if self.auth is not None and any(k.lower() == "authorization" for k in headers):
+            raise ValueError("give either an Authorization header or an auth: block, not both")
+        return self

@@ -61,7 +61,7 @@ from ._fields import (
 )
 from ._judge import Judge
 from ._mcp import McpClientSettings, McpPrompt, PromptPart, PromptText, SamplingSettings, prompt_parts
-from ._mcp_auth import McpAuth, not_with_an_authorization_header
+from ._mcp_auth import HttpAuthSettings
 from ._rules import (
     AllOf,
     AnyOf,
@@ -237,13 +237,12 @@ class StdioServer(McpClientSettings):
     call_timeout_s: Seconds = 60.0
 
 
-class HttpServer(McpClientSettings):
+class HttpServer(McpClientSettings, HttpAuthSettings):
     """An MCP server reached over streamable HTTP."""
 
     kind: Literal["http"] = "http"
     url: str
     headers: dict[str, HeaderValue] = Field(default_factory=dict)
-    auth: McpAuth | None = Field(None, description="OAuth for this server (see `troupe mcp login`).")
     startup_timeout_s: Seconds = 30.0
     call_timeout_s: Seconds = 60.0
 
@@ -253,8 +252,6 @@ class HttpServer(McpClientSettings):
         if not re.match(r"^https?://[^/\s]+", v):
             raise ValueError("must be an http:// or https:// URL")
         return v
-
-    _one_authorization = field_validator("auth")(not_with_an_authorization_header)
 
 
 def _server_kind(v: Any) -> str:
