@@ -93,7 +93,8 @@ def client_options(
 
 class _Sampler:
     """Answers a server's sampling request with the model client of the agent whose tool call caused it
-    (known on protocol 2026-07-28 and later); otherwise the first agent that uses the server."""
+    (on older protocols: of the newest running call, see `RunningCalls`); with none known, the first
+    agent that uses the server."""
 
     def __init__(self, clients: Mapping[str, ChatCompletionClient], users: list[str]) -> None:
         self._clients = clients
