@@ -265,7 +265,10 @@ async def test_a_run_records_and_replays_what_servers_ask_and_say(srv: FakeOpenA
         "elicitation",
         'asked \'Who is travelling to Rome?\' (ask) → accept: {"name": "Ann", "nights": 4}',
     ) in events
-    assert any(w == "sampling" and c.endswith("Rome is lovely.") for _, w, c in events)
+    assert any(
+        w == "sampling" and c == "wrote for the server (fake-model, 12+3 tok): Rome is lovely."
+        for _, w, c in events
+    )
     assert [w for _, w, _ in events].count("progress") == 2 and [w for _, w, _ in events].count("log") == 2
     sampled = next(e for e in result.transcript if isinstance(e, McpEvent) and e.what == "sampling")
     assert sampled.usage is not None and sampled.usage.completion_tokens > 0
