@@ -265,7 +265,10 @@ async def test_a_run_records_and_replays_what_servers_ask_and_say(srv: FakeOpenA
         "elicitation",
         'asked \'Who is travelling to Rome?\' (ask) → accept: {"name": "Ann", "nights": 4}',
     ) in events
-    assert any(w == "sampling" and c.endswith("Rome is lovely.") for _, w, c in events)
+    assert any(
+        w == "sampling" and c == "wrote for the server (fake-model, 12+3 tok): Rome is lovely."
+        for _, w, c in events
+    )
     assert [w for _, w, _ in events].count("progress") == 2 and [w for _, w, _ in events].count("log") == 2
     sampled = next(e for e in result.transcript if isinstance(e, McpEvent) and e.what == "sampling")
     assert sampled.usage is not None and sampled.usage.completion_tokens > 0
@@ -399,26 +402,43 @@ async def test_the_callbacks_on_the_handshake_era_protocol(tmp_path: Path) -> No
     the session's own task: `client_kwargs` answers them the same way (what `troupe mcp` relies on)."""
     from mcp import Client, StdioServerParameters
 
-    from autogen_troupe.tools._mcp_client import client_kwargs, progress_callback
+    from autogen_troupe.tools._mcp_client import (
+        CALL_ID,
+        CALLER,
+        RunningCalls,
+        client_kwargs,
+        progress_callback,
+    )
+
+    asked: list[SampleRequest] = []
 
     async def sampler(req: SampleRequest) -> SampleReply:
+        asked.append(req)
         return SampleReply(text=f"{len(req.messages)} message(s)", model="m")
 
     notes: list[McpNote] = []
-    options = McpClientOptions(
-        server="f",
-        ask=scripted_ask([{"name": "Bo"}]),
-        sampling=SamplingLimits(),
-        sampler=sampler,
-        roots=(str(tmp_path),),
-        on_note=notes.append,
+    running = RunningCalls()  # what a pooled server does: requests of no known call go with the newest
+    options = running.attach(
+        McpClientOptions(
+            server="f",
+            ask=scripted_ask([{"name": "Bo"}]),
+            sampling=SamplingLimits(),
+            sampler=sampler,
+            roots=(str(tmp_path),),
+            on_note=notes.append,
+        )
     )
     params = StdioServerParameters(command=sys.executable, args=[FEATURES])
     async with Client(params, mode="legacy", **client_kwargs(options)) as client:
         assert client.protocol_version < "2026"
 
         async def call(tool: str, args: dict[str, Any]) -> str:
-            result = await client.call_tool(tool, args, progress_callback=progress_callback(options, tool))
+            CALLER.set("writer")
+            CALL_ID.set(f"call-{tool}")
+            with running.running():
+                result = await client.call_tool(
+                    tool, args, progress_callback=progress_callback(options, tool)
+                )
             return result.content[0].text  # type: ignore[union-attr]
 
         assert await call("book", {"city": "Lima"}) == "booked 2 night(s) in Lima for Bo"
@@ -428,6 +448,13 @@ async def test_the_callbacks_on_the_handshake_era_protocol(tmp_path: Path) -> No
     kinds = [n.kind for n in notes]
     assert kinds.count("elicitation") == kinds.count("sampling") == kinds.count("roots") == 1
     assert kinds.count("progress") == 2 and kinds.count("log") == 2
+    assert [r.agent for r in asked] == ["writer"]
+    assert {(n.kind, n.agent, n.call_id) for n in notes if n.kind != "progress"} == {
+        ("elicitation", "writer", "call-book"),
+        ("sampling", "writer", "call-summarize"),
+        ("roots", "writer", "call-workspace"),
+        ("log", "writer", "call-crunch"),
+    }
 
 
 def test_troupe_run_asks_the_person_at_the_terminal(fake_process: Any, tmp_path: Path) -> None:

@@ -65,6 +65,7 @@ def client_options(
     *,
     ask: Ask | None,
     clients: Mapping[str, ChatCompletionClient],
+    models: Mapping[str, Any] | None = None,
     on_note: Callable[[McpNote], None] | None,
 ) -> dict[str, McpClientOptions]:
     """How our client treats each of the scenario's servers: its elicitation policy (with `ask`, the
@@ -83,7 +84,7 @@ def client_options(
             elicitation=server.elicitation,
             ask=ask,
             sampling=limits,
-            sampler=_Sampler(clients, users) if limits is not None else None,
+            sampler=_Sampler(clients, users, models if models is not None else {}) if limits else None,
             roots=tuple(r if r.startswith("file://") else str((base / r).resolve()) for r in server.roots),
             on_note=on_note,
             log_level=server.log_level,
@@ -93,10 +94,14 @@ def client_options(
 
 class _Sampler:
     """Answers a server's sampling request with the model client of the agent whose tool call caused it
-    (known on protocol 2026-07-28 and later); otherwise the first agent that uses the server."""
+    (on older protocols: of the newest running call, see `RunningCalls`); with none known, the first
+    agent that uses the server."""
 
-    def __init__(self, clients: Mapping[str, ChatCompletionClient], users: list[str]) -> None:
+    def __init__(
+        self, clients: Mapping[str, ChatCompletionClient], users: list[str], models: Mapping[str, Any]
+    ) -> None:
         self._clients = clients
+        self._models = models  # agent -> ResolvedModel, to name the model in the reply
         self._users = users
 
     async def __call__(self, request: SampleRequest) -> SampleReply:
@@ -122,7 +127,8 @@ class _Sampler:
         client = self._clients[agent]
         result = await client.create(messages, extra_create_args=args)
         text = result.content if isinstance(result.content, str) else str(result.content)
-        model = str(client.model_info.get("family") or "model")
+        spec = self._models.get(agent)
+        model = str(getattr(spec, "model", None) or client.model_info.get("family") or "model")
         return SampleReply(
             text=text,
             model=model,

@@ -153,7 +153,9 @@ async def open_team(
             return client
 
         replace_mcp, wrap_workbench, wrap_tool = hooks.replace_mcp, hooks.wrap_workbench, hooks.wrap_tool
-        mcp_options = client_options(scenario, ask=options.ask_mcp, clients=agent_clients, on_note=notes)
+        mcp_options = client_options(
+            scenario, ask=options.ask_mcp, clients=agent_clients, models=specs, on_note=notes
+        )
         mcp = (
             None
             if replace_mcp

@@ -15,10 +15,12 @@ module stays cheap (the CLI's `--elicitation` option is parsed before any server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import dataclasses
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -43,6 +45,7 @@ __all__ = [
     "McpNote",
     "NoteKind",
     "Question",
+    "RunningCalls",
     "SampleReply",
     "SampleRequest",
     "Sampler",
@@ -210,6 +213,46 @@ class McpClientOptions:
             self.on_note(McpNote(self.server, kind, redact_text(text), details, tool, agent, call_id))
         except Exception:
             logger.exception("MCP note listener failed")
+
+
+class RunningCalls:
+    """The tool calls running on one server, as (agent, call id), newest last. A note or a sampling
+    request that arrives outside any call's task (a log line; questions on protocols before 2026-07-28)
+    is taken to belong to the newest."""
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[str | None, str | None]] = []
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Around one tool call (in its task, where CALLER and CALL_ID are set)."""
+        caller = (CALLER.get(), CALL_ID.get())
+        self._calls.append(caller)
+        try:
+            yield
+        finally:
+            self._calls.remove(caller)
+
+    def attach(self, options: McpClientOptions) -> McpClientOptions:
+        """`options` whose notes and sampling requests of no known call go with the newest running one."""
+        listener, sampler = options.on_note, options.sampler
+
+        def on_note(note: McpNote) -> None:
+            if note.call_id is None and self._calls:
+                agent, call_id = self._calls[-1]
+                note = dataclasses.replace(note, agent=note.agent or agent, call_id=call_id)
+            if listener is not None:
+                listener(note)
+
+        async def sample(request: SampleRequest) -> SampleReply:
+            assert sampler is not None  # only installed with one
+            if request.agent is None and self._calls:
+                request = dataclasses.replace(request, agent=self._calls[-1][0])
+            return await sampler(request)
+
+        return dataclasses.replace(
+            options, on_note=on_note if listener else None, sampler=sample if sampler else None
+        )
 
 
 def effective_policy(options: McpClientOptions) -> ElicitationPolicy:

@@ -9,7 +9,6 @@ restart) from many tasks.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import sys
@@ -40,7 +39,7 @@ from ..models._redact import (
 )
 from ..scenario._schema import HttpServer, StdioServer
 from ._mcp_auth import HttpLink
-from ._mcp_client import CALL_ID, CALLER, McpClientOptions, McpNote, client_kwargs, progress_callback
+from ._mcp_client import McpClientOptions, RunningCalls, client_kwargs, progress_callback
 from ._mcp_resources import Catalogue, list_catalogue
 from ._mcp_stdio import (
     CONNECTION_LOST,
@@ -297,10 +296,8 @@ class ServerHandle:
         self.name = name
         self.server = server
         self.note_pid = note_pid
-        options = options or McpClientOptions(server=name)
-        self._listener = options.on_note
-        self._calls: list[tuple[str | None, str | None]] = []  # (agent, call id) of the running calls
-        self.options = dataclasses.replace(options, on_note=self._on_note) if options.on_note else options
+        self._running = RunningCalls()
+        self.options = self._running.attach(options or McpClientOptions(server=name))
         remember_secrets(_server_secrets(server))  # masked in every message, transcript and tool result
         self.env: dict[str, str] = {}
         self.argv: list[str] = []
@@ -384,15 +381,6 @@ class ServerHandle:
 
     # ---------------------------------------------------------------- calling
 
-    def _on_note(self, note: McpNote) -> None:
-        """A note that arrived outside any call's task (a log line, a question on an older protocol) goes
-        with the latest running call."""
-        if note.call_id is None and self._calls:
-            agent, call_id = self._calls[-1]
-            note = dataclasses.replace(note, agent=note.agent or agent, call_id=call_id)
-        if self._listener is not None:
-            self._listener(note)
-
     async def call_tool(
         self, name: str, arguments: dict[str, Any], timeout_s: float
     ) -> mcp_types.CallToolResult:
@@ -400,12 +388,8 @@ class ServerHandle:
 
         Raises ToolCallError with a message meant for the model (timeouts, crashes, protocol errors).
         """
-        caller = (CALLER.get(), CALL_ID.get())
-        self._calls.append(caller)
-        try:
+        with self._running.running():
             return await self._call_with_restart(name, arguments, timeout_s)
-        finally:
-            self._calls.remove(caller)
 
     async def _call_with_restart(
         self, name: str, arguments: dict[str, Any], timeout_s: float
