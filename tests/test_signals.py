@@ -276,6 +276,44 @@ def test_run_async_leaves_ignored_signals_ignored_and_cancels_on_sigterm() -> No
     assert "Traceback" not in err
 
 
+def test_a_stream_left_half_read_by_a_stop_closes_without_a_traceback() -> None:
+    """After Ctrl-C, an async generator that cannot close (as an HTTP body stream inside the openai SDK
+    could not in `troupe eval`) no longer prints asyncio's traceback; the exit stays 130."""
+    proc = _python(
+        """
+        import asyncio, sys
+        from autogen_troupe import run_async
+        from autogen_troupe.runtime._signals import exit_code
+
+        async def body():
+            try:
+                while True:
+                    yield b"chunk"
+                    await asyncio.sleep(0)
+            except GeneratorExit:
+                raise RuntimeError("aclose(): asynchronous generator is already running")
+
+        async def main():
+            stream = body()
+            await stream.__anext__()  # started, never finished: asyncio.run closes it at shutdown
+            print("ready", flush=True)
+            await asyncio.sleep(60)
+
+        try:
+            run_async(main())
+        except KeyboardInterrupt as e:
+            print(type(e).__name__, flush=True)
+            sys.exit(exit_code(e))
+        """
+    )
+    _ready(proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 130, out + err
+    assert out.splitlines() == ["Interrupted"]
+    assert "Traceback" not in err and "asynchronous generator" not in err, err
+
+
 def test_stop_on_signals_raises_interrupted_in_sync_code_and_restores_handlers() -> None:
     proc = _python(
         """

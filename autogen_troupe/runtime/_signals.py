@@ -60,6 +60,7 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
     async def guarded() -> T:
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(main)
+        loop.set_exception_handler(_quiet_after_stop(received))
 
         def on_signal(signum: int) -> None:
             received.append(signum)
@@ -80,6 +81,25 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
     if received:  # `main` finished anyway; the signal still asked the program to stop
         raise Interrupted(received[0])
     return result
+
+
+_ASYNCGEN_CLOSE = "an error occurred during closing of asynchronous generator"
+
+
+def _quiet_after_stop(
+    received: list[int],
+) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """The loop's exception handler: after a stop signal, an async generator that a cancelled stream left
+    half-read (an HTTP response body inside the openai SDK) can fail to close when `asyncio.run` shuts
+    down, and asyncio would print its traceback under our one-line "Interrupted" message. That is the
+    stop's own noise, not a fault; anything else goes to asyncio's default handler."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if received and str(context.get("message", "")).startswith(_ASYNCGEN_CLOSE):
+            return
+        loop.default_exception_handler(context)
+
+    return handle
 
 
 @contextlib.contextmanager
