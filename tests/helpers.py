@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autogen_troupe.models.vllm._server import free_port
 
-__all__ = ["TESTS", "free_port", "troupe", "write"]
+__all__ = ["APPROVAL_REPLIES", "TESTS", "approval_scenario", "free_port", "troupe", "write"]
 
 TESTS = Path(__file__).resolve().parent
 
@@ -42,3 +42,33 @@ def write(folder: Path, text: str | bytes, name: str = "s.yaml") -> Path:
     else:
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return path
+
+
+def approval_scenario(*, timeout_s: float = 60, name: str = "approval", extra: str = "") -> str:
+    """The person-in-the-team scenario the user-agent and serve tests share: a planner, the traveller
+    (`kind: user`, answering within `timeout_s`), a summary; `extra` is added under `team:`."""
+    return textwrap.dedent(
+        f"""\
+        name: {name}
+        description: The planner drafts, you approve.
+        task: Plan a day in Kyoto.
+        team:
+          kind: round_robin
+          agents:
+            - name: planner
+              system_message: Plan.
+            - name: traveller
+              kind: user
+              answer_timeout_s: {timeout_s}
+            - name: summary
+              system_message: Sum up.
+          termination: {{any: [{{text_mention: TERMINATE}}, {{max_messages: 10}}]}}
+        """
+    ) + textwrap.indent(textwrap.dedent(extra), "  ")
+
+
+APPROVAL_REPLIES = {
+    "Plan.": ["Morning: Fushimi Inari.", "Morning: Fushimi Inari. Evening: Gion."],
+    "Sum up.": ["Add an evening.", "Final: Fushimi Inari, Gion. TERMINATE"],
+}
+"""What the fake endpoint answers the approval scenario's planner and summary, by system message."""

@@ -10,37 +10,15 @@ import httpx2
 import openai
 import pytest
 from fake_openai import FakeOpenAI, by_system
-from helpers import write
+from helpers import APPROVAL_REPLIES, approval_scenario, write
 from served import Served, sse
-
-APPROVAL = """
-name: approval
-task: Plan a day in Kyoto.
-team:
-  kind: round_robin
-  agents:
-    - name: planner
-      system_message: Plan.
-    - name: traveller
-      kind: user
-      answer_timeout_s: {timeout}
-    - name: summary
-      system_message: Sum up.
-  termination: {{any: [{{text_mention: TERMINATE}}, {{max_messages: 10}}]}}
-"""
-REPLIES = {
-    "Plan.": ["Morning: Fushimi Inari.", "Morning: Fushimi Inari. Evening: Gion."],
-    "Sum up.": ["Add an evening.", "Final: Fushimi Inari, Gion. TERMINATE"],
-}
 
 
 @pytest.fixture
 def served(srv: FakeOpenAI, tmp_path: Path) -> Iterator[Served]:
-    srv.responder = by_system(REPLIES)
-    slow = write(tmp_path, APPROVAL.format(timeout=60), "approval.yaml")
-    quick = write(
-        tmp_path, APPROVAL.format(timeout=0.3).replace("name: approval", "name: quick"), "quick.yaml"
-    )
+    srv.responder = by_system(APPROVAL_REPLIES)
+    slow = write(tmp_path, approval_scenario(timeout_s=60), "approval.yaml")
+    quick = write(tmp_path, approval_scenario(timeout_s=0.3, name="quick"), "quick.yaml")
     with Served([slow, quick], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
         yield s
 

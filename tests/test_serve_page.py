@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
-from helpers import write
+from helpers import APPROVAL_REPLIES, approval_scenario, write
 from served import Served
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,26 +35,6 @@ TRAVEL = {
     "detailed final travel plan": [
         "Final plan: Kathmandu, Patan, Bhaktapur, Nagarkot; momos; Namaste. TERMINATE"
     ],
-}
-APPROVAL = """
-name: approval
-description: The planner drafts, you approve.
-task: Plan a day in Kyoto.
-team:
-  kind: round_robin
-  agents:
-    - name: planner
-      system_message: Plan.
-    - name: traveller
-      kind: user
-      answer_timeout_s: 120
-    - name: summary
-      system_message: Sum up.
-  termination: {any: [{text_mention: TERMINATE}, {max_messages: 10}]}
-"""
-APPROVAL_REPLIES = {
-    "Plan.": ["Morning: Fushimi Inari.", "Morning: Fushimi Inari. Evening: Gion."],
-    "Sum up.": ["Add an evening.", "Final: Fushimi Inari, Gion. TERMINATE"],
 }
 
 
@@ -80,7 +60,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def served(srv: FakeOpenAI, tmp_path: Path) -> Iterator[Served]:
-    approval = write(tmp_path, APPROVAL, "approval.yaml")
+    approval = write(tmp_path, approval_scenario(timeout_s=120), "approval.yaml")
     with Served(["travel_planning", approval], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
         yield s
 

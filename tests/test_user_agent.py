@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import troupe, write
+from helpers import approval_scenario, troupe, write
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ReplayMismatch, ScenarioError
@@ -19,22 +19,7 @@ from autogen_troupe.runtime._human import Question
 from autogen_troupe.testing import Cassette, ScriptedClient
 from autogen_troupe.testing._modes import execute
 
-APPROVAL = """
-name: approval
-task: Plan a day in Kyoto.
-team:
-  kind: round_robin
-  agents:
-    - name: planner
-      system_message: Plan.
-    - name: traveller
-      kind: user
-      answer_timeout_s: {timeout}
-    - name: summary
-      system_message: Sum up.
-  termination: {{any: [{{text_mention: TERMINATE}}, {{max_messages: 10}}]}}
-  model_context: {{kind: unbounded}}
-"""
+UNBOUNDED = "model_context: {kind: unbounded}\n"
 ANSWERS = {
     "planner": ["Morning: Fushimi Inari.", "Morning: Fushimi Inari. Evening: Gion."],
     "summary": ["Add an evening.", "Final: Fushimi Inari, Gion. TERMINATE"],
@@ -42,7 +27,7 @@ ANSWERS = {
 
 
 def approval(tmp_path: Path, timeout: float = 300) -> Any:
-    return load_scenario(write(tmp_path, APPROVAL.format(timeout=timeout)))
+    return load_scenario(write(tmp_path, approval_scenario(timeout_s=timeout, extra=UNBOUNDED)))
 
 
 class Person:
@@ -157,7 +142,7 @@ async def test_answers_are_recorded_and_replayed_without_asking(tmp_path: Path) 
 
 def test_troupe_run_asks_on_the_terminal(fake_process: Any, tmp_path: Path) -> None:
     url, _ = fake_process({"by_system": {"Plan.": ANSWERS["planner"], "Sum up.": ANSWERS["summary"]}})
-    path = write(tmp_path, APPROVAL.format(timeout=60), "approval.yaml")
+    path = write(tmp_path, approval_scenario(timeout_s=60, extra=UNBOUNDED), "approval.yaml")
     args = [sys.executable, "-m", "autogen_troupe.cli", "run", str(path), "--base-url", url, "--model", "m"]
     proc = subprocess.run(
         [*args, "--out", str(tmp_path / "runs")],
@@ -182,7 +167,7 @@ def test_troupe_run_asks_on_the_terminal(fake_process: Any, tmp_path: Path) -> N
 
 def test_troupe_run_without_a_terminal_gives_the_default_answer(fake_process: Any, tmp_path: Path) -> None:
     url, _ = fake_process({"by_system": {"Plan.": ANSWERS["planner"]}})
-    path = write(tmp_path, APPROVAL.format(timeout=60), "approval.yaml")
+    path = write(tmp_path, approval_scenario(timeout_s=60, extra=UNBOUNDED), "approval.yaml")
     r = troupe("run", str(path), "--base-url", url, "--model", "m", "--out", str(tmp_path / "runs"))
     assert r.returncode == 0, r.stderr
     assert "(no input: traveller answers 'TERMINATE')" in r.stdout
