@@ -322,6 +322,13 @@ def test_values_of_secret_named_variables_are_masked_wherever_they_appear(
     assert redact_text(text) == text  # read at each call, not frozen at import
 
 
+def test_a_secret_variable_given_a_new_value_masks_the_new_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "first-value-1")
+    assert redact_text("first-value-1 second-value-2") == "*** second-value-2"
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "second-value-2")
+    assert redact_text("first-value-1 second-value-2") == "first-value-1 ***"
+
+
 def test_remembered_values_and_data() -> None:
     remember_secrets(["rem-1234567", None, "x"])
     data = {"a": ["see rem-1234567"], "api_key": "plain", "max_tokens": 5, "nested": {"Cookie": "c=1"}}

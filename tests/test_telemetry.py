@@ -376,6 +376,22 @@ def test_outside_a_troupe_run_autogens_own_spans_are_untouched(otel: Otel) -> No
     assert (span.name, span.instrumentation_scope.name) == ("execute_tool echo", "autogen-core")
 
 
+async def test_inside_a_troupe_run_autogens_runtime_builds_no_attributes_for_its_messaging_spans(
+    otel: Otel,
+) -> None:
+    from autogen_core import SingleThreadedAgentRuntime
+
+    from autogen_troupe.runtime._autogen_spans import install
+    from autogen_troupe.telemetry import RunTelemetry
+
+    install()
+    runtime = SingleThreadedAgentRuntime()
+    assert "message" in await runtime._create_otel_attributes(message="hello")  # AutoGen's own, outside
+    with RunTelemetry().active():
+        assert await runtime._create_otel_attributes(message="hello") == {}  # no message serialized
+    assert "message" in await runtime._create_otel_attributes(message="hello")
+
+
 # --------------------------------------------------------------------------- errors and metrics
 
 

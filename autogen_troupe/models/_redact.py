@@ -94,10 +94,34 @@ def _worth_masking(value: str) -> bool:
 
 def secrets_in_env(env: Mapping[str, str] | None = None) -> set[str]:
     """The values of variables whose names look secret (long enough to mask by value)."""
-    env = os.environ if env is None else env
+    if env is None:
+        return set(_process_env_secrets())
     return {
         v.strip() for k, v in env.items() if isinstance(v, str) and _worth_masking(v) and is_secret_name(k)
     }
+
+
+_env_seen: tuple[tuple[Any, ...], frozenset[str]] | None = None
+
+
+def _process_env_secrets() -> frozenset[str]:
+    """`secrets_in_env(os.environ)`, worked out again only when the environment changed.
+
+    Every redaction asks for it, and walking the environment (decoding each name and value) costs more
+    than the masking itself; a snapshot of `os.environ`'s raw items, compared by identity, tells whether
+    anything was set or removed since.
+    """
+    global _env_seen
+    raw = getattr(os.environ, "_data", None)
+    if not isinstance(raw, dict):  # not CPython's os._Environ: walk it every time
+        return frozenset(secrets_in_env(dict(os.environ)))
+    snapshot = tuple(raw.items())
+    seen = _env_seen
+    if seen is not None and seen[0] == snapshot:
+        return seen[1]
+    found = frozenset(secrets_in_env(dict(os.environ)))
+    _env_seen = (snapshot, found)
+    return found
 
 
 _remembered: set[str] = set()

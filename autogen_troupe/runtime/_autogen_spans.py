@@ -118,8 +118,9 @@ def _quiet(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _quiet_runtime() -> None:
-    """The agent runtime's messaging spans (`autogen publish ...`) and the trace context it puts in every
-    message envelope for them: none inside a troupe run (about twenty per agent turn)."""
+    """The agent runtime's messaging spans (`autogen publish ...`), the attributes it builds for them (each
+    message serialized to JSON) and the trace context it puts in every message envelope for them: none
+    inside a troupe run (about twenty per agent turn)."""
     from autogen_core import _single_threaded_agent_runtime as runtime
     from autogen_core._telemetry import EnvelopeMetadata
     from autogen_core._telemetry._tracing import TraceHelper
@@ -139,9 +140,18 @@ def _quiet_runtime() -> None:
     def envelope_metadata() -> Any:
         return EnvelopeMetadata() if current_run() is not None else envelope()
 
+    agent_runtime = runtime.SingleThreadedAgentRuntime
+    message_attributes = agent_runtime._create_otel_attributes
+
+    @functools.wraps(message_attributes)
+    async def otel_attributes(self: Any, *args: Any, **kw: Any) -> Any:
+        # Awaited for the attributes of every `process`/`ack` span, whether or not a span is made.
+        return {} if current_run() is not None else await message_attributes(self, *args, **kw)
+
     trace_block.__troupe__ = True  # type: ignore[attr-defined]
     TraceHelper.trace_block = trace_block  # type: ignore[method-assign, assignment]
     runtime.get_telemetry_envelope_metadata = envelope_metadata
+    agent_runtime._create_otel_attributes = otel_attributes  # type: ignore[method-assign]
 
 
 _MAKERS = {_INVOKE: _invoke, _TOOL: _tool, _QUIET: _quiet}

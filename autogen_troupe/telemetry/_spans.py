@@ -216,14 +216,18 @@ class AgentTurn:
 
 class _Call:
     """What model and tool calls share: a span made current only inside `attached()` windows (a stream
-    is attached around each step, never across a yield), replay notes, and the end on the run's clock."""
+    is attached around each step, never across a yield), replay notes, and the end on the run's clock.
+
+    What is learnt during the call (replay notes, contents, the response) waits in `_late` and goes on
+    the span in one `set_attributes` as it ends: each SDK call takes the span's lock and checks values.
+    """
 
     def __init__(self, run: RunTelemetry, span: trace.Span, start_ns: int) -> None:
         self._run = run
         self.span = span
         self._start = start_ns
         self._recorded_s: float | None = None
-        self._replayed = False
+        self._late: dict[str, Any] = {}
         self._ctx = trace.set_span_in_context(self.span)
 
     @contextlib.contextmanager
@@ -242,15 +246,16 @@ class _Call:
         return None
 
     def replayed(self, *, duration_s: float | None, provider: str | None = None) -> None:
-        self._replayed = True
         self._recorded_s = duration_s
         self._run.replayed = True
-        self.span.set_attribute(C.TROUPE_REPLAYED, True)
+        self._late[C.TROUPE_REPLAYED] = True
         if duration_s is not None:
-            self.span.set_attribute(C.TROUPE_RECORDED_DURATION, duration_s)
+            self._late[C.TROUPE_RECORDED_DURATION] = duration_s
 
     def _end(self) -> float:
         """End the span (at the recorded end when replayed); its duration in seconds."""
+        if self._late:
+            self.span.set_attributes(self._late)
         clock = self._run.clock
         end = (
             clock.replayed_end(self._start, self._recorded_s) if self._recorded_s is not None else clock.now()
@@ -301,8 +306,7 @@ class ChatCall(_Call):
     def replayed(self, *, duration_s: float | None, provider: str | None = None) -> None:
         super().replayed(duration_s=duration_s, provider=provider)
         if provider and not self.facts.provider:
-            self.span.set_attribute(C.PROVIDER, provider)
-            self._metric[C.PROVIDER] = provider
+            self._late[C.PROVIDER] = self._metric[C.PROVIDER] = provider
         self._metric[C.TROUPE_REPLAYED] = True
 
     def content(self, *, input_messages: str | None, output_messages: str | None) -> None:
@@ -310,9 +314,9 @@ class ChatCall(_Call):
         if not self._run.capture:
             return
         if input_messages is not None:
-            self.span.set_attribute(C.INPUT_MESSAGES, input_messages)
+            self._late[C.INPUT_MESSAGES] = input_messages
         if output_messages is not None:
-            self.span.set_attribute(C.OUTPUT_MESSAGES, output_messages)
+            self._late[C.OUTPUT_MESSAGES] = output_messages
 
     def finish(
         self,
@@ -325,7 +329,7 @@ class ChatCall(_Call):
     ) -> None:
         """End the span and record the operation's duration and token usage."""
         reasons = self._finish_reasons or ([finish_reason] if finish_reason else [])
-        attributes: dict[str, Any] = {}
+        attributes = self._late
         if C.RESPONSE_MODEL in self._metric:
             attributes[C.RESPONSE_MODEL] = self._metric[C.RESPONSE_MODEL]
         if self._response_id:
@@ -336,7 +340,6 @@ class ChatCall(_Call):
             attributes[C.INPUT_TOKENS] = input_tokens
         if output_tokens is not None:
             attributes[C.OUTPUT_TOKENS] = output_tokens
-        self.span.set_attributes(attributes)
         if error_type is not None:
             _set_error(self.span, error_type, error_message)
             self._metric[C.ERROR_TYPE] = error_type
@@ -404,9 +407,9 @@ class ToolCall(_Call):
         if not self._run.capture:
             return
         if arguments is not None:
-            self.span.set_attribute(C.TOOL_ARGUMENTS, arguments)
+            self._late[C.TOOL_ARGUMENTS] = arguments
         if result is not None:
-            self.span.set_attribute(C.TOOL_RESULT, result)
+            self._late[C.TOOL_RESULT] = result
 
     def finish(self, *, error_type: str | None = None, error_message: str | None = None) -> None:
         if error_type is not None:
