@@ -20,7 +20,7 @@ from autogen_agentchat.conditions import (
     TimeoutTermination,
     TokenUsageTermination,
 )
-from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat, Swarm
+from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
 
@@ -43,6 +43,7 @@ from ..scenario._schema import (
     Timeout,
     TokenUsage,
 )
+from ._selector import TroupeSelectorGroupChat
 
 __all__ = [
     "ClientFor",
@@ -250,5 +251,5 @@ def assemble_team(
             limits_for("selector") if limits_for is not None else None,
             system_message=(team.selector_prompt or _SELECTOR_PROMPT) + roles * 2,  # roles and participants
         )
-        return SelectorGroupChat(members, model_client=selector_client, **kwargs, **common)
+        return TroupeSelectorGroupChat(members, model_client=selector_client, **kwargs, **common)
     return Swarm(agents, **common)
