@@ -1,16 +1,19 @@
 """What the `troupe` commands share: the two consoles, the scenario and model options, the one-paragraph
-error with its exit code, the model overrides from flags and environment. Apart from `cli.py` so that
-command groups of their own (`_cli_eval.py`) use the same ones."""
+error with its exit code, the model overrides from flags and environment, `--trace`. Apart from `cli.py`
+so that command groups of their own (`_cli_eval.py`) use the same ones."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from typing import Annotated, NoReturn
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from .errors import ScenarioError, exit_code_for
+from .errors import ScenarioError, TroupeError, exit_code_for
 from .runtime._signals import exit_code
 
 __all__ = [
@@ -18,10 +21,12 @@ __all__ = [
     "ModelOpt",
     "ProfileOpt",
     "ScenarioArg",
+    "TraceOpt",
     "_fail",
     "_overrides",
     "_safe",
     "_stopped_by",
+    "_traced",
     "err",
     "out",
 ]
@@ -68,3 +73,55 @@ def _overrides(profile: str | None, base_url: str | None, model: str | None):
     from .models._endpoints import Overrides
 
     return Overrides.from_env(os.environ).merged(profile=profile, base_url=base_url, model=model)
+
+
+_TRACE_LINES = 5
+TraceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trace",
+        help="Send traces and metrics (OpenTelemetry GenAI conventions) over OTLP, to "
+        "$OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318; on by itself when that variable is set.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _tracing(flag: bool) -> Iterator[None]:
+    """OpenTelemetry's SDK installed for the command when asked (`--trace` or an OTLP endpoint in the
+    environment); what is left is exported on the way out, and each run's trace id is printed."""
+    from .telemetry import wanted
+
+    if not wanted(os.environ, flag=flag):
+        yield
+        return
+    from .telemetry import start_session
+
+    try:
+        session = start_session()
+    except TroupeError as e:
+        _fail(e)
+    try:
+        yield
+    finally:
+        session.shutdown()
+        sent = "could not all be sent to" if session.failed else "sent to"
+        for trace_id in session.runs[:_TRACE_LINES]:
+            err.print(f"trace {trace_id} {sent} {_safe(session.traces_to)}", markup=False, highlight=False)
+        if len(session.runs) > _TRACE_LINES:  # an eval makes a trace per run
+            more = len(session.runs) - _TRACE_LINES
+            err.print(
+                f"and {more} more traces {sent} {_safe(session.traces_to)}", markup=False, highlight=False
+            )
+
+
+def _traced(command: Callable[..., None]) -> Callable[..., None]:
+    """A command run inside `_tracing(trace)`, `trace` being its `--trace` option (Typer passes options by
+    name, and reads the command's own signature through `functools.wraps`)."""
+
+    @functools.wraps(command)
+    def traced(*args: Any, **kwargs: Any) -> None:
+        with _tracing(bool(kwargs.get("trace"))):
+            command(*args, **kwargs)
+
+    return traced

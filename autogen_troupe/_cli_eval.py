@@ -13,9 +13,11 @@ from ._cli_common import (
     ModelOpt,
     ProfileOpt,
     ScenarioArg,
+    TraceOpt,
     _fail,
     _overrides,
     _stopped_by,
+    _traced,
     err,
     out,
 )
@@ -33,6 +35,7 @@ eval_app = typer.Typer(
 
 
 @eval_app.command("run")
+@_traced
 def eval_run(
     scenario: ScenarioArg,
     tasks: Annotated[
@@ -59,6 +62,7 @@ def eval_run(
     profile: ProfileOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
+    trace: TraceOpt = False,
 ) -> None:
     """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html."""
     # Long by its option declarations (Typer reads the signature); the body only calls the library.

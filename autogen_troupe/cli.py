@@ -9,15 +9,11 @@ Heavy imports (autogen, openai, vllm) happen inside the commands that need them,
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import gc
 import json
-import os
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -26,10 +22,12 @@ from ._cli_common import (
     ModelOpt,
     ProfileOpt,
     ScenarioArg,
+    TraceOpt,
     _fail,
     _overrides,
     _safe,
     _stopped_by,
+    _traced,
     err,
     out,
 )
@@ -49,50 +47,6 @@ app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 app.add_typer(mcp_app, name="mcp")
-TraceOpt = Annotated[
-    bool,
-    typer.Option(
-        "--trace",
-        help="Send traces and metrics (OpenTelemetry GenAI conventions) over OTLP, to "
-        "$OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318; on by itself when that variable is set.",
-    ),
-]
-
-
-@contextlib.contextmanager
-def _tracing(flag: bool) -> Iterator[None]:
-    """OpenTelemetry's SDK installed for the command when asked (`--trace` or an OTLP endpoint in the
-    environment); what is left is exported on the way out, and each run's trace id is printed."""
-    from .telemetry import wanted
-
-    if not wanted(os.environ, flag=flag):
-        yield
-        return
-    from .telemetry import start_session
-
-    try:
-        session = start_session()
-    except TroupeError as e:
-        _fail(e)
-    try:
-        yield
-    finally:
-        session.shutdown()
-        sent = "could not all be sent to" if session.failed else "sent to"
-        for trace_id in session.runs:
-            err.print(f"trace {trace_id} {sent} {_safe(session.traces_to)}", markup=False, highlight=False)
-
-
-def _traced(command: Callable[..., None]) -> Callable[..., None]:
-    """A command run inside `_tracing(trace)`, `trace` being its `--trace` option (Typer passes options by
-    name, and reads the command's own signature through `functools.wraps`)."""
-
-    @functools.wraps(command)
-    def traced(*args: Any, **kwargs: Any) -> None:
-        with _tracing(bool(kwargs.get("trace"))):
-            command(*args, **kwargs)
-
-    return traced
 
 
 @app.command()

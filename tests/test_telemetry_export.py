@@ -141,3 +141,30 @@ def test_a_replay_is_traced_offline_and_flagged(tmp_path: Path, scenarios_dir: P
     flagged = {s.name for s in spans if s.attributes.get("troupe.replayed")}
     assert flagged == {s.name for s in spans} - {"invoke_agent time_assistant"}
     assert {s.kind for s in spans} == {"INTERNAL"}  # nothing left the process
+
+
+def test_an_eval_is_traced_run_by_run(fake_process: Any, tmp_path: Path) -> None:
+    """`troupe eval --trace`: a trace per run (six here), five named on stderr and the rest counted."""
+    base, _ = fake_process({"default": "Day 1 in the city. TERMINATE"})
+    scenario = tmp_path / "trip.yaml"
+    scenario.write_text(
+        "name: trip\ntask: Plan a day in {{city}}.\n"
+        "team: {kind: single, agents: [{name: planner, system_message: You plan trips.}],"
+        " termination: {text_mention: TERMINATE}}\n"
+    )
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("city\nKyoto\nLima\nRome\nOslo\nCusco\nPune\n")
+    with OtlpReceiver() as rx:
+        proc = troupe(
+            "eval", str(scenario), "--tasks", str(tasks), "--out", str(tmp_path / "out"), "-q", "--trace",
+            "--base-url", base, "--model", "m",
+            env={**NO_OTEL, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        spans, errors = rx.spans(), rx.errors
+    assert errors == []
+    roots = [s for s in spans if s.name == "invoke_workflow trip"]
+    assert len(roots) == 6 and len({s.trace_id for s in roots}) == 6
+    named = [line for line in proc.stderr.splitlines() if line.startswith("trace ")]
+    assert len(named) == 5 and {line.split()[1] for line in named} <= {s.trace_id for s in roots}
+    assert f"and 1 more traces sent to {rx.endpoint}/v1/traces" in proc.stderr
