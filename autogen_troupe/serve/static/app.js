@@ -150,7 +150,9 @@ function colorOf(agent) {
 
 function openRun(id, summary) {
   if (state.stream) state.stream.abort();
-  Object.assign(state, { run: summary || { id }, entries: [], lastSeq: -1, streaming: null, colors: new Map() });
+  // An ended run's messages come again over its event stream: "loading" until its `done` event says so.
+  const run = summary && !summary.live ? { ...summary, status: "loading" } : summary || { id };
+  Object.assign(state, { run, entries: [], lastSeq: -1, streaming: null, colors: new Map() });
   location.hash = "run=" + id;
   $("empty").hidden = true;
   $("run").hidden = false;
