@@ -9,6 +9,7 @@ a session of its own that ignores SIGTERM and SIGHUP, so neither a process-group
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -123,10 +124,23 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
     try:
         out, err = proc.communicate(timeout=WAIT_S)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"troupe did not stop within {WAIT_S:g} s:\n{out}\n{err}")
+        # it, or a descendant still holding its output pipes, did not end: end its whole group (the test
+        # would otherwise wait forever on those pipes), then fail with what it printed
+        _end_group(proc)
+        try:
+            out, err = proc.communicate(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            out, err = "", "(its output pipes are still held open)"
+        pytest.fail(f"troupe, or a process it started, did not stop within {WAIT_S:g} s:\n{out}\n{err}")
     return proc.returncode, out + err
+
+
+def _end_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL to the process group `proc` leads (started with start_new_session), else to `proc`."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
 
 
 @pytest.mark.parametrize(
@@ -383,7 +397,7 @@ def test_troupe_test_stops_with_its_workers_on_a_signal_to_its_process_group(
         os.killpg(proc.pid, getattr(signal, name))
         returncode, output = _finish(proc)
     finally:
-        if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # the group outlives its leader when a helper is left
             os.killpg(proc.pid, signal.SIGKILL)
     assert returncode == 128 + getattr(signal, name), output
     assert "Traceback" not in output and "Warning" not in output, output
