@@ -8,6 +8,7 @@ one event loop, so that they share the in-process engine and its batching.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -24,7 +25,7 @@ from pydantic import field_validator
 from ..errors import CassetteMissing, ReplayMismatch, ScenarioError, TroupeError
 from ..models._redact import redact_text
 from ..runtime._logs import quiet_autogen_logs
-from ..runtime._signals import STOP_SIGNALS
+from ..runtime._signals import STOP_SIGNALS, Interrupted
 from ..scenario._base import Frozen
 from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
 from ..scenario._loader import load_scenario, resolve_scenario_path
@@ -274,16 +275,17 @@ def _in_processes(
     before = _block_stop_signals()  # a signal for us meanwhile waits for the unblock; it is not lost
     pool: ProcessPoolExecutor | None = None
     try:
-        pool = ProcessPoolExecutor(  # its queue's lock starts the resource tracker
-            max_workers=min(jobs, len(files)), mp_context=ctx, initializer=_block_stop_signals
-        )
-        futures = {pool.submit(_case_in_worker, f, strict, options): f for f in files}
-        _restore_signal_mask(before)
-        for fut in _as_completed(futures):
-            r = fut.result()
-            results[futures[fut]] = r
-            if on_case is not None:
-                on_case(r)
+        with _stop_flag() as stopped:
+            pool = ProcessPoolExecutor(  # its queue's lock starts the resource tracker
+                max_workers=min(jobs, len(files)), mp_context=ctx, initializer=_block_stop_signals
+            )
+            futures = {pool.submit(_case_in_worker, f, strict, options): f for f in files}
+            _restore_signal_mask(before)
+            for fut in _completed(futures, stopped):
+                r = fut.result()
+                results[futures[fut]] = r
+                if on_case is not None:
+                    on_case(r)
     except BaseException:  # interrupted: the cases not started are dropped, not run before we stop
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -294,10 +296,39 @@ def _in_processes(
     return [results[f] for f in files]
 
 
-def _as_completed(futures: Iterable[Any]) -> Iterator[Any]:
-    from concurrent.futures import as_completed
+@contextlib.contextmanager
+def _stop_flag() -> Iterator[list[int]]:
+    """A stop signal only noted (the list gets its number) while the pool runs: raised at any point, the
+    KeyboardInterrupt could land inside the executor's own locking and leave its shutdown waiting forever
+    (a rare hang, with the workers left behind). `_completed` raises it at a safe point instead. Outside
+    the main thread nothing is installed, and Ctrl-C acts as before."""
+    received: list[int] = []
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, lambda signum, frame: received.append(signum))
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    return as_completed(futures)
+
+def _completed(futures: Iterable[Any], stopped: list[int]) -> Iterator[Any]:
+    """The futures as they complete; a noted stop signal raises `Interrupted` between two waits."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pending = set(futures)
+    while pending:
+        if stopped:
+            raise Interrupted(stopped[0])
+        done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        yield from done
+    if stopped:
+        raise Interrupted(stopped[0])
 
 
 # --------------------------------------------------------------------------- JUnit XML
