@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -30,6 +29,8 @@ import textwrap
 import time
 from pathlib import Path
 from typing import Any
+
+from _endpoint import start_scripted_endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,19 +74,9 @@ def tasks(n: int) -> list[EvalTask]:
 
 
 def start_endpoint(folder: Path) -> tuple[subprocess.Popen[str], str]:
-    script = folder / "script.json"
-    script.write_text(
-        json.dumps({"default": "A lively old city by the water, known for its food. TERMINATE"})
+    return start_scripted_endpoint(
+        folder, {"default": "A lively old city by the water, known for its food. TERMINATE"}
     )
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fake_openai.py"), "--port", "0", "--script", str(script)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline() if proc.stdout else ""
-    if not line.startswith("READY "):
-        raise SystemExit(f"the scripted endpoint did not start: {line!r}")
-    return proc, line.split()[1]
 
 
 async def bare_loop(sc: Any, todo: list[EvalTask], out: Path) -> float:

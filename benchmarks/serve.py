@@ -41,6 +41,7 @@ from pathlib import Path
 
 import httpx2
 import psutil
+from _endpoint import start_scripted_endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLY = "Day one: the old town. Day two: the lakes. Day three: the hills at dawn."
@@ -89,17 +90,7 @@ for _ in range(rounds):
 
 
 def start_fake(tmp: Path) -> tuple[subprocess.Popen[str], str]:
-    script = tmp / "script.json"
-    script.write_text(json.dumps({"default": REPLY}))
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fake_openai.py"), "--port", "0", "--script", str(script)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline() if proc.stdout else ""
-    if not line.startswith("READY "):
-        raise SystemExit(f"the fake endpoint did not start: {line!r}")
-    return proc, line.split()[1]
+    return start_scripted_endpoint(tmp, {"default": REPLY})
 
 
 def start_server(tmp: Path, url: str, max_runs: int) -> tuple[subprocess.Popen[str], str, float]:

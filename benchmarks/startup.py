@@ -25,7 +25,6 @@ modules it imports appear as if imported from the top. Their costs are still cou
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -35,6 +34,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from _endpoint import start_scripted_endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "bench-travel-model"
@@ -137,18 +138,7 @@ ANSWERS = {
 def start_endpoint(folder: Path, runs: int) -> tuple[subprocess.Popen[str], str]:
     """The fake endpoint as a process, with enough answers for `runs` runs of each side; returns its URL."""
     script = {"by_system": {k: [v] * runs for k, v in ANSWERS.items()}, "models": [MODEL]}
-    (folder / "script.json").write_text(json.dumps(script), encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fake_openai.py"), "--port", "0", "--script", "script.json"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline() if proc.stdout else ""
-    if not line.startswith("READY "):
-        proc.kill()
-        raise SystemExit(f"the fake endpoint did not start: {line!r}")
-    return proc, line.split()[1]
+    return start_scripted_endpoint(folder, script)
 
 
 def commands(folder: Path, url: str) -> dict[str, list[str]]:
