@@ -1,0 +1,67 @@
+"""Text from outside (requests, files, models, servers) checked at the door and shown as text.
+
+Two rules every room applies the same way, so they live at the package's base beside the errors:
+
+- **At the door**: a string that cannot be written as UTF-8 (a lone surrogate such as `"\\ud800"`, which
+  JSON and YAML escapes can produce) is refused where it comes in, with where it sits, before any run starts
+  or anything reaches the disk; otherwise it fails later, far away, while writing a transcript or listing runs.
+- **On a terminal**: control characters (escape sequences that retitle or clear a terminal, carriage returns
+  that overwrite a line, bells) are shown as visible `\\x1b`-style text, never sent to the terminal. Rich
+  markup is escaped by the renderers themselves (`rich.markup.escape`); this module only deals with bytes a
+  terminal would act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["bad_text_path", "first_lone_surrogate", "terminal_safe"]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# C0 controls but tab and newline, DEL, and the C1 controls (U+0080-U+009F: a terminal reads U+009B as CSI).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def first_lone_surrogate(text: str) -> int | None:
+    """The index of the first code point that cannot be encoded as UTF-8, or None when there is none."""
+    m = _SURROGATE.search(text)
+    return m.start() if m else None
+
+
+def bad_text_path(data: Any, where: str = "") -> str | None:
+    """Where in `data` (`task`, `messages[2].content`, a key itself) the first unencodable text sits.
+
+    Walks dicts, lists and tuples; returns None when every string (keys included) encodes as UTF-8.
+    """
+    if isinstance(data, str):
+        return where or "(text)" if first_lone_surrogate(data) is not None else None
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            here = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and first_lone_surrogate(key) is not None:
+                return f"{where or '(top)'} (a key)"
+            found = bad_text_path(value, here)
+            if found:
+                return found
+        return None
+    if isinstance(data, Sequence) and not isinstance(data, (bytes, bytearray)):
+        for i, value in enumerate(data):
+            found = bad_text_path(value, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _visible(m: re.Match[str]) -> str:
+    return repr(m.group())[1:-1]  # "\x1b" -> "\\x1b", "\r" -> "\\r"
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character but tab and newline shown as an escape (`\\x1b`), not acted on.
+
+    Lone surrogates are shown the same way (`\\ud800`), so printing never fails on them either.
+    """
+    text = _CONTROL.sub(_visible, text)
+    return _SURROGATE.sub(_visible, text)
