@@ -3,8 +3,9 @@
 Two rules every room applies the same way, so they live at the package's base beside the errors:
 
 - **At the door**: a string that cannot be written as UTF-8 (a lone surrogate such as `"\\ud800"`, which
-  JSON and YAML escapes can produce) is refused where it comes in, with where it sits, before any run starts
-  or anything reaches the disk; otherwise it fails later, far away, while writing a transcript or listing runs.
+  JSON and YAML escapes can produce) is refused where it comes in, with where it sits, before any run
+  starts or anything reaches the disk; otherwise it fails later, far away, while writing a transcript or
+  listing runs.
 - **On a terminal**: control characters (escape sequences that retitle or clear a terminal, carriage returns
   that overwrite a line, bells) are shown as visible `\\x1b`-style text, never sent to the terminal. Rich
   markup is escaped by the renderers themselves (`rich.markup.escape`); this module only deals with bytes a

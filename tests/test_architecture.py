@@ -2,9 +2,9 @@
 
 The rooms, bottom to top (each may import only those below it):
 
-    errors.py, _lazy.py, _text.py  <  scenario  <  telemetry  <  models (openai/, vllm/)  <  tools  <  agents
-                         <  runtime  <  testing  <  serve, eval  <  cli.py, _cli_*.py, pytest_plugin.py,
-                         __init__.py
+    errors.py, _lazy.py, _text.py, _autogen.py  <  scenario  <  telemetry  <  models (openai/, vllm/)
+                         <  tools  <  agents  <  runtime  <  testing  <  serve, eval
+                         <  cli.py, _cli_*.py, pytest_plugin.py, __init__.py
 
 `telemetry` (OpenTelemetry spans and metrics) sits below `models` because the model clients use it (the
 trace context they send to the server); it imports only the bottom (`errors`).
@@ -46,7 +46,7 @@ RANKS = {
     "eval": 7,
     "top": 8,
 }
-BOTTOM = {"errors", "_lazy", "_text"}
+BOTTOM = {"errors", "_lazy", "_text", "_autogen"}
 TOP = {"cli", "_cli_common", "_cli_eval", "_cli_mcp", "pytest_plugin", ""}  # "" is the package's own __init__
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
 FEATURES_SIDE_BY_SIDE = {"serve", "eval"}  # one rank, and neither imports the other

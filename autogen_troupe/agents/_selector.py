@@ -14,7 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from autogen_agentchat.teams import SelectorGroupChat
-from autogen_agentchat.teams._group_chat._selector_group_chat import SelectorGroupChatManager
+
+from .._autogen import instance_attribute, private
+
+SelectorGroupChatManager = private("SelectorGroupChatManager")  # AutoGen's private class (_autogen.py)
 
 __all__ = ["TroupeSelectorGroupChat", "next_in_order"]
 
@@ -31,10 +34,10 @@ def next_in_order(names: list[str], previous: str, candidates: list[str]) -> str
 class _MovingOnManager(SelectorGroupChatManager):
     async def _select_speaker(self, roles: str, participants: list[str], max_attempts: int) -> str:
         chosen = await super()._select_speaker(roles, participants, max_attempts)
-        previous = self._previous_speaker
+        previous = instance_attribute(self, "_previous_speaker")
         if chosen not in participants and previous is not None and chosen == previous:
             # AutoGen's fallback named the previous speaker, whom repeats-off left out of `participants`
-            return next_in_order(self._participant_names, previous, participants)
+            return next_in_order(instance_attribute(self, "_participant_names"), previous, participants)
         return chosen
 
 

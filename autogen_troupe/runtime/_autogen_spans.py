@@ -28,6 +28,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from .._autogen import PRIVATE_NAMES, AutoGenMoved, private
 from ..models._redact import redact_text
 from ..telemetry._facts import ToolFacts
 from ..telemetry._spans import AgentTurn, RunTelemetry, ToolCall
@@ -37,15 +38,15 @@ __all__ = ["install"]
 
 log = logging.getLogger(__name__)
 
-# (module, name) of each helper AutoGen 0.7.5 calls, and what we put in its place.
+# Each helper AutoGen 0.7.5 calls (its key in _autogen.PRIVATE_NAMES), and what we put in its place.
 _INVOKE = "invoke"
 _TOOL = "tool"
 _QUIET = "quiet"
 _HELPERS = (
-    ("autogen_agentchat.teams._group_chat._chat_agent_container", "trace_invoke_agent_span", _INVOKE),
-    ("autogen_agentchat.agents._base_chat_agent", "trace_invoke_agent_span", _INVOKE),
-    ("autogen_agentchat.agents._base_chat_agent", "trace_create_agent_span", _QUIET),
-    ("autogen_core.tools._base", "trace_tool_span", _TOOL),
+    ("trace_invoke_agent_span@container", _INVOKE),
+    ("trace_invoke_agent_span@agent", _INVOKE),
+    ("trace_create_agent_span@agent", _QUIET),
+    ("trace_tool_span@tools", _TOOL),
 )
 
 
@@ -121,11 +122,11 @@ def _quiet_runtime() -> None:
     """The agent runtime's messaging spans (`autogen publish ...`), the attributes it builds for them (each
     message serialized to JSON) and the trace context it puts in every message envelope for them: none
     inside a troupe run (about twenty per agent turn)."""
-    from autogen_core import _single_threaded_agent_runtime as runtime
-    from autogen_core._telemetry import EnvelopeMetadata
-    from autogen_core._telemetry._tracing import TraceHelper
+    runtime = private("single_threaded_agent_runtime")
+    EnvelopeMetadata = private("EnvelopeMetadata")
+    TraceHelper = private("TraceHelper")
 
-    original = TraceHelper.trace_block
+    original = private("TraceHelper.trace_block")
     if getattr(original, "__troupe__", False):
         return
     nothing = _nothing()
@@ -134,14 +135,14 @@ def _quiet_runtime() -> None:
     def trace_block(self: Any, *args: Any, **kw: Any) -> contextlib.AbstractContextManager[Any]:
         return nothing if current_run() is not None else original(self, *args, **kw)
 
-    envelope = runtime.get_telemetry_envelope_metadata
+    envelope = private("get_telemetry_envelope_metadata")
 
     @functools.wraps(envelope)
     def envelope_metadata() -> Any:
         return EnvelopeMetadata() if current_run() is not None else envelope()
 
     agent_runtime = runtime.SingleThreadedAgentRuntime
-    message_attributes = agent_runtime._create_otel_attributes
+    message_attributes = private("SingleThreadedAgentRuntime._create_otel_attributes")
 
     @functools.wraps(message_attributes)
     async def otel_attributes(self: Any, *args: Any, **kw: Any) -> Any:
@@ -159,19 +160,19 @@ _MAKERS = {_INVOKE: _invoke, _TOOL: _tool, _QUIET: _quiet}
 
 def install() -> None:
     """Replace AutoGen's span helpers (once per process); a helper that moved is left alone, logged."""
-    for module_name, name, kind in _HELPERS:
+    for key, kind in _HELPERS:
+        name = PRIVATE_NAMES[key]
         try:
-            module = importlib.import_module(module_name)
-            original = getattr(module, name)
-        except (ImportError, AttributeError):
-            log.debug("AutoGen span helper %s.%s not found; left as it is", module_name, name)
+            original = private(key)
+        except AutoGenMoved:
+            log.debug("AutoGen span helper %s.%s not found; left as it is", name.module, name.attribute)
             continue
         if getattr(original, "__troupe__", False):
             continue
         replacement = _MAKERS[kind](original)
         replacement.__troupe__ = True  # type: ignore[attr-defined]
-        setattr(module, name, replacement)
+        setattr(importlib.import_module(name.module), name.attribute, replacement)
     try:
         _quiet_runtime()
-    except (ImportError, AttributeError):
+    except (AutoGenMoved, AttributeError):
         log.debug("AutoGen's runtime tracing helper not found; left as it is")

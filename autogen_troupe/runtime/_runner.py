@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._autogen import instance_attribute
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
@@ -444,9 +445,9 @@ async def _stop(consumer: asyncio.Future[None], token: Any, team: Any) -> None:
 def _team_handlers(team: Any) -> list[asyncio.Task[Any]]:
     """The message handlers still running in the team's own AutoGen runtime (private to autogen-core 0.7,
     so looked up with care: none found means only the token and the stream are cancelled)."""
-    if not getattr(team, "_embedded_runtime", False):
+    if not instance_attribute(team, "_embedded_runtime", False):
         return []  # a runtime the caller passed in is theirs, with other teams' handlers in it
-    tasks = getattr(getattr(team, "_runtime", None), "_background_tasks", None)
+    tasks = instance_attribute(instance_attribute(team, "_runtime"), "_background_tasks")
     return [t for t in tasks or () if isinstance(t, asyncio.Task) and not t.done()]
 
 

@@ -37,6 +37,7 @@ from autogen_ext.models.openai.config import OpenAIClientConfigurationConfigMode
 from pydantic import BaseModel, SecretStr
 from typing_extensions import Self
 
+from ..._autogen import private
 from ...errors import ModelCallError, ProfileError
 from ...scenario._schema import ModelInfoSpec
 from .._endpoints import normalize_base_url
@@ -253,9 +254,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         self.__dict__.update(state)
         config = {k: v for k, v in self._raw_config.items() if k != "http_client"}
         config["http_client"] = http_client(config.get("timeout"))
-        from autogen_ext.models.openai._openai_client import _openai_client_from_config
-
-        self._client = _openai_client_from_config(config)
+        self._client = private("_openai_client_from_config")(config)
         self._discovery_lock = None
 
 
