@@ -11,13 +11,16 @@ round-robin team would go on); with repeats allowed, AutoGen's own fallback stay
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autogen_agentchat.teams import SelectorGroupChat
 
 from .._autogen import instance_attribute, private
 
-SelectorGroupChatManager = private("SelectorGroupChatManager")  # AutoGen's private class (_autogen.py)
+if TYPE_CHECKING:  # for the type checker only; at run time through _autogen.py, which says why
+    from autogen_agentchat.teams._group_chat._selector_group_chat import SelectorGroupChatManager
+else:
+    SelectorGroupChatManager = private("SelectorGroupChatManager")
 
 __all__ = ["TroupeSelectorGroupChat", "next_in_order"]
 

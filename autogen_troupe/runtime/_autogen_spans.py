@@ -150,9 +150,9 @@ def _quiet_runtime() -> None:
         return {} if current_run() is not None else await message_attributes(self, *args, **kw)
 
     trace_block.__troupe__ = True  # type: ignore[attr-defined]
-    TraceHelper.trace_block = trace_block  # type: ignore[method-assign, assignment]
+    TraceHelper.trace_block = trace_block
     runtime.get_telemetry_envelope_metadata = envelope_metadata
-    agent_runtime._create_otel_attributes = otel_attributes  # type: ignore[method-assign]
+    agent_runtime._create_otel_attributes = otel_attributes
 
 
 _MAKERS = {_INVOKE: _invoke, _TOOL: _tool, _QUIET: _quiet}
