@@ -25,6 +25,7 @@ import contextlib
 import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,8 +37,10 @@ from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, 
 
 from autogen_troupe.models.vllm import _engine as _vllm_engine
 from autogen_troupe.models.vllm._client import create_client
-from autogen_troupe.models.vllm._server import vllm_openai_server
 from autogen_troupe.scenario._schema import ModelSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # vLLM's server, a test helper
+from vllm_server import vllm_openai_server
 
 DESTINATIONS = ["Nepal", "Peru", "Japan", "Morocco", "Iceland", "Vietnam", "Chile", "Kenya", "Norway", "Laos"]
 AGENTS = {

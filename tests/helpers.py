@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from autogen_troupe.models.vllm._server import free_port
+from vllm_server import free_port
 
 __all__ = ["APPROVAL_REPLIES", "TESTS", "approval_scenario", "free_port", "troupe", "write"]
 

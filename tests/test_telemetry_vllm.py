@@ -66,8 +66,9 @@ def test_the_in_process_engines_request_span_is_a_child_of_the_chat_span(tmp_pat
 
 
 def test_vllms_server_started_with_otlp_traces_endpoint_joins_the_trace(tmp_path: Path) -> None:
+    from vllm_server import vllm_openai_server
+
     from autogen_troupe.models.vllm._default_model import ensure_default_model
-    from autogen_troupe.models.vllm._server import vllm_openai_server
 
     folder = ensure_default_model()
     scenario = write(tmp_path, SCENARIO.replace("{profile: default, max_tokens: 8}", "{max_tokens: 8}"))

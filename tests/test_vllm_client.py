@@ -25,12 +25,12 @@ from autogen_core.models import (
 )
 from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
+from vllm_server import vllm_openai_server
 
 from autogen_troupe.errors import ModelCallError, ProfileError
 from autogen_troupe.models.vllm import _engine as _vllm_engine
 from autogen_troupe.models.vllm._client import VllmChatCompletionClient, create_client, preset_for
 from autogen_troupe.models.vllm._default_model import builtin_chat_template
-from autogen_troupe.models.vllm._server import vllm_openai_server
 from autogen_troupe.scenario._schema import ModelSpec
 
 pytestmark = pytest.mark.vllm

@@ -1,4 +1,4 @@
-"""vLLM's own OpenAI-compatible server as a child process: what the in-process client is measured against.
+"""vLLM's own OpenAI-compatible server as a child process, for tests and benchmarks comparing against it.
 
 The parity test and the benchmark start it for the very folder, chat template, tool parser and context
 length the in-process engine uses, on a free port of 127.0.0.1. It runs as
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx2
 
-from ._default_model import builtin_chat_template
-from ._engine import ENV_DEFAULTS
+from autogen_troupe.models.vllm._default_model import builtin_chat_template
+from autogen_troupe.models.vllm._engine import ENV_DEFAULTS
 
 __all__ = ["RunningServer", "free_port", "vllm_openai_server"]
 
