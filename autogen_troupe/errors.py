@@ -33,6 +33,7 @@ __all__ = [
     "CassetteMissing",
     "ContentBlocked",
     "EngineError",
+    "InvalidModelRequest",
     "Issue",
     "McpAuthError",
     "ModelCallError",
@@ -134,6 +135,12 @@ class NetworkBlocked(ProfileError):
 
 class UsageError(TroupeError):
     """A program called the library in a way that cannot work; the calling code has to change."""
+
+
+class InvalidModelRequest(UsageError, ValueError):
+    """A model call whose arguments cannot work together: an unknown create argument, tools for a model
+    without a tool parser, a `tool_choice` naming no given tool, images for a model without vision. Also a
+    ValueError, which is what AutoGen's own clients raise for such calls."""
 
 
 class RunError(TroupeError):

@@ -27,7 +27,7 @@ from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 from vllm_server import vllm_openai_server
 
-from autogen_troupe.errors import ModelCallError, ProfileError
+from autogen_troupe.errors import InvalidModelRequest, ModelCallError, ProfileError, exit_code_for
 from autogen_troupe.models.vllm import _engine as _vllm_engine
 from autogen_troupe.models.vllm._client import VllmChatCompletionClient, create_client, preset_for
 from autogen_troupe.models.vllm._default_model import builtin_chat_template
@@ -350,9 +350,10 @@ async def test_cancelling_create_aborts_the_request(smol: VllmChatCompletionClie
 
 
 async def test_bad_calls_fail_clearly(smol: VllmChatCompletionClient) -> None:
-    with pytest.raises(ValueError, match="unknown extra_create_args"):
+    with pytest.raises(InvalidModelRequest, match="unknown extra_create_args") as e:
         await smol.create([_user("Hi")], extra_create_args={"temprature": 0.5})
-    with pytest.raises(ValueError, match="needs tools"):
+    assert isinstance(e.value, ValueError) and exit_code_for(e.value) == 2  # AutoGen's kind, and ours
+    with pytest.raises(InvalidModelRequest, match="needs tools"):
         await smol.create([_user("Hi")], tool_choice="required")
     with pytest.raises(ModelCallError, match="max_model_len"):
         await smol.create([_user("word " * 5000)])

@@ -17,7 +17,7 @@ from autogen_core.models import (
     UserMessage,
 )
 
-from ...errors import ProfileError
+from ...errors import InvalidModelRequest, ProfileError
 from ...scenario._files import TEMPLATE_MAX_BYTES, FileProblem, read_text
 from ._default_model import DEFAULT_MODEL_ALIAS, builtin_chat_template, ensure_default_model
 
@@ -45,7 +45,7 @@ def to_openai_messages(messages: Sequence[LLMMessage], *, vision: bool) -> list[
                         parts.append({"type": "text", "text": part})
                     elif isinstance(part, Image):
                         if not vision:
-                            raise ValueError("this model does not take images (model_info vision is false)")
+                            raise InvalidModelRequest("this model takes no images (model_info: vision false)")
                         parts.append(dict(part.to_openai_format()))
                 msg["content"] = parts
             out.append(msg)
@@ -70,7 +70,7 @@ def to_openai_messages(messages: Sequence[LLMMessage], *, vision: bool) -> list[
         elif isinstance(m, FunctionExecutionResultMessage):
             out.extend({"role": "tool", "tool_call_id": r.call_id, "content": r.content} for r in m.content)
         else:
-            raise ValueError(f"unknown message type {type(m).__name__}")
+            raise InvalidModelRequest(f"unknown message type {type(m).__name__}")
     return out
 
 

@@ -19,7 +19,7 @@ from autogen_core.models import FunctionExecutionResultMessage, LLMMessage, Mode
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, ValidationError
 
-from ...errors import ModelCallError
+from ...errors import InvalidModelRequest, ModelCallError
 from ._engine import EngineHandle, import_vllm
 from ._messages import to_openai_messages
 
@@ -80,7 +80,7 @@ def build_request(
     stream: bool,
 ) -> ChatCompletionRequest:
     """The request `vllm serve` would make of the same OpenAI-style body; a wrong argument raises
-    ValueError, as AutoGen's own clients do."""
+    InvalidModelRequest (a ValueError, as AutoGen's own clients raise)."""
     schemas = _checked_tools(model_info, tools, tool_choice, extra_create_args)
     if should_force(config, messages, tools, tool_choice):
         tool_choice = "required"
@@ -108,7 +108,7 @@ def build_request(
     try:
         return ChatCompletionRequest.model_validate(body)
     except ValidationError as e:
-        raise ValueError(f"invalid request for vLLM: {e}") from None
+        raise InvalidModelRequest(f"invalid request for vLLM: {e}") from None
 
 
 def _checked_tools(
@@ -120,19 +120,21 @@ def _checked_tools(
     """The tools' schemas, once the call's arguments are known to make sense together."""
     unknown = set(extra_create_args) - _CREATE_ARGS
     if unknown:
-        raise ValueError(f"unknown extra_create_args {sorted(unknown)}; known: {sorted(_CREATE_ARGS)}")
+        known = sorted(_CREATE_ARGS)
+        raise InvalidModelRequest(f"unknown extra_create_args {sorted(unknown)}; known: {known}")
     if tools and not model_info["function_calling"]:
-        raise ValueError("this model has no tool parser (model_info function_calling is false)")
+        raise InvalidModelRequest("this model has no tool parser (model_info function_calling is false)")
     schemas = [t.schema if isinstance(t, Tool) else t for t in tools]
     names = [s["name"] for s in schemas]
     for name in names:
         if not _NAME.match(name):
-            raise ValueError(f"invalid tool name {name!r}: use letters, digits, '_' and '-'")
+            raise InvalidModelRequest(f"invalid tool name {name!r}: use letters, digits, '_' and '-'")
     if isinstance(tool_choice, Tool):
         if tool_choice.schema["name"] not in names:
-            raise ValueError(f"tool_choice names {tool_choice.schema['name']!r}, which is not among {names}")
+            chosen = tool_choice.schema["name"]
+            raise InvalidModelRequest(f"tool_choice names {chosen!r}, which is not among {names}")
     elif tool_choice == "required" and not tools:
-        raise ValueError("tool_choice 'required' needs tools")
+        raise InvalidModelRequest("tool_choice 'required' needs tools")
     return schemas
 
 
@@ -171,7 +173,7 @@ def _response_format(json_output: bool | type[BaseModel] | None) -> dict[str, An
             },
         }
     if json_output not in (None, False):
-        raise ValueError(f"json_output must be a bool or a pydantic model class, got {json_output!r}")
+        raise InvalidModelRequest(f"json_output must be a bool or a pydantic model class: {json_output!r}")
     return None
 
 
