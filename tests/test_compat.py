@@ -43,4 +43,15 @@ async def test_a_config_saved_by_0_1_loads(provider: str, config: dict, cls: typ
     # ... and what it saves now names where the class lives now.
     assert client.dump_component().provider == cls.component_provider_override
     assert "runtime" not in cls.component_provider_override
+    # a public face (no private module in the path), so moving a file never breaks a saved config again
+    assert not any(part.startswith("_") for part in cls.component_provider_override.split("."))
     await client.close()
+
+
+@pytest.mark.parametrize("cls", [TroupeOpenAIClient, VllmChatCompletionClient])
+def test_configs_saved_by_0_2_keep_loading(cls: type) -> None:
+    """0.2 saved the private module's path; it still names the same class."""
+    module = "openai" if cls is TroupeOpenAIClient else "vllm"
+    old = f"autogen_troupe.models.{module}._client.{cls.__name__}"
+    mod, _, name = old.rpartition(".")
+    assert getattr(__import__(mod, fromlist=[name]), name) is cls

@@ -297,7 +297,7 @@ async def test_concurrent_first_calls_load_once(smol: VllmChatCompletionClient) 
 async def test_component_dump_and_load_round_trip(smol: VllmChatCompletionClient) -> None:
     dumped = smol.dump_component()
     assert dumped.component_type == "model"
-    assert dumped.provider == "autogen_troupe.models.vllm._client.VllmChatCompletionClient"
+    assert dumped.provider == "autogen_troupe.models.vllm.VllmChatCompletionClient"
     loaded = ChatCompletionClient.load_component(json.loads(dumped.model_dump_json()))
     try:
         assert isinstance(loaded, VllmChatCompletionClient)

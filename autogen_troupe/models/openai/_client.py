@@ -75,7 +75,9 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
     failures as autogen-troupe errors, discovers the model id lazily, and dumps no API key.
     """
 
-    component_provider_override = "autogen_troupe.models.openai._client.TroupeOpenAIClient"
+    component_provider_override = (
+        "autogen_troupe.models.openai.TroupeOpenAIClient"  # a public face: stays when files move
+    )
     component_config_schema = TroupeOpenAIConfig
 
     def __init__(

@@ -94,7 +94,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
 
     component_type = "model"
     component_config_schema = VllmClientConfig
-    component_provider_override = "autogen_troupe.models.vllm._client.VllmChatCompletionClient"
+    component_provider_override = "autogen_troupe.models.vllm.VllmChatCompletionClient"  # a public face
 
     def __init__(self, model: str, **settings: Any) -> None:
         self._config = VllmClientConfig(model=model, **settings)
