@@ -1,5 +1,8 @@
 """Model facts: what a model can do and how it is best asked, by model name, in one table.
 
+What depends on how a model is reached (the in-process engine's `ModelInfo` and context length, an
+endpoint's credentials) belongs to its provider (`_provider.Provider`); this module knows model names.
+
 Imports no AutoGen, openai or vLLM code. The in-process provider takes its engine settings from here, and
 the runner sizes every agent's model context from `context_length_of` and `completion_budget_of`.
 """
@@ -9,13 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from ..scenario._schema import HeadAndTailContext, ModelContext, ModelInfoSpec
-from ._resolved import ResolvedModel, VllmModel
-
-if TYPE_CHECKING:
-    from autogen_core.models import ModelInfo
+from ._resolved import ResolvedModel
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -25,7 +25,7 @@ __all__ = [
     "context_length_of",
     "infer_model_info",
     "limits_of",
-    "model_info_for",
+    "model_info_keys",
     "preset_for",
     "request_settings",
 ]
@@ -84,16 +84,11 @@ def preset_for(model: str) -> dict[str, Any]:
 
 
 def context_length_of(spec: ResolvedModel) -> int | None:
-    """Tokens the model takes (prompt plus answer), when known: stated, or the in-process engine's length."""
-    if spec.context_length:
-        return spec.context_length
-    if isinstance(spec, VllmModel):
-        length = spec.engine_args.get("max_model_len")
-        if length is None and spec.model:
-            length = preset_for(spec.model).get("engine_args", {}).get("max_model_len")
-        if isinstance(length, int) and length > 0:
-            return length
-    return None
+    """Tokens the model takes (prompt plus answer), when known, as its provider says: stated, or (the
+    in-process engine) its `max_model_len`."""
+    from ._registry import get_provider
+
+    return get_provider(spec.provider).context_length(spec)
 
 
 class ModelLimits(NamedTuple):
@@ -161,32 +156,9 @@ _VISION = re.compile(r"(^|[^a-z])vl|vl($|[^a-z])|vision|llava|pixtral|gemma[-_ ]
 _INFO_KEYS = ("vision", "function_calling", "json_output", "structured_output", "family")
 
 
-def model_info_for(
-    provider: str, model_id: str | None, *, tool_parser: str | None = None, given: Any = None
-) -> ModelInfo:
-    """What AutoGen is told about a model (`ModelInfo`), for every provider in one place; every field set
-    in `given` (a `ModelInfoSpec` or a mapping) wins.
-
-    The in-process engine calls tools only with a tool parser, and our client sends several system messages
-    as they are; an endpoint's model is inferred from its id (`infer_model_info`), and so is a scripted or
-    replayed one that recorded nothing.
-    """
-    if provider == "vllm":
-        info: dict[str, Any] = {
-            "vision": False,
-            "function_calling": tool_parser is not None,
-            "json_output": True,
-            "structured_output": True,
-            "family": _F["UNKNOWN"],
-            "multiple_system_messages": True,
-        }
-    else:
-        info = infer_model_info(model_id)
-    if isinstance(given, Mapping):
-        info.update({k: v for k, v in given.items() if v is not None})
-    elif given is not None:
-        info.update({k: v for k in _INFO_KEYS if (v := getattr(given, k)) is not None})
-    return cast("ModelInfo", info)  # built key by key, with ModelInfo's keys (as infer_model_info's)
+def model_info_keys() -> tuple[str, ...]:
+    """The `ModelInfo` fields a scenario's `model_info:` block may set."""
+    return _INFO_KEYS
 
 
 def infer_model_info(model_id: str | None, given: ModelInfoSpec | None = None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Model clients: the provider registry and the pool a run takes its clients from.
 
-Providers are imported by name only when used, so `openai` (0.3 s) or vLLM (6 s) load only for runs that
-need them. A provider module exposes `create_client(spec: ResolvedModel) -> ChatCompletionClient`.
+A provider is a `Provider` object (models/_provider.py) named here by import string and imported on first
+use; its client's libraries load only when a client is made, so `openai` (0.3 s) or vLLM (6 s) load only
+for runs that need them. Adding a provider: a module with a `Provider` subclass, and `register_provider`.
 """
 
 from __future__ import annotations
@@ -16,56 +17,73 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import ProfileError, UsageError
 from ..scenario._schema import ModelSpec
-from ._resolved import OpenAIModel, ResolvedModel, as_resolved
+from ._provider import Provider
+from ._resolved import ResolvedModel, as_resolved
 
 if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient
 
-__all__ = ["PROVIDERS", "ClientFactory", "ClientPool", "create_model_client", "get_provider", "list_models"]
+__all__ = [
+    "PROVIDERS",
+    "ClientFactory",
+    "ClientPool",
+    "create_model_client",
+    "get_provider",
+    "list_models",
+    "register_provider",
+]
 
 log = logging.getLogger(__name__)
 
-# Import targets, resolved on first use. `replay` answers from a cassette; it lives with the rest of replay in
-# the testing room, which this room must not import, so it is named here and imported only when asked for.
+# Each provider's `Provider` object ("module:NAME"), imported on first use. `replay` answers from a cassette;
+# it lives with the rest of replay in the testing room, which this room must not import, so it is named here
+# and imported only when asked for.
 PROVIDERS = {
-    "openai": "autogen_troupe.models.openai._client:create_client",
-    "vllm": "autogen_troupe.models.vllm._client:create_client",
-    "replay": "autogen_troupe.testing._replay:create_client",
+    "openai": "autogen_troupe.models.openai._provider:PROVIDER",
+    "vllm": "autogen_troupe.models.vllm._provider:PROVIDER",
+    "replay": "autogen_troupe.testing._replay_provider:PROVIDER",
 }
 
 ClientFactory = Callable[[ResolvedModel, str], "ChatCompletionClient"]
 
 
-def get_provider(name: str) -> Callable[[ResolvedModel], ChatCompletionClient]:
-    """The `create_client` function of provider `name`, imported on first use."""
+def register_provider(name: str, target: str) -> None:
+    """Make provider `name` the `Provider` object at `target` ("package.module:NAME"), imported on first
+    use. A scenario's `model: {provider: NAME}` then reaches it."""
+    if ":" not in target:
+        raise UsageError(f"a provider is registered as 'module:NAME', not {target!r}")
+    PROVIDERS[name] = target
+
+
+def get_provider(name: str) -> Provider:
+    """Provider `name`, imported on first use. (Calling it, `get_provider(name)(spec)`, makes a client.)"""
     if name not in PROVIDERS:
         raise ProfileError(f"unknown model provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
-    qualified, func = PROVIDERS[name].split(":")
+    qualified, attribute = PROVIDERS[name].split(":")
     try:
         module = importlib.import_module(qualified)
     except ModuleNotFoundError as e:
         if e.name != qualified:
             raise  # the provider's own dependency is missing; it explains how to install it
         raise ProfileError(f"model provider {name!r} is not available in this installation") from None
-    return getattr(module, func)
+    provider = getattr(module, attribute)
+    if not isinstance(provider, Provider):
+        raise UsageError(f"{PROVIDERS[name]} is a {type(provider).__name__}, not a Provider")
+    return provider
 
 
 def create_model_client(spec: ResolvedModel | ModelSpec) -> ChatCompletionClient:
     """A new client for a resolved model (see `resolve_model`). Does no network I/O: an endpoint model
     without a model id discovers it on first use, or in `ClientPool.prepare()`."""
     model = as_resolved(spec)
-    return get_provider(model.provider)(model)
+    return get_provider(model.provider).create_client(model)
 
 
 async def list_models(spec: ResolvedModel | ModelSpec) -> list[str]:
     """The model ids a resolved model can use: the endpoint's `GET /models` list, or its model."""
     spec = as_resolved(spec)
     _remember(spec)
-    if isinstance(spec, OpenAIModel):
-        from .openai._discovery import list_models
-
-        return await list_models(spec)
-    return [spec.model] if spec.model else []
+    return await get_provider(spec.provider).list_models(spec)
 
 
 def _remember(spec: ResolvedModel) -> None:
@@ -109,7 +127,7 @@ class ClientPool:
     def _key(self, spec: ResolvedModel, agent: str) -> tuple[str, str]:
         per_agent = self._per_agent
         if per_agent is None:
-            per_agent = self._factory is not None or spec.provider == "replay"
+            per_agent = self._factory is not None or not get_provider(spec.provider).shares_clients
         return _spec_key(spec), agent if per_agent else ""
 
     def spec_for(self, agent: str, resolve: Callable[..., ResolvedModel]) -> ResolvedModel:

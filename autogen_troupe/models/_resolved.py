@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError
 from ..errors import ProfileError
 from ..scenario._base import Frozen
 from ..scenario._schema import ModelInfoSpec
-from ._redact import is_secret_name, redact_headers, redact_url, secrets_in_text
+from ._redact import is_secret_name, redact_headers, redact_url
 
 __all__ = [
     "OpenAIModel",
@@ -150,23 +150,11 @@ def is_secret_header(name: str) -> bool:
 
 
 def spec_secrets(spec: ResolvedModel, env: Mapping[str, str] | None = None) -> set[str]:
-    """The credential strings a resolved spec carries: its key (or its variable's value), secret header
-    values (and the token of "Bearer <token>"), and credentials in its base URL."""
-    env = os.environ if env is None else env
-    out: set[str] = set()
-    if not isinstance(spec, OpenAIModel):
-        return out
-    if spec.api_key is not None:
-        out.add(spec.api_key.get_secret_value())
-    if spec.api_key_env and env.get(spec.api_key_env):
-        out.add(env[spec.api_key_env])
-    for k, v in spec.headers.items():
-        if is_secret_name(k):
-            out.update((v, v.split(" ", 1)[-1]))
-        out.update(secrets_in_text(f"{k}: {v}"))
-    if spec.base_url:
-        out.update(secrets_in_text(spec.base_url))
-    return {s.strip() for s in out if s and s.strip()}
+    """The credential strings a resolved spec carries, as its provider knows them (an endpoint's key or
+    its variable's value, secret header values and the token of "Bearer <token>", URL credentials)."""
+    from ._registry import get_provider
+
+    return get_provider(spec.provider).secrets(spec, os.environ if env is None else env)
 
 
 def redacted(spec: ResolvedModel) -> dict[str, Any]:

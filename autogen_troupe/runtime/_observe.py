@@ -12,7 +12,6 @@ import dataclasses
 import json
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ..models._redact import redact_data, redact_text
 from ._hooks import delegating_client, delegating_workbench, wrapped_tool
@@ -33,18 +32,10 @@ __all__ = [
 _FINISH = {"function_calls": "tool_calls"}  # AutoGen's name for what the wire calls tool_calls
 
 
-def _host_port(url: str) -> tuple[str | None, int | None]:
-    try:
-        parts = urlsplit(url)
-        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
-    except ValueError:
-        return None, None
-    return parts.hostname, port
-
-
 def chat_facts(spec: Any, client: Any = None) -> ChatFacts:
     """What a model call's span says from the agent's resolved model (None: a client given as it is)."""
-    from ..models._resolved import OpenAIModel, VllmModel, as_resolved
+    from ..models._registry import get_provider
+    from ..models._resolved import as_resolved
     from ..telemetry._facts import ChatFacts
 
     if spec is None:
@@ -53,14 +44,7 @@ def chat_facts(spec: Any, client: Any = None) -> ChatFacts:
         model = as_resolved(spec)
     except Exception:  # a spec we cannot type: name what we can
         return ChatFacts(provider=getattr(spec, "provider", None), request_model=getattr(spec, "model", None))
-    settings = model.settings.as_dict()
-    if isinstance(model, OpenAIModel):
-        host, port = _host_port(model.base_url)
-        return ChatFacts("openai", model.model, host, port, settings=settings)
-    if isinstance(model, VllmModel):
-        return ChatFacts("vllm", model.model, in_process=True, settings=settings)
-    # A replay: the recorded provider is noted when the cassette answers; nothing leaves the process.
-    return ChatFacts(None, model.model, in_process=True, settings=settings)
+    return get_provider(model.provider).chat_facts(model)
 
 
 def _provider_of(client: Any) -> str:
@@ -74,10 +58,10 @@ def _provider_of(client: Any) -> str:
 def tool_facts(server: str, config: Any) -> ToolFacts:
     """What an MCP tool call's span says: the server's name, and its transport and address."""
     from ..scenario._schema import HttpServer
-    from ..telemetry._facts import ToolFacts
+    from ..telemetry._facts import ToolFacts, host_port
 
     if isinstance(config, HttpServer):
-        host, port = _host_port(str(config.url))
+        host, port = host_port(str(config.url))
         return ToolFacts(mcp_server=server, transport="tcp", server_address=host, server_port=port)
     return ToolFacts(mcp_server=server, transport="pipe")
 

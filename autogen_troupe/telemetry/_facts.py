@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["ChatFacts", "ToolFacts"]
+__all__ = ["ChatFacts", "ToolFacts", "host_port"]
+
+
+def host_port(url: str) -> tuple[str | None, int | None]:
+    """A URL's host and port (the scheme's default when none is written) as spans name a server."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        return None, None
+    return parts.hostname, port
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayMismatch, RunError, ToolCallError
-from ..models._facts import model_info_for
 from ..runtime._hooks import RunHooks, ToolText, delegating_client, delegating_workbench, wrapped_tool
 from ..runtime._transcript import RunResult
 from ..scenario._base import Frozen
@@ -36,6 +35,7 @@ from ._cassette import (
     normalise_arguments,
     normalise_request,
 )
+from ._replay_provider import PROVIDER as REPLAY
 
 if TYPE_CHECKING:
     from ..models._resolved import ReplayModel, ResolvedModel
@@ -373,9 +373,7 @@ class _ReplayClient:
         self._usage = (0, 0)
         self._last = (0, 0)
         rec = session.cassette.agents.get(agent or "") if agent else None
-        self.model_info = model_info_for(
-            "replay", rec.model if rec else None, given=rec.model_info if rec else None
-        )
+        self.model_info = REPLAY.model_info(rec.model if rec else None, given=rec.model_info if rec else None)
         self._provider = rec.provider if rec else None
 
     def _answer(self, messages: Sequence[Any], kw: Mapping[str, Any]) -> Any:

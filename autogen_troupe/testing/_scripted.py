@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from autogen_core.models import ChatCompletionClient, FinishReasons
 
 from ..errors import ModelCallError
-from ..models._facts import model_info_for
 from ..models._network import network_allowed
 from ..runtime._hooks import delegating_client
 from ._replay import ReplaySession, _chunks
+from ._replay_provider import PROVIDER as REPLAY
 
 if TYPE_CHECKING:
     from ..models._resolved import ResolvedModel
@@ -61,7 +61,7 @@ class _Script:
         self._next = 0
         self._usage = (0, 0)
         self._last = (0, 0)
-        self.model_info = model_info_for("replay", None)
+        self.model_info = REPLAY.model_info(None)
         self.requests: list[Sequence[Any]] = []
 
     def _reply(self, messages: Sequence[Any]) -> Any:
@@ -223,11 +223,11 @@ class ScriptedClient(ChatCompletionClient):
 
     @property
     def capabilities(self) -> Any:  # deprecated in AutoGen, still abstract
-        return model_info_for("replay", None)
+        return REPLAY.model_info(None)
 
     @property
     def model_info(self) -> Any:
-        return model_info_for("replay", None)
+        return REPLAY.model_info(None)
 
 
 def ReplayClient(cassette: Any, agent: str | None = None, *, strict: bool = True) -> Any:

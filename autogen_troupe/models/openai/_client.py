@@ -41,12 +41,12 @@ from ..._autogen import private
 from ...errors import ModelCallError, ProfileError
 from ...scenario._schema import ModelInfoSpec
 from .._endpoints import normalize_base_url
-from .._facts import model_info_for
 from .._network import check_endpoint
 from .._redact import safe_url
 from .._resolved import OpenAIModel, as_resolved, is_secret_header
 from ._discovery import adiscover_model, key_for
 from ._errors import translate_error
+from ._provider import PROVIDER
 from ._wire import DEFAULT_TIMEOUT_S, PLACEHOLDER_API_KEY, http_client
 
 __all__ = ["TroupeOpenAIClient", "TroupeOpenAIConfig", "create_client"]
@@ -126,7 +126,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
                     )
                     self._create_args["model"] = model
                     self._raw_config["model"] = model
-                    self._model_info = model_info_for("openai", model, given=self._given_info)
+                    self._model_info = PROVIDER.model_info(model, given=self._given_info)
                     self._discover = False
         return self._create_args["model"]
 
@@ -288,7 +288,7 @@ def create_client(spec: OpenAIModel | Any) -> TroupeOpenAIClient:
         "model": spec.model or _UNDISCOVERED,
         "base_url": normalize_base_url(spec.base_url),
         "api_key": key_for(spec) or PLACEHOLDER_API_KEY,
-        "model_info": model_info_for("openai", spec.model, given=spec.model_info),
+        "model_info": PROVIDER.model_info(spec.model, given=spec.model_info),
         **request,
     }
     if spec.headers:

@@ -38,11 +38,12 @@ from typing_extensions import Self
 from ...errors import ModelCallError, ProfileError
 from ...scenario._base import Frozen
 from ...telemetry import note_response, trace_headers
-from .._facts import model_info_for, preset_for
+from .._facts import preset_for
 from .._resolved import VllmModel, as_resolved
 from ._default_model import DEFAULT_MODEL_ALIAS
 from ._engine import EngineHandle, acquire_engine, release_engine
 from ._messages import load_template, model_folder
+from ._provider import PROVIDER
 from ._request import ToolChoice, build_request, render
 
 if TYPE_CHECKING:
@@ -98,9 +99,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
 
     def __init__(self, model: str, **settings: Any) -> None:
         self._config = VllmClientConfig(model=model, **settings)
-        info = model_info_for(
-            "vllm", model, tool_parser=self._config.tool_parser, given=self._config.model_info
-        )
+        info = PROVIDER.model_info(model, tool_parser=self._config.tool_parser, given=self._config.model_info)
         validate_model_info(info)
         self._model_info: ModelInfo = info
         self._handle: EngineHandle | None = None

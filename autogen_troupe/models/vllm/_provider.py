@@ -1,0 +1,54 @@
+"""The `vllm` provider: the in-process engine, as a `Provider` (see models/_provider.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._facts import MODEL_FAMILIES, preset_for
+from .._provider import Provider
+from .._resolved import ResolvedModel, VllmModel
+
+if TYPE_CHECKING:
+    from autogen_core.models import ModelInfo
+
+    from ._client import VllmChatCompletionClient
+
+__all__ = ["PROVIDER", "VllmProvider"]
+
+
+class VllmProvider(Provider):
+    """A model run by the vLLM engine in this process: it calls tools only with a tool parser, takes
+    several system messages as they are, and its context length is the engine's `max_model_len`."""
+
+    name: ClassVar[str] = "vllm"
+
+    def create_client(self, spec: ResolvedModel, agent: str | None = None) -> VllmChatCompletionClient:
+        from ._client import create_client
+
+        return create_client(spec)
+
+    def model_info(
+        self, model_id: str | None, *, tool_parser: str | None = None, given: Any = None
+    ) -> ModelInfo:
+        info: dict[str, Any] = {
+            "vision": False,
+            "function_calling": tool_parser is not None,
+            "json_output": True,
+            "structured_output": True,
+            "family": MODEL_FAMILIES["UNKNOWN"],
+            "multiple_system_messages": True,
+        }
+        return self._with_given(info, given)
+
+    def context_length(self, spec: ResolvedModel) -> int | None:
+        if spec.context_length:
+            return spec.context_length
+        if not isinstance(spec, VllmModel):
+            return None
+        length = spec.engine_args.get("max_model_len")
+        if length is None and spec.model:
+            length = preset_for(spec.model).get("engine_args", {}).get("max_model_len")
+        return length if isinstance(length, int) and length > 0 else None
+
+
+PROVIDER = VllmProvider()
