@@ -25,10 +25,10 @@ class _Preset:
 
 PRESETS: dict[str, _Preset] = {
     "default": _Preset(
-        # Measured with benchmarks/default_quality.py (README, "The embedded default model"): greedy, so a
-        # run repeats on one machine; answers capped at 160 tokens (at 512 a 135M model loops on a sentence
-        # until the cap); a mild penalty on repeated tokens. A stronger repetition_penalty (1.2) also
-        # penalizes the prompt's words, and the agents wander off the trip.
+        # Measured with benchmarks/default_quality.py (benchmarks/README.md, "The embedded default model's
+        # answers"): greedy, so a run repeats on one machine; answers capped at 160 tokens (at 512 a 135M
+        # model loops on a sentence until the cap); a mild penalty on repeated tokens. A stronger
+        # repetition_penalty (1.2) also penalizes the prompt's words, and the agents wander off the trip.
         {
             "provider": "vllm",
             "model": DEFAULT_MODEL,

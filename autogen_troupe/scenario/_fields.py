@@ -34,7 +34,7 @@ __all__ = [
 
 DEFAULT_MAX_MESSAGES = 40
 DEFAULT_TIMEOUT_S = 600.0
-MAX_MESSAGES = 10_000  # documented maxima (README): a cap must be finite and worth having
+MAX_MESSAGES = 10_000  # documented maxima (docs/scenarios.md): a cap must be finite and worth having
 MAX_TIMEOUT_S = 86_400.0  # one day
 MAX_TOKENS = 1_000_000_000  # a run's token budget
 MAX_COMPLETION_TOKENS = 10_000_000  # one model answer

@@ -447,7 +447,8 @@ def auth_failure(name: str, has_auth: bool, refused: int | None, exc: BaseExcept
     if refused == 401 and not has_auth:
         return (
             "answered 401: it needs authentication. Add `auth: {}` to its entry under mcp_servers (OAuth; "
-            f"see the README) and log in once with `{login_hint(name)}`, or give its token in `headers`"
+            "see docs/tools.md, 'MCP servers behind OAuth') and log in once with "
+            f"`{login_hint(name)}`, or give its token in `headers`"
         )
     if refused in (401, 403):
         return f"refused our credentials (HTTP {refused}); log in again with `{login_hint(name)}`"
