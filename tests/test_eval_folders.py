@@ -35,7 +35,9 @@ def tree(root: Path) -> set[str]:
 def eval_cmd(tmp_path: Path, out: str | Path, *more: str, url: str = "http://127.0.0.1:9/v1"):
     sc = write(tmp_path, SCENARIO, "trip.yaml")
     tasks = write(tmp_path, "id,city\n" + "".join(f"{c.lower()},{c}\n" for c in CITIES), "tasks.csv")
-    return troupe("eval", str(sc), "--tasks", str(tasks), "--out", str(out), "-q", *more, env={"FAKE_URL": url})
+    return troupe(
+        "eval", str(sc), "--tasks", str(tasks), "--out", str(out), "-q", *more, env={"FAKE_URL": url}
+    )
 
 
 def refused(done, *words: str) -> None:
