@@ -106,6 +106,13 @@ def test_starting_a_template_without_a_task_is_a_400(
     assert not srv.chat_requests and not served.runs.runs  # nothing started
 
 
+def test_a_completion_of_a_template_needs_a_user_message(srv: FakeOpenAI, served: Served) -> None:
+    client = openai.OpenAI(base_url=served.url + "v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="no user message with text"):
+        client.chat.completions.create(model="travel_eval", messages=[{"role": "user", "content": "  "}])
+    assert not srv.chat_requests
+
+
 def test_a_template_runs_the_task_it_is_given(srv: FakeOpenAI, served: Served, api: httpx2.Client) -> None:
     srv.responder = by_system(TRAVEL)
     r = api.post("/api/runs", json={"scenario": "travel_eval", "task": "Plan 2 days in Kyoto."})
