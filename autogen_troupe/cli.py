@@ -336,6 +336,7 @@ def list_scenarios() -> None:
     from rich.table import Table
 
     from .scenario._loader import bundled_scenarios, load_scenario
+    from .scenario._template import task_placeholders
 
     rows: list[tuple[str, str, str, str]] = []
     for name, path in bundled_scenarios().items():
@@ -344,7 +345,10 @@ def list_scenarios() -> None:
         except ScenarioError as e:
             rows.append((name, "?", "?", f"invalid: {e.issues[0].message}"))
             continue
-        rows.append((name, sc.team.kind, ", ".join(a.name for a in sc.team.agents), sc.description))
+        about = sc.description
+        if task_placeholders(sc):  # its task is `{{name}}`s: it runs over a tasks file, not on its own
+            about += f"\neval template: run with troupe eval {name} --tasks FILE"
+        rows.append((name, sc.team.kind, ", ".join(a.name for a in sc.team.agents), about))
     longest = max((len(r[0]) for r in rows), default=4)
     # Names are never cut: they are what you type. On a narrow terminal the team and agents columns go.
     narrow = out.width < longest + 50

@@ -3,6 +3,7 @@ expectations, and the scenario's `judge:` block; every problem located, all at o
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,75 @@ def test_the_judge_block_defaults(tmp_path: Path) -> None:
     assert (judge.scale, judge.low, judge.high, judge.passing) == ("0-10", 0, 10, 8.0)
     assert judge.model is not None and judge.model.profile == "vllm"
     assert load_scenario(write(tmp_path, SCENARIO, "trip.yaml")).judge.passing == 4.0  # type: ignore[union-attr]
+
+
+def test_a_csv_of_100000_columns_is_refused_at_the_bound(tmp_path: Path, sc) -> None:
+    """The header is checked in one pass (it was quadratic: minutes for 100,000 columns); past 1,000
+    columns it is refused, located at the first column too many."""
+    n = 100_000
+    f = write(tmp_path, ",".join(f"c{i}" for i in range(n)) + "\n" + ",".join("x" * n) + "\n", "t.csv")
+    assert issues(f, sc) == [f"{f}:1:1001: the header has 100,000 columns; a tasks file has at most 1,000"]
+
+
+def test_repeated_columns_are_each_located(tmp_path: Path, sc) -> None:
+    names = ["id", "city", "days", *(f"v{i}" for i in range(990)), "city", "v5", ""]
+    f = write(tmp_path, ",".join(names) + "\n" + ",".join(["a", "Kyoto", "2"] + ["x"] * 993) + "\n", "t.csv")
+    assert issues(f, sc) == [
+        f"{f}:1:994: column 'city' appears twice in the header",
+        f"{f}:1:995: column 'v5' appears twice in the header",
+        f"{f}:1:996: column 996 of the header has no name",
+    ]
+
+
+def test_a_row_of_100000_keys_is_refused(tmp_path: Path, sc) -> None:
+    wide = {f"v{i}": "x" for i in range(100_000)}
+    f = write(tmp_path, json.dumps({"vars": wide}) + "\n" + json.dumps(wide) + "\n", "t.jsonl")
+    assert issues(f, sc) == [
+        f"{f}:1:1: a task has at most 1,000 keys and 1,000 variables (this one 100,000)",
+        f"{f}:2:1: a task has at most 1,000 keys and 1,000 variables (this one 100,000)",
+    ]
+
+
+def test_keys_are_located_however_they_are_written(tmp_path: Path, sc) -> None:
+    # a key written with an escape, after a nested object holding the same word, after ':' inside a string
+    line = '{"vars": {"expct": 1, "city": "a: b", "days": 1}, "note": "x\\"y", "\\u0065xpct": {}}'
+    f = write(tmp_path, line + "\n", "t.jsonl")
+    column = line.index('"\\u0065xpct"') + 1
+    assert issues(f, sc) == [
+        f"{f}:1:51: note: unknown key 'note'; valid keys: id, task, vars, reference, expect",
+        f"{f}:1:{column}: expct: unknown key 'expct'; did you mean 'expect'?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("t.jsonl", '{"id": "a", "vars": {"city": "Ky\\ud800", "days": 1}}\n', "1:13: vars.city"),
+        ("t.jsonl", '{"task": "t", "vars": {"city": "c"}}\n{"id": "b\\udfff", "task": "t"}\n', "2:2: id"),
+        ("t.yaml", '- id: a\n  vars: {city: "Ky\\ud800", days: 1}\n', "2:16: [0].vars.city"),
+        ("t.csv", 'id,city,days,expect\na,K,1,"{final_message: {contains: ""\\ud800""}}"\n', "2:1: expect"),
+        ("t.json", '[{"id": "a", "vars": {"city": "\\ud800", "days": 1}}]', "1:1: vars.city"),
+    ],
+    ids=["jsonl", "jsonl-id", "yaml", "csv-expect-cell", "json-list"],
+)
+def test_a_lone_surrogate_is_refused_where_it_sits(
+    tmp_path: Path, sc, name: str, text: str, where: str
+) -> None:
+    f = write(tmp_path, text, name)
+    found = issues(f, sc)
+    assert len(found) == 1 and found[0].startswith(f"{f}:{where}"), found
+    assert "lone surrogate" in found[0] and "write the character itself" in found[0]
+
+
+def test_bytes_that_are_not_utf8_are_located(tmp_path: Path, sc) -> None:
+    f = write(tmp_path, b"id,city,days\nkyoto,Ky\xffoto,2\n", "t.csv")
+    assert issues(f, sc) == [
+        f"{f}:2:9: the tasks file is not UTF-8 text: byte 0xFF here cannot be decoded (saved as Latin-1 or "
+        "another code page? save it as UTF-8)"
+    ]
+
+
+def test_a_surrogate_pair_escape_in_json_is_one_character(tmp_path: Path, sc) -> None:
+    f = write(tmp_path, '{"vars": {"city": "\\ud83d\\uddfb", "days": 1}}\n', "t.jsonl")
+    (task,) = load_tasks(f, sc)
+    assert task.task == "Plan a 1 day trip to \U0001f5fb."

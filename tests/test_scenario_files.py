@@ -169,6 +169,17 @@ BAD = {
         "3:1",
     ),
     "syntax_two_documents": ("name: x\n---\nname: y\n", "holds more than one YAML document", "2:1"),
+    # Text that cannot be written as UTF-8 is refused at the door, where it sits.
+    "lone_surrogate_task": (
+        'name: x\ntask: "Plan \\ud800"\nteam: {kind: single, agents: [{name: a}]}\n',
+        "this is not text: it holds a lone surrogate",
+        "2:7: task",
+    ),
+    "lone_surrogate_key": (
+        'name: x\nteam: {kind: single, agents: [{name: a, "sys\\udfff": 1}]}\n',
+        "a key: this is not text: it holds a lone surrogate",
+        "2:41: team.agents[0]",
+    ),
 }
 
 
@@ -204,6 +215,31 @@ def test_every_issue_is_reported_at_once(tmp_path: Path) -> None:
         load_scenario(p, env={})
     fields = [i.field for i in info.value.issues]
     assert fields == ["team.agents[0].sytem_message", "team.terminaton", "model.base_url"]
+
+
+def test_lone_surrogates_from_escapes_or_the_environment_are_refused(tmp_path: Path) -> None:
+    """YAML's \\u escapes name code points, so an escaped surrogate pair is two lone halves; an
+    environment variable holding bytes that are not UTF-8 reaches Python as lone surrogates too."""
+    p = write(
+        tmp_path,
+        """
+        name: x
+        description: "\\ud83d\\ude00"
+        task: ${TASK}
+        team: {kind: single, agents: [{name: a}]}
+    """,
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p, env={"TASK": "Plan \udcff"})
+    assert [(i.line, i.column, i.field) for i in info.value.issues] == [
+        (2, 14, "description"),
+        (3, 7, "task"),
+    ]
+    assert all("lone surrogate" in i.message for i in info.value.issues)
+    ok = write(
+        tmp_path, 'name: x\ndescription: "\\U0001F600 \\u00e9"\nteam: {kind: single, agents: [{name: a}]}\n'
+    )
+    assert load_scenario(ok).description == "\U0001f600 \u00e9"
 
 
 def test_check_accepts_folders_and_reports_ok(scenarios_dir: Path) -> None:

@@ -142,6 +142,8 @@ async def evaluate(
             f"--judge names the judge's model, but scenario {scenario.name!r} has no `judge:` block "
             "(with the rubric the judge scores by)"
         )
+    folder = ResultsFolder(out)
+    folder.check_writable(resume=resume)  # before anything runs or is written
     judge = scenario.judge
     plan = EvalPlan(
         scenario=scenario,
@@ -151,7 +153,6 @@ async def evaluate(
         judge_model=judge_model if judge_model is not None else (judge.model if judge else None),
     )
     specs = describe_models(plan)
-    folder = ResultsFolder(out)
     meta = _check_resume(folder, _meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray), resume)
     earlier = folder.load_runs() if resume else {}
     jobs, finished = jobs_for(tasks, repeat, earlier)

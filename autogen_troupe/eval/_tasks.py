@@ -16,37 +16,30 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError
 
+from .._text import bad_text_path
 from ..errors import Issue, ScenarioError
 from ..scenario._base import Frozen
 from ..scenario._expectations import Expect, _expected_speakers
 from ..scenario._files import FileProblem, compose_yaml, parse_json, read_text
 from ..scenario._loader import _models_at
-from ..scenario._located import dotted, read_located
+from ..scenario._located import LONE_SURROGATE, dotted, read_located
 from ..scenario._schema import Scenario
+from ..scenario._template import Scalar, fill, template_names
 
-__all__ = [
-    "MAX_TASKS",
-    "TASKS_MAX_BYTES",
-    "EvalTask",
-    "fill",
-    "load_tasks",
-    "resolve_tasks_path",
-    "template_names",
-]
+__all__ = ["MAX_COLUMNS", "MAX_TASKS", "TASKS_MAX_BYTES", "EvalTask", "load_tasks", "resolve_tasks_path"]
 
 TASKS_MAX_BYTES = 64 * 1024 * 1024
 MAX_TASKS = 100_000
+MAX_COLUMNS = 1_000  # of a CSV file, and keys of a row: each is a variable; a real dataset has a handful
 MAX_ID_LENGTH = 200
-_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _SPECIAL_COLUMNS = ("id", "task", "reference", "expect")
-
-Scalar = str | int | float | bool | None
+_UNREAD = object()  # a row whose problems reading it are already reported
 
 
 class EvalTask(Frozen):
@@ -78,24 +71,6 @@ class _Row(Frozen):
     expect: Expect | None = None
 
 
-def template_names(text: str) -> list[str]:
-    """The `{{name}}` variables a template uses, in order, each once."""
-    return list(dict.fromkeys(_VAR.findall(text)))
-
-
-def fill(text: str, values: Mapping[str, Scalar]) -> str:
-    """`text` with each `{{name}}` replaced by its value (every name must be in `values`)."""
-    return _VAR.sub(lambda m: _text(values[m.group(1)]), text)
-
-
-def _text(v: Scalar) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(v).lower()
-    return str(v)
-
-
 # --------------------------------------------------------------------------- reading rows
 
 
@@ -109,12 +84,27 @@ def _jsonl_rows(text: str, path: Path, issues: list[Issue]) -> Iterator[tuple[in
         except FileProblem as e:
             issues.append(Issue(path, n, e.column, e.message))
             continue
-        cols = {}
-        if isinstance(data, dict):
-            for k in data:
-                at = line.find(json.dumps(k))
-                cols[k] = at + 1 if at >= 0 else 1
-        yield n, data, cols
+        yield n, data, _key_columns(line) if isinstance(data, dict) else {}
+
+
+_JSON_PART = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_COLON = re.compile(r"[ \t\r]*:")
+
+
+def _key_columns(line: str) -> dict[str, int]:
+    """The 1-based column of each key of the JSON object on `line` (the first time it is written), in one
+    pass over the line, however many keys it has."""
+    cols: dict[str, int] = {}
+    depth = 0
+    for m in _JSON_PART.finditer(line):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+        elif tok in "]}":
+            depth -= 1
+        elif depth == 1 and _COLON.match(line, m.end()):
+            cols.setdefault(json.loads(tok), m.start() + 1)
+    return cols
 
 
 def _csv_rows(
@@ -130,13 +120,19 @@ def _csv_rows(
     if not header or not any(h.strip() for h in header):
         issues.append(Issue(path, 1, 1, "the CSV file has no header row (column names, e.g. id,task,...)"))
         return
+    if len(header) > MAX_COLUMNS:
+        message = f"the header has {len(header):,} columns; a tasks file has at most {MAX_COLUMNS:,}"
+        issues.append(Issue(path, 1, MAX_COLUMNS + 1, message))
+        return
     names = [h.strip() for h in header]
-    cols = {name: i + 1 for i, name in enumerate(names)}
+    cols: dict[str, int] = {}
     for i, name in enumerate(names):
         if not name:
             issues.append(Issue(path, 1, i + 1, f"column {i + 1} of the header has no name"))
-        elif names.index(name) != i:
+        elif name in cols:
             issues.append(Issue(path, 1, i + 1, f"column {name!r} appears twice in the header"))
+        else:
+            cols[name] = i + 1
     start = reader.line_num + 1
     while True:
         try:
@@ -175,6 +171,7 @@ def _csv_row(cells: dict[str, str], path: Path, line: int, issues: list[Issue]) 
             issues.extend(
                 Issue(path, line, 1, i.message, f"expect.{i.field}".rstrip(".")) for i in located.issues
             )
+            return row  # its values that could not be read are None: checking them would only confuse
         row["expect"] = data
     return row
 
@@ -193,8 +190,12 @@ def _yaml_rows(text: str, path: Path, issues: list[Issue]) -> Iterator[tuple[int
         mark = root.start_mark
         issues.append(Issue(path, mark.line + 1, mark.column + 1, "a YAML tasks file is a list of tasks"))
         return
+    unread = {i.field.partition("]")[0] for i in located.issues}  # "[3" for a value of item 3
     for i, item in enumerate(data):
         mark = located.value_marks[(i,)]
+        if f"[{i}" in unread:  # reported; its unreadable values are None, which would confuse the checks
+            yield mark.line + 1, _UNREAD, {}
+            continue
         cols = {}
         if isinstance(item, dict):
             for k in item:
@@ -303,7 +304,8 @@ def _missing_vars(row: _Row, template: str, rubric: str | None, given_task: bool
     """(message, field) for each `{{name}}` of the task or rubric that the row does not give."""
     out = []
     where = "the row's task" if given_task else "the scenario's task"
-    known = ", ".join(row.vars) or "none"
+    names = list(row.vars)
+    known = ", ".join(names[:20]) + (f" and {len(names) - 20:,} more" if len(names) > 20 else "") or "none"
     for name in template_names(template):
         if name not in row.vars:
             out.append(
@@ -321,11 +323,20 @@ def _missing_vars(row: _Row, template: str, rubric: str | None, given_task: bool
 def _task_from(
     n: int, line: int, data: Any, cols: dict[str, int], scenario: Scenario, path: Path
 ) -> tuple[EvalTask | None, list[Issue]]:
+    if data is _UNREAD:
+        return None, []
     if not isinstance(data, dict):
         kind = type(data).__name__
         return None, [
             Issue(path, line, 1, f"a task is a mapping of id, task, vars, reference, expect (got {kind})")
         ]
+    bad = bad_text_path(data)
+    if bad is not None:
+        return None, [Issue(path, line, cols.get(re.split(r"[.\[ ]", bad)[0], 1), LONE_SURROGATE, bad)]
+    many = max(len(data), len(v) if isinstance(v := data.get("vars"), dict) else 0)
+    if many > MAX_COLUMNS:
+        message = f"a task has at most {MAX_COLUMNS:,} keys and {MAX_COLUMNS:,} variables (this one {many:,})"
+        return None, [Issue(path, line, 1, message)]
     try:
         row = _Row.model_validate(data)
     except ValidationError as e:

@@ -20,6 +20,7 @@ from .._autogen import instance_attribute
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
+from ..scenario._template import template_task_issue
 from ._hooks import ClientSource, OneClient, RunHooks, guarded
 from ._observe import observing
 from ._transcript import (
@@ -233,6 +234,9 @@ async def run_scenario(
 
     options = options or RunOptions()
     wanted = task if task is not None else scenario.task
+    template = template_task_issue(scenario) if task is None else None
+    if template is not None:  # its task is `{{name}}`s that only `troupe eval` fills
+        raise ScenarioError([template])
     if not wanted:
         where = scenario.source or scenario.name
         raise ScenarioError([Issue(where, 1, 1, "the scenario has no task; give one with --task / task=...")])

@@ -17,10 +17,17 @@ from typing import Any, cast
 
 import yaml
 
+from .._text import first_lone_surrogate
 from ..errors import Issue
 from ._files import FileProblem, yaml_scalar
 
-__all__ = ["ENV_VAR", "Loc", "Located", "dotted", "expand_env", "read_located"]
+__all__ = ["ENV_VAR", "LONE_SURROGATE", "Loc", "Located", "dotted", "expand_env", "read_located"]
+
+LONE_SURROGATE = (
+    "this is not text: it holds a lone surrogate (a \\ud800 to \\udfff escape, half of a character), "
+    "which cannot be written as UTF-8; write the character itself"
+)
+"""Why a string is refused at the door (see `_text`): the wording every reader of a user's file uses."""
 
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 """`${VAR}` or `${VAR:-default}`: group 1 is the name, group 2 the default (None when there is none)."""
@@ -80,6 +87,9 @@ class _Walk:
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.scalar(key_node, loc) if isinstance(key_node, yaml.ScalarNode) else None
+                if isinstance(key, str) and first_lone_surrogate(key) is not None:
+                    self.issue(key_node.start_mark, f"a key: {LONE_SURROGATE}", loc)
+                    continue
                 if not isinstance(key, str | int) or isinstance(key, bool):
                     self.issue(key_node.start_mark, "keys must be plain strings", loc)
                     continue
@@ -98,6 +108,9 @@ class _Walk:
             except KeyError as e:
                 message = f"environment variable {e.args[0]} is not set (use ${{VAR:-default}})"
                 self.issue(node.start_mark, message, loc)
+        if isinstance(value, str) and first_lone_surrogate(value) is not None:  # an escape, or ${VAR}'s value
+            self.issue(node.start_mark, LONE_SURROGATE, loc)
+            return None
         return value
 
     def scalar(self, node: yaml.ScalarNode, loc: Loc) -> Any:

@@ -17,6 +17,7 @@ from ..models._redact import redact_data, redact_text
 from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, read_text
 from ..scenario._loader import bundled_dir, iter_scenario_files, load_scenario, resolve_scenario_path
 from ..scenario._schema import Scenario
+from ..scenario._template import task_placeholders
 
 __all__ = ["Catalog", "Offered", "default_paths"]
 
@@ -38,11 +39,14 @@ class Offered:
 
     def summary(self) -> dict[str, Any]:
         sc = self.scenario
+        names = task_placeholders(sc)  # an eval template's task is not one to run: the page asks for one
+        template = {"task": sc.task, "placeholders": names, "run_with": f"troupe eval {sc.name} --tasks FILE"}
         return redact_data(
             {
                 "name": sc.name,
                 "description": sc.description,
-                "task": sc.task,
+                "task": None if names else sc.task,
+                "eval_template": template if names else None,
                 "team": sc.team.kind,
                 "agents": [
                     {"name": a.name, "kind": a.kind, "description": a.description} for a in sc.team.agents

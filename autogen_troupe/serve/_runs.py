@@ -296,15 +296,18 @@ class RunManager:
     def start(self, scenario: str, task: str | None, *, origin: str, overrides: Any = None) -> ServedRun:
         """Start a run of a served scenario; raises ScenarioError when its file no longer loads or there
         is no task. The caller checks `full` first."""
+        from ..errors import Issue, ScenarioError
         from ..runtime._mcp import text_preview
         from ..runtime._runner import RunOptions
+        from ..scenario._template import template_task_issue
 
         sc = self.catalog.load(scenario)
         given = task if task is not None and task.strip() else None  # else the scenario's (perhaps an MCP
         task = given or text_preview(sc.task)  # prompt, fetched when the run starts: shown by its name here)
+        template = None if given else template_task_issue(sc)
+        if template is not None:  # an eval template's task: `{{name}}`s only `troupe eval` fills
+            raise ScenarioError([template])
         if not task:
-            from ..errors import Issue, ScenarioError
-
             where = sc.source or sc.name
             raise ScenarioError([Issue(where, 1, 1, "the scenario has no task: give one")])
         run = ServedRun(id=secrets.token_hex(6), scenario=sc.name, task=task, origin=origin)
