@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from ._text import terminal_safe
 from .errors import ScenarioError, TroupeError, exit_code_for
 from .runtime._signals import exit_code
 
@@ -47,10 +48,12 @@ ModelOpt = Annotated[
 
 
 def _safe(text: str) -> str:
-    """Text with every secret masked, as everything we print must be."""
+    """Text with every secret masked and every control character shown as an escape, as everything we
+    print must be (an error or a warning quotes what a server or a model said). Print it with
+    `markup=False`, or give it to rich as `safe_text(...)`."""
     from .models._redact import redact_text
 
-    return redact_text(text)
+    return terminal_safe(redact_text(text))
 
 
 def _fail(e: BaseException) -> NoReturn:
@@ -61,7 +64,7 @@ def _fail(e: BaseException) -> NoReturn:
         err.print(_safe(f"{type(e).__name__}: {e}"), markup=False)
     for label, attr in (("transcript", "transcript_path"), ("engine log", "log_path")):
         if where := getattr(e, attr, None):  # set by the runner on a run that started
-            err.print(f"{label}: {where}", markup=False, highlight=False)
+            err.print(_safe(f"{label}: {where}"), markup=False, highlight=False)
     raise typer.Exit(exit_code_for(e))
 
 

@@ -33,6 +33,7 @@ from ._cli_common import (
 )
 from ._cli_eval import eval_app
 from ._cli_mcp import mcp_app
+from ._text import safe_text
 from .errors import ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
 from .runtime._signals import exit_code, run_async, stop_on_signals
@@ -270,7 +271,11 @@ def test_scenarios(
     for c in suite.cases:
         result = c.outcome + (" (recorded)" if c.recorded else "")
         table.add_row(
-            c.scenario, f"[{style[c.outcome]}]{result}[/]", str(c.messages), str(c.tokens), f"{c.seconds:.2f}"
+            safe_text(c.scenario),
+            safe_text(result, style[c.outcome]),
+            str(c.messages),
+            str(c.tokens),
+            f"{c.seconds:.2f}",
         )
     out.print(table)
     for c in suite.cases:
@@ -311,7 +316,7 @@ def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or fo
             bad += 1
             err.print(_safe(str(e)), markup=False)
         else:
-            out.print(f"ok  {f}", markup=False, highlight=False)
+            out.print(_safe(f"ok  {f}"), markup=False, highlight=False)
             sources = python_tool_sources(sc)
             if sources:
                 out.print(
@@ -321,7 +326,10 @@ def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or fo
                 )
                 for src in sources:
                     out.print(
-                        f"      {src.describe(Path.cwd())}", markup=False, highlight=False, soft_wrap=True
+                        _safe(f"      {src.describe(Path.cwd())}"),
+                        markup=False,
+                        highlight=False,
+                        soft_wrap=True,
                     )
     if not files:
         err.print("no scenario files found", markup=False)
@@ -355,7 +363,8 @@ def list_scenarios() -> None:
         table.add_column("agents", overflow="fold")
     table.add_column("description", overflow="fold")
     for name, kind, agents, description in rows:
-        table.add_row(name, description) if narrow else table.add_row(name, kind, agents, description)
+        cells = (name, description) if narrow else (name, kind, agents, description)
+        table.add_row(*(safe_text(c) for c in cells))
     out.print(table)
 
 
