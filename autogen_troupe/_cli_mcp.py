@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._cli_common import _fail, _safe, err, out
+from ._cli_common import App, _fail, _safe, err, out
 from ._text import safe_text, terminal_safe
 from .errors import TroupeError, UsageError
 from .runtime._signals import exit_code, run_async
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["mcp_app"]
 
-mcp_app = typer.Typer(
+mcp_app = App(
     help="Inspect one MCP server: its tools, resources and prompts; call a tool; log in (OAuth).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

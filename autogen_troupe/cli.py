@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from ._cli_common import (
+    App,
     BaseUrlOpt,
     ModelOpt,
     ProfileOpt,
@@ -25,9 +26,11 @@ from ._cli_common import (
     TraceOpt,
     _fail,
     _overrides,
+    _refuse_non_scenarios,
     _safe,
     _stopped_by,
     _traced,
+    _version_lines,
     err,
     out,
 )
@@ -40,7 +43,7 @@ from .runtime._signals import exit_code, run_async, stop_on_signals
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app = App(
     help="Run AutoGen multi-agent teams described in scenario files.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals hold API keys
@@ -48,6 +51,29 @@ app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 app.add_typer(mcp_app, name="mcp")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        for line in _version_lines():
+            typer.echo(line)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the versions of troupe and of "
+            "what it runs on (AutoGen, MCP, vLLM, Python), then exit.",
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 @app.command()
@@ -90,6 +116,7 @@ def run(
     if lenient and replay is None:
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
         raise typer.Exit(2)
+    _refuse_non_scenarios([scenario])
     try:
         sc = load_scenario(scenario)
         options = RunOptions(
@@ -166,6 +193,7 @@ def record(
     from .testing._modes import execute
     from .tools._mcp_client import terminal_ask
 
+    _refuse_non_scenarios([scenario])
     try:
         path = resolve_scenario_path(scenario)
         sc = load_scenario(path)
@@ -246,6 +274,7 @@ def test_scenarios(
     from .runtime import RunOptions
     from .testing._suite import junit_xml, run_suite
 
+    _refuse_non_scenarios(paths or [])
     try:
         options = RunOptions(overrides=_overrides(profile, base_url, model)) if update else None
         quiet_autogen_logs()
@@ -307,6 +336,7 @@ def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or fo
     from .scenario._loader import iter_scenario_files, load_scenario
     from .tools._local_code import python_tool_sources
 
+    _refuse_non_scenarios(paths)
     bad = 0
     files = list(iter_scenario_files(paths))
     for f in files:
