@@ -43,6 +43,16 @@ ElicitOpt = Annotated[
         help="Answer the server's questions: ask (default on a terminal), decline, accept_defaults.",
     ),
 ]
+StartupOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--startup-timeout",
+        metavar="SECONDS",
+        min=0.1,
+        help="Give up when the server has not started and answered within this many seconds "
+        "(default: its startup_timeout_s, 30; a person's OAuth login does not count).",
+    ),
+]
 NoBrowserOpt = Annotated[
     bool, typer.Option("--no-browser", help="Print the login address instead of opening a browser.")
 ]
@@ -106,6 +116,7 @@ class _Common:
     no_browser: bool
     headers: list[str]
     auth: dict[str, Any]
+    startup_timeout_s: float | None = None
 
     @classmethod
     def of(cls, params: dict[str, Any]) -> _Common:
@@ -122,6 +133,7 @@ class _Common:
             params.get("no_browser", False),
             params.get("header") or [],
             auth,
+            params.get("startup_timeout"),
         )
 
 
@@ -136,9 +148,13 @@ def _headers(given: list[str]) -> dict[str, str]:
 
 
 def _target(server: str, common: _Common) -> Target:
-    from .tools._mcp_inspect import auth_from_options, resolve_target
+    from .tools._mcp_inspect import Target, auth_from_options, resolve_target
 
-    return auth_from_options(resolve_target(server), common.auth, _headers(common.headers))
+    target = auth_from_options(resolve_target(server), common.auth, _headers(common.headers))
+    if common.startup_timeout_s is None:
+        return target
+    server_settings = target.server.model_copy(update={"startup_timeout_s": common.startup_timeout_s})
+    return Target(target.name, server_settings, target.source)
 
 
 def _session(
@@ -210,6 +226,7 @@ def tools(
     as_json: JsonOpt = False,
     elicitation: ElicitOpt = None,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
@@ -250,6 +267,7 @@ def call(
     as_json: JsonOpt = False,
     elicitation: ElicitOpt = None,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
@@ -316,6 +334,7 @@ def resources(
     as_json: JsonOpt = False,
     elicitation: ElicitOpt = None,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
@@ -384,6 +403,7 @@ def prompts(
     as_json: JsonOpt = False,
     elicitation: ElicitOpt = None,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
@@ -438,6 +458,7 @@ def login(
     force: Annotated[bool, typer.Option("--force", help="Log in again even if a login is stored.")] = False,
     as_json: JsonOpt = False,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
