@@ -136,3 +136,44 @@ def test_safe_text_is_never_markup() -> None:
     console.print(safe_text(f"{MARKUP} {ESCAPES}", "bold"))  # would raise MarkupError as a string
     text = console.export_text()
     assert MARKUP in text and not any(c in text for c in CONTROLS)
+
+
+def test_troupe_test_table_shows_a_hostile_file_name_as_text(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from autogen_troupe.cli import app
+
+    bad = tmp_path / "bad[red]x[blink]\x1b[2J.yaml"
+    bad.write_text("name: [unclosed\n", encoding="utf-8")
+    done = CliRunner().invoke(app, ["test", str(bad)], env={"COLUMNS": "400"})
+    assert done.exit_code == 1, done.output  # the scenario is an error row, not a crash
+    assert "MarkupError" not in repr(done.exception) and "Traceback" not in done.output
+    assert "bad[red]x[blink]\\x1b[2J" in done.stdout
+    assert not any(c in done.output for c in CONTROLS)
+
+
+def test_troupe_eval_shows_hostile_task_ids_and_answers_as_text(tmp_path: Path, fake_process: Any) -> None:
+    scenario = tmp_path / "trip.yaml"
+    scenario.write_text(
+        'name: trip\ntask: "Plan a day in {{city}}."\n'
+        'model: {base_url: "${FAKE_URL}", model: fake-model, max_retries: 0}\n'
+        "team: {kind: single, agents: [{name: planner, system_message: You plan trips.}],"
+        " termination: {text_mention: TERMINATE}}\n",
+        encoding="utf-8",
+    )
+    tasks = tmp_path / "tasks.jsonl"
+    row = {
+        "id": f"k{MARKUP}\x1b]0;t\x07",
+        "vars": {"city": "Kyoto"},
+        "expect": {"final_message": {"contains": "Lima"}},
+    }
+    tasks.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    url, _ = fake_process({"default": f"Day 1 in Kyoto {MARKUP} {ESCAPES}. TERMINATE"})
+    out = tmp_path / "out"
+    done = troupe(
+        "eval", str(scenario), "--tasks", str(tasks), "--out", str(out), "-q", env={"FAKE_URL": url, **WIDE}
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"k{MARKUP}\\x1b]0;t\\x07#" in done.stdout  # the worst runs table
+    assert not any(c in done.stdout + done.stderr for c in CONTROLS)
