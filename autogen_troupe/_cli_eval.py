@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ._cli_common import (
+    App,
     BaseUrlOpt,
     ModelOpt,
     ProfileOpt,
@@ -16,6 +17,7 @@ from ._cli_common import (
     TraceOpt,
     _fail,
     _overrides,
+    _refuse_non_scenarios,
     _stopped_by,
     _traced,
     err,
@@ -27,7 +29,7 @@ from .runtime._signals import exit_code, run_async
 
 __all__ = ["eval_app"]
 
-eval_app = typer.Typer(
+eval_app = App(
     cls=EvalGroup,
     help="Run a scenario over a dataset of tasks, score every run, report; or compare two evals.",
     no_args_is_help=True,
@@ -76,6 +78,7 @@ def eval_run(
         err.print("--resume continues the eval in --out DIR: give its folder", markup=False)
         raise typer.Exit(2)
     folder = out_dir
+    _refuse_non_scenarios([scenario])
     try:
         sc = load_scenario(scenario)
         path = resolve_tasks_path(tasks, sc)

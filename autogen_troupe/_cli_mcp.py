@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._cli_common import _fail, _safe, err, out
+from ._cli_common import App, _fail, _safe, err, out
+from ._text import safe_text, terminal_safe
 from .errors import TroupeError, UsageError
 from .runtime._signals import exit_code, run_async
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["mcp_app"]
 
-mcp_app = typer.Typer(
+mcp_app = App(
     help="Inspect one MCP server: its tools, resources and prompts; call a tool; log in (OAuth).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -40,6 +41,16 @@ ElicitOpt = Annotated[
         "--elicitation",
         metavar="POLICY",
         help="Answer the server's questions: ask (default on a terminal), decline, accept_defaults.",
+    ),
+]
+StartupOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--startup-timeout",
+        metavar="SECONDS",
+        min=0.1,
+        help="Give up when the server has not started and answered within this many seconds "
+        "(default: its startup_timeout_s, 30; a person's OAuth login does not count).",
     ),
 ]
 NoBrowserOpt = Annotated[
@@ -105,6 +116,7 @@ class _Common:
     no_browser: bool
     headers: list[str]
     auth: dict[str, Any]
+    startup_timeout_s: float | None = None
 
     @classmethod
     def of(cls, params: dict[str, Any]) -> _Common:
@@ -121,6 +133,7 @@ class _Common:
             params.get("no_browser", False),
             params.get("header") or [],
             auth,
+            params.get("startup_timeout"),
         )
 
 
@@ -135,9 +148,13 @@ def _headers(given: list[str]) -> dict[str, str]:
 
 
 def _target(server: str, common: _Common) -> Target:
-    from .tools._mcp_inspect import auth_from_options, resolve_target
+    from .tools._mcp_inspect import Target, auth_from_options, resolve_target
 
-    return auth_from_options(resolve_target(server), common.auth, _headers(common.headers))
+    target = auth_from_options(resolve_target(server), common.auth, _headers(common.headers))
+    if common.startup_timeout_s is None:
+        return target
+    server_settings = target.server.model_copy(update={"startup_timeout_s": common.startup_timeout_s})
+    return Target(target.name, server_settings, target.source)
 
 
 def _session(
@@ -160,9 +177,11 @@ def _session(
             server=target.name,
             elicitation=common.elicitation,  # type: ignore[arg-type]
             ask=terminal_ask(),
-            on_note=lambda note: err.print(f"[dim]{note.kind}:[/dim] {_escape(note.text)}", highlight=False),
+            on_note=_print_note,
         )
-        login = LoginUI(open_browser=not common.no_browser, tell=lambda t: err.print(t, markup=False))
+        login = LoginUI(
+            open_browser=not common.no_browser, tell=lambda t: err.print(terminal_safe(t), markup=False)
+        )
 
         async def main() -> Any:
             async with open_server(target, login=login, options=options) as (handle, client):
@@ -176,10 +195,16 @@ def _session(
         _fail(e)
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
+def _print_note(note: Any) -> None:
+    """A server's note (log line, progress, question asked) on stderr, dim label first, shown as text."""
+    from rich.text import Text
 
-    return escape(text)
+    err.print(Text.assemble((f"{note.kind}:", "dim"), " ", safe_text(note.text)), highlight=False)
+
+
+def _row(*cells: str) -> list[Any]:
+    """A table row of a server's text (names, descriptions, URIs): shown as text, never as markup."""
+    return [safe_text(c) for c in cells]
 
 
 def _dump(value: Any) -> None:
@@ -201,6 +226,7 @@ def tools(
     as_json: JsonOpt = False,
     elicitation: ElicitOpt = None,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
@@ -229,7 +255,7 @@ def tools(
         props = (t.input_schema or {}).get("properties") or {}
         required = set((t.input_schema or {}).get("required") or ())
         args = ", ".join(f"{n}{'*' if n in required else ''}" for n in props)
-        table.add_row(t.name, args, (t.description or "").strip().split("\n")[0])
+        table.add_row(*_row(t.name, args, (t.description or "").strip().split("\n")[0]))
     out.print(table)
 
 
@@ -241,6 +267,7 @@ def call(
     as_json: JsonOpt = False,
     elicitation: ElicitOpt = None,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
@@ -278,7 +305,9 @@ def call(
     else:
         _print_blocks(result.content)
         if result.structured_content is not None and not result.content:
-            out.print_json(json.dumps(result.structured_content, ensure_ascii=False))
+            out.print(
+                _safe(json.dumps(result.structured_content, indent=2, ensure_ascii=False)), markup=False
+            )
     if result.is_error:
         raise typer.Exit(1)
 
@@ -291,11 +320,11 @@ def _print_blocks(blocks: list[Any]) -> None:
         elif getattr(block, "type", "") == "resource" and isinstance(
             getattr(block.resource, "text", None), str
         ):
-            out.print(f"[resource {block.resource.uri}]\n{_safe(block.resource.text)}", markup=False)
+            out.print(_safe(f"[resource {block.resource.uri}]\n{block.resource.text}"), markup=False)
         else:
             kind = getattr(block, "type", "content")
             mime = getattr(block, "mime_type", None) or getattr(block, "uri", "")
-            out.print(f"[{kind} {mime}]", markup=False, highlight=False)
+            out.print(_safe(f"[{kind} {mime}]"), markup=False, highlight=False)
 
 
 @mcp_app.command()
@@ -305,6 +334,7 @@ def resources(
     as_json: JsonOpt = False,
     elicitation: ElicitOpt = None,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
@@ -333,9 +363,8 @@ def resources(
             return
         for c in found.contents:
             text = getattr(c, "text", None)
-            out.print(
-                _safe(text) if isinstance(text, str) else f"[{c.mime_type or 'binary'} {c.uri}]", markup=False
-            )
+            shown = text if isinstance(text, str) else f"[{c.mime_type or 'binary'} {c.uri}]"
+            out.print(_safe(shown), markup=False, highlight=False)
         return
     listed, templates = found
     if as_json:
@@ -355,9 +384,9 @@ def resources(
 
     table = Table("uri", "name", "type", "description")
     for r in listed.resources:
-        table.add_row(str(r.uri), r.name, r.mime_type or "", (r.description or "").split("\n")[0])
+        table.add_row(*_row(str(r.uri), r.name, r.mime_type or "", (r.description or "").split("\n")[0]))
     for t in templates.resource_templates if templates else []:
-        table.add_row(t.uri_template, t.name, t.mime_type or "", "(template) " + (t.description or ""))
+        table.add_row(*_row(t.uri_template, t.name, t.mime_type or "", "(template) " + (t.description or "")))
     out.print(table)
 
 
@@ -374,6 +403,7 @@ def prompts(
     as_json: JsonOpt = False,
     elicitation: ElicitOpt = None,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,
@@ -404,7 +434,7 @@ def prompts(
             _dump(_jsonable(found))
             return
         for m in found.messages:
-            out.rule(m.role, align="left")
+            out.rule(safe_text(m.role), align="left")
             _print_blocks([m.content])
         return
     if as_json:
@@ -418,7 +448,7 @@ def prompts(
     table = Table("prompt", "arguments (* required)", "description")
     for p in found.prompts:
         names = ", ".join(f"{a.name}{'*' if a.required else ''}" for a in p.arguments or [])
-        table.add_row(p.name, names, (p.description or "").split("\n")[0])
+        table.add_row(*_row(p.name, names, (p.description or "").split("\n")[0]))
     out.print(table)
 
 
@@ -428,6 +458,7 @@ def login(
     force: Annotated[bool, typer.Option("--force", help="Log in again even if a login is stored.")] = False,
     as_json: JsonOpt = False,
     no_browser: NoBrowserOpt = False,
+    startup_timeout: StartupOpt = None,
     header: HeaderOpt = None,
     client_id: ClientIdOpt = None,
     client_secret: SecretOpt = None,

@@ -7,18 +7,23 @@ Two rules every room applies the same way, so they live at the package's base be
   starts or anything reaches the disk; otherwise it fails later, far away, while writing a transcript or
   listing runs.
 - **On a terminal**: control characters (escape sequences that retitle or clear a terminal, carriage returns
-  that overwrite a line, bells) are shown as visible `\\x1b`-style text, never sent to the terminal. Rich
-  markup is escaped by the renderers themselves (`rich.markup.escape`); this module only deals with bytes a
-  terminal would act on.
+  that overwrite a line, bells) are shown as visible `\\x1b`-style text, never sent to the terminal; and
+  `[brackets]` in it are never read as rich markup (a server's `[/bold]` would crash the printing, its
+  `[link=...]` would make a hyperlink). `safe_text` gives such text to rich as a `rich.text.Text`, which
+  rich never parses, after `terminal_safe`: every console, table and panel takes outside text through it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["bad_text_path", "first_lone_surrogate", "terminal_safe"]
+if TYPE_CHECKING:
+    from rich.style import Style
+    from rich.text import Text
+
+__all__ = ["bad_text_path", "first_lone_surrogate", "safe_text", "terminal_safe"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 controls but tab and newline, DEL, and the C1 controls (U+0080-U+009F: a terminal reads U+009B as CSI).
@@ -66,3 +71,11 @@ def terminal_safe(text: str) -> str:
     """
     text = _CONTROL.sub(_visible, text)
     return _SURROGATE.sub(_visible, text)
+
+
+def safe_text(text: str, style: str | Style = "") -> Text:
+    """Outside `text` for rich (a console, a table cell, a rule's title): a `Text`, whose markup rich never
+    reads, with every control character shown as an escape (`terminal_safe`)."""
+    from rich.text import Text
+
+    return Text(terminal_safe(text), style=style)

@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from ._cli_common import (
+    App,
     BaseUrlOpt,
     ModelOpt,
     ProfileOpt,
@@ -25,21 +26,24 @@ from ._cli_common import (
     TraceOpt,
     _fail,
     _overrides,
+    _refuse_non_scenarios,
     _safe,
     _stopped_by,
     _traced,
+    _version_lines,
     err,
     out,
 )
 from ._cli_eval import eval_app
 from ._cli_mcp import mcp_app
+from ._text import safe_text
 from .errors import ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
 from .runtime._signals import exit_code, run_async, stop_on_signals
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app = App(
     help="Run AutoGen multi-agent teams described in scenario files.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals hold API keys
@@ -47,6 +51,29 @@ app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 app.add_typer(mcp_app, name="mcp")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        for line in _version_lines():
+            typer.echo(line)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the versions of troupe and of "
+            "what it runs on (AutoGen, MCP, vLLM, Python), then exit.",
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 @app.command()
@@ -89,6 +116,7 @@ def run(
     if lenient and replay is None:
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
         raise typer.Exit(2)
+    _refuse_non_scenarios([scenario])
     try:
         sc = load_scenario(scenario)
         options = RunOptions(
@@ -165,6 +193,7 @@ def record(
     from .testing._modes import execute
     from .tools._mcp_client import terminal_ask
 
+    _refuse_non_scenarios([scenario])
     try:
         path = resolve_scenario_path(scenario)
         sc = load_scenario(path)
@@ -245,6 +274,7 @@ def test_scenarios(
     from .runtime import RunOptions
     from .testing._suite import junit_xml, run_suite
 
+    _refuse_non_scenarios(paths or [])
     try:
         options = RunOptions(overrides=_overrides(profile, base_url, model)) if update else None
         quiet_autogen_logs()
@@ -270,7 +300,11 @@ def test_scenarios(
     for c in suite.cases:
         result = c.outcome + (" (recorded)" if c.recorded else "")
         table.add_row(
-            c.scenario, f"[{style[c.outcome]}]{result}[/]", str(c.messages), str(c.tokens), f"{c.seconds:.2f}"
+            safe_text(c.scenario),
+            safe_text(result, style[c.outcome]),
+            str(c.messages),
+            str(c.tokens),
+            f"{c.seconds:.2f}",
         )
     out.print(table)
     for c in suite.cases:
@@ -302,6 +336,7 @@ def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or fo
     from .scenario._loader import iter_scenario_files, load_scenario
     from .tools._local_code import python_tool_sources
 
+    _refuse_non_scenarios(paths)
     bad = 0
     files = list(iter_scenario_files(paths))
     for f in files:
@@ -311,7 +346,7 @@ def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or fo
             bad += 1
             err.print(_safe(str(e)), markup=False)
         else:
-            out.print(f"ok  {f}", markup=False, highlight=False)
+            out.print(_safe(f"ok  {f}"), markup=False, highlight=False)
             sources = python_tool_sources(sc)
             if sources:
                 out.print(
@@ -321,7 +356,10 @@ def check(paths: Annotated[list[Path], typer.Argument(help="Scenario files or fo
                 )
                 for src in sources:
                     out.print(
-                        f"      {src.describe(Path.cwd())}", markup=False, highlight=False, soft_wrap=True
+                        _safe(f"      {src.describe(Path.cwd())}"),
+                        markup=False,
+                        highlight=False,
+                        soft_wrap=True,
                     )
     if not files:
         err.print("no scenario files found", markup=False)
@@ -359,7 +397,8 @@ def list_scenarios() -> None:
         table.add_column("agents", overflow="fold")
     table.add_column("description", overflow="fold")
     for name, kind, agents, description in rows:
-        table.add_row(name, description) if narrow else table.add_row(name, kind, agents, description)
+        cells = (name, description) if narrow else (name, kind, agents, description)
+        table.add_row(*(safe_text(c) for c in cells))
     out.print(table)
 
 

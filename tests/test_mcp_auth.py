@@ -175,6 +175,21 @@ async def test_an_expired_token_is_refreshed_not_logged_in_again(
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
 
 
+def test_the_time_a_person_takes_to_log_in_is_not_the_servers_startup_time(
+    protected: str, tokens_dir: Path, tmp_path: Path
+) -> None:
+    slow = tmp_path / "slow-browser"
+    slow.write_text(
+        f"#!{sys.executable}\nimport runpy, sys, time\ntime.sleep(4)  # a person reading the consent page\n"
+        f"runpy.run_path({str(BROWSER)!r}, run_name='__main__')\n"
+    )
+    slow.chmod(0o755)
+    env = {**_browser_env(tmp_path, tokens_dir), "BROWSER": str(slow)}
+    done = troupe("mcp", "login", protected, "--startup-timeout", "2", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Logged in to" in done.stdout
+
+
 def test_logout_forgets_the_login(protected: str, tokens_dir: Path, tmp_path: Path) -> None:
     env = _browser_env(tmp_path, tokens_dir)
     assert troupe("mcp", "login", protected, env=env).returncode == 0

@@ -4,7 +4,11 @@ a command or by `scenario.yaml:name`; human output and --json; bad input gets ex
 from __future__ import annotations
 
 import json
+import socket
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -110,6 +114,63 @@ def test_a_scenario_server_by_name(tmp_path: Path) -> None:
 def test_a_server_that_cannot_start_is_exit_1_with_its_stderr() -> None:
     done = troupe("mcp", "tools", f"{sys.executable} -c 'import sys; sys.exit(\"no luck here\")'")
     assert done.returncode == 1 and "no luck here" in done.stderr and "Traceback" not in done.stderr
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """An HTTP address on 127.0.0.1 that accepts every connection and never answers a byte."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/mcp"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.parametrize("command", ["tools", "login"])
+def test_a_server_that_never_answers_fails_at_the_startup_timeout(command: str) -> None:
+    with silent_server() as url:
+        done = troupe("mcp", command, url, "--startup-timeout", "1", "--no-browser", timeout=90)
+    assert done.returncode == 1, done.stdout + done.stderr
+    message = done.stderr.strip()
+    assert message.startswith("ToolCallError: MCP server 'server'") and "Traceback" not in message
+    assert "did not finish starting (handshake and tool listing) within 1 s" in message
+
+
+def test_the_scenarios_startup_timeout_is_not_lengthened_by_the_login_wait(tmp_path: Path) -> None:
+    with silent_server() as url:
+        path = write(
+            tmp_path,
+            f"""
+            name: s
+            task: t
+            team: {{kind: single, agents: [{{name: a}}]}}
+            mcp_servers:
+              quiet: {{url: "{url}", startup_timeout_s: 1}}
+            """,
+        )
+        # Before, the inspector added the login's 300 s to it: this waited 301 s.
+        done = troupe("mcp", "tools", f"{path}:quiet", timeout=90)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "MCP server 'quiet'" in done.stderr and "within 1 s" in done.stderr
 
 
 def test_resolve_target_forms(tmp_path: Path) -> None:

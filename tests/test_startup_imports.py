@@ -69,6 +69,7 @@ def troupe_modules(
     "args",
     [
         ("--help",),
+        ("--version",),
         ("run", "--help"),
         ("check", str(ROOT / "scenarios")),
         ("list",),
@@ -76,7 +77,7 @@ def troupe_modules(
         ("eval", "--help"),
         ("eval", "compare", "--help"),
     ],
-    ids=["help", "run-help", "check", "list", "schema", "eval-help", "eval-compare-help"],
+    ids=["help", "version", "run-help", "check", "list", "schema", "eval-help", "eval-compare-help"],
 )
 def test_commands_that_run_nothing_import_no_engine_library(tmp_path: Path, args: tuple[str, ...]) -> None:
     proc, loaded = troupe_modules(tmp_path, *args)

@@ -260,3 +260,30 @@ async def test_tools_scenario_runs_against_the_real_servers() -> None:
     outputs = {r.name: r.content for e in result.transcript if e.kind == "tool_result" for r in e.results}
     assert json.loads(outputs["country_facts"])["plug_types"] == ["C", "D", "M"]
     assert json.loads(outputs["phrases"])["topics"]["greetings"][0]["romanization"] == "namaste"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"], ids=["handshake-era", "current"])
+async def test_our_servers_declare_and_serve_only_tools_on_either_protocol(mode: str, tmp_path: Path) -> None:
+    """The SDK's MCPServer declares prompts and resources by itself; `_serve.tools_only` takes them out of
+    `initialize` (before 2026-07-28) and `server/discover` (since). If an SDK release routes either answer
+    around the middleware, or changes their shape, this fails rather than our servers quietly declaring
+    what they do not serve."""
+    from mcp import Client
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import METHOD_NOT_FOUND
+
+    params = StdioServerParameters(command=sys.executable, args=SERVER, cwd=str(ROOT))
+    async with Client(params, mode=mode) as client:
+        assert (client.protocol_version < "2026") == (mode == "legacy")
+        caps = client.server_capabilities
+        assert caps is not None and caps.tools is not None
+        assert caps.prompts is None and caps.resources is None
+        for ask in (client.list_prompts, client.list_resources, client.list_resource_templates):
+            with pytest.raises(MCPError) as refused:
+                await ask()
+            assert refused.value.code == METHOD_NOT_FOUND
+        assert {t.name for t in (await client.list_tools()).tools} == {
+            "convert_currency",
+            "country_facts",
+            "phrases",
+        }

@@ -10,6 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .._text import safe_text
 from ..models._redact import redact_text
 from ._compare import Comparison, Diff
 from ._evaluate import EvalResult
@@ -106,7 +107,7 @@ def render_summary(result: EvalResult) -> RenderableType:
     """The numbers of an eval, each expectation's pass rate, the worst runs, where the files are."""
     s, meta = result.summary, result.meta
     rate = f", {result.made / meta.seconds:.2f} runs/s" if result.made and meta.seconds else ""
-    head = Text(
+    head = safe_text(
         f"troupe eval {meta.scenario}: {s.tasks} tasks x {s.repeat} = {s.runs} runs"
         f" ({result.made} made now, {result.finished_before} before) in {meta.seconds:.1f} s{rate}",
         style="bold",
@@ -118,17 +119,21 @@ def render_summary(result: EvalResult) -> RenderableType:
     for name, r in s.checks.items():
         style = "green" if r.rate >= 0.8 else "yellow" if r.rate >= 0.5 else "red"
         checks.add_row(
-            name, f"{r.passed}/{r.total}", Text(_pct(r.rate), style=style), f"{_pct(r.low)}-{_pct(r.high)}"
+            safe_text(name),
+            f"{r.passed}/{r.total}",
+            Text(_pct(r.rate), style=style),
+            f"{_pct(r.low)}-{_pct(r.high)}",
         )
     parts: list[RenderableType] = [head, numbers, checks]
     if s.worst:
         worst = Table("run", "outcome", "why", "transcript", title="worst runs", title_justify="left")
         for w in s.worst[:5]:
-            worst.add_row(f"{w.task_id}#{w.repeat}", w.outcome, redact_text(w.why)[:160], w.transcript or "")
+            cells = (f"{w.task_id}#{w.repeat}", w.outcome, redact_text(w.why)[:160], w.transcript or "")
+            worst.add_row(*(safe_text(c) for c in cells))
         parts.append(worst)
     if result.pending:
         parts.append(Text(f"{result.pending} runs not made yet: --resume continues", style="yellow"))
-    parts.append(Text(f"results: {result.folder} (runs.jsonl, summary.json, report.html)"))
+    parts.append(safe_text(f"results: {result.folder} (runs.jsonl, summary.json, report.html)"))
     if result.report_note:
         parts.append(Text(f"note: {result.report_note}", style="yellow"))
     return Group(*parts)
@@ -142,7 +147,7 @@ def _diff_row(name: str, d: Diff, fmt: Any, dfmt: Any) -> tuple[str, str, str, s
 def render_comparison(c: Comparison) -> RenderableType:
     """Two evals side by side: on the common tasks, the change and whether it is likely real."""
     a, b = c.a, c.b
-    head = Text(
+    head = safe_text(
         f"A: {a.folder} ({a.meta.scenario}, {a.summary.runs} runs)\nB: {b.folder} ({b.meta.scenario}, "
         f"{b.summary.runs} runs)\n{c.common} tasks in both; pass rate and judge score are theirs"
         + (f"; only in A: {len(c.only_a)}" if c.only_a else "")
@@ -156,11 +161,16 @@ def render_comparison(c: Comparison) -> RenderableType:
         x, y = getattr(a.summary, key).p50, getattr(b.summary, key).p50
         change = f"{(y - x) / x * 100:+.0f}%" if x else ""
         table.add_row(label, format(x, fmt), format(y, fmt), change)
-    table.add_row("models", "\n".join(a.meta.models.values()), "\n".join(b.meta.models.values()), "")
+    table.add_row(
+        "models",
+        safe_text("\n".join(a.meta.models.values())),
+        safe_text("\n".join(b.meta.models.values())),
+        "",
+    )
     checks = Table("expectation", "A", "B", "B - A", title="expectations (all runs)", title_justify="left")
     for name, (ra, rb) in c.checks.items():
         delta = f"{(rb.rate - ra.rate) * 100:+.1f} pts" if ra and rb else ""
-        checks.add_row(name, _pct(ra.rate) if ra else "-", _pct(rb.rate) if rb else "-", delta)
+        checks.add_row(safe_text(name), _pct(ra.rate) if ra else "-", _pct(rb.rate) if rb else "-", delta)
     parts: list[RenderableType] = [head, table, checks]
     for title, changes in (
         ("regressions (pass less often in B)", c.regressions),
@@ -170,7 +180,7 @@ def render_comparison(c: Comparison) -> RenderableType:
             t = Table("task", "A passed", "B passed", "A score", "B score", title=title, title_justify="left")
             for ch in changes[:15]:
                 t.add_row(
-                    ch.task_id,
+                    safe_text(ch.task_id),
                     f"{ch.a_passed}/{ch.a_runs}",
                     f"{ch.b_passed}/{ch.b_runs}",
                     "" if ch.a_score is None else f"{ch.a_score:.2f}",

@@ -16,13 +16,10 @@ if TYPE_CHECKING:  # importing the SDK costs about a second; argument errors sho
 
 __all__ = ["add_transport_args", "package_version", "serve", "tools_only"]
 
-_NOT_SERVED = (
-    "prompts/list",
-    "prompts/get",
-    "resources/list",
-    "resources/read",
-    "resources/templates/list",
+_NOT_SERVED = frozenset(
+    {"prompts/list", "prompts/get", "resources/list", "resources/read", "resources/templates/list"}
 )
+_DECLARING = frozenset({"initialize", "server/discover"})  # the answers that carry the capabilities
 
 
 def package_version() -> str:
@@ -35,17 +32,30 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def tools_only(server: MCPServer) -> MCPServer:
-    """`server` declaring only tools: MCPServer registers prompt and resource handlers (and so declares
-    both capabilities) even with none to serve, which sends clients looking for what is not there.
+async def tools_only(ctx: Any, call_next: Any) -> Any:
+    """Server middleware (`MCPServer(middleware=[tools_only])`) for a server that serves only tools.
 
-    The SDK has no public way to leave them out, so they are dropped from the low-level handler table,
-    from which the capabilities are derived.
+    MCPServer registers prompt and resource handlers, and so declares both capabilities, even with none
+    to serve, which sends clients looking for what is not there; it has no option to leave them out.
+    Through the SDK's public middleware chain, which wraps every request (the handshake included), the
+    two capabilities are taken out of the answers that declare them (`initialize`, and `server/discover`
+    from protocol 2026-07-28 on) and their methods answer "Method not found", as for any method a server
+    does not serve. Both are the protocol's own wire shapes, not the SDK's internals.
     """
-    handlers = server._lowlevel_server._request_handlers
-    for method in _NOT_SERVED:
-        handlers.pop(method, None)
-    return server
+    if ctx.method in _NOT_SERVED:
+        from mcp.shared.exceptions import MCPError
+        from mcp.types import METHOD_NOT_FOUND
+
+        raise MCPError(code=METHOD_NOT_FOUND, message="Method not found", data=ctx.method)
+    result = await call_next(ctx)
+    if ctx.method not in _DECLARING:
+        return result
+    if hasattr(result, "model_dump"):  # the SDK hands the wire dict today; a model is dumped to one
+        result = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if isinstance(result, dict) and isinstance(result.get("capabilities"), dict):
+        capabilities = {k: v for k, v in result["capabilities"].items() if k not in ("prompts", "resources")}
+        result = {**result, "capabilities": capabilities}
+    return result
 
 
 def add_transport_args(parser: argparse.ArgumentParser) -> None:

@@ -1,14 +1,17 @@
-"""The live console view of a run: each message as it arrives, with agent, kind, tokens and elapsed time."""
+"""The live console view of a run: each message as it arrives, with agent, kind, tokens and elapsed time.
+
+Everything shown comes from models, servers or the scenario: it reaches rich only through `_shown`/`_clip`
+(secrets masked, control characters made visible) and as `Text`, never as a markup string."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text as RichText
 
+from .._text import terminal_safe
 from ..models._redact import redact_text
 from ._transcript import (
     Chunk,
@@ -77,14 +80,18 @@ class ConsoleView:
             self._header(item.source, "tool call", item.elapsed_s, item)
             for c in item.calls:
                 self.console.print(
-                    RichText.assemble(("→ ", "cyan"), (c.name, "bold cyan"), f"({redact_text(c.arguments)})")
+                    RichText.assemble(
+                        ("→ ", "cyan"), (_shown(c.name), "bold cyan"), f"({_shown(c.arguments)})"
+                    )
                 )
         elif isinstance(item, ToolResult):
             self._header(item.source, "tool result", item.elapsed_s, item)
             for r in item.results:
                 style = "red" if r.is_error else "green"
                 self.console.print(
-                    RichText.assemble(("← ", style), (r.name, f"bold {style}"), ": ", _clip(r.content))
+                    RichText.assemble(
+                        ("← ", style), (_shown(r.name), f"bold {style}"), ": ", _clip(r.content)
+                    )
                 )
         elif isinstance(item, Handoff):
             self._header(item.source, f"handoff → {item.target}", item.elapsed_s, item)
@@ -118,10 +125,10 @@ class ConsoleView:
 
         if self._progress is None:
             self._progress = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),  # a server's words: never markup
                 BarColumn(),
                 TaskProgressColumn(),
-                TextColumn("{task.fields[message]}", style="dim"),
+                TextColumn("{task.fields[message]}", style="dim", markup=False),
                 console=self.console,
                 transient=True,
             )
@@ -129,9 +136,9 @@ class ConsoleView:
         key = (item.server, item.tool)
         total = float(item.data["total"])
         done = float(item.data.get("progress") or 0)
-        message = redact_text(str(item.data.get("message") or ""))
+        message = _shown(str(item.data.get("message") or ""))
         if key not in self._bars:
-            label = f"{item.server}: {item.tool or 'working'}"
+            label = _shown(f"{item.server}: {item.tool or 'working'}")
             self._bars[key] = self._progress.add_task(label, total=total, message=message)
         self._progress.update(self._bars[key], completed=done, total=total, message=message)
 
@@ -145,10 +152,10 @@ class ConsoleView:
         tokens = ""
         if entry is not None and entry.usage is not None:
             tokens = f" · {entry.usage.prompt_tokens}+{entry.usage.completion_tokens} tok"
-        self.console.rule(
-            f"[bold]{escape(source)}[/bold] [dim]({escape(kind)}) · {elapsed_s:.1f}s{tokens}[/dim]",
-            align="left",
+        title = RichText.assemble(
+            (_shown(source), "bold"), " ", (f"({_shown(kind)}) · {elapsed_s:.1f}s{tokens}", "dim")
         )
+        self.console.rule(title, align="left")
 
     def _footer(self, entry: Text) -> None:
         tokens = f"{entry.usage.prompt_tokens}+{entry.usage.completion_tokens} tok · " if entry.usage else ""
@@ -164,7 +171,7 @@ class ConsoleView:
         else:
             self._pending = ""
         if text:
-            self.console.out(redact_text(text), end="", highlight=False)
+            self.console.out(_shown(text), end="", highlight=False)
 
     def _end_stream(self) -> None:
         if self._streaming_from is not None:
@@ -177,24 +184,31 @@ class ConsoleView:
         self._end_progress()
         self._end_stream()
         why = {
-            "rule": "[green]stopped on its termination rule[/green]",
-            "limit": "[yellow]stopped by the run's cap (limits)[/yellow]",
-            "error": "[red]failed[/red]",
-            "interrupted": "[red]interrupted[/red]",
+            "rule": ("stopped on its termination rule", "green"),
+            "limit": ("stopped by the run's cap (limits)", "yellow"),
+            "error": ("failed", "red"),
+            "interrupted": ("interrupted", "red"),
         }[result.stopped_by]
-        lines = [
-            f"{escape(result.scenario)}: {why}",
-            f"stop reason: {escape(redact_text(result.stop_reason))}",
-            f"messages: {len(result.messages)} · tokens: {result.usage.prompt_tokens} prompt + "
+        text = RichText.assemble(
+            _shown(result.scenario),
+            ": ",
+            why,
+            f"\nstop reason: {_shown(result.stop_reason)}",
+            f"\nmessages: {len(result.messages)} · tokens: {result.usage.prompt_tokens} prompt + "
             f"{result.usage.completion_tokens} completion · {result.duration_s:.1f} s",
-        ]
+        )
         if result.transcript_path:
-            lines.append(f"transcript: {escape(str(result.transcript_path))}")
+            text.append(f"\ntranscript: {_shown(str(result.transcript_path))}")
         if result.log_path:
-            lines.append(f"engine log: {escape(str(result.log_path))}")
-        self.console.print(Panel("\n".join(lines), expand=False))
+            text.append(f"\nengine log: {_shown(str(result.log_path))}")
+        self.console.print(Panel(text, expand=False))
+
+
+def _shown(text: str) -> str:
+    """Outside text as it may reach the terminal: secrets masked, control characters shown as escapes."""
+    return terminal_safe(redact_text(text))
 
 
 def _clip(text: str) -> str:
-    text = redact_text(text)
+    text = _shown(text)
     return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + f" … ({len(text)} chars)"

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from .._text import terminal_safe
 from ..scenario._schema import Agent
 
 __all__ = ["Answer", "AskHuman", "ConsoleAsk", "InputFunc", "Question", "input_func_for"]
@@ -96,15 +97,19 @@ class ConsoleAsk:
 
     async def __call__(self, question: Question) -> str | None:
         self._console.print(
-            f"{question.agent}, your answer (Enter alone, or nothing within {question.timeout_s:g} s: "
-            f"{question.default_answer!r}):",
+            terminal_safe(
+                f"{question.agent}, your answer (Enter alone, or nothing within {question.timeout_s:g} s: "
+                f"{question.default_answer!r}):"
+            ),
             markup=False,
             highlight=False,
         )
         line = await self.read_line()
         if line is not None:
             return line or None
-        self._console.print(f"(no input: {question.agent} answers {question.default_answer!r})", markup=False)
+        self._console.print(
+            terminal_safe(f"(no input: {question.agent} answers {question.default_answer!r})"), markup=False
+        )
         return None
 
     async def read_line(self) -> str | None:

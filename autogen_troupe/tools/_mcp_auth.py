@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 import warnings
 import webbrowser
 from collections.abc import Callable, Iterator
@@ -51,11 +52,31 @@ _PAGE = (
 
 @dataclass
 class LoginUI:
-    """How a person logs in: whether to open the browser, where to tell them, how long to wait."""
+    """How a person logs in: whether to open the browser, where to tell them, how long to wait.
+
+    It also counts the time spent waiting for the person (`person_s`): a server's start-up time-out
+    does not run meanwhile, so a slow login is no slow server, and a server that never answers fails
+    at its own start-up time-out, not after the login's wait as well."""
 
     open_browser: bool = True
     tell: Callable[[str], None] = field(default=lambda text: None)
     timeout_s: float = 300.0
+    _waited_s: float = field(default=0.0, init=False, repr=False)
+    _since: float | None = field(default=None, init=False, repr=False)
+
+    def person_s(self) -> float:
+        """Seconds spent so far waiting for the person to log in (still counting during a wait)."""
+        now = time.monotonic()
+        return self._waited_s + (now - self._since if self._since is not None else 0.0)
+
+    @contextlib.contextmanager
+    def waiting_for_person(self) -> Iterator[None]:
+        self._since = time.monotonic()
+        try:
+            yield
+        finally:
+            self._waited_s += time.monotonic() - self._since
+            self._since = None
 
 
 login_ui: ContextVar[LoginUI | None] = ContextVar("troupe_mcp_login_ui", default=None)
@@ -119,14 +140,16 @@ class _Loopback:
             ) from None
         opened = False
         if self.ui.open_browser:
-            opened = await asyncio.to_thread(webbrowser.open, url)
+            with self.ui.waiting_for_person():  # a browser command may return only once the page is done
+                opened = await asyncio.to_thread(webbrowser.open, url)
         what = "A browser window was opened to" if opened else "Open this address in a browser to"
         self.ui.tell(f"{what} log in to MCP server {self.server_name!r}:\n  {url}")
 
     async def callback(self) -> AuthorizationCodeResult:
         assert self._result is not None, "redirect() comes first"
         try:
-            return await asyncio.wait_for(self._result, self.ui.timeout_s)
+            with self.ui.waiting_for_person():
+                return await asyncio.wait_for(self._result, self.ui.timeout_s)
         except asyncio.TimeoutError:
             raise McpAuthError(
                 self.server_name, f"sent no login back within {self.ui.timeout_s:g} s"

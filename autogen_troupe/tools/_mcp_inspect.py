@@ -128,9 +128,7 @@ async def open_server(
     from ._mcp_auth import using_login
     from ._mcp_session import ServerHandle
 
-    server = target.server
-    if isinstance(server, HttpServer):  # a person may be logging in meanwhile
-        server = server.model_copy(update={"startup_timeout_s": server.startup_timeout_s + login.timeout_s})
+    server = target.server  # its startup_timeout_s does not count a person's login (see LoginUI)
     pids: list[int] = []
     handle = ServerHandle(target.name, server, pids.append, options)
     try:

@@ -4,11 +4,11 @@ at a time (so answers can be typed ahead, and one reader can serve every questio
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .._text import safe_text, terminal_safe
 from ..models._redact import redact_text
 from ._mcp_client import Answer, Ask, Question
 
@@ -81,8 +81,11 @@ def _stdin_lines() -> ReadLine:
 
 async def _ask(console: Any, read_line: ReadLine, question: Question) -> Answer:
     """One question: accept, decline or cancel, then (accepted, form mode) each field in turn."""
-    say = functools.partial(console.print, markup=False, highlight=False)
-    console.rule(f"MCP server {question.server} asks", align="left")
+
+    def say(text: str) -> None:  # the server's words and our own, as text: never markup, never escapes
+        console.print(terminal_safe(text), markup=False, highlight=False)
+
+    console.rule(safe_text(f"MCP server {question.server} asks"), align="left")
     say(redact_text(question.message))
     if question.url is not None:
         say(f"It asks you to open: {question.url}\nOpen it yourself, then type y to accept (Enter: decline):")

@@ -38,7 +38,7 @@ from ..models._redact import (
     secrets_in_text,
 )
 from ..scenario._schema import HttpServer, StdioServer
-from ._mcp_auth import HttpLink
+from ._mcp_auth import HttpLink, login_ui
 from ._mcp_client import McpClientOptions, RunningCalls, client_kwargs, progress_callback
 from ._mcp_resources import Catalogue, list_catalogue
 from ._mcp_stdio import (
@@ -215,10 +215,19 @@ class _Live:
                 logger.debug("MCP server %r: listing changed tools failed: %r", self.handle.name, exc)
 
     async def open(self, timeout_s: float) -> None:
-        """Start and handshake; raises ToolCallError saying what went wrong."""
+        """Start and handshake within `timeout_s`, not counting time a person spends logging in (OAuth in
+        `troupe mcp`); raises ToolCallError saying what went wrong."""
         self._task = asyncio.create_task(self._own(), name=f"mcp-server-{self.handle.name}")
+        ui, loop = login_ui.get(), asyncio.get_running_loop()
+        person_before = ui.person_s() if ui is not None else 0.0
+        deadline = loop.time() + timeout_s
         try:
-            done, _ = await asyncio.wait({self._ready}, timeout=timeout_s)  # raises only if we are cancelled
+            while True:  # the deadline moves on by the time a person spent logging in meanwhile
+                moved = deadline + (ui.person_s() - person_before if ui is not None else 0.0)
+                left = moved - loop.time()
+                done, _ = await asyncio.wait({self._ready}, timeout=max(left, 0))  # raises only if cancelled
+                if done or left <= 0:
+                    break
         except BaseException:
             await self.close()
             raise

@@ -42,6 +42,7 @@ def create_server(index: DocumentIndex) -> MCPServer:
         instructions=f"Search the documents in the folder {folder!r} and cite the source file and lines.",
         log_level="WARNING",
         subscriptions=False,
+        middleware=[tools_only],  # declares and serves tools only
     )
 
     async def search(
@@ -65,7 +66,7 @@ def create_server(index: DocumentIndex) -> MCPServer:
         "comes with its source file, line range, heading and score (higher is better).",
         annotations=ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False),
     )
-    return tools_only(server)
+    return server
 
 
 @contextlib.asynccontextmanager

@@ -32,6 +32,7 @@ def create_server(data: TravelData | None = None) -> MCPServer:
         "common local phrases. The data is illustrative and dated (see as_of in each answer).",
         log_level="WARNING",
         subscriptions=False,
+        middleware=[tools_only],  # declares and serves tools only
     )
     countries = ", ".join(data.country_names())
 
@@ -89,4 +90,4 @@ def create_server(data: TravelData | None = None) -> MCPServer:
         if fn is country_facts:
             description += f"\n\nKnown countries: {countries}."
         server.add_tool(fn, description=description, annotations=_READ_ONLY)
-    return tools_only(server)
+    return server
