@@ -4,7 +4,7 @@ The rooms, bottom to top (each may import only those below it):
 
     errors.py, _lazy.py, _text.py, _autogen.py  <  scenario  <  telemetry  <  models (openai/, vllm/)
                          <  tools  <  agents  <  runtime  <  testing  <  serve, eval
-                         <  cli.py, _cli_*.py, pytest_plugin.py, __init__.py
+                         <  cli/, pytest_plugin.py, __init__.py
 
 `telemetry` (OpenTelemetry spans and metrics) sits below `models` because the model clients use it (the
 trace context they send to the server); it imports only the bottom (`errors`).
@@ -15,6 +15,9 @@ nothing imports it. Inside `models`, the `openai` and `vllm` providers do not im
 import counts: module level, inside functions, under `TYPE_CHECKING`, relative or absolute, and the lazy
 re-export maps of the rooms' `__init__`. An import *string* resolved at run time is not an import; the
 one there is, `models/_registry.py` naming the replay provider in `testing`, is deliberate.
+
+`cli/` (the commands) imports the rooms through their public faces only: `autogen_troupe.runtime`, never
+`autogen_troupe.runtime._signals` (what it needs, a room exports); the bottom's modules are their own faces.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ RANKS = {
     "top": 8,
 }
 BOTTOM = {"errors", "_lazy", "_text", "_autogen"}
-TOP = {"cli", "_cli_common", "_cli_eval", "_cli_mcp", "pytest_plugin", ""}  # "" is the package's own __init__
+TOP = {"cli", "pytest_plugin", ""}  # "" is the package's own __init__
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
 FEATURES_SIDE_BY_SIDE = {"serve", "eval"}  # one rank, and neither imports the other
 MCP_SERVERS_MAY_IMPORT = {"bottom", "scenario", "models", "mcp_servers"}
@@ -216,14 +219,14 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
         ("models/_registry.py", "autogen_troupe.models.openai._client", True),
         ("errors.py", "autogen_troupe.scenario", False),
         ("testing/_replay.py", "autogen_troupe.runtime._runner", True),
-        ("cli.py", "autogen_troupe.testing._suite", True),
+        ("cli/app.py", "autogen_troupe.testing._suite", True),
         ("eval/_worker.py", "autogen_troupe.testing._modes", True),
-        ("cli.py", "autogen_troupe.eval._evaluate", True),
+        ("cli/app.py", "autogen_troupe.eval._evaluate", True),
         ("testing/_suite.py", "autogen_troupe.eval._stats", False),
         ("eval/_worker.py", "autogen_troupe.serve._runs", False),
         ("serve/_runs.py", "autogen_troupe.eval._stats", False),
         ("serve/_runs.py", "autogen_troupe.testing._modes", True),
-        ("cli.py", "autogen_troupe.serve._app", True),
+        ("cli/app.py", "autogen_troupe.serve._app", True),
         ("testing/_modes.py", "autogen_troupe.serve._runs", False),
         ("serve/_app.py", "autogen_troupe.cli", False),
         ("runtime/_runner.py", "autogen_troupe.cli", False),
@@ -235,6 +238,48 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
 )
 def test_the_rules_between_rooms(source: str, target: str, allowed: bool) -> None:
     assert (backwards(Edge(PACKAGE / source, 1, target)) is None) is allowed
+
+
+def behind_a_face(edge: Edge) -> str | None:
+    """Why this import of the CLI reaches behind a room's public face, or None when it does not."""
+    if module_name(edge.source).split(".")[1:2] != ["cli"]:
+        return None
+    parts = edge.target.split(".")[1:]
+    if not parts or parts[0] == "cli" or room_of(edge.target) == "bottom":
+        return None
+    private = [p for p in parts if p.startswith("_")]
+    if private:
+        return f"the CLI imports {edge.target}, private to {parts[0]}: export what it needs from {parts[0]}"
+    return None
+
+
+def test_the_cli_imports_only_public_faces() -> None:
+    found = [
+        f"{edge}: {why}"
+        for path in modules()
+        if path.is_relative_to(PACKAGE / "cli")
+        for edge in imports_of(path)
+        if (why := behind_a_face(edge))
+    ]
+    assert not found, "imports behind a room's face:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "allowed"),
+    [
+        ("cli/run.py", "autogen_troupe.runtime", True),
+        ("cli/run.py", "autogen_troupe.runtime._signals", False),
+        ("cli/mcp.py", "autogen_troupe.tools._mcp_inspect", False),
+        ("cli/mcp.py", "autogen_troupe.models.openai._client", False),
+        ("cli/app.py", "autogen_troupe.cli.options", True),
+        ("cli/console.py", "autogen_troupe._text", True),
+        ("cli/errors.py", "autogen_troupe.errors", True),
+        ("serve/_app.py", "autogen_troupe.serve._config", True),
+        ("pytest_plugin.py", "autogen_troupe.testing._plugin", True),
+    ],
+)
+def test_the_rule_of_public_faces(source: str, target: str, allowed: bool) -> None:
+    assert (behind_a_face(Edge(PACKAGE / source, 1, target)) is None) is allowed
 
 
 def test_no_module_is_over_the_line_limit() -> None:

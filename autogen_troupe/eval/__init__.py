@@ -11,24 +11,28 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ._compare import Comparison, compare
+    from ._compare import Comparison, Diff, compare
     from ._evaluate import EvalResult, evaluate
     from ._results import EvalMeta, JudgeVerdict, ResultsFolder, RunRecord
-    from ._stats import Summary, summarize
-    from ._tasks import EvalTask, load_tasks
+    from ._stats import Dist, Rate, Summary, summarize
+    from ._tasks import EvalTask, load_tasks, resolve_tasks_path
 
 __all__ = [
     "Comparison",
+    "Diff",
+    "Dist",
     "EvalMeta",
     "EvalResult",
     "EvalTask",
     "JudgeVerdict",
+    "Rate",
     "ResultsFolder",
     "RunRecord",
     "Summary",
     "compare",
     "evaluate",
     "load_tasks",
+    "resolve_tasks_path",
     "summarize",
 ]
 
@@ -45,5 +49,9 @@ _WHERE = {
     "evaluate": "._evaluate",
     "load_tasks": "._tasks",
     "summarize": "._stats",
+    "resolve_tasks_path": "._tasks",
+    "Diff": "._compare",
+    "Dist": "._stats",
+    "Rate": "._stats",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

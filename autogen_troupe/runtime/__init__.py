@@ -7,11 +7,16 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._console import ConsoleView
+    from ._human import ConsoleAsk
+    from ._logs import quiet_autogen_logs
     from ._runner import OpenTeam, RunOptions, build_team, open_team, run_scenario
-    from ._signals import Interrupted, run_async
+    from ._signals import Interrupted, exit_code, run_async, stop_on_signals
     from ._transcript import Entry, RunResult, Usage
 
 __all__ = [
+    "ConsoleAsk",
+    "ConsoleView",
     "Entry",
     "Interrupted",
     "OpenTeam",
@@ -19,9 +24,12 @@ __all__ = [
     "RunResult",
     "Usage",
     "build_team",
+    "exit_code",
     "open_team",
+    "quiet_autogen_logs",
     "run_async",
     "run_scenario",
+    "stop_on_signals",
 ]
 
 _WHERE = {
@@ -35,5 +43,10 @@ _WHERE = {
     "open_team": "._runner",
     "run_async": "._signals",
     "run_scenario": "._runner",
+    "quiet_autogen_logs": "._logs",
+    "exit_code": "._signals",
+    "stop_on_signals": "._signals",
+    "ConsoleAsk": "._human",
+    "ConsoleView": "._console",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

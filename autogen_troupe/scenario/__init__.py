@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         TokenUsage,
         iter_rules,
     )
+    from ._template import task_placeholders
 
 __all__ = [
     "Agent",
@@ -75,6 +76,7 @@ __all__ = [
     "iter_scenario_files",
     "load_scenario",
     "resolve_scenario_path",
+    "task_placeholders",
 ]
 
 _WHERE = {
@@ -110,5 +112,6 @@ _WHERE = {
     "iter_scenario_files": "._loader",
     "load_scenario": "._loader",
     "resolve_scenario_path": "._loader",
+    "task_placeholders": "._template",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

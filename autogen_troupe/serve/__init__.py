@@ -12,15 +12,23 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ._app import create_app
+    from ._app import bind, create_app, run_server
     from ._catalog import Catalog
     from ._config import ServeConfig
 
-__all__ = ["Catalog", "ServeConfig", "create_app"]
+__all__ = [
+    "Catalog",
+    "ServeConfig",
+    "bind",
+    "create_app",
+    "run_server",
+]
 
 _WHERE = {
     "Catalog": "._catalog",
     "ServeConfig": "._config",
     "create_app": "._app",
+    "bind": "._app",
+    "run_server": "._app",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -1,43 +1,58 @@
 """`troupe eval`: run a scenario over a tasks file and score it (`run`, the default), or compare two evals.
-The library does the work (`autogen_troupe.eval`); this parses, renders and sets the exit code."""
+The library does the work (`autogen_troupe.eval`); this parses, renders (`eval_view`) and sets the exit
+code. `EvalGroup` makes `troupe eval SCENARIO ...` mean `troupe eval run SCENARIO ...`."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from ._cli_common import (
-    App,
-    BaseUrlOpt,
-    ModelOpt,
-    ProfileOpt,
-    ScenarioArg,
-    TraceOpt,
-    _fail,
-    _overrides,
-    _refuse_non_scenarios,
-    _stopped_by,
-    _traced,
-    err,
-    out,
-)
-from .errors import TroupeError
-from .eval._command import EvalGroup
-from .runtime._signals import exit_code, run_async
+from .console import err, out
+from .errors import BadInput, Failed
+from .options import ModelFlags, ScenarioArg
+from .scenario_files import refuse_non_scenarios
+from .stop import handled
+from .trace import Tracing
 
-__all__ = ["eval_app"]
+__all__ = ["EvalGroup", "eval_compare", "eval_run"]
 
-eval_app = App(
-    cls=EvalGroup,
-    help="Run a scenario over a dataset of tasks, score every run, report; or compare two evals.",
-    no_args_is_help=True,
-)
+_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]]+:\d+)$")
 
 
-@eval_app.command("run")
-@_traced
+class EvalGroup(TyperGroup):
+    """`troupe eval SCENARIO --tasks FILE` runs an eval (the `run` command); `troupe eval compare A B`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args = _bare_ray(list(args))
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _bare_ray(args: list[str]) -> list[str]:
+    """`--ray` with no address after it (the last argument, or followed by something that is not an
+    address) means a Ray instance of our own: `--ray=local`."""
+    given = list(args)
+    for i, a in enumerate(given):
+        if a == "--":
+            break
+        if a == "--ray":
+            nxt = given[i + 1] if i + 1 < len(given) else None
+            if nxt is None or not _ADDRESS.match(nxt):
+                given[i] = "--ray=local"
+    return given
+
+
+def _default_out(scenario: str) -> Path:
+    """troupe-evals/NAME-YYYYmmdd-HHMMSS"""
+    return Path("troupe-evals") / f"{scenario}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
 def eval_run(
     scenario: ScenarioArg,
     tasks: Annotated[
@@ -61,29 +76,29 @@ def eval_run(
         float | None, typer.Option("--fail-under", help="Exit 1 when the pass rate (%) is below this.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    profile: ProfileOpt = None,
-    base_url: BaseUrlOpt = None,
-    model: ModelOpt = None,
-    trace: TraceOpt = False,
+    *,
+    endpoint: ModelFlags,
+    tracing: Tracing,
 ) -> None:
     """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html."""
-    # Long by its option declarations (Typer reads the signature); the body only calls the library.
-    from .eval._command import default_out, ray_address
-    from .eval._console import ProgressView, render_summary
-    from .eval._evaluate import evaluate
-    from .eval._tasks import load_tasks, resolve_tasks_path
-    from .scenario import load_scenario
+    from ..eval import evaluate, load_tasks, resolve_tasks_path
+    from ..runtime import run_async
+    from ..scenario import load_scenario
+    from .eval_view import ProgressView, render_summary
 
     if resume and out_dir is None:
-        err.print("--resume continues the eval in --out DIR: give its folder", markup=False)
-        raise typer.Exit(2)
+        raise BadInput("--resume continues the eval in --out DIR: give its folder")
     folder = out_dir
-    _refuse_non_scenarios([scenario])
-    try:
+    refuse_non_scenarios([scenario])
+
+    def kept(e: KeyboardInterrupt) -> str:
+        return f"the finished runs are in {folder}: --resume --out {folder} continues" if folder else ""
+
+    with handled(kept):
         sc = load_scenario(scenario)
         path = resolve_tasks_path(tasks, sc)
         rows = load_tasks(path, sc)[:limit]
-        folder = out_dir or default_out(sc.name)
+        folder = out_dir or _default_out(sc.name)
         with ProgressView(err, quiet=quiet) as view:
             result = run_async(
                 evaluate(
@@ -91,9 +106,9 @@ def eval_run(
                     rows,
                     out=folder,
                     tasks_file=str(path),
-                    ray=ray_address(ray),
+                    ray=None if ray is None else ray.strip() or "local",  # a bare --ray: one of our own
                     workers=workers,
-                    overrides=_overrides(profile, base_url, model),
+                    overrides=endpoint.overrides(),
                     on_start=view.start,
                     on_record=view.record,
                     repeat=repeat,
@@ -102,19 +117,11 @@ def eval_run(
                     resume=resume,
                 )
             )
-    except KeyboardInterrupt as e:
-        where = f"; the finished runs are in {folder}: --resume --out {folder} continues" if folder else ""
-        err.print(f"{_stopped_by(e)}{where}", markup=False)
-        raise typer.Exit(exit_code(e)) from None
-    except TroupeError as e:
-        _fail(e)
     out.print(render_summary(result))
     if fail_under is not None and result.summary.pass_rate.rate * 100 < fail_under:
-        err.print(f"the pass rate is under {fail_under:g}%", markup=False)
-        raise typer.Exit(1)
+        raise Failed(f"the pass rate is under {fail_under:g}%")
 
 
-@eval_app.command("compare")
 def eval_compare(
     a: Annotated[Path, typer.Argument(help="Results folder of the baseline eval.")],
     b: Annotated[Path, typer.Argument(help="Results folder of the eval to compare with it.")],
@@ -123,11 +130,7 @@ def eval_compare(
 
     Pass rate and judge score on their common tasks (with a 95% interval and a sign test), tokens,
     latency, each expectation, and the tasks that got worse or better."""
-    from .eval._compare import compare
-    from .eval._console import render_comparison
+    from ..eval import compare
+    from .eval_view import render_comparison
 
-    try:
-        comparison = compare(a, b)
-    except TroupeError as e:
-        _fail(e)
-    out.print(render_comparison(comparison))
+    out.print(render_comparison(compare(a, b)))

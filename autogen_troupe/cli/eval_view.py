@@ -11,11 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .._text import safe_text
-from ..models._redact import redact_text
-from ._compare import Comparison, Diff
-from ._evaluate import EvalResult
-from ._results import RunRecord
-from ._stats import Dist, Rate, Summary
+from ..eval import Comparison, Diff, Dist, EvalResult, Rate, RunRecord, Summary
+from ..models import redact_text
 
 __all__ = ["ProgressView", "render_comparison", "render_summary"]
 

@@ -1,0 +1,92 @@
+"""`troupe run`: a scenario streamed to the terminal (or its result as JSON), live or replayed from a
+cassette, and the run options `run` and `record` share (people's answers and MCP questions asked on the
+same terminal)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from .console import err, out, say
+from .errors import BadInput, Failed
+from .options import ModelFlags, QuietOpt, ScenarioArg, TaskOpt, TranscriptsOpt, VerboseOpt
+from .scenario_files import refuse_non_scenarios
+from .stop import handled
+from .trace import Tracing
+
+if TYPE_CHECKING:
+    from ..runtime import RunOptions
+
+__all__ = ["run", "run_options"]
+
+
+def run_options(endpoint: ModelFlags, out_dir: Path, *, verbose: bool, console: Console) -> RunOptions:
+    """The options of a run from the command line: the model flags, the transcripts' folder, the engine's
+    log captured (shown with --verbose), and people's and MCP servers' questions asked on `console`."""
+    from ..runtime import ConsoleAsk, RunOptions
+    from ..tools import terminal_ask
+
+    human = ConsoleAsk(console)
+    return RunOptions(
+        overrides=endpoint.overrides(),
+        out_dir=out_dir,
+        capture_engine_logs=True,
+        show_engine_logs=verbose,
+        ask_human=human,
+        ask_mcp=terminal_ask(console, human.read_line),
+    )
+
+
+def run(
+    scenario: ScenarioArg,
+    task: TaskOpt = None,
+    out_dir: TranscriptsOpt = Path("troupe-runs"),
+    quiet: QuietOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    *,
+    endpoint: ModelFlags,
+    replay: Annotated[
+        Path | None,
+        typer.Option("--replay", help="Answer every model and tool call from this cassette (offline)."),
+    ] = None,
+    lenient: Annotated[
+        bool,
+        typer.Option("--lenient", help="With --replay: give a changed request the next recorded answer."),
+    ] = False,
+    verbose: VerboseOpt = False,
+    tracing: Tracing,
+) -> None:
+    """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript.
+
+    The in-process engine's own log (vLLM, torch) goes to NAME-TIME.log beside the transcript."""
+    from ..models import redact_data
+    from ..runtime import ConsoleView, run_async
+    from ..scenario import load_scenario
+    from ..testing import Cassette, Mode, execute
+
+    if lenient and replay is None:
+        raise BadInput("--lenient only applies with --replay CASSETTE")
+    refuse_non_scenarios([scenario])
+    sc = load_scenario(scenario)
+    console = err if as_json else out
+    options = run_options(endpoint, out_dir, verbose=verbose, console=console)
+    if replay is not None:
+        Cassette.load(replay)  # a broken cassette is bad input (exit 2), found before the run
+    view = ConsoleView(console, quiet=quiet or as_json)
+    mode: Mode = "replay" if replay is not None else "live"
+    with handled(lambda e: f"the transcript so far is in {getattr(e, 'transcript_path', None) or out_dir}"):
+        done = run_async(
+            execute(sc, mode, cassette=replay, strict=not lenient, task=task, options=options, on_event=view)
+        )
+    for w in done.warnings:
+        say(f"warning: {w}")
+    if as_json:
+        typer.echo(json.dumps(redact_data(done.result.model_dump(mode="json")), indent=2, ensure_ascii=False))
+    else:
+        view.summary(done.result)
+    if done.problem:
+        raise Failed(f"ReplayMismatch: {done.problem}")
