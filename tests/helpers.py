@@ -1,5 +1,6 @@
-"""Helpers the tests share: the real `troupe` command in a child process, files written from indented
-text, a free port.
+"""Helpers the tests share: the real `troupe` command in this process (`cli`, Typer's runner) or in a child
+process where the process itself is what is tested (`troupe`), files written from indented text, a free
+port.
 
 Fixtures (the fake OpenAI-compatible endpoint, in this process or as a process of its own) are in
 conftest.py; tests/fake_openai.py is the endpoint itself.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from vllm_server import free_port
 
-__all__ = ["APPROVAL_REPLIES", "TESTS", "approval_scenario", "free_port", "troupe", "write"]
+__all__ = ["APPROVAL_REPLIES", "TESTS", "approval_scenario", "cli", "free_port", "troupe", "write"]
 
 TESTS = Path(__file__).resolve().parent
 
@@ -32,6 +33,28 @@ def troupe(
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command run in this process by Typer's `CliRunner`, with `env` over ours and `cwd` as the
+    current folder while it runs; its exit code, stdout and stderr as `troupe` reports a child's. An
+    exception the command lets out is raised here (a child would print its traceback)."""
+    from typer.testing import CliRunner
+
+    from autogen_troupe.cli import app
+
+    here = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        done = CliRunner().invoke(app, list(args), env=env, prog_name="troupe")
+    finally:
+        os.chdir(here)
+    if done.exception is not None and not isinstance(done.exception, SystemExit):
+        raise done.exception
+    return subprocess.CompletedProcess(["troupe", *args], done.exit_code, done.stdout, done.stderr)
 
 
 def write(folder: Path, text: str | bytes, name: str = "s.yaml") -> Path:

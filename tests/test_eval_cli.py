@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import troupe, write
+from helpers import cli, write
 
 SCENARIO = """
     name: trip
@@ -42,7 +42,7 @@ def test_an_eval_prints_its_numbers_and_writes_its_folder(tmp_path: Path, fake_p
     url, _ = fake_process(SCRIPT)
     sc, tasks = files(tmp_path)
     out = tmp_path / "out"
-    done = troupe(
+    done = cli(
         "eval", str(sc), "--tasks", str(tasks), "--out", str(out), "-k", "2", "-q", env={"FAKE_URL": url}
     )
     assert done.returncode == 0, done.stderr
@@ -56,7 +56,7 @@ def test_an_eval_prints_its_numbers_and_writes_its_folder(tmp_path: Path, fake_p
         "report.html",
         "transcripts",
     }
-    failing = troupe(
+    failing = cli(
         "eval",
         str(sc),
         "--tasks",
@@ -74,15 +74,15 @@ def test_an_eval_prints_its_numbers_and_writes_its_folder(tmp_path: Path, fake_p
 def test_bad_input_exits_2_with_a_located_message(tmp_path: Path) -> None:
     sc, _ = files(tmp_path)
     bad = write(tmp_path, "id,city\nkyoto\n", "bad.csv")
-    done = troupe("eval", str(sc), "--tasks", str(bad), env={"FAKE_URL": "http://127.0.0.1:9/v1"})
+    done = cli("eval", str(sc), "--tasks", str(bad), env={"FAKE_URL": "http://127.0.0.1:9/v1"})
     assert done.returncode == 2
     assert f"{bad}:2:1: this row has 1 fields; the header has 2" in done.stderr
     assert "Traceback" not in done.stderr
-    done = troupe("eval", str(sc), "--tasks", str(bad), "--resume", env={"FAKE_URL": "http://127.0.0.1:9/v1"})
+    done = cli("eval", str(sc), "--tasks", str(bad), "--resume", env={"FAKE_URL": "http://127.0.0.1:9/v1"})
     assert done.returncode == 2 and "--resume continues the eval in --out DIR" in done.stderr
     plain = write(tmp_path, "name: p\ntask: t\nteam: {kind: single, agents: [{name: a}]}\n", "plain.yaml")
     tasks = write(tmp_path, "task\nhello\n", "t.csv")
-    done = troupe("eval", str(plain), "--tasks", str(tasks), "--judge", "default")
+    done = cli("eval", str(plain), "--tasks", str(tasks), "--judge", "default")
     assert done.returncode == 2 and "has no `judge:` block" in done.stderr
 
 
@@ -125,7 +125,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, fake_process) 
     made = len(runs.read_text().splitlines())
     assert 1 <= made < 8
     assert json.loads((out / "eval.json").read_text())["complete"] is False
-    done = troupe(
+    done = cli(
         "eval", str(sc), "--tasks", str(tasks), "--out", str(out), "--resume", "-q", env={"FAKE_URL": url}
     )
     assert done.returncode == 0, done.stderr
@@ -136,21 +136,21 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, fake_process) 
 def test_compare_prints_both_sides(tmp_path: Path, fake_process) -> None:
     sc, tasks = files(tmp_path)
     url, _ = fake_process(SCRIPT)
-    a = troupe(
+    a = cli(
         "eval", str(sc), "--tasks", str(tasks), "--out", str(tmp_path / "a"), "-q", env={"FAKE_URL": url}
     )
     assert a.returncode == 0, a.stderr
     url2, _ = fake_process({**SCRIPT, "default": "Day 1 in Lima and Kyoto. TERMINATE"})
-    b = troupe(
+    b = cli(
         "eval", str(sc), "--tasks", str(tasks), "--out", str(tmp_path / "b"), "-q", env={"FAKE_URL": url2}
     )
     assert b.returncode == 0, b.stderr
-    done = troupe("eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), env={"COLUMNS": "200"})
+    done = cli("eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), env={"COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     assert "2 tasks in both" in done.stdout
     assert "│ pass rate " in done.stdout and "+50.0 pts (95% CI" in done.stdout and "p=1.000" in done.stdout
     assert "improvements" in done.stdout and "lima" in done.stdout
-    missing = troupe("eval", "compare", str(tmp_path / "a"), str(tmp_path / "nowhere"))
+    missing = cli("eval", "compare", str(tmp_path / "a"), str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "is not the results folder of an eval" in missing.stderr
 
 
@@ -159,7 +159,7 @@ def test_the_bundled_example_runs_from_anywhere(tmp_path: Path, fake_process) ->
     bundled scenario; its rubric and per-row expectations are filled from each row."""
     url, _ = fake_process({**SCRIPT, "default": "Day 1 in Kyoto and Kathmandu. TERMINATE"})
     args = ["--base-url", url, "--model", "m", "--limit", "2", "-q", "--out", "out"]
-    done = troupe(
+    done = cli(
         "eval",
         "travel_eval",
         "--tasks",

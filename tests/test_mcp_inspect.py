@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import TESTS, troupe, write
+from helpers import TESTS, cli, troupe, write
 
 from autogen_troupe.errors import UsageError
 from autogen_troupe.scenario._schema import HttpServer, StdioServer
@@ -23,20 +23,20 @@ TOOLBOX = f"{sys.executable} {TESTS / 'mcp_fixtures' / 'toolbox.py'}"
 
 
 def test_tools_as_a_table_and_as_json() -> None:
-    table = troupe("mcp", "tools", TOOLBOX)
+    table = cli("mcp", "tools", TOOLBOX)
     assert table.returncode == 0, table.stderr
     assert "echo" in table.stdout and "Return the text unchanged." in table.stdout
-    listed = troupe("mcp", "tools", TOOLBOX, "--json")
+    listed = cli("mcp", "tools", TOOLBOX, "--json")
     tools = {t["name"]: t for t in json.loads(listed.stdout)}
     assert tools["echo"]["inputSchema"]["required"] == ["text"]
 
 
 def test_call_prints_the_result_and_exits_by_it() -> None:
-    done = troupe("mcp", "call", TOOLBOX, "echo", "--args", '{"text": "hello there"}')
+    done = cli("mcp", "call", TOOLBOX, "echo", "--args", '{"text": "hello there"}')
     assert done.returncode == 0 and done.stdout.strip() == "hello there"
-    as_json = json.loads(troupe("mcp", "call", TOOLBOX, "echo", "--args", '{"text": "x"}', "--json").stdout)
+    as_json = json.loads(cli("mcp", "call", TOOLBOX, "echo", "--args", '{"text": "x"}', "--json").stdout)
     assert as_json["content"][0]["text"] == "x" and as_json["isError"] is False
-    failed = troupe("mcp", "call", TOOLBOX, "fail")
+    failed = cli("mcp", "call", TOOLBOX, "fail")
     assert failed.returncode == 1, failed.stdout + failed.stderr
 
 
@@ -49,7 +49,7 @@ def test_call_prints_the_result_and_exits_by_it() -> None:
     ],
 )
 def test_a_request_the_server_refuses_is_one_sentence_and_exit_1(args: list[str]) -> None:
-    done = troupe("mcp", *args)
+    done = cli("mcp", *args)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("ToolCallError: MCP server") or "Unknown tool" in done.stdout
 
@@ -63,34 +63,34 @@ def test_a_request_the_server_refuses_is_one_sentence_and_exit_1(args: list[str]
     ],
 )
 def test_bad_call_input_is_exit_2(args: list[str], message: str) -> None:
-    done = troupe("mcp", "call", TOOLBOX, "echo", *args)
+    done = cli("mcp", "call", TOOLBOX, "echo", *args)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
 def test_elicitation_policy_and_notes() -> None:
-    declined = troupe(
+    declined = cli(
         "mcp", "call", FEATURES, "book", "--args", '{"city": "Paris"}', "--elicitation", "decline"
     )
     assert declined.returncode == 0 and "the person chose decline" in declined.stdout
     assert "elicitation: asked 'Who is travelling to Paris?' (decline)" in declined.stderr
-    crunched = troupe("mcp", "call", FEATURES, "crunch", "--args", '{"steps": 2}')
+    crunched = cli("mcp", "call", FEATURES, "crunch", "--args", '{"steps": 2}')
     assert crunched.stdout.strip() == "crunched 2 steps"
     assert "progress: crunch: 2/2 step 2" in crunched.stderr and "finished step 1 of 2" in crunched.stderr
 
 
 def test_resources_and_prompts() -> None:
-    listed = json.loads(troupe("mcp", "resources", FEATURES, "--json").stdout)
+    listed = json.loads(cli("mcp", "resources", FEATURES, "--json").stdout)
     assert [r["uri"] for r in listed["resources"]] == ["notes://readme"]
     assert [t["uriTemplate"] for t in listed["resource_templates"]] == ["notes://city/{city}"]
-    read = troupe("mcp", "resources", FEATURES, "--read", "notes://city/Rome")
+    read = cli("mcp", "resources", FEATURES, "--read", "notes://city/Rome")
     assert read.returncode == 0 and "Rome" in read.stdout
-    prompts = json.loads(troupe("mcp", "prompts", FEATURES, "--json").stdout)
+    prompts = json.loads(cli("mcp", "prompts", FEATURES, "--json").stdout)
     assert {p["name"] for p in prompts} == {"travel_agent", "plan_trip"}
-    got = troupe("mcp", "prompts", FEATURES, "--get", "plan_trip", "--args", '{"city": "Rome"}')
+    got = cli("mcp", "prompts", FEATURES, "--get", "plan_trip", "--args", '{"city": "Rome"}')
     assert got.returncode == 0 and "Plan a 2 day trip to Rome." in got.stdout
-    none = troupe("mcp", "prompts", TOOLBOX)
+    none = cli("mcp", "prompts", TOOLBOX)
     assert none.returncode == 0 and "offers no prompts" in none.stdout
-    none = troupe("mcp", "resources", TOOLBOX)
+    none = cli("mcp", "resources", TOOLBOX)
     assert none.returncode == 0 and "offers no resources" in none.stdout
 
 
@@ -105,14 +105,14 @@ def test_a_scenario_server_by_name(tmp_path: Path) -> None:
           box: {{command: python, args: ["{TESTS / "mcp_fixtures" / "toolbox.py"}"]}}
         """,
     )
-    done = troupe("mcp", "call", f"{path}:box", "echo", "--args", '{"text": "from the scenario"}')
+    done = cli("mcp", "call", f"{path}:box", "echo", "--args", '{"text": "from the scenario"}')
     assert done.returncode == 0 and done.stdout.strip() == "from the scenario"
-    missing = troupe("mcp", "tools", f"{path}:nope")
+    missing = cli("mcp", "tools", f"{path}:nope")
     assert missing.returncode == 2 and "has no MCP server named 'nope' (its servers: box)" in missing.stderr
 
 
 def test_a_server_that_cannot_start_is_exit_1_with_its_stderr() -> None:
-    done = troupe("mcp", "tools", f"{sys.executable} -c 'import sys; sys.exit(\"no luck here\")'")
+    done = cli("mcp", "tools", f"{sys.executable} -c 'import sys; sys.exit(\"no luck here\")'")
     assert done.returncode == 1 and "no luck here" in done.stderr and "Traceback" not in done.stderr
 
 

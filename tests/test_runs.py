@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
-from helpers import troupe, write
+from helpers import cli, write
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ContentBlocked, RunError
@@ -252,7 +252,7 @@ async def test_a_dying_mcp_server_fails_the_run_with_its_stderr(srv: FakeOpenAI,
 
 def test_cli_run_streams_and_writes_the_transcript(fake_process, tmp_path: Path) -> None:
     base, log = fake_process({"default": "A plan. TERMINATE"})
-    proc = troupe(
+    proc = cli(
         "run",
         "travel_planning",
         "--base-url",
@@ -271,14 +271,14 @@ def test_cli_run_streams_and_writes_the_transcript(fake_process, tmp_path: Path)
 
 def test_cli_run_failure_is_exit_1_with_an_explanation(fake_process, tmp_path: Path) -> None:
     base, _ = fake_process({"default": {"status": 400, "error": "model 'x' does not exist"}})
-    proc = troupe("run", "travel_planning", "--base-url", base, "--model", "x", "--out", str(tmp_path))
+    proc = cli("run", "travel_planning", "--base-url", base, "--model", "x", "--out", str(tmp_path))
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "400" in proc.stderr and "does not exist" in proc.stderr
 
 
 def test_cli_unreachable_endpoint_is_explained(tmp_path: Path) -> None:
-    proc = troupe("run", "travel_planning", "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path))
+    proc = cli("run", "travel_planning", "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path))
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "127.0.0.1:9" in proc.stderr
@@ -286,7 +286,7 @@ def test_cli_unreachable_endpoint_is_explained(tmp_path: Path) -> None:
 
 def test_cli_json_output(fake_process, tmp_path: Path) -> None:
     base, _ = fake_process({"default": "Done. TERMINATE"})
-    proc = troupe("run", "travel_planning", "--base-url", base, "--json", "--out", str(tmp_path))
+    proc = cli("run", "travel_planning", "--base-url", base, "--json", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["stopped_by"] == "rule" and result["scenario"] == "travel_planning"
@@ -294,7 +294,7 @@ def test_cli_json_output(fake_process, tmp_path: Path) -> None:
 
 def test_cli_models_lists_the_endpoint(fake_process) -> None:
     base, _ = fake_process({"models": ["m-one", "m-two"], "default": "x"})
-    proc = troupe("models", "--base-url", base)
+    proc = cli("models", "--base-url", base)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["m-one", "m-two"]
 

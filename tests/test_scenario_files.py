@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import troupe, write
+from helpers import cli, write
 
 from autogen_troupe.errors import ScenarioError
 from autogen_troupe.scenario import bundled_scenarios, expand_env, load_scenario
@@ -188,7 +188,7 @@ def test_bad_input_is_located_through_the_cli(tmp_path: Path, case: str) -> None
     text, message, where = BAD[case]
     p = tmp_path / f"{case}.yaml"
     p.write_text(text)
-    proc = troupe("check", str(p))
+    proc = cli("check", str(p))
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert message in proc.stderr
@@ -243,13 +243,13 @@ def test_lone_surrogates_from_escapes_or_the_environment_are_refused(tmp_path: P
 
 
 def test_check_accepts_folders_and_reports_ok(scenarios_dir: Path) -> None:
-    proc = troupe("check", str(scenarios_dir))
+    proc = cli("check", str(scenarios_dir))
     assert proc.returncode == 0, proc.stderr
     assert "ok" in proc.stdout and "travel_planning.yaml" in proc.stdout
 
 
 def test_schema_command_prints_json_schema() -> None:
-    proc = troupe("schema")
+    proc = cli("schema")
     assert proc.returncode == 0
     schema = json.loads(proc.stdout)
     assert "team" in schema["properties"]
@@ -257,7 +257,7 @@ def test_schema_command_prints_json_schema() -> None:
 
 def test_the_shipped_schema_is_what_troupe_schema_prints(scenarios_dir: Path) -> None:
     """scenarios/scenario.schema.json is regenerated with `troupe schema > scenarios/scenario.schema.json`."""
-    proc = troupe("schema")
+    proc = cli("schema")
     assert proc.returncode == 0
     shipped = scenarios_dir / "scenario.schema.json"
     assert shipped.read_text(encoding="utf-8") == proc.stdout, (
@@ -284,13 +284,13 @@ def test_bundled_scenarios_point_at_the_shipped_schema_and_pass_it(scenarios_dir
 
 
 def test_run_of_a_missing_scenario_is_exit_2() -> None:
-    proc = troupe("run", "no_such_scenario")
+    proc = cli("run", "no_such_scenario")
     assert proc.returncode == 2
     assert "no bundled scenario named 'no_such_scenario'" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_list_shows_bundled() -> None:
-    proc = troupe("list")
+    proc = cli("list")
     assert proc.returncode == 0
     assert "travel_planning" in proc.stdout and "round_robin" in proc.stdout

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import TESTS, troupe
+from helpers import TESTS, cli
 from rich.console import Console
 
 from autogen_troupe._text import safe_text
@@ -47,7 +47,7 @@ def assert_shown_as_text(output: str, *, markup: str = MARKUP) -> None:
     ids=["tools", "resources", "read", "prompts", "get"],
 )
 def test_mcp_commands_show_a_hostile_servers_text_as_text(args: list[str], where: str) -> None:
-    done = troupe("mcp", args[0], HOSTILE, *args[1:], env=WIDE)
+    done = cli("mcp", args[0], HOSTILE, *args[1:], env=WIDE)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "MarkupError" not in done.stderr
     assert where in done.stdout
@@ -55,19 +55,19 @@ def test_mcp_commands_show_a_hostile_servers_text_as_text(args: list[str], where
 
 
 def test_tools_table_shows_a_hostile_tool_name_literally() -> None:
-    done = troupe("mcp", "tools", HOSTILE, env=WIDE)
+    done = cli("mcp", "tools", HOSTILE, env=WIDE)
     assert done.returncode == 0, done.stderr
     assert "odd[/b]\\x1b[2Jname" in done.stdout
 
 
 def test_mcp_call_shows_result_log_and_progress_as_text() -> None:
-    done = troupe("mcp", "call", HOSTILE, "shout", env=WIDE)
+    done = cli("mcp", "call", HOSTILE, "shout", env=WIDE)
     assert done.returncode == 0, done.stdout + done.stderr
     assert_shown_as_text(done.stdout)  # the result
     assert f"log: [warning hostile] log {MARKUP}" in done.stderr  # the log notification
     assert f"progress {MARKUP}" in done.stderr
     assert_shown_as_text(done.stderr)
-    as_json = json.loads(troupe("mcp", "call", HOSTILE, "shout", "--json").stdout)
+    as_json = json.loads(cli("mcp", "call", HOSTILE, "shout", "--json").stdout)
     assert as_json["content"][0]["text"] == f"result {MARKUP} {ESCAPES} end"  # --json keeps the data
 
 
@@ -109,7 +109,7 @@ def test_troupe_run_shows_what_the_model_and_server_send_as_text(
             {"text": f"answer {MARKUP} {ESCAPES} done"},
         ]
     )
-    done = troupe(
+    done = cli(
         "run", str(path), "--base-url", url, "--model", "m", "--out", str(tmp_path / "runs"), env=WIDE
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -170,7 +170,7 @@ def test_troupe_eval_shows_hostile_task_ids_and_answers_as_text(tmp_path: Path, 
     tasks.write_text(json.dumps(row) + "\n", encoding="utf-8")
     url, _ = fake_process({"default": f"Day 1 in Kyoto {MARKUP} {ESCAPES}. TERMINATE"})
     out = tmp_path / "out"
-    done = troupe(
+    done = cli(
         "eval", str(scenario), "--tasks", str(tasks), "--out", str(out), "-q", env={"FAKE_URL": url, **WIDE}
     )
     assert done.returncode == 0, done.stdout + done.stderr
