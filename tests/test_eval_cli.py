@@ -136,9 +136,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, fake_process) 
 def test_compare_prints_both_sides(tmp_path: Path, fake_process) -> None:
     sc, tasks = files(tmp_path)
     url, _ = fake_process(SCRIPT)
-    a = cli(
-        "eval", str(sc), "--tasks", str(tasks), "--out", str(tmp_path / "a"), "-q", env={"FAKE_URL": url}
-    )
+    a = cli("eval", str(sc), "--tasks", str(tasks), "--out", str(tmp_path / "a"), "-q", env={"FAKE_URL": url})
     assert a.returncode == 0, a.stderr
     url2, _ = fake_process({**SCRIPT, "default": "Day 1 in Lima and Kyoto. TERMINATE"})
     b = cli(

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import troupe, write
+from helpers import cli, write
 
 from autogen_troupe.eval._results import ResultsFolder, RunRecord
 
@@ -35,9 +35,7 @@ def tree(root: Path) -> set[str]:
 def eval_cmd(tmp_path: Path, out: str | Path, *more: str, url: str = "http://127.0.0.1:9/v1"):
     sc = write(tmp_path, SCENARIO, "trip.yaml")
     tasks = write(tmp_path, "id,city\n" + "".join(f"{c.lower()},{c}\n" for c in CITIES), "tasks.csv")
-    return troupe(
-        "eval", str(sc), "--tasks", str(tasks), "--out", str(out), "-q", *more, env={"FAKE_URL": url}
-    )
+    return cli("eval", str(sc), "--tasks", str(tasks), "--out", str(out), "-q", *more, env={"FAKE_URL": url})
 
 
 def refused(done, *words: str) -> None:
@@ -99,7 +97,7 @@ def test_compare_refuses_what_is_not_an_eval_folder(tmp_path: Path) -> None:
         ("afile/below", "afile is a file, so no folder can be below it"),
         ("odd", "it holds no eval.json file"),
     ]:
-        refused(troupe("eval", "compare", str(tmp_path / a), str(tmp_path / "empty")), words)
+        refused(cli("eval", "compare", str(tmp_path / a), str(tmp_path / "empty")), words)
 
 
 def test_compare_refuses_a_runs_file_that_is_a_folder(tmp_path: Path, fake_process) -> None:
@@ -108,7 +106,7 @@ def test_compare_refuses_a_runs_file_that_is_a_folder(tmp_path: Path, fake_proce
     runs = tmp_path / "a" / "runs.jsonl"
     runs.unlink()
     runs.mkdir()
-    done = troupe("eval", "compare", str(tmp_path / "a"), str(tmp_path / "a"))
+    done = cli("eval", "compare", str(tmp_path / "a"), str(tmp_path / "a"))
     refused(done, "runs.jsonl is not a regular file")
 
 

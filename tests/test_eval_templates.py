@@ -10,7 +10,7 @@ import httpx2
 import openai
 import pytest
 from fake_openai import FakeOpenAI, by_system
-from helpers import troupe
+from helpers import cli
 from served import Served, sse
 
 from autogen_troupe.scenario import load_scenario
@@ -47,7 +47,7 @@ def test_a_template_is_a_placeholder_in_the_tasks_text(tmp_path: Path, task, nam
 
 
 def test_list_marks_the_eval_template() -> None:
-    done = troupe("list", env={"COLUMNS": "220"})
+    done = cli("list", env={"COLUMNS": "220"})
     assert done.returncode == 0, done.stderr
     rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if line.startswith("│ ")}
     marked = [line for line in done.stdout.splitlines() if "eval template: run with troupe eval" in line]
@@ -56,7 +56,7 @@ def test_list_marks_the_eval_template() -> None:
 
 
 def test_run_without_a_task_says_the_scenario_is_an_eval_template(tmp_path: Path) -> None:
-    done = troupe("run", "travel_eval", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", cwd=tmp_path)
+    done = cli("run", "travel_eval", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert (
@@ -74,7 +74,7 @@ def served(srv: FakeOpenAI, tmp_path: Path) -> Iterator[Served]:
 
 @pytest.fixture
 def api(served: Served) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=served.url, timeout=60) as client:
+    with httpx2.Client(base_url=served.url) as client:
         yield client
 
 

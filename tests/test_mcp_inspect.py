@@ -68,9 +68,7 @@ def test_bad_call_input_is_exit_2(args: list[str], message: str) -> None:
 
 
 def test_elicitation_policy_and_notes() -> None:
-    declined = cli(
-        "mcp", "call", FEATURES, "book", "--args", '{"city": "Paris"}', "--elicitation", "decline"
-    )
+    declined = cli("mcp", "call", FEATURES, "book", "--args", '{"city": "Paris"}', "--elicitation", "decline")
     assert declined.returncode == 0 and "the person chose decline" in declined.stdout
     assert "elicitation: asked 'Who is travelling to Paris?' (decline)" in declined.stderr
     crunched = cli("mcp", "call", FEATURES, "crunch", "--args", '{"steps": 2}')

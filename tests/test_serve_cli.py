@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from helpers import troupe, write
+from helpers import cli, write
 from test_startup_imports import ENGINE_LIBRARIES, PROBE
 
 
@@ -68,7 +68,7 @@ def test_serve_prints_its_url_serves_and_stops_on_ctrl_c(tmp_path: Path, command
 
 def test_a_broken_scenario_named_on_the_command_line_is_exit_2_located(tmp_path: Path) -> None:
     bad = write(tmp_path, "name: bad\nteam: {kind: single, agents: [{name: a, sytem_message: x}]}\n")
-    r = troupe("serve", str(bad), "--port", "0", timeout=60)
+    r = cli("serve", str(bad), "--port", "0")
     assert r.returncode == 2
     assert f"{bad}:2:" in r.stderr and "did you mean 'system_message'" in r.stderr
 
@@ -92,7 +92,7 @@ def test_a_port_in_use_is_exit_2(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = troupe("serve", "travel_planning", "--port", str(port), timeout=60)
+        r = cli("serve", "travel_planning", "--port", str(port))
     assert r.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
 
 

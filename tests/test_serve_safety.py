@@ -11,7 +11,7 @@ import httpx2
 import openai
 import pytest
 from fake_openai import FakeOpenAI, Reply
-from helpers import troupe, write
+from helpers import cli, write
 from served import Served, sse
 
 from autogen_troupe.errors import ProfileError
@@ -38,7 +38,7 @@ def test_off_loopback_a_token_is_required(tmp_path: Path) -> None:
         ServeConfig.checked(host="0.0.0.0", env={})
     assert ServeConfig.checked(host="0.0.0.0", env={"TROUPE_SERVE_TOKEN": TOKEN}).token == TOKEN
     assert ServeConfig.checked(host="::1", env={}).token is None  # loopback: none needed
-    r = troupe("serve", "travel_planning", "--host", "0.0.0.0", "--port", "0", env={"TROUPE_SERVE_TOKEN": ""})
+    r = cli("serve", "travel_planning", "--host", "0.0.0.0", "--port", "0", env={"TROUPE_SERVE_TOKEN": ""})
     assert (
         r.returncode == 2
         and "the page asks for it once): set TROUPE_SERVE_TOKEN or pass --token\n" in r.stderr

@@ -109,9 +109,7 @@ def test_troupe_run_shows_what_the_model_and_server_send_as_text(
             {"text": f"answer {MARKUP} {ESCAPES} done"},
         ]
     )
-    done = cli(
-        "run", str(path), "--base-url", url, "--model", "m", "--out", str(tmp_path / "runs"), env=WIDE
-    )
+    done = cli("run", str(path), "--base-url", url, "--model", "m", "--out", str(tmp_path / "runs"), env=WIDE)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     shown = done.stdout + done.stderr
