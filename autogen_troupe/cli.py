@@ -9,6 +9,7 @@ Heavy imports (autogen, openai, vllm) happen inside the commands that need them,
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gc
 import json
 import sys
@@ -389,6 +390,7 @@ def models(
 
 
 @app.command()
+@_traced
 def serve(
     paths: Annotated[
         list[str] | None,
@@ -416,9 +418,15 @@ def serve(
     profile: ProfileOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
+    ] = False,
 ) -> None:
-    """Serve scenarios: an OpenAI-compatible API (each scenario a model), a runs API, and a page at /."""
+    """Serve scenarios: an OpenAI-compatible API (each scenario a model), a runs API, and a page at /.
+
+    The in-process engine's own log (vLLM, torch) goes to serve-TIME.log in the --out folder."""
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
+    from .runtime._logs import library_log_file
     from .serve._app import bind, create_app, run_server
     from .serve._catalog import Catalog
     from .serve._config import ServeConfig
@@ -447,6 +455,7 @@ def serve(
     for problem in catalog.skipped:
         err.print(_safe(f"skipped: {problem}"), markup=False, highlight=False, soft_wrap=True)
     url = config.url(sock.getsockname()[1])
+    library_log_file(out_dir / f"serve-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
 
     def ready() -> None:
         names = ", ".join(catalog.names())
