@@ -90,6 +90,7 @@ def run(
     if lenient and replay is None:
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
         raise typer.Exit(2)
+    view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
     try:
         sc = load_scenario(scenario)
         options = RunOptions(
@@ -99,6 +100,7 @@ def run(
             show_engine_logs=verbose,
             ask_human=(human := ConsoleAsk(err if as_json else out)),
             ask_mcp=terminal_ask(err if as_json else out, human.read_line),  # MCP servers' questions
+            on_status=view.status,
         )
         if replay is not None:
             from .testing._cassette import Cassette
@@ -106,17 +108,18 @@ def run(
             Cassette.load(replay)  # a broken cassette is bad input (exit 2), found before the run
     except TroupeError as e:
         _fail(e)
-    view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
     mode: Mode = "replay" if replay is not None else "live"
     try:
         done = run_async(
             execute(sc, mode, cassette=replay, strict=not lenient, task=task, options=options, on_event=view)
         )
     except KeyboardInterrupt as e:
+        view.close()
         where = getattr(e, "transcript_path", None) or out_dir
         err.print(f"{_stopped_by(e)}; the transcript so far is in {where}", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
+        view.close()
         _fail(e)
     for w in done.warnings:
         err.print(_safe(f"warning: {w}"), markup=False)
@@ -166,6 +169,7 @@ def record(
     from .testing._modes import execute
     from .tools._mcp_client import terminal_ask
 
+    view = ConsoleView(out, quiet=quiet)
     try:
         path = resolve_scenario_path(scenario)
         sc = load_scenario(path)
@@ -176,10 +180,10 @@ def record(
             show_engine_logs=verbose,
             ask_human=(human := ConsoleAsk(out)),
             ask_mcp=terminal_ask(out, human.read_line),  # MCP servers' questions, on the same terminal
+            on_status=view.status,
         )
     except TroupeError as e:
         _fail(e)
-    view = ConsoleView(out, quiet=quiet)
     try:
         done = run_async(
             execute(
@@ -192,9 +196,11 @@ def record(
             )
         )
     except KeyboardInterrupt as e:
+        view.close()
         err.print(f"{_stopped_by(e)}; no cassette was written", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
+        view.close()
         _fail(e)
     view.summary(done.result)
     if done.problem or done.cassette is None:
