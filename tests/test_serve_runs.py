@@ -81,7 +81,10 @@ def test_a_run_streams_the_transcripts_entries_as_they_happen(
             )
         ),
     ]
-    ids = [i for e, _, i in seen if e != "chunk"]
+    waits = [d for e, d, _ in seen if e == "model"]  # each agent's call, before its first token
+    assert [d["agent"] for d in waits] == ["planner_agent", "local_agent", "language_agent", "travel_summary_agent"]
+    assert waits[0] == {"phase": "waiting", "message": "planner_agent: waiting for the first token", "agent": "planner_agent"}
+    ids = [i for e, _, i in seen if e not in ("chunk", "model")]  # passed on, not kept
     assert ids == list(range(len(ids)))  # every kept event numbered, in order
     done = seen[-1][1]
     assert (
@@ -105,7 +108,7 @@ def test_a_run_streams_the_transcripts_entries_as_they_happen(
 def test_a_watcher_resumes_after_the_last_event_it_saw(srv: FakeOpenAI, api: httpx2.Client) -> None:
     srv.responder = by_system(TRAVEL)
     run = api.post("/api/runs", json={"scenario": "travel_planning"}).json()
-    everything = [(e, i) for e, _, i in watch(api, run["id"]) if e != "chunk"]
+    everything = [(e, i) for e, _, i in watch(api, run["id"]) if e not in ("chunk", "model")]
     again = [(e, i) for e, _, i in watch(api, run["id"], **{"Last-Event-ID": "2"})]
     assert again == everything[3:]
     with api.stream("GET", f"/api/runs/{run['id']}/events?after=4") as r:

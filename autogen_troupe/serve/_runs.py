@@ -30,6 +30,7 @@ Status = Literal["running", "waiting", "done", "failed", "stopped"]
 MCP_ANSWER_S = 300.0  # how long an MCP server's question waits for the person before it is cancelled
 _QUEUE_MAX = 10_000  # events a watcher may fall behind by before it is dropped (it can reconnect)
 _CLOSE = {"event": "_close"}
+_PASSING = ("chunk", "model")  # events passed on to whoever watches now, not kept
 
 
 def usage_json(usage: Usage) -> dict[str, int]:
@@ -139,7 +140,7 @@ class ServedRun:
     def publish(self, event: str, data: dict[str, Any]) -> None:
         """Keep (unless it is a chunk) and pass on one event, secrets masked."""
         record: dict[str, Any] = {"event": event, "data": redact_data(data)}
-        if event != "chunk":
+        if event not in _PASSING:
             record["seq"] = len(self.events)
             self.events.append(record)
         for q in list(self._watchers):
@@ -158,6 +159,11 @@ class ServedRun:
         if item.usage is not None:
             self.tokens[item.source] = self.tokens.get(item.source, Usage()) + item.usage
         self.publish("entry", item.model_dump(mode="json"))
+
+    def on_model_status(self, status: Any) -> None:
+        """The runner's `on_status`: what a model is doing before it answers (loading the engine, waiting
+        for the first token), as a `model` event; passed on, not kept."""
+        self.publish("model", {"phase": status.phase, "message": status.message, "agent": status.agent})
 
     def end(self, status: Status, *, result: RunResult | None = None, error: str | None = None) -> None:
         self.status, self.result, self.error = status, result, error
@@ -318,6 +324,7 @@ class RunManager:
             run_id=run.id,
             ask_human=run.ask,
             ask_mcp=run.ask_mcp,
+            on_status=run.on_model_status,
         )
         self.runs[run.id] = run
         self._forget_old()
