@@ -51,7 +51,17 @@ def test_serve_keeps_the_engine_libraries_off_its_console(tmp_path: Path) -> Non
     scenario = _scenario(tmp_path)
     out = tmp_path / "runs"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autogen_troupe.cli", "serve", str(scenario), "--port", "0", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "autogen_troupe.cli",
+            "serve",
+            str(scenario),
+            "--port",
+            "0",
+            "--out",
+            str(out),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

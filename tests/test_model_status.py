@@ -42,7 +42,9 @@ class LoadingEngine(ScriptedClient):
         report_status(ModelStatus("loading", "loading the engine (stand-in, CPU)", model="stand-in"))
         await asyncio.to_thread(lambda: report_status(ModelStatus("loading", "from the engine's thread")))
         await asyncio.sleep(0.05)
-        report_status(ModelStatus("ready", "engine ready in 0 s (stand-in, CPU)", model="stand-in", seconds=0.1))
+        report_status(
+            ModelStatus("ready", "engine ready in 0 s (stand-in, CPU)", model="stand-in", seconds=0.1)
+        )
 
 
 async def _run(tmp_path: Any, on_event: Any, on_status: Any) -> None:
@@ -60,7 +62,8 @@ async def test_the_run_reports_loading_then_waiting_then_the_first_token(tmp_pat
     said = [
         (s.phase, s.agent) if isinstance(s, ModelStatus) else (type(s).__name__, s.source)
         for s in seen
-        if not isinstance(s, Chunk) or s is next(c for c in seen if isinstance(c, Chunk) and c.source == s.source)
+        if not isinstance(s, Chunk)
+        or s is next(c for c in seen if isinstance(c, Chunk) and c.source == s.source)
     ]
     said.remove(("Text", "user"))  # the task: AutoGen passes it on once the first call is out
     assert said == [

@@ -360,7 +360,7 @@ def test_a_waiting_question_is_on_a_phones_screen(srv: FakeOpenAI, served: Serve
                     " return [r.top, r.bottom, innerHeight]; }",
                     part,
                 )
-                assert 0 <= top and bottom <= height, (scroll, part, top, bottom, height)
+                assert top >= 0 and bottom <= height, (scroll, part, top, bottom, height)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.evaluate("window.scrollTo(0, 0)")
         pg.screenshot(path=str(ARTIFACTS / "serve-page-phone-question.png"))
@@ -407,8 +407,11 @@ def _check_labels(page: Any, names: list[str]) -> None:
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_chart_labels_fit_their_charts(srv: FakeOpenAI, served: Served, browser: Any, width: int) -> None:
+    """In dark mode, whose screenshots are kept too."""
     srv.responder = by_system(TRAVEL)
-    context = browser.new_context(viewport={"width": width, "height": 900}, is_mobile=width < 500)
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, is_mobile=width < 500, color_scheme="dark"
+    )
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     try:
@@ -416,6 +419,8 @@ def test_chart_labels_fit_their_charts(srv: FakeOpenAI, served: Served, browser:
         pg.click("#start")
         pg.wait_for_selector("#run-status.done")
         _check_labels(pg, ["user", "planner_agent", "local_agent", "language_agent", "travel_summary_agent"])
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"serve-page-dark-{width}.png"), full_page=True)
     finally:
         context.close()
 

@@ -82,8 +82,17 @@ def test_a_run_streams_the_transcripts_entries_as_they_happen(
         ),
     ]
     waits = [d for e, d, _ in seen if e == "model"]  # each agent's call, before its first token
-    assert [d["agent"] for d in waits] == ["planner_agent", "local_agent", "language_agent", "travel_summary_agent"]
-    assert waits[0] == {"phase": "waiting", "message": "planner_agent: waiting for the first token", "agent": "planner_agent"}
+    assert [d["agent"] for d in waits] == [
+        "planner_agent",
+        "local_agent",
+        "language_agent",
+        "travel_summary_agent",
+    ]
+    assert waits[0] == {
+        "phase": "waiting",
+        "message": "planner_agent: waiting for the first token",
+        "agent": "planner_agent",
+    }
     ids = [i for e, _, i in seen if e not in ("chunk", "model")]  # passed on, not kept
     assert ids == list(range(len(ids)))  # every kept event numbered, in order
     done = seen[-1][1]

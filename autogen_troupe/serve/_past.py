@@ -71,7 +71,9 @@ def _first_text(entries: list[dict[str, Any]]) -> Any:
 
 
 def _entries(path: Path) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k != "record"} for r in _records(path) if r.get("record") == "entry"]
+    return [
+        {k: v for k, v in r.items() if k != "record"} for r in _records(path) if r.get("record") == "entry"
+    ]
 
 
 def _summary(

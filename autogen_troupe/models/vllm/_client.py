@@ -41,8 +41,8 @@ from ...errors import ModelCallError, ProfileError
 from ...scenario._base import Frozen
 from ...telemetry import note_response, trace_headers
 from .._facts import model_info_for, preset_for
-from .._status import ModelStatus, report_status
 from .._resolved import VllmModel, as_resolved
+from .._status import ModelStatus, report_status
 from ._default_model import DEFAULT_MODEL_ALIAS
 from ._engine import EngineHandle, acquire_engine, release_engine
 from ._messages import load_template, model_folder
@@ -154,7 +154,9 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         report_status(ModelStatus("loading", f"loading the engine ({what})", model=name))
         await handle.wait_ready()
         took = handle.load_seconds or 0.0
-        report_status(ModelStatus("ready", f"engine ready in {took:.0f} s ({what})", model=name, seconds=took))
+        report_status(
+            ModelStatus("ready", f"engine ready in {took:.0f} s ({what})", model=name, seconds=took)
+        )
         return handle
 
     def _engine_blocking(self) -> EngineHandle:

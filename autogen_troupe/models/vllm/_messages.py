@@ -20,7 +20,12 @@ from autogen_core.models import (
 from ...errors import ProfileError
 from ...scenario._files import TEMPLATE_MAX_BYTES, FileProblem, read_text
 from .._status import ModelStatus, Phase, report_status
-from ._default_model import DEFAULT_MODEL_ALIAS, DEFAULT_MODEL_NAME, builtin_chat_template, ensure_default_model
+from ._default_model import (
+    DEFAULT_MODEL_ALIAS,
+    DEFAULT_MODEL_NAME,
+    builtin_chat_template,
+    ensure_default_model,
+)
 
 __all__ = ["load_template", "model_folder", "to_openai_messages"]
 
