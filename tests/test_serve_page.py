@@ -449,3 +449,17 @@ def test_a_name_too_long_for_the_timeline_is_shortened_whole_in_its_tooltip(
             assert [label["text"] for label in token_names] == [name] and not token_names[0]["cut"]
     finally:
         context.close()
+
+
+def test_the_page_says_who_it_is_waiting_for(srv: FakeOpenAI, served: Served, page: Any) -> None:
+    """A model's status (here: no first token yet) shows under the run's head until its answer comes."""
+    replies = {k: list(v) for k, v in TRAVEL.items()}
+    replies["suggest a travel plan"] = [Reply(text=TRAVEL["suggest a travel plan"][0], delay_s=2)]
+    srv.responder = by_system(replies)
+    open_page(page, served, "travel_planning")
+    page.click("#start")
+    note = page.wait_for_selector("#run-note:not([hidden])")
+    assert note.inner_text().startswith("planner_agent: waiting for the first token… ")
+    page.wait_for_selector("#messages li.msg.text:has(.who:text-is('planner_agent'))")
+    page.wait_for_selector("#run-status.done")
+    assert page.is_hidden("#run-note")

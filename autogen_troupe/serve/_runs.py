@@ -87,6 +87,7 @@ class ServedRun:
     pending: Pending | None = None
     tokens: dict[str, Usage] = field(default_factory=dict)
     ended_at: float | None = None
+    model_note: dict[str, Any] | None = None  # what a model is doing now, until it answers
     _started: float = field(default_factory=time.monotonic)
     _watchers: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
@@ -151,6 +152,9 @@ class ServedRun:
 
     def on_event(self, item: Any) -> None:
         """The runner's `on_event`: each transcript entry (and streamed chunk) as it happens."""
+        note = self.model_note
+        if note is not None and note["agent"] in (None, item.source):
+            self.model_note = None  # the model answered (the task, passed on meanwhile, is not an answer)
         if isinstance(item, Chunk):
             self.publish(
                 "chunk", {"source": item.source, "content": item.content, "elapsed_s": item.elapsed_s}
@@ -162,8 +166,11 @@ class ServedRun:
 
     def on_model_status(self, status: Any) -> None:
         """The runner's `on_status`: what a model is doing before it answers (loading the engine, waiting
-        for the first token), as a `model` event; passed on, not kept."""
-        self.publish("model", {"phase": status.phase, "message": status.message, "agent": status.agent})
+        for the first token), as a `model` event; passed on, not kept, but the latest is given to a
+        watcher that comes meanwhile (a page opened while the engine loads)."""
+        data = {"phase": status.phase, "message": status.message, "agent": status.agent}
+        self.model_note = None if status.phase == "ready" else redact_data(data)
+        self.publish("model", data)
 
     def end(self, status: Status, *, result: RunResult | None = None, error: str | None = None) -> None:
         self.status, self.result, self.error = status, result, error
@@ -207,6 +214,8 @@ class ServedRun:
                 if record["seq"] > last:
                     last = record["seq"]
                     yield record
+            if self.model_note is not None and not self.done:
+                yield {"event": "model", "data": self.model_note}
             while not (self.done and q.empty()):
                 record = await q.get()
                 if record is _CLOSE:

@@ -18,6 +18,7 @@ const state = {
   question: null,
   ticker: null,
   tokens: null,     // the open run's tokens, as its header shows them
+  note: null,       // what a model of the open run is doing before it answers (a `model` event)
   opening: null,    // the run being opened (the address may change again meanwhile)
 };
 
@@ -296,7 +297,9 @@ function handle({ event, id, data }) {
     showNote(data);
     return false;
   }
-  if (event === "chunk" || event === "entry" || event === "input" || event === "done") showNote(null);
+  const note = state.note;
+  const answered = (event === "chunk" || event === "entry") && note && [null, data.source].includes(note.agent);
+  if (answered || event === "input" || event === "done") showNote(null); // not on the task passed on meanwhile
   if (event === "chunk") streamChunk(data);
   else if (event === "entry") addEntry(data);
   else if (event === "input") showQuestion(data);
@@ -432,6 +435,7 @@ function renderEntry(e) {
 // A model's status before it answers ("loading the engine (…)", "planner: waiting for the first token"),
 // with the seconds since it began; null takes it away.
 function showNote(note) {
+  state.note = note;
   const p = $("run-note");
   clearInterval(p.ticker);
   p.hidden = !note;
