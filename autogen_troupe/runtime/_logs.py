@@ -64,14 +64,18 @@ class _LibraryLog(logging.Handler):
 
     def use(self, path: Path) -> None:
         """From now on write to `path` (created at the first line), first the lines kept so far."""
-        if self.file is not None and Path(self.file.baseFilename) == path.resolve():
-            return
-        self._close_file()
-        self.file = logging.FileHandler(path, encoding="utf-8", delay=True)
-        self.file.setFormatter(self.formatter)
-        waiting, self.waiting = self.waiting, []
-        for record in waiting:
-            self.file.handle(record)
+        self.acquire()  # the engine's thread may be logging meanwhile (`emit` runs under this lock)
+        try:
+            if self.file is not None and Path(self.file.baseFilename) == path.resolve():
+                return
+            self._close_file()
+            self.file = logging.FileHandler(path, encoding="utf-8", delay=True)
+            self.file.setFormatter(self.formatter)
+            waiting, self.waiting = self.waiting, []
+            for record in waiting:
+                self.file.handle(record)
+        finally:
+            self.release()
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.file is not None:
