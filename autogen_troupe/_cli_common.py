@@ -250,12 +250,16 @@ def _tracing(flag: bool) -> Iterator[None]:
 
 
 def _traced(command: Callable[..., None]) -> Callable[..., None]:
-    """A command run inside `_tracing(trace)`, `trace` being its `--trace` option (Typer passes options by
-    name, and reads the command's own signature through `functools.wraps`)."""
+    """A command run with the libraries' log lines off the console (`runtime._logs.library_logs`, shown
+    too with its `--verbose`) and inside `_tracing(trace)`, `trace` being its `--trace` option (Typer
+    passes options by name, and reads the command's own signature through `functools.wraps`). The routing
+    is outside the tracing, so the SDK's lines at exit (a collector that is down) go to the log too."""
 
     @functools.wraps(command)
     def traced(*args: Any, **kwargs: Any) -> None:
-        with _tracing(bool(kwargs.get("trace"))):
+        from .runtime._logs import library_logs
+
+        with library_logs(console=bool(kwargs.get("verbose"))), _tracing(bool(kwargs.get("trace"))):
             command(*args, **kwargs)
 
     return traced

@@ -65,13 +65,19 @@ def eval_run(
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
     trace: TraceOpt = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
+    ] = False,
 ) -> None:
-    """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html."""
+    """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html.
+
+    The in-process engine's own log (vLLM, torch) goes to engine.log in the results folder."""
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
     from .eval._command import default_out, ray_address
     from .eval._console import ProgressView, render_summary
     from .eval._evaluate import evaluate
     from .eval._tasks import load_tasks, resolve_tasks_path
+    from .runtime._logs import library_log_file
     from .scenario import load_scenario
 
     if resume and out_dir is None:
@@ -84,6 +90,7 @@ def eval_run(
         path = resolve_tasks_path(tasks, sc)
         rows = load_tasks(path, sc)[:limit]
         folder = out_dir or default_out(sc.name)
+        library_log_file(folder / "engine.log")
         with ProgressView(err, quiet=quiet) as view:
             result = run_async(
                 evaluate(

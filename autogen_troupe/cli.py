@@ -9,6 +9,7 @@ Heavy imports (autogen, openai, vllm) happen inside the commands that need them,
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gc
 import json
 import sys
@@ -117,6 +118,7 @@ def run(
         err.print("--lenient only applies with --replay CASSETTE", markup=False)
         raise typer.Exit(2)
     _refuse_non_scenarios([scenario])
+    view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
     try:
         sc = load_scenario(scenario)
         options = RunOptions(
@@ -126,6 +128,7 @@ def run(
             show_engine_logs=verbose,
             ask_human=(human := ConsoleAsk(err if as_json else out)),
             ask_mcp=terminal_ask(err if as_json else out, human.read_line),  # MCP servers' questions
+            on_status=view.status,
         )
         if replay is not None:
             from .testing._cassette import Cassette
@@ -133,17 +136,18 @@ def run(
             Cassette.load(replay)  # a broken cassette is bad input (exit 2), found before the run
     except TroupeError as e:
         _fail(e)
-    view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
     mode: Mode = "replay" if replay is not None else "live"
     try:
         done = run_async(
             execute(sc, mode, cassette=replay, strict=not lenient, task=task, options=options, on_event=view)
         )
     except KeyboardInterrupt as e:
+        view.close()
         where = getattr(e, "transcript_path", None) or out_dir
         err.print(f"{_stopped_by(e)}; the transcript so far is in {where}", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
+        view.close()
         _fail(e)
     for w in done.warnings:
         err.print(_safe(f"warning: {w}"), markup=False)
@@ -194,6 +198,7 @@ def record(
     from .tools._mcp_client import terminal_ask
 
     _refuse_non_scenarios([scenario])
+    view = ConsoleView(out, quiet=quiet)
     try:
         path = resolve_scenario_path(scenario)
         sc = load_scenario(path)
@@ -204,10 +209,10 @@ def record(
             show_engine_logs=verbose,
             ask_human=(human := ConsoleAsk(out)),
             ask_mcp=terminal_ask(out, human.read_line),  # MCP servers' questions, on the same terminal
+            on_status=view.status,
         )
     except TroupeError as e:
         _fail(e)
-    view = ConsoleView(out, quiet=quiet)
     try:
         done = run_async(
             execute(
@@ -220,9 +225,11 @@ def record(
             )
         )
     except KeyboardInterrupt as e:
+        view.close()
         err.print(f"{_stopped_by(e)}; no cassette was written", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
+        view.close()
         _fail(e)
     view.summary(done.result)
     if done.problem or done.cassette is None:
@@ -432,6 +439,7 @@ def models(
 
 
 @app.command()
+@_traced
 def serve(
     paths: Annotated[
         list[str] | None,
@@ -459,9 +467,15 @@ def serve(
     profile: ProfileOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
+    ] = False,
 ) -> None:
-    """Serve scenarios: an OpenAI-compatible API (each scenario a model), a runs API, and a page at /."""
+    """Serve scenarios: an OpenAI-compatible API (each scenario a model), a runs API, and a page at /.
+
+    The in-process engine's own log (vLLM, torch) goes to serve-TIME.log in the --out folder."""
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
+    from .runtime._logs import library_log_file
     from .serve._app import bind, create_app, run_server
     from .serve._catalog import Catalog
     from .serve._config import ServeConfig
@@ -490,6 +504,7 @@ def serve(
     for problem in catalog.skipped:
         err.print(_safe(f"skipped: {problem}"), markup=False, highlight=False, soft_wrap=True)
     url = config.url(sock.getsockname()[1])
+    library_log_file(out_dir / f"serve-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
 
     def ready() -> None:
         names = ", ".join(catalog.names())

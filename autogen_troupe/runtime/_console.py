@@ -5,7 +5,8 @@ Everything shown comes from models, servers or the scenario: it reaches rich onl
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -25,6 +26,9 @@ from ._transcript import (
     ToolCall,
     ToolResult,
 )
+
+if TYPE_CHECKING:
+    from ..models._status import ModelStatus
 
 __all__ = ["ConsoleView"]
 
@@ -46,10 +50,53 @@ class ConsoleView:
         self._pending = ""
         self._progress: Any = None  # a rich Progress while a tool reports progress on a terminal
         self._bars: dict[tuple[str, str | None], Any] = {}
+        self._status: Any = None  # a rich Live line while a model prepares, loads or thinks (terminal)
+        self._status_line = _StatusLine("")
+        self._said: str | None = None
+
+    def status(self, item: ModelStatus) -> None:
+        """What a model is doing before it answers (RunOptions.on_status): on a terminal one line that
+        counts the seconds, gone once something else is shown; elsewhere a line per step (not per call).
+        What finished (`ready`) stays as a dim line."""
+        if self.quiet:
+            return
+        if item.phase == "ready":
+            self._end_status()
+            if item.message != self._said:  # several clients on one engine all hear it load
+                self.console.print(RichText(terminal_safe(item.message), style="dim"))
+            self._said = item.message
+            return
+        if not self.console.is_terminal:
+            if item.phase != "waiting" and item.message != self._said:
+                self.console.print(RichText(f"{terminal_safe(item.message)}…", style="dim"))
+                self._said = item.message
+            return
+        if self._streaming_from is not None or self._progress is not None:
+            return  # a line is half written, or progress bars are up: they say enough
+        self._status_line = _StatusLine(item.message, item.agent)
+        if self._status is None:
+            from rich.live import Live
+
+            self._status = Live(self._status_line, console=self.console, transient=True)
+            self._status.start(refresh=True)
+        else:
+            self._status.update(self._status_line, refresh=True)
+
+    def _end_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def close(self) -> None:
+        """Take down the live lines (status, progress bars), as the command ends however it ends."""
+        self._end_status()
+        self._end_progress()
 
     def __call__(self, item: Entry | Chunk) -> None:
         if self.quiet:
             return
+        if self._status is not None and _ends_status(item, self._status_line):
+            self._end_status()  # else it stays below what is printed (the task, a message of another)
         if isinstance(item, Chunk):
             if not self.show_chunks:
                 return
@@ -181,6 +228,7 @@ class ConsoleView:
 
     def summary(self, result: RunResult) -> None:
         """The closing panel: why the run stopped, messages, tokens, time and where the transcript is."""
+        self._end_status()
         self._end_progress()
         self._end_stream()
         why = {
@@ -212,3 +260,23 @@ def _shown(text: str) -> str:
 def _clip(text: str) -> str:
     text = _shown(text)
     return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + f" … ({len(text)} chars)"
+
+
+def _ends_status(item: Entry | Chunk, line: _StatusLine) -> bool:
+    """Whether the status line goes before `item` is shown: its agent's answer (the first token), a
+    streamed line or progress bars (which draw on the same lines), or a question for the person."""
+    if isinstance(item, (Chunk, McpEvent)) or item.source == line.agent:
+        return True
+    return isinstance(item, Event) and item.type == "UserInputRequestedEvent"
+
+
+class _StatusLine:
+    """A status with the seconds since it began, drawn afresh at each refresh of the live line."""
+
+    def __init__(self, message: str, agent: str | None = None) -> None:
+        self.message = message
+        self.agent = agent
+        self.since = time.monotonic()
+
+    def __rich__(self) -> RichText:
+        return RichText(f"{terminal_safe(self.message)}… {time.monotonic() - self.since:.0f} s", style="dim")

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from ..models._endpoints import Overrides
     from ..models._resolved import ResolvedModel
+    from ..models._status import ModelStatus
     from ..tools._mcp_client import Ask, McpNote
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
@@ -65,6 +66,9 @@ class RunOptions:
     # Who answers MCP servers' questions (the console prompt in `troupe run`); None: nobody, so servers
     # whose scenario policy is not `accept_defaults` get a decline.
     ask_mcp: Ask | None = None
+    # Hears what the models are doing before they answer (preparing, loading an engine, waiting for the
+    # first token): the console's status line, a server's events. Called on the run's event loop.
+    on_status: Callable[[ModelStatus], None] | None = None
 
 
 def resolve_agent_model(
@@ -126,6 +130,7 @@ async def open_team(
     from ..agents import assemble_team, limit_conditions
     from ..models._facts import ModelLimits, limits_of
     from ..models._registry import ClientPool
+    from ..models._status import status_to
     from ..tools import McpServerPool, load_python_tool
     from ..tools._mcp_client import NOTES
     from ._mcp import client_options, has_prompts, note_sinks, prompt_source, resolve_prompts
@@ -141,6 +146,7 @@ async def open_team(
     async with contextlib.AsyncExitStack() as stack:
         token = NOTES.set(notes)
         stack.callback(NOTES.reset, token)
+        stack.enter_context(status_to(options.on_status))
         observe = stack.enter_context(observing(options.env))  # spans, when telemetry is on
         pool: ClientSource = source if source is not None else ClientPool()
         if source is None:
@@ -150,7 +156,7 @@ async def open_team(
             spec = pool.spec_for(agent, functools.partial(resolve_agent_model, scenario, ref, options))
             if spec is not None:
                 specs[agent] = spec
-            client = guarded(observe.client(pool.get(spec, agent), spec, agent), errors)
+            client = guarded(observe.client(pool.get(spec, agent), spec, agent), errors, agent=agent)
             agent_clients[agent] = client
             return client
 

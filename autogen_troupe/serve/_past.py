@@ -50,11 +50,45 @@ def _first_and_last(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] |
     return first, (_json(lines[-1]) if lines else None)
 
 
-def _summary(path: Path, header: dict[str, Any] | None, result: dict[str, Any] | None) -> dict[str, Any]:
+def _tokens(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Tokens by agent, added up from the entries: the one count of a run's tokens (its total is what the
+    result record says, and what a run with no result yet has used so far)."""
+    tokens: dict[str, dict[str, int]] = {}
+    for e in entries:
+        u = e.get("usage") or {}
+        t = tokens.setdefault(
+            e.get("source", "?"), {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        )
+        t["prompt_tokens"] += int(u.get("prompt_tokens") or 0)
+        t["completion_tokens"] += int(u.get("completion_tokens") or 0)
+        t["total_tokens"] = t["prompt_tokens"] + t["completion_tokens"]
+    return {a: t for a, t in tokens.items() if t["total_tokens"]}
+
+
+def _first_text(entries: list[dict[str, Any]]) -> Any:
+    """The task, from the first message, when the result that names it is missing."""
+    return next((e.get("content") for e in entries if e.get("kind") == "text"), None)
+
+
+def _entries(path: Path) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in r.items() if k != "record"} for r in _records(path) if r.get("record") == "entry"
+    ]
+
+
+def _summary(
+    path: Path,
+    header: dict[str, Any] | None,
+    result: dict[str, Any] | None,
+    tokens: dict[str, dict[str, int]] | None = None,
+) -> dict[str, Any]:
+    """A past run as the API lists it; `tokens` (by agent) give the usage of a run with no result."""
     header = header or {}
     result = result if result is not None and result.get("record") == "result" else None
     started = _epoch(header.get("started_at")) or path.stat().st_mtime
     usage = (result or {}).get("usage") or {}
+    if result is None and tokens:  # still going elsewhere, or its process died: what it used so far
+        usage = {k: sum(t[k] for t in tokens.values()) for k in ("prompt_tokens", "completion_tokens")}
     prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
     out: dict[str, Any] = {
         "id": path.stem,
@@ -101,7 +135,16 @@ def list_past(
             continue
         if header is not None and header.get("run_id") in skip_run_ids:
             continue
-        out.append(_summary(path, header, last))
+        entries: list[dict[str, Any]] = []
+        if (last or {}).get("record") != "result":  # no total written: add up what it has (bounded)
+            try:
+                entries = _entries(path) if path.stat().st_size <= _MAX_BYTES else []
+            except OSError:
+                continue
+        summary = _summary(path, header, last, _tokens(entries))
+        if summary["task"] is None:
+            summary["task"] = _first_text(entries)
+        out.append(summary)
     return out[:limit]
 
 
@@ -130,21 +173,9 @@ def read_past(out_dir: Path, run_id: str) -> dict[str, Any] | None:
     header = records[0] if records and records[0].get("record") == "run" else None
     last = records[-1] if records else None
     entries = [{k: v for k, v in r.items() if k != "record"} for r in records if r.get("record") == "entry"]
-    tokens: dict[str, dict[str, int]] = {}
-    for e in entries:
-        u = e.get("usage") or {}
-        t = tokens.setdefault(
-            e.get("source", "?"), {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        )
-        t["prompt_tokens"] += int(u.get("prompt_tokens") or 0)
-        t["completion_tokens"] += int(u.get("completion_tokens") or 0)
-        t["total_tokens"] = t["prompt_tokens"] + t["completion_tokens"]
-    summary = _summary(path, header, last)
+    tokens = _tokens(entries)
+    summary = _summary(path, header, last, tokens)
     summary["messages"] = sum(1 for e in entries if e.get("kind") == "text")
     if summary["task"] is None:
-        summary["task"] = next((e.get("content") for e in entries if e.get("kind") == "text"), None)
-    return {
-        **summary,
-        "tokens_by_agent": {a: t for a, t in tokens.items() if t["total_tokens"]},
-        "entries": entries,
-    }
+        summary["task"] = _first_text(entries)
+    return {**summary, "tokens_by_agent": tokens, "entries": entries}

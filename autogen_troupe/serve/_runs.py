@@ -30,6 +30,7 @@ Status = Literal["running", "waiting", "done", "failed", "stopped"]
 MCP_ANSWER_S = 300.0  # how long an MCP server's question waits for the person before it is cancelled
 _QUEUE_MAX = 10_000  # events a watcher may fall behind by before it is dropped (it can reconnect)
 _CLOSE = {"event": "_close"}
+_PASSING = ("chunk", "model")  # events passed on to whoever watches now, not kept
 
 
 def usage_json(usage: Usage) -> dict[str, int]:
@@ -86,6 +87,7 @@ class ServedRun:
     pending: Pending | None = None
     tokens: dict[str, Usage] = field(default_factory=dict)
     ended_at: float | None = None
+    model_note: dict[str, Any] | None = None  # what a model is doing now, until it answers
     _started: float = field(default_factory=time.monotonic)
     _watchers: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
@@ -139,7 +141,7 @@ class ServedRun:
     def publish(self, event: str, data: dict[str, Any]) -> None:
         """Keep (unless it is a chunk) and pass on one event, secrets masked."""
         record: dict[str, Any] = {"event": event, "data": redact_data(data)}
-        if event != "chunk":
+        if event not in _PASSING:
             record["seq"] = len(self.events)
             self.events.append(record)
         for q in list(self._watchers):
@@ -150,6 +152,9 @@ class ServedRun:
 
     def on_event(self, item: Any) -> None:
         """The runner's `on_event`: each transcript entry (and streamed chunk) as it happens."""
+        note = self.model_note
+        if note is not None and note["agent"] in (None, item.source):
+            self.model_note = None  # the model answered (the task, passed on meanwhile, is not an answer)
         if isinstance(item, Chunk):
             self.publish(
                 "chunk", {"source": item.source, "content": item.content, "elapsed_s": item.elapsed_s}
@@ -158,6 +163,14 @@ class ServedRun:
         if item.usage is not None:
             self.tokens[item.source] = self.tokens.get(item.source, Usage()) + item.usage
         self.publish("entry", item.model_dump(mode="json"))
+
+    def on_model_status(self, status: Any) -> None:
+        """The runner's `on_status`: what a model is doing before it answers (loading the engine, waiting
+        for the first token), as a `model` event; passed on, not kept, but the latest is given to a
+        watcher that comes meanwhile (a page opened while the engine loads)."""
+        data = {"phase": status.phase, "message": status.message, "agent": status.agent}
+        self.model_note = None if status.phase == "ready" else redact_data(data)
+        self.publish("model", data)
 
     def end(self, status: Status, *, result: RunResult | None = None, error: str | None = None) -> None:
         self.status, self.result, self.error = status, result, error
@@ -201,6 +214,8 @@ class ServedRun:
                 if record["seq"] > last:
                     last = record["seq"]
                     yield record
+            if self.model_note is not None and not self.done:
+                yield {"event": "model", "data": self.model_note}
             while not (self.done and q.empty()):
                 record = await q.get()
                 if record is _CLOSE:
@@ -321,6 +336,7 @@ class RunManager:
             run_id=run.id,
             ask_human=run.ask,
             ask_mcp=run.ask_mcp,
+            on_status=run.on_model_status,
         )
         self.runs[run.id] = run
         self._forget_old()
