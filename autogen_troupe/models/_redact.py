@@ -351,9 +351,14 @@ def secrets_in_argv(argv: Sequence[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- masking text as it streams
 
-_CONTEXT_CHARS = 512
-"""How much of a line's text before a piece its masking sees: enough for every rule's look-behind (one
-character) to see what the whole line would show it."""
+_CONTEXT_CHARS = 256
+"""How much of a line's text before a piece its masking sees at least: from an earlier cut (where no
+match crosses, so the line masks there as it would whole) this far back or more; the whole line would
+cost its length at every piece."""
+_LONG_HOLD = 256
+_NEUTRAL = re.compile(r"[^\w.+-]")
+"""A character no rule's look-behind (nor `\\b`) tells from the start of the text, masked or not: a
+context may start after one."""
 
 
 def _value_cut(text: str, secrets: frozenset[str], pattern: re.Pattern[str] | None) -> int:
@@ -371,31 +376,64 @@ def _value_cut(text: str, secrets: frozenset[str], pattern: re.Pattern[str] | No
     return cut
 
 
-def _shape_cut(line: str, start: int) -> int:
+def _spans(text: str, mask: str) -> list[tuple[int, int]]:
+    """Every match of every rule as `_mask_shapes` meets them, each rule on the text the ones before it
+    left (masks in place), as spans of `text` itself."""
+    spans: list[tuple[int, int]] = []
+    begins, ends = list(range(len(text))), list(range(1, len(text) + 1))  # where each character came from
+    for rule in _RULES:
+        if rule.regex.search(text) is None:
+            continue
+        out: list[str] = []
+        new_begins: list[int] = []
+        new_ends: list[int] = []
+        last = 0
+        for m in rule.regex.finditer(text):
+            if m.end() > m.start():
+                spans.append((begins[m.start()], ends[m.end() - 1]))
+            if not rule._is_secret(m):
+                continue
+            start, end = m.span("value")
+            value = m["value"]
+            q = value[0] if _unquote(value) != value else ""
+            shown = f"{q}{mask}{q}"
+            out.append(text[last:start] + shown)
+            new_begins += begins[last:start] + [begins[start]] * len(shown)
+            new_ends += ends[last:start] + [ends[end - 1]] * len(shown)
+            last = end
+        out.append(text[last:])
+        text = "".join(out)
+        begins, ends = new_begins + begins[last:], new_ends + ends[last:]
+    return spans
+
+
+def _shape_cut(line: str, start: int, from_: int, mask: str) -> int:
     """Where the tail of `line` (from `start` on) that could still become part of a shaped secret starts:
     the first position from which some rule could match text that runs on past the end (a name waiting
-    for its `=`, `Bearer ` waiting for its token, an open quote); never inside a whole match."""
+    for its `=`, `Bearer ` waiting for its token, an open quote); never inside a whole match, as the rules
+    meet them in turn (from `from_`, an earlier cut)."""
     cut = len(line)
     for pos in range(start, len(line)):
         if any(rule.partial.fullmatch(line, pos, partial=True) for rule in _RULES):
             cut = pos
             break
+    if cut == start:
+        return cut
+    spans = [(a + from_, b + from_) for a, b in _spans(line[from_:], mask)]
     moved = True
     while moved:
-        moved = False
-        for rule in _RULES:
-            for m in rule.regex.finditer(line, start):
-                if m.start() < cut < m.end():
-                    cut, moved = m.start(), True
+        crossing = [a for a, b in spans if a < cut < b]
+        moved = bool(crossing)
+        if crossing:
+            cut = max(start, min(crossing))
     return cut
 
 
-def _mask_piece(line: str, start: int, end: int, mask: str) -> str:
-    """`line[start:end]` masked by shape as it is inside the whole line (its text before `start` seen
-    for context; nothing matched crosses `start` or `end`)."""
+def _mask_piece(line: str, start: int, end: int, mask: str, from_: int = 0) -> str:
+    """`line[start:end]` masked by shape as it is inside the whole line, its text from `from_` (an earlier
+    cut) seen for context; nothing matched crosses `from_`, `start` or `end`."""
     if start == end:
         return ""
-    from_ = max(0, start - _CONTEXT_CHARS)
     before = _mask_shapes(line[from_:start], mask)
     both = _mask_shapes(line[from_:end], mask)
     return both[len(before) :] if both.startswith(before) else _mask_shapes(line[start:end], mask)
@@ -416,6 +454,8 @@ class StreamRedactor:
         self._raw = ""  # not yet masked by value
         self._line = ""  # the current line, masked by value
         self._sent = 0  # how much of `_line` has been let out
+        self._look_at = 0  # a long tail held whole: look again once the line is this long
+        self._cuts = [0]  # where earlier pieces of the line were cut: contexts start there
 
     def feed(self, piece: str) -> str:
         """What of the text so far can be let out now, masked."""
@@ -439,11 +479,41 @@ class StreamRedactor:
         for part in re.split(r"(?<=\n)", text):  # only "\n": every rule stops there, not at "\r"
             self._line += part
             if self._line.endswith("\n"):  # a whole line: no rule matches across a line's end
-                out.append(_mask_piece(self._line, self._sent, len(self._line), self._mask))
-                self._line, self._sent = "", 0
-        cut = len(self._line) if final else _shape_cut(self._line, self._sent)
-        out.append(_mask_piece(self._line, self._sent, cut, self._mask))
-        self._sent = cut
+                out.append(self._piece(len(self._line)))
+                self._next_line()
         if final:
-            self._line, self._sent = "", 0
+            cut = len(self._line)
+        elif len(self._line) < self._look_at:
+            cut = self._sent
+        else:
+            cut = _shape_cut(self._line, self._sent, self._context(), self._mask)
+            held = len(self._line) - cut
+            # A tail held whole (a `Cookie:` line, an open quote) is looked at again when it has doubled:
+            # each look reads all of it, and looking at every piece would cost its length squared.
+            self._look_at = len(self._line) + held if cut == self._sent and held > _LONG_HOLD else 0
+        out.append(self._piece(cut))
+        if final:
+            self._next_line()
         return "".join(out)
+
+    def _piece(self, cut: int) -> str:
+        """The line from what was let out to `cut`, masked, with an earlier cut's context."""
+        if cut == self._sent:
+            return ""
+        from_ = self._context()
+        self._cuts = [c for c in self._cuts if c >= from_] + [cut]
+        shown = _mask_piece(self._line, self._sent, cut, self._mask, from_)
+        self._sent = cut
+        return shown
+
+    def _context(self) -> int:
+        """Where the context of the next piece starts: the latest earlier cut `_CONTEXT_CHARS` back or
+        more that follows a neutral character (or the line's start)."""
+        line, sent = self._line, self._sent
+        back = [
+            c for c in self._cuts if c <= sent - _CONTEXT_CHARS and (c == 0 or _NEUTRAL.match(line, c - 1))
+        ]
+        return back[-1] if back else 0
+
+    def _next_line(self) -> None:
+        self._line, self._sent, self._look_at, self._cuts = "", 0, 0, [0]
