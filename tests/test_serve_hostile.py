@@ -38,7 +38,10 @@ def _joined(text: str, cuts: list[int]) -> str:
     return "".join(stream.feed(text[a:b]) for a, b in itertools.pairwise(bounds)) + stream.end()
 
 
-_WORDS = [*"abc xyz-=:;'\",._/@\n", "token", "Bearer ", "--", "sk-", "Cookie: "]
+_WORDS = [
+    *"abc xyz-=:;'\",._/@\n\r\t{}[]()<>$*?#&\\",
+    *("token", "Bearer ", "--", "sk-", "Cookie: ", "https://", "user:pw@", "?sig=", "api_key", "${A}"),
+]
 _PROSE = st.lists(st.sampled_from(_WORDS), max_size=20).map("".join)
 
 

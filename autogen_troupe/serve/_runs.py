@@ -98,6 +98,7 @@ class ServedRun:
     _ended: asyncio.Event = field(default_factory=asyncio.Event)
     _one_question: asyncio.Lock = field(default_factory=asyncio.Lock)  # servers' questions wait their turn
     _streams: dict[str, StreamRedactor] = field(default_factory=dict)  # a speaker's text being streamed
+    _stream_at: dict[str, float | None] = field(default_factory=dict)  # ...and its last chunk's time
 
     # ------------------------------------------------------------------ what it shows
 
@@ -160,6 +161,7 @@ class ServedRun:
         """The runner's `on_event`: each transcript entry (and streamed chunk) as it happens."""
         if isinstance(item, Chunk):
             stream = self._streams.setdefault(item.source, StreamRedactor())
+            self._stream_at[item.source] = item.elapsed_s
             self._chunk(item.source, stream.feed(item.content), item.elapsed_s)
             return
         self._end_stream(getattr(item, "source", None))
@@ -176,7 +178,7 @@ class ServedRun:
         for name in [source] if source is not None else list(self._streams):
             stream = self._streams.pop(name, None)
             if stream is not None:
-                self._chunk(name, stream.end(), None)
+                self._chunk(name, stream.end(), self._stream_at.pop(name, None))
 
     def end(self, status: Status, *, result: RunResult | None = None, error: str | None = None) -> None:
         """The run ended: clients are told one paragraph of `error`; its whole text (a traceback from
