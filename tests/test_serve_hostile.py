@@ -66,6 +66,31 @@ def test_text_without_secrets_streams_through_with_a_short_hold() -> None:
     assert sent + len(stream.end()) == len(prose) and longest <= 12
 
 
+def test_the_terminal_view_masks_a_secret_cut_across_chunks_of_a_long_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`troupe run`'s console forwards chunks too: a line longer than it used to hold whole (512
+    characters) was let out up to its last space, `Bearer ` on one side and the token on the other."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from autogen_troupe.runtime._console import ConsoleView
+    from autogen_troupe.runtime._transcript import Chunk, Text
+
+    monkeypatch.setenv("MY_ENDPOINT_KEY", KEY)
+    said = "x" * 500 + f" {BEARER} and the key {KEY} again."
+    out = StringIO()
+    view = ConsoleView(Console(file=out, width=200, color_system=None))
+    cuts = [0, said.index("tok3n"), *range(said.index("tok3n") + 3, len(said), 3)]
+    for a, b in itertools.pairwise([*sorted(set(cuts)), len(said)]):
+        view(Chunk(source="echoer", content=said[a:b], elapsed_s=0.1))
+    view(Text(source="echoer", content=said, elapsed_s=0.2))
+    shown = out.getvalue()
+    assert KEY not in shown and "tok3n.XYZ_0123456789" not in shown
+    assert redact_text(said) in shown
+
+
 def _chunk(content: str) -> dict[str, Any]:
     return {
         "id": "c",
