@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.text import Text as RichText
 
 from .._text import terminal_safe
-from ..models._redact import redact_text
+from ..models._redact import StreamRedactor, redact_text
 from ._transcript import (
     Chunk,
     Entry,
@@ -33,13 +33,12 @@ if TYPE_CHECKING:
 __all__ = ["ConsoleView"]
 
 _PREVIEW_CHARS = 2000
-_HOLD_CHARS = 512  # a streamed line longer than this is shown up to its last space before it ends
 
 
 class ConsoleView:
     """Renders transcript entries to a rich Console, every text redacted.
 
-    Streamed chunks are shown a line at a time, so a secret split across chunks is still masked.
+    Streamed chunks go through a `StreamRedactor`, so a secret split across chunks is still masked.
     """
 
     def __init__(self, console: Console, *, quiet: bool = False, show_chunks: bool = True) -> None:
@@ -48,6 +47,7 @@ class ConsoleView:
         self.show_chunks = show_chunks
         self._streaming_from: str | None = None
         self._pending = ""
+        self._stream = StreamRedactor()
         self._progress: Any = None  # a rich Progress while a tool reports progress on a terminal
         self._bars: dict[tuple[str, str | None], Any] = {}
         self._status: Any = None  # a rich Live line while a model prepares, loads or thinks (terminal)
@@ -104,6 +104,7 @@ class ConsoleView:
                 self._end_stream()
                 self._header(item.source, "streaming", item.elapsed_s, None)
                 self._streaming_from = item.source
+                self._stream = StreamRedactor()
             self._pending += item.content
             self._flush_stream(final=False)
             return
@@ -209,16 +210,10 @@ class ConsoleView:
         self.console.print(RichText(f"{tokens}{entry.elapsed_s:.1f}s", style="dim"))
 
     def _flush_stream(self, *, final: bool) -> None:
-        text = self._pending
-        if not final:
-            cut = text.rfind("\n") + 1
-            if not cut and len(text) > _HOLD_CHARS:
-                cut = text.rfind(" ") + 1 or len(text)
-            text, self._pending = text[:cut], text[cut:]
-        else:
-            self._pending = ""
+        text = self._stream.feed(self._pending) + (self._stream.end() if final else "")
+        self._pending = ""
         if text:
-            self.console.out(_shown(text), end="", highlight=False)
+            self.console.out(terminal_safe(text), end="", highlight=False)  # masked by the StreamRedactor
 
     def _end_stream(self) -> None:
         if self._streaming_from is not None:

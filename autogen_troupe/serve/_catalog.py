@@ -18,6 +18,7 @@ from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, read_text
 from ..scenario._loader import bundled_dir, iter_scenario_files, load_scenario, resolve_scenario_path
 from ..scenario._schema import Scenario
 from ..scenario._template import task_placeholders
+from ._source import masked_source
 
 __all__ = ["Catalog", "Offered", "default_paths"]
 
@@ -59,7 +60,8 @@ class Offered:
     def source(self) -> str:
         """The file's text as the page shows it, secrets masked (a literal key in a header, say)."""
         try:
-            return redact_text(read_text(self.path, limit=SCENARIO_MAX_BYTES, what="scenario"))
+            text = read_text(self.path, limit=SCENARIO_MAX_BYTES, what="scenario")
+            return masked_source(text, self.path.name)
         except FileProblem as e:
             return f"# cannot read {self.path.name}: {e.message}"
 
