@@ -152,7 +152,7 @@ def run(
     for w in done.warnings:
         err.print(_safe(f"warning: {w}"), markup=False)
     if as_json:
-        from .models._redact import redact_data
+        from ._redact import redact_data
 
         typer.echo(json.dumps(redact_data(done.result.model_dump(mode="json")), indent=2, ensure_ascii=False))
     else:

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from served import Served, sse
 
-from autogen_troupe.models._redact import StreamRedactor, redact_text, remember_secrets
+from autogen_troupe._redact import StreamRedactor, redact_text, remember_secrets
 
 ECHO = "name: echo\ntask: hi\nteam: {kind: single, agents: [{name: echoer}]}\n"
 KEY = "sk-live-0123456789abcdefLEAK"  # an endpoint key, known to the server through its environment

@@ -10,8 +10,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .._redact import redact_text
 from .._text import safe_text
-from ..models._redact import redact_text
 from ._compare import Comparison, Diff
 from ._evaluate import EvalResult
 from ._results import RunRecord

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text as RichText
 
+from .._redact import StreamRedactor, redact_text
 from .._text import terminal_safe
-from ..models._redact import StreamRedactor, redact_text
 from ._transcript import (
     Chunk,
     Entry,

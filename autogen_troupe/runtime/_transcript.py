@@ -12,7 +12,7 @@ from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field
 
-from ..models._redact import redact_data
+from .._redact import redact_data
 from ..scenario._base import Frozen
 
 __all__ = [

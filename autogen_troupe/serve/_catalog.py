@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._redact import redact_data, redact_text
 from ..errors import Issue, ScenarioError
-from ..models._redact import redact_data, redact_text
 from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, read_text
 from ..scenario._loader import bundled_dir, iter_scenario_files, load_scenario, resolve_scenario_path
 from ..scenario._schema import Scenario

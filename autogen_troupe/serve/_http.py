@@ -14,8 +14,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from .._redact import redact_text
 from .._text import bad_text_path
-from ..models._redact import redact_text
 
 __all__ = [
     "MAX_JSON_DEPTH",

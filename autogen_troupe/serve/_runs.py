@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._redact import StreamRedactor, redact_data, redact_text
 from .._text import terminal_safe
 from ..errors import TroupeError
-from ..models._redact import StreamRedactor, redact_data, redact_text
 from ..runtime._transcript import Chunk, RunResult, Usage
 from ._catalog import Catalog
 from ._config import ServeConfig

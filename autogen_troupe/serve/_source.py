@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import yaml
 
-from ..models._redact import MASK, is_secret_name, redact_text
+from .._redact import MASK, is_secret_name, redact_text
 from ..scenario._files import FileProblem, compose_yaml
 
 __all__ = ["masked_source"]
