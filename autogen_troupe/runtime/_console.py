@@ -16,6 +16,7 @@ from ._transcript import (
     Event,
     Handoff,
     McpEvent,
+    Route,
     RunResult,
     Text,
     Thought,
@@ -89,6 +90,9 @@ class ConsoleView:
         elif isinstance(item, Handoff):
             self._header(item.source, f"handoff → {item.target}", item.elapsed_s, item)
             self.console.print(RichText(_clip(item.content)))
+        elif isinstance(item, Route):
+            why = "; ".join(f"from {h.from_node}, edge {h.edge}: {h.why}" for h in item.via) or "entry"
+            self.console.print(RichText(_clip(f"→ {item.node} ({why})"), style="dim"))
         elif isinstance(item, Event):
             if item.type == "UserInputRequestedEvent":
                 return  # the question itself is asked by whoever answers it (ConsoleAsk)
