@@ -32,6 +32,7 @@ from ._cli_common import (
     out,
 )
 from ._cli_eval import eval_app
+from ._cli_graph import graph
 from ._cli_mcp import mcp_app
 from .errors import ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
@@ -47,6 +48,7 @@ app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 app.add_typer(mcp_app, name="mcp")
+app.command("graph")(graph)
 
 
 @app.command()
