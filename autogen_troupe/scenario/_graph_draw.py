@@ -7,6 +7,7 @@ Mermaid, control characters made visible for the terminal.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .._text import terminal_safe
 from ._graph import (
@@ -23,7 +24,7 @@ from ._graph import (
 )
 from ._schema import Team
 
-__all__ = ["describe", "mermaid", "outline"]
+__all__ = ["describe", "edge_label", "graph_data", "mermaid", "outline"]
 
 
 def describe(cond: Condition) -> str:
@@ -45,7 +46,8 @@ def describe(cond: Condition) -> str:
     return "all (" + " & ".join(describe(c) for c in cond.all) + ")"
 
 
-def _edge_label(team: Team, i: int) -> str | None:
+def edge_label(team: Team, i: int) -> str | None:
+    """Edge `i`'s condition in words, `otherwise` for a default branch beside conditions, else None."""
     e = team.edges[i]
     if e.when is not None:
         return describe(e.when)
@@ -69,6 +71,18 @@ def _mermaid_text(text: str) -> str:
     return "".join(table.get(ch, ch) for ch in terminal_safe(text))
 
 
+def graph_data(team: Team) -> dict[str, Any]:
+    """The graph as plain JSON for the page to draw: entry nodes, nodes' settings, edges with labels."""
+    names = [a.name for a in team.agents]
+    return {
+        "entry": entry_nodes(names, team.edges, team.entry),
+        "nodes": [{"name": n, "notes": _node_notes(team, n)} for n in names],
+        "edges": [
+            {"from": e.from_, "to": e.to, "label": edge_label(team, i)} for i, e in enumerate(team.edges)
+        ],
+    }
+
+
 def mermaid(team: Team) -> str:
     """The graph as a Mermaid flowchart."""
     names = [a.name for a in team.agents]
@@ -79,7 +93,7 @@ def mermaid(team: Team) -> str:
         lines.append(f'  n_{n}["{label}"]')  # ids prefixed: `end` and the like are Mermaid words
     lines += [f"  __start__ --> n_{n}" for n in entry_nodes(names, team.edges, team.entry)]
     for i, e in enumerate(team.edges):
-        said = _edge_label(team, i)
+        said = edge_label(team, i)
         arrow = f'-- "{_mermaid_text(said)}" -->' if said else "-->"
         lines.append(f"  n_{e.from_} {arrow} n_{e.to}")
     return "\n".join(lines) + "\n"
@@ -95,7 +109,7 @@ def outline(team: Team, name: str = "") -> str:
         lines.append(f"  {n}" + (f"  [{'; '.join(notes)}]" if notes else ""))
         out = [(i, e) for i, e in enumerate(team.edges) if e.from_ == n]
         for i, e in out:
-            label = _edge_label(team, i)
+            label = edge_label(team, i)
             shown = terminal_safe(label or "").replace("\n", "\\n")
             lines.append(
                 f"    -> {e.to}" + (f"  when {shown}" if e.when else f"  ({shown})" if label else "")
