@@ -338,3 +338,34 @@ async def test_a_cyclic_graph_saved_mid_run_resumes_where_it_stopped(tmp_path: P
     # count is not reset after a load, #7043)
     assert said(rest) == ["guide", "coach", "reviewer", *ROUND, "summary"]
     assert rest.stop_reason == "The graph is done: no agent is left to run."
+
+
+async def test_a_person_in_the_graph_sends_the_plan_back_until_they_approve(tmp_path: Path) -> None:
+    # AutoGen #6643: its GraphFlow stopped after the first node with a UserProxyAgent in the graph
+    text = """\
+    name: kyoto
+    task: Plan a day in Kyoto.
+    team:
+      kind: graph
+      agents:
+        - {name: planner, system_message: Plan.}
+        - {name: traveller, kind: user}
+        - {name: summary, system_message: Sum up.}
+      entry: [planner]
+      edges:
+        - {from: planner, to: traveller}
+        - {from: traveller, to: planner, when: {not: {mentions: APPROVE}}}
+        - {from: traveller, to: summary}
+    """
+    answers = ["More temples, please.", "APPROVE"]
+
+    async def ask(question: Any) -> str:
+        return answers.pop(0)
+
+    sc = load_scenario(write(tmp_path, text))
+    clients = ScriptedClient(
+        {"planner": ["Kinkaku-ji.", "Kinkaku-ji, Ryoan-ji."], "summary": ["Two temples."]}
+    )
+    result = await run_scenario(sc, clients=clients, options=RunOptions(out_dir=tmp_path, ask_human=ask))
+    assert result.path == ("planner", "traveller", "planner", "traveller", "summary")
+    assert result.final_message == "Two temples."

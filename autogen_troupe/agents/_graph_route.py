@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..scenario._graph import (
-    AllWhen,
     AnyWhen,
     Condition,
     GraphNode,
@@ -88,11 +87,11 @@ def holds(cond: Condition, turn: Turn) -> tuple[bool, str]:
     if isinstance(cond, NotWhen):
         ok, why = holds(cond.not_, turn)
         return not ok, why
-    parts = [holds(c, turn) for c in (cond.any if isinstance(cond, AnyWhen) else cond.all)]
     if isinstance(cond, AnyWhen):
+        parts = [holds(c, turn) for c in cond.any]
         ok = any(p for p, _ in parts)
         return ok, " or ".join(w for p, w in parts if p == ok)
-    assert isinstance(cond, AllWhen)
+    parts = [holds(c, turn) for c in cond.all]
     ok = all(p for p, _ in parts)
     return ok, " and ".join(w for p, w in parts if p == ok)
 
