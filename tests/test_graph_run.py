@@ -369,3 +369,25 @@ async def test_a_person_in_the_graph_sends_the_plan_back_until_they_approve(tmp_
     result = await run_scenario(sc, clients=clients, options=RunOptions(out_dir=tmp_path, ask_human=ask))
     assert result.path == ("planner", "traveller", "planner", "traveller", "summary")
     assert result.final_message == "Two temples."
+
+
+def test_nodes_streaming_side_by_side_show_one_stream_and_the_other_whole() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from autogen_troupe.runtime._console import ConsoleView
+    from autogen_troupe.runtime._transcript import Chunk, Text
+
+    buf = StringIO()
+    view = ConsoleView(Console(file=buf, width=100, force_terminal=False))
+    pieces = [("guide", "Add "), ("coach", "Learn "), ("guide", "Bhaktapur."), ("coach", "namaste.")]
+    for i, (who, piece) in enumerate(pieces):
+        view(Chunk(source=who, content=piece, elapsed_s=i))
+    view(Text(source="guide", content="Add Bhaktapur.", elapsed_s=5))
+    view(Chunk(source="coach", content=" More.", elapsed_s=6))
+    view(Text(source="coach", content="Learn namaste. More.", elapsed_s=7))
+    shown = buf.getvalue()
+    assert shown.count("(streaming)") == 1 and "guide (streaming)" in shown
+    assert "Add Bhaktapur." in shown and "Learn " not in shown.split("coach (TextMessage)")[0]
+    assert shown.count("Learn namaste. More.") == 1

@@ -41,6 +41,7 @@ class ConsoleView:
         self.quiet = quiet
         self.show_chunks = show_chunks
         self._streaming_from: str | None = None
+        self._held: set[str] = set()  # agents streaming beside the one shown: shown whole when done
         self._pending = ""
         self._progress: Any = None  # a rich Progress while a tool reports progress on a terminal
         self._bars: dict[tuple[str, str | None], Any] = {}
@@ -49,7 +50,10 @@ class ConsoleView:
         if self.quiet:
             return
         if isinstance(item, Chunk):
-            if not self.show_chunks:
+            if not self.show_chunks or item.source in self._held:
+                return
+            if self._streaming_from is not None and self._streaming_from != item.source:
+                self._held.add(item.source)  # nodes of a graph team run side by side: one stream at a time
                 return
             if self._streaming_from != item.source:
                 self._end_stream()
@@ -64,6 +68,8 @@ class ConsoleView:
             return
         self._end_progress()
         streamed = self._streaming_from == item.source and isinstance(item, Text)
+        if isinstance(item, Text):
+            self._held.discard(item.source)
         self._end_stream()
         if isinstance(item, Text):
             if streamed:
