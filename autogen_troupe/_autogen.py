@@ -67,6 +67,22 @@ PRIVATE_NAMES: dict[str, PrivateName] = {
         "GraphFlow._create_group_chat_manager_factory",
         "agents/_graph_flow.py: where the graph team makes its manager",
     ),
+    "ChatAgentContainer": PrivateName(
+        "autogen_agentchat.teams._group_chat._chat_agent_container",
+        "ChatAgentContainer",
+        "agents/_graph_flow.py: a graph node's container, subclassed to hand its agent the messages of "
+        "nodes that ran side by side in node order, not in the order they happened to finish",
+    ),
+    "GroupChatRequestPublish": PrivateName(
+        "autogen_agentchat.teams._group_chat._events",
+        "GroupChatRequestPublish",
+        "agents/_graph_flow.py: the request the subclassed container handles",
+    ),
+    "GraphFlow._create_participant_factory": PrivateName(
+        "autogen_agentchat.teams",
+        "GraphFlow._create_participant_factory",
+        "agents/_graph_flow.py: where the graph team makes its nodes' containers",
+    ),
     "BaseGroupChatManager": PrivateName(
         "autogen_agentchat.teams._group_chat._base_group_chat_manager",
         "BaseGroupChatManager",

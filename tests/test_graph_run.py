@@ -288,12 +288,20 @@ async def test_expect_path_exact_and_subsequence(srv: FakeOpenAI, tmp_path: Path
 
 
 async def test_a_recorded_graph_run_replays_the_same_path_offline(srv: FakeOpenAI, tmp_path: Path) -> None:
-    srv.responder = by_system(answers(["DISAPPROVE", "APPROVE"]))
+    script = answers(["DISAPPROVE", "APPROVE"])
+    # the guide finishes after the coach when recording; the replay answers both at once
+    script["Comment as a local guide."] = [Reply(text="Add Bhaktapur.", delay_s=1.0), "Add Patan."]
+    srv.responder = by_system(script)
     path = write(tmp_path, REVIEW.format(url=srv.base_url), "review.yaml")
     rec = await record_scenario(
         load_scenario(path), cassette=cassette_path_for(path), options=RunOptions(out_dir=tmp_path / "runs")
     )
     assert rec.result.ok, rec.result.error
+    said = [m.source for m in rec.result.messages]
+    assert said[2:4] == ["coach", "guide"]
+    # yet the reviewer read them in node order, so the replay (strict) asks it the same
+    review = next(r for r in srv.chat_requests if r.system == "Review it.")
+    assert [m.get("name") for m in review.json["messages"][-2:]] == ["guide", "coach"]
     srv.reset()  # the endpoint forgets everything: the replay must not need it
     out = await replay_scenario(load_scenario(path), cassette_path_for(path))
     assert out.result.path == rec.result.path == (*ROUND, *ROUND, "summary")

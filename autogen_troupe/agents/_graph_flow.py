@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from autogen_agentchat.base import ChatAgent, TerminationCondition
+from autogen_agentchat.base import Team as AutogenTeam
 from autogen_agentchat.messages import (
     BaseAgentEvent,
     BaseChatMessage,
@@ -21,6 +22,7 @@ from autogen_agentchat.messages import (
     ToolCallExecutionEvent,
 )
 from autogen_agentchat.teams import DiGraph, DiGraphEdge, DiGraphNode, GraphFlow
+from autogen_core import MessageContext, event
 
 from .._autogen import private
 from ..scenario._schema import Team
@@ -28,9 +30,13 @@ from ._graph_route import Router, Turn, holds
 
 if TYPE_CHECKING:  # for the type checker only; at run time through _autogen.py, which says why
     from autogen_agentchat.teams._group_chat._base_group_chat_manager import BaseGroupChatManager
+    from autogen_agentchat.teams._group_chat._chat_agent_container import ChatAgentContainer
+    from autogen_agentchat.teams._group_chat._events import GroupChatRequestPublish
     from autogen_agentchat.teams._group_chat._graph._digraph_group_chat import GraphFlowManager
 else:
     BaseGroupChatManager = private("BaseGroupChatManager")
+    ChatAgentContainer = private("ChatAgentContainer")
+    GroupChatRequestPublish = private("GroupChatRequestPublish")  # named in a handler's type hints
     GraphFlowManager = private("GraphFlowManager")
 
 __all__ = ["GRAPH_DONE", "GraphRouteEvent", "TroupeGraphFlow"]
@@ -89,12 +95,41 @@ def _turn(messages: Sequence[BaseAgentEvent | BaseChatMessage], last: BaseChatMe
     return Turn(last.source, last.to_model_text(), failed)
 
 
+class _Steps:
+    """Which step each finished turn belongs to, so every node reads a step's messages in node order."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.step = 0
+        self.of: dict[str, int] = {}  # message id -> the step its turn ran in
+        self.order = {n: i for i, n in enumerate(names)}
+
+    def key(self, m: BaseChatMessage) -> tuple[int, int]:
+        return self.of.get(m.id, -1), self.order.get(m.source, -1)
+
+
+class _Node(ChatAgentContainer):
+    """A node's container: nodes of one step finish in any order (a model's speed, a machine's load), but
+    the messages its agent reads are put in step and node order first, so a recorded run replays."""
+
+    def __init__(self, steps: _Steps, *args: Any) -> None:
+        super().__init__(*args)
+        self._steps = steps
+
+    @event
+    async def handle_request(  # type: ignore[override]  # the same handler, on a subclass
+        self, message: GroupChatRequestPublish, ctx: MessageContext
+    ) -> None:
+        self._message_buffer.sort(key=self._steps.key)  # stable: a step's own order kept otherwise
+        await ChatAgentContainer.handle_request(self, message, ctx)
+
+
 class _Manager(GraphFlowManager):
     """GraphFlow's manager with our router deciding who runs next."""
 
-    def __init__(self, *, router: Router, **kwargs: Any) -> None:
+    def __init__(self, *, router: Router, steps: _Steps, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._router = router
+        self._steps = steps
         self._step: list[BaseAgentEvent | BaseChatMessage] = []  # every turn since the last check
 
     def _take_step(
@@ -108,10 +143,12 @@ class _Manager(GraphFlowManager):
         self._step.extend(messages)
         last = messages[-1] if messages else None
         if isinstance(last, BaseChatMessage) and last.source in self._router.names:
+            self._steps.of[last.id] = self._steps.step
             self._router.after(_turn(messages, last))
 
     async def select_speaker(self, thread: Sequence[BaseAgentEvent | BaseChatMessage]) -> list[str]:
         started = self._router.take()
+        self._steps.step += 1
         for node, hops in started:
             said = "; ".join(f"{h.from_node} → {node} (edge {h.edge}: {h.why})" for h in hops)
             await self._output_message_queue.put(
@@ -164,6 +201,7 @@ class TroupeGraphFlow(GraphFlow):
         max_turns: int | None = None,
     ) -> None:
         self._team = team
+        self._steps = _Steps([a.name for a in team.agents])
         super().__init__(
             participants,
             _digraph(team),
@@ -188,6 +226,7 @@ class TroupeGraphFlow(GraphFlow):
         def factory() -> GraphFlowManager:
             return _Manager(
                 router=Router(self._team),
+                steps=self._steps,
                 name=name,
                 group_topic_type=group_topic_type,
                 output_topic_type=output_topic_type,
@@ -200,5 +239,17 @@ class TroupeGraphFlow(GraphFlow):
                 message_factory=message_factory,
                 graph=self._graph,
             )
+
+        return factory
+
+    def _create_participant_factory(
+        self,
+        parent_topic_type: str,
+        output_topic_type: str,
+        agent: ChatAgent | AutogenTeam,
+        message_factory: MessageFactory,
+    ) -> Callable[[], ChatAgentContainer]:
+        def factory() -> ChatAgentContainer:
+            return _Node(self._steps, parent_topic_type, output_topic_type, agent, message_factory)
 
         return factory

@@ -128,7 +128,7 @@ class Router:
         for n in started:
             self.visits[n] = self.visits.get(n, 0) + 1
             self.fired.pop(n, None)
-        return [(n, self.hops.pop(n, [])) for n in started]
+        return [(n, sorted(self.hops.pop(n, []), key=lambda h: h.edge)) for n in started]
 
     def after(self, turn: Turn) -> None:
         """Fire the out-edges of the node that just finished: every conditional edge that holds, else its
