@@ -36,6 +36,7 @@ from ._cli_common import (
     out,
 )
 from ._cli_eval import eval_app
+from ._cli_graph import graph
 from ._cli_mcp import mcp_app
 from ._text import safe_text
 from .errors import ScenarioError, TroupeError
@@ -52,6 +53,7 @@ app = App(
 )
 app.add_typer(eval_app, name="eval")
 app.add_typer(mcp_app, name="mcp")
+app.command("graph")(graph)
 
 
 def _print_version(value: bool) -> None:

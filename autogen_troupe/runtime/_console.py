@@ -20,6 +20,7 @@ from ._transcript import (
     Event,
     Handoff,
     McpEvent,
+    Route,
     RunResult,
     Text,
     Thought,
@@ -46,6 +47,7 @@ class ConsoleView:
         self.quiet = quiet
         self.show_chunks = show_chunks
         self._streaming_from: str | None = None
+        self._held: set[str] = set()  # agents streaming beside the one shown: shown whole when done
         self._pending = ""
         self._stream = StreamRedactor()
         self._progress: Any = None  # a rich Progress while a tool reports progress on a terminal
@@ -98,7 +100,10 @@ class ConsoleView:
         if self._status is not None and _ends_status(item, self._status_line):
             self._end_status()  # else it stays below what is printed (the task, a message of another)
         if isinstance(item, Chunk):
-            if not self.show_chunks:
+            if not self.show_chunks or item.source in self._held:
+                return
+            if self._streaming_from is not None and self._streaming_from != item.source:
+                self._held.add(item.source)  # nodes of a graph team run side by side: one stream at a time
                 return
             if self._streaming_from != item.source:
                 self._end_stream()
@@ -114,6 +119,8 @@ class ConsoleView:
             return
         self._end_progress()
         streamed = self._streaming_from == item.source and isinstance(item, Text)
+        if isinstance(item, Text):
+            self._held.discard(item.source)
         self._end_stream()
         if isinstance(item, Text):
             if streamed:
@@ -144,6 +151,9 @@ class ConsoleView:
         elif isinstance(item, Handoff):
             self._header(item.source, f"handoff → {item.target}", item.elapsed_s, item)
             self.console.print(RichText(_clip(item.content)))
+        elif isinstance(item, Route):
+            why = "; ".join(f"from {h.from_node}, edge {h.edge}: {h.why}" for h in item.via) or "entry"
+            self.console.print(RichText(_clip(f"→ {item.node} ({why})"), style="dim"))
         elif isinstance(item, Event):
             if item.type == "UserInputRequestedEvent":
                 return  # the question itself is asked by whoever answers it (ConsoleAsk)

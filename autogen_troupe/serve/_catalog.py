@@ -15,6 +15,7 @@ from typing import Any
 from .._redact import redact_data, redact_text
 from ..errors import Issue, ScenarioError
 from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, read_text
+from ..scenario._graph_draw import graph_data
 from ..scenario._loader import bundled_dir, iter_scenario_files, load_scenario, resolve_scenario_path
 from ..scenario._schema import Scenario
 from ..scenario._template import task_placeholders
@@ -54,6 +55,7 @@ class Offered:
                 ],
                 "asks_user": any(a.kind == "user" for a in sc.team.agents),
                 "file": self.path.name,
+                **({"graph": graph_data(sc.team)} if sc.team.kind == "graph" else {}),
             }
         )
 

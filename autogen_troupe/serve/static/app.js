@@ -82,6 +82,7 @@ async function showScenario(name) {
     if (a.kind === "user") li.className = "user";
     agents.append(li);
   }
+  drawGraph($("scenario-graph"), s.graph, []);
 }
 
 async function start() {
@@ -424,6 +425,9 @@ function renderEntry(e) {
     const li = messageItem(e.source, "tool", e);
     li.querySelector(".what").textContent = "tool result";
     for (const r of e.results) folded(li, `← ${r.name}: ${r.content.slice(0, 160)}`, r.content, r.is_error);
+  } else if (e.kind === "route") {
+    const li = messageItem(e.source, "event", e);
+    li.querySelector(".what").textContent = routeText(e);
   } else if (e.type !== "UserInputRequestedEvent") {
     const li = messageItem(e.source, "event", e);
     li.querySelector(".what").textContent = e.type || e.kind;
@@ -518,12 +522,15 @@ function svg(tag, attrs, text) {
 
 function lanes() {
   const names = [];
-  for (const e of state.entries) if (!names.includes(e.source)) names.push(e.source);
+  for (const e of state.entries) if (e.kind !== "route" && !names.includes(e.source)) names.push(e.source);
   return names;
 }
 
 // Who spoke when: one lane per agent; a bar from the previous entry to this message, a dot per tool call.
 function draw() {
+  const graph = ((state.run && state.scenarios.get(state.run.scenario)) || {}).graph;
+  $("run-graph-figure").hidden = !graph;
+  drawGraph($("run-graph"), graph, state.entries);
   const box = $("timeline");
   const names = lanes();
   const width = Math.max(box.clientWidth || 600, 200);
@@ -547,6 +554,7 @@ function draw() {
   });
   let previous = 0;
   for (const e of state.entries) {
+    if (e.kind === "route") continue; // drawn on the graph
     const lane = names.indexOf(e.source);
     const y = top + lane * laneH;
     const title = `${e.source} · ${e.kind} · ${e.elapsed_s.toFixed(2)} s`;
