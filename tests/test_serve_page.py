@@ -372,7 +372,7 @@ def test_a_waiting_question_is_on_a_phones_screen(srv: FakeOpenAI, served: Serve
 
 
 # Every label's box, each chart's box, read as drawn: (chart index, kind, text, left, top, right, bottom).
-BOXES = """() => [...document.querySelectorAll('figure.chart')].map((fig, i) => {
+BOXES = """() => [...document.querySelectorAll('figure.chart')].filter((fig) => !fig.hidden).map((fig, i) => {
   const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
   const labels = [...fig.querySelectorAll('svg text, .bar-row > *')].map((el) => ({
     kind: el.tagName.toLowerCase() === 'text' ? 'svg' : el.className || 'number',
