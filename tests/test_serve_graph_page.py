@@ -37,6 +37,20 @@ def served(srv: FakeOpenAI, tmp_path: Path) -> Iterator[Served]:
         yield s
 
 
+_LABEL_OVERLAPS = """(sel) => {
+  const svg = document.querySelector(sel), box = (el) => el.getBoundingClientRect();
+  const s = box(svg), nodes = [...svg.querySelectorAll('g.gnode rect')].map(box);
+  const labels = [...svg.querySelectorAll('g.gedge text')];
+  const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5
+    && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  return {
+    outside: labels.filter((t) => box(t).left < s.left - 0.5 || box(t).right > s.right + 0.5)
+      .map((t) => t.textContent),
+    over_nodes: labels.filter((t) => nodes.some((n) => hit(box(t), n))).map((t) => t.textContent),
+  };
+}"""
+
+
 def lit(pg: Any, what: str) -> list[str]:
     return pg.eval_on_selector_all(
         f"#run-graph g.gnode{what}", "els => els.map(e => e.dataset.node + ':' + e.dataset.visits)"
@@ -62,6 +76,9 @@ def test_the_graph_is_drawn_and_the_path_lights_up_as_the_run_goes(
     assert drawn.locator("g.gnode").count() == 5 and drawn.locator("g.gedge").count() == 6
     labels = drawn.locator("g.gedge text").all_text_contents()
     assert labels == ["not (mentions APPROVE)", "otherwise"]
+    # every label inside the drawing, and no edge's label over a node (a loop's label once sat on one)
+    overlaps = page.evaluate(_LABEL_OVERLAPS, "#scenario-graph")
+    assert overlaps == {"outside": [], "over_nodes": []}, overlaps
     page.click("#start")
     # while the reviewer thinks in round 1, it is the current node and the summary is not reached
     page.wait_for_selector("#run-graph g.gnode.current[data-node='reviewer']")

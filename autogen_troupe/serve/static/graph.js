@@ -48,20 +48,28 @@ function graphPath(entries) {
   return { nodes, fired };
 }
 
+function depthOf(layers, name) {
+  return layers.findIndex((layer) => layer.some((n) => n.name === name));
+}
+
 function drawGraph(box, graph, entries) {
   box.replaceChildren();
   box.hidden = !graph;
   if (!graph) return;
   const layers = graphLayers(graph);
   const widest = Math.max(...layers.map((l) => l.length));
-  const width = PAD * 2 + widest * NODE_W + (widest - 1) * GAP_X + 60;
+  // Loops bend round the right of every node (one lane each), their labels to the right of the bend.
+  const core = PAD * 2 + widest * NODE_W + (widest - 1) * GAP_X;
+  const backs = graph.edges.filter((e) => depthOf(layers, e.to) <= depthOf(layers, e.from));
+  const labelRoom = backs.some((e) => e.label) ? 170 : 0;
+  const width = core + (backs.length ? 24 + backs.length * 18 : 0) + labelRoom;
   const height = PAD * 2 + layers.length * NODE_H + (layers.length - 1) * GAP_Y;
   box.setAttribute("viewBox", `0 0 ${width} ${height}`);
   box.setAttribute("width", width);
   box.setAttribute("height", height);
   const at = new Map();
   layers.forEach((layer, d) => {
-    const left = (width - 60 - (layer.length * NODE_W + (layer.length - 1) * GAP_X)) / 2;
+    const left = (core - (layer.length * NODE_W + (layer.length - 1) * GAP_X)) / 2;
     layer.forEach((node, i) => at.set(node.name, { x: left + i * (NODE_W + GAP_X), y: PAD + d * (NODE_H + GAP_Y), d }));
   });
   const defs = graphEl("defs", {});
@@ -82,11 +90,11 @@ function drawGraph(box, graph, entries) {
       d = `M ${x1} ${y1} L ${x2} ${y2}`;
       lx = (x1 + x2) / 2 + 4;
       ly = (y1 + y2) / 2;
-    } else {  // back up (or across): round the right-hand side
+    } else {  // back up (or across): round the right of every node, in a lane of its own
       const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x + NODE_W, y2 = b.y + NODE_H / 2;
-      const bend = Math.max(x1, x2) + 40;
+      const bend = core - PAD + 24 + backs.indexOf(e) * 18;
       d = `M ${x1} ${y1} C ${bend} ${y1}, ${bend} ${y2}, ${x2} ${y2}`;
-      lx = bend - 34;
+      lx = bend - 6;  // the curve reaches about three quarters of the way to its control points
       ly = (y1 + y2) / 2;
     }
     const g = graphEl("g", { class: "gedge" + (fired.has(i) ? " fired" : ""), "data-edge": i });
