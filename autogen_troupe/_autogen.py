@@ -56,6 +56,49 @@ PRIVATE_NAMES: dict[str, PrivateName] = {
         "SelectorGroupChat._create_group_chat_manager_factory",
         "agents/_selector.py: where the team makes its manager",
     ),
+    "GraphFlowManager": PrivateName(
+        "autogen_agentchat.teams._group_chat._graph._digraph_group_chat",
+        "GraphFlowManager",
+        "agents/_graph_flow.py: GraphFlow's manager, subclassed so our router picks the next nodes (it uses "
+        "the manager's _output_message_queue, _termination_condition, _current_turn and _name)",
+    ),
+    "GraphFlow._create_group_chat_manager_factory": PrivateName(
+        "autogen_agentchat.teams",
+        "GraphFlow._create_group_chat_manager_factory",
+        "agents/_graph_flow.py: where the graph team makes its manager",
+    ),
+    "ChatAgentContainer": PrivateName(
+        "autogen_agentchat.teams._group_chat._chat_agent_container",
+        "ChatAgentContainer",
+        "agents/_graph_flow.py: a graph node's container, subclassed to hand its agent the messages of "
+        "nodes that ran side by side in node order, not in the order they happened to finish",
+    ),
+    "GroupChatRequestPublish": PrivateName(
+        "autogen_agentchat.teams._group_chat._events",
+        "GroupChatRequestPublish",
+        "agents/_graph_flow.py: the request the subclassed container handles",
+    ),
+    "GraphFlow._create_participant_factory": PrivateName(
+        "autogen_agentchat.teams",
+        "GraphFlow._create_participant_factory",
+        "agents/_graph_flow.py: where the graph team makes its nodes' containers",
+    ),
+    "BaseGroupChatManager": PrivateName(
+        "autogen_agentchat.teams._group_chat._base_group_chat_manager",
+        "BaseGroupChatManager",
+        "agents/_graph_flow.py: the base whose thread update and termination check the graph manager "
+        "calls past GraphFlow's own",
+    ),
+    "BaseGroupChatManager._apply_termination_condition": PrivateName(
+        "autogen_agentchat.teams._group_chat._base_group_chat_manager",
+        "BaseGroupChatManager._apply_termination_condition",
+        "agents/_graph_flow.py: the scenario's termination rules, checked while the graph has nodes to run",
+    ),
+    "BaseGroupChatManager._signal_termination": PrivateName(
+        "autogen_agentchat.teams._group_chat._base_group_chat_manager",
+        "BaseGroupChatManager._signal_termination",
+        "agents/_graph_flow.py: ends the run when no node is left",
+    ),
     "_openai_client_from_config": PrivateName(
         "autogen_ext.models.openai._openai_client",
         "_openai_client_from_config",

@@ -2,7 +2,7 @@
 
 The rooms, bottom to top (each may import only those below it):
 
-    errors.py, _lazy.py, _text.py, _autogen.py  <  scenario  <  telemetry  <  models (openai/, vllm/)
+    errors.py, _lazy.py, _text.py, _autogen.py, _redact.py  <  scenario  <  telemetry  <  models
                          <  tools  <  agents  <  runtime  <  testing  <  serve, eval
                          <  cli/, pytest_plugin.py, __init__.py
 
@@ -49,7 +49,7 @@ RANKS = {
     "eval": 7,
     "top": 8,
 }
-BOTTOM = {"errors", "_lazy", "_text", "_autogen"}
+BOTTOM = {"errors", "_lazy", "_text", "_autogen", "_redact"}
 TOP = {"cli", "pytest_plugin", ""}  # "" is the package's own __init__
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
 FEATURES_SIDE_BY_SIDE = {"serve", "eval"}  # one rank, and neither imports the other
@@ -209,7 +209,7 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
 @pytest.mark.parametrize(
     ("source", "target", "allowed"),
     [
-        ("mcp_servers/travel/_server.py", "autogen_troupe.models._redact", True),
+        ("mcp_servers/travel/_server.py", "autogen_troupe._redact", True),
         ("mcp_servers/travel/_server.py", "autogen_troupe.errors", True),
         ("mcp_servers/travel/_server.py", "autogen_troupe.scenario._base", True),
         ("mcp_servers/travel/_server.py", "autogen_troupe.tools._python", False),
@@ -232,7 +232,8 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
         ("runtime/_runner.py", "autogen_troupe.cli", False),
         ("models/openai/_wire.py", "autogen_troupe.telemetry", True),
         ("runtime/_observe.py", "autogen_troupe.telemetry._spans", True),
-        ("telemetry/_spans.py", "autogen_troupe.models._redact", False),
+        ("telemetry/_spans.py", "autogen_troupe.models._registry", False),
+        ("telemetry/_spans.py", "autogen_troupe._redact", True),  # redaction sits at the base
         ("telemetry/_setup.py", "autogen_troupe.errors", True),
     ],
 )

@@ -4,6 +4,7 @@ one value, one error-to-exit mapping, one stop handling. A small app of test com
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,18 +32,13 @@ class Door(OptionGroup):
 
     knock: Annotated[bool, typer.Option("--knock", help="Knock first.")] = False
 
-    def active(self):  # type: ignore[override]
-        import contextlib
-
-        @contextlib.contextmanager
-        def opened() -> Iterator[None]:
-            seen.append("open")
-            try:
-                yield
-            finally:
-                seen.append("closed")
-
-        return opened()
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        seen.append("open")
+        try:
+            yield
+        finally:
+            seen.append("closed")
 
 
 demo = App(no_args_is_help=True)

@@ -8,6 +8,7 @@ too: the step that failed for every new user while the torch extras were broken.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -52,6 +53,16 @@ def test_the_engine_log_goes_beside_the_transcript_not_to_the_console(tmp_path: 
     log = transcript.with_suffix(".log")
     assert "vllm" in log.read_text()
     assert f"engine log: {log}" in " ".join(proc.stdout.split())
+    # while the engine loads the console says so, then how long it took, before the agent's first line
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    loading = lines.index("loading the engine (SmolLM2-135M-Instruct, CPU)…")
+    ready = next(
+        i
+        for i, line in enumerate(lines)
+        if re.fullmatch(r"engine ready in \d+ s \(SmolLM2-135M-Instruct, CPU\)", line)
+    )
+    greeter = next(i for i, line in enumerate(lines) if line.startswith("greeter ("))
+    assert loading < ready < greeter, proc.stdout
 
     verbose, _ = _run(tmp_path, "--verbose")
     assert verbose.returncode == 0, verbose.stderr

@@ -102,7 +102,7 @@ BAD = {
     ),
     "unknown_team_kind": (
         "name: x\nteam:\n  kind: round_robbin\n  agents: [{name: a}]\n",
-        "Input should be 'round_robin', 'selector', 'swarm' or 'single'",
+        "Input should be 'round_robin', 'selector', 'swarm', 'single' or 'graph'",
         "3:9: team.kind",
     ),
     # A key in the wrong section is told where it belongs, not matched to a look-alike here.

@@ -15,9 +15,7 @@ from fake_openai import FakeOpenAI, Reply
 from helpers import troupe
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
-from autogen_troupe.errors import ToolCallError
-from autogen_troupe.models._endpoints import Overrides, resolve_model
-from autogen_troupe.models._redact import (
+from autogen_troupe._redact import (
     is_secret_name,
     redact_argv,
     redact_data,
@@ -25,6 +23,8 @@ from autogen_troupe.models._redact import (
     remember_secrets,
     secrets_in_argv,
 )
+from autogen_troupe.errors import ToolCallError
+from autogen_troupe.models._endpoints import Overrides, resolve_model
 from autogen_troupe.models._resolved import redacted
 from autogen_troupe.scenario._schema import ModelSpec
 

@@ -275,3 +275,191 @@ def test_an_mcp_servers_question_is_answered_on_the_page(srv: FakeOpenAI, tmp_pa
         page.wait_for_selector("#run-status.done")
         assert page.is_hidden("#answer")
         assert "booked 3 night(s) in Rome for Ann" in page.inner_text("#messages")
+
+
+def run_in_address(page: Any) -> str:
+    return str(page.evaluate(r"/run=([\w.-]+)/.exec(location.hash)[1]"))
+
+
+def wait_for_task(page: Any, task: str) -> None:
+    page.wait_for_function(
+        "t => document.querySelector('#run-task').textContent === t "
+        "&& document.querySelector('#run-status.done') !== null",
+        arg=task,
+    )
+
+
+def test_the_address_picks_the_run(srv: FakeOpenAI, served: Served, page: Any) -> None:
+    """Back, Forward and a pasted link (a new #run=) switch the run shown; no run named, none shown."""
+    srv.responder = by_system({k: v * 2 for k, v in TRAVEL.items()})
+    open_page(page, served, "travel_planning")
+    ids = []
+    for task in ("Trip one.", "Trip two."):
+        page.fill("#task", task)
+        page.click("#start")
+        wait_for_task(page, task)
+        ids.append(run_in_address(page))
+    page.go_back()
+    wait_for_task(page, "Trip one.")
+    assert run_in_address(page) == ids[0] and messages(page)[0] == ("user", "Trip one.")
+    page.go_forward()
+    wait_for_task(page, "Trip two.")
+    assert messages(page)[0] == ("user", "Trip two.")
+    page.evaluate(f"location.hash = 'run={ids[0]}'")  # a link pasted into the open tab
+    wait_for_task(page, "Trip one.")
+    assert messages(page)[0] == ("user", "Trip one.")
+    assert page.locator("#runs li.current").get_attribute("data-id") == ids[0]
+    page.evaluate("location.hash = ''")
+    page.wait_for_selector("#run", state="hidden")
+    assert page.is_visible("#empty") and page.locator("#runs li.current").count() == 0
+
+
+def test_the_list_and_the_header_count_the_same_tokens(
+    srv: FakeOpenAI, served: Served, page: Any, tmp_path: Path
+) -> None:
+    """Also for a transcript with no result yet (its process died, or it still runs elsewhere): the list
+    adds up its entries as the header does."""
+    srv.responder = by_system(TRAVEL)
+    open_page(page, served, "travel_planning")
+    page.click("#start")
+    page.wait_for_selector("#run-status.done")
+    header = page.inner_text("#run-tokens")
+    assert int(header.split()[0]) > 0
+    assert f"done · {header} · " in page.inner_text("#runs li.current .task")
+    (transcript,) = (tmp_path / "runs").glob("travel_planning-*.jsonl")
+    lines = transcript.read_text().splitlines()
+    assert json.loads(lines[-1])["record"] == "result"
+    first = json.loads(lines[0])
+    del first["run_id"]  # not the run the server holds: listed from its file
+    cut = tmp_path / "runs" / "travel_planning-cut.jsonl"
+    cut.write_text("\n".join([json.dumps(first), *lines[1:-1]]) + "\n")
+    page.goto(served.url)
+    row = page.locator("#runs li[data-id='travel_planning-cut'] .task")
+    row.wait_for()
+    listed = row.inner_text()  # what the API says, before the run is opened
+    assert listed == f"unfinished · {header} · Plan a 3 day trip to Nepal.", listed
+    row.click()
+    page.wait_for_selector("#run-status.unfinished")
+    assert page.inner_text("#run-tokens") == header
+
+
+def test_a_waiting_question_is_on_a_phones_screen(srv: FakeOpenAI, served: Served, browser: Any) -> None:
+    srv.responder = by_system(APPROVAL_REPLIES)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_page(pg, served, "approval")
+        pg.click("#start")
+        pg.wait_for_selector("#answer:not([hidden])")
+        for scroll in ("0", "document.body.scrollHeight"):  # at the top (the form), at the bottom
+            pg.evaluate(f"window.scrollTo(0, {scroll})")
+            for part in ("#answer-label", "#answer-text", "#answer button[type=submit]"):
+                top, bottom, height = pg.evaluate(
+                    "s => { const r = document.querySelector(s).getBoundingClientRect();"
+                    " return [r.top, r.bottom, innerHeight]; }",
+                    part,
+                )
+                assert top >= 0 and bottom <= height, (scroll, part, top, bottom, height)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.evaluate("window.scrollTo(0, 0)")
+        pg.screenshot(path=str(ARTIFACTS / "serve-page-phone-question.png"))
+        pg.fill("#answer-text", "APPROVE")
+        pg.click("#answer button[type=submit]")
+        pg.wait_for_selector("#answer", state="hidden")
+    finally:
+        context.close()
+
+
+# Every label's box, each chart's box, read as drawn: (chart index, kind, text, left, top, right, bottom).
+BOXES = """() => [...document.querySelectorAll('figure.chart')].filter((fig) => !fig.hidden).map((fig, i) => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const labels = [...fig.querySelectorAll('svg text, .bar-row > *')].map((el) => ({
+    kind: el.tagName.toLowerCase() === 'text' ? 'svg' : el.className || 'number',
+    text: [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join(''),
+    box: box(el), cut: el.scrollWidth > el.clientWidth + 1,
+  }));
+  return { chart: box(fig), labels };
+})"""
+
+
+def _check_labels(page: Any, names: list[str]) -> None:
+    charts = page.evaluate(BOXES)
+    for chart in charts:
+        left, top, right, bottom = chart["chart"]
+        shown = chart["labels"]
+        assert shown, chart
+        for label in shown:
+            x0, y0, x1, y1 = label["box"]
+            assert left <= x0 and x1 <= right and top <= y0 and y1 <= bottom, (label, chart["chart"])
+            assert not (label["kind"] == "name" and label["cut"]), label
+        for i, a in enumerate(shown):
+            for b in shown[i + 1 :]:
+                ax0, ay0, ax1, ay1 = a["box"]
+                bx0, by0, bx1, by1 = b["box"]
+                overlap = min(ax1, bx1) - max(ax0, bx0) > 0.5 and min(ay1, by1) - max(ay0, by0) > 0.5
+                assert not overlap, (a, b)
+    timeline, tokens = charts
+    lanes = [label["text"] for label in timeline["labels"]][: len(names)]
+    assert lanes == names  # whole names: none shortened
+    assert [label["text"] for label in tokens["labels"] if label["kind"] == "name"] == names[1:]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_chart_labels_fit_their_charts(srv: FakeOpenAI, served: Served, browser: Any, width: int) -> None:
+    """In dark mode, whose screenshots are kept too."""
+    srv.responder = by_system(TRAVEL)
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, is_mobile=width < 500, color_scheme="dark"
+    )
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    try:
+        open_page(pg, served, "travel_planning")
+        pg.click("#start")
+        pg.wait_for_selector("#run-status.done")
+        _check_labels(pg, ["user", "planner_agent", "local_agent", "language_agent", "travel_summary_agent"])
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"serve-page-dark-{width}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_a_name_too_long_for_the_timeline_is_shortened_whole_in_its_tooltip(
+    srv: FakeOpenAI, tmp_path: Path, browser: Any
+) -> None:
+    name = "the_travel_summary_agent_who_writes_the_final_plan_for_everyone"
+    path = write(tmp_path, f"name: long\ntask: Plan.\nteam: {{kind: single, agents: [{{name: {name}}}]}}\n")
+    srv.script([Reply(text="Plan done.")])
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    try:
+        with Served([path], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
+            open_page(pg, s, "long")
+            pg.click("#start")
+            pg.wait_for_selector("#run-status.done")
+            charts = pg.evaluate(BOXES)
+            left, _, right, _ = charts[0]["chart"]
+            lane = charts[0]["labels"][1]
+            assert lane["text"].endswith("…") and name.startswith(lane["text"][:-1])
+            assert lane["box"][2] <= right and lane["box"][0] >= left
+            assert pg.locator("#timeline text title").first.text_content() == name
+            token_names = [label for label in charts[1]["labels"] if label["kind"] == "name"]
+            assert [label["text"] for label in token_names] == [name] and not token_names[0]["cut"]
+    finally:
+        context.close()
+
+
+def test_the_page_says_who_it_is_waiting_for(srv: FakeOpenAI, served: Served, page: Any) -> None:
+    """A model's status (here: no first token yet) shows under the run's head until its answer comes."""
+    replies = {k: list(v) for k, v in TRAVEL.items()}
+    replies["suggest a travel plan"] = [Reply(text=TRAVEL["suggest a travel plan"][0], delay_s=2)]
+    srv.responder = by_system(replies)
+    open_page(page, served, "travel_planning")
+    page.click("#start")
+    note = page.wait_for_selector("#run-note:not([hidden])")
+    assert note.inner_text().startswith("planner_agent: waiting for the first token… ")
+    page.wait_for_selector("#messages li.msg.text:has(.who:text-is('planner_agent'))")
+    page.wait_for_selector("#run-status.done")
+    assert page.is_hidden("#run-note")

@@ -4,6 +4,7 @@ Against the real uvicorn server on 127.0.0.1 with httpx2; the models are the fak
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,19 @@ def test_a_run_streams_the_transcripts_entries_as_they_happen(
             )
         ),
     ]
-    ids = [i for e, _, i in seen if e != "chunk"]
+    waits = [d for e, d, _ in seen if e == "model"]  # each agent's call, before its first token
+    assert [d["agent"] for d in waits] == [
+        "planner_agent",
+        "local_agent",
+        "language_agent",
+        "travel_summary_agent",
+    ]
+    assert waits[0] == {
+        "phase": "waiting",
+        "message": "planner_agent: waiting for the first token",
+        "agent": "planner_agent",
+    }
+    ids = [i for e, _, i in seen if e not in ("chunk", "model")]  # passed on, not kept
     assert ids == list(range(len(ids)))  # every kept event numbered, in order
     done = seen[-1][1]
     assert (
@@ -105,7 +118,7 @@ def test_a_run_streams_the_transcripts_entries_as_they_happen(
 def test_a_watcher_resumes_after_the_last_event_it_saw(srv: FakeOpenAI, api: httpx2.Client) -> None:
     srv.responder = by_system(TRAVEL)
     run = api.post("/api/runs", json={"scenario": "travel_planning"}).json()
-    everything = [(e, i) for e, _, i in watch(api, run["id"]) if e != "chunk"]
+    everything = [(e, i) for e, _, i in watch(api, run["id"]) if e not in ("chunk", "model")]
     again = [(e, i) for e, _, i in watch(api, run["id"], **{"Last-Event-ID": "2"})]
     assert again == everything[3:]
     with api.stream("GET", f"/api/runs/{run['id']}/events?after=4") as r:
@@ -211,3 +224,21 @@ def test_the_page_and_its_files_are_served(api: httpx2.Client) -> None:
         r = api.get(f"/static/{name}")
         assert r.status_code == 200 and kind in r.headers["content-type"]
     assert api.get("/static/../_app.py").status_code == 404
+
+
+def test_a_watcher_that_comes_while_a_model_is_busy_hears_what_it_is_doing(
+    srv: FakeOpenAI, api: httpx2.Client
+) -> None:
+    """`model` events are not kept, but the latest one (until that model answers) is given to a watcher
+    that comes meanwhile: a page opened while the engine loads says so."""
+    srv.script([Reply(text="Day 1: Kathmandu. TERMINATE", delay_s=3)])
+    run = api.post("/api/runs", json={"scenario": "echo", "task": "Plan."}).json()
+    deadline = time.monotonic() + 30  # bounds a hang only
+    while not srv.chat_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.chat_requests  # the call is out: its `waiting` status was told before it
+    late = watch(api, run["id"])
+    events = [e for e, _, _ in late]
+    assert events.count("model") == 1 and events.index("model") < events.index("chunk"), events
+    note = next(d for e, d, _ in late if e == "model")
+    assert note == {"phase": "waiting", "message": "echoer: waiting for the first token", "agent": "echoer"}

@@ -168,3 +168,24 @@ def test_an_eval_is_traced_run_by_run(fake_process: Any, tmp_path: Path) -> None
     named = [line for line in proc.stderr.splitlines() if line.startswith("trace ")]
     assert len(named) == 5 and {line.split()[1] for line in named} <= {s.trace_id for s in roots}
     assert f"and 1 more traces sent to {rx.endpoint}/v1/traces" in proc.stderr
+
+
+def test_a_collector_that_is_down_is_said_once_in_our_words(fake_process: Any, tmp_path: Path) -> None:
+    """The SDK's own lines (connection refused, failed export) go to the run's log, not the console; our
+    line says what happened."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base, _ = fake_process(TRAVEL)
+    proc = run_travel(
+        base, tmp_path, "--trace", OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+        OTEL_EXPORTER_OTLP_TIMEOUT="2",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("trace "), proc.stderr
+    assert f"could not all be sent to http://127.0.0.1:{port}/v1/traces" in lines[0]
+    (log,) = (tmp_path / "runs").glob("*.log")
+    assert "opentelemetry" in log.read_text()  # the SDK's own words, kept for whoever looks

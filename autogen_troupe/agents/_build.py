@@ -43,6 +43,7 @@ from ..scenario._schema import (
     Timeout,
     TokenUsage,
 )
+from ._graph_flow import TroupeGraphFlow
 from ._selector import TroupeSelectorGroupChat
 
 __all__ = [
@@ -239,6 +240,8 @@ def assemble_team(
         if team.kind == "single" and team.max_turns is None:
             common["max_turns"] = 1  # a single agent answers the task once, as agent.run() would
         return RoundRobinGroupChat(members, **common)
+    if team.kind == "graph":
+        return TroupeGraphFlow(agents, team, **common)
     if team.kind == "selector":
         selector_ref = team.selector_model if team.selector_model is not None else scenario.model
         kwargs: dict[str, Any] = {"allow_repeated_speaker": team.allow_repeated_speaker}

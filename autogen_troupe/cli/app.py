@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ..runtime import quiet_autogen_logs
-from . import check, mcp, models, record, run, serve, test
+from . import check, graph, mcp, models, record, run, serve, test
 from . import eval as evals
 from .errors import reported
 from .options import expand
@@ -108,6 +108,7 @@ app = App(
     no_args_is_help=True,  # locals hold API keys: App leaves pretty_exceptions_show_locals off
     add_completion=False,
 )
+app.command()(graph.graph)
 app.command()(run.run)
 app.command()(record.record)
 app.command("test")(test.test_scenarios)

@@ -17,7 +17,7 @@ def safe(text: str) -> str:
     """Text with every secret masked and every control character shown as an escape, as everything we
     print must be (an error or a warning quotes what a server or a model said). Print it with
     `markup=False`, or give it to rich as `safe_text(...)`."""
-    from ..models import redact_text
+    from .._redact import redact_text
 
     return terminal_safe(redact_text(text))
 

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from .console import err, out
 from .errors import BadInput, Failed
-from .options import ModelFlags, ScenarioArg
+from .options import EngineLogs, ModelFlags, ScenarioArg
 from .scenario_files import refuse_non_scenarios
 from .stop import handled
 from .trace import Tracing
@@ -79,10 +79,13 @@ def eval_run(
     *,
     endpoint: ModelFlags,
     tracing: Tracing,
+    logs: EngineLogs,
 ) -> None:
-    """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html."""
+    """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html.
+
+    The in-process engine's own log (vLLM, torch) goes to engine.log in the results folder."""
     from ..eval import evaluate, load_tasks, resolve_tasks_path
-    from ..runtime import run_async
+    from ..runtime import library_log_file, run_async
     from ..scenario import load_scenario
     from .eval_view import ProgressView, render_summary
 
@@ -99,6 +102,7 @@ def eval_run(
         path = resolve_tasks_path(tasks, sc)
         rows = load_tasks(path, sc)[:limit]
         folder = out_dir or _default_out(sc.name)
+        library_log_file(folder / "engine.log")
         with ProgressView(err, quiet=quiet) as view:
             result = run_async(
                 evaluate(

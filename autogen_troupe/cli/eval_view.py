@@ -10,9 +10,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .._redact import redact_text
 from .._text import safe_text
 from ..eval import Comparison, Diff, Dist, EvalResult, Rate, RunRecord, Summary
-from ..models import redact_text
 
 __all__ = ["ProgressView", "render_comparison", "render_summary"]
 

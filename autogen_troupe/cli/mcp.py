@@ -82,7 +82,7 @@ def _row(*cells: str) -> list[Any]:
 
 
 def _dump(value: Any) -> None:
-    from ..models import redact_data
+    from .._redact import redact_data
 
     typer.echo(json.dumps(redact_data(value), indent=2, ensure_ascii=False))
 

@@ -19,7 +19,7 @@ import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 
@@ -32,6 +32,7 @@ __all__ = [
     "Access",
     "ElicitOpt",
     "EndpointFlags",
+    "EngineLogs",
     "JsonOpt",
     "ModelFlags",
     "OptionGroup",
@@ -40,7 +41,6 @@ __all__ = [
     "ServerArg",
     "TaskOpt",
     "TranscriptsOpt",
-    "VerboseOpt",
     "expand",
 ]
 
@@ -49,10 +49,11 @@ class OptionGroup:
     """Base of the option groups: subclasses are frozen dataclasses of `Annotated[T, typer.Option(...)]`
     fields, each with its default."""
 
-    @contextlib.contextmanager
-    def active(self) -> Iterator[None]:
+    order: ClassVar[int] = 0  # what groups hold open is entered by this, lowest first (outermost)
+
+    def active(self) -> contextlib.AbstractContextManager[None]:
         """What the group holds open while the command runs; nothing unless a group says otherwise."""
-        yield
+        return contextlib.nullcontext()
 
 
 def _group_of(annotation: Any) -> type[OptionGroup] | None:
@@ -86,7 +87,7 @@ def expand(command: Callable[..., Any]) -> Callable[..., Any]:
     def with_groups(**given: Any) -> Any:
         built = {name: group(**{f: given.pop(f) for f in fields}) for name, (group, fields) in groups.items()}
         with contextlib.ExitStack() as stack:
-            for value in built.values():
+            for value in sorted(built.values(), key=lambda group: group.order):
                 stack.enter_context(value.active())
             return command(**given, **built)
 
@@ -101,9 +102,26 @@ ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name o
 TaskOpt = Annotated[str | None, typer.Option("--task", help="Replace the scenario's task.")]
 TranscriptsOpt = Annotated[Path, typer.Option("--out", help="Folder for the JSONL transcript.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")]
-VerboseOpt = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
-]
+
+
+@dataclass(frozen=True)
+class EngineLogs(OptionGroup):
+    """--verbose: while the command runs, the libraries' log lines (vLLM, torch, Python's warnings) go
+    off the console into the log file the command names (`runtime.library_log_file`); with --verbose, to
+    the console too."""
+
+    order: ClassVar[int] = -1  # outside tracing, so the lines its SDK writes at exit are routed too
+
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the model engine's own log lines.")
+    ] = False
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        from ..runtime import library_logs
+
+        with library_logs(console=self.verbose):
+            yield
 
 
 @dataclass(frozen=True)

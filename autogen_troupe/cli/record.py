@@ -10,7 +10,7 @@ import typer
 
 from .console import out, safe
 from .errors import Failed
-from .options import ModelFlags, QuietOpt, ScenarioArg, TaskOpt, TranscriptsOpt, VerboseOpt
+from .options import EngineLogs, ModelFlags, QuietOpt, ScenarioArg, TaskOpt, TranscriptsOpt
 from .run import run_options
 from .scenario_files import refuse_non_scenarios
 from .stop import handled
@@ -32,7 +32,7 @@ def record(
     quiet: QuietOpt = False,
     *,
     endpoint: ModelFlags,
-    verbose: VerboseOpt = False,
+    logs: EngineLogs,
     tracing: Tracing,
 ) -> None:
     """Run SCENARIO against its model and record every model and tool call into a cassette."""
@@ -41,13 +41,17 @@ def record(
     from ..testing import Cassette, cassette_path_for, check_expectations, execute
 
     refuse_non_scenarios([scenario])
+    view = ConsoleView(out, quiet=quiet)
     path = resolve_scenario_path(scenario)
     sc = load_scenario(path)
-    options = run_options(endpoint, out_dir, verbose=verbose, console=out)
-    view = ConsoleView(out, quiet=quiet)
+    options = run_options(endpoint, out_dir, logs=logs, console=out, view=view)
     tape = cassette or cassette_path_for(path)
     with handled(lambda e: "no cassette was written"):
-        done = run_async(execute(sc, "record", cassette=tape, task=task, options=options, on_event=view))
+        try:
+            done = run_async(execute(sc, "record", cassette=tape, task=task, options=options, on_event=view))
+        except BaseException:
+            view.close()  # its live lines go before the error or the stop is said
+            raise
     view.summary(done.result)
     if done.problem or done.cassette is None:
         problem = done.problem or "no cassette was written"

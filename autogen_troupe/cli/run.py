@@ -13,20 +13,23 @@ from rich.console import Console
 
 from .console import err, out, say
 from .errors import BadInput, Failed
-from .options import ModelFlags, QuietOpt, ScenarioArg, TaskOpt, TranscriptsOpt, VerboseOpt
+from .options import EngineLogs, ModelFlags, QuietOpt, ScenarioArg, TaskOpt, TranscriptsOpt
 from .scenario_files import refuse_non_scenarios
 from .stop import handled
 from .trace import Tracing
 
 if TYPE_CHECKING:
-    from ..runtime import RunOptions
+    from ..runtime import ConsoleView, RunOptions
 
 __all__ = ["run", "run_options"]
 
 
-def run_options(endpoint: ModelFlags, out_dir: Path, *, verbose: bool, console: Console) -> RunOptions:
+def run_options(
+    endpoint: ModelFlags, out_dir: Path, *, logs: EngineLogs, console: Console, view: ConsoleView
+) -> RunOptions:
     """The options of a run from the command line: the model flags, the transcripts' folder, the engine's
-    log captured (shown with --verbose), and people's and MCP servers' questions asked on `console`."""
+    log captured (shown with --verbose), people's and MCP servers' questions asked on `console`, and what
+    a model does before it answers shown by `view`."""
     from ..runtime import ConsoleAsk, RunOptions
     from ..tools import terminal_ask
 
@@ -35,9 +38,10 @@ def run_options(endpoint: ModelFlags, out_dir: Path, *, verbose: bool, console: 
         overrides=endpoint.overrides(),
         out_dir=out_dir,
         capture_engine_logs=True,
-        show_engine_logs=verbose,
+        show_engine_logs=logs.verbose,
         ask_human=human,
         ask_mcp=terminal_ask(console, human.read_line),
+        on_status=view.status,
     )
 
 
@@ -57,13 +61,13 @@ def run(
         bool,
         typer.Option("--lenient", help="With --replay: give a changed request the next recorded answer."),
     ] = False,
-    verbose: VerboseOpt = False,
+    logs: EngineLogs,
     tracing: Tracing,
 ) -> None:
     """Run SCENARIO, streaming each message to the terminal and writing a JSONL transcript.
 
     The in-process engine's own log (vLLM, torch) goes to NAME-TIME.log beside the transcript."""
-    from ..models import redact_data
+    from .._redact import redact_data
     from ..runtime import ConsoleView, run_async
     from ..scenario import load_scenario
     from ..testing import Cassette, Mode, execute
@@ -71,17 +75,23 @@ def run(
     if lenient and replay is None:
         raise BadInput("--lenient only applies with --replay CASSETTE")
     refuse_non_scenarios([scenario])
-    sc = load_scenario(scenario)
     console = err if as_json else out
-    options = run_options(endpoint, out_dir, verbose=verbose, console=console)
+    view = ConsoleView(console, quiet=quiet or as_json)
+    sc = load_scenario(scenario)
+    options = run_options(endpoint, out_dir, logs=logs, console=console, view=view)
     if replay is not None:
         Cassette.load(replay)  # a broken cassette is bad input (exit 2), found before the run
-    view = ConsoleView(console, quiet=quiet or as_json)
     mode: Mode = "replay" if replay is not None else "live"
     with handled(lambda e: f"the transcript so far is in {getattr(e, 'transcript_path', None) or out_dir}"):
-        done = run_async(
-            execute(sc, mode, cassette=replay, strict=not lenient, task=task, options=options, on_event=view)
-        )
+        try:
+            done = run_async(
+                execute(
+                    sc, mode, cassette=replay, strict=not lenient, task=task, options=options, on_event=view
+                )
+            )
+        except BaseException:
+            view.close()  # its live lines go before the error or the stop is said
+            raise
     for w in done.warnings:
         say(f"warning: {w}")
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,8 @@ import typer
 
 from .console import out, say
 from .errors import BadInput
-from .options import ModelFlags
+from .options import EngineLogs, ModelFlags
+from .trace import tracing
 
 __all__ = ["serve"]
 
@@ -40,9 +42,12 @@ def serve(
     ] = None,
     *,
     endpoint: ModelFlags,
+    logs: EngineLogs,
 ) -> None:
-    """Serve scenarios: an OpenAI-compatible API (each scenario a model), a runs API, and a page at /."""
-    from ..runtime import quiet_autogen_logs
+    """Serve scenarios: an OpenAI-compatible API (each scenario a model), a runs API, and a page at /.
+
+    The in-process engine's own log (vLLM, torch) goes to serve-TIME.log in the --out folder."""
+    from ..runtime import library_log_file, quiet_autogen_logs
     from ..serve import Catalog, ServeConfig, bind, create_app, run_server
 
     config = ServeConfig.checked(
@@ -64,6 +69,7 @@ def serve(
     for problem in catalog.skipped:
         say(f"skipped: {problem}")
     url = config.url(sock.getsockname()[1])
+    library_log_file(out_dir / f"serve-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
 
     def ready() -> None:
         names = ", ".join(catalog.names())
@@ -77,4 +83,5 @@ def serve(
         out.file.flush()
 
     quiet_autogen_logs()
-    run_server(create_app(config, catalog), sock, on_ready=ready)
+    with tracing(False):  # no --trace here; on when the environment names an OTLP endpoint
+        run_server(create_app(config, catalog), sock, on_ready=ready)

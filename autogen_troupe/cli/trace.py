@@ -14,7 +14,7 @@ import typer
 from .console import say
 from .options import OptionGroup
 
-__all__ = ["Tracing"]
+__all__ = ["Tracing", "tracing"]
 
 _TRACE_LINES = 5
 
@@ -32,23 +32,29 @@ class Tracing(OptionGroup):
         ),
     ] = False
 
-    @contextlib.contextmanager
-    def active(self) -> Iterator[None]:
-        from ..telemetry import wanted
+    def active(self) -> contextlib.AbstractContextManager[None]:
+        return tracing(self.trace)
 
-        if not wanted(os.environ, flag=self.trace):
-            yield
-            return
-        from ..telemetry import start_session
 
-        session = start_session()  # a TroupeError here is reported as any other
-        try:
-            yield
-        finally:
-            session.shutdown()
-            sent = "could not all be sent to" if session.failed else "sent to"
-            for trace_id in session.runs[:_TRACE_LINES]:
-                say(f"trace {trace_id} {sent} {session.traces_to}")
-            if len(session.runs) > _TRACE_LINES:  # an eval makes a trace per run
-                more = len(session.runs) - _TRACE_LINES
-                say(f"and {more} more traces {sent} {session.traces_to}")
+@contextlib.contextmanager
+def tracing(flag: bool) -> Iterator[None]:
+    """Tracing on while the block runs when `flag` or the environment asks (OTEL_EXPORTER_OTLP_ENDPOINT);
+    what is left is exported at its end, and each run's trace id said."""
+    from ..telemetry import wanted
+
+    if not wanted(os.environ, flag=flag):
+        yield
+        return
+    from ..telemetry import start_session
+
+    session = start_session()  # a TroupeError here is reported as any other
+    try:
+        yield
+    finally:
+        session.shutdown()
+        sent = "could not all be sent to" if session.failed else "sent to"
+        for trace_id in session.runs[:_TRACE_LINES]:
+            say(f"trace {trace_id} {sent} {session.traces_to}")
+        if len(session.runs) > _TRACE_LINES:  # an eval makes a trace per run
+            more = len(session.runs) - _TRACE_LINES
+            say(f"and {more} more traces {sent} {session.traces_to}")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._redact import redact_url
 from ..errors import UsageError
-from ..models._redact import redact_url
 from ..scenario._schema import ModelRef, Scenario
 from ._results import EvalMeta, ResultsFolder, RunRecord, now
 from ._schedule import Executor, LocalExecutor, jobs_for, run_jobs

@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from ..models._redact import redact_text
+from .._redact import redact_text
 from ..scenario._judge import Judge
 from ._results import JudgeVerdict, Message
 from ._tasks import EvalTask

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-from ..models._redact import redact_text
+from .._redact import redact_text
 from ._plots import PLOTS_MISSING, available, histogram_svg, pass_rates_svg, scores_svg
 from ._results import EvalMeta, ResultsFolder, RunRecord
 from ._stats import Rate, Summary

@@ -19,8 +19,8 @@ from typing import IO, Any, Literal
 
 from pydantic import Field, ValidationError
 
+from .._redact import redact_data
 from ..errors import UsageError
-from ..models._redact import redact_data
 from ..scenario._base import Frozen
 from ..scenario._files import FileProblem, read_text
 

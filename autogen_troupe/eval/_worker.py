@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
+from .._redact import redact_text
 from ..errors import ProfileError, ScenarioError, TroupeError, UsageError
-from ..models._redact import redact_text
 from ..runtime._transcript import Entry, RunResult, Usage
 from ..scenario._judge import Judge
 from ..scenario._schema import ModelRef, Scenario

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .._redact import redact_text, remember_secrets, safe_url
     from ._endpoints import PRESETS, Overrides, available_profiles, resolve_model, user_profiles_path
     from ._facts import completion_budget_of, context_length_of, infer_model_info, request_settings
     from ._network import network_allowed
-    from ._redact import redact_data, redact_text, remember_secrets, safe_url
     from ._registry import PROVIDERS, ClientPool, create_model_client, get_provider, list_models
     from ._resolved import OpenAIModel, ReplayModel, RequestSettings, ResolvedModel, VllmModel, redacted
 
@@ -34,7 +34,6 @@ __all__ = [
     "infer_model_info",
     "list_models",
     "network_allowed",
-    "redact_data",
     "redact_text",
     "redacted",
     "remember_secrets",
@@ -57,18 +56,17 @@ _WHERE = {
     "infer_model_info": "._facts",
     "list_models": "._registry",
     "network_allowed": "._network",
-    "redact_text": "._redact",
+    "redact_text": ".._redact",
     "redacted": "._resolved",
     "OpenAIModel": "._resolved",
     "ReplayModel": "._resolved",
     "RequestSettings": "._resolved",
     "ResolvedModel": "._resolved",
     "VllmModel": "._resolved",
-    "remember_secrets": "._redact",
+    "remember_secrets": ".._redact",
     "request_settings": "._facts",
     "resolve_model": "._endpoints",
-    "safe_url": "._redact",
+    "safe_url": ".._redact",
     "user_profiles_path": "._endpoints",
-    "redact_data": "._redact",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -20,12 +20,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr, ValidationError
 
+from .._redact import safe_url
 from ..errors import ProfileError
 from ..scenario._located import ENV_VAR, expand_env
 from ..scenario._schema import ModelRef, ModelSpec
 from ._presets import DEFAULT_MODEL, PRESETS, VLLM_ONLY
 from ._profile_file import UserFile, available_profiles, read_user_file, user_profiles_path
-from ._redact import safe_url
 from ._resolved import ResolvedModel, flat, resolved_from
 
 __all__ = [

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx2
 
+from .._redact import safe_url
 from ..errors import ModelCallError
-from ._redact import safe_url
 
 __all__ = ["RETRY_AFTER_MAX_S", "async_client", "origin", "retry_after_s", "sync_client"]
 

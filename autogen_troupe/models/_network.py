@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from urllib.parse import urlsplit
 
+from .._redact import safe_url
 from ..errors import NetworkBlocked
-from ._redact import safe_url
 
 __all__ = ["check_endpoint", "is_loopback", "network_allowed", "set_session_default"]
 

@@ -88,7 +88,7 @@ async def list_models(spec: ResolvedModel | ModelSpec) -> list[str]:
 
 def _remember(spec: ResolvedModel) -> None:
     """Mask this spec's credentials in everything we print or write from now on."""
-    from ._redact import remember_secrets
+    from .._redact import remember_secrets
     from ._resolved import spec_secrets
 
     remember_secrets(spec_secrets(spec))

@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError
 
+from .._redact import is_secret_name, redact_headers, redact_url
 from ..errors import ProfileError
 from ..scenario._base import Frozen
 from ..scenario._schema import ModelInfoSpec
-from ._redact import is_secret_name, redact_headers, redact_url
 
 __all__ = [
     "OpenAIModel",

@@ -9,7 +9,7 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._console import ConsoleView
     from ._human import ConsoleAsk
-    from ._logs import quiet_autogen_logs
+    from ._logs import library_log_file, library_logs, quiet_autogen_logs
     from ._runner import OpenTeam, RunOptions, build_team, open_team, run_scenario
     from ._signals import Interrupted, exit_code, run_async, stop_on_signals
     from ._transcript import Entry, RunResult, Usage
@@ -25,6 +25,8 @@ __all__ = [
     "Usage",
     "build_team",
     "exit_code",
+    "library_log_file",
+    "library_logs",
     "open_team",
     "quiet_autogen_logs",
     "run_async",
@@ -48,5 +50,7 @@ _WHERE = {
     "stop_on_signals": "._signals",
     "ConsoleAsk": "._human",
     "ConsoleView": "._console",
+    "library_logs": "._logs",
+    "library_log_file": "._logs",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

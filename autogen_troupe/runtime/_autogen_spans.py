@@ -29,7 +29,7 @@ from typing import Any
 from opentelemetry import trace
 
 from .._autogen import PRIVATE_NAMES, AutoGenMoved, private
-from ..models._redact import redact_text
+from .._redact import redact_text
 from ..telemetry._facts import ToolFacts
 from ..telemetry._spans import AgentTurn, RunTelemetry, ToolCall
 from ..telemetry._state import current_run, in_tool_call

@@ -5,20 +5,22 @@ Everything shown comes from models, servers or the scenario: it reaches rich onl
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text as RichText
 
+from .._redact import StreamRedactor, redact_text
 from .._text import terminal_safe
-from ..models._redact import redact_text
 from ._transcript import (
     Chunk,
     Entry,
     Event,
     Handoff,
     McpEvent,
+    Route,
     RunResult,
     Text,
     Thought,
@@ -26,16 +28,18 @@ from ._transcript import (
     ToolResult,
 )
 
+if TYPE_CHECKING:
+    from ..models._status import ModelStatus
+
 __all__ = ["ConsoleView"]
 
 _PREVIEW_CHARS = 2000
-_HOLD_CHARS = 512  # a streamed line longer than this is shown up to its last space before it ends
 
 
 class ConsoleView:
     """Renders transcript entries to a rich Console, every text redacted.
 
-    Streamed chunks are shown a line at a time, so a secret split across chunks is still masked.
+    Streamed chunks go through a `StreamRedactor`, so a secret split across chunks is still masked.
     """
 
     def __init__(self, console: Console, *, quiet: bool = False, show_chunks: bool = True) -> None:
@@ -43,20 +47,69 @@ class ConsoleView:
         self.quiet = quiet
         self.show_chunks = show_chunks
         self._streaming_from: str | None = None
+        self._held: set[str] = set()  # agents streaming beside the one shown: shown whole when done
         self._pending = ""
+        self._stream = StreamRedactor()
         self._progress: Any = None  # a rich Progress while a tool reports progress on a terminal
         self._bars: dict[tuple[str, str | None], Any] = {}
+        self._status: Any = None  # a rich Live line while a model prepares, loads or thinks (terminal)
+        self._status_line = _StatusLine("")
+        self._said: str | None = None
+
+    def status(self, item: ModelStatus) -> None:
+        """What a model is doing before it answers (RunOptions.on_status): on a terminal one line that
+        counts the seconds, gone once something else is shown; elsewhere a line per step (not per call).
+        What finished (`ready`) stays as a dim line."""
+        if self.quiet:
+            return
+        if item.phase == "ready":
+            self._end_status()
+            if item.message != self._said:  # several clients on one engine all hear it load
+                self.console.print(RichText(terminal_safe(item.message), style="dim"))
+            self._said = item.message
+            return
+        if not self.console.is_terminal:
+            if item.phase != "waiting" and item.message != self._said:
+                self.console.print(RichText(f"{terminal_safe(item.message)}…", style="dim"))
+                self._said = item.message
+            return
+        if self._streaming_from is not None or self._progress is not None:
+            return  # a line is half written, or progress bars are up: they say enough
+        self._status_line = _StatusLine(item.message, item.agent)
+        if self._status is None:
+            from rich.live import Live
+
+            self._status = Live(self._status_line, console=self.console, transient=True)
+            self._status.start(refresh=True)
+        else:
+            self._status.update(self._status_line, refresh=True)
+
+    def _end_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def close(self) -> None:
+        """Take down the live lines (status, progress bars), as the command ends however it ends."""
+        self._end_status()
+        self._end_progress()
 
     def __call__(self, item: Entry | Chunk) -> None:
         if self.quiet:
             return
+        if self._status is not None and _ends_status(item, self._status_line):
+            self._end_status()  # else it stays below what is printed (the task, a message of another)
         if isinstance(item, Chunk):
-            if not self.show_chunks:
+            if not self.show_chunks or item.source in self._held:
+                return
+            if self._streaming_from is not None and self._streaming_from != item.source:
+                self._held.add(item.source)  # nodes of a graph team run side by side: one stream at a time
                 return
             if self._streaming_from != item.source:
                 self._end_stream()
                 self._header(item.source, "streaming", item.elapsed_s, None)
                 self._streaming_from = item.source
+                self._stream = StreamRedactor()
             self._pending += item.content
             self._flush_stream(final=False)
             return
@@ -66,6 +119,8 @@ class ConsoleView:
             return
         self._end_progress()
         streamed = self._streaming_from == item.source and isinstance(item, Text)
+        if isinstance(item, Text):
+            self._held.discard(item.source)
         self._end_stream()
         if isinstance(item, Text):
             if streamed:
@@ -96,6 +151,9 @@ class ConsoleView:
         elif isinstance(item, Handoff):
             self._header(item.source, f"handoff → {item.target}", item.elapsed_s, item)
             self.console.print(RichText(_clip(item.content)))
+        elif isinstance(item, Route):
+            why = "; ".join(f"from {h.from_node}, edge {h.edge}: {h.why}" for h in item.via) or "entry"
+            self.console.print(RichText(_clip(f"→ {item.node} ({why})"), style="dim"))
         elif isinstance(item, Event):
             if item.type == "UserInputRequestedEvent":
                 return  # the question itself is asked by whoever answers it (ConsoleAsk)
@@ -162,16 +220,10 @@ class ConsoleView:
         self.console.print(RichText(f"{tokens}{entry.elapsed_s:.1f}s", style="dim"))
 
     def _flush_stream(self, *, final: bool) -> None:
-        text = self._pending
-        if not final:
-            cut = text.rfind("\n") + 1
-            if not cut and len(text) > _HOLD_CHARS:
-                cut = text.rfind(" ") + 1 or len(text)
-            text, self._pending = text[:cut], text[cut:]
-        else:
-            self._pending = ""
+        text = self._stream.feed(self._pending) + (self._stream.end() if final else "")
+        self._pending = ""
         if text:
-            self.console.out(_shown(text), end="", highlight=False)
+            self.console.out(terminal_safe(text), end="", highlight=False)  # masked by the StreamRedactor
 
     def _end_stream(self) -> None:
         if self._streaming_from is not None:
@@ -181,6 +233,7 @@ class ConsoleView:
 
     def summary(self, result: RunResult) -> None:
         """The closing panel: why the run stopped, messages, tokens, time and where the transcript is."""
+        self._end_status()
         self._end_progress()
         self._end_stream()
         why = {
@@ -212,3 +265,23 @@ def _shown(text: str) -> str:
 def _clip(text: str) -> str:
     text = _shown(text)
     return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + f" … ({len(text)} chars)"
+
+
+def _ends_status(item: Entry | Chunk, line: _StatusLine) -> bool:
+    """Whether the status line goes before `item` is shown: its agent's answer (the first token), a
+    streamed line or progress bars (which draw on the same lines), or a question for the person."""
+    if isinstance(item, (Chunk, McpEvent)) or item.source == line.agent:
+        return True
+    return isinstance(item, Event) and item.type == "UserInputRequestedEvent"
+
+
+class _StatusLine:
+    """A status with the seconds since it began, drawn afresh at each refresh of the live line."""
+
+    def __init__(self, message: str, agent: str | None = None) -> None:
+        self.message = message
+        self.agent = agent
+        self.since = time.monotonic()
+
+    def __rich__(self) -> RichText:
+        return RichText(f"{terminal_safe(self.message)}… {time.monotonic() - self.since:.0f} s", style="dim")

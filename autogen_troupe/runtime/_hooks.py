@@ -122,17 +122,28 @@ def delegating_client(impl: Any) -> ChatCompletionClient:
     return _client_class()(impl)
 
 
-def guarded(client: ChatCompletionClient, errors: list[TroupeError]) -> ChatCompletionClient:
-    """`client`, noting in `errors` every error of ours it raises (before AutoGen turns it into text)."""
-    return delegating_client(_Guard(client, errors))
+def guarded(
+    client: ChatCompletionClient, errors: list[TroupeError], *, agent: str | None = None
+) -> ChatCompletionClient:
+    """`client`, noting in `errors` every error of ours it raises (before AutoGen turns it into text), and
+    reporting each call of `agent`'s as a `waiting` status until its answer (models._status)."""
+    return delegating_client(_Guard(client, errors, agent))
 
 
 class _Guard:
-    def __init__(self, inner: Any, errors: list[TroupeError]) -> None:
+    def __init__(self, inner: Any, errors: list[TroupeError], agent: str | None = None) -> None:
         self._inner = inner
         self._errors = errors
+        self._agent = agent
+
+    def _waiting(self, what: str) -> None:
+        if self._agent is not None:
+            from ..models._status import ModelStatus, report_status
+
+            report_status(ModelStatus("waiting", f"{self._agent}: waiting for {what}", agent=self._agent))
 
     async def create(self, messages: Any, **kw: Any) -> Any:
+        self._waiting("the answer")
         try:
             return await self._inner.create(messages, **kw)
         except TroupeError as e:
@@ -140,6 +151,7 @@ class _Guard:
             raise
 
     async def create_stream(self, messages: Any, **kw: Any) -> AsyncGenerator[Any, None]:
+        self._waiting("the first token")
         try:
             async for item in self._inner.create_stream(messages, **kw):
                 yield item

@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..models._redact import redact_data, redact_text
+from .._redact import redact_data, redact_text
 from ._hooks import delegating_client, delegating_workbench, wrapped_tool
 
 if TYPE_CHECKING:

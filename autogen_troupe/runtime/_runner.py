@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._autogen import instance_attribute
+from .._redact import redact_text, remember_secrets, secrets_in_env
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
-from ..models._redact import redact_text, remember_secrets, secrets_in_env
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
 from ..scenario._template import template_task_issue
 from ._hooks import ClientSource, OneClient, RunHooks, guarded
 from ._observe import observing
+from ._stopping import stop_team
 from ._transcript import (
     Chunk,
     Entry,
@@ -40,11 +40,11 @@ if TYPE_CHECKING:
 
     from ..models._endpoints import Overrides
     from ..models._resolved import ResolvedModel
+    from ..models._status import ModelStatus
     from ..tools._mcp_client import Ask, McpNote
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
 
-_STOP_GRACE_S = 10.0
 EventHook = Callable[["Entry | Chunk"], None]
 
 
@@ -65,6 +65,9 @@ class RunOptions:
     # Who answers MCP servers' questions (the console prompt in `troupe run`); None: nobody, so servers
     # whose scenario policy is not `accept_defaults` get a decline.
     ask_mcp: Ask | None = None
+    # Hears what the models are doing before they answer (preparing, loading an engine, waiting for the
+    # first token): the console's status line, a server's events. Called on the run's event loop.
+    on_status: Callable[[ModelStatus], None] | None = None
 
 
 def resolve_agent_model(
@@ -126,6 +129,7 @@ async def open_team(
     from ..agents import assemble_team, limit_conditions
     from ..models._facts import ModelLimits, limits_of
     from ..models._registry import ClientPool
+    from ..models._status import status_to
     from ..tools import McpServerPool, load_python_tool
     from ..tools._mcp_client import NOTES
     from ._mcp import client_options, has_prompts, note_sinks, prompt_source, resolve_prompts
@@ -141,6 +145,7 @@ async def open_team(
     async with contextlib.AsyncExitStack() as stack:
         token = NOTES.set(notes)
         stack.callback(NOTES.reset, token)
+        stack.enter_context(status_to(options.on_status))
         observe = stack.enter_context(observing(options.env))  # spans, when telemetry is on
         pool: ClientSource = source if source is not None else ClientPool()
         if source is None:
@@ -150,7 +155,7 @@ async def open_team(
             spec = pool.spec_for(agent, functools.partial(resolve_agent_model, scenario, ref, options))
             if spec is not None:
                 specs[agent] = spec
-            client = guarded(observe.client(pool.get(spec, agent), spec, agent), errors)
+            client = guarded(observe.client(pool.get(spec, agent), spec, agent), errors, agent=agent)
             agent_clients[agent] = client
             return client
 
@@ -419,40 +424,14 @@ async def _stream(
         # for a model call that never returns.
         done, _ = await asyncio.wait({consumer}, timeout=timeout_s + 5)
     except BaseException:  # interrupted: AutoGen waits for in-flight calls unless they are cancelled
-        await _stop(consumer, token, opened.team)
+        await stop_team(consumer, token, opened.team)
         raise
     if not done:
-        await _stop(consumer, token, opened.team)
+        await stop_team(consumer, token, opened.team)
         return f"Hard time limit of {timeout_s:g} s reached", "limit"
     consumer.result()  # re-raise what the team raised
     reason = (result.stop_reason if result else None) or "the team stopped"
     return reason, "limit" if _by_caps(reason, opened.scenario) else "rule"
-
-
-async def _stop(consumer: asyncio.Future[None], token: Any, team: Any) -> None:
-    """Cancel the team's in-flight model and tool calls, its message handlers, then the stream, waiting
-    a bounded time.
-
-    The token alone is not enough: an AssistantAgent whose tool call is cancelled waits for ever for the
-    call's results, so its handler, and the runtime's stop that waits for it, would outlive the run; once
-    asyncio.run's shutdown cancelled them, the runtime's queue raised `task_done() called too many times`.
-    """
-    token.cancel()
-    consumer.cancel()
-    handlers = _team_handlers(team)
-    for h in handlers:
-        h.cancel()
-    with contextlib.suppress(BaseException):
-        await asyncio.wait_for(asyncio.gather(consumer, *handlers, return_exceptions=True), _STOP_GRACE_S)
-
-
-def _team_handlers(team: Any) -> list[asyncio.Task[Any]]:
-    """The message handlers still running in the team's own AutoGen runtime (private to autogen-core 0.7,
-    so looked up with care: none found means only the token and the stream are cancelled)."""
-    if not instance_attribute(team, "_embedded_runtime", False):
-        return []  # a runtime the caller passed in is theirs, with other teams' handlers in it
-    tasks = instance_attribute(instance_attribute(team, "_runtime"), "_background_tasks")
-    return [t for t in tasks or () if isinstance(t, asyncio.Task) and not t.done()]
 
 
 def _by_caps(reason: str, scenario: Scenario) -> bool:

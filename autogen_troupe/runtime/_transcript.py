@@ -12,7 +12,7 @@ from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field
 
-from ..models._redact import redact_data
+from .._redact import redact_data
 from ..scenario._base import Frozen
 
 __all__ = [
@@ -21,6 +21,8 @@ __all__ = [
     "Event",
     "Handoff",
     "McpEvent",
+    "Route",
+    "RouteHop",
     "RunResult",
     "Text",
     "Thought",
@@ -119,6 +121,22 @@ class McpEvent(_Entry):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class RouteHop(Frozen):
+    """An edge of a graph team that fired: its number in `team.edges`, where from, and why."""
+
+    edge: int
+    from_node: str
+    why: str
+
+
+class Route(_Entry):
+    """A node of a graph team starts; `via` are the edges that led to it (empty: an entry node)."""
+
+    kind: Literal["route"] = "route"
+    node: str
+    via: tuple[RouteHop, ...] = ()
+
+
 class Chunk(_Entry):
     """A streamed piece of a message; shown live, never stored (the full message follows)."""
 
@@ -126,7 +144,9 @@ class Chunk(_Entry):
     content: str
 
 
-Entry = Annotated[Text | Thought | ToolCall | ToolResult | Handoff | Event | McpEvent, Discriminator("kind")]
+Entry = Annotated[
+    Text | Thought | ToolCall | ToolResult | Handoff | Event | McpEvent | Route, Discriminator("kind")
+]
 
 
 class RunResult(Frozen):
@@ -151,6 +171,11 @@ class RunResult(Frozen):
     def messages(self) -> tuple[Text | Handoff, ...]:
         """The chat messages (task and answers), without tool calls and events."""
         return tuple(e for e in self.transcript if isinstance(e, Text | Handoff))
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The nodes a graph team started, in order (empty for other teams)."""
+        return tuple(e.node for e in self.transcript if isinstance(e, Route))
 
     @property
     def final_message(self) -> str:
@@ -191,6 +216,10 @@ def entry_from_autogen(msg: Any, elapsed_s: float) -> Entry | Chunk:
             for r in msg.content
         )
         return ToolResult(results=results, **common)
+    from ..agents._graph_flow import GraphRouteEvent
+
+    if isinstance(msg, GraphRouteEvent):
+        return Route(node=msg.node, via=tuple(RouteHop(**h) for h in msg.via), **common)
     if isinstance(msg, m.HandoffMessage):
         return Handoff(target=msg.target, content=msg.content, **common)
     if isinstance(msg, m.BaseChatMessage):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._graph_draw import mermaid, outline
     from ._judge import Judge
     from ._loader import bundled_scenarios, iter_scenario_files, load_scenario, resolve_scenario_path
     from ._located import expand_env
@@ -75,6 +76,8 @@ __all__ = [
     "iter_rules",
     "iter_scenario_files",
     "load_scenario",
+    "mermaid",
+    "outline",
     "resolve_scenario_path",
     "task_placeholders",
 ]
@@ -113,5 +116,7 @@ _WHERE = {
     "load_scenario": "._loader",
     "resolve_scenario_path": "._loader",
     "task_placeholders": "._template",
+    "mermaid": "._graph_draw",
+    "outline": "._graph_draw",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -15,6 +15,7 @@ __all__ = [
     "CallExpectation",
     "CountRange",
     "Expect",
+    "PathExpectation",
     "SpeakersExpectation",
     "TextExpectation",
     "ToolCallsExpectation",
@@ -60,6 +61,30 @@ class SpeakersExpectation(_Shorthand):
     def _some(self) -> SpeakersExpectation:
         if all(getattr(self, k) is None for k in ("exact", "first", "last", "set", "includes")):
             raise ValueError("give at least one of exact, first, last, set or includes")
+        return self
+
+
+class PathExpectation(_Shorthand):
+    """The nodes a graph team ran, in the order they started. A list means `exact`."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}}
+
+    exact: tuple[str, ...] | None = Field(None, description="Exactly this path.")
+    subsequence: tuple[str, ...] | None = Field(
+        None, description="These nodes in this order, others allowed between them."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, v: Any) -> Any:
+        return {"exact": v} if isinstance(v, list | tuple) else v
+
+    @model_validator(mode="after")
+    def _some(self) -> PathExpectation:
+        if self.exact is None and self.subsequence is None:
+            raise ValueError("give exact or subsequence")
         return self
 
 
@@ -132,6 +157,7 @@ class Expect(Frozen):
 
     stop_reason: TextExpectation | None = None
     speakers: SpeakersExpectation | None = None
+    path: PathExpectation | None = Field(None, description="Graph teams: the nodes run, in order.")
     tool_calls: ToolCallsExpectation | None = None
     messages: CountRange | None = Field(None, description="Number of chat messages, the task included.")
     final_message: TextExpectation | None = None
@@ -150,6 +176,10 @@ def _expected_speakers(expect: Expect):
         for key in ("first", "last"):
             if getattr(sp, key) is not None:
                 yield ("expect", "speakers", key), getattr(sp, key)
+    if expect.path is not None:
+        for key in ("exact", "subsequence"):
+            for i, n in enumerate(getattr(expect.path, key) or ()):
+                yield ("expect", "path", key, i), n
     groups = [(("expect", "tool_calls"), expect.tool_calls)] + [
         (("expect", "agents", a, "tool_calls"), e.tool_calls) for a, e in expect.agents.items()
     ]

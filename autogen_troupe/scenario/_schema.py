@@ -1,6 +1,7 @@
 """The scenario file format: pydantic models are its only definition. This module holds the models, model
 contexts, MCP servers and tools, the team and the scenario; `_fields` the limits and bounded types,
-`_rules` the termination rules, `_expectations` the `expect` block (all re-exported here).
+`_rules` the termination rules, `_expectations` the `expect` block, `_contexts` the model contexts,
+`_graph` the edges of a graph team (all re-exported here).
 
 Imports no autogen, openai, mcp or vllm code, so `troupe check` and `troupe schema` stay fast.
 """
@@ -24,6 +25,13 @@ from pydantic import (
 )
 
 from ._base import Frozen
+from ._contexts import (
+    BufferedContext,
+    HeadAndTailContext,
+    ModelContext,
+    TokenLimitedContext,
+    UnboundedContext,
+)
 from ._expectations import (
     AgentExpectation,
     CallExpectation,
@@ -45,10 +53,8 @@ from ._fields import (
     MAX_RULE_DEPTH,
     MAX_TIMEOUT_S,
     CompletionTokens,
-    ContextMessages,
     ContextTokens,
     Count,
-    CountOrZero,
     Finite,
     HeaderValue,
     Retries,
@@ -59,6 +65,7 @@ from ._fields import (
     _Shorthand,
     scenario_name_from,
 )
+from ._graph import Edge, GraphNode, check_graph, shallow_conditions
 from ._judge import Judge
 from ._mcp import McpClientSettings, McpPrompt, PromptPart, PromptText, SamplingSettings, prompt_parts
 from ._mcp_auth import HttpAuthSettings
@@ -90,10 +97,14 @@ __all__ = [
     "AgentExpectation",
     "AllOf",
     "AnyOf",
+    "BufferedContext",
     "CallExpectation",
     "CountRange",
+    "Edge",
     "Expect",
+    "GraphNode",
     "HandoffRule",
+    "HeadAndTailContext",
     "HttpServer",
     "Limits",
     "MaxMessages",
@@ -118,8 +129,10 @@ __all__ = [
     "TextExpectation",
     "TextMention",
     "Timeout",
+    "TokenLimitedContext",
     "TokenUsage",
     "ToolCallsExpectation",
+    "UnboundedContext",
     "iter_rules",
     "prompt_parts",
     "scenario_name_from",
@@ -180,45 +193,6 @@ class ModelSpec(Frozen):
 
 ModelRef = Annotated[str | ModelSpec, Field(union_mode="left_to_right")]
 Judge.model_rebuild(_types_namespace={"ModelRef": ModelRef})  # defined apart (scenario/_judge.py)
-
-
-# --------------------------------------------------------------------------- model contexts
-
-
-class TokenLimitedContext(Frozen):
-    """The task and the newest messages that fit in `max_tokens` (estimated)."""
-
-    kind: Literal["token_limited"] = "token_limited"
-    max_tokens: ContextTokens | None = Field(
-        None, description="Default: the model's context length minus its answer, system message and tools."
-    )
-
-
-class BufferedContext(Frozen):
-    """The last `last` messages."""
-
-    kind: Literal["buffered"] = "buffered"
-    last: ContextMessages
-
-
-class HeadAndTailContext(Frozen):
-    """The first `head` and the last `tail` messages."""
-
-    kind: Literal["head_and_tail"] = "head_and_tail"
-    head: CountOrZero
-    tail: ContextMessages
-
-
-class UnboundedContext(Frozen):
-    """Every message, even past the model's context length."""
-
-    kind: Literal["unbounded"] = "unbounded"
-
-
-ModelContext = Annotated[
-    TokenLimitedContext | BufferedContext | HeadAndTailContext | UnboundedContext,
-    Field(discriminator="kind"),
-]
 
 
 # --------------------------------------------------------------------------- MCP servers
@@ -400,7 +374,7 @@ class Agent(Frozen):
 
 
 class Team(Frozen):
-    kind: Literal["round_robin", "selector", "swarm", "single"]
+    kind: Literal["round_robin", "selector", "swarm", "single", "graph"]
     agents: tuple[Agent, ...] = Field(min_length=1)
     termination: Annotated[TermRule | None, BeforeValidator(_shallow_rules)] = None
     max_turns: Count | None = None
@@ -411,6 +385,15 @@ class Team(Frozen):
         None,
         description="Every agent's model context unless it sets its own (default: token_limited, sized by "
         "the model's context length).",
+    )
+    edges: tuple[Annotated[Edge, BeforeValidator(shallow_conditions)], ...] = Field(
+        (), description="Graph only: who hands over to whom, and when."
+    )
+    entry: tuple[str, ...] | None = Field(
+        None, description="Graph only: the agents that start (default: those no edge leads to)."
+    )
+    nodes: dict[str, GraphNode] = Field(
+        default_factory=dict, description="Graph only: per agent, its activation and max_visits."
     )
 
     @model_validator(mode="after")
@@ -426,6 +409,12 @@ class Team(Frozen):
                     "name",
                 )
             seen[n] = i
+        if self.kind == "graph":
+            check_graph(names, self.edges, self.entry, self.nodes)
+        else:
+            for key in ("edges", "entry", "nodes"):
+                if key in self.model_fields_set:
+                    raise _fail(f"{key} only applies to kind 'graph', not {self.kind!r}", key)
         if self.kind == "single" and len(self.agents) != 1:
             raise _fail(f"kind 'single' takes exactly one agent, got {len(self.agents)}: {names}", "agents")
         if self.kind != "selector":
@@ -544,6 +533,8 @@ class Scenario(Frozen):
                     raise _fail(
                         f"{n!r} is not an agent of this team (agents: {names})", "expect", "agents", n
                     )
+            if self.expect.path is not None and self.team.kind != "graph":
+                raise _fail(f"path only applies to graph teams, not {self.team.kind!r}", "expect", "path")
             for at, n in _expected_speakers(self.expect):
                 if n not in names and n != "user":
                     raise _fail(f"{n!r} is not an agent of this team (agents: {names}, or 'user')", *at)

@@ -8,6 +8,8 @@ team's libraries are imported at the first run.
 from __future__ import annotations
 
 import contextlib
+import copy
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -69,6 +71,12 @@ async def page(request: Any) -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
+async def _server_error(request: Any, exc: Exception) -> JSONResponse:
+    """A failure of the server itself: the client gets one line in the APIs' shape, the log the traceback
+    (Starlette raises the exception on to uvicorn, which logs it)."""
+    return error(500, f"the server failed on {request.method} {request.url.path} ({type(exc).__name__})")
+
+
 async def _bad_request(request: Any, exc: Exception) -> JSONResponse:
     """A BadRequest, or Starlette's own 404/405, in the APIs' one error shape."""
     if isinstance(exc, BadRequest):
@@ -114,7 +122,12 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
         routes=routes,
         lifespan=lifespan,
         middleware=middleware,
-        exception_handlers={BadRequest: _bad_request, 404: _bad_request, 405: _bad_request},
+        exception_handlers={
+            BadRequest: _bad_request,
+            404: _bad_request,
+            405: _bad_request,
+            Exception: _server_error,
+        },
     )
     app.state.troupe = server
     return app
@@ -131,12 +144,27 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+LOGGER = "autogen_troupe.serve"
+"""The server's own log (a line per run started and ended), on uvicorn's console handler."""
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging setup, with the server's own logger beside its loggers: INFO lines on stderr."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"][LOGGER] = {"handlers": ["default"], "level": logging.INFO, "propagate": False}
+    return config
+
+
 def uvicorn_config(app: Starlette) -> Any:
-    """How uvicorn serves the app: quiet, no `Server` header, open streams get 5 s at shutdown."""
+    """How uvicorn serves the app: its own lines from warnings up, the server's run lines, no `Server`
+    header, open streams get 5 s at shutdown."""
     import uvicorn
 
     return uvicorn.Config(
         app,
+        log_config=log_config(),
         log_level="warning",
         access_log=False,
         lifespan="on",

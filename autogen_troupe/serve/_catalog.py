@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._redact import redact_data, redact_text
 from ..errors import Issue, ScenarioError
-from ..models._redact import redact_data, redact_text
 from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, read_text
+from ..scenario._graph_draw import graph_data
 from ..scenario._loader import bundled_dir, iter_scenario_files, load_scenario, resolve_scenario_path
 from ..scenario._schema import Scenario
 from ..scenario._template import task_placeholders
+from ._source import masked_source
 
 __all__ = ["Catalog", "Offered", "default_paths"]
 
@@ -53,13 +55,15 @@ class Offered:
                 ],
                 "asks_user": any(a.kind == "user" for a in sc.team.agents),
                 "file": self.path.name,
+                **({"graph": graph_data(sc.team)} if sc.team.kind == "graph" else {}),
             }
         )
 
     def source(self) -> str:
         """The file's text as the page shows it, secrets masked (a literal key in a header, say)."""
         try:
-            return redact_text(read_text(self.path, limit=SCENARIO_MAX_BYTES, what="scenario"))
+            text = read_text(self.path, limit=SCENARIO_MAX_BYTES, what="scenario")
+            return masked_source(text, self.path.name)
         except FileProblem as e:
             return f"# cannot read {self.path.name}: {e.message}"
 

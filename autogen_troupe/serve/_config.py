@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._redact import remember_secrets
 from ..errors import ProfileError
-from ..models._redact import remember_secrets
 
 __all__ = [
     "DEFAULT_HOST",

@@ -25,8 +25,8 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .._redact import redact_text
 from ..errors import ScenarioError
-from ..models._redact import redact_text
 from ..runtime._transcript import RunResult
 from ._http import BadRequest, error, read_json, wait_or_disconnect
 from ._runs import ServedRun, usage_json

@@ -2,14 +2,16 @@
 kept in order and fanned out to whoever watches (the page, an SSE client, a chat completion).
 
 Every run writes its JSONL transcript under the server's `--out` folder, as `troupe run` does; what is
-kept here is for watching: the entries as they come (secrets masked), the question a user agent is
-waiting on, and how the run ended.
+kept here is for watching: the entries as they come (secrets masked; streamed text through one
+`StreamRedactor` per speaker, so a secret cut across chunks is masked too), the question a user agent is
+waiting on, and how the run ended. Each run's start and end is one line of the server's log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from collections import OrderedDict
@@ -18,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._redact import StreamRedactor, redact_data, redact_text
+from .._text import terminal_safe
 from ..errors import TroupeError
-from ..models._redact import redact_data, redact_text
 from ..runtime._transcript import Chunk, RunResult, Usage
 from ._catalog import Catalog
 from ._config import ServeConfig
+from ._http import one_paragraph
 
 __all__ = ["RunManager", "ServedRun", "Status", "usage_json"]
 
@@ -30,6 +34,9 @@ Status = Literal["running", "waiting", "done", "failed", "stopped"]
 MCP_ANSWER_S = 300.0  # how long an MCP server's question waits for the person before it is cancelled
 _QUEUE_MAX = 10_000  # events a watcher may fall behind by before it is dropped (it can reconnect)
 _CLOSE = {"event": "_close"}
+_PASSING = ("chunk", "model")  # events passed on to whoever watches now, not kept
+log = logging.getLogger("autogen_troupe.serve")
+_VIA = {"openai": "the OpenAI-compatible API", "api": "the runs API"}
 
 
 def usage_json(usage: Usage) -> dict[str, int]:
@@ -86,11 +93,14 @@ class ServedRun:
     pending: Pending | None = None
     tokens: dict[str, Usage] = field(default_factory=dict)
     ended_at: float | None = None
+    model_note: dict[str, Any] | None = None  # what a model is doing now, until it answers
     _started: float = field(default_factory=time.monotonic)
     _watchers: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
     _ended: asyncio.Event = field(default_factory=asyncio.Event)
     _one_question: asyncio.Lock = field(default_factory=asyncio.Lock)  # servers' questions wait their turn
+    _streams: dict[str, StreamRedactor] = field(default_factory=dict)  # a speaker's text being streamed
+    _stream_at: dict[str, float | None] = field(default_factory=dict)  # ...and its last chunk's time
 
     # ------------------------------------------------------------------ what it shows
 
@@ -136,10 +146,11 @@ class ServedRun:
 
     # ------------------------------------------------------------------ what happens
 
-    def publish(self, event: str, data: dict[str, Any]) -> None:
-        """Keep (unless it is a chunk) and pass on one event, secrets masked."""
-        record: dict[str, Any] = {"event": event, "data": redact_data(data)}
-        if event != "chunk":
+    def publish(self, event: str, data: dict[str, Any], *, masked: dict[str, Any] | None = None) -> None:
+        """Keep (unless it only passes: a chunk, a model status) and pass on one event, secrets masked
+        (`masked`: fields already masked, added as they are)."""
+        record: dict[str, Any] = {"event": event, "data": {**redact_data(data), **(masked or {})}}
+        if event not in _PASSING:
             record["seq"] = len(self.events)
             self.events.append(record)
         for q in list(self._watchers):
@@ -150,21 +161,60 @@ class ServedRun:
 
     def on_event(self, item: Any) -> None:
         """The runner's `on_event`: each transcript entry (and streamed chunk) as it happens."""
+        note = self.model_note
+        if note is not None and note["agent"] in (None, item.source):
+            self.model_note = None  # the model answered (the task, passed on meanwhile, is not an answer)
         if isinstance(item, Chunk):
-            self.publish(
-                "chunk", {"source": item.source, "content": item.content, "elapsed_s": item.elapsed_s}
-            )
+            stream = self._streams.setdefault(item.source, StreamRedactor())
+            self._stream_at[item.source] = item.elapsed_s
+            self._chunk(item.source, stream.feed(item.content), item.elapsed_s)
             return
+        self._end_stream(getattr(item, "source", None))
         if item.usage is not None:
             self.tokens[item.source] = self.tokens.get(item.source, Usage()) + item.usage
         self.publish("entry", item.model_dump(mode="json"))
 
+    def on_model_status(self, status: Any) -> None:
+        """The runner's `on_status`: what a model is doing before it answers (loading the engine, waiting
+        for the first token), as a `model` event; passed on, not kept, but the latest is given to a
+        watcher that comes meanwhile (a page opened while the engine loads)."""
+        data = {"phase": status.phase, "message": status.message, "agent": status.agent}
+        self.model_note = None if status.phase == "ready" else redact_data(data)
+        self.publish("model", data)
+
+    def _chunk(self, source: str, text: str, elapsed_s: float | None) -> None:
+        if text:  # masked by the speaker's StreamRedactor: not masked again piece by piece
+            self.publish("chunk", {"source": source, "elapsed_s": elapsed_s}, masked={"content": text})
+
+    def _end_stream(self, source: str | None = None) -> None:
+        """The speaker's message is complete (all speakers' with None): let out what its masker held."""
+        for name in [source] if source is not None else list(self._streams):
+            stream = self._streams.pop(name, None)
+            if stream is not None:
+                self._chunk(name, stream.end(), self._stream_at.pop(name, None))
+
     def end(self, status: Status, *, result: RunResult | None = None, error: str | None = None) -> None:
-        self.status, self.result, self.error = status, result, error
+        """The run ended: clients are told one paragraph of `error`; its whole text (a traceback from
+        inside AutoGen, say) goes to the server's log."""
+        self._end_stream()
+        self.status, self.result = status, result
+        self.error = one_paragraph(error) if error is not None else None
         self.ended_at = time.time()
         if result is not None and result.transcript_path is not None:
             self.transcript = result.transcript_path
-        self.publish("done", self.summary())
+        s = self.summary()
+        log.info(
+            "run %s %s: %d messages, %d tokens, %.2f s%s",
+            self.id,
+            status,
+            s["messages"],
+            s["usage"]["total_tokens"],
+            s["elapsed_s"],
+            terminal_safe(f": {self.error}") if self.error else "",
+        )
+        if error is not None and error != self.error:
+            log.warning("run %s failed with:\n%s", self.id, terminal_safe(redact_text(error)))
+        self.publish("done", s)
         self._ended.set()
         for q in list(self._watchers):
             with contextlib.suppress(asyncio.QueueFull):
@@ -201,6 +251,8 @@ class ServedRun:
                 if record["seq"] > last:
                     last = record["seq"]
                     yield record
+            if self.model_note is not None and not self.done:
+                yield {"event": "model", "data": self.model_note}
             while not (self.done and q.empty()):
                 record = await q.get()
                 if record is _CLOSE:
@@ -321,9 +373,12 @@ class RunManager:
             run_id=run.id,
             ask_human=run.ask,
             ask_mcp=run.ask_mcp,
+            on_status=run.on_model_status,
         )
         self.runs[run.id] = run
         self._forget_old()
+        via = _VIA.get(origin, origin)
+        log.info("run %s started: scenario %s, from %s", run.id, terminal_safe(run.scenario), via)
         run._task = asyncio.get_running_loop().create_task(self._drive(run, sc, given, options))
         return run
 

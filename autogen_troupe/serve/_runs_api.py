@@ -8,9 +8,10 @@ GET  /api/runs/{id}                 one run with its entries so far (or a past r
 GET  /api/runs/{id}/events          SSE: `entry` (a transcript entry), `chunk` (streamed text),
                                     `input` / `input_closed` (a user agent's question, or with
                                     `kind: mcp` an MCP server's: `mcp` holds its message and form
-                                    schema, or the URL it asks to open), `status`,
-                                    `done` (the summary); `id:` is the sequence number, so a client
-                                    resumes with Last-Event-ID (or ?after=N)
+                                    schema, or the URL it asks to open), `status`, `model` (what a
+                                    model is doing before it answers: `phase`, `message`, `agent`;
+                                    not replayed), `done` (the summary); `id:` is the sequence
+                                    number, so a client resumes with Last-Event-ID (or ?after=N)
 POST /api/runs/{id}/input           {"text", "question_id"?}: answer the waiting question; an MCP
                                     server's: {"action": accept|decline|cancel, "content"?: {...}}
 POST /api/runs/{id}/cancel          stop the run (202)

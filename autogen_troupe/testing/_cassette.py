@@ -22,8 +22,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from .._redact import redact_data
 from ..errors import Issue, ScenarioError
-from ..models._redact import redact_data
 from ..scenario._base import Frozen
 from ..scenario._files import CASSETTE_MAX_BYTES, FileProblem, parse_json, read_text
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..runtime._transcript import Entry, RunResult, ToolCall, ToolResult
 from ..scenario._base import Frozen
+from ..scenario._expectations import PathExpectation
 from ..scenario._schema import (
     AgentExpectation,
     CallExpectation,
@@ -392,6 +393,28 @@ def _tool_error_failures(result: RunResult) -> list[Failure]:
     ]
 
 
+def _path_failures(want: PathExpectation, result: RunResult) -> list[Failure]:
+    """A graph team's path (the nodes in the order they started) against `exact` or `subsequence`."""
+    got = list(result.path)
+    shown = "[" + ", ".join(got) + "]"
+    failures = []
+    if want.exact is not None and list(want.exact) != got:
+        failures.append(
+            Failure(expectation="path.exact", expected=f"[{', '.join(want.exact)}]", actual=shown)
+        )
+    if want.subsequence is not None:
+        rest = iter(got)
+        if not all(any(n == m for m in rest) for n in want.subsequence):
+            failures.append(
+                Failure(
+                    expectation="path.subsequence",
+                    expected=f"[{', '.join(want.subsequence)}] in this order",
+                    actual=shown,
+                )
+            )
+    return failures
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -422,6 +445,9 @@ def check_expectations(result: RunResult, expect: Expect | None) -> ExpectReport
     if expect.speakers is not None:
         checked.append("speakers")
         failures.extend(_speaker_failures(expect.speakers, result))
+    if expect.path is not None:
+        checked.append("path")
+        failures.extend(_path_failures(expect.path, result))
     calls = actual_calls(result)
     if expect.tool_calls is not None:
         checked.append("tool_calls")

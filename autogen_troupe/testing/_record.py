@@ -66,7 +66,7 @@ def _recorded_overrides(overrides: Any) -> dict[str, str]:
         return {}
     out = {k: getattr(overrides, k) for k in ("profile", "base_url", "model") if getattr(overrides, k, None)}
     if "base_url" in out:
-        from ..models._redact import redact_url
+        from .._redact import redact_url
 
         out["base_url"] = redact_url(out["base_url"])
     return out

@@ -22,8 +22,8 @@ from xml.etree import ElementTree as ET
 import yaml
 from pydantic import field_validator
 
+from .._redact import redact_text
 from ..errors import CassetteMissing, ReplayMismatch, ScenarioError, TroupeError
-from ..models._redact import redact_text
 from ..runtime._logs import quiet_autogen_logs
 from ..runtime._signals import STOP_SIGNALS, Interrupted
 from ..scenario._base import Frozen

@@ -34,8 +34,8 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import AnyUrl
 
+from .._redact import remember_secrets
 from ..errors import McpAuthError
-from ..models._redact import remember_secrets
 from ..scenario._mcp_auth import McpAuth
 from ..scenario._schema import HttpServer
 from ._mcp_tokens import TokenFile

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..models._redact import redact_data, redact_text
+from .._redact import redact_data, redact_text
 
 if TYPE_CHECKING:
     import mcp_types

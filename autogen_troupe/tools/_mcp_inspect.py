@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from .._redact import redact_text
 from ..errors import McpAuthError, ToolCallError, UsageError
-from ..models._redact import redact_text
 from ..scenario._mcp_auth import McpAuth
 from ..scenario._schema import HttpServer, StdioServer
 

@@ -8,8 +8,8 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .._redact import redact_text
 from .._text import safe_text, terminal_safe
-from ..models._redact import redact_text
 from ._mcp_client import Answer, Ask, Question
 
 __all__ = ["ReadLine", "terminal_ask"]

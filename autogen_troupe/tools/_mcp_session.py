@@ -25,9 +25,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 
-from ..errors import ToolCallError
-from ..models._network import check_endpoint
-from ..models._redact import (
+from .._redact import (
     is_secret_name,
     redact_command,
     redact_text,
@@ -37,6 +35,8 @@ from ..models._redact import (
     secrets_in_env,
     secrets_in_text,
 )
+from ..errors import ToolCallError
+from ..models._network import check_endpoint
 from ..scenario._schema import HttpServer, StdioServer
 from ._mcp_auth import HttpLink, login_ui
 from ._mcp_client import McpClientOptions, RunningCalls, client_kwargs, progress_callback

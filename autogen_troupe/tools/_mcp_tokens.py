@@ -22,7 +22,7 @@ from typing import Any
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from mcp.shared.auth_utils import resource_url_from_server_url
 
-from ..models._redact import remember_secrets
+from .._redact import remember_secrets
 
 __all__ = ["TokenFile", "tokens_folder"]
 

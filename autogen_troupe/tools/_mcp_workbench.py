@@ -25,8 +25,8 @@ from autogen_core.tools import (
 )
 from typing_extensions import Self
 
+from .._redact import redact_text
 from ..errors import ToolCallError
-from ..models._redact import redact_text
 from ..scenario._schema import HttpServer, McpPrompt, McpUse, StdioServer
 from ._mcp_client import CALL_ID, CALLER, McpClientOptions
 from ._mcp_resources import READ_RESOURCE

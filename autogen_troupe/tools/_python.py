@@ -24,8 +24,8 @@ from autogen_core import CancellationToken
 from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
+from .._redact import redact_text
 from ..errors import ToolCallError, ToolConfigError, UsageError
-from ..models._redact import redact_text
 from ..scenario._schema import PythonToolUse
 
 __all__ = ["PythonTool", "load_python_tool"]

@@ -20,9 +20,9 @@ from typing import Any, Literal, Protocol
 
 import httpx2
 
+from ..._redact import redact_text
 from ...errors import RetrievalError
 from ...models._http import sync_client
-from ...models._redact import redact_text
 
 __all__ = [
     "LOCAL_MODEL",

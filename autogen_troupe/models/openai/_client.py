@@ -38,11 +38,11 @@ from pydantic import BaseModel, SecretStr
 from typing_extensions import Self
 
 from ..._autogen import private
+from ..._redact import safe_url
 from ...errors import ModelCallError, ProfileError
 from ...scenario._schema import ModelInfoSpec
 from .._endpoints import normalize_base_url
 from .._network import check_endpoint
-from .._redact import safe_url
 from .._resolved import OpenAIModel, as_resolved, is_secret_header
 from ._discovery import adiscover_model, key_for
 from ._errors import translate_error

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx2
 
+from ..._redact import redact_text
 from ...errors import ModelCallError, ProfileError
 from .._endpoints import normalize_base_url
 from .._http import async_client, sync_client
 from .._network import check_endpoint
-from .._redact import redact_text
 from .._resolved import OpenAIModel
 from ._errors import scrub, server_message
 

@@ -9,9 +9,9 @@ from typing import Any, TypeGuard
 
 import openai
 
+from ..._redact import redact_text, safe_url
 from ...errors import ContentBlocked, ModelCallError
 from .._http import RETRY_AFTER_MAX_S, retry_after_s
-from .._redact import redact_text, safe_url
 from ._answers import FAULT_CODE
 from ._wire import BLOCKED_CODE, BLOCKED_MESSAGE, PLACEHOLDER_API_KEY
 

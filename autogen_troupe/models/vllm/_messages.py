@@ -4,7 +4,7 @@ and where a model's folder is. Imports no vLLM code."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,13 @@ from autogen_core.models import (
 
 from ...errors import InvalidModelRequest, ProfileError
 from ...scenario._files import TEMPLATE_MAX_BYTES, FileProblem, read_text
-from ._default_model import DEFAULT_MODEL_ALIAS, builtin_chat_template, ensure_default_model
+from .._status import ModelStatus, Phase, report_status
+from ._default_model import (
+    DEFAULT_MODEL_ALIAS,
+    DEFAULT_MODEL_NAME,
+    builtin_chat_template,
+    ensure_default_model,
+)
 
 __all__ = ["load_template", "model_folder", "to_openai_messages"]
 
@@ -96,9 +102,21 @@ def load_template(value: str | None) -> str | None:
 
 
 def model_folder(model: str) -> str:
-    """A folder vLLM can load: the converted default model for its alias, else `model` as given."""
+    """A folder vLLM can load: the converted default model for its alias, else `model` as given.
+
+    Preparing the default model (once) is reported as a status (`models._status`), or said on stderr
+    when nobody listens."""
     if model.lower() == DEFAULT_MODEL_ALIAS:
-        return str(ensure_default_model(console_print=lambda text: print(text, file=sys.stderr, flush=True)))
+
+        def say(phase: Phase) -> Callable[[str], None]:
+            def told(text: str) -> None:
+                status = ModelStatus(phase, text.rstrip(". "), model=DEFAULT_MODEL_NAME)
+                if not report_status(status):
+                    print(text, file=sys.stderr, flush=True)
+
+            return told
+
+        return str(ensure_default_model(console_print=say("preparing"), on_ready=say("ready")))
     path = Path(model).expanduser()
     if path.exists():
         return str(path.resolve())

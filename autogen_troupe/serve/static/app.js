@@ -4,6 +4,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const EMPTY = "Pick a scenario and start a run, or open a past run.";
 const PALETTE = ["#2f6fde", "#d9822b", "#2e8b57", "#9b59b6", "#c0392b", "#16a085", "#b7950b", "#7f8c8d"];
 const state = {
   token: sessionStorage.getItem("troupe-token"),
@@ -16,6 +17,9 @@ const state = {
   streaming: null,  // {source, li} of the message being streamed
   question: null,
   ticker: null,
+  tokens: null,     // the open run's tokens, as its header shows them
+  note: null,       // what a model of the open run is doing before it answers (a `model` event)
+  opening: null,    // the run being opened (the address may change again meanwhile)
 };
 
 // ------------------------------------------------------------------ the API
@@ -78,6 +82,7 @@ async function showScenario(name) {
     if (a.kind === "user") li.className = "user";
     agents.append(li);
   }
+  drawGraph($("scenario-graph"), s.graph, []);
 }
 
 async function start() {
@@ -134,11 +139,19 @@ async function refreshRuns() {
     when.textContent = ago(r.started_at);
     const task = document.createElement("span");
     task.className = "task";
-    task.textContent = `${r.status} · ${r.usage.total_tokens} tokens · ${r.task || ""}`;
+    li.summary = r;
+    task.textContent = rowLine(r);
     li.append(dot, name, when, task);
     li.onclick = () => openRun(r.id, r);
     list.append(li);
   }
+}
+
+// A run's line in the list. The open run's tokens are the header's count (its entries so far), so the two
+// never disagree while the list waits for its next refresh.
+function rowLine(r) {
+  const open = state.run && state.run.id === r.id && state.tokens !== null;
+  return `${r.status} · ${open ? state.tokens : r.usage.total_tokens} tokens · ${r.task || ""}`;
 }
 
 // ------------------------------------------------------------------ one run
@@ -148,16 +161,58 @@ function colorOf(agent) {
   return state.colors.get(agent);
 }
 
+// The run the address names (#run=ID), or null.
+function runInHash() {
+  const wanted = /run=([\w.-]+)/.exec(location.hash);
+  return wanted ? wanted[1] : null;
+}
+
+// The address changed (Back, Forward, a pasted link): show the run it names, or none.
+async function followHash() {
+  const id = runInHash();
+  if (!id) return closeRun();
+  if (state.run && state.run.id === id) return;
+  state.opening = id;
+  let summary;
+  try {
+    summary = await api("/api/runs/" + encodeURIComponent(id));
+  } catch (e) {
+    summary = null;
+  }
+  if (state.opening !== id) return; // the address moved on while we asked
+  if (summary) openRun(id, summary);
+  else {
+    closeRun();
+    $("empty").textContent = `There is no run ${id} on this server.`;
+  }
+}
+
+function closeRun() {
+  if (state.stream) state.stream.abort();
+  clearInterval(state.ticker);
+  showQuestion(null);
+  showNote(null);
+  Object.assign(state, { run: null, entries: [], lastSeq: -1, streaming: null, stream: null, tokens: null });
+  $("run").hidden = true;
+  $("empty").hidden = false;
+  $("empty").textContent = EMPTY;
+  document.querySelector(".layout").classList.remove("has-run");
+  for (const li of $("runs").children) li.classList.remove("current");
+}
+
 function openRun(id, summary) {
   if (state.stream) state.stream.abort();
+  state.opening = id;
   // An ended run's messages come again over its event stream: "loading" until its `done` event says so.
   const run = summary && !summary.live ? { ...summary, status: "loading" } : summary || { id };
-  Object.assign(state, { run, entries: [], lastSeq: -1, streaming: null, colors: new Map() });
-  location.hash = "run=" + id;
+  Object.assign(state, { run, entries: [], lastSeq: -1, streaming: null, colors: new Map(), tokens: null });
+  if (runInHash() !== id) location.hash = "run=" + id;
   $("empty").hidden = true;
   $("run").hidden = false;
+  document.querySelector(".layout").classList.add("has-run"); // on a phone the run comes first
   $("messages").replaceChildren();
   showQuestion(null);
+  showNote(null);
   showHead();
   draw();
   follow(id);
@@ -239,6 +294,13 @@ function handle({ event, id, data }) {
     if (id <= state.lastSeq) return false;
     state.lastSeq = id;
   }
+  if (event === "model") {
+    showNote(data);
+    return false;
+  }
+  const note = state.note;
+  const answered = (event === "chunk" || event === "entry") && note && [null, data.source].includes(note.agent);
+  if (answered || event === "input" || event === "done") showNote(null); // not on the task passed on meanwhile
   if (event === "chunk") streamChunk(data);
   else if (event === "entry") addEntry(data);
   else if (event === "input") showQuestion(data);
@@ -363,10 +425,31 @@ function renderEntry(e) {
     const li = messageItem(e.source, "tool", e);
     li.querySelector(".what").textContent = "tool result";
     for (const r of e.results) folded(li, `← ${r.name}: ${r.content.slice(0, 160)}`, r.content, r.is_error);
+  } else if (e.kind === "route") {
+    const li = messageItem(e.source, "event", e);
+    li.querySelector(".what").textContent = routeText(e);
   } else if (e.type !== "UserInputRequestedEvent") {
     const li = messageItem(e.source, "event", e);
     li.querySelector(".what").textContent = e.type || e.kind;
   }
+}
+
+// ------------------------------------------------------------------ what a model is doing
+
+// A model's status before it answers ("loading the engine (…)", "planner: waiting for the first token"),
+// with the seconds since it began; null takes it away.
+function showNote(note) {
+  state.note = note;
+  const p = $("run-note");
+  clearInterval(p.ticker);
+  p.hidden = !note;
+  if (!note) return;
+  const since = Date.now();
+  const tick = () => {
+    p.textContent = `${note.message}… ${Math.floor((Date.now() - since) / 1000)} s`;
+  };
+  tick();
+  p.ticker = setInterval(tick, 1000);
 }
 
 // ------------------------------------------------------------------ a user agent's question
@@ -376,6 +459,7 @@ function showQuestion(q) {
   const form = $("answer");
   clearInterval(form.countdown);
   form.hidden = !q;
+  document.body.classList.toggle("asking", !!q);
   if (!q) return;
   const mcp = q.kind === "mcp" ? q.mcp : null;
   $("answer-label").textContent = mcp
@@ -390,7 +474,9 @@ function showQuestion(q) {
   };
   tick();
   form.countdown = setInterval(tick, 1000);
-  $("answer-text").focus();
+  $("answer-text").focus({ preventScroll: true });
+  // On a phone it is pinned to the bottom of the screen (CSS); elsewhere brought into view.
+  form.scrollIntoView({ block: "nearest" });
 }
 
 // An MCP server's form as editable JSON: each field with its default (or empty).
@@ -436,29 +522,39 @@ function svg(tag, attrs, text) {
 
 function lanes() {
   const names = [];
-  for (const e of state.entries) if (!names.includes(e.source)) names.push(e.source);
+  for (const e of state.entries) if (e.kind !== "route" && !names.includes(e.source)) names.push(e.source);
   return names;
 }
 
 // Who spoke when: one lane per agent; a bar from the previous entry to this message, a dot per tool call.
 function draw() {
+  const graph = ((state.run && state.scenarios.get(state.run.scenario)) || {}).graph;
+  $("run-graph-figure").hidden = !graph;
+  drawGraph($("run-graph"), graph, state.entries);
   const box = $("timeline");
   const names = lanes();
-  const width = Math.max(box.clientWidth || 600, 280);
-  const labelW = 110, laneH = 22, top = 6, axisH = 18;
+  const width = Math.max(box.clientWidth || 600, 200);
+  const laneH = 22, top = 6, axisH = 18;
   const height = top + names.length * laneH + axisH;
   box.setAttribute("viewBox", `0 0 ${width} ${height}`);
   box.setAttribute("height", height);
   box.replaceChildren();
+  // The names' column is as wide as the longest name (measured as drawn), at most half the chart; a
+  // longer name is shortened to fit, whole in its tooltip.
+  const labels = names.map((n, i) => svg("text", { x: 4, y: top + i * laneH + 15, class: "label" }, n));
+  box.append(...labels);
+  const longest = Math.max(0, ...labels.map((t) => t.getComputedTextLength()));
+  const labelW = Math.min(Math.ceil(longest) + 14, Math.floor(width * 0.5));
+  labels.forEach((t, i) => fitText(t, labelW - 10, names[i]));
   const end = Math.max(0.001, ...state.entries.map((e) => e.elapsed_s));
   const x = (t) => labelW + (t / end) * (width - labelW - 10);
   names.forEach((n, i) => {
     const y = top + i * laneH;
-    box.append(svg("text", { x: 4, y: y + 15 }, n.length > 16 ? n.slice(0, 15) + "…" : n));
     box.append(svg("line", { x1: labelW, x2: width - 10, y1: y + laneH / 2, y2: y + laneH / 2, class: "lane" }));
   });
   let previous = 0;
   for (const e of state.entries) {
+    if (e.kind === "route") continue; // drawn on the graph
     const lane = names.indexOf(e.source);
     const y = top + lane * laneH;
     const title = `${e.source} · ${e.kind} · ${e.elapsed_s.toFixed(2)} s`;
@@ -480,6 +576,14 @@ function draw() {
   box.append(svg("text", { x: labelW, y: yAxis }, "0 s"));
   box.append(svg("text", { x: width - 10, y: yAxis, "text-anchor": "end" }, `${end.toFixed(1)} s`));
   drawTokens();
+}
+
+// Shorten an SVG text to `room` pixels with an ellipsis; its whole text stays in a tooltip.
+function fitText(el, room, whole) {
+  if (el.getComputedTextLength() <= room) return;
+  let cut = whole.length;
+  while (cut > 1 && el.getComputedTextLength() > room) el.textContent = whole.slice(0, --cut) + "…";
+  el.append(svg("title", {}, whole));
 }
 
 function drawTokens() {
@@ -518,6 +622,9 @@ function drawTokens() {
   }
   if (!totals.size) bars.textContent = "no tokens yet";
   $("run-tokens").textContent = `${sum} tokens`;
+  state.tokens = sum;
+  const row = [...$("runs").children].find((li) => li.dataset.id === state.run.id);
+  if (row) row.querySelector(".task").textContent = rowLine(row.summary);
 }
 
 // ------------------------------------------------------------------ wiring
@@ -547,14 +654,8 @@ async function main() {
     $("start-error").textContent = e.message;
   }
   await refreshRuns();
-  const wanted = /run=([\w.-]+)/.exec(location.hash);
-  if (wanted) {
-    try {
-      openRun(wanted[1], await api("/api/runs/" + wanted[1]));
-    } catch (e) {
-      location.hash = "";
-    }
-  }
+  window.addEventListener("hashchange", followHash);
+  if (runInHash()) await followHash();
   setInterval(refreshRuns, 5000);
 }
 

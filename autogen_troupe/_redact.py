@@ -10,6 +10,10 @@ an agent reads back from a tool. Two kinds of masking work together:
   each call, so a variable set later counts too) and every value `remember_secrets` was given (keys from
   profiles, an MCP server's secret env, args and headers), wherever it appears.
 
+Text that arrives in pieces (a streamed answer) is masked by a `StreamRedactor`: it holds back the
+shortest tail that could still become a secret, so the pieces it lets out join to what `redact_text`
+makes of the whole text, however the text was cut.
+
 Imports nothing else of the package, so any module may use it.
 """
 
@@ -20,7 +24,7 @@ import re
 import shlex
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,6 +33,7 @@ from pydantic import SecretStr
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
+    "StreamRedactor",
     "is_secret_name",
     "known_secrets",
     "redact_argv",
@@ -162,8 +167,17 @@ class _Rule:
 
     def __init__(self, pattern: str, *, named: bool = True, flags: int = 0, userinfo: bool = False) -> None:
         self.regex = re.compile(pattern, flags)
+        self.pattern, self.flags = pattern, flags
         self.named = named
         self.userinfo = userinfo  # `user:password`: the password alone is a secret too
+
+    @cached_property
+    def partial(self) -> Any:
+        """The rule for the `regex` library, whose partial matching tells whether text could still grow
+        into a match (streaming); imported at the first stream."""
+        import regex
+
+        return regex.compile(self.pattern, self.flags | regex.VERSION0)
 
     def hits(self, text: str) -> Iterator[re.Match[str]]:
         for m in self.regex.finditer(text):
@@ -195,10 +209,11 @@ _RULES = (
     ),
     # Cookie: a=1; b=2 (every cookie)
     _Rule(r"(?<![\w-])(?P<name>(?:set-)?cookie)[ \t]*:[ \t]*(?P<value>[^\r\n\"']+)", flags=re.IGNORECASE),
-    # Authorization: Bearer X, X-Api-Key: X, api_key: X (a header or YAML-style line)
+    # Authorization: Bearer X, X-Api-Key: X, api_key: X (a header or YAML-style line; in a flow mapping,
+    # `{api_key: X}`, the closing bracket is not part of the value)
     _Rule(
         rf"(?<![\w.-])(?P<name>(?:[A-Za-z][\w]*[-_][\w-]*|authorization|cookie|apikey|token|password|passwd|secret))"
-        rf"[ \t]*:[ \t]*(?:{_SCHEMES})?(?P<value>[^\s\"',;]+)",
+        rf"[ \t]*:[ \t]*(?:{_SCHEMES})?(?P<value>[^\s\"',;\]}}]+)",
         flags=re.IGNORECASE,
     ),
     # token=X, ?key=X&sig=X, --api-key=X, PASSWORD=X
@@ -332,3 +347,173 @@ def redact_command(argv: Sequence[str]) -> str:
 def secrets_in_argv(argv: Sequence[str]) -> list[str]:
     """The secret values `redact_argv` masks by shape, to mask them anywhere else too."""
     return [s for _, found in _argv_pairs(argv) for s in found]
+
+
+# --------------------------------------------------------------------------- masking text as it streams
+
+_CONTEXT_CHARS = 256
+"""How much of a line's text before a piece its masking sees at least: from an earlier cut (where no
+match crosses, so the line masks there as it would whole) this far back or more; the whole line would
+cost its length at every piece."""
+_LONG_HOLD = 256
+_NEUTRAL = re.compile(r"[^\w.+-]")
+"""A character no rule's look-behind (nor `\\b`) tells from the start of the text, masked or not: a
+context may start after one."""
+
+
+def _value_cut(text: str, secrets: frozenset[str], pattern: re.Pattern[str] | None) -> int:
+    """Where the tail of `text` that could still grow into a known secret value starts."""
+    cut = len(text)
+    for secret in secrets:
+        for n in range(min(len(secret) - 1, len(text)), 0, -1):  # the longest overlap starts earliest
+            if text.endswith(secret[:n]):
+                cut = min(cut, len(text) - n)
+                break
+    if pattern is not None:
+        for m in pattern.finditer(text):  # never cut through a whole one
+            if m.start() < cut < m.end():
+                cut = m.start()
+    return cut
+
+
+def _spans(text: str, mask: str) -> list[tuple[int, int]]:
+    """Every match of every rule as `_mask_shapes` meets them, each rule on the text the ones before it
+    left (masks in place), as spans of `text` itself."""
+    spans: list[tuple[int, int]] = []
+    begins, ends = list(range(len(text))), list(range(1, len(text) + 1))  # where each character came from
+    for rule in _RULES:
+        if rule.regex.search(text) is None:
+            continue
+        out: list[str] = []
+        new_begins: list[int] = []
+        new_ends: list[int] = []
+        last = 0
+        for m in rule.regex.finditer(text):
+            if m.end() > m.start():
+                spans.append((begins[m.start()], ends[m.end() - 1]))
+            if not rule._is_secret(m):
+                continue
+            start, end = m.span("value")
+            value = m["value"]
+            q = value[0] if _unquote(value) != value else ""
+            shown = f"{q}{mask}{q}"
+            out.append(text[last:start] + shown)
+            new_begins += begins[last:start] + [begins[start]] * len(shown)
+            new_ends += ends[last:start] + [ends[end - 1]] * len(shown)
+            last = end
+        out.append(text[last:])
+        text = "".join(out)
+        begins, ends = new_begins + begins[last:], new_ends + ends[last:]
+    return spans
+
+
+def _shape_cut(line: str, start: int, from_: int, mask: str) -> int:
+    """Where the tail of `line` (from `start` on) that could still become part of a shaped secret starts:
+    the first position from which some rule could match text that runs on past the end (a name waiting
+    for its `=`, `Bearer ` waiting for its token, an open quote); never inside a whole match, as the rules
+    meet them in turn (from `from_`, an earlier cut)."""
+    cut = len(line)
+    for pos in range(start, len(line)):
+        if any(rule.partial.fullmatch(line, pos, partial=True) for rule in _RULES):
+            cut = pos
+            break
+    if cut == start:
+        return cut
+    spans = [(a + from_, b + from_) for a, b in _spans(line[from_:], mask)]
+    moved = True
+    while moved:
+        crossing = [a for a, b in spans if a < cut < b]
+        moved = bool(crossing)
+        if crossing:
+            cut = max(start, min(crossing))
+    return cut
+
+
+def _mask_piece(line: str, start: int, end: int, mask: str, from_: int = 0) -> str:
+    """`line[start:end]` masked by shape as it is inside the whole line, its text from `from_` (an earlier
+    cut) seen for context; nothing matched crosses `from_`, `start` or `end`."""
+    if start == end:
+        return ""
+    before = _mask_shapes(line[from_:start], mask)
+    both = _mask_shapes(line[from_:end], mask)
+    return both[len(before) :] if both.startswith(before) else _mask_shapes(line[start:end], mask)
+
+
+class StreamRedactor:
+    """Masks a text given in pieces, as `redact_text` masks the whole: `feed` each piece and send on what
+    it gives back, then `end()` when the text is complete.
+
+    A secret cut across pieces (`sk-a`, `bc1`, `23...`) is masked too: the tail that could still grow
+    into one (a prefix of a known secret value; by shape, an unfinished `name=`, `Bearer `, open quote,
+    `Cookie:` line) is held back and let out once it can no longer become one, or at the end.
+    """
+
+    def __init__(self, *, extra: Iterable[str | None] = (), mask: str = MASK) -> None:
+        self._extra = tuple(v for v in extra if isinstance(v, str))
+        self._mask = mask
+        self._raw = ""  # not yet masked by value
+        self._line = ""  # the current line, masked by value
+        self._sent = 0  # how much of `_line` has been let out
+        self._look_at = 0  # a long tail held whole: look again once the line is this long
+        self._cuts = [0]  # where earlier pieces of the line were cut: contexts start there
+
+    def feed(self, piece: str) -> str:
+        """What of the text so far can be let out now, masked."""
+        if not piece:
+            return ""
+        self._raw += piece
+        secrets = known_secrets(self._extra)
+        pattern = _value_pattern(secrets)
+        cut = _value_cut(self._raw, secrets, pattern)
+        ready, self._raw = self._raw[:cut], self._raw[cut:]
+        return self._shapes(pattern.sub(self._mask, ready) if pattern is not None else ready, final=False)
+
+    def end(self) -> str:
+        """The rest, masked: the text is complete."""
+        pattern = _value_pattern(known_secrets(self._extra))
+        rest, self._raw = self._raw, ""
+        return self._shapes(pattern.sub(self._mask, rest) if pattern is not None else rest, final=True)
+
+    def _shapes(self, text: str, *, final: bool) -> str:
+        out: list[str] = []
+        for part in re.split(r"(?<=\n)", text):  # only "\n": every rule stops there, not at "\r"
+            self._line += part
+            if self._line.endswith("\n"):  # a whole line: no rule matches across a line's end
+                out.append(self._piece(len(self._line)))
+                self._next_line()
+        if final:
+            cut = len(self._line)
+        elif len(self._line) < self._look_at:
+            cut = self._sent
+        else:
+            cut = _shape_cut(self._line, self._sent, self._context(), self._mask)
+            held = len(self._line) - cut
+            # A tail held whole (a `Cookie:` line, an open quote) is looked at again when it has doubled:
+            # each look reads all of it, and looking at every piece would cost its length squared.
+            self._look_at = len(self._line) + held if cut == self._sent and held > _LONG_HOLD else 0
+        out.append(self._piece(cut))
+        if final:
+            self._next_line()
+        return "".join(out)
+
+    def _piece(self, cut: int) -> str:
+        """The line from what was let out to `cut`, masked, with an earlier cut's context."""
+        if cut == self._sent:
+            return ""
+        from_ = self._context()
+        self._cuts = [c for c in self._cuts if c >= from_] + [cut]
+        shown = _mask_piece(self._line, self._sent, cut, self._mask, from_)
+        self._sent = cut
+        return shown
+
+    def _context(self) -> int:
+        """Where the context of the next piece starts: the latest earlier cut `_CONTEXT_CHARS` back or
+        more that follows a neutral character (or the line's start)."""
+        line, sent = self._line, self._sent
+        back = [
+            c for c in self._cuts if c <= sent - _CONTEXT_CHARS and (c == 0 or _NEUTRAL.match(line, c - 1))
+        ]
+        return back[-1] if back else 0
+
+    def _next_line(self) -> None:
+        self._line, self._sent, self._look_at, self._cuts = "", 0, 0, [0]
