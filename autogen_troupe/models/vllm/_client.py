@@ -41,6 +41,7 @@ from ...telemetry import note_response, trace_headers
 from .._facts import preset_for
 from .._resolved import VllmModel, as_resolved
 from ._default_model import DEFAULT_MODEL_ALIAS
+from ._device import plan_engine
 from ._engine import EngineHandle, acquire_engine, release_engine
 from ._messages import load_template, model_folder
 from ._provider import PROVIDER
@@ -104,6 +105,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         self._model_info: ModelInfo = info
         self._handle: EngineHandle | None = None
         self._handle_lock = threading.Lock()
+        plan_engine(self, model, self._config.engine_args)  # engines on one GPU split its memory
         self._template: str | None = load_template(self._config.chat_template)
         self._total_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self._actual_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)

@@ -40,6 +40,15 @@ class VllmProvider(Provider):
         }
         return self._with_given(info, given)
 
+    def describe(self, spec: ResolvedModel) -> list[str]:
+        """The engine settings this machine's device gets for `spec`, and why (no vLLM import)."""
+        from ._device import settings_for
+
+        if not isinstance(spec, VllmModel) or not spec.model:
+            return []
+        args = {**preset_for(spec.model).get("engine_args", {}), **spec.engine_args}
+        return settings_for(args).lines()
+
     def context_length(self, spec: ResolvedModel) -> int | None:
         if spec.context_length:
             return spec.context_length
