@@ -113,6 +113,7 @@ def test_troupe_models_verbose_shows_what_this_machine_gets() -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "smollm2-135m-instruct"
-    assert lines[1].startswith("  device: cpu")
+    assert lines[1] == "  family: SmolLM2 (by its name)"
+    assert any(x.startswith("  device: cpu") for x in lines)
     assert "  max_model_len=4096 (profile: as the profile says)" in lines  # the model's preset
     assert any("VLLM_ENABLE_V1_MULTIPROCESSING='0' (default: engine core in this process" in x for x in lines)

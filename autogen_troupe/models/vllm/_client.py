@@ -42,8 +42,9 @@ from .._facts import preset_for
 from .._resolved import VllmModel, as_resolved
 from ._default_model import DEFAULT_MODEL_ALIAS
 from ._device import plan_engine
-from ._engine import EngineHandle, acquire_engine, release_engine
+from ._engine import EngineHandle, acquire_engine, import_vllm, release_engine
 from ._messages import load_template, model_folder
+from ._parsers import check_parsers, registered_parsers
 from ._provider import PROVIDER
 from ._request import ToolChoice, build_request, render
 
@@ -141,7 +142,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
     async def _engine(self) -> EngineHandle:
         handle = self._handle
         if handle is None or not handle.alive:
-            model = await asyncio.to_thread(model_folder, self._config.model)
+            model = await asyncio.to_thread(self._folder)
             handle = self._take(model)
         await handle.wait_ready()
         return handle
@@ -149,9 +150,18 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
     def _engine_blocking(self) -> EngineHandle:
         handle = self._handle
         if handle is None or not handle.alive:
-            handle = self._take(model_folder(self._config.model))
+            handle = self._take(self._folder())
         handle.wait_ready_blocking()
         return handle
+
+    def _folder(self) -> str:
+        """The model's folder, once its parser names are checked against vLLM's (before any load)."""
+        import_vllm()
+        c, (tools, reasoning) = self._config, registered_parsers()
+        check_parsers(
+            c.model, c.tool_parser, c.reasoning_parser, tool_parsers=tools, reasoning_parsers=reasoning
+        )
+        return model_folder(c.model)
 
     def _take(self, model: str) -> EngineHandle:
         with self._handle_lock:
