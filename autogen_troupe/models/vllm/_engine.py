@@ -9,6 +9,9 @@ synchronous `LLMEngine` (EngineCore in this process) stepped by a dedicated daem
 loop talks to it through a thread-safe inbox; outputs come back with `loop.call_soon_threadsafe`. The
 engine therefore serves every loop and every `asyncio.run()` of the process, and concurrent requests from
 all of them are batched together.
+On a GPU (`_device`: V1 multiprocessing on) the same thread steps an `LLMEngine` whose EngineCore runs in
+a child process, as `vllm serve`'s does; `_spawn` says before loading when that child would re-run an
+unguarded script.
 
 Nothing here imports vLLM at module import; `import_vllm()` does, after setting our env defaults.
 
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import EngineError, ModelCallError, ProfileError, TroupeError
 from ._device import CPU_ENGINE_ARGS, CPU_ENV, EngineSettings, device_env, settings_for
+from ._spawn import check_main_guard
 
 if TYPE_CHECKING:
     from vllm.outputs import RequestOutput
@@ -486,6 +490,7 @@ def acquire_engine(model: str, engine_args: Mapping[str, Any]) -> EngineHandle:
     Every call takes a reference; give it back with `release_engine`. Loading happens once, on the
     engine's thread: concurrent first callers all wait for the same `ready` future.
     """
+    check_main_guard()  # the engine core in a spawned process would re-run the user's script
     key = _key(model, engine_args)
     with _registry_lock:
         handle = _engines.get(key)
