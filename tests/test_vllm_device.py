@@ -53,6 +53,8 @@ def test_the_users_environment_wins() -> None:
     s = engine_settings(ONE_GPU, {}, environ={"VLLM_ENABLE_V1_MULTIPROCESSING": "0"})
     assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in s.env  # not overwritten
     assert _sources(s)["VLLM_ENABLE_V1_MULTIPROCESSING"] == "environment"
+    ours_already = engine_settings(ONE_GPU, {}, environ={"VLLM_ENABLE_V1_MULTIPROCESSING": "1"})
+    assert _sources(ours_already)["VLLM_ENABLE_V1_MULTIPROCESSING"] == "default"  # set by prepare_env
 
 
 def test_two_engines_on_one_gpu_split_its_memory() -> None:

@@ -173,7 +173,7 @@ def engine_settings(
 
     env: dict[str, str] = {}
     for name, (value, reason) in {**COMMON_ENV, **device_env}.items():
-        if name in environ:
+        if name in environ and environ[name] != value:  # (ours, once `prepare_env` set it, count as ours)
             choices.append(
                 Choice(name, environ[name], "environment", f"instead of {value!r}: {reason}", True)
             )
