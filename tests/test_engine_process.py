@@ -1,8 +1,8 @@
 """The engine core out of our process (V1 multiprocessing, the CUDA default), tested on the CPU build by
 forcing it (VLLM_ENABLE_V1_MULTIPROCESSING=1, which the CPU build starts with spawn, as CUDA does once
 initialised): a script without a `__main__` guard gets one line naming the line to guard, before anything
-loads; the engine core serves two `asyncio.run()`s of one process and goes with it; SIGTERM to `troupe
-run` leaves no engine process behind."""
+loads; the engine core serves two `asyncio.run()`s of one process and goes with it; SIGTERM or Ctrl-C to
+`troupe run` leaves no engine process behind."""
 
 from __future__ import annotations
 
@@ -171,7 +171,10 @@ def _cmdline(proc: psutil.Process) -> str:
 
 
 @pytest.mark.vllm
-def test_sigterm_to_troupe_run_leaves_no_engine_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "code"), [("sigterm", 143), ("ctrl-c", 130)])
+def test_a_stopped_troupe_run_leaves_no_engine_process(tmp_path: Path, stop: str, code: int) -> None:
+    """SIGTERM to the process; Ctrl-C as a terminal sends it, SIGINT to the whole process group (the
+    engine core gets it too)."""
     scenario = tmp_path / "chat.yaml"
     scenario.write_text(textwrap.dedent(SCENARIO).lstrip(), encoding="utf-8")
     proc = subprocess.Popen(
@@ -180,6 +183,7 @@ def test_sigterm_to_troupe_run_leaves_no_engine_process(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **FORCED, "COLUMNS": "200"},
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
     )
     seen: list[str] = []
     spoke = threading.Event()
@@ -202,12 +206,15 @@ def test_sigterm_to_troupe_run_leaves_no_engine_process(tmp_path: Path) -> None:
         commands = [_cmdline(p) for p in descendants.values()]
         # the engine core: spawned by multiprocessing, then titled by vLLM (VLLM::EngineCore)
         assert [c for c in commands if "EngineCore" in c or "spawn_main" in c], f"{commands}\n{''.join(seen)}"
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=300)
+        if stop == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+        returncode = proc.wait(timeout=300)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
     reader.join(timeout=30)
-    assert code == 143, "".join(seen)
+    assert returncode == code, "".join(seen)
     _, alive = psutil.wait_procs(list(descendants.values()), timeout=120)
     assert alive == [], f"left running: {[p.pid for p in alive]}"
