@@ -38,7 +38,7 @@ from ._cli_common import (
 from ._cli_eval import eval_app
 from ._cli_graph import graph
 from ._cli_mcp import mcp_app
-from ._text import safe_text
+from ._text import safe_text, terminal_safe
 from .errors import ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
 from .runtime._signals import exit_code, run_async, stop_on_signals
@@ -424,20 +424,24 @@ def models(
     scenario: Annotated[str | None, typer.Argument(help="Use this scenario's model settings.")] = None,
     profile: ProfileOpt = None,
     base_url: BaseUrlOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the settings chosen.")] = False,
 ) -> None:
     """Ask the endpoint which models it serves (GET /models)."""
     from .models._endpoints import resolve_model
-    from .models._registry import list_models
+    from .models._registry import get_provider, list_models
     from .scenario._loader import load_scenario
 
     try:
         ref = load_scenario(scenario).model if scenario else "default"
         spec = resolve_model(ref, overrides=_overrides(profile, base_url, None))
         names = asyncio.run(list_models(spec))
+        about = get_provider(spec.provider).describe(spec) if verbose else []
     except TroupeError as e:
         _fail(e)
     for n in names:
         typer.echo(n)
+    for line in about:
+        typer.echo(f"  {terminal_safe(line)}")
 
 
 @app.command()
