@@ -73,6 +73,7 @@ def eval_run(
 
     The in-process engine's own log (vLLM, torch) goes to engine.log in the results folder."""
     # Long by its option declarations (Typer reads the signature); the body only calls the library.
+    from .eval import ResultsFolder
     from .eval._command import default_out, ray_address
     from .eval._console import ProgressView, render_summary
     from .eval._evaluate import evaluate
@@ -90,6 +91,7 @@ def eval_run(
         path = resolve_tasks_path(tasks, sc)
         rows = load_tasks(path, sc)[:limit]
         folder = out_dir or default_out(sc.name)
+        ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
         library_log_file(folder / "engine.log")
         with ProgressView(err, quiet=quiet) as view:
             result = run_async(
