@@ -1,14 +1,21 @@
 """In-process vLLM client vs vLLM's OpenAI server, same model, same machine, measured in turns.
 
-    python benchmarks/inprocess_vs_server.py [--rounds 3] [--max-tokens 64] [--runs 1,2,4,8]
-                                             [--stream-runs 1,8] [--no-server]
+    python benchmarks/inprocess_vs_server.py [--model PATH] [--rounds 3] [--max-tokens 64] [--runs 1,2,4,8]
+                                             [--stream-runs 1,8] [--gpu-memory-utilization 0.45] [--no-server]
 
-Both sides serve the embedded SmolLM2-135M-Instruct (converted once into the user's cache) with the same
-chat template, tool parser and context length. Every completion is forced to exactly `--max-tokens`
-tokens (`ignore_eos`), so both sides do the same work. A "run" is the travel-planning team's four agents
-answering in turn (4 sequential `create()` calls, each seeing the earlier answers, as in a round-robin
-chat); `--runs` says how many runs go at once on the one engine, each to another destination;
-`--stream-runs` does the same with `create_stream`, as agents with `stream: true` do.
+Both sides serve the same model (`--model`: a Hugging Face folder or cached hub id; by default the embedded
+SmolLM2-135M-Instruct, converted once into the user's cache) with the same chat template, tool parser and
+context length, and the settings each would pick on this device: on the CPU both eager, on a GPU both
+compiled with CUDA graphs and the engine core in its own process (`vllm serve`'s defaults; ours from
+`models/vllm/_device.py`, printed first). On a GPU both engines are loaded at once, so each gets
+`--gpu-memory-utilization` of it (0.45: two copies of the model and their KV caches must fit).
+
+Every completion is forced to exactly `--max-tokens` tokens (`ignore_eos`), so both sides do the same
+work. A "run" is the travel-planning team's four agents answering in turn (4 sequential `create()` calls,
+each seeing the earlier answers, as in a round-robin chat); `--runs` says how many runs go at once on the
+one engine, each to another destination; `--stream-runs` does the same with `create_stream`, as agents
+with `stream: true` do. Time to first token is one streamed request of `--single-tokens` tokens, from the
+call to its first text.
 
 Both engines are loaded first, then measured in rounds. Within a round every cell (the single request,
 each concurrency level) is measured on both sides back to back, taking turns on who goes first (A B, then
@@ -37,6 +44,7 @@ from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, 
 
 from autogen_troupe.models.vllm import _engine as _vllm_engine
 from autogen_troupe.models.vllm._client import create_client
+from autogen_troupe.models.vllm._device import detect_device
 from autogen_troupe.scenario._schema import ModelSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # vLLM's server, a test helper
@@ -63,6 +71,7 @@ AGENTS = {
 class Load:
     wall_s: float
     completion_tokens: int
+    ttft_s: float | None = None  # time to first token, for the streamed single request
 
     @property
     def tokens_per_s(self) -> float:
@@ -92,7 +101,7 @@ async def one_run(client: ChatCompletionClient, extra: dict, destination: str, s
 
 def cells(args: argparse.Namespace) -> list[object]:
     """The keys of one round's measurements, in the order they are taken."""
-    return ["single", *args.runs, *(f"{n} streamed" for n in args.stream_runs)]
+    return ["single", "ttft", *args.runs, *(f"{n} streamed" for n in args.stream_runs)]
 
 
 async def measure(
@@ -108,6 +117,18 @@ async def measure(
             extra_create_args={**extra, "max_tokens": args.single_tokens},
         )
         return Load(time.perf_counter() - started, single.usage.completion_tokens)
+    if key == "ttft":
+        place = DESTINATIONS[(round_no + 1) % len(DESTINATIONS)]
+        first: float | None = None
+        async for item in client.create_stream(
+            [UserMessage(content=f"Tell me about {place}.", source="user")],
+            extra_create_args={**extra, **stream_extra, "max_tokens": args.single_tokens},
+        ):
+            if first is None and isinstance(item, str) and item:
+                first = time.perf_counter() - started
+            result = item
+        assert isinstance(result, CreateResult)
+        return Load(time.perf_counter() - started, result.usage.completion_tokens, first)
     stream = isinstance(key, str)
     n = int(str(key).split()[0])
     places = [DESTINATIONS[(round_no + i) % len(DESTINATIONS)] for i in range(n)]
@@ -153,6 +174,12 @@ def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
             ".1f",
             "single",
         ),
+        (
+            "1 streamed request: time to first token, ms",
+            lambda r: 1000 * statistics.median(x["ttft"].ttft_s for x in r["rounds"]),
+            ".0f",
+            "ttft",
+        ),
     ]
     for n in args.runs:
         rows.append(
@@ -193,14 +220,17 @@ def table(ours: dict, theirs: dict | None, args: argparse.Namespace) -> str:
 
 
 def paired_ratio(ours: dict, theirs: dict, key: object) -> float:
-    """Median over rounds of in-process / server tokens/s, each pair measured back to back."""
+    """Median over rounds of in-process / server tokens/s (time to first token: in-process / server,
+    lower is better), each pair measured back to back."""
     pairs = zip(ours["rounds"], theirs["rounds"], strict=True)
+    if key == "ttft":
+        return statistics.median(a[key].ttft_s / b[key].ttft_s for a, b in pairs)
     return statistics.median(a[key].tokens_per_s / b[key].tokens_per_s for a, b in pairs)
 
 
 def per_round(ours: dict, theirs: dict, args: argparse.Namespace) -> str:
     """Each round's in-process / server tokens/s ratio, to show how steady the comparison was."""
-    keys = cells(args)
+    keys = [k for k in cells(args) if k != "ttft"]
     lines = ["in-process / server tokens/s per round: " + "  ".join(f"{k}" for k in keys)]
     for i, (a, b) in enumerate(zip(ours["rounds"], theirs["rounds"], strict=True)):
         ratios = "  ".join(f"{a[k].tokens_per_s / b[k].tokens_per_s:.2f}" for k in keys)
@@ -218,6 +248,10 @@ async def main() -> None:
     parser.add_argument("--stream-runs", default="1,8", help="concurrent streamed runs (empty: none)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per side (the median is shown)")
     parser.add_argument("--no-server", action="store_true", help="measure the in-process client only")
+    parser.add_argument("--model", default="smollm2-135m-instruct", help="a model folder or cached hub id")
+    parser.add_argument(
+        "--gpu-memory-utilization", type=float, default=0.45, help="each side's share of the GPU (GPU only)"
+    )
     args = parser.parse_args()
     args.runs = [int(n) for n in args.runs.split(",") if n]
     args.stream_runs = [int(n) for n in args.stream_runs.split(",") if n]
@@ -226,9 +260,16 @@ async def main() -> None:
     started = time.perf_counter()
     _vllm_engine.import_vllm()
     print(f"vllm import in-process: {time.perf_counter() - started:.1f} s (not in the load time below)")
-    client = create_client(ModelSpec(provider="vllm", model="smollm2-135m-instruct", temperature=0.0))
+    device = detect_device()
+    gpu = device.kind == "cuda"
+    engine_args = {"gpu_memory_utilization": args.gpu_memory_utilization} if gpu else {}
+    client = create_client(
+        ModelSpec(provider="vllm", model=args.model, temperature=0.0, engine_args=engine_args)
+    )
     started = time.perf_counter()
     await client.start()
+    assert client.engine is not None and client.engine.settings is not None
+    print("in-process engine settings:\n  " + "\n  ".join(client.engine.settings.lines()))
     ours: dict = {"load_s": time.perf_counter() - started, "rounds": []}
     ours["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     await warm_up(client)
@@ -236,9 +277,19 @@ async def main() -> None:
     theirs: dict | None = None
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if not args.no_server:
+            config = client.config
             server = stack.enter_context(
                 vllm_openai_server(
-                    client.engine.model, max_model_len=client.engine.max_model_len, log=Path(tmp) / "log"
+                    client.engine.model,
+                    max_model_len=client.engine.max_model_len,
+                    log=Path(tmp) / "log",
+                    template=config.chat_template,
+                    tool_parser=config.tool_parser,
+                    reasoning_parser=config.reasoning_parser,
+                    eager=not gpu,  # `vllm serve`'s own default on a GPU: compiled, CUDA graphs
+                    extra_args=["--gpu-memory-utilization", str(args.gpu_memory_utilization)] if gpu else [],
+                    env={"VLLM_ENABLE_V1_MULTIPROCESSING": "1"} if gpu else None,  # its default
+                    ready_timeout_s=900.0,
                 )
             )
             from autogen_ext.models.openai import OpenAIChatCompletionClient

@@ -46,15 +46,18 @@ def vllm_openai_server(
     max_model_len: int,
     log: Path,
     served_model_name: str = "smol",
-    template: str = "chatml_hermes",
-    tool_parser: str = "hermes",
+    template: str | None = "chatml_hermes",
+    tool_parser: str | None = "hermes",
+    reasoning_parser: str | None = None,
+    eager: bool = True,
     ready_timeout_s: float = 300.0,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """Start the server, wait until it answers, yield it; stop it (and its engine core) on exit.
 
-    `extra_args` go on its command line (e.g. `--otlp-traces-endpoint URL`), `env` over ours. Its output
+    `extra_args` go on its command line (e.g. `--otlp-traces-endpoint URL`), `env` over ours; `template` is
+    a built-in name, a file or None (the model's own); `eager` False compiles as `vllm serve` does. Its output
     goes to `log`; when it exits early or is not ready in time, the RuntimeError carries the log's tail.
     """
     port = free_port()
@@ -64,9 +67,11 @@ def vllm_openai_server(
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
         "--model", model_dir, "--served-model-name", served_model_name,
         "--host", "127.0.0.1", "--port", str(port),
-        "--enforce-eager", "--max-model-len", str(max_model_len),
-        "--enable-auto-tool-choice", "--tool-call-parser", tool_parser,
-        "--chat-template", str(builtin_chat_template(template)),
+        "--max-model-len", str(max_model_len),
+        *(["--enforce-eager"] if eager else []),
+        *(["--enable-auto-tool-choice", "--tool-call-parser", tool_parser] if tool_parser else []),
+        *(["--reasoning-parser", reasoning_parser] if reasoning_parser else []),
+        *(["--chat-template", str(builtin_chat_template(template) or template)] if template else []),
         *extra_args,
     ]  # fmt: skip
     started = time.perf_counter()

@@ -24,7 +24,7 @@ from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
 
-from ..errors import UsageError
+from ..errors import ProfileError, UsageError
 from ..models._facts import ModelLimits
 from ..scenario._schema import (
     Agent,
@@ -191,6 +191,12 @@ def assemble_agent(
         kwargs["workbench"] = workbenches if len(workbenches) > 1 else workbenches[0]
     elif tools:
         kwargs["tools"] = tools
+    if (tools or workbenches or agent.handoffs) and client.model_info.get("function_calling") is False:
+        raise ProfileError(  # AutoGen would say only "The model does not support function calling."
+            f"agent {agent.name!r} uses tools or handoffs, but its model cannot call tools (model_info "
+            "function_calling is false): give an in-process model a `tool_parser:` (one of vLLM's tool-call "
+            "parsers) in its profile, or an endpoint `model_info: {function_calling: true}`"
+        )
     return AssistantAgent(
         agent.name,
         model_client=client,

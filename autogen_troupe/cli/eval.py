@@ -84,7 +84,7 @@ def eval_run(
     """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html.
 
     The in-process engine's own log (vLLM, torch) goes to engine.log in the results folder."""
-    from ..eval import evaluate, load_tasks, resolve_tasks_path
+    from ..eval import ResultsFolder, evaluate, load_tasks, resolve_tasks_path
     from ..runtime import library_log_file, run_async
     from ..scenario import load_scenario
     from .eval_view import ProgressView, render_summary
@@ -102,6 +102,7 @@ def eval_run(
         path = resolve_tasks_path(tasks, sc)
         rows = load_tasks(path, sc)[:limit]
         folder = out_dir or _default_out(sc.name)
+        ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
         library_log_file(folder / "engine.log")
         with ProgressView(err, quiet=quiet) as view:
             result = run_async(

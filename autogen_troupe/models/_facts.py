@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..scenario._schema import HeadAndTailContext, ModelContext, ModelInfoSpec
+from ._families import family_of
 from ._resolved import ResolvedModel
 
 __all__ = [
@@ -29,26 +30,6 @@ __all__ = [
     "preset_for",
     "request_settings",
 ]
-
-# In-process vLLM settings by model name, applied under what the spec says (first match wins).
-_PRESETS: tuple[tuple[re.Pattern[str], Mapping[str, Any]], ...] = (
-    (
-        re.compile(r"smollm2"),
-        {
-            "tool_parser": "hermes",
-            "chat_template": "chatml_hermes",
-            "force_tool_choice": True,
-            "engine_args": {"max_model_len": 4096},
-        },
-    ),
-    (re.compile(r"qwen3"), {"tool_parser": "hermes", "reasoning_parser": "qwen3"}),
-    (re.compile(r"qwen2|qwq|hermes"), {"tool_parser": "hermes"}),
-    (re.compile(r"llama-?4"), {"tool_parser": "llama4_pythonic"}),
-    (re.compile(r"llama-?3"), {"tool_parser": "llama3_json"}),
-    (re.compile(r"mistral|mixtral|ministral"), {"tool_parser": "mistral"}),
-    (re.compile(r"granite"), {"tool_parser": "granite"}),
-    (re.compile(r"deepseek-r1"), {"reasoning_parser": "deepseek_r1"}),
-)
 
 # The model context an agent gets when its scenario chooses none, by model name (first match wins; else
 # token_limited). A 135M model strays and copies the message before it when it sees the whole conversation:
@@ -75,12 +56,11 @@ _DEFAULT_COMPLETION_BUDGET = 512
 
 
 def preset_for(model: str) -> dict[str, Any]:
-    """The in-process settings for a model name or folder (matched on its last path part, lower case)."""
-    name = Path(model).name.lower() or model.lower()
-    for pattern, settings in _PRESETS:
-        if pattern.search(name):
-            return {k: dict(v) if isinstance(v, Mapping) else v for k, v in settings.items()}
-    return {}
+    """The in-process settings for a model name, hub id or folder: its family's (see `_families`)."""
+    found = family_of(model)
+    if found is None:
+        return {}
+    return {k: dict(v) if isinstance(v, Mapping) else v for k, v in found.family.settings.items()}
 
 
 def context_length_of(spec: ResolvedModel) -> int | None:

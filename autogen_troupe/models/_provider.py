@@ -45,6 +45,10 @@ class Provider:
         """The model ids this spec can use; by default the one it names."""
         return [spec.model] if spec.model else []
 
+    def describe(self, spec: ResolvedModel) -> list[str]:
+        """What this provider would choose for `spec` and why, one line each (`troupe models --verbose`)."""
+        return []
+
     def model_info(
         self, model_id: str | None, *, tool_parser: str | None = None, given: Any = None
     ) -> ModelInfo:

@@ -44,8 +44,10 @@ from .._facts import preset_for
 from .._resolved import VllmModel, as_resolved
 from .._status import ModelStatus, report_status
 from ._default_model import DEFAULT_MODEL_ALIAS
-from ._engine import EngineHandle, acquire_engine, release_engine
+from ._device import plan_engine
+from ._engine import EngineHandle, acquire_engine, import_vllm, release_engine
 from ._messages import load_template, model_folder
+from ._parsers import check_parsers, registered_parsers
 from ._provider import PROVIDER
 from ._request import ToolChoice, build_request, render
 
@@ -107,6 +109,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         self._model_info: ModelInfo = info
         self._handle: EngineHandle | None = None
         self._handle_lock = threading.Lock()
+        plan_engine(self, model, self._config.engine_args)  # engines on one GPU split its memory
         self._template: str | None = load_template(self._config.chat_template)
         self._total_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self._actual_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
@@ -142,7 +145,7 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
     async def _engine(self) -> EngineHandle:
         handle = self._handle
         if handle is None or not handle.alive:
-            model = await asyncio.to_thread(model_folder, self._config.model)
+            model = await asyncio.to_thread(self._folder)
             handle = self._take(model)
         if handle.ready.done():
             await handle.wait_ready()
@@ -161,9 +164,18 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
     def _engine_blocking(self) -> EngineHandle:
         handle = self._handle
         if handle is None or not handle.alive:
-            handle = self._take(model_folder(self._config.model))
+            handle = self._take(self._folder())
         handle.wait_ready_blocking()
         return handle
+
+    def _folder(self) -> str:
+        """The model's folder, once its parser names are checked against vLLM's (before any load)."""
+        import_vllm()
+        c, (tools, reasoning) = self._config, registered_parsers()
+        check_parsers(
+            c.model, c.tool_parser, c.reasoning_parser, tool_parsers=tools, reasoning_parsers=reasoning
+        )
+        return model_folder(c.model)
 
     def _take(self, model: str) -> EngineHandle:
         with self._handle_lock:

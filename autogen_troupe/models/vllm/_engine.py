@@ -9,6 +9,9 @@ synchronous `LLMEngine` (EngineCore in this process) stepped by a dedicated daem
 loop talks to it through a thread-safe inbox; outputs come back with `loop.call_soon_threadsafe`. The
 engine therefore serves every loop and every `asyncio.run()` of the process, and concurrent requests from
 all of them are batched together.
+On a GPU (`_device`: V1 multiprocessing on) the same thread steps an `LLMEngine` whose EngineCore runs in
+a child process, as `vllm serve`'s does; `_spawn` says before loading when that child would re-run an
+unguarded script.
 
 Nothing here imports vLLM at module import; `import_vllm()` does, after setting our env defaults.
 
@@ -41,6 +44,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import EngineError, ModelCallError, ProfileError, TroupeError
+from ._device import CPU_ENGINE_ARGS, CPU_ENV, EngineSettings, device_env, settings_for
+from ._spawn import check_main_guard
 
 if TYPE_CHECKING:
     from vllm.outputs import RequestOutput
@@ -61,35 +66,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Measured on the CPU build (see shared FACTS): in-process engine, a 1 GiB KV cache so a second engine
-# still fits, loopback only, no usage statistics, no hub.
-ENV_DEFAULTS: Mapping[str, str] = {
-    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-    "VLLM_CPU_KVCACHE_SPACE": "1",
-    "VLLM_HOST_IP": "127.0.0.1",
-    "VLLM_NO_USAGE_STATS": "1",
-    "HF_HUB_OFFLINE": "1",
-    # vLLM's and torch's start-up chatter would drown the console transcript; failures still raise.
-    # Set VLLM_LOGGING_LEVEL=INFO to see them.
-    "VLLM_LOGGING_LEVEL": "ERROR",
-    "TORCH_CPP_LOG_LEVEL": "ERROR",
-    # OMP_WAIT_POLICY is left to OpenMP's default (spinning workers). PASSIVE made decoding 2-4x faster on
-    # a CPU crowded by other programs, but 1.6x slower on an idle one (12.5 vs 20.3 tokens/s for one
-    # request, 2 cores): set OMP_WAIT_POLICY=PASSIVE yourself on a shared machine.
-}
-ENGINE_ARG_DEFAULTS: Mapping[str, Any] = {
-    "enforce_eager": True,
-    "disable_log_stats": True,
-    "use_tqdm_on_load": False,
-}
+# Today's CPU settings; each engine's come from `_device.settings_for` (per device, with reasons).
+ENV_DEFAULTS: Mapping[str, str] = CPU_ENV
+ENGINE_ARG_DEFAULTS: Mapping[str, Any] = CPU_ENGINE_ARGS
 
 _INSTALL_CPU = "pip install 'autogen-troupe[local]'"
 _INSTALL_GPU = "pip install 'autogen-troupe[gpu]'"
 
 
 def prepare_env() -> None:
-    """Set our vLLM environment defaults; values the user already set win."""
-    for name, value in ENV_DEFAULTS.items():
+    """Set our vLLM environment defaults for this machine's device; values the user already set win."""
+    for name, value in device_env().items():
         os.environ.setdefault(name, value)
 
 
@@ -214,6 +201,7 @@ class EngineHandle:
     engine_args: dict[str, Any]
     refs: int = 0
     load_seconds: float | None = None
+    settings: EngineSettings | None = None  # what `_device` chose for this engine, and why
     ready: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
     stopped: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
     _inbox: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
@@ -362,7 +350,8 @@ class EngineHandle:
 
         from ...telemetry import enabled
 
-        args = {**ENGINE_ARG_DEFAULTS, **self.engine_args}
+        self.settings = settings_for(self.engine_args, _others_utilization(self))
+        args = dict(self.settings.engine_args)
         traced = enabled()
         if traced and "disable_log_stats" not in self.engine_args:
             args["disable_log_stats"] = False  # a request's span is made from its statistics
@@ -468,6 +457,13 @@ class EngineHandle:
             gc.collect()
 
 
+def _others_utilization(handle: EngineHandle) -> list[float]:
+    """The GPU memory fractions of the other engines of this process (they share the device)."""
+    with _registry_lock:
+        others = [h.settings for h in _engines.values() if h is not handle and h.settings is not None]
+    return [float(s.engine_args.get("gpu_memory_utilization", 0.0)) for s in others]
+
+
 def _request_spans(llm: LLMEngine) -> None:
     """Make vLLM's `llm_request` span for each finished request that carries trace context, without the
     tracer provider and exporter vLLM's `otlp_traces_endpoint` would install (vLLM 0.32's switch)."""
@@ -494,6 +490,7 @@ def acquire_engine(model: str, engine_args: Mapping[str, Any]) -> EngineHandle:
     Every call takes a reference; give it back with `release_engine`. Loading happens once, on the
     engine's thread: concurrent first callers all wait for the same `ready` future.
     """
+    check_main_guard()  # the engine core in a spawned process would re-run the user's script
     key = _key(model, engine_args)
     with _registry_lock:
         handle = _engines.get(key)

@@ -40,6 +40,30 @@ class VllmProvider(Provider):
         }
         return self._with_given(info, given)
 
+    def describe(self, spec: ResolvedModel) -> list[str]:
+        """The model's family and parsers, and the engine settings this machine's device gets for `spec`,
+        with the reason for each (no vLLM import)."""
+        from .._families import family_of
+        from ._device import settings_for
+
+        if not isinstance(spec, VllmModel) or not spec.model:
+            return []
+        found = family_of(spec.model)
+        family = (
+            f"{found.family.name} (by its {found.how})"
+            if found
+            else "unknown (set tool_parser to call tools)"
+        )
+        preset = preset_for(spec.model)
+        lines = [f"family: {family}"]
+        for key in ("tool_parser", "reasoning_parser", "chat_template"):
+            value = getattr(spec, key)
+            if value is not None or preset.get(key) is not None:
+                source = "profile" if value is not None else "family"
+                lines.append(f"{key}={value if value is not None else preset[key]!r} ({source})")
+        args = {**preset.get("engine_args", {}), **spec.engine_args}
+        return lines + settings_for(args).lines()
+
     def context_length(self, spec: ResolvedModel) -> int | None:
         if spec.context_length:
             return spec.context_length
