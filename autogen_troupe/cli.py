@@ -100,7 +100,7 @@ def run(
             ask_mcp=terminal_ask(err if as_json else out, human.read_line),  # MCP servers' questions
         )
         if replay is not None:
-            from .testing._cassette import Cassette
+            from .tapes._cassette import Cassette
 
             Cassette.load(replay)  # a broken cassette is bad input (exit 2), found before the run
     except TroupeError as e:
@@ -160,7 +160,7 @@ def record(
     from .runtime._human import ConsoleAsk
     from .scenario import load_scenario
     from .scenario._loader import resolve_scenario_path
-    from .testing._cassette import Cassette, cassette_path_for
+    from .tapes._cassette import Cassette, cassette_path_for
     from .testing._expect import check_expectations
     from .testing._modes import execute
     from .tools._mcp_client import terminal_ask

@@ -11,7 +11,6 @@ scored by the judge.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import socket
 import time
@@ -19,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
-
 from ..errors import ProfileError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text
-from ..runtime._transcript import Entry, RunResult, Usage
+from ..runtime._transcript import RunResult, Usage
 from ..scenario._judge import Judge
 from ..scenario._schema import ModelRef, Scenario
 from ._judge import ask_judge
@@ -236,28 +233,11 @@ def failed_result(error: TroupeError, scenario: Scenario, task: str, seconds: fl
     )
 
 
-_ENTRY: TypeAdapter[Entry] = TypeAdapter(Entry)
-
-
 def read_transcript(path: Path) -> RunResult | None:
-    """A run's result from its JSONL transcript (None when it has no `result` record)."""
-    entries: list[Any] = []
-    result: dict[str, Any] | None = None
+    """A run's result from its JSONL transcript (None when it has no `result` record or is unreadable)."""
+    from ..tapes._tape import read_tape
+
     try:
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                rec = json.loads(line)
-                kind = rec.pop("record", None)
-                if kind == "entry":
-                    entries.append(_ENTRY.validate_python(rec))
-                elif kind == "result":
-                    result = rec
-    except (OSError, ValueError, ValidationError):
-        return None
-    if result is None:
-        return None
-    result.pop("total_tokens", None)
-    try:
-        return RunResult.model_validate({**result, "transcript": entries})
-    except ValidationError:
+        return read_tape(path).run_result()
+    except ScenarioError:
         return None

@@ -26,11 +26,11 @@ __all__ = ["PROVIDERS", "ClientFactory", "ClientPool", "create_model_client", "g
 log = logging.getLogger(__name__)
 
 # Import targets, resolved on first use. `replay` answers from a cassette; it lives with the rest of replay in
-# the testing room, which this room must not import, so it is named here and imported only when asked for.
+# the tape room, which this room must not import, so it is named here and imported only when asked for.
 PROVIDERS = {
     "openai": "autogen_troupe.models.openai._client:create_client",
     "vllm": "autogen_troupe.models.vllm._client:create_client",
-    "replay": "autogen_troupe.testing._replay:create_client",
+    "replay": "autogen_troupe.tapes._replay:create_client",
 }
 
 ClientFactory = Callable[[ResolvedModel, str], "ChatCompletionClient"]

@@ -79,14 +79,15 @@ async def execute(
     if tape is None:
         raise ValueError(f"mode {mode!r} needs a cassette")
     if mode == "record":
-        from ._record import record_scenario
+        from ..runtime._tape_runs import record_scenario
 
         recording = await record_scenario(
             scenario, cassette=tape, task=task, options=options, clients=clients, on_event=on_event
         )
         problem = None if recording.path is not None else f"no cassette was written: {recording.problem}"
         return Execution(mode=mode, result=recording.result, cassette=recording.path, problem=problem)
-    from ._replay import ReplayWarning, replay_scenario
+    from ..runtime._tape_runs import replay_scenario
+    from ..tapes._replay import ReplayWarning
 
     with warnings.catch_warnings():  # kept in the execution, for the caller to show once
         warnings.simplefilter("ignore", ReplayWarning)

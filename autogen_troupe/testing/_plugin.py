@@ -295,7 +295,7 @@ class TroupeRunner:
         from ..errors import CassetteMissing
         from ..scenario._loader import load_scenario, resolve_scenario_path
         from ..scenario._schema import Scenario
-        from ._cassette import cassette_path_for
+        from ..tapes._cassette import cassette_path_for
         from ._expect import check_expectations
         from ._modes import choose_mode, execute
 

@@ -29,7 +29,7 @@ from ..runtime._signals import STOP_SIGNALS, Interrupted
 from ..scenario._base import Frozen
 from ..scenario._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
 from ..scenario._loader import load_scenario, resolve_scenario_path
-from ._cassette import cassette_path_for
+from ..tapes._cassette import cassette_path_for
 from ._expect import ExpectReport, check_expectations
 from ._modes import RecordPolicy, choose_mode, execute
 
