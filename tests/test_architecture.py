@@ -51,7 +51,8 @@ RANKS = {
     "top": 8,
 }
 BOTTOM = {"errors", "_lazy", "_text", "_autogen"}
-TOP = {"cli", "_cli_common", "_cli_eval", "_cli_mcp", "pytest_plugin", ""}  # "" is the package's own __init__
+# "" is the package's own __init__
+TOP = {"cli", "_cli_common", "_cli_eval", "_cli_mcp", "_cli_tapes", "pytest_plugin", ""}
 PROVIDERS = {"openai", "vllm"}  # sub-rooms of models that must not import each other
 FEATURES_SIDE_BY_SIDE = {"serve", "eval"}  # one rank, and neither imports the other
 MCP_SERVERS_MAY_IMPORT = {"bottom", "scenario", "models", "mcp_servers"}

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..models._redact import redact_text
 from ..scenario._schema import Scenario
-from ..tapes._records import Chunk, Entry, McpEvent, RunResult, ToolResult, Usage
-from ..tapes._tape import ModelsRecord, ResultRecord, RunHeader, TapeWriter
+from ..tapes._records import ENTRY_TYPES, Chunk, Entry, McpEvent, RunResult, ToolResult, Usage
+from ..tapes._tape import ModelsRecord, ResultRecord, Resumed, RunHeader, TapeWriter
 
 if TYPE_CHECKING:
     from ..tapes._record import Recorder
+    from ._resume import Continuation
     from ._runner import RunOptions
 
 __all__ = ["RunRecord"]
@@ -36,15 +37,38 @@ class RunRecord:
         options: RunOptions,
         on_event: EventHook | None,
         wanted: Any,
+        continuation: Continuation | None = None,
     ) -> None:
         self.scenario, self.task, self.options, self.on_event = scenario, task, options, on_event
         self.started = time.monotonic()
         self.entries: list[Entry] = []
         self.notes: list[McpEvent] = []  # MCP notes not yet kept (see `note`)
         self.usage = Usage()
-        self.writer = _open_writer(scenario, options, wanted if isinstance(wanted, str) else None)
+        self.skip = 0  # entries a resumed run replays that its transcript already holds
+        if continuation is None:
+            self.writer = _open_writer(scenario, options, wanted if isinstance(wanted, str) else None)
+        else:
+            self.writer = self._continue(continuation)
         self.log_path = self.writer.path.with_suffix(".log") if self.writer is not None else None
         self.telemetry = _run_telemetry(scenario, task, options)
+
+    def _continue(self, continuation: Continuation) -> TapeWriter:
+        """Append to the cut run's transcript (its torn last line dropped) after a `resume` record; the
+        clock goes on from the time the run had spent."""
+        tape = continuation.tape
+        self.started -= continuation.spent_s
+        self.skip = sum(1 for r in tape.records if isinstance(r, ENTRY_TYPES))
+        writer = TapeWriter(tape.path, append_at=tape.size)
+        writer.write(
+            Resumed(
+                at=dt.datetime.now(dt.timezone.utc),
+                entries=self.skip,
+                spent_s=round(continuation.spent_s, 3),
+                forced=continuation.forced,
+                reissued=continuation.reissued,
+            )
+        )
+        return writer
 
     def traced(self) -> contextlib.AbstractContextManager[Any]:
         """The run's span is the current one inside the block (nothing when telemetry is off)."""
@@ -98,7 +122,9 @@ class RunRecord:
         self.entries.append(item)
         if item.usage is not None:
             self.usage = self.usage + item.usage
-        if self.writer is not None:
+        if self.skip > 0:  # replayed: already on the transcript
+            self.skip -= 1
+        elif self.writer is not None:
             self.writer.write(item)
 
     def finish(

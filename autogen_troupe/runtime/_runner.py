@@ -21,7 +21,7 @@ from .._autogen import instance_attribute
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._redact import redact_text, remember_secrets, secrets_in_env
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
-from ..tapes._hooks import ClientSource, OneClient, RunHooks, guarded
+from ..tapes._hooks import ClientSource, OneClient, RunHooks, guarded, stacked
 from ..tapes._records import Chunk, Entry, RunResult
 from ._observe import observing
 from ._run_record import RunRecord
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..models._resolved import ResolvedModel
     from ..tapes._record import Recorder
     from ..tools._mcp_client import Ask, McpNote
+    from ._resume import Continuation
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
 
@@ -222,6 +223,7 @@ async def run_scenario(
     hooks: RunHooks | None = None,
     on_event: EventHook | None = None,
     recorder: Recorder | None = None,
+    continuation: Continuation | None = None,
 ) -> RunResult:
     """Run a scenario to its end and return what happened; safe inside an already running event loop.
 
@@ -238,12 +240,16 @@ async def run_scenario(
         raise ScenarioError([Issue(where, 1, 1, "the scenario has no task; give one with --task / task=...")])
     if options.env is not None:  # keys given in a mapping rather than our environment
         remember_secrets(secrets_in_env(options.env))
-    run = RunRecord(scenario, text_preview(wanted), options, on_event, wanted)
+    run = RunRecord(scenario, text_preview(wanted), options, on_event, wanted, continuation)
     raised: list[TroupeError] = []  # our errors the model clients raised, before AutoGen flattened them
     try:
         with run.engine_logs(), run.traced():
             async with contextlib.AsyncExitStack() as stack:
-                if hooks is None and (recorder is not None or (run.writer is not None and options.tape)):
+                if hooks is None and (
+                    recorder is not None
+                    or continuation is not None
+                    or (run.writer is not None and options.tape)
+                ):
                     from ..tapes._record import Recorder
 
                     recorder = recorder or Recorder(scenario, env=options.env, overrides=options.overrides)
@@ -253,7 +259,12 @@ async def run_scenario(
 
                         source = ClientPool()
                         stack.push_async_callback(source.aclose)
+                    if continuation is not None:  # the tape first, then live; recorded once
+                        recorder.continuing(continuation.tape)
+                        source = continuation.session.clients(source)
                     hooks, model_client, clients = recorder.hooks(source), None, None
+                    if continuation is not None:
+                        hooks = stacked(hooks, continuation.session.hooks())
                 opened = await stack.enter_async_context(
                     open_team(
                         scenario,

@@ -1,0 +1,88 @@
+"""`troupe resume`: continue a cut run from the tape in its transcript. The library does the work
+(`runtime._resume`); this parses, renders and sets the exit code as `troupe run` does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ._cli_common import BaseUrlOpt, ModelOpt, ProfileOpt, _fail, _overrides, _safe, _stopped_by, err, out
+from .errors import TroupeError
+from .runtime._signals import exit_code, run_async
+
+__all__ = ["resume"]
+
+
+def _recorded_overrides(
+    transcript: Path, profile: str | None, base_url: str | None, model: str | None
+) -> Any:
+    """The run's own model overrides (profile, base URL, model) under the ones given now."""
+    from .tapes._tape import ModelsRecord, read_tape
+
+    recorded: dict[str, str] = {}
+    for r in read_tape(transcript).of(ModelsRecord):
+        recorded.update(r.overrides)
+    url = recorded.get("base_url")
+    if url is not None and ("***" in url or "<scrubbed>" in url):
+        url = None  # masked credentials: the URL must be given again
+    return _overrides(profile or recorded.get("profile"), base_url or url, model or recorded.get("model"))
+
+
+def resume(
+    run: Annotated[str, typer.Argument(help="The transcript the run printed, or its run id under --out.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder of the runs (for a run id).")] = Path(
+        "troupe-runs"
+    ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Resume though the scenario file changed since the run started.")
+    ] = False,
+    reissue: Annotated[
+        bool, typer.Option("--reissue", help="Make again the tool calls the run was cut in the middle of.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Continue RUN where it was cut: the recorded part is replayed from its transcript (no model is
+    called, no tool runs again), then the run goes on live, appending to the same transcript."""
+    from .runtime import RunOptions
+    from .runtime._console import ConsoleView
+    from .runtime._human import ConsoleAsk
+    from .runtime._resume import find_run, resume_run
+    from .tools._mcp_client import terminal_ask
+
+    try:
+        transcript = find_run(run, out_dir)
+        options = RunOptions(
+            overrides=_recorded_overrides(transcript, profile, base_url, model),
+            out_dir=transcript.parent,
+            capture_engine_logs=True,
+            ask_human=(human := ConsoleAsk(err if as_json else out)),
+            ask_mcp=terminal_ask(err if as_json else out, human.read_line),
+        )
+    except TroupeError as e:
+        _fail(e)
+    view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
+    try:
+        result = run_async(
+            resume_run(transcript, options=options, force=force, reissue=reissue, on_event=view)
+        )
+    except KeyboardInterrupt as e:
+        err.print(f"{_stopped_by(e)}; the transcript so far is in {transcript}", markup=False)
+        raise typer.Exit(exit_code(e)) from None
+    except TroupeError as e:
+        _fail(e)
+    if as_json:
+        from .models._redact import redact_data
+
+        typer.echo(json.dumps(redact_data(result.model_dump(mode="json")), indent=2, ensure_ascii=False))
+    else:
+        view.summary(result)
+    if not result.ok:
+        err.print(_safe(f"The run stopped: {result.error or result.stop_reason}"), markup=False)
+        raise typer.Exit(1)

@@ -1,0 +1,213 @@
+"""`troupe resume`: a `troupe run` killed with SIGKILL at several points and resumed ends with the messages an
+uninterrupted run has, the endpoint sees no request for the replayed part, the transcript reads as one run
+with a marked resume point; a changed scenario file and a tool call cut in flight are refused until the
+user says so."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_openai import FakeOpenAI, Reply
+from helpers import troupe, write
+
+from autogen_troupe.tapes import read_tape
+from autogen_troupe.tapes._records import ENTRY_TYPES
+from autogen_troupe.tapes._tape import Resumed, TapeModelCall, TapeToolCall
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_S = 60.0  # bounds a hang; nothing here is timed
+
+SCENARIO = """\
+name: budget
+task: Budget a 3 day trip.
+team:
+  kind: round_robin
+  agents:
+    - name: writer
+      system_message: Write the budget.
+      tools: ['autogen_troupe.tools.examples:trip_budget']
+      reflect_on_tool_use: true
+    - name: critic
+      system_message: Criticise it.
+  termination: {any: [{text_mention: TERMINATE}, {max_messages: 20}]}
+"""
+
+REPLIES = [
+    Reply(tool_calls=[("trip_budget", {"days": 3, "daily_usd": 100})]),
+    Reply(text="About $330 in all."),
+    Reply(text="Add a margin for trains."),
+    Reply(text="With trains: about $400."),
+    Reply(text="Fine. TERMINATE"),
+]
+"""Five model calls and a tool call: writer (tool, reflection), critic, writer, critic."""
+
+
+def _wait_for(check: Any, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {WAIT_S:g} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "autogen_troupe.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def _kill_when(proc: subprocess.Popen[str], ready: Any, what: str) -> None:
+    try:
+        _wait_for(lambda: ready() or proc.poll() is not None, what)
+        assert proc.poll() is None, f"the run ended before {what}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _messages(transcript: Path) -> list[tuple[str, str]]:
+    result = read_tape(transcript).run_result()
+    assert result is not None, "the run did not finish"
+    return [(m.source, m.content) for m in result.messages]
+
+
+@pytest.fixture
+def uninterrupted(srv: FakeOpenAI, tmp_path: Path) -> list[tuple[str, str]]:
+    """The messages of the same run made in one go."""
+    srv.script(REPLIES)
+    path = (
+        write(tmp_path / "whole", SCENARIO, "budget.yaml") if (tmp_path / "whole").mkdir() is None else None
+    )
+    assert path is not None
+    done = troupe("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(tmp_path / "w"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (transcript,) = (tmp_path / "w").glob("budget-*.jsonl")
+    srv.reset()
+    return _messages(transcript)
+
+
+@pytest.mark.parametrize("cut_at", [1, 2, 3, 5])
+def test_a_run_killed_at_a_model_call_resumes_to_the_same_end(
+    srv: FakeOpenAI, tmp_path: Path, uninterrupted: list[tuple[str, str]], cut_at: int
+) -> None:
+    """Killed while model call `cut_at` waits on the endpoint (after the tool ran, for 2 and up)."""
+    srv.script([*REPLIES[: cut_at - 1], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp_path, SCENARIO, "budget.yaml")
+    out = tmp_path / "runs"
+    proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    _kill_when(proc, lambda: len(srv.chat_requests) >= cut_at, f"model call {cut_at}")
+    (transcript,) = out.glob("budget-*.jsonl")
+    recorded = len(read_tape(transcript).of(TapeModelCall))
+    assert recorded == cut_at - 1
+    srv.reset()
+    srv.script(REPLIES[cut_at - 1 :])
+    # by run id under --out; the model settings are the run's own (recorded), none given again
+    done = troupe("resume", transcript.stem, "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert len(srv.chat_requests) == len(REPLIES) - recorded  # nothing asked again
+    assert _messages(transcript) == uninterrupted
+    tape = read_tape(transcript)
+    (mark,) = tape.of(Resumed)
+    entries_before = sum(isinstance(r, ENTRY_TYPES) for r in tape.records[: tape.records.index(mark)])
+    assert mark.entries == entries_before and not mark.forced and mark.reissued == ()
+    assert len(tape.of(TapeModelCall)) == len(REPLIES)  # each call on the tape once
+    assert len(tape.of(TapeToolCall)) == 1  # the tool ran once, before the cut
+    assert tape.result is not None and tape.result.stopped_by == "rule"
+
+
+def test_a_finished_run_is_not_resumed(srv: FakeOpenAI, tmp_path: Path) -> None:
+    srv.script(REPLIES)
+    path = write(tmp_path, SCENARIO, "budget.yaml")
+    done = troupe("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(tmp_path / "o"))
+    assert done.returncode == 0
+    (transcript,) = (tmp_path / "o").glob("budget-*.jsonl")
+    again = troupe("resume", str(transcript))
+    assert again.returncode == 2 and "already finished" in again.stderr, again.stderr
+
+
+TOOLS = '''\
+import os, time
+from pathlib import Path
+
+LOG = Path(__file__).with_name("calls.log")
+
+
+def book(seat: str) -> str:
+    """Book a seat (slow the first time)."""
+    with LOG.open("a") as f:
+        f.write(seat + "\\n")
+    if LOG.read_text().count("\\n") == 1:
+        time.sleep(120)
+    return f"booked {seat}"
+'''
+
+
+def test_a_tool_call_cut_in_flight_is_made_again_only_when_told(srv: FakeOpenAI, tmp_path: Path) -> None:
+    write(tmp_path, TOOLS, "seats.py")
+    scenario = textwrap.dedent(
+        """\
+        name: seats
+        task: Book a seat.
+        team: {kind: single, agents: [{name: a, tools: ['seats:book'], reflect_on_tool_use: true}]}
+        """
+    )
+    path = write(tmp_path, scenario, "seats.yaml")
+    srv.script([Reply(tool_calls=[("book", {"seat": "12A"})])])
+    out = tmp_path / "runs"
+    proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    log = tmp_path / "calls.log"
+    _kill_when(proc, log.exists, "the tool call to start")
+    (transcript,) = out.glob("seats-*.jsonl")
+    srv.reset()
+    srv.script([Reply(text="Booked 12A.")])
+    refused = troupe("resume", str(transcript))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "book(" in refused.stderr and '"seat": "12A"' in refused.stderr and "--reissue" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert log.read_text() == "12A\n" and not srv.chat_requests  # nothing ran, nothing was asked
+    done = troupe("resume", str(transcript), "--reissue")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert log.read_text() == "12A\n12A\n"  # made again, once
+    assert len(srv.chat_requests) == 1  # only the answer after the tool; the call that asked is replayed
+    (mark,) = read_tape(transcript).of(Resumed)
+    assert len(mark.reissued) == 1 and "book(" in mark.reissued[0]
+    assert _messages(transcript)[-1] == ("a", "Booked 12A.")
+
+
+def test_a_changed_scenario_is_refused_with_what_changed_unless_forced(
+    srv: FakeOpenAI, tmp_path: Path
+) -> None:
+    srv.script([*REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp_path, SCENARIO, "budget.yaml")
+    out = tmp_path / "runs"
+    proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    _kill_when(proc, lambda: len(srv.chat_requests) >= 3, "model call 3")
+    (transcript,) = out.glob("budget-*.jsonl")
+    path.write_text(SCENARIO.replace("Criticise it.", "Criticise it harshly."))
+    srv.reset()
+    srv.script(REPLIES[2:])
+    refused = troupe("resume", str(transcript))
+    assert refused.returncode == 2
+    assert "-      system_message: Criticise it." in refused.stderr
+    assert "+      system_message: Criticise it harshly." in refused.stderr and "--force" in refused.stderr
+    assert not srv.chat_requests
+    done = troupe("resume", str(transcript), "--force")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert read_tape(transcript).of(Resumed)[0].forced
