@@ -211,3 +211,48 @@ def test_a_changed_scenario_is_refused_with_what_changed_unless_forced(
     done = troupe("resume", str(transcript), "--force")
     assert done.returncode == 0, done.stdout + done.stderr
     assert read_tape(transcript).of(Resumed)[0].forced
+
+
+LEDGER = Path(__file__).resolve().parent / "mcp_fixtures" / "ledger.py"
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "flag", "again"),
+    [
+        ("lookup", {"item": "k"}, False, True),  # the server marks it read-only
+        ("charge", {"amount": 5}, False, False),  # no hint: the user decides
+        ("charge", {"amount": 5}, True, True),  # the scenario marks the server idempotent
+    ],
+    ids=["read-only-hint", "no-hint", "idempotent-server"],
+)
+def test_an_mcp_call_cut_in_flight_is_made_again_when_idempotent(
+    srv: FakeOpenAI, tmp_path: Path, tool: str, args: dict[str, Any], flag: bool, again: bool
+) -> None:
+    log = tmp_path / "ledger.log"
+    extra = "    idempotent: true\n" if flag else ""
+    scenario = (
+        "name: ledger\ntask: Do it.\n"
+        "team: {kind: single, agents: [{name: a, mcp: [ledger], reflect_on_tool_use: true}]}\n"
+        f"mcp_servers:\n  ledger:\n    command: {sys.executable}\n    args: [{str(LEDGER)!r}, {str(log)!r}]\n"
+        + extra
+    )
+    path = write(tmp_path, scenario, "ledger.yaml")
+    srv.script([Reply(tool_calls=[(tool, args)])])
+    out = tmp_path / "runs"
+    proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    _kill_when(proc, log.exists, "the tool call to start")
+    (transcript,) = out.glob("ledger-*.jsonl")
+    srv.reset()
+    srv.script([Reply(text="Done.")])
+    done = troupe("resume", str(transcript))
+    line = f"{tool} {next(iter(args.values()))}\n"
+    if again:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert log.read_text() == line * 2  # made again, once
+        assert len(srv.chat_requests) == 1 and _messages(transcript)[-1] == ("a", "Done.")
+    else:
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert (
+            f"{tool}(" in done.stderr and "MCP server 'ledger'" in done.stderr and "--reissue" in done.stderr
+        )
+        assert log.read_text() == line and not srv.chat_requests

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from ..errors import Issue, ScenarioError, UsageError
 from ..scenario._schema import Scenario
+from ..tapes._cassette import SCRUBBED
 from ..tapes._records import ENTRY_TYPES, RunResult
 from ..tapes._resume import ResumeSession, in_flight
 from ..tapes._tape import Tape, ToolStart, read_tape
@@ -52,30 +54,17 @@ def _describe(call: ToolStart) -> str:
 
 
 def _short(value: Any, n: int = 80) -> str:
-    import json
-
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _idempotent(call: ToolStart, tape: Tape, scenario: Scenario) -> bool:
+def _idempotent(call: ToolStart, scenario: Scenario) -> bool:
     """Whether a cut tool call may be made again: the scenario says so (`idempotent: true` on its MCP
     server), or the server marked the tool read-only or idempotent (MCP annotations, as listed)."""
     if call.server is None:
         return False
     server = scenario.mcp_servers.get(call.server)
-    if server is not None and getattr(server, "idempotent", False):
-        return True
-    from ..tapes._tape import McpTools
-
-    for listed in tape.of(McpTools):
-        if listed.server != call.server:
-            continue
-        for schema in listed.tools:
-            hints = schema.get("annotations") or {}
-            if schema.get("name") == call.tool and (hints.get("readOnlyHint") or hints.get("idempotentHint")):
-                return True
-    return False
+    return call.idempotent or (server is not None and server.idempotent)
 
 
 def prepare_resume(
@@ -111,7 +100,14 @@ def prepare_resume(
         )
     scenario = load(source)
     cut = in_flight(tape)
-    refused = [c for c in cut if not (reissue or _idempotent(c, tape, scenario))]
+    masked = [c for c in cut if SCRUBBED in json.dumps(c.arguments)]
+    if masked:
+        raise UsageError(
+            f"{transcript}: the run was cut while this tool call was running, and its arguments held a "
+            "secret, which the transcript does not keep, so it cannot be made again:\n  "
+            f"{_describe(masked[0])}\nStart the run again instead."
+        )
+    refused = [c for c in cut if not (reissue or _idempotent(c, scenario))]
     if refused:
         calls = "\n".join("  " + _describe(c) for c in refused)
         raise UsageError(

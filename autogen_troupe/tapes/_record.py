@@ -319,7 +319,16 @@ class Recorder:
         self._calls.append(call)
         self._emit(TapeModelCall(**dict(call)))
 
-    def _tool_start(self, agent: str, server: str | None, tool: str, args: Any, call_id: str | None) -> None:
+    def _tool_start(
+        self,
+        agent: str,
+        server: str | None,
+        tool: str,
+        args: Any,
+        call_id: str | None,
+        *,
+        idempotent: bool = False,
+    ) -> None:
         self._emit(
             ToolStart(
                 agent=agent,
@@ -327,6 +336,7 @@ class Recorder:
                 tool=tool,
                 arguments=normalise_arguments(dict(args or {})),
                 call_id=call_id,
+                idempotent=idempotent,
             )
         )
 
@@ -427,7 +437,9 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
 
     async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
         notes: list[dict[str, Any]] = []
-        recorder._tool_start(agent, server, back.get(name, name), arguments, call_id)
+        hints = getattr(inner, "idempotent", None)  # an MCP workbench of ours knows the server's hints
+        idempotent = bool(hints(name)) if callable(hints) else False
+        recorder._tool_start(agent, server, back.get(name, name), arguments, call_id, idempotent=idempotent)
         running = recorder._in_flight.setdefault(server, [])
         running.append(notes)
         started = time.monotonic()

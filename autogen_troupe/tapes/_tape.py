@@ -97,6 +97,7 @@ class ToolStart(Frozen):
     tool: str
     arguments: Any
     call_id: str | None = None
+    idempotent: bool = Field(False, description="The server marks the tool read-only or idempotent.")
 
 
 class TapeToolCall(ToolRecord):
