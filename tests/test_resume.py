@@ -256,3 +256,30 @@ def test_an_mcp_call_cut_in_flight_is_made_again_when_idempotent(
             f"{tool}(" in done.stderr and "MCP server 'ledger'" in done.stderr and "--reissue" in done.stderr
         )
         assert log.read_text() == line and not srv.chat_requests
+
+
+def test_the_message_cap_counts_the_whole_run(srv: FakeOpenAI, tmp_path: Path) -> None:
+    """A cap of 4 messages stops the resumed run where it stops the run made in one go."""
+    capped = SCENARIO + "limits: {max_messages: 4}\n"
+    srv.script(REPLIES)
+    whole = write(tmp_path, capped, "whole.yaml")
+    done = troupe("run", str(whole), "--base-url", srv.base_url, "--model", "m", "--out", str(tmp_path / "w"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (first,) = (tmp_path / "w").glob("budget-*.jsonl")
+    in_one_go = read_tape(first).run_result()
+    assert in_one_go is not None and "Maximum number of messages 4" in in_one_go.stop_reason
+    srv.reset()
+    srv.script([*REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp_path, capped, "budget.yaml")
+    out = tmp_path / "runs"
+    proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    _kill_when(proc, lambda: len(srv.chat_requests) >= 3, "model call 3")
+    (transcript,) = out.glob("budget-*.jsonl")
+    srv.reset()
+    srv.script(REPLIES[2:])
+    done = troupe("resume", str(transcript))
+    assert done.returncode == 0, done.stdout + done.stderr
+    resumed = read_tape(transcript).run_result()
+    assert resumed is not None and resumed.stop_reason == in_one_go.stop_reason
+    assert _messages(transcript) == _messages(first)
+    assert resumed.usage == in_one_go.usage  # tokens count the replayed calls too
