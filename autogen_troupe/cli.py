@@ -33,7 +33,7 @@ from ._cli_common import (
 )
 from ._cli_eval import eval_app
 from ._cli_mcp import mcp_app
-from ._cli_tapes import resume
+from ._cli_tapes import fork, resume
 from .errors import ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
 from .runtime._signals import exit_code, run_async, stop_on_signals
@@ -49,6 +49,7 @@ app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 app.add_typer(mcp_app, name="mcp")
 app.command("resume")(resume)
+app.command("fork")(fork)
 
 
 @app.command()

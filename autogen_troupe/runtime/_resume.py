@@ -23,7 +23,7 @@ from ..tapes._records import ENTRY_TYPES, RunResult
 from ..tapes._resume import ResumeSession, in_flight
 from ..tapes._tape import Tape, ToolStart, read_tape
 
-__all__ = ["Continuation", "find_run", "prepare_resume", "resume_run"]
+__all__ = ["Continuation", "check_source", "find_run", "prepare_resume", "resume_run"]
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Continuation:
     spent_s: float
     forced: bool = False
     reissued: tuple[str, ...] = field(default_factory=tuple)
+    fork_at: int | None = None  # a fork: a new run replaying the tape's first messages, in a new transcript
 
 
 def find_run(run: str, out_dir: Path) -> Path:
@@ -67,19 +68,11 @@ def _idempotent(call: ToolStart, scenario: Scenario) -> bool:
     return call.idempotent or (server is not None and server.idempotent)
 
 
-def prepare_resume(
-    transcript: Path, *, force: bool = False, reissue: bool = False, load: Callable[[Path], Scenario]
-) -> tuple[Scenario, Continuation]:
-    """The scenario and what the runner continues from; refuses a finished run, a changed scenario file
-    (unless `force`), and a cut tool call that may not run twice (unless `reissue`)."""
-    tape = read_tape(transcript)
+def check_source(transcript: Path, tape: Tape, *, force: bool) -> tuple[Path, bool]:
+    """The run's scenario file and whether it changed since the run started; a change is refused with
+    the diff unless `force`."""
     header = tape.header
-    if header is None:
-        raise ScenarioError([Issue(transcript, 1, 1, "not a run's transcript (no `run` header)")])
-    if tape.result is not None and tape.result.stopped_by in ("rule", "limit"):
-        raise UsageError(
-            f"{transcript}: the run already finished ({tape.result.stop_reason}); nothing to resume"
-        )
+    assert header is not None  # read_tape's caller checked
     if header.source is None or header.source_text is None:
         raise UsageError(f"{transcript}: the run did not come from a scenario file, so it cannot be rebuilt")
     source = Path(header.source)
@@ -95,9 +88,26 @@ def prepare_resume(
             header.source_text.splitlines(), now.splitlines(), "when the run started", "now", lineterm=""
         )
         raise UsageError(
-            f"the scenario file {source} changed since the run started; resuming would replay the recorded "
-            "part against another team. What changed:\n" + "\n".join(diff) + "\nResume anyway with --force."
+            f"the scenario file {source} changed since the run started; the recorded part would be replayed "
+            "against another team. What changed:\n" + "\n".join(diff) + "\nGo on anyway with --force."
         )
+    return source, changed
+
+
+def prepare_resume(
+    transcript: Path, *, force: bool = False, reissue: bool = False, load: Callable[[Path], Scenario]
+) -> tuple[Scenario, Continuation]:
+    """The scenario and what the runner continues from; refuses a finished run, a changed scenario file
+    (unless `force`), and a cut tool call that may not run twice (unless `reissue`)."""
+    tape = read_tape(transcript)
+    header = tape.header
+    if header is None:
+        raise ScenarioError([Issue(transcript, 1, 1, "not a run's transcript (no `run` header)")])
+    if tape.result is not None and tape.result.stopped_by in ("rule", "limit"):
+        raise UsageError(
+            f"{transcript}: the run already finished ({tape.result.stop_reason}); nothing to resume"
+        )
+    source, changed = check_source(transcript, tape, force=force)
     scenario = load(source)
     cut = in_flight(tape)
     masked = [c for c in cut if SCRUBBED in json.dumps(c.arguments)]

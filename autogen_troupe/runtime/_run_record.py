@@ -45,8 +45,10 @@ class RunRecord:
         self.notes: list[McpEvent] = []  # MCP notes not yet kept (see `note`)
         self.usage = Usage()
         self.skip = 0  # entries a resumed run replays that its transcript already holds
-        if continuation is None:
-            self.writer = _open_writer(scenario, options, wanted if isinstance(wanted, str) else None)
+        if continuation is None or continuation.fork_at is not None:
+            self.writer = _open_writer(
+                scenario, options, wanted if isinstance(wanted, str) else None, continuation
+            )
         else:
             self.writer = self._continue(continuation)
         self.log_path = self.writer.path.with_suffix(".log") if self.writer is not None else None
@@ -178,7 +180,9 @@ def _run_telemetry(scenario: Scenario, task: str, options: RunOptions) -> Any:
     return run
 
 
-def _open_writer(scenario: Scenario, options: RunOptions, task: str | None) -> TapeWriter | None:
+def _open_writer(
+    scenario: Scenario, options: RunOptions, task: str | None, fork: Continuation | None = None
+) -> TapeWriter | None:
     """The transcript, opened with its header: the scenario file as it is now (a resume compares it)."""
     if options.out_dir is None:
         return None
@@ -196,6 +200,8 @@ def _open_writer(scenario: Scenario, options: RunOptions, task: str | None) -> T
             source=str(scenario.source) if scenario.source else None,
             source_sha256=hashlib.sha256(text.encode()).hexdigest() if text is not None else None,
             source_text=text,
+            forked_from=str(fork.tape.path) if fork is not None else None,
+            fork_at=fork.fork_at if fork is not None else None,
         )
     )
     return writer

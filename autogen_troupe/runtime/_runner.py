@@ -260,7 +260,8 @@ async def run_scenario(
                         source = ClientPool()
                         stack.push_async_callback(source.aclose)
                     if continuation is not None:  # the tape first, then live; recorded once
-                        recorder.continuing(continuation.tape)
+                        if continuation.fork_at is None:  # a resume appends: what is there stays
+                            recorder.continuing(continuation.tape)
                         source = continuation.session.clients(source)
                     hooks, model_client, clients = recorder.hooks(source), None, None
                     if continuation is not None:

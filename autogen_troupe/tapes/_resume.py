@@ -52,13 +52,23 @@ def in_flight(tape: Tape) -> list[ToolStart]:
 class ResumeSession:
     """One resume of a cut run: which recorded calls were given again, and whether the run is live yet."""
 
-    def __init__(self, tape: Tape, scenario: Scenario, *, on_live: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        tape: Tape,
+        scenario: Scenario,
+        *,
+        on_live: Callable[[], None] | None = None,
+        settings_as_recorded: bool = False,
+    ) -> None:
+        """`settings_as_recorded`: each recorded call is matched with its own model settings (a fork that
+        changes the model replays its first part as recorded)."""
         self.cassette: Cassette = cassette_from_tape(tape)
         self.scenario = scenario
         self._workbenches: dict[str, int] = {}
         self.name = str(tape.path)
         self.live = False
         self._on_live = on_live
+        self._settings_as_recorded = settings_as_recorded
         self._played = [False] * len(self.cassette.model_calls)
         self._tools_played = [False] * len(self.cassette.tool_calls)
         self._answers_played = [False] * len(self.cassette.user_answers)
@@ -137,7 +147,15 @@ class ResumeSession:
         if not open_:
             self._go_live()
             return None
-        hit = next((i for i in open_ if calls[i].fingerprint == fingerprint(request)), None)
+
+        def as_recorded(i: int) -> dict[str, Any]:
+            if not self._settings_as_recorded:
+                return request
+            rest = {k: v for k, v in request.items() if k != "settings"}
+            recorded = calls[i].request.get("settings")
+            return rest if recorded is None else {**rest, "settings": recorded}
+
+        hit = next((i for i in open_ if calls[i].fingerprint == fingerprint(as_recorded(i))), None)
         if hit is None:
             expected = open_[0]
             raise ReplayMismatch(
@@ -145,7 +163,7 @@ class ResumeSession:
                 self.replayed_model_calls + 1,
                 f"agent {agent!r} asked its model something other than the tape recorded (the scenario, "
                 "its tools or its model settings changed since the run started):\n"
-                + diff_requests(calls[expected].request, request),
+                + diff_requests(calls[expected].request, as_recorded(expected)),
             )
         self._played[hit] = True
         self.replayed_model_calls += 1

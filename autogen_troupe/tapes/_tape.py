@@ -71,6 +71,8 @@ class RunHeader(Frozen):
     source: str | None = Field(None, description="The scenario file's path, when it came from one.")
     source_sha256: str | None = None
     source_text: str | None = Field(None, description="The scenario file's text (a resume diffs it).")
+    forked_from: str | None = Field(None, description="The transcript this run was forked from.")
+    fork_at: int | None = Field(None, description="Messages replayed from it before going on live.")
 
 
 class ModelsRecord(Frozen):
