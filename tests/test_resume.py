@@ -283,3 +283,66 @@ def test_the_message_cap_counts_the_whole_run(srv: FakeOpenAI, tmp_path: Path) -
     assert resumed is not None and resumed.stop_reason == in_one_go.stop_reason
     assert _messages(transcript) == _messages(first)
     assert resumed.usage == in_one_go.usage  # tokens count the replayed calls too
+
+
+def test_a_question_left_unanswered_is_asked_again_on_resume(srv: FakeOpenAI, tmp_path: Path) -> None:
+    """Killed while the person's second answer is awaited; the resume gives the first answer again from
+    the tape, asks the second one on the terminal, and no model call is made twice."""
+    from fake_openai import by_system
+    from helpers import approval_scenario
+
+    srv.responder = by_system(
+        {
+            "Plan.": ["Morning: Fushimi Inari.", "Morning: Fushimi Inari. Evening: Gion."],
+            "Sum up.": ["Add an evening.", "Final: Fushimi Inari, Gion. TERMINATE"],
+        }
+    )
+    path = write(tmp_path, approval_scenario(timeout_s=120, extra="model_context: {kind: unbounded}\n"))
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "autogen_troupe.cli", "run", str(path), "--base-url", srv.base_url]
+    proc = subprocess.Popen(
+        [*cmd, "--model", "m", "--out", str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("Add an evening, please.\n")
+    proc.stdin.flush()
+
+    def waiting() -> bool:  # the planner's second answer is on the tape: the person is asked next
+        found = list(out.glob("approval-*.jsonl"))
+        return bool(found) and len(read_tape(found[0]).of(TapeModelCall)) == 3
+
+    try:
+        _wait_for(lambda: waiting() or proc.poll() is not None, "the second question")
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdin.close()
+    (transcript,) = out.glob("approval-*.jsonl")
+    done = subprocess.run(
+        [sys.executable, "-m", "autogen_troupe.cli", "resume", str(transcript)],
+        input="APPROVE\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("traveller, your answer") == 1  # only the question left unanswered
+    assert len(srv.chat_requests) == 4  # two planner and two summary calls in all, none twice
+    assert _messages(transcript) == [
+        ("user", "Plan a day in Kyoto."),
+        ("planner", "Morning: Fushimi Inari."),
+        ("traveller", "Add an evening, please."),
+        ("summary", "Add an evening."),
+        ("planner", "Morning: Fushimi Inari. Evening: Gion."),
+        ("traveller", "APPROVE"),
+        ("summary", "Final: Fushimi Inari, Gion. TERMINATE"),
+    ]
