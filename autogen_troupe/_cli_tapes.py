@@ -54,7 +54,8 @@ def resume(
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .runtime._human import ConsoleAsk
-    from .runtime._resume import find_run, resume_run
+    from .runtime._modes import execute
+    from .runtime._resume import find_run
     from .tools._mcp_client import terminal_ask
 
     try:
@@ -70,14 +71,23 @@ def resume(
         _fail(e)
     view = ConsoleView(err if as_json else out, quiet=quiet or as_json)
     try:
-        result = run_async(
-            resume_run(transcript, options=options, force=force, reissue=reissue, on_event=view)
+        done = run_async(
+            execute(
+                None,
+                "resume",
+                transcript=transcript,
+                options=options,
+                force=force,
+                reissue=reissue,
+                on_event=view,
+            )
         )
     except KeyboardInterrupt as e:
         err.print(f"{_stopped_by(e)}; the transcript so far is in {transcript}", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
         _fail(e)
+    result = done.result
     if as_json:
         from .models._redact import redact_data
 
@@ -111,8 +121,8 @@ def fork(
     run), then live, with the model given here (--profile, --base-url, --model) if any."""
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
-    from .runtime._fork import fork_run
     from .runtime._human import ConsoleAsk
+    from .runtime._modes import execute
     from .runtime._resume import find_run
     from .tools._mcp_client import terminal_ask
 
@@ -129,12 +139,15 @@ def fork(
         _fail(e)
     view = ConsoleView(out, quiet=quiet)
     try:
-        result = run_async(fork_run(transcript, at=at, options=options, force=force, on_event=view))
+        done = run_async(
+            execute(None, "fork", transcript=transcript, at=at, options=options, force=force, on_event=view)
+        )
     except KeyboardInterrupt as e:
         err.print(f"{_stopped_by(e)}; the fork so far is in {out_dir}", markup=False)
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
         _fail(e)
+    result = done.result
     view.summary(result)
     if not result.ok:
         err.print(_safe(f"The fork stopped: {result.error or result.stop_reason}"), markup=False)

@@ -85,8 +85,8 @@ def run(
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .runtime._human import ConsoleAsk
+    from .runtime._modes import Mode, execute
     from .scenario import load_scenario
-    from .testing._modes import Mode, execute
     from .tools._mcp_client import terminal_ask
 
     if lenient and replay is None:
@@ -161,11 +161,11 @@ def record(
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .runtime._human import ConsoleAsk
+    from .runtime._modes import execute
     from .scenario import load_scenario
     from .scenario._loader import resolve_scenario_path
     from .tapes._cassette import Cassette, cassette_path_for
     from .testing._expect import check_expectations
-    from .testing._modes import execute
     from .tools._mcp_client import terminal_ask
 
     try:

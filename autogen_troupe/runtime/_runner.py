@@ -252,7 +252,9 @@ async def run_scenario(
                 ):
                     from ..tapes._record import Recorder
 
-                    recorder = recorder or Recorder(scenario, env=options.env, overrides=options.overrides)
+                    recorder = recorder or Recorder(
+                        scenario, env=options.env, overrides=options.overrides, keep=False
+                    )
                     source = _client_source(model_client, clients, RunHooks())
                     if source is None:  # the live pool, ours to close
                         from ..models._registry import ClientPool

@@ -1,4 +1,4 @@
-"""Runs a server is carrying: each one a task driving the one run seam (`testing.execute`), its events
+"""Runs a server is carrying: each one a task driving the one run call (`runtime.execute`), its events
 kept in order and fanned out to whoever watches (the page, an SSE client, a chat completion).
 
 Every run writes its JSONL transcript under the server's `--out` folder, as `troupe run` does; what is
@@ -325,7 +325,7 @@ class RunManager:
         return run
 
     async def _drive(self, run: ServedRun, scenario: Any, task: str | None, options: Any) -> None:
-        from ..testing._modes import execute
+        from ..runtime._modes import execute
 
         try:
             done = await execute(

@@ -163,9 +163,17 @@ class Recorder:
     """
 
     def __init__(
-        self, scenario: Scenario, *, env: Mapping[str, str] | None = None, overrides: Any = None
+        self,
+        scenario: Scenario,
+        *,
+        env: Mapping[str, str] | None = None,
+        overrides: Any = None,
+        keep: bool = True,
     ) -> None:
+        """`keep=False`: the calls only go to the tape (`attach`), not into memory for `cassette()` (a live
+        run's recorder: its requests grow with the conversation)."""
         self.scenario = scenario
+        self._keep = keep
         self._sink: Callable[[Record], None] | None = None
         self._pending: list[Record] = []  # what was noted before a tape was attached
         self._skip: dict[str, int] = {}  # records of each kind already on the tape (a resumed run's)
@@ -277,7 +285,8 @@ class Recorder:
 
         async def recorded(question: Any) -> str:
             text = await answer(question)
-            self._answers.append(UserAnswer(agent=agent, answer=text))
+            if self._keep:
+                self._answers.append(UserAnswer(agent=agent, answer=text))
             self._emit(TapeAnswer(agent=agent, answer=text))
             return text
 
@@ -316,7 +325,8 @@ class Recorder:
             response=response,
             duration_s=_since(started),
         )
-        self._calls.append(call)
+        if self._keep:
+            self._calls.append(call)
         self._emit(TapeModelCall(**dict(call)))
 
     def _tool_start(
@@ -363,7 +373,8 @@ class Recorder:
             notes=tuple(notes),
             duration_s=_since(started),
         )
-        self._tools.append(record)
+        if self._keep:
+            self._tools.append(record)
         self._emit(TapeToolCall(**dict(record), call_id=call_id))
 
     def _note(self, note: McpNote) -> None:

@@ -12,10 +12,10 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..models._network import network_allowed
+    from ..runtime._modes import Execution, choose_mode, execute
     from ..runtime._tape_runs import record_scenario, replay_scenario
     from ..tapes._cassette import Cassette
     from ._expect import check_expectations
-    from ._modes import Execution, choose_mode, execute
     from ._scripted import ReplayClient, Reply, ScriptedClient, tool_call
     from ._suite import run_suite
 
@@ -41,9 +41,9 @@ _WHERE = {
     "Reply": "._scripted",
     "ScriptedClient": "._scripted",
     "check_expectations": "._expect",
-    "choose_mode": "._modes",
-    "execute": "._modes",
-    "Execution": "._modes",
+    "choose_mode": "..runtime._modes",
+    "execute": "..runtime._modes",
+    "Execution": "..runtime._modes",
     "network_allowed": "..models._network",
     "record_scenario": "..runtime._tape_runs",
     "replay_scenario": "..runtime._tape_runs",
