@@ -171,7 +171,8 @@ class TaskRunner:
 
     async def _resumed(self, job: Job, options: Any) -> Any:
         """The job's run continued from its tape when an earlier eval was cut in the middle of it (its
-        transcript has no result, or says it was interrupted); None when there is none, or it cannot be resumed (then it is made anew)."""
+        transcript has no result, or says it was interrupted); None when there is none, or when it cannot
+        be resumed (then it is made anew)."""
         from ..runtime._modes import execute
         from ..tapes._tape import read_tape
 
