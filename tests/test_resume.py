@@ -346,3 +346,21 @@ def test_a_question_left_unanswered_is_asked_again_on_resume(srv: FakeOpenAI, tm
         ("traveller", "APPROVE"),
         ("summary", "Final: Fushimi Inari, Gion. TERMINATE"),
     ]
+
+
+def test_the_time_cap_counts_only_the_time_spent_before_the_cut(srv: FakeOpenAI, tmp_path: Path) -> None:
+    """The resumed run gets what is left of its time cap: the cap less the time the run had spent."""
+    from autogen_troupe import load_scenario
+    from autogen_troupe.runtime._resume import prepare_resume
+
+    srv.script([*REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp_path, SCENARIO + "limits: {timeout_s: 300}\n", "budget.yaml")
+    out = tmp_path / "runs"
+    proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    _kill_when(proc, lambda: len(srv.chat_requests) >= 3, "model call 3")
+    (transcript,) = out.glob("budget-*.jsonl")
+    spent = max(r.elapsed_s for r in read_tape(transcript).records if isinstance(r, ENTRY_TYPES))
+    assert spent > 0
+    scenario, continuation = prepare_resume(transcript, load=load_scenario)
+    assert continuation.spent_s == spent
+    assert scenario.limits.timeout_s == pytest.approx(300 - spent)
