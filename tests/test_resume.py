@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from fake_openai import FakeOpenAI, Reply
 from helpers import troupe, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autogen_troupe.tapes import read_tape
 from autogen_troupe.tapes._records import ENTRY_TYPES
@@ -364,3 +366,47 @@ def test_the_time_cap_counts_only_the_time_spent_before_the_cut(srv: FakeOpenAI,
     scenario, continuation = prepare_resume(transcript, load=load_scenario)
     assert continuation.spent_s == spent
     assert scenario.limits.timeout_s == pytest.approx(300 - spent)
+
+
+@pytest.fixture(scope="module")
+def in_one_go(server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
+    """The messages of the run made in one go (the module's endpoint, scripted)."""
+    server.reset()
+    server.script(REPLIES)
+    folder = tmp_path_factory.mktemp("whole")
+    path = write(folder, SCENARIO, "budget.yaml")
+    done = troupe("run", str(path), "--base-url", server.base_url, "--model", "m", "--out", str(folder / "o"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (transcript,) = (folder / "o").glob("budget-*.jsonl")
+    return _messages(transcript)
+
+
+@given(cut=st.integers(1, len(REPLIES)), keep=st.floats(0, 1))
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_kill_point_and_any_torn_write_resumes_to_the_same_end(
+    srv: FakeOpenAI,
+    tmp_path_factory: pytest.TempPathFactory,
+    in_one_go: list[tuple[str, str]],
+    cut: int,
+    keep: float,
+) -> None:
+    """Killed at model call `cut`, then the tape cut at any byte after its header (a write torn anywhere,
+    records lost from the end): the resume asks only for what the tape no longer holds and ends alike."""
+    tmp = tmp_path_factory.mktemp("cut")
+    srv.reset()
+    srv.script([*REPLIES[: cut - 1], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp, SCENARIO, "budget.yaml")
+    out = tmp / "runs"
+    proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    _kill_when(proc, lambda: len(srv.chat_requests) >= cut, f"model call {cut}")
+    (transcript,) = out.glob("budget-*.jsonl")
+    raw = transcript.read_bytes()
+    start = raw.index(b"\n", raw.index(b"\n") + 1) + 1  # after the header and the models record
+    transcript.write_bytes(raw[: start + int(keep * (len(raw) - start))])
+    recorded = len(read_tape(transcript).of(TapeModelCall))
+    srv.reset()
+    srv.script(REPLIES[recorded:])
+    done = troupe("resume", str(transcript), "--reissue")  # the budget tool may run twice: it is pure
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(srv.chat_requests) == len(REPLIES) - recorded
+    assert _messages(transcript) == in_one_go
