@@ -83,7 +83,11 @@ def resume(
             )
         )
     except KeyboardInterrupt as e:
-        err.print(f"{_stopped_by(e)}; the transcript so far is in {transcript}", markup=False)
+        err.print(
+            f"{_stopped_by(e)}; the transcript so far is in {transcript}; "
+            f"go on with: troupe resume {transcript}",
+            markup=False,
+        )
         raise typer.Exit(exit_code(e)) from None
     except TroupeError as e:
         _fail(e)
