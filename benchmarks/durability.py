@@ -1,6 +1,6 @@
 """What writing a run's tape costs: the same runs with the tape on and off (`RunOptions.tape`).
 
-    python benchmarks/durability.py [--messages 30] [--rounds 5] [--endpoint-rounds 3]
+    python benchmarks/durability.py [--messages 30] [--rounds 5] [--endpoint-rounds 7]
 
 1. In process, answers at once (a ScriptedClient): the tape's own cost per message, with nothing to hide it.
 2. A scripted OpenAI-compatible endpoint answering in 100 ms (tests/fake_openai.py, a process of its own):
@@ -101,7 +101,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--endpoint-rounds", type=int, default=3)
+    ap.add_argument("--endpoint-rounds", type=int, default=7)
     args = ap.parse_args()
     quiet_autogen_logs()
     with tempfile.TemporaryDirectory(prefix="troupe-durability-") as tmp:
