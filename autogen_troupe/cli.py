@@ -38,6 +38,7 @@ from ._cli_common import (
 from ._cli_eval import eval_app
 from ._cli_graph import graph
 from ._cli_mcp import mcp_app
+from ._cli_tapes import fork, resume
 from ._text import safe_text, terminal_safe
 from .errors import ScenarioError, TroupeError
 from .runtime._logs import quiet_autogen_logs
@@ -79,6 +80,10 @@ def _main(
     pass
 
 
+app.command("resume")(resume)
+app.command("fork")(fork)
+
+
 @app.command()
 @_traced
 def run(
@@ -112,8 +117,8 @@ def run(
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .runtime._human import ConsoleAsk
+    from .runtime._modes import Mode, execute
     from .scenario import load_scenario
-    from .testing._modes import Mode, execute
     from .tools._mcp_client import terminal_ask
 
     if lenient and replay is None:
@@ -133,7 +138,7 @@ def run(
             on_status=view.status,
         )
         if replay is not None:
-            from .testing._cassette import Cassette
+            from .tapes._cassette import Cassette
 
             Cassette.load(replay)  # a broken cassette is bad input (exit 2), found before the run
     except TroupeError as e:
@@ -192,11 +197,11 @@ def record(
     from .runtime import RunOptions
     from .runtime._console import ConsoleView
     from .runtime._human import ConsoleAsk
+    from .runtime._modes import execute
     from .scenario import load_scenario
     from .scenario._loader import resolve_scenario_path
-    from .testing._cassette import Cassette, cassette_path_for
+    from .tapes._cassette import Cassette, cassette_path_for
     from .testing._expect import check_expectations
-    from .testing._modes import execute
     from .tools._mcp_client import terminal_ask
 
     _refuse_non_scenarios([scenario])

@@ -1,4 +1,5 @@
-"""Running a scenario: the runner, its transcript, the console view, logs and signals."""
+"""Running a scenario: the one run call (`execute`: live, record, replay, resume, fork), the runner, its
+transcript, the console view, logs and signals."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._modes import Execution, execute
     from ._runner import OpenTeam, RunOptions, build_team, open_team, run_scenario
     from ._signals import Interrupted, run_async
     from ._transcript import Entry, RunResult, Usage
 
 __all__ = [
     "Entry",
+    "Execution",
     "Interrupted",
     "OpenTeam",
     "RunOptions",
     "RunResult",
     "Usage",
     "build_team",
+    "execute",
     "open_team",
     "run_async",
     "run_scenario",
@@ -26,6 +30,8 @@ __all__ = [
 
 _WHERE = {
     "Entry": "._transcript",
+    "Execution": "._modes",
+    "execute": "._modes",
     "Interrupted": "._signals",
     "OpenTeam": "._runner",
     "RunOptions": "._runner",
