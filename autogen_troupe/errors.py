@@ -39,6 +39,8 @@ __all__ = [
     "ModelCallError",
     "NetworkBlocked",
     "ProfileError",
+    "RecordingNotWritten",
+    "ReplayIncomplete",
     "ReplayMismatch",
     "RetrievalError",
     "RunError",
@@ -194,6 +196,33 @@ class ReplayMismatch(RunError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.cassette, self.index, self.diff)
+
+
+class ReplayIncomplete(RunError):
+    """A strict replay ended before every recorded call was made: the scenario changed since recording."""
+
+    def __init__(self, cassette: str, unplayed: tuple[str, ...]) -> None:
+        self.cassette = cassette
+        self.unplayed = tuple(unplayed)
+        super().__init__(
+            f"the run ended before {len(self.unplayed)} recorded call(s) of {cassette} were made (the "
+            "scenario changed; record it again if that is intended):\n"
+            + "\n".join("  " + u for u in self.unplayed)
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.cassette, self.unplayed)
+
+
+class RecordingNotWritten(RunError):
+    """A recorded run would not replay the same way (it failed, or a clock stopped it): no cassette."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"no cassette was written: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.reason,)
 
 
 def exit_code_for(error: BaseException) -> int:

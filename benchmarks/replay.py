@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autogen_troupe.runtime._logs import quiet_autogen_logs  # noqa: E402
+from autogen_troupe.runtime._tape_runs import replay_scenario  # noqa: E402
 from autogen_troupe.scenario._loader import load_scenario  # noqa: E402
-from autogen_troupe.testing._cassette import cassette_path_for  # noqa: E402
+from autogen_troupe.tapes._cassette import cassette_path_for  # noqa: E402
 from autogen_troupe.testing._expect import check_expectations  # noqa: E402
-from autogen_troupe.testing._replay import replay_scenario  # noqa: E402
 from autogen_troupe.testing._suite import discover  # noqa: E402
 
 TARGET_S = 10.0  # for 100 replays

@@ -84,9 +84,9 @@ def _install_tracing() -> Any:
 
 async def _replays(files: list[Path], replays: int, providers: Any) -> dict[str, float]:
     """Wall, CPU (every thread) and encoding CPU of `replays` rounds of `files`, after a warm-up round."""
+    from autogen_troupe.runtime._tape_runs import replay_scenario
     from autogen_troupe.scenario._loader import load_scenario
-    from autogen_troupe.testing._cassette import cassette_path_for
-    from autogen_troupe.testing._replay import replay_scenario
+    from autogen_troupe.tapes._cassette import cassette_path_for
 
     def flush() -> None:  # the spans made so far, exported now (the batch processor waits for 512)
         for p in providers or ():
@@ -114,7 +114,7 @@ async def _replays(files: list[Path], replays: int, providers: Any) -> dict[str,
 def child(condition: str, replays: int, scenarios: Path) -> None:
     from autogen_troupe import telemetry
     from autogen_troupe.runtime._logs import quiet_autogen_logs
-    from autogen_troupe.testing._cassette import cassette_path_for
+    from autogen_troupe.tapes._cassette import cassette_path_for
     from autogen_troupe.testing._suite import discover
 
     quiet_autogen_logs()

@@ -3,18 +3,21 @@
 The rooms, bottom to top (each may import only those below it):
 
     errors.py, _lazy.py, _text.py, _autogen.py, _redact.py  <  scenario  <  telemetry  <  models
-                         <  tools  <  agents  <  runtime  <  testing  <  serve, eval
+                         <  tools  <  agents  <  tapes  <  runtime  <  testing  <  serve, eval
                          <  cli/, pytest_plugin.py, __init__.py
 
 `telemetry` (OpenTelemetry spans and metrics) sits below `models` because the model clients use it (the
 trace context they send to the server); it imports only the bottom (`errors`).
+
+`tapes` (records, the tape writer and reader, cassettes, recording and replaying) sits below `runtime`,
+which drives runs through it, and imports no run: replay and record are seams the runner is given.
 
 `mcp_servers` runs as separate processes: it may import `scenario`, `models` and the bottom only, and
 nothing imports it. Inside `models`, the `openai` and `vllm` providers do not import each other; nor do
 `serve` and `eval`. Every
 import counts: module level, inside functions, under `TYPE_CHECKING`, relative or absolute, and the lazy
 re-export maps of the rooms' `__init__`. An import *string* resolved at run time is not an import; the
-one there is, `models/_registry.py` naming the replay provider in `testing`, is deliberate.
+one there is, `models/_registry.py` naming the replay provider in `tapes`, is deliberate.
 
 `cli/` (the commands) imports the rooms through their public faces only: `autogen_troupe.runtime`, never
 `autogen_troupe.runtime._signals` (what it needs, a room exports); the bottom's modules are their own faces.
@@ -43,6 +46,7 @@ RANKS = {
     "models": 2,
     "tools": 3,
     "agents": 4,
+    "tapes": 4.5,  # the tape room: records, cassettes, record and replay; the runtime uses it
     "runtime": 5,
     "testing": 6,
     "serve": 7,
@@ -140,7 +144,7 @@ def room_of(module: str) -> str:
     return first
 
 
-def rank(room: str) -> int | None:
+def rank(room: str) -> float | None:
     return RANKS.get(room.partition(".")[0])
 
 
@@ -218,16 +222,21 @@ def test_the_import_check_sees_every_kind_of_import(tmp_path: Path, monkeypatch:
         ("models/openai/_client.py", "autogen_troupe.models._http", True),
         ("models/_registry.py", "autogen_troupe.models.openai._client", True),
         ("errors.py", "autogen_troupe.scenario", False),
-        ("testing/_replay.py", "autogen_troupe.runtime._runner", True),
+        ("tapes/_replay.py", "autogen_troupe.runtime._runner", False),
+        ("runtime/_runner.py", "autogen_troupe.tapes._tape", True),
+        ("tapes/_record.py", "autogen_troupe.agents", True),
+        ("tapes/_tape.py", "autogen_troupe.testing._expect", False),
+        ("runtime/_modes.py", "autogen_troupe.tapes._replay", True),
         ("cli/app.py", "autogen_troupe.testing._suite", True),
-        ("eval/_worker.py", "autogen_troupe.testing._modes", True),
+        ("eval/_worker.py", "autogen_troupe.runtime._modes", True),
         ("cli/app.py", "autogen_troupe.eval._evaluate", True),
         ("testing/_suite.py", "autogen_troupe.eval._stats", False),
         ("eval/_worker.py", "autogen_troupe.serve._runs", False),
         ("serve/_runs.py", "autogen_troupe.eval._stats", False),
+        ("serve/_runs.py", "autogen_troupe.runtime._modes", True),
         ("serve/_runs.py", "autogen_troupe.testing._modes", True),
         ("cli/app.py", "autogen_troupe.serve._app", True),
-        ("testing/_modes.py", "autogen_troupe.serve._runs", False),
+        ("runtime/_modes.py", "autogen_troupe.serve._runs", False),
         ("serve/_app.py", "autogen_troupe.cli", False),
         ("runtime/_runner.py", "autogen_troupe.cli", False),
         ("models/openai/_wire.py", "autogen_troupe.telemetry", True),

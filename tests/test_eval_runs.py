@@ -269,3 +269,43 @@ async def test_a_run_that_swallows_its_cancellation_is_left_out_and_its_worker_s
     folder.close()
     assert started == ["0", "1"]  # no worker took another job
     assert folder.load_runs() == {}  # nor recorded the runs cut short
+
+
+async def test_resume_continues_a_cut_run_from_its_tape(tmp_path: Path, srv) -> None:
+    """An eval cancelled while a run waits on its second model call; `--resume` replays the first call and
+    the tool's result from the run's transcript and asks the endpoint only the call that was cut."""
+    hang = asyncio.Event()
+
+    def respond(body: dict[str, Any]) -> Reply:
+        if not any(m["role"] == "tool" for m in body["messages"]):
+            return Reply(tool_calls=[("trip_budget", {"days": 2, "daily_usd": 50})])
+        return Reply(text="Day 1 in Kyoto, $110. TERMINATE", delay_s=60 if not hang.is_set() else 0)
+
+    srv.responder = respond
+    sc = scenario(
+        tmp_path,
+        srv,
+        judge=False,
+        extra="\n              tools: ['autogen_troupe.tools.examples:trip_budget']"
+        "\n              reflect_on_tool_use: true",
+    )
+    tasks = load_tasks(tasks_file(tmp_path, ["Kyoto"]), sc)
+    out = tmp_path / "out"
+    run = asyncio.ensure_future(evaluate(sc, tasks, out=out))
+    deadline = asyncio.get_running_loop().time() + 60
+    while len(srv.chat_requests) < 2:  # the second call is waiting on the endpoint
+        assert asyncio.get_running_loop().time() < deadline, "the run never reached its second call"
+        await asyncio.sleep(0.02)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 60)
+    hang.set()
+    srv.reset()
+    srv.responder = respond
+    result = await evaluate(sc, tasks, out=out, resume=True)
+    assert len(srv.chat_requests) == 1  # only the cut call; the first one and the tool came from the tape
+    assert [m["role"] for m in srv.chat_requests[0].json["messages"]][-1] == "tool"
+    assert result.summary.outcomes == {"pass": 1, "fail": 0, "error": 0}
+    (transcript,) = (out / "transcripts").glob("*.jsonl")
+    kinds = [json.loads(x)["record"] for x in transcript.read_text().splitlines()]
+    assert kinds.count("resume") == 1 and kinds.count("model_call") == 2 and kinds[-1] == "result"

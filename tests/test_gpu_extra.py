@@ -4,6 +4,7 @@ the CPU build's mismatched torch extras leaves a CUDA torch and its torchvision 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,11 +63,15 @@ def test_the_gpu_extra_resolves_beside_our_pins(tmp_path: Path) -> None:
     """`pip install --dry-run --report` of `.[gpu]` as a fresh environment would resolve it (~30 s, metadata
     only): the CUDA vLLM and torch, with AutoGen 0.7.x, mcp 2.x and the protobuf autogen-core pins."""
     report = tmp_path / "report.json"
+    # as a GPU machine sees the index: without this machine's local wheels (its CPU torch would satisfy
+    # vLLM's torch pin) and pip config files; the certificate and time-out settings stay
+    env = {k: v for k, v in os.environ.items() if k != "PIP_FIND_LINKS"} | {"PIP_CONFIG_FILE": os.devnull}
     out = subprocess.run(
         [*PIP_DRY_RUN, "--report", str(report), f"{ROOT}[gpu]"],
         capture_output=True,
         text=True,
         timeout=900,
+        env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     versions = {

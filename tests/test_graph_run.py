@@ -15,6 +15,7 @@ from helpers import write
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.agents._graph_route import Turn, holds, output_fields
+from autogen_troupe.runtime._tape_runs import record_scenario, replay_scenario
 from autogen_troupe.runtime._transcript import Route, RunResult
 from autogen_troupe.scenario._graph import (
     AllWhen,
@@ -26,11 +27,9 @@ from autogen_troupe.scenario._graph import (
     SourceIs,
     ToolFailed,
 )
+from autogen_troupe.tapes._cassette import cassette_path_for
 from autogen_troupe.testing import ScriptedClient
-from autogen_troupe.testing._cassette import cassette_path_for
 from autogen_troupe.testing._expect import check_expectations
-from autogen_troupe.testing._record import record_scenario
-from autogen_troupe.testing._replay import replay_scenario
 
 REVIEW = """\
 name: review

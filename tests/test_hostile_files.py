@@ -25,7 +25,7 @@ from autogen_troupe.errors import ProfileError, ScenarioError
 from autogen_troupe.models._endpoints import Overrides, available_profiles
 from autogen_troupe.scenario._files import MAX_JSON_DEPTH, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from autogen_troupe.scenario._schema import MAX_RULE_DEPTH
-from autogen_troupe.testing._cassette import Cassette
+from autogen_troupe.tapes._cassette import Cassette
 
 MINIMAL = "name: x\nteam:\n  kind: single\n  agents: [{name: a}]\n"
 runner = CliRunner()

@@ -23,11 +23,11 @@ from autogen_troupe.errors import ScenarioError, ToolCallError
 from autogen_troupe.models._endpoints import Overrides
 from autogen_troupe.runtime import RunOptions
 from autogen_troupe.runtime._console import ConsoleView
+from autogen_troupe.runtime._modes import execute
 from autogen_troupe.runtime._transcript import McpEvent, RunResult
 from autogen_troupe.scenario import load_scenario
 from autogen_troupe.scenario._schema import McpPrompt, McpUse, StdioServer
-from autogen_troupe.testing._cassette import Cassette, cassette_path_for
-from autogen_troupe.testing._modes import execute
+from autogen_troupe.tapes._cassette import Cassette, cassette_path_for
 from autogen_troupe.tools import McpServerPool
 from autogen_troupe.tools._mcp_client import (
     Answer,

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from autogen_troupe.errors import CassetteMissing, ModelCallError, ReplayMismatch
+from autogen_troupe.runtime._modes import choose_mode, execute
 from autogen_troupe.scenario import MaxMessages, load_scenario
 from autogen_troupe.testing import ScriptedClient
-from autogen_troupe.testing._modes import choose_mode, execute
 
 ANSWERS = {
     "planner_agent": ["Day 1: Kathmandu."],

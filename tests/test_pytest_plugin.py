@@ -14,9 +14,9 @@ import pytest
 import yaml
 from test_replay import DESK, scripted
 
+from autogen_troupe.runtime._tape_runs import record_scenario
 from autogen_troupe.scenario import load_scenario
-from autogen_troupe.testing._cassette import cassette_path_for
-from autogen_troupe.testing._record import record_scenario
+from autogen_troupe.tapes._cassette import cassette_path_for
 
 pytest_plugins = ["pytester"]
 

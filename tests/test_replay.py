@@ -19,12 +19,12 @@ from typer.testing import CliRunner
 
 from autogen_troupe.cli import app
 from autogen_troupe.errors import ReplayMismatch, ScenarioError
+from autogen_troupe.runtime._tape_runs import record_scenario, replay_scenario
 from autogen_troupe.runtime._transcript import RunResult
 from autogen_troupe.scenario import load_scenario
+from autogen_troupe.tapes._cassette import Cassette, cassette_path_for, diff_requests, normalise_request
+from autogen_troupe.tapes._replay import ReplayWarning
 from autogen_troupe.testing import ReplayClient, ScriptedClient, tool_call
-from autogen_troupe.testing._cassette import Cassette, cassette_path_for, diff_requests, normalise_request
-from autogen_troupe.testing._record import record_scenario
-from autogen_troupe.testing._replay import ReplayWarning, replay_scenario
 from autogen_troupe.testing._suite import junit_xml, run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -441,7 +441,7 @@ def test_fingerprints_ignore_call_ids_and_clock_readings() -> None:
             ]
         )
 
-    from autogen_troupe.testing._cassette import fingerprint
+    from autogen_troupe.tapes._cassette import fingerprint
 
     a = request("call_abc", "2026-11-22T09:08:18+09:00")
     b = request("chatcmpl-tool-9f8e", "2027-01-01 00:00:01.25Z")

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from autogen_troupe.errors import ScenarioError
 from autogen_troupe.scenario._loader import _schema_places, bundled_scenarios, load_scenario
 from autogen_troupe.scenario._schema import MAX_MESSAGES, MAX_TIMEOUT_S, Scenario
-from autogen_troupe.testing._cassette import Cassette
+from autogen_troupe.tapes._cassette import Cassette
 
 FUZZ = settings(
     max_examples=150,

@@ -31,9 +31,9 @@ from opentelemetry.util._once import Once
 from autogen_troupe import RunOptions, load_scenario, open_team, run_scenario
 from autogen_troupe.errors import ModelCallError
 from autogen_troupe.models._endpoints import Overrides
+from autogen_troupe.tapes._cassette import Cassette
 from autogen_troupe.telemetry import SEMCONV_VERSION, enabled
 from autogen_troupe.testing import execute
-from autogen_troupe.testing._cassette import Cassette
 
 
 @dataclass

@@ -16,8 +16,8 @@ from helpers import approval_scenario, troupe, write
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ReplayMismatch, ScenarioError
 from autogen_troupe.runtime._human import Question
+from autogen_troupe.runtime._modes import execute
 from autogen_troupe.testing import Cassette, ScriptedClient
-from autogen_troupe.testing._modes import execute
 
 UNBOUNDED = "model_context: {kind: unbounded}\n"
 ANSWERS = {

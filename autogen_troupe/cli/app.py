@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ..runtime import quiet_autogen_logs
-from . import check, graph, mcp, models, record, run, serve, test
+from . import check, graph, mcp, models, record, run, serve, tapes, test
 from . import eval as evals
 from .errors import reported
 from .options import expand
@@ -109,6 +109,8 @@ app = App(
     add_completion=False,
 )
 app.command()(graph.graph)
+app.command()(tapes.resume)
+app.command()(tapes.fork)
 app.command()(run.run)
 app.command()(record.record)
 app.command("test")(test.test_scenarios)

@@ -37,6 +37,7 @@ __all__ = [
     "ModelFlags",
     "OptionGroup",
     "QuietOpt",
+    "ResultJsonOpt",
     "ScenarioArg",
     "ServerArg",
     "TaskOpt",
@@ -102,6 +103,7 @@ ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name o
 TaskOpt = Annotated[str | None, typer.Option("--task", help="Replace the scenario's task.")]
 TranscriptsOpt = Annotated[Path, typer.Option("--out", help="Folder for the JSONL transcript.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")]
+ResultJsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from .console import err, out, say
 from .errors import BadInput, Failed
-from .options import EngineLogs, ModelFlags, QuietOpt, ScenarioArg, TaskOpt, TranscriptsOpt
+from .options import EngineLogs, ModelFlags, QuietOpt, ResultJsonOpt, ScenarioArg, TaskOpt, TranscriptsOpt
 from .scenario_files import refuse_non_scenarios
 from .stop import handled
 from .trace import Tracing
@@ -50,7 +50,7 @@ def run(
     task: TaskOpt = None,
     out_dir: TranscriptsOpt = Path("troupe-runs"),
     quiet: QuietOpt = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    as_json: ResultJsonOpt = False,
     *,
     endpoint: ModelFlags,
     replay: Annotated[
@@ -68,9 +68,9 @@ def run(
 
     The in-process engine's own log (vLLM, torch) goes to NAME-TIME.log beside the transcript."""
     from .._redact import redact_data
-    from ..runtime import ConsoleView, run_async
+    from ..runtime import ConsoleView, Mode, execute, run_async
     from ..scenario import load_scenario
-    from ..testing import Cassette, Mode, execute
+    from ..tapes import Cassette
 
     if lenient and replay is None:
         raise BadInput("--lenient only applies with --replay CASSETTE")

@@ -3,7 +3,7 @@ do for each task.
 
 A `TaskRunner` keeps one client pool for all the runs it makes, so concurrent runs share one endpoint
 client (its connection pool) or one in-process engine (whose batching is where the speed is). Each run
-goes through the one run seam (`testing.execute`), is checked against the scenario's `expect` block and
+goes through the one run call (`runtime.execute`), is checked against the scenario's `expect` block and
 the task's own expectations (`task.` in front of their names), and, when the scenario has a `judge`, is
 scored by the judge.
 """
@@ -11,7 +11,6 @@ scored by the judge.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import socket
 import time
@@ -19,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
-
 from .._redact import redact_text
 from ..errors import ProfileError, ScenarioError, TroupeError, UsageError
-from ..runtime._transcript import Entry, RunResult, Usage
+from ..runtime._transcript import RunResult, Usage
 from ..scenario._judge import Judge
 from ..scenario._schema import ModelRef, Scenario
 from ._judge import ask_judge
@@ -69,10 +66,18 @@ class Job:
         return self.task.id, self.repeat
 
 
-def _options(plan: EvalPlan, out_dir: Path | None) -> Any:
+def _options(plan: EvalPlan, out_dir: Path | None, run_id: str | None = None) -> Any:
     from ..runtime._runner import RunOptions
 
-    return RunOptions(overrides=plan.overrides, profiles_path=plan.profiles_path, out_dir=out_dir)
+    return RunOptions(
+        overrides=plan.overrides, profiles_path=plan.profiles_path, out_dir=out_dir, run_id=run_id
+    )
+
+
+def _run_id(job: Job) -> str:
+    """The run's name in its transcript: which task (by digest) and which repeat, so that `--resume` finds
+    the tape of a run that was cut."""
+    return f"{job.task.digest}-r{job.repeat}"
 
 
 def describe_models(plan: EvalPlan) -> dict[str, Any]:
@@ -116,18 +121,17 @@ class TaskRunner:
 
     async def run(self, job: Job) -> RunRecord:
         """Make the run and score it. A failed run is a record (outcome `error`); bad input raises."""
-        from ..testing._modes import execute
+        from ..runtime._modes import execute
 
         plan, task = self.plan, job.task
         started = time.monotonic()
+        options = _options(plan, self.transcripts, _run_id(job))
         try:
-            done = await execute(
-                plan.scenario,
-                "live",
-                task=task.task,
-                options=_options(plan, self.transcripts),
-                clients=self.pool,
-            )
+            done = await self._resumed(job, options)
+            if done is None:
+                done = await execute(
+                    plan.scenario, "live", task=task.task, options=options, clients=self.pool
+                )
             result = done.result
         except BAD_INPUT:
             raise
@@ -164,6 +168,30 @@ class TaskRunner:
             attempt=job.attempt,
             finished_at=now(),
         )
+
+    async def _resumed(self, job: Job, options: Any) -> Any:
+        """The job's run continued from its tape when an earlier eval was cut in the middle of it (its
+        transcript has no result, or says it was interrupted); None when there is none, or when it cannot
+        be resumed (then it is made anew)."""
+        from ..runtime._modes import execute
+        from ..tapes._tape import read_tape
+
+        if self.transcripts is None:
+            return None
+        run_id = _run_id(job)
+        for path in sorted(self.transcripts.glob(f"*-{run_id}.jsonl"), reverse=True):
+            try:
+                tape = read_tape(path)
+            except ScenarioError:
+                continue
+            cut = tape.result is None or tape.result.stopped_by == "interrupted"
+            if tape.header is None or tape.header.run_id != run_id or not cut:
+                continue
+            try:
+                return await execute(None, "resume", transcript=path, options=options)
+            except UsageError:  # refused (the scenario changed, a tool call cut in flight): made anew
+                return None
+        return None
 
     async def _judge(self, task: EvalTask, result: RunResult) -> JudgeVerdict:
         judge = self.plan.judge
@@ -236,28 +264,11 @@ def failed_result(error: TroupeError, scenario: Scenario, task: str, seconds: fl
     )
 
 
-_ENTRY: TypeAdapter[Entry] = TypeAdapter(Entry)
-
-
 def read_transcript(path: Path) -> RunResult | None:
-    """A run's result from its JSONL transcript (None when it has no `result` record)."""
-    entries: list[Any] = []
-    result: dict[str, Any] | None = None
+    """A run's result from its JSONL transcript (None when it has no `result` record or is unreadable)."""
+    from ..tapes._tape import read_tape
+
     try:
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                rec = json.loads(line)
-                kind = rec.pop("record", None)
-                if kind == "entry":
-                    entries.append(_ENTRY.validate_python(rec))
-                elif kind == "result":
-                    result = rec
-    except (OSError, ValueError, ValidationError):
-        return None
-    if result is None:
-        return None
-    result.pop("total_tokens", None)
-    try:
-        return RunResult.model_validate({**result, "transcript": entries})
-    except ValidationError:
+        return read_tape(path).run_result()
+    except ScenarioError:
         return None

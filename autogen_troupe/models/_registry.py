@@ -36,12 +36,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Each provider's `Provider` object ("module:NAME"), imported on first use. `replay` answers from a cassette;
-# it lives with the rest of replay in the testing room, which this room must not import, so it is named here
+# it lives with the rest of replay in the tape room, which this room must not import, so it is named here
 # and imported only when asked for.
 PROVIDERS = {
     "openai": "autogen_troupe.models.openai._provider:PROVIDER",
     "vllm": "autogen_troupe.models.vllm._provider:PROVIDER",
-    "replay": "autogen_troupe.testing._replay_provider:PROVIDER",
+    "replay": "autogen_troupe.tapes._replay_provider:PROVIDER",
 }
 
 ClientFactory = Callable[[ResolvedModel, str], "ChatCompletionClient"]

@@ -1,4 +1,5 @@
-"""Running a scenario: the runner, its transcript, the console view, logs and signals."""
+"""Running a scenario: the one run call (`execute`: live, record, replay, resume, fork), the runner, its
+transcript, the console view, logs and signals."""
 
 from __future__ import annotations
 
@@ -10,21 +11,28 @@ if TYPE_CHECKING:
     from ._console import ConsoleView
     from ._human import ConsoleAsk
     from ._logs import library_log_file, library_logs, quiet_autogen_logs
+    from ._modes import Execution, Mode, execute
+    from ._resume import find_run
     from ._runner import OpenTeam, RunOptions, build_team, open_team, run_scenario
     from ._signals import Interrupted, exit_code, run_async, stop_on_signals
+    from ._tape_runs import unreplayable
     from ._transcript import Entry, RunResult, Usage
 
 __all__ = [
     "ConsoleAsk",
     "ConsoleView",
     "Entry",
+    "Execution",
     "Interrupted",
+    "Mode",
     "OpenTeam",
     "RunOptions",
     "RunResult",
     "Usage",
     "build_team",
+    "execute",
     "exit_code",
+    "find_run",
     "library_log_file",
     "library_logs",
     "open_team",
@@ -32,10 +40,13 @@ __all__ = [
     "run_async",
     "run_scenario",
     "stop_on_signals",
+    "unreplayable",
 ]
 
 _WHERE = {
     "Entry": "._transcript",
+    "Execution": "._modes",
+    "execute": "._modes",
     "Interrupted": "._signals",
     "OpenTeam": "._runner",
     "RunOptions": "._runner",
@@ -45,12 +56,15 @@ _WHERE = {
     "open_team": "._runner",
     "run_async": "._signals",
     "run_scenario": "._runner",
+    "ConsoleView": "._console",
+    "ConsoleAsk": "._human",
+    "library_log_file": "._logs",
+    "library_logs": "._logs",
     "quiet_autogen_logs": "._logs",
     "exit_code": "._signals",
     "stop_on_signals": "._signals",
-    "ConsoleAsk": "._human",
-    "ConsoleView": "._console",
-    "library_logs": "._logs",
-    "library_log_file": "._logs",
+    "Mode": "._modes",
+    "find_run": "._resume",
+    "unreplayable": "._tape_runs",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

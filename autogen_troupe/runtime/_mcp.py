@@ -24,7 +24,7 @@ from ._transcript import McpEvent, Usage
 if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient
 
-    from ._hooks import RunHooks
+    from ..tapes._hooks import RunHooks
 
 __all__ = [
     "client_options",

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._redact import redact_data, redact_text
-from ._hooks import delegating_client, delegating_workbench, wrapped_tool
+from ..tapes._hooks import delegating_client, delegating_workbench, wrapped_tool
 
 if TYPE_CHECKING:
     from ..telemetry import ChatFacts, RunTelemetry, ToolFacts

@@ -1,14 +1,15 @@
 """Running a scenario: open models and MCP servers, stream the team's events, write the transcript.
 
 Every run is bounded (the scenario's `limits`, default 40 messages and 10 minutes) and every run writes
-its transcript, also when it fails or is interrupted.
+its transcript, also when it fails or is interrupted. The transcript is the run's tape: each model call,
+tool call and person's answer is written into it as it happens (see `tapes._tape`), so a killed run can
+be continued from it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -20,19 +21,12 @@ from .._redact import redact_text, remember_secrets, secrets_in_env
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
 from ..scenario._template import template_task_issue
-from ._hooks import ClientSource, OneClient, RunHooks, guarded
+from ..tapes._hooks import ClientSource, OneClient, RunHooks, guarded, stacked
+from ..tapes._records import Chunk, Entry, RunResult
 from ._observe import observing
+from ._run_record import RunRecord
 from ._stopping import stop_team
-from ._transcript import (
-    Chunk,
-    Entry,
-    McpEvent,
-    RunResult,
-    ToolResult,
-    TranscriptWriter,
-    Usage,
-    entry_from_autogen,
-)
+from ._transcript import entry_from_autogen
 
 if TYPE_CHECKING:
     from autogen_agentchat.base import Team as AutogenTeam
@@ -41,7 +35,9 @@ if TYPE_CHECKING:
     from ..models._endpoints import Overrides
     from ..models._resolved import ResolvedModel
     from ..models._status import ModelStatus
+    from ..tapes._record import Recorder
     from ..tools._mcp_client import Ask, McpNote
+    from ._resume import Continuation
 
 __all__ = ["OpenTeam", "RunOptions", "build_team", "open_team", "resolve_agent_model", "run_scenario"]
 
@@ -68,6 +64,9 @@ class RunOptions:
     # Hears what the models are doing before they answer (preparing, loading an engine, waiting for the
     # first token): the console's status line, a server's events. Called on the run's event loop.
     on_status: Callable[[ModelStatus], None] | None = None
+    # Write the run's tape (each model call, tool call and answer) into its transcript as it goes, so that
+    # `troupe resume` can continue it after a crash; off: the transcript holds the messages only.
+    tape: bool = True
 
 
 def resolve_agent_model(
@@ -229,11 +228,14 @@ async def run_scenario(
     options: RunOptions | None = None,
     hooks: RunHooks | None = None,
     on_event: EventHook | None = None,
+    recorder: Recorder | None = None,
+    continuation: Continuation | None = None,
 ) -> RunResult:
     """Run a scenario to its end and return what happened; safe inside an already running event loop.
 
     Nothing is global: two runs in one process share only the in-process engine. `model_client`, `clients`
-    and `hooks` are as for `open_team`.
+    and `hooks` are as for `open_team`. A run that writes a transcript (`options.out_dir`) and has no
+    `hooks` of its own records its tape into it; `recorder` is the one to record with (`record_scenario`'s).
     """
     from ._mcp import note_entry, text_preview
 
@@ -247,20 +249,46 @@ async def run_scenario(
         raise ScenarioError([Issue(where, 1, 1, "the scenario has no task; give one with --task / task=...")])
     if options.env is not None:  # keys given in a mapping rather than our environment
         remember_secrets(secrets_in_env(options.env))
-    run = _RunRecord(scenario, text_preview(wanted), options, on_event)
+    run = RunRecord(scenario, text_preview(wanted), options, on_event, wanted, continuation)
     raised: list[TroupeError] = []  # our errors the model clients raised, before AutoGen flattened them
     try:
         with run.engine_logs(), run.traced():
-            async with open_team(
-                scenario,
-                model_client=model_client,
-                clients=clients,
-                options=options,
-                hooks=hooks,
-                on_note=lambda n: run.note(note_entry(n, time.monotonic() - run.started)),
-            ) as opened:
+            async with contextlib.AsyncExitStack() as stack:
+                if hooks is None and (
+                    recorder is not None
+                    or continuation is not None
+                    or (run.writer is not None and options.tape)
+                ):
+                    from ..tapes._record import Recorder
+
+                    recorder = recorder or Recorder(
+                        scenario, env=options.env, overrides=options.overrides, keep=False
+                    )
+                    source = _client_source(model_client, clients, RunHooks())
+                    if source is None:  # the live pool, ours to close
+                        from ..models._registry import ClientPool
+
+                        source = ClientPool()
+                        stack.push_async_callback(source.aclose)
+                    if continuation is not None:  # the tape first, then live; recorded once
+                        if continuation.fork_at is None:  # a resume appends: what is there stays
+                            recorder.continuing(continuation.tape)
+                        source = continuation.session.clients(source)
+                    hooks, model_client, clients = recorder.hooks(source), None, None
+                    if continuation is not None:
+                        hooks = stacked(hooks, continuation.session.hooks())
+                opened = await stack.enter_async_context(
+                    open_team(
+                        scenario,
+                        model_client=model_client,
+                        clients=clients,
+                        options=options,
+                        hooks=hooks,
+                        on_note=lambda n: run.note(note_entry(n, time.monotonic() - run.started)),
+                    )
+                )
                 raised = opened.errors
-                run.models(opened.specs)
+                run.models(opened.specs, recorder)
                 if not isinstance(wanted, str):  # an MCP prompt, fetched once its server runs
                     run.task = text_preview(opened.scenario.task)
                 stop_reason, stopped_by = await _stream(
@@ -280,118 +308,6 @@ async def run_scenario(
         _where(failed, run.finish(error, "error", error, error_type=type(failed).__name__))
         raise failed from e
     return run.finish(stop_reason, stopped_by, None)
-
-
-class _RunRecord:
-    """What a run keeps as it goes: its entries and usage, the JSONL transcript (written line by line, so
-    an interrupted run keeps what it had) and where the engine's log goes."""
-
-    def __init__(
-        self, scenario: Scenario, task: str, options: RunOptions, on_event: EventHook | None
-    ) -> None:
-        self.scenario, self.task, self.options, self.on_event = scenario, task, options, on_event
-        self.started = time.monotonic()
-        self.entries: list[Entry] = []
-        self.notes: list[McpEvent] = []  # MCP notes not yet kept (see `note`)
-        self.usage = Usage()
-        self.writer = _open_writer(scenario, options)
-        self.log_path = self.writer.path.with_suffix(".log") if self.writer is not None else None
-        self.telemetry = _run_telemetry(scenario, task, options)
-
-    def traced(self) -> contextlib.AbstractContextManager[Any]:
-        """The run's span is the current one inside the block (nothing when telemetry is off)."""
-        return self.telemetry.active() if self.telemetry is not None else contextlib.nullcontext()
-
-    def engine_logs(self) -> contextlib.AbstractContextManager[Any]:
-        if not self.options.capture_engine_logs or self.log_path is None:
-            return contextlib.nullcontext()
-        from ._logs import engine_logs_to
-
-        return engine_logs_to(self.log_path, console=self.options.show_engine_logs)
-
-    def models(self, specs: Mapping[str, Any]) -> None:
-        if self.writer is not None:
-            from ..models._resolved import redacted
-
-            self.writer.write({"record": "models", "models": {a: redacted(s) for a, s in specs.items()}})
-
-    def emit(self, item: Entry | Chunk) -> None:
-        if isinstance(item, ToolResult):
-            self._flush_notes({r.call_id for r in item.results})
-        if not isinstance(item, Chunk):
-            self._keep(item)
-        if self.on_event is not None:
-            self.on_event(item)
-
-    def note(self, item: McpEvent) -> None:
-        """An MCP server's note: shown at once, kept just before the result of the tool call it belongs to
-        (a note of no known call: before the next result), so the transcript's order does not depend on
-        timing."""
-        self.notes.append(item)
-        if self.on_event is not None:
-            self.on_event(item)
-
-    def _flush_notes(self, calls: set[str] | None = None) -> None:
-        """Keep the pending notes of these calls and of no known call (all of them with None)."""
-        keep = [n for n in self.notes if calls is None or n.call_id is None or n.call_id in calls]
-        self.notes = [n for n in self.notes if n not in keep]
-        for n in keep:
-            self._keep(n)
-
-    def _keep(self, item: Entry) -> None:
-        self.entries.append(item)
-        if item.usage is not None:
-            self.usage = self.usage + item.usage
-        if self.writer is not None:
-            self.writer.write({"record": "entry", **item.model_dump(mode="json")})
-
-    def finish(
-        self, stop_reason: str, stopped_by: Any, error: str | None, *, error_type: str | None = None
-    ) -> RunResult:
-        """The result, also written as the transcript's last record (and the run's span ended)."""
-        self._flush_notes()
-        log = self.log_path
-        result = RunResult(
-            scenario=self.scenario.name,
-            task=self.task,
-            stop_reason=stop_reason,
-            stopped_by=stopped_by,
-            transcript=tuple(self.entries),
-            usage=self.usage,
-            duration_s=round(time.monotonic() - self.started, 3),
-            transcript_path=self.writer.path if self.writer else None,
-            log_path=log if log is not None and log.exists() else None,
-            error=error,
-        )
-        if self.writer is not None:
-            summary = result.model_dump(mode="json", exclude={"transcript"})
-            summary["total_tokens"] = self.usage.total_tokens
-            if self.telemetry is not None and self.telemetry.trace_id:
-                summary["trace_id"] = self.telemetry.trace_id  # the run in the tracing backend
-            self.writer.write({"record": "result", **summary})
-            self.writer.close()
-        if self.telemetry is not None:
-            self.telemetry.finish(
-                stop_reason=redact_text(stop_reason),
-                stopped_by=str(stopped_by),
-                messages=len(self.entries),
-                input_tokens=self.usage.prompt_tokens,
-                output_tokens=self.usage.completion_tokens,
-                error_type=error_type,
-                error_message=error,
-            )
-        return result
-
-
-def _run_telemetry(scenario: Scenario, task: str, options: RunOptions) -> Any:
-    """The run's telemetry with its span started, or None when telemetry is off (imports nothing then)."""
-    from .. import telemetry
-
-    if not telemetry.enabled():
-        return None
-    run = telemetry.RunTelemetry(env=options.env)
-    run.start(scenario=scenario.name, team_kind=scenario.team.kind, task_length=len(task))
-    return run
 
 
 def _where(error: BaseException, result: RunResult) -> None:
@@ -460,24 +376,6 @@ def _explain(e: BaseException) -> str:
     if inner is not e and str(inner):
         msg = f"{msg} (caused by {type(inner).__name__}: {inner})"
     return f"The run failed: {type(e).__name__}: {msg}"
-
-
-def _open_writer(scenario: Scenario, options: RunOptions) -> TranscriptWriter | None:
-    if options.out_dir is None:
-        return None
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    if options.run_id is not None:  # also in the name: a server's runs started at once stay apart
-        stamp += f"-{options.run_id}"
-    writer = TranscriptWriter(Path(options.out_dir) / f"{scenario.name}-{stamp}.jsonl")
-    header: dict[str, Any] = {
-        "record": "run",
-        "scenario": scenario.name,
-        "started_at": dt.datetime.now(dt.timezone.utc),
-    }
-    if options.run_id is not None:
-        header["run_id"] = options.run_id
-    writer.write(header)
-    return writer
 
 
 def build_team(

@@ -57,6 +57,11 @@ class McpClientSettings(Frozen):
     log_level: Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] = (
         Field("info", description="The least severe log notification shown and kept.")
     )
+    idempotent: bool = Field(
+        False,
+        description="Calling its tools again with the same arguments does no harm: `troupe resume` makes "
+        "a call cut in flight again without asking (as for tools the server marks read-only or idempotent).",
+    )
 
     @field_validator("roots")
     @classmethod

@@ -1,4 +1,4 @@
-"""Runs a server is carrying: each one a task driving the one run seam (`testing.execute`), its events
+"""Runs a server is carrying: each one a task driving the one run call (`runtime.execute`), its events
 kept in order and fanned out to whoever watches (the page, an SSE client, a chat completion).
 
 Every run writes its JSONL transcript under the server's `--out` folder, as `troupe run` does; what is
@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from .._redact import StreamRedactor, redact_data, redact_text
 from .._text import terminal_safe
-from ..errors import TroupeError
+from ..errors import TroupeError, UsageError
 from ..runtime._transcript import Chunk, RunResult, Usage
 from ._catalog import Catalog
 from ._config import ServeConfig
@@ -382,12 +382,64 @@ class RunManager:
         run._task = asyncio.get_running_loop().create_task(self._drive(run, sc, given, options))
         return run
 
-    async def _drive(self, run: ServedRun, scenario: Any, task: str | None, options: Any) -> None:
-        from ..testing._modes import execute
+    def resume(self, past_id: str) -> ServedRun:
+        """Continue a cut run of a served scenario from the tape in its transcript (`troupe resume`); it
+        keeps its id and its transcript. Raises UsageError when there is no such run, its scenario is not
+        served from the file it ran from, or the resume is refused (see `runtime._resume`)."""
+        from ..runtime._mcp import text_preview
+        from ..runtime._resume import prepare_resume
+        from ..runtime._runner import RunOptions
+        from ..tapes._tape import read_tape
+
+        path = self._past_path(past_id)
+        header = read_tape(path).header
+        offered = self.catalog.offered.get(header.scenario) if header is not None else None
+        if header is None or offered is None or str(offered.path) != header.source:
+            raise UsageError(f"run {past_id!r} is not of a scenario this server serves from its file")
+        run_id = header.run_id or secrets.token_hex(6)
+        if run_id in self.runs and not self.runs[run_id].done:
+            raise UsageError(f"run {past_id!r} is going")
+        prepare_resume(path, load=lambda p: self.catalog.load(header.scenario))  # refused before it starts
+        task = header.task or text_preview(offered.scenario.task)
+        run = ServedRun(id=run_id, scenario=header.scenario, task=task, origin="resume")
+        run.transcript = path
+        options = RunOptions(
+            overrides=self.config.overrides,
+            env=self.config.env,
+            out_dir=self.config.out_dir,
+            run_id=run.id,
+            ask_human=run.ask,
+            ask_mcp=run.ask_mcp,
+        )
+        self.runs[run.id] = run
+        self.runs.move_to_end(run.id)
+        self._forget_old()
+        drive = self._drive(run, None, None, options, mode="resume", transcript=path)
+        run._task = asyncio.get_running_loop().create_task(drive)
+        return run
+
+    def _past_path(self, past_id: str) -> Path:
+        out = self.config.out_dir
+        path = out / f"{past_id}.jsonl"
+        inside = path.resolve().parent == out.resolve() and not past_id.startswith(".")
+        if not inside or not path.is_file():
+            raise UsageError(f"no run {past_id!r} in {out}")
+        return path
+
+    async def _drive(
+        self, run: ServedRun, scenario: Any, task: str | None, options: Any, mode: Any = "live", **tape: Any
+    ) -> None:
+        from ..runtime._modes import execute
 
         try:
             done = await execute(
-                scenario, "live", task=task, options=options, clients=self._clients, on_event=run.on_event
+                scenario,
+                mode,
+                task=task,
+                options=options,
+                clients=self._clients if mode == "live" else None,
+                on_event=run.on_event,
+                **tape,
             )
         except asyncio.CancelledError as e:  # stopped: the runner wrote the transcript's result first
             run.transcript = getattr(e, "transcript_path", None)

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import ScenarioError
+from ..errors import ScenarioError, UsageError
 from ._http import BadRequest, error, read_json
 from ._past import list_past, read_past
 from ._runs import ServedRun
@@ -215,6 +215,21 @@ async def cancel(request: Request) -> JSONResponse:
     return JSONResponse(run.summary(), status_code=202)
 
 
+async def resume(request: Request) -> Response:
+    """Continue a run cut by a restart (or a failure) from its transcript's tape: POST /api/runs/ID/resume
+    with the id the listing gives (the transcript's name)."""
+    server = _server(request)
+    if server.runs.full:
+        return server.busy()
+    try:
+        run = server.runs.resume(request.path_params["run_id"])
+    except ScenarioError as e:
+        return error(400, f"the run cannot be resumed: {e}", code="scenario_error")
+    except UsageError as e:
+        return error(409, str(e), code="not_resumable")
+    return JSONResponse(run.summary(), status_code=201, headers={"location": f"/api/runs/{run.id}"})
+
+
 routes = [
     Route("/api/scenarios", scenarios, methods=["GET"]),
     Route("/api/scenarios/{name}", scenario, methods=["GET"]),
@@ -224,4 +239,5 @@ routes = [
     Route("/api/runs/{run_id}/events", events, methods=["GET"]),
     Route("/api/runs/{run_id}/input", answer, methods=["POST"]),
     Route("/api/runs/{run_id}/cancel", cancel, methods=["POST"]),
+    Route("/api/runs/{run_id}/resume", resume, methods=["POST"]),
 ]

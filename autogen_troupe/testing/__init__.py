@@ -1,5 +1,5 @@
-"""Test doubles, cassettes (record and replay), expectations, the suite behind `troupe test`, the pytest
-plugin's machinery.
+"""Test doubles, expectations, the suite behind `troupe test`, the pytest plugin's machinery; cassettes,
+recording and replay re-exported from the tape room (`tapes`).
 
     from autogen_troupe.testing import ScriptedClient, tool_call, network_allowed
 """
@@ -12,22 +12,19 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..models._network import network_allowed
-    from ._cassette import Cassette, cassette_path_for
+    from ..runtime._modes import Execution, choose_mode, execute
+    from ..runtime._tape_runs import record_scenario, replay_scenario
+    from ..tapes._cassette import Cassette
     from ._expect import check_expectations
-    from ._modes import Execution, Mode, choose_mode, execute
-    from ._record import record_scenario
-    from ._replay import replay_scenario
     from ._scripted import ReplayClient, Reply, ScriptedClient, tool_call
     from ._suite import junit_xml, run_suite
 
 __all__ = [
     "Cassette",
     "Execution",
-    "Mode",
     "ReplayClient",
     "Reply",
     "ScriptedClient",
-    "cassette_path_for",
     "check_expectations",
     "choose_mode",
     "execute",
@@ -40,21 +37,19 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Cassette": "._cassette",
+    "Cassette": "..tapes._cassette",
     "ReplayClient": "._scripted",
     "Reply": "._scripted",
     "ScriptedClient": "._scripted",
     "check_expectations": "._expect",
-    "choose_mode": "._modes",
-    "execute": "._modes",
-    "Execution": "._modes",
+    "choose_mode": "..runtime._modes",
+    "execute": "..runtime._modes",
+    "Execution": "..runtime._modes",
     "network_allowed": "..models._network",
-    "record_scenario": "._record",
-    "replay_scenario": "._replay",
+    "record_scenario": "..runtime._tape_runs",
+    "replay_scenario": "..runtime._tape_runs",
     "run_suite": "._suite",
     "tool_call": "._scripted",
-    "Mode": "._modes",
-    "cassette_path_for": "._cassette",
     "junit_xml": "._suite",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

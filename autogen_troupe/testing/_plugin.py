@@ -31,8 +31,8 @@ from ..models._network import network_allowed, set_session_default
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr  # what pytest's own repr_failure returns; not public
 
+    from ..runtime._modes import RecordPolicy
     from ..runtime._transcript import RunResult
-    from ._modes import RecordPolicy
     from ._suite import CaseResult
     from ._suite import Mode as SuiteMode
 
@@ -293,11 +293,11 @@ class TroupeRunner:
         options: Any = None,
     ) -> RunResult:
         from ..errors import CassetteMissing
+        from ..runtime._modes import choose_mode, execute
         from ..scenario._loader import load_scenario, resolve_scenario_path
         from ..scenario._schema import Scenario
-        from ._cassette import cassette_path_for
+        from ..tapes._cassette import cassette_path_for
         from ._expect import check_expectations
-        from ._modes import choose_mode, execute
 
         if isinstance(scenario, Scenario):
             source = getattr(scenario, "source", None)  # the file it was loaded from, if any

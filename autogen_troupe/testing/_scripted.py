@@ -19,9 +19,9 @@ from autogen_core.models import ChatCompletionClient, FinishReasons
 
 from ..errors import ModelCallError
 from ..models._network import network_allowed
-from ..runtime._hooks import delegating_client
-from ._replay import ReplaySession, _chunks
-from ._replay_provider import PROVIDER as REPLAY
+from ..tapes._hooks import delegating_client
+from ..tapes._replay import ReplaySession, _chunks
+from ..tapes._replay_provider import PROVIDER as REPLAY
 
 if TYPE_CHECKING:
     from ..models._resolved import ResolvedModel
@@ -236,7 +236,7 @@ def ReplayClient(cassette: Any, agent: str | None = None, *, strict: bool = True
     With `agent`, only that agent's recorded calls; without, any agent's. For whole scenarios use
     `replay_scenario`, which also replays tool results.
     """
-    from ._cassette import Cassette
+    from ..tapes._cassette import Cassette
 
     if isinstance(cassette, Cassette):
         session = ReplaySession(cassette, strict=strict)

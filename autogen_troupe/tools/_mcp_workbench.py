@@ -273,6 +273,13 @@ class McpWorkbench(Workbench):
         """Shown name -> server name, for the tools the server lists now."""
         return {shown: orig for orig, shown in _visible(self._use, self._offered())}
 
+    def idempotent(self, shown: str) -> bool:
+        """Whether the server marks its tool (by the name the agent sees) read-only or idempotent."""
+        original = self._names().get(shown, shown)
+        tool = next((t for t in self._handle.tools if t.name == original), None)
+        hints = tool.annotations if tool is not None else None
+        return bool(hints is not None and (hints.read_only_hint or hints.idempotent_hint))
+
     def _offered(self) -> list[str]:
         return [t.name for t in self._handle.tools] + ([READ_RESOURCE] if self._use.resources else [])
 

@@ -8,20 +8,12 @@ for it (by call id).
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
-
-from pydantic import Field
 
 from ..models._facts import context_length_of, request_settings
 from ..models._resolved import ResolvedModel, spec_secrets
-from ..runtime._hooks import RunHooks, delegating_client, delegating_workbench, wrapped_tool
-from ..runtime._transcript import RunResult
-from ..scenario._base import Frozen
 from ..scenario._schema import Scenario
 from ..tools._mcp_client import SAMPLING, McpNote
 from ._cassette import (
@@ -36,18 +28,11 @@ from ._cassette import (
     normalise_arguments,
     normalise_request,
 )
+from ._hooks import RunHooks, delegating_client, delegating_workbench, wrapped_tool
 from ._replay import _response_from
+from ._tape import McpTools, Record, Tape, TapeAnswer, TapeModelCall, TapePrompt, TapeToolCall, ToolStart
 
-__all__ = ["Recorder", "Recording", "record_scenario", "unreplayable"]
-
-
-class Recording(Frozen):
-    """A recorded run: what happened, and the cassette written (`path`), if it was."""
-
-    result: RunResult
-    cassette: Cassette
-    path: Path | None = None
-    problem: str | None = Field(None, description="Why no cassette was written, when none was.")
+__all__ = ["Recorder"]
 
 
 def _spec_secrets(spec: ResolvedModel | None, env: Mapping[str, str] | None = None) -> set[str]:
@@ -158,10 +143,11 @@ class _RecordingPool:
     def spec_for(self, agent: str, resolve: Any) -> ResolvedModel | None:
         return self._inner.spec_for(agent, resolve)
 
-    def get(self, spec: ResolvedModel, agent: str) -> Any:
+    def get(self, spec: ResolvedModel | None, agent: str) -> Any:
         client = self._inner.get(spec, agent)
         self._recorder._agent(agent, spec, client)
-        return delegating_client(_RecordingClient(client, agent, self._recorder, request_settings(spec)))
+        settings = request_settings(spec) if spec is not None else {}
+        return delegating_client(_RecordingClient(client, agent, self._recorder, settings))
 
     async def prepare(self) -> None:
         await self._inner.prepare()
@@ -177,9 +163,20 @@ class Recorder:
     """
 
     def __init__(
-        self, scenario: Scenario, *, env: Mapping[str, str] | None = None, overrides: Any = None
+        self,
+        scenario: Scenario,
+        *,
+        env: Mapping[str, str] | None = None,
+        overrides: Any = None,
+        keep: bool = True,
     ) -> None:
+        """`keep=False`: the calls only go to the tape (`attach`), not into memory for `cassette()` (a live
+        run's recorder: its requests grow with the conversation)."""
         self.scenario = scenario
+        self._keep = keep
+        self._sink: Callable[[Record], None] | None = None
+        self._pending: list[Record] = []  # what was noted before a tape was attached
+        self._skip: dict[str, int] = {}  # records of each kind already on the tape (a resumed run's)
         self._env = env
         self._overrides = _recorded_overrides(overrides)
         self._agents: dict[str, AgentRecord] = {}
@@ -192,6 +189,47 @@ class Recorder:
         self._secrets: set[str] = set()
         self._in_flight: dict[str, list[list[dict[str, Any]]]] = {}  # per server, notes of running calls
         self._prompts: dict[tuple[str, str, str], PromptRecord] = {}
+
+    # -------------------------------------------------------------- the tape
+
+    def attach(self, sink: Callable[[Record], None]) -> None:
+        """Write every call from now on through `sink` (a run's tape), after those noted before."""
+        self._sink = sink
+        pending, self._pending = self._pending, []
+        for record in pending:
+            sink(record)
+
+    def continuing(self, tape: Tape) -> None:
+        """Record a resumed run onto `tape`: the records it holds are not written again when the replay
+        makes the same calls (the replay makes them in the same order), and its MCP tool lists are known."""
+        for r in tape.records:
+            kind = getattr(r, "record", None)
+            if kind in ("model_call", "tool_start", "tool_call", "user_answer", "prompt"):
+                self._skip[kind] = self._skip.get(kind, 0) + 1
+            if isinstance(r, McpTools):
+                seen = self._mcp_tools.setdefault(r.server, {})
+                for schema in r.tools:
+                    seen.setdefault(str(schema.get("name")), dict(schema))
+
+    def _emit(self, record: Record) -> None:
+        kind = getattr(record, "record", "")
+        if self._skip.get(kind, 0) > 0:
+            self._skip[kind] -= 1
+            return
+        if self._sink is not None:
+            self._sink(record)
+        else:
+            self._pending.append(record)
+
+    @property
+    def agents(self) -> dict[str, AgentRecord]:
+        """How each agent's model was reached (for the tape's `models` record)."""
+        return dict(sorted(self._agents.items()))
+
+    @property
+    def overrides(self) -> dict[str, str]:
+        """The model overrides a replay must apply (never the key)."""
+        return dict(self._overrides)
 
     # -------------------------------------------------------------- seams for the runner
 
@@ -229,14 +267,15 @@ class Recorder:
 
         async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
             agent = self._call_agents.get(call_id or "", "?")
+            self._tool_start(agent, None, inner.name, args, call_id)
             started = time.monotonic()
             try:
                 value = await inner.run_json(args, token, call_id=call_id)
             except Exception as e:
-                self._tool_call(agent, None, inner.name, args, str(e), True, started=started)
+                self._tool_call(agent, None, inner.name, args, str(e), True, started=started, call_id=call_id)
                 raise
             result = inner.return_value_as_string(value)
-            self._tool_call(agent, None, inner.name, args, result, False, started=started)
+            self._tool_call(agent, None, inner.name, args, result, False, started=started, call_id=call_id)
             return value
 
         return wrapped_tool(tool, run_json)
@@ -246,18 +285,23 @@ class Recorder:
 
         async def recorded(question: Any) -> str:
             text = await answer(question)
-            self._answers.append(UserAnswer(agent=agent, answer=text))
+            if self._keep:
+                self._answers.append(UserAnswer(agent=agent, answer=text))
+            self._emit(TapeAnswer(agent=agent, answer=text))
             return text
 
         return recorded
 
     # -------------------------------------------------------------- notes taken during the run
 
-    def _agent(self, agent: str, spec: ResolvedModel, client: Any) -> None:
+    def _agent(self, agent: str, spec: ResolvedModel | None, client: Any) -> None:
         try:
             info = _canonical(dict(client.model_info))
         except Exception:  # a client without model_info: replay uses the defaults
             info = {}
+        if spec is None:  # one client for every agent, given by the caller: nothing resolved
+            self._agents[agent] = AgentRecord(model_info=info)
+            return
         self._agents[agent] = AgentRecord(
             provider=spec.provider,
             model=spec.model,
@@ -273,14 +317,36 @@ class Recorder:
         response = _response_from(result)
         for c in response.tool_calls:
             self._call_agents[c.id] = agent
-        self._calls.append(
-            ModelCall(
+        call = ModelCall(
+            agent=agent,
+            fingerprint=fingerprint(request),
+            stream=stream,
+            request=request,
+            response=response,
+            duration_s=_since(started),
+        )
+        if self._keep:
+            self._calls.append(call)
+        self._emit(TapeModelCall(**dict(call)))
+
+    def _tool_start(
+        self,
+        agent: str,
+        server: str | None,
+        tool: str,
+        args: Any,
+        call_id: str | None,
+        *,
+        idempotent: bool = False,
+    ) -> None:
+        self._emit(
+            ToolStart(
                 agent=agent,
-                fingerprint=fingerprint(request),
-                stream=stream,
-                request=request,
-                response=response,
-                duration_s=_since(started),
+                server=server,
+                tool=tool,
+                arguments=normalise_arguments(dict(args or {})),
+                call_id=call_id,
+                idempotent=idempotent,
             )
         )
 
@@ -295,19 +361,21 @@ class Recorder:
         notes: Sequence[dict[str, Any]] = (),
         *,
         started: float,
+        call_id: str | None = None,
     ) -> None:
-        self._tools.append(
-            ToolRecord(
-                agent=agent,
-                server=server,
-                tool=tool,
-                arguments=normalise_arguments(dict(args or {})),
-                result=result,
-                is_error=is_error,
-                notes=tuple(notes),
-                duration_s=_since(started),
-            )
+        record = ToolRecord(
+            agent=agent,
+            server=server,
+            tool=tool,
+            arguments=normalise_arguments(dict(args or {})),
+            result=result,
+            is_error=is_error,
+            notes=tuple(notes),
+            duration_s=_since(started),
         )
+        if self._keep:
+            self._tools.append(record)
+        self._emit(TapeToolCall(**dict(record), call_id=call_id))
 
     def _note(self, note: McpNote) -> None:
         """A server's note goes with its latest running call (notes outside calls are not replayed)."""
@@ -329,14 +397,20 @@ class Recorder:
         self._prompts[key] = PromptRecord(
             server=ref.server, name=ref.name, arguments=dict(ref.arguments), text=text
         )
+        self._emit(TapePrompt(**dict(self._prompts[key])))
 
     def _listed(self, server: str, use: Any, tools: Sequence[Any]) -> None:
         back = {v: k for k, v in (use.rename.items() if use is not None else ())}
         seen = self._mcp_tools.setdefault(server, {})
+        new = []
         for t in tools:
             schema = _canonical(dict(t))
             schema["name"] = back.get(schema["name"], schema["name"])
-            seen.setdefault(schema["name"], schema)
+            if schema["name"] not in seen:
+                seen[schema["name"]] = schema
+                new.append(schema)
+        if new:
+            self._emit(McpTools(server=server, tools=tuple(new)))
 
     # -------------------------------------------------------------- result
 
@@ -374,6 +448,9 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
 
     async def call_tool(name: str, arguments: Any, token: Any, call_id: str | None) -> Any:
         notes: list[dict[str, Any]] = []
+        hints = getattr(inner, "idempotent", None)  # an MCP workbench of ours knows the server's hints
+        idempotent = bool(hints(name)) if callable(hints) else False
+        recorder._tool_start(agent, server, back.get(name, name), arguments, call_id, idempotent=idempotent)
         running = recorder._in_flight.setdefault(server, [])
         running.append(notes)
         started = time.monotonic()
@@ -390,57 +467,8 @@ def _recording_workbench(inner: Any, agent: str, server: str, use: Any, recorder
             bool(result.is_error),
             notes,
             started=started,
+            call_id=call_id,
         )
         return result
 
     return delegating_workbench(list_tools, call_tool, inner=inner)
-
-
-async def record_scenario(
-    scenario: Scenario,
-    *,
-    cassette: str | os.PathLike[str] | None = None,
-    task: str | None = None,
-    options: Any = None,
-    clients: Any = None,
-    on_event: Callable[[Any], None] | None = None,
-) -> Recording:
-    """Run the scenario for real and record its cassette, written to `cassette` when the run can be
-    replayed (see `unreplayable`). `clients` is the real pool to record through (default: a ClientPool)."""
-    from ..runtime._runner import run_scenario
-
-    recorder = Recorder(
-        scenario, env=getattr(options, "env", None), overrides=getattr(options, "overrides", None)
-    )
-    result = await run_scenario(
-        scenario,
-        task=task,
-        hooks=recorder.hooks(clients),
-        options=options,
-        on_event=on_event,
-    )
-    tape = recorder.cassette(result.task)
-    problem = unreplayable(result)
-    path = None
-    if cassette is not None and problem is None:
-        path = tape.save(cassette, secrets=recorder.secrets)
-    return Recording(result=result, cassette=tape, path=path, problem=problem)
-
-
-def unreplayable(result: RunResult) -> str | None:
-    """Why a recorded run would not replay the same way (None when it would).
-
-    A failed run has nothing worth keeping, and a run stopped by a clock would go further in a replay,
-    where every answer comes at once.
-    """
-    if not result.ok:
-        return f"the run failed: {result.error or result.stop_reason}"
-    if _CLOCK_STOP.search(result.stop_reason):
-        return (
-            f"the run stopped on a time limit ({result.stop_reason}), which a replay cannot reproduce; "
-            "raise the scenario's limits.timeout_s or use a faster model"
-        )
-    return None
-
-
-_CLOCK_STOP = re.compile(r"^Hard time limit|Timeout of [\d.]+ seconds reached")

@@ -12,7 +12,7 @@ a `RuntimeError` holding only its text, so the runner notes our errors where our
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ..models._resolved import ResolvedModel
     from ..scenario import McpPrompt, McpUse
     from ..tools._mcp_client import McpNote
-    from ._human import Answer
 
 __all__ = [
     "ClientSource",
@@ -36,8 +35,13 @@ __all__ = [
     "delegating_client",
     "delegating_workbench",
     "guarded",
+    "stacked",
     "wrapped_tool",
 ]
+
+
+Answer = Callable[[Any], Awaitable[str]]
+"""A user agent's answer to a question (runtime._human's `Answer`); record and replay wrap it."""
 
 
 class Resolve(Protocol):
@@ -88,6 +92,26 @@ class RunHooks:
     on_mcp_note: Callable[[McpNote], None] | None = None
     on_prompt: Callable[[McpPrompt, str], None] | None = None
     wrap_human: Callable[[str, Answer], Answer] | None = None
+
+
+def stacked(outer: RunHooks, inner: RunHooks) -> RunHooks:
+    """Both hooks at once: each call goes through `outer`'s wrappers, then `inner`'s (clients: `outer`'s)."""
+
+    def chain(o: Any, i: Any, two: bool) -> Any:
+        if o is None or i is None:
+            return o or i
+        return (lambda a, b: o(a, i(a, b))) if two else (lambda a: o(i(a)))
+
+    return RunHooks(
+        clients=outer.clients or inner.clients,
+        wrap_workbench=chain(outer.wrap_workbench, inner.wrap_workbench, True),
+        wrap_tool=chain(outer.wrap_tool, inner.wrap_tool, False),
+        replace_mcp=outer.replace_mcp or inner.replace_mcp,
+        replace_prompt=outer.replace_prompt or inner.replace_prompt,
+        on_mcp_note=outer.on_mcp_note or inner.on_mcp_note,
+        on_prompt=outer.on_prompt or inner.on_prompt,
+        wrap_human=chain(outer.wrap_human, inner.wrap_human, True),
+    )
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ReplayMismatch, RunError, ToolCallError
-from ..runtime._hooks import RunHooks, ToolText, delegating_client, delegating_workbench, wrapped_tool
-from ..runtime._transcript import RunResult
-from ..scenario._base import Frozen
-from ..scenario._schema import Scenario
+from ..errors import ReplayMismatch
 from ..telemetry import note_replayed
 from ..tools._mcp_client import replay_notes
 from ._cassette import (
@@ -35,17 +31,16 @@ from ._cassette import (
     normalise_arguments,
     normalise_request,
 )
+from ._hooks import RunHooks, ToolText, delegating_client, delegating_workbench, wrapped_tool
 from ._replay_provider import PROVIDER as REPLAY
 
 if TYPE_CHECKING:
     from ..models._resolved import ReplayModel, ResolvedModel
 
 __all__ = [
-    "ReplayOutcome",
     "ReplaySession",
     "ReplayWarning",
     "create_client",
-    "replay_scenario",
 ]
 
 _CHUNK_CHARS = 1000  # few pieces: each one is a message through the AutoGen runtime
@@ -53,19 +48,6 @@ _CHUNK_CHARS = 1000  # few pieces: each one is a message through the AutoGen run
 
 class ReplayWarning(UserWarning):
     """Lenient replay answered a request that did not match its recording."""
-
-
-class ReplayOutcome(Frozen):
-    """A replayed run, with what the run never asked for and what lenient mode had to paper over."""
-
-    result: RunResult
-    unplayed: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        """Every recorded model and tool call was asked for, and nothing needed a lenient fallback."""
-        return not self.unplayed and not self.warnings
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -501,37 +483,3 @@ def create_client(spec: ReplayModel, agent: str | None = None) -> Any:
     if not spec.cassette:
         raise ProfileError("provider 'replay' needs `cassette:` (the path of a recorded cassette)")
     return ReplaySession.open(spec.cassette).client(agent)
-
-
-async def replay_scenario(
-    scenario: Scenario,
-    cassette: Cassette | str | os.PathLike[str],
-    *,
-    strict: bool = True,
-    task: str | None = None,
-    options: Any = None,
-    on_event: Callable[[Any], None] | None = None,
-) -> ReplayOutcome:
-    """Run the scenario offline from a cassette. A request that matches nothing raises ReplayMismatch
-    (strict); recorded calls the run never made are listed in `unplayed`."""
-    from ..runtime._runner import run_scenario
-
-    if isinstance(cassette, Cassette):
-        session = ReplaySession(cassette, name=scenario.name, strict=strict)
-    else:
-        session = ReplaySession.open(cassette, strict=strict)
-    try:
-        result = await run_scenario(
-            scenario,
-            task=task,
-            hooks=session.hooks(),
-            options=options,
-            on_event=on_event,
-        )
-    except (RunError, ToolCallError):
-        if session.mismatch is not None:
-            raise session.mismatch from None
-        raise
-    if session.mismatch is not None:  # swallowed inside the team (a tool error the model read)
-        raise session.mismatch
-    return ReplayOutcome(result=result, unplayed=tuple(session.unplayed()), warnings=tuple(session.warnings))

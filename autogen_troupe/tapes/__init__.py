@@ -1,0 +1,53 @@
+"""The tape room: cassettes and tapes. Records (one typed union for transcript and tape), the writer that
+appends them as a run goes, the reader that drops a torn last line, recording and replaying.
+
+The runtime drives runs through it; `testing` builds the suite and the plugin on top.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._cassette import Cassette, cassette_path_for
+    from ._record import Recorder
+    from ._records import Entry, RunResult, Usage
+    from ._replay import ReplaySession, ReplayWarning
+    from ._tape import ModelsRecord, Record, Tape, TapeWriter, cassette_from_tape, read_tape
+
+__all__ = [
+    "Cassette",
+    "Entry",
+    "ModelsRecord",
+    "Record",
+    "Recorder",
+    "ReplaySession",
+    "ReplayWarning",
+    "RunResult",
+    "Tape",
+    "TapeWriter",
+    "Usage",
+    "cassette_from_tape",
+    "cassette_path_for",
+    "read_tape",
+]
+
+_WHERE = {
+    "Cassette": "._cassette",
+    "Entry": "._records",
+    "Record": "._tape",
+    "Recorder": "._record",
+    "ReplaySession": "._replay",
+    "ReplayWarning": "._replay",
+    "RunResult": "._records",
+    "Tape": "._tape",
+    "TapeWriter": "._tape",
+    "Usage": "._records",
+    "cassette_from_tape": "._tape",
+    "cassette_path_for": "._cassette",
+    "read_tape": "._tape",
+    "ModelsRecord": "._tape",
+}
+__getattr__ = lazy_exports(__name__, _WHERE)
