@@ -383,7 +383,7 @@ def test_nodes_streaming_side_by_side_show_one_stream_and_the_other_whole() -> N
 
     from rich.console import Console
 
-    from autogen_troupe.runtime._console import ConsoleView
+    from autogen_troupe.cli.run_view import ConsoleView
     from autogen_troupe.runtime._transcript import Chunk, Text
 
     buf = StringIO()

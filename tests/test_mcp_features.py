@@ -19,10 +19,10 @@ from fake_openai import FakeOpenAI, Reply, by_system
 from helpers import troupe
 from rich.console import Console
 
+from autogen_troupe.cli.run_view import ConsoleView
 from autogen_troupe.errors import ScenarioError, ToolCallError
 from autogen_troupe.models._endpoints import Overrides
 from autogen_troupe.runtime import RunOptions
-from autogen_troupe.runtime._console import ConsoleView
 from autogen_troupe.runtime._modes import execute
 from autogen_troupe.runtime._transcript import McpEvent, RunResult
 from autogen_troupe.scenario import load_scenario

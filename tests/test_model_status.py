@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import Console
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
+from autogen_troupe.cli.run_view import ConsoleView
 from autogen_troupe.models._status import ModelStatus, report_status
-from autogen_troupe.runtime._console import ConsoleView
 from autogen_troupe.runtime._transcript import Chunk, Text
 from autogen_troupe.testing import ScriptedClient
 

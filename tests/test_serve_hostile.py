@@ -75,7 +75,7 @@ def test_the_terminal_view_masks_a_secret_cut_across_chunks_of_a_long_line(
 
     from rich.console import Console
 
-    from autogen_troupe.runtime._console import ConsoleView
+    from autogen_troupe.cli.run_view import ConsoleView
     from autogen_troupe.runtime._transcript import Chunk, Text
 
     monkeypatch.setenv("MY_ENDPOINT_KEY", KEY)

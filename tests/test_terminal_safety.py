@@ -16,7 +16,7 @@ from helpers import TESTS, cli
 from rich.console import Console
 
 from autogen_troupe._text import safe_text
-from autogen_troupe.runtime._console import ConsoleView
+from autogen_troupe.cli.run_view import ConsoleView
 from autogen_troupe.runtime._transcript import Chunk
 
 HOSTILE_SERVER = TESTS / "mcp_fixtures" / "hostile.py"

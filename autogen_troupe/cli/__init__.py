@@ -1,7 +1,8 @@
-"""The `troupe` command: one module per command (`run`, `record`, `test`, `check`, `models`, `serve`,
-`eval`, `mcp`), the tree and how every command runs in `app`, the options several commands share declared
-once in `options` (groups such as `ModelFlags`), one error-to-exit mapping (`errors`), one stop handling
-(`stop`), and what is drawn on the terminal (`console`, `eval_view`).
+"""The `troupe` command: one module per command (`run`, `record`, `test`, `check`, `models`, `graph`,
+`tapes` for resume and fork, `serve`, `eval`, `mcp`), the tree and how every command runs in `app`, the
+options several commands share declared once in `options` (groups such as `ModelFlags`), one error-to-exit
+mapping (`errors`), one stop handling (`stop`), and what is drawn on the terminal (`console`, `run_view`,
+`eval_view`).
 
 Thin: each command parses its input, calls the library through the rooms' public faces, renders the
 result and sets the exit code.

@@ -36,10 +36,11 @@ def record(
     tracing: Tracing,
 ) -> None:
     """Run SCENARIO against its model and record every model and tool call into a cassette."""
-    from ..runtime import ConsoleView, execute, run_async
+    from ..runtime import execute, run_async
     from ..scenario import load_scenario, resolve_scenario_path
     from ..tapes import Cassette, cassette_path_for
     from ..testing import check_expectations
+    from .run_view import ConsoleView
 
     refuse_non_scenarios([scenario])
     view = ConsoleView(out, quiet=quiet)

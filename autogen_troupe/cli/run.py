@@ -19,7 +19,8 @@ from .stop import handled
 from .trace import Tracing
 
 if TYPE_CHECKING:
-    from ..runtime import ConsoleView, RunOptions
+    from ..runtime import RunOptions
+    from .run_view import ConsoleView
 
 __all__ = ["run", "run_options"]
 
@@ -68,9 +69,10 @@ def run(
 
     The in-process engine's own log (vLLM, torch) goes to NAME-TIME.log beside the transcript."""
     from .._redact import redact_data
-    from ..runtime import ConsoleView, Mode, execute, run_async
+    from ..runtime import Mode, execute, run_async
     from ..scenario import load_scenario
     from ..tapes import Cassette
+    from .run_view import ConsoleView
 
     if lenient and replay is None:
         raise BadInput("--lenient only applies with --replay CASSETTE")

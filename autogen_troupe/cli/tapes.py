@@ -57,8 +57,9 @@ def resume(
     """Continue RUN where it was cut: the recorded part is replayed from its transcript (no model is
     called, no tool runs again), then the run goes on live, appending to the same transcript."""
     from .._redact import redact_data
-    from ..runtime import ConsoleAsk, ConsoleView, RunOptions, execute, find_run, run_async
+    from ..runtime import ConsoleAsk, RunOptions, execute, find_run, run_async
     from ..tools import terminal_ask
+    from .run_view import ConsoleView
 
     console = err if as_json else out
     transcript = find_run(run, out_dir)
@@ -111,9 +112,10 @@ def fork(
 ) -> None:
     """A new run from RUN: its first --at messages replayed exactly as recorded (no model called, no tool
     run), then live, with the model given here (--profile, --base-url, --model) if any."""
-    from ..runtime import ConsoleAsk, ConsoleView, RunOptions, execute, find_run, run_async, unreplayable
+    from ..runtime import ConsoleAsk, RunOptions, execute, find_run, run_async, unreplayable
     from ..tapes import cassette_from_tape, read_tape
     from ..tools import terminal_ask
+    from .run_view import ConsoleView
 
     transcript = find_run(run, out_dir)
     options = RunOptions(

@@ -15,11 +15,13 @@ if TYPE_CHECKING:
     from ._network import network_allowed
     from ._registry import PROVIDERS, ClientPool, create_model_client, get_provider, list_models
     from ._resolved import OpenAIModel, ReplayModel, RequestSettings, ResolvedModel, VllmModel, redacted
+    from ._status import ModelStatus
 
 __all__ = [
     "PRESETS",
     "PROVIDERS",
     "ClientPool",
+    "ModelStatus",
     "OpenAIModel",
     "Overrides",
     "ReplayModel",
@@ -68,5 +70,6 @@ _WHERE = {
     "resolve_model": "._endpoints",
     "safe_url": ".._redact",
     "user_profiles_path": "._endpoints",
+    "ModelStatus": "._status",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

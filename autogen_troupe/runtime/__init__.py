@@ -1,5 +1,5 @@
 """Running a scenario: the one run call (`execute`: live, record, replay, resume, fork), the runner, its
-transcript, the console view, logs and signals."""
+transcript, logs and signals."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ._console import ConsoleView
     from ._human import ConsoleAsk
     from ._logs import library_log_file, library_logs, quiet_autogen_logs
     from ._modes import Execution, Mode, execute
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConsoleAsk",
-    "ConsoleView",
     "Entry",
     "Execution",
     "Interrupted",
@@ -56,7 +54,6 @@ _WHERE = {
     "open_team": "._runner",
     "run_async": "._signals",
     "run_scenario": "._runner",
-    "ConsoleView": "._console",
     "ConsoleAsk": "._human",
     "library_log_file": "._logs",
     "library_logs": "._logs",

@@ -13,21 +13,43 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._cassette import Cassette, cassette_path_for
     from ._record import Recorder
-    from ._records import Entry, RunResult, Usage
+    from ._records import (
+        Chunk,
+        Entry,
+        Event,
+        Handoff,
+        McpEvent,
+        Route,
+        RunResult,
+        Text,
+        Thought,
+        ToolCall,
+        ToolResult,
+        Usage,
+    )
     from ._replay import ReplaySession, ReplayWarning
     from ._tape import ModelsRecord, Record, Tape, TapeWriter, cassette_from_tape, read_tape
 
 __all__ = [
     "Cassette",
+    "Chunk",
     "Entry",
+    "Event",
+    "Handoff",
+    "McpEvent",
     "ModelsRecord",
     "Record",
     "Recorder",
     "ReplaySession",
     "ReplayWarning",
+    "Route",
     "RunResult",
     "Tape",
     "TapeWriter",
+    "Text",
+    "Thought",
+    "ToolCall",
+    "ToolResult",
     "Usage",
     "cassette_from_tape",
     "cassette_path_for",
@@ -49,5 +71,14 @@ _WHERE = {
     "cassette_path_for": "._cassette",
     "read_tape": "._tape",
     "ModelsRecord": "._tape",
+    "Chunk": "._records",
+    "Event": "._records",
+    "Handoff": "._records",
+    "McpEvent": "._records",
+    "Route": "._records",
+    "Text": "._records",
+    "Thought": "._records",
+    "ToolCall": "._records",
+    "ToolResult": "._records",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -14,7 +14,7 @@ from rich.text import Text as RichText
 
 from .._redact import StreamRedactor, redact_text
 from .._text import terminal_safe
-from ._transcript import (
+from ..tapes import (
     Chunk,
     Entry,
     Event,
@@ -29,7 +29,7 @@ from ._transcript import (
 )
 
 if TYPE_CHECKING:
-    from ..models._status import ModelStatus
+    from ..models import ModelStatus
 
 __all__ = ["ConsoleView"]
 
