@@ -119,3 +119,18 @@ def test_troupe_models_verbose_shows_what_this_machine_gets() -> None:
     assert any(x.startswith("  device: cpu") for x in lines)
     assert "  max_model_len=4096 (profile: as the profile says)" in lines  # the model's preset
     assert any("VLLM_ENABLE_V1_MULTIPROCESSING='0' (default: engine core in this process" in x for x in lines)
+
+
+def test_an_extra_that_does_not_match_a_cuda_torch_is_not_called_a_cpu_build_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A CUDA torch cannot be installed here: the version it reports is given (the one fault not caused)."""
+    from autogen_troupe.models.vllm import _engine
+
+    failure = OSError("Could not load this library: _torchaudio.abi3.so")
+    monkeypatch.setattr(_engine, "_torch_version", lambda: "2.13.0")
+    gpu = _engine._install_message(failure)
+    assert "does not match the installed torch 2.13.0" in gpu and "CPU build" not in gpu
+    monkeypatch.setattr(_engine, "_torch_version", lambda: "2.13.0+cpu")
+    cpu = _engine._install_message(failure)
+    assert "CPU build of torch" in cpu and "pip uninstall -y torchvision torchaudio torchcodec" in cpu

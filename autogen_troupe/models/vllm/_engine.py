@@ -124,8 +124,24 @@ def _install_message(e: BaseException) -> str:
             f"    {first}\n(or `{second}` for {'the CPU' if gpu else 'an NVIDIA GPU'})"
         )
     if any(name in text for name in ("torchvision", "torchaudio", "torchcodec")):
-        return _broken_extras_message(["torchvision", "torchaudio", "torchcodec"], cause=text)
+        torch = _torch_version()
+        if torch is None or "+cpu" in torch:
+            return _broken_extras_message(["torchvision", "torchaudio", "torchcodec"], cause=text)
+        return (  # a CUDA torch (a GPU install) whose extras were resolved for another torch release
+            f"vLLM does not import ({text}): torchvision, torchaudio or torchcodec does not match the "
+            f"installed torch {torch}. Install the releases built for it, or remove the ones you do not "
+            "use: pip uninstall -y torchaudio torchcodec"
+        )
     return f"vLLM is installed but does not import ({text}). Reinstall it with: {_INSTALL_CPU}"
+
+
+def _torch_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return None
 
 
 def _broken_extras_message(names: list[str], cause: str = "") -> str:
