@@ -4,7 +4,8 @@ A *group* of options is a frozen dataclass whose fields are Typer options, e.g. 
 --base-url, --model). A command takes the group as one keyword-only parameter, `endpoint: ModelFlags`;
 `expand` (which `App.command` applies to every command) shows Typer the group's fields in that place, so
 `--help` lists them where the parameter stands, and hands the command the one value built from them.
-A group may also hold something open while the command runs (`active`: `--trace` starts tracing).
+A group may also hold something open while the command runs (`active`: `EngineLogs` routes the
+libraries' log lines, `Tracing` starts tracing).
 A single option or argument shared as it is (`ScenarioArg`) is an `Annotated` alias.
 """
 
