@@ -12,11 +12,26 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from fake_openai import Reply
 from vllm_server import free_port
 
-__all__ = ["APPROVAL_REPLIES", "TESTS", "approval_scenario", "cli", "free_port", "troupe", "write"]
+__all__ = [
+    "APPROVAL_REPLIES",
+    "BUDGET_REPLIES",
+    "BUDGET_SCENARIO",
+    "TESTS",
+    "approval_scenario",
+    "cli",
+    "free_port",
+    "troupe",
+    "wait_for",
+    "write",
+]
 
 TESTS = Path(__file__).resolve().parent
 
@@ -95,3 +110,38 @@ APPROVAL_REPLIES = {
     "Sum up.": ["Add an evening.", "Final: Fushimi Inari, Gion. TERMINATE"],
 }
 """What the fake endpoint answers the approval scenario's planner and summary, by system message."""
+
+
+BUDGET_SCENARIO = """\
+name: budget
+task: Budget a 3 day trip.
+team:
+  kind: round_robin
+  agents:
+    - name: writer
+      system_message: Write the budget.
+      tools: ['autogen_troupe.tools.examples:trip_budget']
+      reflect_on_tool_use: true
+    - name: critic
+      system_message: Criticise it.
+  termination: {any: [{text_mention: TERMINATE}, {max_messages: 20}]}
+"""
+"""The durable-run tests' team: a writer with a Python tool (it reflects on the result), and a critic."""
+
+BUDGET_REPLIES = [
+    Reply(tool_calls=[("trip_budget", {"days": 3, "daily_usd": 100})]),
+    Reply(text="About $330 in all."),
+    Reply(text="Add a margin for trains."),
+    Reply(text="With trains: about $400."),
+    Reply(text="Fine. TERMINATE"),
+]
+"""Five model calls and a tool call: writer (tool, reflection), critic, writer, critic."""
+
+
+def wait_for(check: Callable[[], object], what: str, wait_s: float = 60.0) -> None:
+    """Poll `check` until it holds; `wait_s` only bounds a hang (nothing is timed)."""
+    deadline = time.monotonic() + wait_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {wait_s:g} s waiting for {what}")
+        time.sleep(0.02)

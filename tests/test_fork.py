@@ -6,35 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fake_openai import FakeOpenAI, Reply
-from helpers import troupe, write
+from helpers import BUDGET_REPLIES, BUDGET_SCENARIO, troupe, write
 
 from autogen_troupe.tapes import read_tape
 from autogen_troupe.tapes._tape import TapeModelCall, TapeToolCall
 
-SCENARIO = """\
-name: budget
-task: Budget a 3 day trip.
-team:
-  kind: round_robin
-  agents:
-    - name: writer
-      system_message: Write the budget.
-      tools: ['autogen_troupe.tools.examples:trip_budget']
-      reflect_on_tool_use: true
-    - name: critic
-      system_message: Criticise it.
-  termination: {any: [{text_mention: TERMINATE}, {max_messages: 20}]}
-expect:
-  stop_reason: {contains: TERMINATE}
-"""
+SCENARIO = BUDGET_SCENARIO + "expect:\n  stop_reason: {contains: TERMINATE}\n"
 
-REPLIES = [
-    Reply(tool_calls=[("trip_budget", {"days": 3, "daily_usd": 100})]),
-    Reply(text="About $330 in all."),
-    Reply(text="Add a margin for trains."),
-    Reply(text="With trains: about $400."),
-    Reply(text="Fine. TERMINATE"),
-]
+REPLIES = BUDGET_REPLIES
 
 
 def _messages(transcript: Path) -> list[tuple[str, str]]:

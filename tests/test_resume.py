@@ -10,13 +10,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAI, Reply
-from helpers import troupe, write
+from helpers import BUDGET_REPLIES, BUDGET_SCENARIO, troupe, wait_for, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,38 +25,6 @@ from autogen_troupe.tapes._tape import Resumed, TapeModelCall, TapeToolCall
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 60.0  # bounds a hang; nothing here is timed
-
-SCENARIO = """\
-name: budget
-task: Budget a 3 day trip.
-team:
-  kind: round_robin
-  agents:
-    - name: writer
-      system_message: Write the budget.
-      tools: ['autogen_troupe.tools.examples:trip_budget']
-      reflect_on_tool_use: true
-    - name: critic
-      system_message: Criticise it.
-  termination: {any: [{text_mention: TERMINATE}, {max_messages: 20}]}
-"""
-
-REPLIES = [
-    Reply(tool_calls=[("trip_budget", {"days": 3, "daily_usd": 100})]),
-    Reply(text="About $330 in all."),
-    Reply(text="Add a margin for trains."),
-    Reply(text="With trains: about $400."),
-    Reply(text="Fine. TERMINATE"),
-]
-"""Five model calls and a tool call: writer (tool, reflection), critic, writer, critic."""
-
-
-def _wait_for(check: Any, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {WAIT_S:g} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
@@ -72,7 +39,7 @@ def _start(*args: str) -> subprocess.Popen[str]:
 
 def _kill_when(proc: subprocess.Popen[str], ready: Any, what: str) -> None:
     try:
-        _wait_for(lambda: ready() or proc.poll() is not None, what)
+        wait_for(lambda: ready() or proc.poll() is not None, what)
         assert proc.poll() is None, f"the run ended before {what}"
         proc.send_signal(signal.SIGKILL)
         proc.wait(WAIT_S)
@@ -92,9 +59,11 @@ def _messages(transcript: Path) -> list[tuple[str, str]]:
 @pytest.fixture
 def uninterrupted(srv: FakeOpenAI, tmp_path: Path) -> list[tuple[str, str]]:
     """The messages of the same run made in one go."""
-    srv.script(REPLIES)
+    srv.script(BUDGET_REPLIES)
     path = (
-        write(tmp_path / "whole", SCENARIO, "budget.yaml") if (tmp_path / "whole").mkdir() is None else None
+        write(tmp_path / "whole", BUDGET_SCENARIO, "budget.yaml")
+        if (tmp_path / "whole").mkdir() is None
+        else None
     )
     assert path is not None
     done = troupe("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(tmp_path / "w"))
@@ -109,8 +78,8 @@ def test_a_run_killed_at_a_model_call_resumes_to_the_same_end(
     srv: FakeOpenAI, tmp_path: Path, uninterrupted: list[tuple[str, str]], cut_at: int
 ) -> None:
     """Killed while model call `cut_at` waits on the endpoint (after the tool ran, for 2 and up)."""
-    srv.script([*REPLIES[: cut_at - 1], Reply(text="never sent", delay_s=WAIT_S)])
-    path = write(tmp_path, SCENARIO, "budget.yaml")
+    srv.script([*BUDGET_REPLIES[: cut_at - 1], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp_path, BUDGET_SCENARIO, "budget.yaml")
     out = tmp_path / "runs"
     proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
     _kill_when(proc, lambda: len(srv.chat_requests) >= cut_at, f"model call {cut_at}")
@@ -118,25 +87,25 @@ def test_a_run_killed_at_a_model_call_resumes_to_the_same_end(
     recorded = len(read_tape(transcript).of(TapeModelCall))
     assert recorded == cut_at - 1
     srv.reset()
-    srv.script(REPLIES[cut_at - 1 :])
+    srv.script(BUDGET_REPLIES[cut_at - 1 :])
     # by run id under --out; the model settings are the run's own (recorded), none given again
     done = troupe("resume", transcript.stem, "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    assert len(srv.chat_requests) == len(REPLIES) - recorded  # nothing asked again
+    assert len(srv.chat_requests) == len(BUDGET_REPLIES) - recorded  # nothing asked again
     assert _messages(transcript) == uninterrupted
     tape = read_tape(transcript)
     (mark,) = tape.of(Resumed)
     entries_before = sum(isinstance(r, ENTRY_TYPES) for r in tape.records[: tape.records.index(mark)])
     assert mark.entries == entries_before and not mark.forced and mark.reissued == ()
-    assert len(tape.of(TapeModelCall)) == len(REPLIES)  # each call on the tape once
+    assert len(tape.of(TapeModelCall)) == len(BUDGET_REPLIES)  # each call on the tape once
     assert len(tape.of(TapeToolCall)) == 1  # the tool ran once, before the cut
     assert tape.result is not None and tape.result.stopped_by == "rule"
 
 
 def test_a_finished_run_is_not_resumed(srv: FakeOpenAI, tmp_path: Path) -> None:
-    srv.script(REPLIES)
-    path = write(tmp_path, SCENARIO, "budget.yaml")
+    srv.script(BUDGET_REPLIES)
+    path = write(tmp_path, BUDGET_SCENARIO, "budget.yaml")
     done = troupe("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(tmp_path / "o"))
     assert done.returncode == 0
     (transcript,) = (tmp_path / "o").glob("budget-*.jsonl")
@@ -196,15 +165,15 @@ def test_a_tool_call_cut_in_flight_is_made_again_only_when_told(srv: FakeOpenAI,
 def test_a_changed_scenario_is_refused_with_what_changed_unless_forced(
     srv: FakeOpenAI, tmp_path: Path
 ) -> None:
-    srv.script([*REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
-    path = write(tmp_path, SCENARIO, "budget.yaml")
+    srv.script([*BUDGET_REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp_path, BUDGET_SCENARIO, "budget.yaml")
     out = tmp_path / "runs"
     proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
     _kill_when(proc, lambda: len(srv.chat_requests) >= 3, "model call 3")
     (transcript,) = out.glob("budget-*.jsonl")
-    path.write_text(SCENARIO.replace("Criticise it.", "Criticise it harshly."))
+    path.write_text(BUDGET_SCENARIO.replace("Criticise it.", "Criticise it harshly."))
     srv.reset()
-    srv.script(REPLIES[2:])
+    srv.script(BUDGET_REPLIES[2:])
     refused = troupe("resume", str(transcript))
     assert refused.returncode == 2
     assert "-      system_message: Criticise it." in refused.stderr
@@ -262,8 +231,8 @@ def test_an_mcp_call_cut_in_flight_is_made_again_when_idempotent(
 
 def test_the_message_cap_counts_the_whole_run(srv: FakeOpenAI, tmp_path: Path) -> None:
     """A cap of 4 messages stops the resumed run where it stops the run made in one go."""
-    capped = SCENARIO + "limits: {max_messages: 4}\n"
-    srv.script(REPLIES)
+    capped = BUDGET_SCENARIO + "limits: {max_messages: 4}\n"
+    srv.script(BUDGET_REPLIES)
     whole = write(tmp_path, capped, "whole.yaml")
     done = troupe("run", str(whole), "--base-url", srv.base_url, "--model", "m", "--out", str(tmp_path / "w"))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -271,14 +240,14 @@ def test_the_message_cap_counts_the_whole_run(srv: FakeOpenAI, tmp_path: Path) -
     in_one_go = read_tape(first).run_result()
     assert in_one_go is not None and "Maximum number of messages 4" in in_one_go.stop_reason
     srv.reset()
-    srv.script([*REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
+    srv.script([*BUDGET_REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
     path = write(tmp_path, capped, "budget.yaml")
     out = tmp_path / "runs"
     proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
     _kill_when(proc, lambda: len(srv.chat_requests) >= 3, "model call 3")
     (transcript,) = out.glob("budget-*.jsonl")
     srv.reset()
-    srv.script(REPLIES[2:])
+    srv.script(BUDGET_REPLIES[2:])
     done = troupe("resume", str(transcript))
     assert done.returncode == 0, done.stdout + done.stderr
     resumed = read_tape(transcript).run_result()
@@ -319,7 +288,7 @@ def test_a_question_left_unanswered_is_asked_again_on_resume(srv: FakeOpenAI, tm
         return bool(found) and len(read_tape(found[0]).of(TapeModelCall)) == 3
 
     try:
-        _wait_for(lambda: waiting() or proc.poll() is not None, "the second question")
+        wait_for(lambda: waiting() or proc.poll() is not None, "the second question")
         assert proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait(WAIT_S)
@@ -355,8 +324,8 @@ def test_the_time_cap_counts_only_the_time_spent_before_the_cut(srv: FakeOpenAI,
     from autogen_troupe import load_scenario
     from autogen_troupe.runtime._resume import prepare_resume
 
-    srv.script([*REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
-    path = write(tmp_path, SCENARIO + "limits: {timeout_s: 300}\n", "budget.yaml")
+    srv.script([*BUDGET_REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp_path, BUDGET_SCENARIO + "limits: {timeout_s: 300}\n", "budget.yaml")
     out = tmp_path / "runs"
     proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
     _kill_when(proc, lambda: len(srv.chat_requests) >= 3, "model call 3")
@@ -372,16 +341,16 @@ def test_the_time_cap_counts_only_the_time_spent_before_the_cut(srv: FakeOpenAI,
 def in_one_go(server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
     """The messages of the run made in one go (the module's endpoint, scripted)."""
     server.reset()
-    server.script(REPLIES)
+    server.script(BUDGET_REPLIES)
     folder = tmp_path_factory.mktemp("whole")
-    path = write(folder, SCENARIO, "budget.yaml")
+    path = write(folder, BUDGET_SCENARIO, "budget.yaml")
     done = troupe("run", str(path), "--base-url", server.base_url, "--model", "m", "--out", str(folder / "o"))
     assert done.returncode == 0, done.stdout + done.stderr
     (transcript,) = (folder / "o").glob("budget-*.jsonl")
     return _messages(transcript)
 
 
-@given(cut=st.integers(1, len(REPLIES)), keep=st.floats(0, 1))
+@given(cut=st.integers(1, len(BUDGET_REPLIES)), keep=st.floats(0, 1))
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_kill_point_and_any_torn_write_resumes_to_the_same_end(
     srv: FakeOpenAI,
@@ -394,8 +363,8 @@ def test_any_kill_point_and_any_torn_write_resumes_to_the_same_end(
     records lost from the end): the resume asks only for what the tape no longer holds and ends alike."""
     tmp = tmp_path_factory.mktemp("cut")
     srv.reset()
-    srv.script([*REPLIES[: cut - 1], Reply(text="never sent", delay_s=WAIT_S)])
-    path = write(tmp, SCENARIO, "budget.yaml")
+    srv.script([*BUDGET_REPLIES[: cut - 1], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp, BUDGET_SCENARIO, "budget.yaml")
     out = tmp / "runs"
     proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
     _kill_when(proc, lambda: len(srv.chat_requests) >= cut, f"model call {cut}")
@@ -405,8 +374,8 @@ def test_any_kill_point_and_any_torn_write_resumes_to_the_same_end(
     transcript.write_bytes(raw[: start + int(keep * (len(raw) - start))])
     recorded = len(read_tape(transcript).of(TapeModelCall))
     srv.reset()
-    srv.script(REPLIES[recorded:])
+    srv.script(BUDGET_REPLIES[recorded:])
     done = troupe("resume", str(transcript), "--reissue")  # the budget tool may run twice: it is pure
     assert done.returncode == 0, done.stdout + done.stderr
-    assert len(srv.chat_requests) == len(REPLIES) - recorded
+    assert len(srv.chat_requests) == len(BUDGET_REPLIES) - recorded
     assert _messages(transcript) == in_one_go

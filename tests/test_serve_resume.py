@@ -8,40 +8,17 @@ from pathlib import Path
 
 import httpx2
 from fake_openai import FakeOpenAI, Reply
-from helpers import write
+from helpers import BUDGET_REPLIES, BUDGET_SCENARIO, write
 from served import Served
 
 from autogen_troupe.tapes import read_tape
 from autogen_troupe.tapes._tape import Resumed
 
-SCENARIO = """\
-name: budget
-task: Budget a 3 day trip.
-team:
-  kind: round_robin
-  agents:
-    - name: writer
-      system_message: Write the budget.
-      tools: ['autogen_troupe.tools.examples:trip_budget']
-      reflect_on_tool_use: true
-    - name: critic
-      system_message: Criticise it.
-  termination: {any: [{text_mention: TERMINATE}, {max_messages: 20}]}
-"""
-
-REPLIES = [
-    Reply(tool_calls=[("trip_budget", {"days": 3, "daily_usd": 100})]),
-    Reply(text="About $330 in all."),
-    Reply(text="Add a margin for trains."),
-    Reply(text="With trains: about $400."),
-    Reply(text="Fine. TERMINATE"),
-]
-
 
 def test_a_run_cut_by_a_restart_is_resumed_from_the_api(srv: FakeOpenAI, tmp_path: Path) -> None:
-    path = write(tmp_path, SCENARIO, "budget.yaml")
+    path = write(tmp_path, BUDGET_SCENARIO, "budget.yaml")
     out = tmp_path / "runs"
-    srv.script([*REPLIES[:2], Reply(text="never sent", delay_s=60)])
+    srv.script([*BUDGET_REPLIES[:2], Reply(text="never sent", delay_s=60)])
     with (
         Served([path], base_url=srv.base_url, out_dir=out) as first,
         httpx2.Client(base_url=first.url) as api,
@@ -52,7 +29,7 @@ def test_a_run_cut_by_a_restart_is_resumed_from_the_api(srv: FakeOpenAI, tmp_pat
         first.wait_until(lambda: len(srv.chat_requests) >= 3)
     # the server stopped with the run's third call in flight
     srv.reset()
-    srv.script(REPLIES[2:])
+    srv.script(BUDGET_REPLIES[2:])
     with (
         Served([path], base_url=srv.base_url, out_dir=out) as again,
         httpx2.Client(base_url=again.url) as api,

@@ -9,13 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAI, Reply
-from helpers import write
+from helpers import BUDGET_REPLIES, BUDGET_SCENARIO, wait_for, write
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import ScenarioError
@@ -32,42 +30,14 @@ from autogen_troupe.tapes._tape import (
 )
 
 WAIT_S = 60.0  # bounds a hang; nothing here is timed
-
-SCENARIO = """\
-name: budget
-task: Budget a 3 day trip.
-team:
-  kind: round_robin
-  agents:
-    - name: writer
-      system_message: Write the budget.
-      tools: ['autogen_troupe.tools.examples:trip_budget']
-      reflect_on_tool_use: true
-    - name: critic
-      system_message: Criticise it.
-  termination: {any: [{text_mention: TERMINATE}, {max_messages: 20}]}
-"""
-
-REPLIES = [
-    Reply(tool_calls=[("trip_budget", {"days": 3, "daily_usd": 100})]),
-    Reply(text="About $330 in all."),
-    Reply(text="Add a margin for trains."),
-]
+REPLIES = BUDGET_REPLIES[:3]
 """The writer calls its tool and sums up, the critic answers: three model calls, one tool call."""
-
-
-def _wait_for(check: Any, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {WAIT_S:g} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def _killed_run(srv: FakeOpenAI, tmp_path: Path) -> Path:
     """`troupe run` killed with SIGKILL while its fourth model call waits on the endpoint."""
     srv.script([*REPLIES, Reply(text="never sent", delay_s=WAIT_S)])
-    path = write(tmp_path, SCENARIO, "budget.yaml")
+    path = write(tmp_path, BUDGET_SCENARIO, "budget.yaml")
     out = tmp_path / "runs"
     cmd = [sys.executable, "-m", "autogen_troupe.cli", "run", str(path), "--out", str(out)]
     proc = subprocess.Popen(
@@ -77,7 +47,7 @@ def _killed_run(srv: FakeOpenAI, tmp_path: Path) -> Path:
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     try:
-        _wait_for(lambda: len(srv.chat_requests) >= 4 or proc.poll() is not None, "the fourth model call")
+        wait_for(lambda: len(srv.chat_requests) >= 4 or proc.poll() is not None, "the fourth model call")
         assert proc.poll() is None, "the run ended before the fourth call"
         proc.send_signal(signal.SIGKILL)
         proc.wait(WAIT_S)
@@ -146,7 +116,7 @@ def test_a_torn_last_line_is_dropped_and_nothing_before_it_is_lost(srv: FakeOpen
 
 async def test_a_finished_runs_tape_is_a_cassette_that_replays_it(srv: FakeOpenAI, tmp_path: Path) -> None:
     srv.script([*REPLIES, Reply(text="Fine. TERMINATE")])
-    path = write(tmp_path, SCENARIO, "budget.yaml")
+    path = write(tmp_path, BUDGET_SCENARIO, "budget.yaml")
     scenario = load_scenario(path)
     options = RunOptions(
         overrides=Overrides(base_url=srv.base_url, model="fake-model"),

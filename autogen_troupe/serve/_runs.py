@@ -213,7 +213,7 @@ class ServedRun:
             terminal_safe(f": {self.error}") if self.error else "",
         )
         if error is not None and error != self.error:
-            log.warning("run %s failed with:\n%s", self.id, terminal_safe(redact_text(error)))
+            log.error("run %s failed with:\n%s", self.id, terminal_safe(redact_text(error)))
         self.publish("done", s)
         self._ended.set()
         for q in list(self._watchers):
