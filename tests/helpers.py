@@ -56,9 +56,13 @@ def cli(
     """The command run in this process by Typer's `CliRunner`, with `env` over ours and `cwd` as the
     current folder while it runs; its exit code, stdout and stderr as `troupe` reports a child's. An
     exception the command lets out is raised here (a child would print its traceback)."""
+    import mcp.client.stdio  # noqa: F401 - see below
     from typer.testing import CliRunner
 
     from autogen_troupe.cli import app
+
+    # The MCP SDK binds `sys.stderr` as stdio_client's default errlog when it is first imported: imported
+    # inside the runner, every later stdio server of this process would write to the runner's closed stream.
 
     here = Path.cwd()
     try:
