@@ -12,9 +12,9 @@ import re
 from collections.abc import Collection, Iterator, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
 
-from ._base import Frozen
+from ._base import Frozen, key_present
 from ._fields import MAX_RULE_DEPTH, Count, _fail
 
 __all__ = [
@@ -95,14 +95,11 @@ class NotWhen(Frozen):
 _KEYS = ("mentions", "regex", "source", "output", "tool_failed", "any", "all", "not")
 
 
+_present = key_present(_KEYS)
+
+
 def _kind(v: Any) -> str | None:
-    if isinstance(v, NotWhen):
-        return "not"
-    if isinstance(v, BaseModel):
-        return next(k for k in _KEYS if k in type(v).model_fields)
-    if isinstance(v, dict):
-        return next((k for k in _KEYS if k in v), None)
-    return None
+    return "not" if isinstance(v, NotWhen) else _present(v)  # its field is `not_` (a Python keyword)
 
 
 Condition = Annotated[

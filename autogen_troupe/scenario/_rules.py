@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag
 
-from ._base import Frozen
+from ._base import Frozen, key_present
 from ._fields import MAX_RULE_DEPTH, Count, Seconds, Tokens, _fail
 
 __all__ = [
@@ -68,12 +68,7 @@ _RULE_KEYS = {
 }
 
 
-def _rule_kind(v: Any) -> str | None:
-    if isinstance(v, BaseModel):
-        return next(k for k in _RULE_KEYS if k in type(v).model_fields)
-    if isinstance(v, dict):
-        return next((k for k in _RULE_KEYS if k in v), None)
-    return None
+_rule_kind = key_present(_RULE_KEYS)
 
 
 TermRule = Annotated[
