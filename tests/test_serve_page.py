@@ -463,3 +463,26 @@ def test_the_page_says_who_it_is_waiting_for(srv: FakeOpenAI, served: Served, pa
     page.wait_for_selector("#messages li.msg.text:has(.who:text-is('planner_agent'))")
     page.wait_for_selector("#run-status.done")
     assert page.is_hidden("#run-note")
+
+
+def test_an_eval_template_is_offered_as_one_not_as_a_task(
+    srv: FakeOpenAI, tmp_path: Path, browser: Any
+) -> None:
+    srv.responder = lambda body: Reply(text="A plan for Kyoto. TERMINATE")
+    with Served(["travel_eval"], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            open_page(page, s, "travel_eval")
+            option = page.locator("#scenario option[value='travel_eval']").text_content()
+            assert option.endswith("(eval template)")
+            assert page.input_value("#task") == ""  # the template's {{destination}} is not offered as a task
+            assert "{{destination}}" in (page.get_attribute("#task", "placeholder") or "")
+            assert "troupe eval travel_eval --tasks FILE" in page.text_content("#scenario-description")
+            page.fill("#task", "Plan a day in Kyoto.")
+            page.click("#start")
+            page.wait_for_function("() => document.querySelector('#run-task').textContent.includes('Kyoto')")
+            assert page.text_content("#start-error") == ""  # the task given was run, not refused
+        finally:
+            context.close()

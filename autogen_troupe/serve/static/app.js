@@ -62,7 +62,8 @@ async function loadScenarios() {
   select.replaceChildren();
   for (const s of scenarios) {
     state.scenarios.set(s.name, s);
-    select.append(new Option(s.name + (s.asks_user ? "  (asks you)" : ""), s.name));
+    const note = s.eval_template ? "  (eval template)" : s.asks_user ? "  (asks you)" : "";
+    select.append(new Option(s.name + note, s.name));
   }
   state.maxRuns = (await api("/api/health")).max_runs;
   if (scenarios.length) await showScenario(select.value);
@@ -70,8 +71,11 @@ async function loadScenarios() {
 
 async function showScenario(name) {
   const s = await api("/api/scenarios/" + encodeURIComponent(name));
-  $("scenario-description").textContent = s.description || "";
+  const template = s.eval_template;  // its task holds {{names}} only `troupe eval` fills: ask for one
+  $("scenario-description").textContent = (s.description || "") +
+    (template ? ` An eval template: give a task, or run it with ${template.run_with}.` : "");
   $("task").value = s.task || "";
+  $("task").placeholder = template ? `A task, for example: ${template.task}` : "";
   $("scenario-source").textContent = s.source;
   const agents = $("scenario-agents");
   agents.replaceChildren();
