@@ -15,10 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
-from helpers import APPROVAL_REPLIES, approval_scenario, write
+from helpers import APPROVAL_REPLIES, BUDGET_REPLIES, BUDGET_SCENARIO, approval_scenario, write
 from served import Served
+
+from autogen_troupe.tapes import read_tape
+from autogen_troupe.tapes._tape import Resumed
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -486,3 +490,37 @@ def test_an_eval_template_is_offered_as_one_not_as_a_task(
             assert page.text_content("#start-error") == ""  # the task given was run, not refused
         finally:
             context.close()
+
+
+def test_a_run_cut_by_a_server_restart_is_resumed_from_the_page(
+    srv: FakeOpenAI, tmp_path: Path, browser: Any
+) -> None:
+    path = write(tmp_path, BUDGET_SCENARIO, "budget.yaml")
+    out = tmp_path / "runs"
+    srv.script([*BUDGET_REPLIES[:2], Reply(text="never sent", delay_s=60)])
+    with (
+        Served([path], base_url=srv.base_url, out_dir=out) as first,
+        httpx2.Client(base_url=first.url) as api,
+    ):
+        assert api.post("/api/runs", json={"scenario": "budget"}).status_code == 201
+        first.wait_until(lambda: len(srv.chat_requests) >= 3)
+    # the server stopped with the run's third model call in flight; a new one starts on the same --out
+    srv.reset()
+    srv.script(BUDGET_REPLIES[2:])
+    with Served([path], base_url=srv.base_url, out_dir=out) as again:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            page.goto(again.url)
+            page.click("#runs li >> nth=0")  # the cut run, listed from its transcript
+            page.wait_for_selector("#run-status.stopped")
+            page.click("#resume")
+            page.wait_for_selector("#run-status.done")
+            assert page.is_hidden("#resume")
+            assert messages(page)[-1] == ("critic", "Fine. TERMINATE")
+        finally:
+            context.close()
+    assert len(srv.chat_requests) == 3  # the cut call and the two after it: nothing asked again
+    (transcript,) = out.glob("budget-*.jsonl")  # the same run went on in its own transcript
+    assert len(read_tape(transcript).of(Resumed)) == 1

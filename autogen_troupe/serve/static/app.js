@@ -231,6 +231,8 @@ function showHead() {
   $("run-status").textContent = status;
   $("run-status").className = "badge " + status;
   $("stop").hidden = !r.live;
+  // a run cut by a restart, a stop or a failure goes on from its tape (the server says when it cannot)
+  $("resume").hidden = r.live || !["stopped", "unfinished", "failed"].includes(status);
   const ending = [];
   if (r.stop_reason) ending.push(r.stop_reason);
   if (r.error) ending.push(r.error);
@@ -645,7 +647,22 @@ async function stop() {
   }
 }
 
+async function resume() {
+  if (!state.run) return;
+  $("resume").disabled = true;
+  try {
+    const run = await api(`/api/runs/${encodeURIComponent(state.run.id)}/resume`, { method: "POST" });
+    openRun(run.id, run);
+    refreshRuns();
+  } catch (e) {
+    $("run-ending").textContent = e.message;
+  } finally {
+    $("resume").disabled = false;
+  }
+}
+
 async function main() {
+  $("resume").onclick = resume;
   $("scenario").onchange = () => showScenario($("scenario").value);
   $("start").onclick = start;
   $("stop").onclick = stop;
