@@ -42,6 +42,7 @@ __all__ = [
     "fingerprint",
     "normalise_arguments",
     "normalise_request",
+    "request_of_call",
     "scrub",
 ]
 
@@ -344,6 +345,21 @@ def _tool(tool: Any) -> dict[str, Any]:
     if schema.get("strict"):
         out["strict"] = True
     return out
+
+
+def request_of_call(
+    messages: Sequence[Any], kw: Mapping[str, Any], settings: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """`normalise_request` of a client call given as AutoGen passes it (`create(messages, **kw)`), with
+    `create`'s own defaults for what the call leaves out: what replay and resume look up."""
+    return normalise_request(
+        messages,
+        tools=kw.get("tools", ()),
+        tool_choice=kw.get("tool_choice", "auto"),
+        json_output=kw.get("json_output"),
+        extra_create_args=kw.get("extra_create_args"),
+        settings=settings,
+    )
 
 
 def normalise_request(

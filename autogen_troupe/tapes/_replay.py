@@ -29,7 +29,7 @@ from ._cassette import (
     diff_requests,
     fingerprint,
     normalise_arguments,
-    normalise_request,
+    request_of_call,
 )
 from ._hooks import RunHooks, ToolText, delegating_client, delegating_workbench, wrapped_tool
 from ._replay_provider import PROVIDER as REPLAY
@@ -359,14 +359,7 @@ class _ReplayClient:
         self._provider = rec.provider if rec else None
 
     def _answer(self, messages: Sequence[Any], kw: Mapping[str, Any]) -> Any:
-        request = normalise_request(
-            messages,
-            tools=kw.get("tools", ()),
-            tool_choice=kw.get("tool_choice", "auto"),
-            json_output=kw.get("json_output"),
-            extra_create_args=kw.get("extra_create_args"),
-            settings=self._settings,
-        )
+        request = request_of_call(messages, kw, self._settings)
         call = self._session.answer(self._agent, request, settings_as_recorded=self._settings is None)
         note_replayed(duration_s=call.duration_s, provider=self._provider)  # for the chat span, if traced
         u = call.response.usage

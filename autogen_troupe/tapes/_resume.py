@@ -211,16 +211,9 @@ class _ResumeClient:
     def _recorded(self, messages: Sequence[Any], kw: Mapping[str, Any]) -> ModelCall | None:
         if self._session.live:
             return None
-        from ._cassette import normalise_request
+        from ._cassette import request_of_call
 
-        request = normalise_request(
-            messages,
-            tools=kw.get("tools", ()),
-            tool_choice=kw.get("tool_choice", "auto"),
-            json_output=kw.get("json_output"),
-            extra_create_args=kw.get("extra_create_args"),
-            settings=self._settings,
-        )
+        request = request_of_call(messages, kw, self._settings)
         return self._session.recorded(self._agent, request)
 
     async def create(self, messages: Sequence[Any], **kw: Any) -> Any:
