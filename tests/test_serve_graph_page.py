@@ -11,24 +11,8 @@ import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
 from helpers import write
 from served import Served
-from test_graph_check import HEAD
+from test_graph_check import GOOD as REVIEW
 from test_serve_page import browser, open_page, page  # noqa: F401 (fixtures)
-
-REVIEW = (
-    HEAD
-    + """\
-  entry: [planner]
-  edges:
-    - {from: planner, to: guide}
-    - {from: planner, to: coach}
-    - {from: guide, to: reviewer}
-    - {from: coach, to: reviewer}
-    - {from: reviewer, to: planner, when: {not: {mentions: APPROVE}}}
-    - {from: reviewer, to: summary}
-  nodes:
-    planner: {max_visits: 3}
-"""
-)
 
 
 @pytest.fixture
