@@ -8,6 +8,7 @@ Without Chromium these tests skip, saying how to install it; in CI (`CI` set) a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -88,6 +89,18 @@ def messages(page: Any) -> list[tuple[str, str]]:
         (rows.nth(i).locator(".who").inner_text(), rows.nth(i).locator(".content").inner_text())
         for i in range(rows.count())
     ]
+
+
+@contextlib.contextmanager
+def browser_page(browser: Any, **options: Any) -> Iterator[Any]:
+    """A page in a browser context of its own (viewport, is_mobile, color_scheme...), closed after."""
+    context = browser.new_context(**options)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        yield page
+    finally:
+        context.close()
 
 
 def open_page(page: Any, served: Served, scenario: str) -> None:
@@ -213,32 +226,26 @@ def test_a_past_run_opens_from_the_list(srv: FakeOpenAI, served: Served, page: A
 def test_the_page_asks_for_the_token_once(srv: FakeOpenAI, tmp_path: Path, browser: Any) -> None:
     srv.responder = by_system(TRAVEL)
     token = "page-test-token-0123456789abcdef"
-    context = browser.new_context()  # its own: the first request's 401 is expected here
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    try:
-        with Served(
+    with (
+        browser_page(browser) as page,  # a context of its own: the first request's 401 is expected here
+        Served(
             ["travel_planning"], base_url=srv.base_url, out_dir=tmp_path / "t", host="0.0.0.0", token=token
-        ) as s:
-            page.goto(s.url)
-            page.wait_for_selector("#token-dialog[open]")
-            page.fill("#token-input", token)
-            page.click("#token-form button")
-            page.wait_for_selector("#scenario option[value='travel_planning']", state="attached")
-            page.click("#start")
-            page.wait_for_selector("#run-status.done")
-            assert page.locator("#token-dialog[open]").count() == 0  # asked once, for the whole session
-            assert len(messages(page)) == 5
-    finally:
-        context.close()
+        ) as s,
+    ):
+        page.goto(s.url)
+        page.wait_for_selector("#token-dialog[open]")
+        page.fill("#token-input", token)
+        page.click("#token-form button")
+        page.wait_for_selector("#scenario option[value='travel_planning']", state="attached")
+        page.click("#start")
+        page.wait_for_selector("#run-status.done")
+        assert page.locator("#token-dialog[open]").count() == 0  # asked once, for the whole session
+        assert len(messages(page)) == 5
 
 
 def test_the_page_fits_a_phone(srv: FakeOpenAI, served: Served, browser: Any) -> None:
     srv.responder = by_system(TRAVEL)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    try:
+    with browser_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True) as pg:
         open_page(pg, served, "travel_planning")
         pg.click("#start")
         pg.wait_for_selector("#run-status.done")
@@ -246,8 +253,6 @@ def test_the_page_fits_a_phone(srv: FakeOpenAI, served: Served, browser: Any) ->
         assert wide <= 0  # nothing runs off the side
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "serve-page-phone.png"), full_page=True)
-    finally:
-        context.close()
 
 
 def test_an_mcp_servers_question_is_answered_on_the_page(srv: FakeOpenAI, tmp_path: Path, page: Any) -> None:
@@ -348,11 +353,10 @@ def test_the_list_and_the_header_count_the_same_tokens(
 
 
 def test_a_waiting_question_is_on_a_phones_screen(srv: FakeOpenAI, served: Served, browser: Any) -> None:
-    srv.responder = by_system(APPROVAL_REPLIES)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    try:
+    # the summary ends the run after the first answer: with the shared replies it asks again at once, and
+    # the form could be back before the wait below saw it go
+    srv.responder = by_system({**APPROVAL_REPLIES, "Sum up.": [APPROVAL_REPLIES["Sum up."][-1]]})
+    with browser_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True) as pg:
         open_page(pg, served, "approval")
         pg.click("#start")
         pg.wait_for_selector("#answer:not([hidden])")
@@ -371,8 +375,6 @@ def test_a_waiting_question_is_on_a_phones_screen(srv: FakeOpenAI, served: Serve
         pg.fill("#answer-text", "APPROVE")
         pg.click("#answer button[type=submit]")
         pg.wait_for_selector("#answer", state="hidden")
-    finally:
-        context.close()
 
 
 # Every label's box, each chart's box, read as drawn: (chart index, kind, text, left, top, right, bottom).
@@ -413,20 +415,15 @@ def _check_labels(page: Any, names: list[str]) -> None:
 def test_chart_labels_fit_their_charts(srv: FakeOpenAI, served: Served, browser: Any, width: int) -> None:
     """In dark mode, whose screenshots are kept too."""
     srv.responder = by_system(TRAVEL)
-    context = browser.new_context(
-        viewport={"width": width, "height": 900}, is_mobile=width < 500, color_scheme="dark"
-    )
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    try:
+    with browser_page(
+        browser, viewport={"width": width, "height": 900}, is_mobile=width < 500, color_scheme="dark"
+    ) as pg:
         open_page(pg, served, "travel_planning")
         pg.click("#start")
         pg.wait_for_selector("#run-status.done")
         _check_labels(pg, ["user", "planner_agent", "local_agent", "language_agent", "travel_summary_agent"])
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / f"serve-page-dark-{width}.png"), full_page=True)
-    finally:
-        context.close()
 
 
 def test_a_name_too_long_for_the_timeline_is_shortened_whole_in_its_tooltip(
@@ -435,24 +432,21 @@ def test_a_name_too_long_for_the_timeline_is_shortened_whole_in_its_tooltip(
     name = "the_travel_summary_agent_who_writes_the_final_plan_for_everyone"
     path = write(tmp_path, f"name: long\ntask: Plan.\nteam: {{kind: single, agents: [{{name: {name}}}]}}\n")
     srv.script([Reply(text="Plan done.")])
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    try:
-        with Served([path], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
-            open_page(pg, s, "long")
-            pg.click("#start")
-            pg.wait_for_selector("#run-status.done")
-            charts = pg.evaluate(BOXES)
-            left, _, right, _ = charts[0]["chart"]
-            lane = charts[0]["labels"][1]
-            assert lane["text"].endswith("…") and name.startswith(lane["text"][:-1])
-            assert lane["box"][2] <= right and lane["box"][0] >= left
-            assert pg.locator("#timeline text title").first.text_content() == name
-            token_names = [label for label in charts[1]["labels"] if label["kind"] == "name"]
-            assert [label["text"] for label in token_names] == [name] and not token_names[0]["cut"]
-    finally:
-        context.close()
+    with (
+        browser_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True) as pg,
+        Served([path], base_url=srv.base_url, out_dir=tmp_path / "runs") as s,
+    ):
+        open_page(pg, s, "long")
+        pg.click("#start")
+        pg.wait_for_selector("#run-status.done")
+        charts = pg.evaluate(BOXES)
+        left, _, right, _ = charts[0]["chart"]
+        lane = charts[0]["labels"][1]
+        assert lane["text"].endswith("…") and name.startswith(lane["text"][:-1])
+        assert lane["box"][2] <= right and lane["box"][0] >= left
+        assert pg.locator("#timeline text title").first.text_content() == name
+        token_names = [label for label in charts[1]["labels"] if label["kind"] == "name"]
+        assert [label["text"] for label in token_names] == [name] and not token_names[0]["cut"]
 
 
 def test_the_page_says_who_it_is_waiting_for(srv: FakeOpenAI, served: Served, page: Any) -> None:
@@ -473,23 +467,20 @@ def test_an_eval_template_is_offered_as_one_not_as_a_task(
     srv: FakeOpenAI, tmp_path: Path, browser: Any
 ) -> None:
     srv.responder = lambda body: Reply(text="A plan for Kyoto. TERMINATE")
-    with Served(["travel_eval"], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        try:
-            open_page(page, s, "travel_eval")
-            option = page.locator("#scenario option[value='travel_eval']").text_content()
-            assert option.endswith("(eval template)")
-            assert page.input_value("#task") == ""  # the template's {{destination}} is not offered as a task
-            assert "{{destination}}" in (page.get_attribute("#task", "placeholder") or "")
-            assert "troupe eval travel_eval --tasks FILE" in page.text_content("#scenario-description")
-            page.fill("#task", "Plan a day in Kyoto.")
-            page.click("#start")
-            page.wait_for_function("() => document.querySelector('#run-task').textContent.includes('Kyoto')")
-            assert page.text_content("#start-error") == ""  # the task given was run, not refused
-        finally:
-            context.close()
+    with (
+        Served(["travel_eval"], base_url=srv.base_url, out_dir=tmp_path / "runs") as s,
+        browser_page(browser, viewport={"width": 1280, "height": 900}) as page,
+    ):
+        open_page(page, s, "travel_eval")
+        option = page.locator("#scenario option[value='travel_eval']").text_content()
+        assert option.endswith("(eval template)")
+        assert page.input_value("#task") == ""  # the template's {{destination}} is not offered as a task
+        assert "{{destination}}" in (page.get_attribute("#task", "placeholder") or "")
+        assert "troupe eval travel_eval --tasks FILE" in page.text_content("#scenario-description")
+        page.fill("#task", "Plan a day in Kyoto.")
+        page.click("#start")
+        page.wait_for_function("() => document.querySelector('#run-task').textContent.includes('Kyoto')")
+        assert page.text_content("#start-error") == ""  # the task given was run, not refused
 
 
 def test_a_run_cut_by_a_server_restart_is_resumed_from_the_page(
@@ -507,20 +498,17 @@ def test_a_run_cut_by_a_server_restart_is_resumed_from_the_page(
     # the server stopped with the run's third model call in flight; a new one starts on the same --out
     srv.reset()
     srv.script(BUDGET_REPLIES[2:])
-    with Served([path], base_url=srv.base_url, out_dir=out) as again:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        try:
-            page.goto(again.url)
-            page.click("#runs li >> nth=0")  # the cut run, listed from its transcript
-            page.wait_for_selector("#run-status.stopped")
-            page.click("#resume")
-            page.wait_for_selector("#run-status.done")
-            assert page.is_hidden("#resume")
-            assert messages(page)[-1] == ("critic", "Fine. TERMINATE")
-        finally:
-            context.close()
+    with (
+        Served([path], base_url=srv.base_url, out_dir=out) as again,
+        browser_page(browser, viewport={"width": 1280, "height": 900}) as page,
+    ):
+        page.goto(again.url)
+        page.click("#runs li >> nth=0")  # the cut run, listed from its transcript
+        page.wait_for_selector("#run-status.stopped")
+        page.click("#resume")
+        page.wait_for_selector("#run-status.done")
+        assert page.is_hidden("#resume")
+        assert messages(page)[-1] == ("critic", "Fine. TERMINATE")
     assert len(srv.chat_requests) == 3  # the cut call and the two after it: nothing asked again
     (transcript,) = out.glob("budget-*.jsonl")  # the same run went on in its own transcript
     assert len(read_tape(transcript).of(Resumed)) == 1
