@@ -1,4 +1,4 @@
-"""The server: a Starlette app with the OpenAI-compatible API, the runs API and the page, and the
+"""The server: a Starlette app with the OpenAI-compatible API, the runs API, AG-UI and the page, and the
 uvicorn loop `troupe serve` runs it in.
 
 Importing this module loads Starlette, not AutoGen: a server starts in well under a second, and the
@@ -23,6 +23,8 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ._agui import AguiThreads
+from ._agui import routes as agui_routes
 from ._catalog import Catalog
 from ._config import ServeConfig
 from ._guard import Guard
@@ -104,6 +106,7 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/api/health", health, methods=["GET"]),
         *runs_routes,
+        *agui_routes,
         Route("/", page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -130,6 +133,7 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
         },
     )
     app.state.troupe = server
+    app.state.troupe_agui = AguiThreads()  # which team run each AG-UI thread is on
     return app
 
 

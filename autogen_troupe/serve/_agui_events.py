@@ -1,0 +1,225 @@
+"""A served run's events as AG-UI events (`ag-ui-protocol`'s own pydantic types), for the AG-UI endpoint.
+
+The run's events come from `ServedRun.watch`, already masked (streamed text through one StreamRedactor
+per speaker), so nothing here masks again. Each agent message is a TEXT_MESSAGE_START / CONTENT... / END
+with the agent in `name`; its tool calls are TOOL_CALL_START / ARGS / END, their results TOOL_CALL_RESULT;
+a STATE_SNAPSHOT follows every message with who spoke, the graph path and the tokens so far. A question
+for the person ends the AG-UI run with an interrupt (see `_agui`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from ag_ui.core import (
+    BaseEvent,
+    CustomEvent,
+    Interrupt,
+    RunErrorEvent,
+    RunFinishedEvent,
+    RunFinishedInterruptOutcome,
+    RunStartedEvent,
+    StateSnapshotEvent,
+    TextMessageContentEvent,
+    TextMessageEndEvent,
+    TextMessageStartEvent,
+    TokenUsage,
+    ToolCallArgsEvent,
+    ToolCallEndEvent,
+    ToolCallResultEvent,
+    ToolCallStartEvent,
+)
+from ag_ui.core.events import RunFinishedCancelledOutcome
+
+from ._runs import ServedRun
+
+__all__ = ["AguiEvents", "interrupt_of"]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def interrupt_of(pending: dict[str, Any]) -> Interrupt:
+    """A question the team waits on (`Pending.as_json()`) as an AG-UI interrupt: a user agent's question
+    takes a string, an MCP server's `{"action", "content"}` as the runs API does."""
+    expires = datetime.fromtimestamp(pending["asked_at"] + pending["timeout_s"], tz=timezone.utc)
+    meta = {"agent": pending["agent"], "default_answer": pending["default_answer"], "kind": pending["kind"]}
+    if pending["kind"] == "mcp":
+        mcp = pending.get("mcp") or {}
+        content = mcp.get("schema") or {"type": "object"}
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {"action": {"enum": ["accept", "decline", "cancel"]}, "content": content},
+            "required": ["action"],
+        }
+        meta["mcp"] = mcp
+        reason = "mcp_elicitation"
+    else:
+        schema, reason = {"type": "string"}, "input_required"
+    return Interrupt(
+        id=pending["id"],
+        reason=reason,
+        message=pending["prompt"],
+        response_schema=schema,
+        expires_at=expires.isoformat(),
+        metadata=meta,
+    )
+
+
+class AguiEvents:
+    """Turns one served run's records into AG-UI events for one AG-UI run (`thread_id`, `run_id`)."""
+
+    def __init__(self, run: ServedRun, thread_id: str, run_id: str) -> None:
+        self.run = run
+        self.thread_id, self.run_id = thread_id, run_id
+        self.open: dict[str, str] = {}  # speaker → id of its message being streamed
+        self.speakers: list[str] = []
+        self.path: list[str] = []
+        self._ids = itertools.count(1)
+        self.interrupted: dict[str, Any] | None = None  # the question that ended this AG-UI run
+
+    def _id(self, what: str) -> str:
+        return f"{self.run.id}-{self.run_id}-{what}{next(self._ids)}"
+
+    # ------------------------------------------------------------------ the run's ends
+
+    def started(self) -> list[BaseEvent]:
+        meta = {"troupe_run_id": self.run.id, "scenario": self.run.scenario}
+        start = RunStartedEvent(
+            thread_id=self.thread_id, run_id=self.run_id, protocol_version="1.0", metadata=meta
+        )
+        return [start, self.state()]
+
+    def state(self) -> StateSnapshotEvent:
+        """The team so far: the run, its status, who spoke (in order), the graph path, the question
+        it waits on, tokens."""
+        s = self.run.summary()
+        snapshot = {
+            "troupe_run_id": self.run.id,
+            "scenario": self.run.scenario,
+            "status": s["status"],
+            "speakers": list(self.speakers),
+            "path": list(self.path),
+            "waiting_on": s["pending"],
+            "usage": s["usage"],
+        }
+        return StateSnapshotEvent(snapshot=snapshot, timestamp=_now_ms())
+
+    def finished(self) -> list[BaseEvent]:
+        """The end of this AG-UI run: the team's end (RUN_FINISHED, or RUN_ERROR with one paragraph), or
+        the question it waits on (RUN_FINISHED with an interrupt)."""
+        out: list[BaseEvent] = [*self._close_all(), self.state()]
+        if self.interrupted is not None:
+            outcome = RunFinishedInterruptOutcome(interrupts=[interrupt_of(self.interrupted)])
+            out.append(RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, outcome=outcome))
+            return out
+        s = self.run.summary()
+        usage = [
+            TokenUsage(
+                input_tokens=s["usage"]["prompt_tokens"],
+                output_tokens=s["usage"]["completion_tokens"],
+                total_tokens=s["usage"]["total_tokens"],
+            )
+        ]
+        if self.run.status == "failed":
+            message = s.get("error") or "the run failed"
+            out.append(RunErrorEvent(message=message, code="run_failed", usage=usage))
+            return out
+        keys = ("final_message", "stop_reason", "stopped_by", "transcript", "status")
+        result = {"troupe_run_id": self.run.id, **{k: s.get(k) for k in keys}}
+        fin = RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result, usage=usage)
+        if self.run.status == "stopped":
+            fin.outcome = RunFinishedCancelledOutcome()
+        out.append(fin)
+        return out
+
+    # ------------------------------------------------------------------ what happens in between
+
+    def of(self, record: dict[str, Any]) -> list[BaseEvent]:
+        """The AG-UI events for one run event (`ServedRun.watch`'s records)."""
+        event, data = record["event"], record["data"]
+        if event == "chunk":
+            return self._chunk(data["source"], data["content"])
+        if event == "input":
+            self.interrupted = data
+            question = self._message(data["agent"], data["prompt"])
+            return [*self._close_all(), *question]
+        if event == "entry":
+            return self._entry(data)
+        return []
+
+    def _chunk(self, source: str, text: str) -> list[BaseEvent]:
+        out: list[BaseEvent] = [*self._close_all(but=source)]
+        if source not in self.open:
+            self.open[source] = mid = self._id("m")
+            out.append(TextMessageStartEvent(message_id=mid, role="assistant", name=source))
+        out.append(TextMessageContentEvent(message_id=self.open[source], delta=text))
+        return out
+
+    def _close_all(self, but: str | None = None) -> list[BaseEvent]:
+        out: list[BaseEvent] = []
+        for source in [s for s in self.open if s != but]:
+            out.append(TextMessageEndEvent(message_id=self.open.pop(source)))
+        return out
+
+    def _message(self, source: str, text: str) -> list[BaseEvent]:
+        """A whole message at once (not streamed): start, its text, end."""
+        mid = self._id("m")
+        role = "user" if source == "user" else "assistant"
+        out: list[BaseEvent] = [TextMessageStartEvent(message_id=mid, role=role, name=source)]
+        if text:
+            out.append(TextMessageContentEvent(message_id=mid, delta=text))
+        out.append(TextMessageEndEvent(message_id=mid))
+        return out
+
+    def _spoke(self, source: str) -> StateSnapshotEvent:
+        self.speakers.append(source)
+        return self.state()
+
+    def _entry(self, e: dict[str, Any]) -> list[BaseEvent]:
+        source, kind = e["source"], e["kind"]
+        if kind == "text":
+            if source in self.open:  # streamed: its text went out already
+                return [TextMessageEndEvent(message_id=self.open.pop(source)), self._spoke(source)]
+            out = self._close_all()
+            if not (source == "user" and not self.speakers and e["content"] == self.run.task):
+                out += self._message(source, e["content"])  # (the task itself: the client sent it)
+            return [*out, self._spoke(source)]
+        out = self._close_all()
+        if kind == "handoff":
+            return [*out, *self._message(source, e["content"]), self._spoke(source)]
+        if kind == "tool_call":
+            return out + self._tool_calls(e["calls"])
+        if kind == "tool_result":
+            for r in e["results"]:
+                out.append(
+                    ToolCallResultEvent(
+                        message_id=self._id("t"),
+                        tool_call_id=r["call_id"] or self._id("c"),
+                        content=r["content"],
+                        role="tool",
+                    )
+                )
+            return out
+        if kind == "route":
+            self.path.append(e["node"])
+            return [*out, self.state()]
+        if kind in ("mcp", "event", "thought"):
+            return [*out, CustomEvent(name=f"troupe.{kind}", value=e)]
+        return out
+
+    def _tool_calls(self, calls: list[dict[str, Any]]) -> list[BaseEvent]:
+        """Each call whole: start, its arguments, end (the model's call is not streamed piece by piece;
+        no parent message: AutoGen's tool call is a turn of its own)."""
+        out: list[BaseEvent] = []
+        for c in calls:
+            cid = c["id"] or self._id("c")
+            out.append(ToolCallStartEvent(tool_call_id=cid, tool_call_name=c["name"]))
+            if c["arguments"]:
+                out.append(ToolCallArgsEvent(tool_call_id=cid, delta=c["arguments"]))
+            out.append(ToolCallEndEvent(tool_call_id=cid))
+        return out
