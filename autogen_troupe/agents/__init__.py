@@ -1,4 +1,5 @@
-"""AutoGen agents and teams built from a validated scenario, each with its model context."""
+"""AutoGen agents and teams built from a validated scenario, each with its model context; a scenario's
+team as AutoGen component JSON and back."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._build import assemble_agent, assemble_team, build_termination, limit_conditions
     from ._context import TroupeModelContext, estimate_tokens
+    from ._export import export_autogen
+    from ._import import import_autogen
+    from ._interop import Note
 
 __all__ = [
+    "Note",
     "TroupeModelContext",
     "assemble_agent",
     "assemble_team",
     "build_termination",
     "estimate_tokens",
+    "export_autogen",
+    "import_autogen",
     "limit_conditions",
 ]
 
@@ -25,6 +32,9 @@ _WHERE = {
     "assemble_team": "._build",
     "build_termination": "._build",
     "estimate_tokens": "._context",
+    "export_autogen": "._export",
+    "import_autogen": "._import",
+    "Note": "._interop",
     "limit_conditions": "._build",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)
