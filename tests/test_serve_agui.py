@@ -107,7 +107,12 @@ def test_tool_calls_of_a_real_mcp_tool(srv: FakeOpenAI, served: Any) -> None:
     events = agui(served.url + "agui/time_agent", run_input("What time is it in Seoul?"))
     kinds = types(events)
     start = kinds.index("TOOL_CALL_START")
-    assert kinds[start : start + 4] == ["TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END", "TOOL_CALL_RESULT"]
+    assert kinds[start : start + 4] == [
+        "TOOL_CALL_START",
+        "TOOL_CALL_ARGS",
+        "TOOL_CALL_END",
+        "TOOL_CALL_RESULT",
+    ]
     call, args, end, result = events[start : start + 4]
     assert call.tool_call_name == "get_current_time" and json.loads(args.delta) == {"timezone": "Asia/Seoul"}
     assert call.tool_call_id == args.tool_call_id == end.tool_call_id == result.tool_call_id

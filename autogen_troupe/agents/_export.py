@@ -86,7 +86,7 @@ class _Export:
             self.note(loc, f"the key is read from OPENAI_API_KEY when loaded: set it to ${m.api_key_env}")
         if m.settings.extra_body:
             self.note(loc, "extra_body is left out (AutoGen's component config drops it)")
-        info = {**_DEFAULT_INFO, **(m.model_info.model_dump(exclude_none=True) if m.model_info else {})}
+        info: Any = {**_DEFAULT_INFO, **(m.model_info.model_dump(exclude_none=True) if m.model_info else {})}
         settings = m.settings.as_dict()
         settings.pop("extra_body", None)
         if "stop" in settings:
@@ -131,7 +131,9 @@ class _Export:
             for key in ("answer_timeout_s", "default_answer"):
                 if key in a.model_fields_set:
                     self.note(
-                        (*loc, key), "AutoGen's UserProxyAgent waits for its input function, no timeout", lost=True
+                        (*loc, key),
+                        "AutoGen's UserProxyAgent waits for its input function, no timeout",
+                        lost=True,
                     )
             return UserProxyAgent(a.name, description=a.description)
         client = self.client(a.model, (*loc, "model") if a.model is not None else ("model",))
@@ -185,11 +187,17 @@ class _Export:
             if server.cwd is not None:
                 params["cwd"] = server.cwd
             if server.pass_env:
-                self.note(("mcp_servers", use.server, "pass_env"), "not carried: the server gets its env only")
+                self.note(
+                    ("mcp_servers", use.server, "pass_env"), "not carried: the server gets its env only"
+                )
         else:
             if server.headers:
                 self.note(("mcp_servers", use.server, "headers"), "left out (they may hold keys)")
-            params = {"type": "StreamableHttpServerParams", "url": server.url, "timeout": server.call_timeout_s}
+            params = {
+                "type": "StreamableHttpServerParams",
+                "url": server.url,
+                "timeout": server.call_timeout_s,
+            }
         return {
             "provider": "autogen_ext.tools.mcp.McpWorkbench",
             "component_type": "workbench",
@@ -235,9 +243,11 @@ class _Export:
         if any(a.kind == "assistant" and a.model_context is None for a in team.agents) and not (
             team.model_context
         ):
-            self.note(("team",), "troupe trims each agent's history to its model's context; AutoGen keeps all")
+            self.note(
+                ("team",), "troupe trims each agent's history to its model's context; AutoGen keeps all"
+            )
         termination = self.termination()
-        selector = None
+        selector: Any = None
         if team.kind == "selector":
             ref = team.selector_model if team.selector_model is not None else self.sc.model
             selector = self.client(ref, ("team", "selector_model") if team.selector_model else ("model",))
@@ -256,7 +266,9 @@ class _Export:
                 common["max_turns"] = 1
             return RoundRobinGroupChat(agents, **common)
         if team.kind == "selector":
-            extra = {"selector_prompt": team.selector_prompt} if team.selector_prompt is not None else {}
+            extra: dict[str, Any] = {}
+            if team.selector_prompt is not None:
+                extra["selector_prompt"] = team.selector_prompt
             return SelectorGroupChat(
                 agents,
                 model_client=selector,
@@ -350,7 +362,9 @@ def export_autogen(
     path = scenario.source
     if job.refused or team is None:
         where = path or Path(scenario.name)
-        issues = [Issue(where, *_line(path, loc), f"cannot export to AutoGen: {why}") for loc, why in job.refused]
+        issues = [
+            Issue(where, *_line(path, loc), f"cannot export to AutoGen: {why}") for loc, why in job.refused
+        ]
         raise ScenarioError(issues or [Issue(where, 1, 1, "cannot export to AutoGen")])
     data = team.dump_component().model_dump(mode="json")
     data["config"]["name"] = scenario.name

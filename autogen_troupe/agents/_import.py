@@ -147,7 +147,11 @@ class _Import:
             if server is None:
                 continue
             label = wb.get("label") if isinstance(wb.get("label"), str) else ""
-            name = _NOT_NAME.sub("_", label) if label and label != "McpWorkbench" else f"mcp{len(self.servers) + 1}"
+            name = (
+                _NOT_NAME.sub("_", label)
+                if label and label != "McpWorkbench"
+                else f"mcp{len(self.servers) + 1}"
+            )
             self.servers[name] = server
             renames = {
                 k: v["name"]
@@ -161,7 +165,10 @@ class _Import:
             self.note(loc, "no server_params: not carried")
             return None
         if params.get("type") == "StdioServerParams":
-            server: dict[str, Any] = {"command": params.get("command"), "args": list(params.get("args") or [])}
+            server: dict[str, Any] = {
+                "command": params.get("command"),
+                "args": list(params.get("args") or []),
+            }
             if params.get("env"):
                 server["env"] = params["env"]
             if params.get("cwd"):
@@ -194,7 +201,9 @@ class _Import:
     def rule(self, data: Any, loc: Loc) -> dict[str, Any] | None:
         cls, config = self.component(data, loc, "termination")
         if cls in ("OrTerminationCondition", "AndTerminationCondition"):
-            parts = [self.rule(c, (*loc, "config", "conditions", i)) for i, c in enumerate(config["conditions"])]
+            parts = [
+                self.rule(c, (*loc, "config", "conditions", i)) for i, c in enumerate(config["conditions"])
+            ]
             key = "any" if cls.startswith("Or") else "all"
             kept: list[dict[str, Any]] = []
             for p in parts:  # `a | b | c` is Or(Or(a, b), c) in AutoGen: one `any` of three here
@@ -231,7 +240,9 @@ class _Import:
         if data["provider"].endswith("OrTerminationCondition") and conditions:
             last = conditions[-1]
             if isinstance(last, dict) and last.get("label") == LIMITS_LABEL:
-                rest = [self.rule(c, (*loc, "config", "conditions", i)) for i, c in enumerate(conditions[:-1])]
+                rest = [
+                    self.rule(c, (*loc, "config", "conditions", i)) for i, c in enumerate(conditions[:-1])
+                ]
                 kept = [r for r in rest if r is not None]
                 rule = None if not kept else kept[0] if len(kept) == 1 else {"any": kept}
                 return rule, self.limits(last)
@@ -266,7 +277,9 @@ class _Import:
             models.append(model)
         team: dict[str, Any] = {"kind": _kind(cls, len(agents), config.get("max_turns"))}
         team["agents"] = agents
-        rule, limits = self.termination(config.get("termination_condition"), ("config", "termination_condition"))
+        rule, limits = self.termination(
+            config.get("termination_condition"), ("config", "termination_condition")
+        )
         if rule is not None:
             team["termination"] = rule
         if config.get("max_turns") is not None and team["kind"] != "single":
@@ -374,6 +387,7 @@ def import_autogen(path: Path) -> tuple[dict[str, Any], list[Note]]:
         Scenario.model_validate(scenario)
     except ValidationError as e:
         first = e.errors()[0]
-        raise job.fail((), f"the team does not make a valid scenario: {'.'.join(map(str, first['loc']))}: "
-                       f"{first['msg']}") from None
+        raise job.fail(
+            (), f"the team does not make a valid scenario: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        ) from None
     return scenario, job.notes

@@ -47,7 +47,9 @@ def provider_class(provider: str) -> str:
     return provider.rsplit(".", 1)[-1]
 
 
-def components(data: Any, at: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
+def components(
+    data: Any, at: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
     """Every component (a dict with a `provider`) in a dumped tree, with its path."""
     if isinstance(data, dict):
         if isinstance(data.get("provider"), str):

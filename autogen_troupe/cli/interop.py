@@ -65,4 +65,6 @@ def import_team(
     head = [f"# Imported from {file.name} (AutoGen component JSON) by troupe import."]
     head += [f"# not carried over: {n}" for n in notes]
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
-    out.print(terminal_safe("\n".join(head)) + "\n" + text, markup=False, highlight=False, soft_wrap=True, end="")
+    out.print(
+        terminal_safe("\n".join(head)) + "\n" + text, markup=False, highlight=False, soft_wrap=True, end=""
+    )

@@ -151,7 +151,9 @@ async def agui_run(request: Request) -> Response:
     name = request.path_params["scenario"]
     if name not in server.catalog:
         known = ", ".join(server.catalog.names()) or "none"
-        raise BadRequest(404, f"no scenario named {name!r} is served (served: {known})", code="scenario_not_found")
+        raise BadRequest(
+            404, f"no scenario named {name!r} is served (served: {known})", code="scenario_not_found"
+        )
     given = _input(await read_json(request))
     thread = threads.get(name, given.thread_id)
     answer: Any = None
@@ -208,7 +210,7 @@ async def _stream(thread: _Thread, thread_id: str, run_id: str, answer: Any) -> 
         if not first.done():
             first.cancel()
         with contextlib.suppress(BaseException):
-            await watcher.aclose()
+            await watcher.aclose()  # type: ignore[attr-defined]  # an async generator
         if not thread.paused:
             run.cancel()  # a no-op once it ended; a client gone mid-run stops it
 

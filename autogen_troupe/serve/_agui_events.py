@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from ag_ui.core import (
     BaseEvent,
@@ -169,7 +169,7 @@ class AguiEvents:
     def _message(self, source: str, text: str) -> list[BaseEvent]:
         """A whole message at once (not streamed): start, its text, end."""
         mid = self._id("m")
-        role = "user" if source == "user" else "assistant"
+        role: Literal["user", "assistant"] = "user" if source == "user" else "assistant"
         out: list[BaseEvent] = [TextMessageStartEvent(message_id=mid, role=role, name=source)]
         if text:
             out.append(TextMessageContentEvent(message_id=mid, delta=text))
