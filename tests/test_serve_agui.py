@@ -211,3 +211,54 @@ def test_with_a_token_the_endpoint_needs_it(srv: FakeOpenAI, tmp_path: Path) -> 
         assert refused.status_code == 401
         events = agui(s.url + "agui/echo", run_input("hi"), authorization="Bearer s3cret-token")
         assert messages(events) == [("echoer", "ok")]
+
+
+def test_a_second_input_on_a_busy_thread_is_refused_and_a_hang_up_stops_the_run(
+    srv: FakeOpenAI, served: Any
+) -> None:
+    srv.script([Reply(text="first")])
+    srv.default = Reply(text="never", delay_s=30)  # the second agent's call hangs
+    url = served.url + "agui/travel_planning"
+    with httpx2.stream("POST", url, json=run_input("Plan 2 days in Nepal."), timeout=60) as r:
+        for line in r.iter_lines():
+            if '"TEXT_MESSAGE_END"' in line:  # the planner spoke
+                busy = httpx2.post(url, json=run_input("Something else", run="r2"), timeout=30)
+                assert busy.status_code == 409 and busy.json()["error"]["code"] == "thread_busy"
+                break
+    served.wait_until(lambda: all(run.done for run in served.runs.runs.values()))
+    (run,) = served.runs.runs.values()
+    assert run.status == "stopped" and run.origin == "agui"
+
+
+def test_an_mcp_servers_question_is_an_interrupt_answered_with_its_form(
+    srv: FakeOpenAI, tmp_path: Path
+) -> None:
+    from served import Served
+
+    features = Path(__file__).parent / "mcp_fixtures" / "features.py"
+    booking = write(
+        tmp_path,
+        f"""
+        name: booking
+        task: Book Rome.
+        team:
+          kind: single
+          agents:
+            - {{name: agent, mcp: [f], max_tool_iterations: 3, stream: false}}
+        mcp_servers:
+          f: {{command: python, args: ["{features}"]}}
+        """,
+        "booking.yaml",
+    )
+    srv.script([Reply(tool_calls=[("book", {"city": "Rome"})]), Reply(text="Booked.")])
+    with Served([booking], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
+        first = agui(s.url + "agui/booking", run_input("Book Rome."))
+        (question,) = first[-1].outcome.interrupts
+        assert question.reason == "mcp_elicitation" and question.message == "Who is travelling to Rome?"
+        assert set(question.response_schema["properties"]["content"]["properties"]) == {"name", "nights"}
+        payload = {"action": "accept", "content": {"name": "Ann", "nights": 3}}
+        resume = [{"interruptId": question.id, "status": "resolved", "payload": payload}]
+        second = agui(s.url + "agui/booking", run_input("Book Rome.", run="r2", resume=resume))
+    (result,) = [e for e in second if e.type.value == "TOOL_CALL_RESULT"]
+    assert result.content == "booked 3 night(s) in Rome for Ann"
+    assert types(second)[-1] == "RUN_FINISHED" and second[-1].result["final_message"] == "Booked."

@@ -2,7 +2,7 @@
 
 Read as data, never loaded: nothing in the file is imported or run (AutoGen's `FunctionTool` would `exec`
 its source). The team kinds troupe has (RoundRobinGroupChat, one agent with max_turns 1, SelectorGroupChat,
-Swarm, GraphFlow with text conditions), AssistantAgent and UserProxyAgent, OpenAIChatCompletionClient,
+Swarm, GraphFlow with text conditions, one AssistantAgent on its own), AssistantAgent and UserProxyAgent, OpenAIChatCompletionClient,
 McpWorkbench and the termination conditions come over; a part that does not (a tool, another model
 provider, a condition troupe has no rule for, a key) is named in a note, never carried silently. A team
 or agent kind troupe cannot run is an error at its line.
@@ -265,6 +265,11 @@ class _Import:
 
     def scenario(self, data: Any) -> dict[str, Any]:
         cls, config = self.component(data, (), "team")
+        if cls == "AssistantAgent":  # one agent on its own: a team of kind single
+            agent, model = self.agent(data, ())
+            one: dict[str, Any] = {"name": _NOT_NAME.sub("_", agent["name"]), "model": model or "default"}
+            one["team"] = {"kind": "single", "agents": [agent]}
+            return {**one, "mcp_servers": self.servers} if self.servers else one
         if data.get("component_type") not in (None, "team") or cls not in _TEAMS:
             raise self.fail(("provider",), f"provider: troupe has no team like AutoGen's {cls}")
         parts = config.get("participants")
