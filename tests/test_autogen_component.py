@@ -222,7 +222,7 @@ def test_import_names_what_it_could_not_carry_and_never_a_key(tmp_path: Path) ->
 def test_one_agent_on_its_own_imports_as_a_single_team(tmp_path: Path) -> None:
     team, _ = export_autogen(load_scenario("time_agent"), overrides=ENDPOINT)
     agent = team["config"]["participants"][0]  # an AssistantAgent component, as AutoGen dumps one
-    data, notes = import_autogen(write(tmp_path, json.dumps(agent), "agent.json"))
+    data, _ = import_autogen(write(tmp_path, json.dumps(agent), "agent.json"))
     sc = Scenario.model_validate(data)
     assert sc.team.kind == "single" and [a.name for a in sc.team.agents] == ["time_assistant"]
     assert sc.team == load_scenario("time_agent").team and list(sc.mcp_servers) == ["time"]
