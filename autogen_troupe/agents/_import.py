@@ -3,9 +3,9 @@
 Read as data, never loaded: nothing in the file is imported or run (AutoGen's `FunctionTool` would `exec`
 its source). The team kinds troupe has (RoundRobinGroupChat, one agent with max_turns 1 or on its own,
 SelectorGroupChat, Swarm, GraphFlow with text conditions), AssistantAgent and UserProxyAgent,
-OpenAIChatCompletionClient, McpWorkbench and the termination conditions come over; a part that does not (a tool, another model
-provider, a condition troupe has no rule for, a key) is named in a note, never carried silently. A team
-or agent kind troupe cannot run is an error at its line.
+OpenAIChatCompletionClient, McpWorkbench and the termination conditions come over; a part that does not
+(a tool, another model provider, a condition troupe has no rule for, a key) is named in a note, never
+carried silently. A team or agent kind troupe cannot run is an error at its line.
 """
 
 from __future__ import annotations
