@@ -256,6 +256,8 @@ def test_an_mcp_servers_question_is_an_interrupt_answered_with_its_form(
         (question,) = first[-1].outcome.interrupts
         assert question.reason == "mcp_elicitation" and question.message == "Who is travelling to Rome?"
         assert set(question.response_schema["properties"]["content"]["properties"]) == {"name", "nights"}
+        plain = httpx2.post(s.url + "agui/booking", json=run_input("Ann, 3 nights", run="rx"), timeout=30)
+        assert plain.status_code == 409 and '"action": "accept"' in plain.json()["error"]["message"]
         payload = {"action": "accept", "content": {"name": "Ann", "nights": 3}}
         resume = [{"interruptId": question.id, "status": "resolved", "payload": payload}]
         second = agui(s.url + "agui/booking", run_input("Book Rome.", run="r2", resume=resume))

@@ -133,6 +133,14 @@ def _answer_of(thread: _Thread, given: Any) -> Any:
         raise BadRequest(
             409, f"the team waits on question {pending.id!r}, not {ids}", code="no_question", param="resume"
         )
+    if pending.mcp is not None:
+        raise BadRequest(
+            409,
+            f"MCP server {pending.mcp.get('server')!r} asks ({pending.prompt[:200]}): answer question "
+            f"{pending.id!r} with `resume`, its payload "
+            '{"action": "accept" | "decline" | "cancel", "content": {...}}',
+            code="question_waiting",
+        )
     message_id, text = _last_user(given)
     if message_id is None or message_id == thread.answered_by:
         raise BadRequest(
