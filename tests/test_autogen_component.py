@@ -253,3 +253,26 @@ def test_what_cannot_be_read_is_an_error_at_its_line(tmp_path: Path) -> None:
         done.stderr,
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_variable_from_the_environment_is_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEATHER_TOKEN", "tok-from-env-0123456789")
+    path = write(
+        tmp_path,
+        """
+        name: weather
+        team:
+          kind: single
+          agents: [{name: forecaster, mcp: [w]}]
+        mcp_servers:
+          w: {command: python, args: [-m, weather], env: {WEATHER_TOKEN: "${WEATHER_TOKEN}", UNITS: metric}}
+        """,
+        "weather.yaml",
+    )
+    team, notes = export_autogen(load_scenario(path), overrides=ENDPOINT)
+    assert "tok-from-env-0123456789" not in json.dumps(team)
+    (wb,) = team["config"]["participants"][0]["config"]["workbench"]
+    assert wb["config"]["server_params"]["env"] == {"UNITS": "metric"} and wb["label"] == "w"
+    assert any(n.where == "mcp_servers.w.env.WEATHER_TOKEN" and n.lost for n in notes)

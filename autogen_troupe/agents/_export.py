@@ -29,14 +29,6 @@ from ._interop import ALLOWED_NAMESPACES, LIMITS_LABEL, MODEL_CLIENT, Note, comp
 
 __all__ = ["export_autogen"]
 
-_DEFAULT_INFO = {
-    "vision": False,
-    "function_calling": True,
-    "json_output": False,
-    "structured_output": False,
-    "family": "unknown",
-}
-
 
 class _Export:
     """One export: the refusals (scenario path → why) and notes collected on the way."""
@@ -56,7 +48,9 @@ class _Export:
     def note(self, loc: tuple[str | int, ...], message: str, *, lost: bool = False) -> None:
         from ..scenario._located import dotted
 
-        self.notes.append(Note(dotted(loc), message, lost))
+        note = Note(dotted(loc), message, lost)
+        if note not in self.notes:  # the scenario's model, noted once, not per agent
+            self.notes.append(note)
 
     # ------------------------------------------------------------------ models
 
@@ -64,6 +58,7 @@ class _Export:
         from autogen_ext.models.openai import OpenAIChatCompletionClient
 
         from ..models._endpoints import resolve_model
+        from ..models._facts import infer_model_info
 
         try:
             m = resolve_model(ref, overrides=self.overrides, env=self.env, parent=self.sc.model, offline=True)
@@ -86,7 +81,7 @@ class _Export:
             self.note(loc, f"the key is read from OPENAI_API_KEY when loaded: set it to ${m.api_key_env}")
         if m.settings.extra_body:
             self.note(loc, "extra_body is left out (AutoGen's component config drops it)")
-        info: Any = {**_DEFAULT_INFO, **(m.model_info.model_dump(exclude_none=True) if m.model_info else {})}
+        info: Any = infer_model_info(m.model, m.model_info)  # what a troupe run tells AutoGen
         settings = m.settings.as_dict()
         settings.pop("extra_body", None)
         if "stop" in settings:
@@ -181,7 +176,7 @@ class _Export:
                 "type": "StdioServerParams",
                 "command": server.command,
                 "args": list(server.args),
-                "env": dict(server.env) or None,
+                "env": self.env_of(use.server, server.env) or None,
                 "read_timeout_seconds": server.call_timeout_s,
             }
             if server.cwd is not None:
@@ -210,6 +205,23 @@ class _Export:
                 "tool_overrides": {k: {"name": v} for k, v in use.rename.items()},
             },
         }
+
+    def env_of(self, name: str, env: Mapping[str, str]) -> dict[str, str]:
+        """A stdio server's variables as the file writes them: the loader expanded `${VAR}` (a key, often),
+        which is never written; a variable taken from the environment is left out, with a note."""
+        raw = _raw(self.sc.source).get("mcp_servers", {}).get(name, {}).get("env", {})
+        out: dict[str, str] = {}
+        for key in env:
+            written = raw.get(key) if isinstance(raw, dict) else None
+            if isinstance(written, str) and "${" not in written:
+                out[key] = written
+            else:
+                self.note(
+                    ("mcp_servers", name, "env", key),
+                    "left out (taken from the environment, it may be a key): set it where AutoGen runs",
+                    lost=True,
+                )
+        return out
 
     # ------------------------------------------------------------------ the team
 
@@ -333,6 +345,18 @@ class _Export:
             self.refuse(("team", "edges"), f"AutoGen refuses the graph: {err}")
             return None
         return GraphFlow(agents, graph=graph, termination_condition=common["termination_condition"])
+
+
+def _raw(path: Path | None) -> dict[str, Any]:
+    """The scenario file's data as written, `${VAR}` not expanded ({} when there is no file)."""
+    if path is None:
+        return {}
+    from ..scenario._files import compose_yaml, read_text
+    from ..scenario._located import read_located
+
+    root = compose_yaml(read_text(path, limit=4 * 1024 * 1024, what="scenario"), path)
+    data = read_located(root, path)[0] if root is not None else {}
+    return data if isinstance(data, dict) else {}
 
 
 def _line(path: Path | None, loc: tuple[str | int, ...]) -> tuple[int, int]:
