@@ -276,3 +276,25 @@ def test_a_variable_from_the_environment_is_never_written(
     (wb,) = team["config"]["participants"][0]["config"]["workbench"]
     assert wb["config"]["server_params"]["env"] == {"UNITS": "metric"} and wb["label"] == "w"
     assert any(n.where == "mcp_servers.w.env.WEATHER_TOKEN" and n.lost for n in notes)
+
+
+def test_the_command_writes_references_never_values_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESK_SECRET", "desk-secret-0123456789")
+    path = write(
+        tmp_path,
+        """
+        name: desk
+        team:
+          kind: single
+          agents: [{name: clerk, system_message: "Your badge is ${DESK_SECRET}."}]
+        """,
+        "desk.yaml",
+    )
+    done = cli("export", str(path), "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
+    assert done.returncode == 0, done.stderr
+    assert "desk-secret-0123456789" not in done.stdout
+    assert json.loads(done.stdout)["config"]["participants"][0]["config"]["system_message"] == (
+        "Your badge is ${DESK_SECRET}."
+    )

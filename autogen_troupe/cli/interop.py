@@ -33,6 +33,14 @@ def _notes(notes: list[Any], what: str) -> None:
         err.print(f"note: {what}: {terminal_safe(str(n))}", markup=False, highlight=False)
 
 
+class _References(dict[str, str]):
+    """An environment that answers every variable with its own reference: a scenario loaded with it keeps
+    `${VAR}` as written, so no value from the environment (a key, often) reaches the export."""
+
+    def get(self, key: str, default: Any = None) -> str:
+        return "${" + key + "}"
+
+
 def export_team(scenario: ScenarioArg, endpoint: ModelFlags, format: FormatOpt = TeamFormat.autogen) -> None:
     """Write SCENARIO's team as AutoGen component JSON on stdout, for plain autogen-agentchat.
 
@@ -42,7 +50,7 @@ def export_team(scenario: ScenarioArg, endpoint: ModelFlags, format: FormatOpt =
     from ..agents import export_autogen
     from ..scenario import load_scenario, resolve_scenario_path
 
-    sc = load_scenario(resolve_scenario_path(scenario))
+    sc = load_scenario(resolve_scenario_path(scenario), env=_References())
     data, notes = export_autogen(sc, overrides=endpoint.overrides())
     _notes(notes, "export")
     out.print(json.dumps(data, indent=2), markup=False, highlight=False, soft_wrap=True)
