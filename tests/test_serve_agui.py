@@ -264,3 +264,34 @@ def test_an_mcp_servers_question_is_an_interrupt_answered_with_its_form(
     (result,) = [e for e in second if e.type.value == "TOOL_CALL_RESULT"]
     assert result.content == "booked 3 night(s) in Rome for Ann"
     assert types(second)[-1] == "RUN_FINISHED" and second[-1].result["final_message"] == "Booked."
+
+
+def test_a_models_reasoning_is_a_reasoning_message(srv: FakeOpenAI, served: Any) -> None:
+    srv.default = Reply(text="Seoul, then Busan.", reasoning="Two cities fit in two days.")
+    events = agui(served.url + "agui/echo", run_input("Where?"))
+    # streamed: the reasoning AutoGen sends between <think> tags, piece by piece, then the message
+    kinds = [k for k in types(events) if k.startswith(("REASONING", "TEXT_MESSAGE"))]
+    reasoning = [k for k in kinds if k != "REASONING_MESSAGE_CONTENT"][:5]
+    assert reasoning == [
+        "REASONING_START",
+        "REASONING_MESSAGE_START",
+        "REASONING_MESSAGE_END",
+        "REASONING_END",
+        "TEXT_MESSAGE_START",
+    ]
+    thought = "".join(e.delta for e in events if e.type.value == "REASONING_MESSAGE_CONTENT")
+    assert thought == "Two cities fit in two days." and kinds.count("REASONING_MESSAGE_CONTENT") > 1
+    assert messages(events) == [("echoer", "Seoul, then Busan.")]
+
+
+def test_reasoning_tags_cut_anywhere_across_chunks_split_the_same() -> None:
+    from autogen_troupe.serve._agui_events import _ThinkSplit
+
+    text = "<think>Two <b> cities.</think>Seoul <then> Busan.</thi"
+    for a in range(len(text) + 1):
+        for b in range(a, len(text) + 1):
+            split = _ThinkSplit()
+            pieces = [p for part in (text[:a], text[a:b], text[b:]) for p in split.feed(part)] + split.end()
+            thought = "".join(t for thinking, t in pieces if thinking)
+            said = "".join(t for thinking, t in pieces if not thinking)
+            assert (thought, said) == ("Two <b> cities.", "Seoul <then> Busan.</thi"), (a, b)

@@ -3,7 +3,8 @@
 The run's events come from `ServedRun.watch`, already masked (streamed text through one StreamRedactor
 per speaker), so nothing here masks again. Each agent message is a TEXT_MESSAGE_START / CONTENT... / END
 with the agent in `name`; its tool calls are TOOL_CALL_START / ARGS / END, their results TOOL_CALL_RESULT;
-a STATE_SNAPSHOT follows every message with who spoke, the graph path and the tokens so far. A question
+a model's reasoning is a REASONING_START / REASONING_MESSAGE_... / REASONING_END; a STATE_SNAPSHOT follows
+every message with who spoke, the graph path and the tokens so far. A question
 for the person ends the AG-UI run with an interrupt (see `_agui`).
 """
 
@@ -18,6 +19,11 @@ from ag_ui.core import (
     BaseEvent,
     CustomEvent,
     Interrupt,
+    ReasoningEndEvent,
+    ReasoningMessageContentEvent,
+    ReasoningMessageEndEvent,
+    ReasoningMessageStartEvent,
+    ReasoningStartEvent,
     RunErrorEvent,
     RunFinishedEvent,
     RunFinishedInterruptOutcome,
@@ -37,6 +43,42 @@ from ag_ui.core.events import RunFinishedCancelledOutcome
 from ._runs import ServedRun
 
 __all__ = ["AguiEvents", "interrupt_of"]
+
+_TAGS = ("<think>", "</think>")  # how AutoGen streams a model's reasoning among the text
+
+
+class _ThinkSplit:
+    """A speaker's streamed text split into its reasoning (between `<think>` and `</think>`) and its
+    message; a tag cut across chunks is held back until it is whole."""
+
+    def __init__(self) -> None:
+        self.thinking = False
+        self.held = ""
+
+    def feed(self, text: str) -> list[tuple[bool, str]]:
+        text, self.held = self.held + text, ""
+        out: list[tuple[bool, str]] = []
+        while text:
+            tag = _TAGS[1] if self.thinking else _TAGS[0]
+            at = text.find(tag)
+            if at >= 0:
+                if at:
+                    out.append((self.thinking, text[:at]))
+                self.thinking, text = not self.thinking, text[at + len(tag) :]
+                continue
+            keep = next(
+                (k for k in range(min(len(tag) - 1, len(text)), 0, -1) if tag.startswith(text[-k:])), 0
+            )
+            if keep:
+                text, self.held = text[:-keep], text[-keep:]
+            if text:
+                out.append((self.thinking, text))
+            break
+        return out
+
+    def end(self) -> list[tuple[bool, str]]:
+        held, self.held = self.held, ""
+        return [(self.thinking, held)] if held else []
 
 
 def _now_ms() -> int:
@@ -77,6 +119,10 @@ class AguiEvents:
         self.run = run
         self.thread_id, self.run_id = thread_id, run_id
         self.open: dict[str, str] = {}  # speaker → id of its message being streamed
+        self.thinking: dict[str, str] = {}  # speaker → id of its reasoning being streamed
+        self.splits: dict[str, _ThinkSplit] = {}  # speaker → its stream, split into reasoning and text
+        self.streamed: set[str] = set()  # speakers whose message text went out chunk by chunk
+        self.reasoned: set[str] = set()  # ...and whose reasoning did
         self.speakers: list[str] = []
         self.path: list[str] = []
         self._ids = itertools.count(1)
@@ -153,17 +199,55 @@ class AguiEvents:
         return []
 
     def _chunk(self, source: str, text: str) -> list[BaseEvent]:
-        out: list[BaseEvent] = [*self._close_all(but=source)]
+        out = self._close_all(but=source)
+        for thinking, piece in self.splits.setdefault(source, _ThinkSplit()).feed(text):
+            out += self._piece(source, thinking, piece)
+        return out
+
+    def _piece(self, source: str, thinking: bool, piece: str) -> list[BaseEvent]:
+        """One piece of a speaker's stream: its reasoning, or its message's text."""
+        out: list[BaseEvent] = []
+        if thinking:
+            if source not in self.thinking:
+                self.thinking[source] = rid = self._id("r")
+                self.reasoned.add(source)
+                out += [
+                    ReasoningStartEvent(message_id=rid),
+                    ReasoningMessageStartEvent(message_id=rid, role="reasoning"),
+                ]
+            out.append(ReasoningMessageContentEvent(message_id=self.thinking[source], delta=piece))
+            return out
+        out += self._end_reasoning(source)
         if source not in self.open:
             self.open[source] = mid = self._id("m")
+            self.streamed.add(source)
             out.append(TextMessageStartEvent(message_id=mid, role="assistant", name=source))
-        out.append(TextMessageContentEvent(message_id=self.open[source], delta=text))
+        out.append(TextMessageContentEvent(message_id=self.open[source], delta=piece))
+        return out
+
+    def _end_reasoning(self, source: str) -> list[BaseEvent]:
+        rid = self.thinking.pop(source, None)
+        return (
+            []
+            if rid is None
+            else [ReasoningMessageEndEvent(message_id=rid), ReasoningEndEvent(message_id=rid)]
+        )
+
+    def _close(self, source: str) -> list[BaseEvent]:
+        """The speaker's stream ends: what its splitter held goes out, its reasoning and message close."""
+        out: list[BaseEvent] = []
+        split = self.splits.pop(source, None)
+        for thinking, piece in split.end() if split is not None else []:
+            out += self._piece(source, thinking, piece)
+        out += self._end_reasoning(source)
+        if source in self.open:
+            out.append(TextMessageEndEvent(message_id=self.open.pop(source)))
         return out
 
     def _close_all(self, but: str | None = None) -> list[BaseEvent]:
         out: list[BaseEvent] = []
-        for source in [s for s in self.open if s != but]:
-            out.append(TextMessageEndEvent(message_id=self.open.pop(source)))
+        for source in [s for s in {**self.splits, **self.thinking, **self.open} if s != but]:
+            out += self._close(source)
         return out
 
     def _message(self, source: str, text: str) -> list[BaseEvent]:
@@ -182,14 +266,18 @@ class AguiEvents:
 
     def _entry(self, e: dict[str, Any]) -> list[BaseEvent]:
         source, kind = e["source"], e["kind"]
+        if kind == "thought" and source in self.reasoned:  # streamed: it went out already
+            self.reasoned.discard(source)
+            return []
+        out = self._close_all()
+        self.reasoned.discard(source)
         if kind == "text":
-            if source in self.open:  # streamed: its text went out already
-                return [TextMessageEndEvent(message_id=self.open.pop(source)), self._spoke(source)]
-            out = self._close_all()
-            if not (source == "user" and not self.speakers and e["content"] == self.run.task):
+            if source in self.streamed:  # its text went out chunk by chunk
+                self.streamed.discard(source)
+            elif not (source == "user" and not self.speakers and e["content"] == self.run.task):
                 out += self._message(source, e["content"])  # (the task itself: the client sent it)
             return [*out, self._spoke(source)]
-        out = self._close_all()
+        self.streamed.discard(source)
         if kind == "handoff":
             return [*out, *self._message(source, e["content"]), self._spoke(source)]
         if kind == "tool_call":
@@ -208,7 +296,17 @@ class AguiEvents:
         if kind == "route":
             self.path.append(e["node"])
             return [*out, self.state()]
-        if kind in ("mcp", "event", "thought"):
+        if kind == "thought":  # the model's reasoning, as AG-UI's reasoning message
+            mid = self._id("r")
+            return [
+                *out,
+                ReasoningStartEvent(message_id=mid),
+                ReasoningMessageStartEvent(message_id=mid, role="reasoning"),
+                ReasoningMessageContentEvent(message_id=mid, delta=e["content"]),
+                ReasoningMessageEndEvent(message_id=mid),
+                ReasoningEndEvent(message_id=mid),
+            ]
+        if kind in ("mcp", "event"):
             return [*out, CustomEvent(name=f"troupe.{kind}", value=e)]
         return out
 
