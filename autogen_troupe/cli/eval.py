@@ -104,7 +104,7 @@ def eval_run(
         folder = out_dir or _default_out(sc.name)
         ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
         library_log_file(folder / "engine.log")
-        with ProgressView(err, quiet=quiet) as view:
+        with ProgressView(err, quiet=quiet, folder=folder) as view:
             result = run_async(
                 evaluate(
                     sc,

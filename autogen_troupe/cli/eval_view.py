@@ -3,7 +3,7 @@ summary table; and the two sides of `troupe eval compare`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -11,10 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from .._redact import redact_text
-from .._text import safe_text
-from ..eval import Comparison, Diff, Dist, EvalResult, Rate, RunRecord, Summary
+from .._text import safe_text, terminal_safe
+from ..eval import Comparison, Diff, Dist, EvalMeta, EvalResult, Rate, RunRecord, Summary
 
-__all__ = ["ProgressView", "render_comparison", "render_summary"]
+__all__ = ["ProgressView", "plan_line", "render_comparison", "render_summary"]
 
 
 def _pct(x: float) -> str:
@@ -29,31 +29,39 @@ def _dist(d: Dist, fmt: str) -> str:
     return " · ".join(f"{k} {format(getattr(d, k), fmt)}" for k in ("p50", "p90", "p99", "mean"))
 
 
-class ProgressView:
-    """A progress bar with the runs done, passed, elapsed time and ETA (on stderr; nothing when quiet)."""
+def plan_line(meta: EvalMeta, total: int, kept: Sequence[RunRecord], folder: object) -> Text:
+    """What is about to run, before the bar: scenario, tasks, repeats, models, judge, output folder."""
+    models = ", ".join(sorted(set(meta.models.values()))) or "(none)"
+    judge = f"; judge {meta.judge['model']}" if meta.judge else ""
+    before = ""
+    if kept:
+        passed = sum(r.passed for r in kept)
+        before = f" ({len(kept)} done before, {passed} of them passed; {total - len(kept)} to make)"
+    return safe_text(
+        f"troupe eval {meta.scenario}: {meta.tasks} tasks x {meta.repeat} repeats = {total} runs{before}, "
+        f"{meta.concurrency} at once, on {models}{judge}; results in {folder}"
+    )
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
-        self.console, self.quiet = console, quiet
+
+class ProgressView:
+    """Before the runs, a line saying what runs; then a progress bar per model with the runs finished of
+    all, how many of them passed, failed and erred, elapsed time and ETA (on stderr; nothing when quiet).
+    Runs that `--resume` keeps count as finished, and their passes as passes."""
+
+    def __init__(self, console: Console, *, quiet: bool = False, folder: object = "") -> None:
+        self.console, self.quiet, self.folder = console, quiet, folder
         self.progress: Any = None
         self.task: Any = None
-        self.passed = 0
+        self.counts: dict[str, int] = {}
 
     def __enter__(self) -> ProgressView:
         if not self.quiet:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self.progress = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("passed {task.fields[passed]}"),
+                TextColumn("{task.completed}/{task.total} finished: {task.fields[tally]}"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
@@ -62,15 +70,26 @@ class ProgressView:
             self.progress.start()
         return self
 
-    def start(self, total: int, before: int) -> None:
+    def start(self, meta: EvalMeta, total: int, kept: Sequence[RunRecord], label: str = "runs") -> None:
+        self.counts = {"pass": 0, "fail": 0, "error": 0}
+        for r in kept:
+            self.counts[r.outcome] += 1
+        if self.quiet:
+            return
+        self.console.print(plan_line(meta, total, kept, self.folder), highlight=False)
         if self.progress is not None:
-            label = "runs" if not before else f"runs ({before} done before)"
-            self.task = self.progress.add_task(label, total=total, completed=before, passed="")
+            self.task = self.progress.add_task(
+                terminal_safe(label), total=total, completed=len(kept), tally=self._tally()
+            )
+
+    def _tally(self) -> str:
+        c = self.counts
+        return f"{c['pass']} passed, {c['fail']} failed, {c['error']} errors"
 
     def record(self, record: RunRecord) -> None:
-        self.passed += record.passed
+        self.counts[record.outcome] += 1
         if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=1, passed=str(self.passed))
+            self.progress.update(self.task, advance=1, tally=self._tally())
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:

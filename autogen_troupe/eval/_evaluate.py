@@ -124,14 +124,15 @@ async def evaluate(
     workers: int | None = None,
     overrides: Any = None,
     profiles_path: Path | None = None,
-    on_start: Callable[[int, int], None] | None = None,
+    on_start: Callable[[EvalMeta, int, Sequence[RunRecord]], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
 ) -> EvalResult:
     """Run every task `repeat` times, `concurrency` runs at once (in this process, or on Ray: `ray` is
     "local" for a Ray instance of our own, or a cluster's address), score each run and write the results
     folder `out`. Cancelling it stops the runs in flight and still writes what was done.
 
-    `on_start(total, finished_before)` and `on_record(record)` follow its progress.
+    `on_start(meta, total, kept)` (kept: the records of runs `--resume` keeps) and `on_record(record)`
+    follow its progress.
     """
     # Over 60 lines by its keyword arguments and its two endings (finished, or cancelled with the report
     # of what was done); the steps are calls.
@@ -155,12 +156,13 @@ async def evaluate(
     specs = describe_models(plan)
     meta = _check_resume(folder, _meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray), resume)
     earlier = folder.load_runs() if resume else {}
-    jobs, finished = jobs_for(tasks, repeat, earlier)
+    jobs, kept = jobs_for(tasks, repeat, earlier)
+    finished = len(kept)
     folder.write_meta(meta)
     started = time.monotonic()
     executor: Executor = _executor(plan, folder, ray, workers, concurrency, specs)
     if on_start is not None:
-        on_start(len(jobs) + finished, finished)
+        on_start(meta, len(jobs) + finished, kept)
     made = 0
 
     def count(record: RunRecord) -> None:
