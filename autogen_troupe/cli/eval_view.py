@@ -150,8 +150,6 @@ def render_summary(result: EvalResult) -> RenderableType:
     if result.pending:
         parts.append(Text(f"{result.pending} runs not made yet: --resume continues", style="yellow"))
     parts.append(safe_text(f"results: {result.folder} (runs.jsonl, summary.json, report.html)"))
-    if result.report_note:
-        parts.append(Text(f"note: {result.report_note}", style="yellow"))
     return Group(*parts)
 
 

@@ -40,7 +40,6 @@ class EvalResult:
     finished_before: int
     pending: int
     report: Path | None
-    report_note: str | None = None  # why the report has no plots
 
 
 def scenario_digest(scenario: Scenario) -> str:
@@ -231,7 +230,7 @@ def finish_folder(
     )
     folder.write_meta(meta)
     folder.write_json(folder.summary_path, summary.model_dump(mode="json"))
-    note = write_report(folder, meta, summary, records)
+    write_report(folder, meta, summary, records)
     return EvalResult(
         folder=folder.path,
         meta=meta,
@@ -241,5 +240,4 @@ def finish_folder(
         finished_before=before,
         pending=pending,
         report=folder.report_path,
-        report_note=note,
     )
