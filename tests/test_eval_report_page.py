@@ -56,9 +56,10 @@ def _page(tmp_path: Path) -> Path:
     return page
 
 
-_BOXES = """() => [...document.querySelectorAll('svg')].map(svg => [...svg.querySelectorAll('text')].map(t => {
-  const r = t.getBoundingClientRect(); return [t.textContent, r.left, r.top, r.right, r.bottom];
-}))"""
+_BOXES = """() => [...document.querySelectorAll('svg')].map(svg =>
+  [...svg.querySelectorAll('text')].map(t => {
+    const r = t.getBoundingClientRect(); return [t.textContent, r.left, r.top, r.right, r.bottom];
+  }))"""
 _SMALLEST = """() => { let least = 99, what = '';
   for (const el of document.querySelectorAll('body *')) {
     if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
@@ -101,7 +102,9 @@ def test_the_labels_of_marks_at_one_place_go_to_rows_of_their_own() -> None:
     assert svg.count("p50 5") == 1 and svg.count("p99 5") == 1
 
 
-def test_the_report_draws_its_plots_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_report_draws_its_plots_without_matplotlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
     text = _page(tmp_path).read_text(encoding="utf-8")
     assert text.count("<svg") == 4 and "matplotlib" not in text

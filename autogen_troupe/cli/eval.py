@@ -19,7 +19,7 @@ from .scenario_files import refuse_non_scenarios
 from .stop import handled
 from .trace import Tracing
 
-__all__ = ["EvalGroup", "eval_compare", "eval_run"]
+__all__ = ["EvalGroup", "eval_compare", "eval_rescore", "eval_run"]
 
 _ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]]+:\d+)$")
 
@@ -139,3 +139,56 @@ def eval_compare(
     from .eval_view import render_comparison
 
     out.print(render_comparison(compare(a, b)))
+
+
+def eval_rescore(
+    results: Annotated[Path, typer.Argument(help="Results folder of the eval whose runs to score again.")],
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario", help="Scenario whose expectations and judge score (default: the eval's file)."
+        ),
+    ] = None,
+    tasks: Annotated[
+        str | None,
+        typer.Option("--tasks", help="Tasks file whose rows' expectations apply (default: the eval's file)."),
+    ] = None,
+    judge: Annotated[str | None, typer.Option("--judge", help="Model profile of the judge.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Results folder (default: troupe-evals/NAME-rescored-TIME).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Judge calls at once.")] = 4,
+    *,
+    endpoint: ModelFlags,
+) -> None:
+    """Score the runs of RESULTS again with the expectations and judge of now, from their transcripts.
+
+    The team's models are not called (the judge's are, when the scenario has a judge); the new results
+    go to a folder of their own, with copies of the transcripts."""
+    from ..eval import ResultsFolder, load_tasks, rescore, resolve_tasks_path
+    from ..runtime import run_async
+    from ..scenario import load_scenario
+    from .eval_view import render_summary
+
+    with handled():
+        meta = ResultsFolder(results).read_meta()
+        given = scenario or meta.scenario_file
+        if given is None:
+            raise BadInput(f"{results}/eval.json names no scenario file: give --scenario FILE")
+        sc = load_scenario(given)
+        tasks_path = resolve_tasks_path(tasks or meta.tasks_file, sc)
+        gone = tasks is None and not tasks_path.is_file()  # then runs are scored without row expectations
+        rows = None if gone else load_tasks(tasks_path, sc)
+        folder = out_dir or _default_out(f"{sc.name}-rescored")
+        result = run_async(
+            rescore(
+                results,
+                sc,
+                out=folder,
+                rows=rows,
+                judge_model=judge,
+                overrides=endpoint.overrides(),
+                concurrency=concurrency,
+            )
+        )
+    out.print(render_summary(result))

@@ -123,9 +123,12 @@ def render_summary(result: EvalResult) -> RenderableType:
     """The numbers of an eval, each expectation's pass rate, the worst runs, where the files are."""
     s, meta = result.summary, result.meta
     rate = f", {result.made / meta.seconds:.2f} runs/s" if result.made and meta.seconds else ""
+    made = f"{result.made} made now, {result.finished_before} before"
+    if meta.rescored_from:
+        made = f"scored again from {meta.rescored_from}; no team model was called"
     head = safe_text(
-        f"troupe eval {meta.scenario}: {s.tasks} tasks x {s.repeat} = {s.runs} runs"
-        f" ({result.made} made now, {result.finished_before} before) in {meta.seconds:.1f} s{rate}",
+        f"troupe eval {meta.scenario}: {s.tasks} tasks x {s.repeat} = {s.runs} runs ({made})"
+        f" in {meta.seconds:.1f} s{rate}",
         style="bold",
     )
     numbers = Table(show_header=False, box=None, padding=(0, 2))

@@ -13,6 +13,7 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._compare import Comparison, Diff, compare
     from ._evaluate import EvalResult, evaluate
+    from ._rescore import rescore
     from ._results import EvalMeta, JudgeVerdict, ResultsFolder, RunRecord
     from ._stats import Dist, Rate, Summary, summarize
     from ._tasks import EvalTask, load_tasks, resolve_tasks_path
@@ -32,6 +33,7 @@ __all__ = [
     "compare",
     "evaluate",
     "load_tasks",
+    "rescore",
     "resolve_tasks_path",
     "summarize",
 ]
@@ -48,6 +50,7 @@ _WHERE = {
     "compare": "._compare",
     "evaluate": "._evaluate",
     "load_tasks": "._tasks",
+    "rescore": "._rescore",
     "summarize": "._stats",
     "resolve_tasks_path": "._tasks",
     "Diff": "._compare",

@@ -24,7 +24,7 @@ from ._stats import Summary, summarize
 from ._tasks import EvalTask
 from ._worker import EvalPlan, describe_models
 
-__all__ = ["EvalResult", "evaluate", "finish_folder", "scenario_digest"]
+__all__ = ["EvalResult", "eval_meta", "evaluate", "finish_folder", "scenario_digest"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _label(spec: Any) -> str:
     return f"{spec.provider} {model}" + (f" at {redact_url(where)}" if where else "")
 
 
-def _meta(
+def eval_meta(
     plan: EvalPlan,
     specs: dict[str, Any],
     tasks_file: str,
@@ -153,7 +153,9 @@ async def evaluate(
         judge_model=judge_model if judge_model is not None else (judge.model if judge else None),
     )
     specs = describe_models(plan)
-    meta = _check_resume(folder, _meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray), resume)
+    meta = _check_resume(
+        folder, eval_meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray), resume
+    )
     earlier = folder.load_runs() if resume else {}
     jobs, kept = jobs_for(tasks, repeat, earlier)
     finished = len(kept)

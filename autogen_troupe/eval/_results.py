@@ -112,6 +112,7 @@ class EvalMeta(Frozen):
     finished_at: str | None = None
     seconds: float = 0.0
     complete: bool = False
+    rescored_from: str | None = None  # `troupe eval rescore`: the results whose runs were scored again
 
 
 class ResultsFolder:

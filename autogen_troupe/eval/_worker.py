@@ -137,8 +137,22 @@ class TaskRunner:
             raise
         except TroupeError as e:
             result = failed_result(e, plan.scenario, task.task, time.monotonic() - started)
+        return await self.scored(task, job.repeat, result, attempt=job.attempt)
+
+    async def scored(
+        self,
+        task: EvalTask,
+        repeat: int,
+        result: RunResult,
+        *,
+        attempt: int = 1,
+        transcript: str | None = None,
+    ) -> RunRecord:
+        """The record of a run made (or read back from its transcript by `rescore`): checked against the
+        expectations and, when the plan has a judge, judged."""
+        plan = self.plan
         checks, failures = score(result, plan.scenario, task)
-        verdict = await self._judge(task, result) if plan.judge is not None else None
+        verdict = await self.judge(task, result) if plan.judge is not None else None
         if verdict is not None:
             checks["judge"] = verdict.passed
         outcome: Literal["pass", "fail", "error"] = (
@@ -146,7 +160,7 @@ class TaskRunner:
         )
         return RunRecord(
             task_id=task.id,
-            repeat=job.repeat,
+            repeat=repeat,
             digest=task.digest,
             task=task.task,
             vars=task.vars,
@@ -163,9 +177,9 @@ class TaskRunner:
             completion_tokens=result.usage.completion_tokens,
             seconds=result.duration_s,
             final_message=result.final_message[:_FINAL_CHARS],
-            transcript=self._relative(result.transcript_path),
+            transcript=transcript or self._relative(result.transcript_path),
             worker=self.worker,
-            attempt=job.attempt,
+            attempt=attempt,
             finished_at=now(),
         )
 
@@ -193,7 +207,8 @@ class TaskRunner:
                 return None
         return None
 
-    async def _judge(self, task: EvalTask, result: RunResult) -> JudgeVerdict:
+    async def judge(self, task: EvalTask, result: RunResult) -> JudgeVerdict:
+        """The judge's verdict on one run (the judge's model is asked once, through the shared pool)."""
         judge = self.plan.judge
         assert judge is not None  # only called when the plan has one
         if self._judge_client is None:
