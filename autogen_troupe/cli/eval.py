@@ -75,6 +75,24 @@ def eval_run(
     fail_under: Annotated[
         float | None, typer.Option("--fail-under", help="Exit 1 when the pass rate (%) is below this.")
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Results folder to compare with: which tasks flipped, and the gate."),
+    ] = None,
+    fail_on_regression: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-regression",
+            help="Exit 1 when a pass rate (in all, or an expectation's) dropped from --baseline by more "
+            "than chance (one-sided Fisher exact test).",
+        ),
+    ] = False,
+    alpha: Annotated[
+        float, typer.Option("--alpha", min=0.0, max=1.0, help="The gate's significance level.")
+    ] = 0.05,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write JUnit XML here (one test case per task).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     *,
     endpoint: ModelFlags,
@@ -91,6 +109,10 @@ def eval_run(
 
     if resume and out_dir is None:
         raise BadInput("--resume continues the eval in --out DIR: give its folder")
+    if fail_on_regression and baseline is None:
+        raise BadInput("--fail-on-regression compares with a baseline: give --baseline RESULTS")
+    if baseline is not None:
+        ResultsFolder(baseline).read_meta()  # before any run: a folder that is no eval's is refused now
     folder = out_dir
     refuse_non_scenarios([scenario])
 
@@ -123,8 +145,31 @@ def eval_run(
                 )
             )
     out.print(render_summary(result))
+    _gate_and_junit(result, baseline, junit, alpha=alpha, fail_on_regression=fail_on_regression)
     if fail_under is not None and result.summary.pass_rate.rate * 100 < fail_under:
         raise Failed(f"the pass rate is under {fail_under:g}%")
+
+
+def _gate_and_junit(
+    result: Any, baseline: Path | None, junit: Path | None, *, alpha: float, fail_on_regression: bool
+) -> None:
+    """Write --junit, compare with --baseline, and fail on a regression when asked."""
+    from ..eval import ResultsFolder, gate, write_junit
+    from .eval_view import render_gate
+
+    if junit is not None:
+        out.print(
+            f"JUnit XML: {write_junit(junit, result.meta, result.summary, result.records)}", markup=False
+        )
+    if baseline is None:
+        return
+    report = gate(
+        list(ResultsFolder(baseline).load_runs().values()), result.records, name=str(baseline), alpha=alpha
+    )
+    out.print(render_gate(report))
+    if fail_on_regression and report.regressed:
+        worse = [d.name for d in report.rates if d.regression]
+        raise Failed(f"regression against {baseline}: {', '.join(worse)} dropped by more than chance")
 
 
 def eval_compare(

@@ -12,9 +12,9 @@ from rich.text import Text
 
 from .._redact import redact_text
 from .._text import safe_text, terminal_safe
-from ..eval import Comparison, Diff, Dist, EvalMeta, EvalResult, Rate, RunRecord, Summary
+from ..eval import Comparison, Diff, Dist, EvalMeta, EvalResult, GateReport, Rate, RunRecord, Summary
 
-__all__ = ["ProgressView", "plan_line", "render_comparison", "render_summary"]
+__all__ = ["ProgressView", "plan_line", "render_comparison", "render_gate", "render_summary"]
 
 
 def _pct(x: float) -> str:
@@ -203,5 +203,37 @@ def render_comparison(c: Comparison) -> RenderableType:
                     "" if ch.a_score is None else f"{ch.a_score:.2f}",
                     "" if ch.b_score is None else f"{ch.b_score:.2f}",
                 )
+            parts.append(t)
+    return Group(*parts)
+
+
+def render_gate(g: GateReport) -> RenderableType:
+    """The baseline gate: each rate then and now with Fisher's p-value, and the tasks that flipped."""
+    head = safe_text(
+        f"against the baseline {g.baseline} ({g.common_tasks} tasks in both; a drop is a regression when "
+        f"one-sided Fisher p < {g.alpha:g})",
+        style="bold",
+    )
+    table = Table("", "baseline", "now", "p", "")
+    for d in g.rates:
+        verdict = Text("REGRESSION", style="red bold") if d.regression else Text("ok", style="green")
+        table.add_row(
+            safe_text(d.name),
+            f"{_pct(d.base_rate)} ({d.base_passed}/{d.base_runs})",
+            f"{_pct(d.now_rate)} ({d.now_passed}/{d.now_runs})",
+            f"{d.p_value:.3f}",
+            verdict,
+        )
+    parts: list[RenderableType] = [head, table]
+    for title, changes in (
+        ("flipped: pass less often now", g.flipped_worse),
+        ("flipped: pass more often now", g.flipped_better),
+    ):
+        if changes:
+            t = Table("task", "baseline passed", "now passed", title=title, title_justify="left")
+            for ch in changes[:30]:
+                t.add_row(safe_text(ch.task_id), f"{ch.a_passed}/{ch.a_runs}", f"{ch.b_passed}/{ch.b_runs}")
+            if len(changes) > 30:
+                t.add_row(f"... {len(changes) - 30} more", "", "")
             parts.append(t)
     return Group(*parts)

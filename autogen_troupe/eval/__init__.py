@@ -13,6 +13,8 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._compare import Comparison, Diff, compare
     from ._evaluate import EvalResult, evaluate
+    from ._gate import GateReport, gate
+    from ._junit import write_junit
     from ._rescore import rescore
     from ._results import EvalMeta, JudgeVerdict, ResultsFolder, RunRecord
     from ._stats import Dist, Rate, Summary, summarize
@@ -25,6 +27,7 @@ __all__ = [
     "EvalMeta",
     "EvalResult",
     "EvalTask",
+    "GateReport",
     "JudgeVerdict",
     "Rate",
     "ResultsFolder",
@@ -32,10 +35,12 @@ __all__ = [
     "Summary",
     "compare",
     "evaluate",
+    "gate",
     "load_tasks",
     "rescore",
     "resolve_tasks_path",
     "summarize",
+    "write_junit",
 ]
 
 _WHERE = {
@@ -49,6 +54,9 @@ _WHERE = {
     "Summary": "._stats",
     "compare": "._compare",
     "evaluate": "._evaluate",
+    "gate": "._gate",
+    "GateReport": "._gate",
+    "write_junit": "._junit",
     "load_tasks": "._tasks",
     "rescore": "._rescore",
     "summarize": "._stats",
