@@ -75,6 +75,14 @@ def eval_run(
     fail_under: Annotated[
         float | None, typer.Option("--fail-under", help="Exit 1 when the pass rate (%) is below this.")
     ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            help="Replay each run offline from the tape of the same task in this results folder "
+            "(no team model is called).",
+        ),
+    ] = None,
     baseline: Annotated[
         Path | None,
         typer.Option("--baseline", help="Results folder to compare with: which tasks flipped, and the gate."),
@@ -111,8 +119,9 @@ def eval_run(
         raise BadInput("--resume continues the eval in --out DIR: give its folder")
     if fail_on_regression and baseline is None:
         raise BadInput("--fail-on-regression compares with a baseline: give --baseline RESULTS")
-    if baseline is not None:
-        ResultsFolder(baseline).read_meta()  # before any run: a folder that is no eval's is refused now
+    for given in (baseline, replay):  # before any run: a folder that is no eval's is refused now
+        if given is not None:
+            ResultsFolder(given).read_meta()
     folder = out_dir
     refuse_non_scenarios([scenario])
 
@@ -142,6 +151,7 @@ def eval_run(
                     concurrency=concurrency,
                     judge_model=judge,
                     resume=resume,
+                    replay=replay,
                 )
             )
     out.print(render_summary(result))

@@ -123,6 +123,7 @@ async def evaluate(
     workers: int | None = None,
     overrides: Any = None,
     profiles_path: Path | None = None,
+    replay: str | Path | None = None,
     on_start: Callable[[EvalMeta, int, Sequence[RunRecord]], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
 ) -> EvalResult:
@@ -144,6 +145,7 @@ async def evaluate(
         )
     folder = ResultsFolder(out)
     folder.check_writable(resume=resume)  # before anything runs or is written
+    replayed = ResultsFolder(replay).read_meta() if replay is not None else None
     judge = scenario.judge
     plan = EvalPlan(
         scenario=scenario,
@@ -151,11 +153,14 @@ async def evaluate(
         profiles_path=profiles_path,
         judge=judge,
         judge_model=judge_model if judge_model is not None else (judge.model if judge else None),
+        replay=Path(replay) if replay is not None else None,
     )
     specs = describe_models(plan)
-    meta = _check_resume(
-        folder, eval_meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray), resume
-    )
+    new_meta = eval_meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray)
+    if replayed is not None:
+        models = {a: f"replay of {m} ({replay})" for a, m in replayed.models.items()}
+        new_meta = new_meta.model_copy(update={"models": models})
+    meta = _check_resume(folder, new_meta, resume)
     earlier = folder.load_runs() if resume else {}
     jobs, kept = jobs_for(tasks, repeat, earlier)
     finished = len(kept)

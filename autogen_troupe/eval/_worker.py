@@ -23,7 +23,8 @@ from ..errors import ProfileError, ScenarioError, TroupeError, UsageError
 from ..runtime._transcript import RunResult, Usage
 from ..scenario._judge import Judge
 from ..scenario._schema import ModelRef, Scenario
-from ._judge import ask_judge
+from ._judge import ask_judge, judge_prompt
+from ._replay import ReplaySource, replay_run
 from ._results import JudgeVerdict, RunRecord, now
 from ._tasks import EvalTask
 
@@ -44,6 +45,7 @@ class EvalPlan:
     profiles_path: Path | None = None
     judge: Judge | None = None
     judge_model: ModelRef | None = None  # --judge or judge.model; None: the team's model
+    replay: Path | None = None  # --replay RESULTS: each run's model answers from its tape there
 
     def without_keys(self) -> EvalPlan:
         """This plan with no API key in it, for workers that read keys from their own environment."""
@@ -89,6 +91,7 @@ def describe_models(plan: EvalPlan) -> dict[str, Any]:
     out: dict[str, Any] = {
         a.name: resolve_agent_model(sc, a.model if a.model is not None else sc.model, options)
         for a in sc.team.agents
+        if plan.replay is None  # a replay's answers come from its tapes
     }
     if plan.judge is not None:
         out["judge"] = _judge_spec(plan)
@@ -118,6 +121,7 @@ class TaskRunner:
         self.pool = ClientPool()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._judge_client: tuple[Any, str] | None = None
+        self.replay = ReplaySource(plan.replay) if plan.replay is not None else None
 
     async def run(self, job: Job) -> RunRecord:
         """Make the run and score it. A failed run is a record (outcome `error`); bad input raises."""
@@ -127,12 +131,16 @@ class TaskRunner:
         started = time.monotonic()
         options = _options(plan, self.transcripts, _run_id(job))
         try:
-            done = await self._resumed(job, options)
-            if done is None:
-                done = await execute(
-                    plan.scenario, "live", task=task.task, options=options, clients=self.pool
-                )
-            result = done.result
+            if self.replay is not None:
+                tape = self.replay.tape(task.id, job.repeat)
+                result = await replay_run(plan.scenario, task.task, tape, options)
+            else:
+                done = await self._resumed(job, options)
+                if done is None:
+                    done = await execute(
+                        plan.scenario, "live", task=task.task, options=options, clients=self.pool
+                    )
+                result = done.result
         except BAD_INPUT:
             raise
         except TroupeError as e:
@@ -152,7 +160,7 @@ class TaskRunner:
         expectations and, when the plan has a judge, judged."""
         plan = self.plan
         checks, failures = score(result, plan.scenario, task)
-        verdict = await self.judge(task, result) if plan.judge is not None else None
+        verdict = await self.judge(task, result, repeat) if plan.judge is not None else None
         if verdict is not None:
             checks["judge"] = verdict.passed
         outcome: Literal["pass", "fail", "error"] = (
@@ -207,10 +215,17 @@ class TaskRunner:
                 return None
         return None
 
-    async def judge(self, task: EvalTask, result: RunResult) -> JudgeVerdict:
-        """The judge's verdict on one run (the judge's model is asked once, through the shared pool)."""
+    async def judge(self, task: EvalTask, result: RunResult, repeat: int = 0) -> JudgeVerdict:
+        """The judge's verdict on one run (the judge's model is asked once, through the shared pool; in a
+        replay, the earlier verdict when the judge would be asked exactly the same)."""
         judge = self.plan.judge
         assert judge is not None  # only called when the plan has one
+        if self.replay is not None and result.ok:
+            spec = _judge_spec(self.plan)
+            prompt = judge_prompt(judge, task, result.final_message)
+            old = self.replay.verdict(task.id, repeat, prompt)
+            if old is not None and (spec.model is None or old.model == f"{spec.provider}:{spec.model}"):
+                return old
         if self._judge_client is None:
             spec = _judge_spec(self.plan)
             client = self.pool.get(spec, "judge")
