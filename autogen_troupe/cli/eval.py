@@ -5,19 +5,25 @@ code. `EvalGroup` makes `troupe eval SCENARIO ...` mean `troupe eval run SCENARI
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from .console import err, out
 from .errors import BadInput, Failed
-from .options import EngineLogs, ModelFlags, ScenarioArg
+from .options import EngineLogs, ModelFlags, OptionGroup, ScenarioArg
 from .scenario_files import refuse_non_scenarios
 from .stop import handled
 from .trace import Tracing
+
+if TYPE_CHECKING:
+    from ..models import Overrides
 
 __all__ = ["EvalGroup", "eval_compare", "eval_rescore", "eval_run"]
 
@@ -46,6 +52,40 @@ def _bare_ray(args: list[str]) -> list[str]:
             if nxt is None or not _ADDRESS.match(nxt):
                 given[i] = "--ray=local"
     return given
+
+
+@dataclass(frozen=True)
+class MatrixFlags(OptionGroup):
+    """--profile, --base-url and --model, where --profile and --model may be given several times: the
+    eval then runs on each (every profile with every model id) and reports them side by side."""
+
+    profile: Annotated[
+        list[str] | None,
+        typer.Option("--profile", help="Model profile instead of the scenario's; several: a model matrix."),
+    ] = None
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."),
+    ] = None
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", help="Model id at the endpoint (default: discovered); several: a model matrix."
+        ),
+    ] = None
+
+    def entries(self) -> list[tuple[str, Overrides]]:
+        """(label, overrides) for each model to run on: one unless a flag was given several times."""
+        from ..models import Overrides
+
+        env = Overrides.from_env(os.environ)
+        profiles: list[str | None] = list(dict.fromkeys(self.profile or [])) or [None]
+        models: list[str | None] = list(dict.fromkeys(self.model or [])) or [None]
+        out = []
+        for p, m in itertools.product(profiles, models):
+            label = ":".join(x for x in (p, m) if x) or "default"
+            out.append((label, env.merged(profile=p, base_url=self.base_url, model=m)))
+        return out
 
 
 def _default_out(scenario: str) -> Path:
@@ -103,17 +143,19 @@ def eval_run(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     *,
-    endpoint: ModelFlags,
+    endpoint: MatrixFlags,
     tracing: Tracing,
     logs: EngineLogs,
 ) -> None:
     """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html.
 
-    The in-process engine's own log (vLLM, torch) goes to engine.log in the results folder."""
-    from ..eval import ResultsFolder, evaluate, load_tasks, resolve_tasks_path
+    Several --profile or --model: the same tasks on each model, each in a subfolder, and one report
+    with them side by side. The in-process engine's own log (vLLM, torch) goes to engine.log in the
+    results folder."""
+    from ..eval import ResultsFolder, evaluate, evaluate_matrix, load_tasks, resolve_tasks_path
     from ..runtime import library_log_file, run_async
     from ..scenario import load_scenario
-    from .eval_view import ProgressView, render_summary
+    from .eval_view import ProgressView, render_matrix, render_summary
 
     if resume and out_dir is None:
         raise BadInput("--resume continues the eval in --out DIR: give its folder")
@@ -135,50 +177,66 @@ def eval_run(
         folder = out_dir or _default_out(sc.name)
         ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
         library_log_file(folder / "engine.log")
+        entries = endpoint.entries()
         with ProgressView(err, quiet=quiet, folder=folder) as view:
-            result = run_async(
-                evaluate(
-                    sc,
-                    rows,
-                    out=folder,
-                    tasks_file=str(path),
-                    ray=None if ray is None else ray.strip() or "local",  # a bare --ray: one of our own
-                    workers=workers,
-                    overrides=endpoint.overrides(),
-                    on_start=view.start,
-                    on_record=view.record,
-                    repeat=repeat,
-                    concurrency=concurrency,
-                    judge_model=judge,
-                    resume=resume,
-                    replay=replay,
+            common: dict[str, Any] = {
+                "tasks_file": str(path),
+                "ray": None if ray is None else ray.strip() or "local",  # a bare --ray: one of our own
+                "workers": workers,
+                "on_record": view.record,
+                "repeat": repeat,
+                "concurrency": concurrency,
+                "judge_model": judge,
+                "resume": resume,
+                "replay": replay,
+            }
+            if len(entries) == 1:
+                one = evaluate(sc, rows, out=folder, overrides=entries[0][1], on_start=view.start, **common)
+                results = {"": run_async(one)}
+            else:
+                labelled = evaluate_matrix(
+                    sc, rows, out=folder, entries=entries, on_start=view.start_model, **common
                 )
-            )
-    out.print(render_summary(result))
-    _gate_and_junit(result, baseline, junit, alpha=alpha, fail_on_regression=fail_on_regression)
-    if fail_under is not None and result.summary.pass_rate.rate * 100 < fail_under:
-        raise Failed(f"the pass rate is under {fail_under:g}%")
+                matrix = run_async(labelled)
+                results = matrix.results
+    if len(entries) == 1:
+        out.print(render_summary(results[""]))
+    else:
+        out.print(render_matrix(matrix))
+    _gate_and_junit(results, baseline, junit, alpha=alpha, fail_on_regression=fail_on_regression)
+    if fail_under is not None:
+        under = [k or "the eval" for k, r in results.items() if r.summary.pass_rate.rate * 100 < fail_under]
+        if under:
+            raise Failed(f"the pass rate is under {fail_under:g}% ({', '.join(under)})")
 
 
 def _gate_and_junit(
-    result: Any, baseline: Path | None, junit: Path | None, *, alpha: float, fail_on_regression: bool
+    results: dict[str, Any],
+    baseline: Path | None,
+    junit: Path | None,
+    *,
+    alpha: float,
+    fail_on_regression: bool,
 ) -> None:
-    """Write --junit, compare with --baseline, and fail on a regression when asked."""
+    """Write --junit (a test suite per model), compare each model with --baseline, and fail on a
+    regression of any when asked."""
     from ..eval import ResultsFolder, gate, write_junit
     from .eval_view import render_gate
 
     if junit is not None:
-        out.print(
-            f"JUnit XML: {write_junit(junit, result.meta, result.summary, result.records)}", markup=False
-        )
+        suites = [(label, r.meta, r.summary, r.records) for label, r in results.items()]
+        out.print(f"JUnit XML: {write_junit(junit, suites)}", markup=False)
     if baseline is None:
         return
-    report = gate(
-        list(ResultsFolder(baseline).load_runs().values()), result.records, name=str(baseline), alpha=alpha
-    )
-    out.print(render_gate(report))
-    if fail_on_regression and report.regressed:
-        worse = [d.name for d in report.rates if d.regression]
+    base = list(ResultsFolder(baseline).load_runs().values())
+    worse = []
+    for label, r in results.items():
+        report = gate(base, r.records, name=str(baseline), alpha=alpha)
+        if label:
+            out.print(f"{label}:", markup=False)
+        out.print(render_gate(report))
+        worse += [(f"{label} " if label else "") + d.name for d in report.rates if d.regression]
+    if fail_on_regression and worse:
         raise Failed(f"regression against {baseline}: {', '.join(worse)} dropped by more than chance")
 
 

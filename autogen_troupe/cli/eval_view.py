@@ -12,9 +12,20 @@ from rich.text import Text
 
 from .._redact import redact_text
 from .._text import safe_text, terminal_safe
-from ..eval import Comparison, Diff, Dist, EvalMeta, EvalResult, GateReport, Rate, RunRecord, Summary
+from ..eval import (
+    Comparison,
+    Diff,
+    Dist,
+    EvalMeta,
+    EvalResult,
+    GateReport,
+    MatrixResult,
+    Rate,
+    RunRecord,
+    Summary,
+)
 
-__all__ = ["ProgressView", "plan_line", "render_comparison", "render_gate", "render_summary"]
+__all__ = ["ProgressView", "plan_line", "render_comparison", "render_gate", "render_matrix", "render_summary"]
 
 
 def _pct(x: float) -> str:
@@ -85,6 +96,10 @@ class ProgressView:
     def _tally(self) -> str:
         c = self.counts
         return f"{c['pass']} passed, {c['fail']} failed, {c['error']} errors"
+
+    def start_model(self, label: str, meta: EvalMeta, total: int, kept: Sequence[RunRecord]) -> None:
+        """`start` for one model of a matrix: its line and a bar of its own, named by its label."""
+        self.start(meta, total, kept, label=label)
 
     def record(self, record: RunRecord) -> None:
         self.counts[record.outcome] += 1
@@ -237,3 +252,37 @@ def render_gate(g: GateReport) -> RenderableType:
                 t.add_row(f"... {len(changes) - 30} more", "", "")
             parts.append(t)
     return Group(*parts)
+
+
+def render_matrix(m: MatrixResult) -> RenderableType:
+    """A model matrix: the models side by side, then every pair compared on their common tasks."""
+    first = next(iter(m.results.values()))
+    head = safe_text(
+        f"troupe eval {first.meta.scenario}: {first.summary.tasks} tasks x {first.summary.repeat} on "
+        f"{len(m.results)} models",
+        style="bold",
+    )
+    table = Table(
+        "model", "pass rate (95% CI)", "judge score", "tokens p50/p90", "seconds p50/p90", "failed/errors"
+    )
+    for label, r in m.results.items():
+        s = r.summary
+        judge = (
+            ""
+            if s.judge is None or not s.judge.judged
+            else f"{s.judge.mean:.2f} ({s.judge.low:.2f}-{s.judge.high:.2f})"
+        )
+        table.add_row(
+            safe_text(label),
+            _rate(s.pass_rate),
+            judge,
+            f"{s.tokens.p50:,.0f}/{s.tokens.p90:,.0f}",
+            f"{s.seconds.p50:.2f}/{s.seconds.p90:.2f}",
+            f"{s.outcomes.get('fail', 0)}/{s.outcomes.get('error', 0)}",
+        )
+    pairs = Table("A", "B", "pass rate B - A", "tasks worse/better in B", title="pairs", title_justify="left")
+    for a, b, c in m.pairs:
+        row = _diff_row("", c.pass_rate, _pct, lambda x: f"{x * 100:+.1f} pts")
+        pairs.add_row(safe_text(a), safe_text(b), row[3], f"{len(c.regressions)}/{len(c.improvements)}")
+    where = safe_text(f"results: {m.folder} (report.html, matrix.json; a folder per model)")
+    return Group(head, table, pairs, where)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._evaluate import EvalResult, evaluate
     from ._gate import GateReport, gate
     from ._junit import write_junit
+    from ._matrix import MatrixResult, evaluate_matrix
     from ._rescore import rescore
     from ._results import EvalMeta, JudgeVerdict, ResultsFolder, RunRecord
     from ._stats import Dist, Rate, Summary, summarize
@@ -29,12 +30,14 @@ __all__ = [
     "EvalTask",
     "GateReport",
     "JudgeVerdict",
+    "MatrixResult",
     "Rate",
     "ResultsFolder",
     "RunRecord",
     "Summary",
     "compare",
     "evaluate",
+    "evaluate_matrix",
     "gate",
     "load_tasks",
     "rescore",
@@ -55,6 +58,8 @@ _WHERE = {
     "compare": "._compare",
     "evaluate": "._evaluate",
     "gate": "._gate",
+    "evaluate_matrix": "._matrix",
+    "MatrixResult": "._matrix",
     "GateReport": "._gate",
     "write_junit": "._junit",
     "load_tasks": "._tasks",

@@ -1,10 +1,11 @@
 """`troupe eval --junit FILE`: the eval as JUnit XML, the report format every CI shows.
 
-One `<testsuite>` for the eval and one `<testcase>` per task (its name the task id, its time the seconds
-of its runs). A task with a run that did not pass is a `<failure>` (an `<error>` when every such run
-erred), whose message counts the runs and whose text has each run's outcome, first failure and
-transcript; `<properties>` hold the pass rate and the models. Text from runs is data: ElementTree escapes
-it, and characters XML 1.0 cannot hold (controls, lone surrogates) are shown as escapes.
+One `<testsuite>` for the eval (one per model of a matrix) and one `<testcase>` per task (its name the
+task id, its time the seconds of its runs). A task with a run that did not pass is a `<failure>` (an
+`<error>` when every such run erred), whose message counts the runs and whose text has each run's
+outcome, first failure and transcript; `<properties>` hold the pass rate and the models. Text from runs
+is data: ElementTree escapes it, and characters XML 1.0 cannot hold (controls, lone surrogates) are
+shown as escapes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .._redact import redact_text
 from ._results import EvalMeta, RunRecord
 from ._stats import Summary
 
-__all__ = ["junit_xml", "write_junit"]
+__all__ = ["Suite", "junit_xml", "write_junit"]
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -36,8 +37,9 @@ def _run_line(r: RunRecord) -> str:
     return f"run {r.repeat}: {r.outcome}" + (f": {why}" if why else "") + where
 
 
-def junit_xml(meta: EvalMeta, summary: Summary, records: Sequence[RunRecord]) -> str:
-    """The JUnit XML of an eval's runs."""
+def _suite(
+    root: ET.Element, name: str, meta: EvalMeta, summary: Summary, records: Sequence[RunRecord]
+) -> None:
     by_task: dict[str, list[RunRecord]] = {}
     for r in records:
         by_task.setdefault(r.task_id, []).append(r)
@@ -46,11 +48,10 @@ def junit_xml(meta: EvalMeta, summary: Summary, records: Sequence[RunRecord]) ->
         all(r.outcome != "fail" for r in rs) and any(r.outcome == "error" for r in rs)
         for rs in by_task.values()
     )
-    root = ET.Element("testsuites", name=_x(f"troupe eval {meta.scenario}"))
     suite = ET.SubElement(
         root,
         "testsuite",
-        name=_x(meta.scenario),
+        name=_x(name),
         tests=str(len(by_task)),
         failures=str(failures),
         errors=str(errors),
@@ -71,11 +72,7 @@ def junit_xml(meta: EvalMeta, summary: Summary, records: Sequence[RunRecord]) ->
         ET.SubElement(props, "property", name=_x(k), value=_x(v))
     for task, rs in by_task.items():
         case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=_x(meta.scenario),
-            name=_x(task),
-            time=f"{sum(r.seconds for r in rs):.3f}",
+            suite, "testcase", classname=_x(name), name=_x(task), time=f"{sum(r.seconds for r in rs):.3f}"
         )
         bad = [r for r in rs if r.outcome != "pass"]
         if bad:
@@ -88,12 +85,24 @@ def junit_xml(meta: EvalMeta, summary: Summary, records: Sequence[RunRecord]) ->
             node.text = _x("\n".join(_run_line(r) for r in rs))
         out = ET.SubElement(case, "system-out")
         out.text = _x("\n".join(f"{_run_line(r)}; {r.total_tokens} tokens, {r.seconds:.2f} s" for r in rs))
+
+
+Suite = tuple[str, EvalMeta, Summary, Sequence[RunRecord]]
+"""(label, meta, summary, records) of one eval; the label names the model of a matrix, or is empty."""
+
+
+def junit_xml(suites: Sequence[Suite]) -> str:
+    """The JUnit XML of evals: one test suite each (a model matrix has several)."""
+    scenario = suites[0][1].scenario if suites else ""
+    root = ET.Element("testsuites", name=_x(f"troupe eval {scenario}"))
+    for label, meta, summary, records in suites:
+        _suite(root, f"{meta.scenario} [{label}]" if label else meta.scenario, meta, summary, records)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_junit(path: str | Path, meta: EvalMeta, summary: Summary, records: Sequence[RunRecord]) -> Path:
+def write_junit(path: str | Path, suites: Sequence[Suite]) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(junit_xml(meta, summary, records), encoding="utf-8")
+    target.write_text(junit_xml(suites), encoding="utf-8")
     return target

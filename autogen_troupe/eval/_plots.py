@@ -209,9 +209,9 @@ def histogram_svg(values: Sequence[float], label: str, marks: Mapping[str, float
                 f'<rect x="{x + 0.5:.1f}" y="{base - h:.1f}" width="{bar:.1f}" '
                 f'height="{h:.1f}" fill="{_BLUE}"><title>{n} runs</title></rect>'
             )
-    for t in (0, most):
-        y = base - t / most * (plot_h - 4)
-        body.append(_text(left - 6, y + 4, str(t), anchor="end"))
+    for n in (0, most):
+        y = base - n / most * (plot_h - 4)
+        body.append(_text(left - 6, y + 4, str(n), anchor="end"))
     for (x, start, text), r in zip(texts, rows, strict=True):
         body.append(
             f'<line x1="{x:.1f}" y1="{8 + 18 * r + 4}" x2="{x:.1f}" y2="{base}" stroke="{_GREY}" '

@@ -13,9 +13,9 @@ from ._plots import histogram_svg, pass_rates_svg, scores_svg
 from ._results import EvalMeta, ResultsFolder, RunRecord
 from ._stats import Rate, Summary
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["CSS", "render_report", "write_report"]
 
-_CSS = """
+CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;
 padding:0 1rem;color:#222}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
@@ -196,7 +196,7 @@ def render_report(meta: EvalMeta, s: Summary, records: Sequence[RunRecord]) -> s
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>troupe eval: {_e(meta.scenario)}</title><style>{_CSS}</style></head><body>
+<title>troupe eval: {_e(meta.scenario)}</title><style>{CSS}</style></head><body>
 {body}
 </body></html>
 """
