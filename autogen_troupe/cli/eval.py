@@ -115,6 +115,18 @@ def eval_run(
     fail_under: Annotated[
         float | None, typer.Option("--fail-under", help="Exit 1 when the pass rate (%) is below this.")
     ] = None,
+    simulate_user: Annotated[
+        str | None,
+        typer.Option(
+            "--simulate-user",
+            metavar="PROFILE",
+            help="A model (profile) plays the person of the scenario's user agent (kind: user).",
+        ),
+    ] = None,
+    persona: Annotated[
+        str | None,
+        typer.Option("--persona", help="Who the simulated user is (a task row's `persona` wins)."),
+    ] = None,
     replay: Annotated[
         Path | None,
         typer.Option(
@@ -189,6 +201,8 @@ def eval_run(
                 "judge_model": judge,
                 "resume": resume,
                 "replay": replay,
+                "simulate_user": simulate_user,
+                "persona": persona,
             }
             if len(entries) == 1:
                 one = evaluate(sc, rows, out=folder, overrides=entries[0][1], on_start=view.start, **common)

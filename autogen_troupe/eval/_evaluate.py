@@ -71,7 +71,10 @@ def eval_meta(
         tasks_file=tasks_file,
         tasks=tasks,
         repeat=repeat,
-        models={a: _label(s) for a, s in specs.items() if a != "judge"},
+        models={a: _label(s) for a, s in specs.items() if a not in ("judge", "simulated_user")},
+        simulated_user=None
+        if plan.simulate_user is None
+        else {"model": _label(specs["simulated_user"]), "persona": plan.persona},
         judge=None
         if judge is None
         else {
@@ -101,7 +104,7 @@ def _check_resume(folder: ResultsFolder, meta: EvalMeta, resume: bool) -> EvalMe
             f"the scenario changed since {folder.path} was written ({old.scenario}); its results cannot be "
             "continued with this one: give another --out folder"
         )
-    if old.models != meta.models or old.judge != meta.judge:
+    if old.models != meta.models or old.judge != meta.judge or old.simulated_user != meta.simulated_user:
         raise UsageError(
             f"the models differ from those of {folder.path} (then: {old.models}, judge {old.judge}; now: "
             f"{meta.models}, judge {meta.judge}); give another --out folder"
@@ -124,6 +127,8 @@ async def evaluate(
     overrides: Any = None,
     profiles_path: Path | None = None,
     replay: str | Path | None = None,
+    simulate_user: ModelRef | None = None,
+    persona: str | None = None,
     on_start: Callable[[EvalMeta, int, Sequence[RunRecord]], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
 ) -> EvalResult:
@@ -143,6 +148,13 @@ async def evaluate(
             f"--judge names the judge's model, but scenario {scenario.name!r} has no `judge:` block "
             "(with the rubric the judge scores by)"
         )
+    if simulate_user is not None and not any(a.kind == "user" for a in scenario.team.agents):
+        raise UsageError(
+            f"--simulate-user plays the person of a user agent, but scenario {scenario.name!r} has none "
+            "(an agent with kind: user)"
+        )
+    if persona is not None and simulate_user is None:
+        raise UsageError("--persona is who the simulated user plays: give --simulate-user PROFILE too")
     folder = ResultsFolder(out)
     folder.check_writable(resume=resume)  # before anything runs or is written
     replayed = ResultsFolder(replay).read_meta() if replay is not None else None
@@ -154,6 +166,8 @@ async def evaluate(
         judge=judge,
         judge_model=judge_model if judge_model is not None else (judge.model if judge else None),
         replay=Path(replay) if replay is not None else None,
+        simulate_user=simulate_user,
+        persona=persona,
     )
     specs = describe_models(plan)
     new_meta = eval_meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray)

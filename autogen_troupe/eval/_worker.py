@@ -26,6 +26,7 @@ from ..scenario._schema import ModelRef, Scenario
 from ._judge import ask_judge, judge_prompt
 from ._replay import ReplaySource, replay_run
 from ._results import JudgeVerdict, RunRecord, now
+from ._simulated import SimulatedUser
 from ._tasks import EvalTask
 
 __all__ = ["BAD_INPUT", "EvalPlan", "Job", "TaskRunner", "describe_models", "failed_result"]
@@ -46,6 +47,8 @@ class EvalPlan:
     judge: Judge | None = None
     judge_model: ModelRef | None = None  # --judge or judge.model; None: the team's model
     replay: Path | None = None  # --replay RESULTS: each run's model answers from its tape there
+    simulate_user: ModelRef | None = None  # --simulate-user: the model that plays the user agent's person
+    persona: str | None = None  # --persona: who it plays, unless the task row says
 
     def without_keys(self) -> EvalPlan:
         """This plan with no API key in it, for workers that read keys from their own environment."""
@@ -68,11 +71,15 @@ class Job:
         return self.task.id, self.repeat
 
 
-def _options(plan: EvalPlan, out_dir: Path | None, run_id: str | None = None) -> Any:
+def _options(plan: EvalPlan, out_dir: Path | None, run_id: str | None = None, ask_human: Any = None) -> Any:
     from ..runtime._runner import RunOptions
 
     return RunOptions(
-        overrides=plan.overrides, profiles_path=plan.profiles_path, out_dir=out_dir, run_id=run_id
+        overrides=plan.overrides,
+        profiles_path=plan.profiles_path,
+        out_dir=out_dir,
+        run_id=run_id,
+        ask_human=ask_human,
     )
 
 
@@ -95,6 +102,10 @@ def describe_models(plan: EvalPlan) -> dict[str, Any]:
     }
     if plan.judge is not None:
         out["judge"] = _judge_spec(plan)
+    if plan.simulate_user is not None:
+        from ..models._endpoints import resolve_model
+
+        out["simulated_user"] = resolve_model(plan.simulate_user, profiles_path=plan.profiles_path)
     return out
 
 
@@ -122,6 +133,7 @@ class TaskRunner:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._judge_client: tuple[Any, str] | None = None
         self.replay = ReplaySource(plan.replay) if plan.replay is not None else None
+        self._person_client: Any = None
 
     async def run(self, job: Job) -> RunRecord:
         """Make the run and score it. A failed run is a record (outcome `error`); bad input raises."""
@@ -129,16 +141,23 @@ class TaskRunner:
 
         plan, task = self.plan, job.task
         started = time.monotonic()
-        options = _options(plan, self.transcripts, _run_id(job))
+        person = await self._person(task)
+        options = _options(plan, self.transcripts, _run_id(job), ask_human=person)
+        hear = person.hear if person is not None else None
         try:
-            if self.replay is not None:
+            if self.replay is not None:  # a person's answers, simulated or not, replay from the tape
                 tape = self.replay.tape(task.id, job.repeat)
-                result = await replay_run(plan.scenario, task.task, tape, options)
+                result = await replay_run(plan.scenario, task.task, tape, _options(plan, self.transcripts))
             else:
-                done = await self._resumed(job, options)
+                done = await self._resumed(job, options, hear)
                 if done is None:
                     done = await execute(
-                        plan.scenario, "live", task=task.task, options=options, clients=self.pool
+                        plan.scenario,
+                        "live",
+                        task=task.task,
+                        options=options,
+                        clients=self.pool,
+                        on_event=hear,
                     )
                 result = done.result
         except BAD_INPUT:
@@ -191,7 +210,19 @@ class TaskRunner:
             finished_at=now(),
         )
 
-    async def _resumed(self, job: Job, options: Any) -> Any:
+    async def _person(self, task: EvalTask) -> SimulatedUser | None:
+        """This run's simulated person (`--simulate-user`), or None; its model client is shared."""
+        if self.plan.simulate_user is None or self.replay is not None:
+            return None
+        if self._person_client is None:
+            from ..models._endpoints import resolve_model
+
+            spec = resolve_model(self.plan.simulate_user, profiles_path=self.plan.profiles_path)
+            self._person_client = self.pool.get(spec, "simulated_user")
+            await self.pool.prepare()
+        return SimulatedUser(self._person_client, persona=task.persona or self.plan.persona, task=task.task)
+
+    async def _resumed(self, job: Job, options: Any, hear: Any = None) -> Any:
         """The job's run continued from its tape when an earlier eval was cut in the middle of it (its
         transcript has no result, or says it was interrupted); None when there is none, or when it cannot
         be resumed (then it is made anew)."""
@@ -210,7 +241,7 @@ class TaskRunner:
             if tape.header is None or tape.header.run_id != run_id or not cut:
                 continue
             try:
-                return await execute(None, "resume", transcript=path, options=options)
+                return await execute(None, "resume", transcript=path, options=options, on_event=hear)
             except UsageError:  # refused (the scenario changed, a tool call cut in flight): made anew
                 return None
         return None
