@@ -319,7 +319,7 @@ def test_tool_call_counts_in_all_and_per_tool() -> None:
     assert set(by) == {"tool_calls.count", "tool_calls.per_tool.get_current_time"}
     assert by["tool_calls.count"].expected == "at most 2 tool calls"
     assert by["tool_calls.count"].actual == "3 tool calls"
-    assert "at most 1 calls of get_current_time" == by["tool_calls.per_tool.get_current_time"].expected
+    assert by["tool_calls.per_tool.get_current_time"].expected == "at most 1 calls of get_current_time"
     assert not check(r, tool_calls={"per_tool": {"search": {"min": 1}}}).passed
     both = check(r, tool_calls={"calls": ["phrases"], "count": {"max": 1}})
     assert {f.expectation for f in both.failures} == {"tool_calls.count", "tool_calls (order: subset)"}
