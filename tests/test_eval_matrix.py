@@ -58,6 +58,21 @@ def test_the_same_tasks_on_two_models_side_by_side(tmp_path: Path, srv) -> None:
     progress = " ".join(done.stderr.split())
     assert progress.count("trip: 6 tasks x 1 repeats = 6 runs") == 2
 
+    asked = len(srv.chat_requests)
+    again = cli(
+        "eval", str(sc.source), "--tasks", str(tasks), "--out", str(out), "--base-url", srv.base_url,
+        "--model", "good", "--model", "bad", "--resume",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert len(srv.chat_requests) == asked  # every run of both models was done
+    assert "(6 done before, 6 of them passed; 0 to make)" in " ".join(again.stderr.split())
+    refused = cli(
+        "eval", str(sc.source), "--tasks", str(tasks), "--out", str(out), "--base-url", srv.base_url,
+        "--model", "good", "--model", "new",
+    )  # fmt: skip
+    assert refused.returncode == 2 and "already holds the results of an eval" in refused.stderr
+    assert len(srv.chat_requests) == asked and not (out / "new").exists()
+
 
 def test_a_matrix_whose_models_would_share_a_folder_is_refused(tmp_path: Path, srv) -> None:
     sc = scenario(tmp_path, srv)

@@ -187,9 +187,10 @@ def eval_run(
         path = resolve_tasks_path(tasks, sc)
         rows = load_tasks(path, sc)[:limit]
         folder = out_dir or _default_out(sc.name)
-        ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
-        library_log_file(folder / "engine.log")
         entries = endpoint.entries()
+        if len(entries) == 1:  # a matrix checks the folder of each model
+            ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
+        library_log_file(folder / "engine.log")
         with ProgressView(err, quiet=quiet, folder=folder) as view:
             common: dict[str, Any] = {
                 "tasks_file": str(path),

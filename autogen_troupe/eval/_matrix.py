@@ -23,7 +23,7 @@ from ._compare import Comparison, compare
 from ._evaluate import EvalResult, evaluate
 from ._plots import pass_rates_svg
 from ._report import CSS
-from ._results import EvalMeta, RunRecord
+from ._results import EvalMeta, ResultsFolder, RunRecord
 from ._tasks import EvalTask
 
 __all__ = ["MatrixResult", "evaluate_matrix", "matrix_report", "slug"]
@@ -58,6 +58,8 @@ async def evaluate_matrix(
     if len(set(folders)) != len(folders):
         raise UsageError(f"two models of the matrix would share a folder: {[label for label, _ in entries]}")
     root = Path(out)
+    for name in folders:  # every model's folder, before the first model runs
+        ResultsFolder(root / name).check_writable(resume=bool(options.get("resume")))
     results: dict[str, EvalResult] = {}
     for (label, overrides), name in zip(entries, folders, strict=True):
         started = None if on_start is None else _labelled(on_start, label)
