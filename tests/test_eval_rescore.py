@@ -77,6 +77,13 @@ def test_rescore_from_the_command_line_and_its_bad_input(tmp_path: Path, srv) ->
         done.stdout.split()
     )
     assert {r["task_id"]: r["outcome"] for r in records(tmp_path / "b")} == {"kyoto": "pass", "lima": "fail"}
+    gated = cli(
+        "eval", "rescore", str(tmp_path / "a"), "--out", str(tmp_path / "c"),
+        "--baseline", str(tmp_path / "a"), "--fail-on-regression", "--junit", str(tmp_path / "j.xml"),
+    )  # fmt: skip
+    assert gated.returncode == 0, gated.stderr  # one task of two flipped: within chance
+    assert "│ lima │ 1/1 │ 0/1 │" in " ".join(gated.stdout.split())
+    assert 'failures="1"' in (tmp_path / "j.xml").read_text()
     again = cli("eval", "rescore", str(tmp_path / "a"), "--out", str(tmp_path / "b"))
     assert again.returncode == 2 and "already holds the results of an eval" in again.stderr
     missing = cli("eval", "rescore", str(tmp_path / "nowhere"))

@@ -5,25 +5,20 @@ code. `EvalGroup` makes `troupe eval SCENARIO ...` mean `troupe eval run SCENARI
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from .console import err, out
 from .errors import BadInput, Failed
-from .options import EngineLogs, ModelFlags, OptionGroup, ScenarioArg
+from .eval_options import GateFlags, MatrixFlags
+from .options import EngineLogs, ModelFlags, ScenarioArg
 from .scenario_files import refuse_non_scenarios
 from .stop import handled
 from .trace import Tracing
-
-if TYPE_CHECKING:
-    from ..models import Overrides
 
 __all__ = ["EvalGroup", "eval_compare", "eval_rescore", "eval_run"]
 
@@ -52,40 +47,6 @@ def _bare_ray(args: list[str]) -> list[str]:
             if nxt is None or not _ADDRESS.match(nxt):
                 given[i] = "--ray=local"
     return given
-
-
-@dataclass(frozen=True)
-class MatrixFlags(OptionGroup):
-    """--profile, --base-url and --model, where --profile and --model may be given several times: the
-    eval then runs on each (every profile with every model id) and reports them side by side."""
-
-    profile: Annotated[
-        list[str] | None,
-        typer.Option("--profile", help="Model profile instead of the scenario's; several: a model matrix."),
-    ] = None
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."),
-    ] = None
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model", help="Model id at the endpoint (default: discovered); several: a model matrix."
-        ),
-    ] = None
-
-    def entries(self) -> list[tuple[str, Overrides]]:
-        """(label, overrides) for each model to run on: one unless a flag was given several times."""
-        from ..models import Overrides
-
-        env = Overrides.from_env(os.environ)
-        profiles: list[str | None] = list(dict.fromkeys(self.profile or [])) or [None]
-        models: list[str | None] = list(dict.fromkeys(self.model or [])) or [None]
-        out = []
-        for p, m in itertools.product(profiles, models):
-            label = ":".join(x for x in (p, m) if x) or "default"
-            out.append((label, env.merged(profile=p, base_url=self.base_url, model=m)))
-        return out
 
 
 def _default_out(scenario: str) -> Path:
@@ -135,27 +96,10 @@ def eval_run(
             "(no team model is called).",
         ),
     ] = None,
-    baseline: Annotated[
-        Path | None,
-        typer.Option("--baseline", help="Results folder to compare with: which tasks flipped, and the gate."),
-    ] = None,
-    fail_on_regression: Annotated[
-        bool,
-        typer.Option(
-            "--fail-on-regression",
-            help="Exit 1 when a pass rate (in all, or an expectation's) dropped from --baseline by more "
-            "than chance (one-sided Fisher exact test).",
-        ),
-    ] = False,
-    alpha: Annotated[
-        float, typer.Option("--alpha", min=0.0, max=1.0, help="The gate's significance level.")
-    ] = 0.05,
-    junit: Annotated[
-        Path | None, typer.Option("--junit", help="Also write JUnit XML here (one test case per task).")
-    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     *,
     endpoint: MatrixFlags,
+    gating: GateFlags,
     tracing: Tracing,
     logs: EngineLogs,
 ) -> None:
@@ -171,11 +115,9 @@ def eval_run(
 
     if resume and out_dir is None:
         raise BadInput("--resume continues the eval in --out DIR: give its folder")
-    if fail_on_regression and baseline is None:
-        raise BadInput("--fail-on-regression compares with a baseline: give --baseline RESULTS")
-    for given in (baseline, replay):  # before any run: a folder that is no eval's is refused now
-        if given is not None:
-            ResultsFolder(given).read_meta()
+    gating.check()  # before any run
+    if replay is not None:
+        ResultsFolder(replay).read_meta()  # a folder that is no eval's is refused now
     folder = out_dir
     refuse_non_scenarios([scenario])
 
@@ -218,41 +160,11 @@ def eval_run(
         out.print(render_summary(results[""]))
     else:
         out.print(render_matrix(matrix))
-    _gate_and_junit(results, baseline, junit, alpha=alpha, fail_on_regression=fail_on_regression)
+    gating.apply(results)
     if fail_under is not None:
         under = [k or "the eval" for k, r in results.items() if r.summary.pass_rate.rate * 100 < fail_under]
         if under:
             raise Failed(f"the pass rate is under {fail_under:g}% ({', '.join(under)})")
-
-
-def _gate_and_junit(
-    results: dict[str, Any],
-    baseline: Path | None,
-    junit: Path | None,
-    *,
-    alpha: float,
-    fail_on_regression: bool,
-) -> None:
-    """Write --junit (a test suite per model), compare each model with --baseline, and fail on a
-    regression of any when asked."""
-    from ..eval import ResultsFolder, gate, write_junit
-    from .eval_view import render_gate
-
-    if junit is not None:
-        suites = [(label, r.meta, r.summary, r.records) for label, r in results.items()]
-        out.print(f"JUnit XML: {write_junit(junit, suites)}", markup=False)
-    if baseline is None:
-        return
-    base = list(ResultsFolder(baseline).load_runs().values())
-    worse = []
-    for label, r in results.items():
-        report = gate(base, r.records, name=str(baseline), alpha=alpha)
-        if label:
-            out.print(f"{label}:", markup=False)
-        out.print(render_gate(report))
-        worse += [(f"{label} " if label else "") + d.name for d in report.rates if d.regression]
-    if fail_on_regression and worse:
-        raise Failed(f"regression against {baseline}: {', '.join(worse)} dropped by more than chance")
 
 
 def eval_compare(
@@ -288,6 +200,7 @@ def eval_rescore(
     concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Judge calls at once.")] = 4,
     *,
     endpoint: ModelFlags,
+    gating: GateFlags,
 ) -> None:
     """Score the runs of RESULTS again with the expectations and judge of now, from their transcripts.
 
@@ -298,6 +211,7 @@ def eval_rescore(
     from ..scenario import load_scenario
     from .eval_view import render_summary
 
+    gating.check()
     with handled():
         meta = ResultsFolder(results).read_meta()
         given = scenario or meta.scenario_file
@@ -320,3 +234,4 @@ def eval_rescore(
             )
         )
     out.print(render_summary(result))
+    gating.apply({"": result})
