@@ -28,16 +28,28 @@ class MatrixFlags(OptionGroup):
 
     profile: Annotated[
         list[str] | None,
-        typer.Option("--profile", help="Model profile instead of the scenario's; several: a model matrix."),
+        typer.Option(
+            "--profile",
+            metavar="PROFILE",
+            rich_help_panel="Models",
+            help="Model profile instead of the scenario's; several: a model matrix.",
+        ),
     ] = None
     base_url: Annotated[
         str | None,
-        typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."),
+        typer.Option(
+            "--base-url",
+            rich_help_panel="Models",
+            help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.",
+        ),
     ] = None
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", help="Model id at the endpoint (default: discovered); several: a model matrix."
+            "--model",
+            metavar="ID",
+            rich_help_panel="Models",
+            help="Model id at the endpoint (default: discovered); several: a model matrix.",
         ),
     ] = None
 
@@ -61,21 +73,32 @@ class GateFlags(OptionGroup):
 
     baseline: Annotated[
         Path | None,
-        typer.Option("--baseline", help="Results folder to compare with: which tasks flipped, and the gate."),
+        typer.Option(
+            "--baseline",
+            rich_help_panel="CI gate",
+            help="Results folder to compare with: which tasks flipped, and the gate.",
+        ),
     ] = None
     fail_on_regression: Annotated[
         bool,
         typer.Option(
             "--fail-on-regression",
+            rich_help_panel="CI gate",
             help="Exit 1 when a pass rate (in all, or an expectation's) dropped from --baseline by more "
             "than chance (one-sided Fisher exact test).",
         ),
     ] = False
     alpha: Annotated[
-        float, typer.Option("--alpha", min=0.0, max=1.0, help="The gate's significance level.")
+        float,
+        typer.Option(
+            "--alpha", rich_help_panel="CI gate", min=0.0, max=1.0, help="The gate's significance level."
+        ),
     ] = 0.05
     junit: Annotated[
-        Path | None, typer.Option("--junit", help="Also write JUnit XML here (one test case per task).")
+        Path | None,
+        typer.Option(
+            "--junit", rich_help_panel="CI gate", help="Also write JUnit XML here (one test case per task)."
+        ),
     ] = None
 
     def check(self) -> None:
