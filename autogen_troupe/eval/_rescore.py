@@ -78,7 +78,13 @@ async def rescore(
     )
     specs = describe_models(plan)
     meta = eval_meta(plan, specs, old_meta.tasks_file, old_meta.tasks, old_meta.repeat, concurrency, None)
-    meta = meta.model_copy(update={"models": old_meta.models, "rescored_from": str(old.path)})
+    meta = meta.model_copy(  # the runs were made as they were made: by these models, this person
+        update={
+            "models": old_meta.models,
+            "simulated_user": old_meta.simulated_user,
+            "rescored_from": str(old.path),
+        }
+    )
     by_id = {t.id: t for t in rows or ()}
     tasks = {r.task_id: _task(r, by_id.get(r.task_id), scenario) for r in records}
     folder.path.mkdir(parents=True, exist_ok=True)
