@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from helpers import cli, write
 from rich.console import Console
 from test_eval_runs import planner_and_judge, scenario, tasks_file
 
@@ -48,3 +49,13 @@ def test_quiet_prints_nothing(tmp_path: Path) -> None:
     with ProgressView(console, quiet=True) as view:
         assert view.progress is None
     assert buf.getvalue() == ""
+
+
+def test_bad_input_leaves_no_results_folder_behind(tmp_path: Path) -> None:
+    """The default --out folder is made only once every check passed (it was made, empty, before)."""
+    plain = write(tmp_path, "name: p\ntask: t\nteam: {kind: single, agents: [{name: a}]}\n", "plain.yaml")
+    tasks = write(tmp_path, "task\nhello\n", "t.csv")
+    for flags in (["--judge", "default"], ["--simulate-user", "default"], ["--persona", "x"]):
+        done = cli("eval", str(plain), "--tasks", str(tasks), *flags, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+    assert not (tmp_path / "troupe-evals").exists()

@@ -132,8 +132,14 @@ def eval_run(
         entries = endpoint.entries()
         if len(entries) == 1:  # a matrix checks the folder of each model
             ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
-        library_log_file(folder / "engine.log")
         with ProgressView(err, quiet=quiet, folder=folder) as view:
+
+            def started(label: str, meta: Any, total: int, kept: Any) -> None:
+                """Once every check has passed (so bad input leaves no folder behind): the engine's log
+                lines go to the results folder, and the line and bar of this model show."""
+                library_log_file(folder / "engine.log")
+                view.start(meta, total, kept, label=label or "runs")
+
             common: dict[str, Any] = {
                 "tasks_file": str(path),
                 "ray": None if ray is None else ray.strip() or "local",  # a bare --ray: one of our own
@@ -148,12 +154,17 @@ def eval_run(
                 "persona": persona,
             }
             if len(entries) == 1:
-                one = evaluate(sc, rows, out=folder, overrides=entries[0][1], on_start=view.start, **common)
+                one = evaluate(
+                    sc,
+                    rows,
+                    out=folder,
+                    overrides=entries[0][1],
+                    on_start=lambda meta, total, kept: started("", meta, total, kept),
+                    **common,
+                )
                 results = {"": run_async(one)}
             else:
-                labelled = evaluate_matrix(
-                    sc, rows, out=folder, entries=entries, on_start=view.start_model, **common
-                )
+                labelled = evaluate_matrix(sc, rows, out=folder, entries=entries, on_start=started, **common)
                 matrix = run_async(labelled)
                 results = matrix.results
     if len(entries) == 1:

@@ -97,10 +97,6 @@ class ProgressView:
         c = self.counts
         return f"{c['pass']} passed, {c['fail']} failed, {c['error']} errors"
 
-    def start_model(self, label: str, meta: EvalMeta, total: int, kept: Sequence[RunRecord]) -> None:
-        """`start` for one model of a matrix: its line and a bar of its own, named by its label."""
-        self.start(meta, total, kept, label=label)
-
     def record(self, record: RunRecord) -> None:
         self.counts[record.outcome] += 1
         if self.progress is not None and self.task is not None:
