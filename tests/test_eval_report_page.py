@@ -108,3 +108,43 @@ def test_the_report_draws_its_plots_without_matplotlib(
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
     text = _page(tmp_path).read_text(encoding="utf-8")
     assert text.count("<svg") == 4 and "matplotlib" not in text
+
+
+def _matrix_page(tmp_path: Path) -> Path:
+    """The page of a matrix of three models (long labels included), from results folders written here."""
+    import itertools
+
+    from autogen_troupe.eval import EvalResult, MatrixResult, ResultsFolder, compare
+    from autogen_troupe.eval._matrix import matrix_report, slug
+
+    results = {}
+    for label, keep in (("lab:gpt-4o-mini-2024-07-18", 3), ("vllm:Qwen/Qwen3-0.6B", 9), ("default", 12)):
+        records = [
+            r.model_copy(update={"outcome": "pass" if i < keep else "fail"}) for i, r in enumerate(_records())
+        ]
+        meta = EvalMeta(scenario="trip", scenario_digest="x", tasks_file="t.csv", tasks=6, repeat=2)
+        folder = ResultsFolder(tmp_path / slug(label))
+        folder.write_meta(meta)
+        for r in records:
+            folder.append(r)
+        folder.close()
+        summary = summarize(records, repeat=2)
+        results[label] = EvalResult(folder.path, meta, records, summary, len(records), 0, 0, None)
+    pairs = [
+        (a, b, compare(results[a].folder, results[b].folder)) for a, b in itertools.combinations(results, 2)
+    ]
+    page = tmp_path / "report.html"
+    page.write_text(matrix_report(MatrixResult(tmp_path, results, pairs)), encoding="utf-8")
+    return page
+
+
+def test_the_matrix_page_labels_do_not_overlap(browser, tmp_path: Path) -> None:  # noqa: F811
+    with browser_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        page.goto(_matrix_page(tmp_path).as_uri())
+        (boxes,) = page.evaluate(_BOXES)
+        assert {"default", "25%", "75%", "100%"} <= {b[0] for b in boxes}
+        assert _overlaps(boxes) == []
+        least, what = page.evaluate(_SMALLEST)
+        assert least >= 12, (least, what)
+        assert page.locator("table").first.locator("tbody tr").count() == 3
+        assert page.locator("table").nth(1).locator("tbody tr").count() == 3  # every pair
