@@ -147,7 +147,8 @@ class TaskRunner:
         try:
             if self.replay is not None:  # a person's answers, simulated or not, replay from the tape
                 tape = self.replay.tape(task.id, job.repeat)
-                result = await replay_run(plan.scenario, task.task, tape, _options(plan, self.transcripts))
+                replayed = _options(plan, self.transcripts, _run_id(job))
+                result = await replay_run(plan.scenario, task.task, tape, replayed)
             else:
                 done = await self._resumed(job, options, hear)
                 if done is None:
