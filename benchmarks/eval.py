@@ -92,7 +92,7 @@ async def timed_eval(sc: Any, todo: list[EvalTask], out: Path, **kw: Any) -> dic
     marks: dict[str, float] = {}
     done: list[Any] = []
 
-    def start(total: int, before: int) -> None:
+    def start(meta: Any, total: int, kept: Any) -> None:
         marks["start"] = time.perf_counter()
 
     def record(r: Any) -> None:

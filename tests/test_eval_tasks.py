@@ -228,7 +228,7 @@ def test_keys_are_located_however_they_are_written(tmp_path: Path, sc) -> None:
     f = write(tmp_path, line + "\n", "t.jsonl")
     column = line.index('"\\u0065xpct"') + 1
     assert issues(f, sc) == [
-        f"{f}:1:51: note: unknown key 'note'; valid keys: id, task, vars, reference, expect",
+        f"{f}:1:51: note: unknown key 'note'; valid keys: id, task, vars, reference, expect, persona",
         f"{f}:1:{column}: expct: unknown key 'expct'; did you mean 'expect'?",
     ]
 

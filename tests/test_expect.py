@@ -308,3 +308,23 @@ def test_unknown_agent_names_in_expect_are_located(tmp_path) -> None:
     (issue,) = e.value.issues
     assert "'zed' is not an agent of this team" in issue.message
     assert issue.line == 8
+
+
+def test_tool_call_counts_in_all_and_per_tool() -> None:
+    """`count` bounds the calls in all, `per_tool` each named tool's; alone or beside a list of calls."""
+    r = run(_text("user", "x"), *[_call("clock", ("get_current_time", {"timezone": "Asia/Seoul"}))] * 3)
+    assert check(r, tool_calls={"count": {"max": 3}, "per_tool": {"get_current_time": {"max": 3}}}).passed
+    report = check(r, tool_calls={"count": {"max": 2}, "per_tool": {"get_current_time": {"max": 1}}})
+    by = {f.expectation: f for f in report.failures}
+    assert set(by) == {"tool_calls.count", "tool_calls.per_tool.get_current_time"}
+    assert by["tool_calls.count"].expected == "at most 2 tool calls"
+    assert by["tool_calls.count"].actual == "3 tool calls"
+    assert by["tool_calls.per_tool.get_current_time"].expected == "at most 1 calls of get_current_time"
+    assert not check(r, tool_calls={"per_tool": {"search": {"min": 1}}}).passed
+    both = check(r, tool_calls={"calls": ["phrases"], "count": {"max": 1}})
+    assert {f.expectation for f in both.failures} == {"tool_calls.count", "tool_calls (order: subset)"}
+    per_agent = check(r, agents={"clock": {"tool_calls": {"count": {"max": 2}}}})
+    assert [f.expectation for f in per_agent.failures] == ["agents.clock.tool_calls.count"]
+    assert check(TRIP, agents={"clock": {"tool_calls": {"count": {"max": 1}}}}).passed
+    with pytest.raises(ValidationError, match="min"):
+        Expect.model_validate({"tool_calls": {"count": {"min": 3, "max": 1}}})

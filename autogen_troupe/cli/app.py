@@ -129,6 +129,7 @@ eval_app = App(
 )
 eval_app.command("run")(evals.eval_run)
 eval_app.command("compare")(evals.eval_compare)
+eval_app.command("rescore")(evals.eval_rescore)
 app.add_typer(eval_app, name="eval")
 
 mcp_app = App(

@@ -14,12 +14,13 @@ from typer.core import TyperGroup
 
 from .console import err, out
 from .errors import BadInput, Failed
+from .eval_options import GateFlags, MatrixFlags
 from .options import EngineLogs, ModelFlags, ScenarioArg
 from .scenario_files import refuse_non_scenarios
 from .stop import handled
 from .trace import Tracing
 
-__all__ = ["EvalGroup", "eval_compare", "eval_run"]
+__all__ = ["EvalGroup", "eval_compare", "eval_rescore", "eval_run"]
 
 _ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.\-\[\]]+:\d+)$")
 
@@ -75,22 +76,48 @@ def eval_run(
     fail_under: Annotated[
         float | None, typer.Option("--fail-under", help="Exit 1 when the pass rate (%) is below this.")
     ] = None,
+    simulate_user: Annotated[
+        str | None,
+        typer.Option(
+            "--simulate-user",
+            metavar="PROFILE",
+            help="A model (profile) plays the person of the scenario's user agent (kind: user).",
+        ),
+    ] = None,
+    persona: Annotated[
+        str | None,
+        typer.Option("--persona", help="Who the simulated user is (a task row's `persona` wins)."),
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            help="Replay each run offline from the tape of the same task in this results folder "
+            "(no team model is called).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     *,
-    endpoint: ModelFlags,
+    endpoint: MatrixFlags,
+    gating: GateFlags,
     tracing: Tracing,
     logs: EngineLogs,
 ) -> None:
     """Run SCENARIO over every task of --tasks, score each run, write runs.jsonl and report.html.
 
-    The in-process engine's own log (vLLM, torch) goes to engine.log in the results folder."""
-    from ..eval import ResultsFolder, evaluate, load_tasks, resolve_tasks_path
+    Several --profile or --model: the same tasks on each model, each in a subfolder, and one report
+    with them side by side. The in-process engine's own log (vLLM, torch) goes to engine.log in the
+    results folder."""
+    from ..eval import ResultsFolder, evaluate, evaluate_matrix, load_tasks, resolve_tasks_path
     from ..runtime import library_log_file, run_async
     from ..scenario import load_scenario
-    from .eval_view import ProgressView, render_summary
+    from .eval_view import ProgressView, render_matrix, render_summary
 
     if resume and out_dir is None:
         raise BadInput("--resume continues the eval in --out DIR: give its folder")
+    gating.check()  # before any run
+    if replay is not None:
+        ResultsFolder(replay).read_meta()  # a folder that is no eval's is refused now
     folder = out_dir
     refuse_non_scenarios([scenario])
 
@@ -102,29 +129,53 @@ def eval_run(
         path = resolve_tasks_path(tasks, sc)
         rows = load_tasks(path, sc)[:limit]
         folder = out_dir or _default_out(sc.name)
-        ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
-        library_log_file(folder / "engine.log")
-        with ProgressView(err, quiet=quiet) as view:
-            result = run_async(
-                evaluate(
+        entries = endpoint.entries()
+        if len(entries) == 1:  # a matrix checks the folder of each model
+            ResultsFolder(folder).check_writable(resume=resume)  # before its log file makes the folder
+        with ProgressView(err, quiet=quiet, folder=folder) as view:
+
+            def started(label: str, meta: Any, total: int, kept: Any) -> None:
+                """Once every check has passed (so bad input leaves no folder behind): the engine's log
+                lines go to the results folder, and the line and bar of this model show."""
+                library_log_file(folder / "engine.log")
+                view.start(meta, total, kept, label=label or "runs")
+
+            common: dict[str, Any] = {
+                "tasks_file": str(path),
+                "ray": None if ray is None else ray.strip() or "local",  # a bare --ray: one of our own
+                "workers": workers,
+                "on_record": view.record,
+                "repeat": repeat,
+                "concurrency": concurrency,
+                "judge_model": judge,
+                "resume": resume,
+                "replay": replay,
+                "simulate_user": simulate_user,
+                "persona": persona,
+            }
+            if len(entries) == 1:
+                one = evaluate(
                     sc,
                     rows,
                     out=folder,
-                    tasks_file=str(path),
-                    ray=None if ray is None else ray.strip() or "local",  # a bare --ray: one of our own
-                    workers=workers,
-                    overrides=endpoint.overrides(),
-                    on_start=view.start,
-                    on_record=view.record,
-                    repeat=repeat,
-                    concurrency=concurrency,
-                    judge_model=judge,
-                    resume=resume,
+                    overrides=entries[0][1],
+                    on_start=lambda meta, total, kept: started("", meta, total, kept),
+                    **common,
                 )
-            )
-    out.print(render_summary(result))
-    if fail_under is not None and result.summary.pass_rate.rate * 100 < fail_under:
-        raise Failed(f"the pass rate is under {fail_under:g}%")
+                results = {"": run_async(one)}
+            else:
+                labelled = evaluate_matrix(sc, rows, out=folder, entries=entries, on_start=started, **common)
+                matrix = run_async(labelled)
+                results = matrix.results
+    if len(entries) == 1:
+        out.print(render_summary(results[""]))
+    else:
+        out.print(render_matrix(matrix))
+    gating.apply(results)
+    if fail_under is not None:
+        under = [k or "the eval" for k, r in results.items() if r.summary.pass_rate.rate * 100 < fail_under]
+        if under:
+            raise Failed(f"the pass rate is under {fail_under:g}% ({', '.join(under)})")
 
 
 def eval_compare(
@@ -139,3 +190,59 @@ def eval_compare(
     from .eval_view import render_comparison
 
     out.print(render_comparison(compare(a, b)))
+
+
+def eval_rescore(
+    results: Annotated[Path, typer.Argument(help="Results folder of the eval whose runs to score again.")],
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario", help="Scenario whose expectations and judge score (default: the eval's file)."
+        ),
+    ] = None,
+    tasks: Annotated[
+        str | None,
+        typer.Option("--tasks", help="Tasks file whose rows' expectations apply (default: the eval's file)."),
+    ] = None,
+    judge: Annotated[str | None, typer.Option("--judge", help="Model profile of the judge.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Results folder (default: troupe-evals/NAME-rescored-TIME).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Judge calls at once.")] = 4,
+    *,
+    endpoint: ModelFlags,
+    gating: GateFlags,
+) -> None:
+    """Score the runs of RESULTS again with the expectations and judge of now, from their transcripts.
+
+    The team's models are not called (the judge's are, when the scenario has a judge); the new results
+    go to a folder of their own, with copies of the transcripts."""
+    from ..eval import ResultsFolder, load_tasks, rescore, resolve_tasks_path
+    from ..runtime import run_async
+    from ..scenario import load_scenario
+    from .eval_view import render_summary
+
+    gating.check()
+    with handled():
+        meta = ResultsFolder(results).read_meta()
+        given = scenario or meta.scenario_file
+        if given is None:
+            raise BadInput(f"{results}/eval.json names no scenario file: give --scenario FILE")
+        sc = load_scenario(given)
+        tasks_path = resolve_tasks_path(tasks or meta.tasks_file, sc)
+        gone = tasks is None and not tasks_path.is_file()  # then runs are scored without row expectations
+        rows = None if gone else load_tasks(tasks_path, sc)
+        folder = out_dir or _default_out(f"{sc.name}-rescored")
+        result = run_async(
+            rescore(
+                results,
+                sc,
+                out=folder,
+                rows=rows,
+                judge_model=judge,
+                overrides=endpoint.overrides(),
+                concurrency=concurrency,
+            )
+        )
+    out.print(render_summary(result))
+    gating.apply({"": result})

@@ -3,7 +3,7 @@ summary table; and the two sides of `troupe eval compare`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -11,10 +11,21 @@ from rich.table import Table
 from rich.text import Text
 
 from .._redact import redact_text
-from .._text import safe_text
-from ..eval import Comparison, Diff, Dist, EvalResult, Rate, RunRecord, Summary
+from .._text import safe_text, terminal_safe
+from ..eval import (
+    Comparison,
+    Diff,
+    Dist,
+    EvalMeta,
+    EvalResult,
+    GateReport,
+    MatrixResult,
+    Rate,
+    RunRecord,
+    Summary,
+)
 
-__all__ = ["ProgressView", "render_comparison", "render_summary"]
+__all__ = ["ProgressView", "plan_line", "render_comparison", "render_gate", "render_matrix", "render_summary"]
 
 
 def _pct(x: float) -> str:
@@ -29,31 +40,39 @@ def _dist(d: Dist, fmt: str) -> str:
     return " · ".join(f"{k} {format(getattr(d, k), fmt)}" for k in ("p50", "p90", "p99", "mean"))
 
 
-class ProgressView:
-    """A progress bar with the runs done, passed, elapsed time and ETA (on stderr; nothing when quiet)."""
+def plan_line(meta: EvalMeta, total: int, kept: Sequence[RunRecord], folder: object) -> Text:
+    """What is about to run, before the bar: scenario, tasks, repeats, models, judge, output folder."""
+    models = ", ".join(sorted(set(meta.models.values()))) or "(none)"
+    judge = f"; judge {meta.judge['model']}" if meta.judge else ""
+    before = ""
+    if kept:
+        passed = sum(r.passed for r in kept)
+        before = f" ({len(kept)} done before, {passed} of them passed; {total - len(kept)} to make)"
+    return safe_text(
+        f"troupe eval {meta.scenario}: {meta.tasks} tasks x {meta.repeat} repeats = {total} runs{before}, "
+        f"{meta.concurrency} at once, on {models}{judge}; results in {folder}"
+    )
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
-        self.console, self.quiet = console, quiet
+
+class ProgressView:
+    """Before the runs, a line saying what runs; then a progress bar per model with the runs finished of
+    all, how many of them passed, failed and erred, elapsed time and ETA (on stderr; nothing when quiet).
+    Runs that `--resume` keeps count as finished, and their passes as passes."""
+
+    def __init__(self, console: Console, *, quiet: bool = False, folder: object = "") -> None:
+        self.console, self.quiet, self.folder = console, quiet, folder
         self.progress: Any = None
         self.task: Any = None
-        self.passed = 0
+        self.counts: dict[str, int] = {}
 
     def __enter__(self) -> ProgressView:
         if not self.quiet:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self.progress = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("passed {task.fields[passed]}"),
+                TextColumn("{task.completed}/{task.total} finished: {task.fields[tally]}"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
@@ -62,15 +81,26 @@ class ProgressView:
             self.progress.start()
         return self
 
-    def start(self, total: int, before: int) -> None:
+    def start(self, meta: EvalMeta, total: int, kept: Sequence[RunRecord], label: str = "runs") -> None:
+        self.counts = {"pass": 0, "fail": 0, "error": 0}
+        for r in kept:
+            self.counts[r.outcome] += 1
+        if self.quiet:
+            return
+        self.console.print(plan_line(meta, total, kept, self.folder), highlight=False)
         if self.progress is not None:
-            label = "runs" if not before else f"runs ({before} done before)"
-            self.task = self.progress.add_task(label, total=total, completed=before, passed="")
+            self.task = self.progress.add_task(
+                terminal_safe(label), total=total, completed=len(kept), tally=self._tally()
+            )
+
+    def _tally(self) -> str:
+        c = self.counts
+        return f"{c['pass']} passed, {c['fail']} failed, {c['error']} errors"
 
     def record(self, record: RunRecord) -> None:
-        self.passed += record.passed
+        self.counts[record.outcome] += 1
         if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=1, passed=str(self.passed))
+            self.progress.update(self.task, advance=1, tally=self._tally())
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
@@ -104,9 +134,12 @@ def render_summary(result: EvalResult) -> RenderableType:
     """The numbers of an eval, each expectation's pass rate, the worst runs, where the files are."""
     s, meta = result.summary, result.meta
     rate = f", {result.made / meta.seconds:.2f} runs/s" if result.made and meta.seconds else ""
+    made = f"{result.made} made now, {result.finished_before} before"
+    if meta.rescored_from:
+        made = f"scored again from {meta.rescored_from}; no team model was called"
     head = safe_text(
-        f"troupe eval {meta.scenario}: {s.tasks} tasks x {s.repeat} = {s.runs} runs"
-        f" ({result.made} made now, {result.finished_before} before) in {meta.seconds:.1f} s{rate}",
+        f"troupe eval {meta.scenario}: {s.tasks} tasks x {s.repeat} = {s.runs} runs ({made})"
+        f" in {meta.seconds:.1f} s{rate}",
         style="bold",
     )
     numbers = Table(show_header=False, box=None, padding=(0, 2))
@@ -131,8 +164,6 @@ def render_summary(result: EvalResult) -> RenderableType:
     if result.pending:
         parts.append(Text(f"{result.pending} runs not made yet: --resume continues", style="yellow"))
     parts.append(safe_text(f"results: {result.folder} (runs.jsonl, summary.json, report.html)"))
-    if result.report_note:
-        parts.append(Text(f"note: {result.report_note}", style="yellow"))
     return Group(*parts)
 
 
@@ -185,3 +216,69 @@ def render_comparison(c: Comparison) -> RenderableType:
                 )
             parts.append(t)
     return Group(*parts)
+
+
+def render_gate(g: GateReport) -> RenderableType:
+    """The baseline gate: each rate then and now with Fisher's p-value, and the tasks that flipped."""
+    head = safe_text(
+        f"against the baseline {g.baseline} ({g.common_tasks} tasks in both; a drop is a regression when "
+        f"one-sided Fisher p < {g.alpha:g})",
+        style="bold",
+    )
+    table = Table("", "baseline", "now", "p", "")
+    for d in g.rates:
+        verdict = Text("REGRESSION", style="red bold") if d.regression else Text("ok", style="green")
+        table.add_row(
+            safe_text(d.name),
+            f"{_pct(d.base_rate)} ({d.base_passed}/{d.base_runs})",
+            f"{_pct(d.now_rate)} ({d.now_passed}/{d.now_runs})",
+            f"{d.p_value:.3f}",
+            verdict,
+        )
+    parts: list[RenderableType] = [head, table]
+    for title, changes in (
+        ("flipped: pass less often now", g.flipped_worse),
+        ("flipped: pass more often now", g.flipped_better),
+    ):
+        if changes:
+            t = Table("task", "baseline passed", "now passed", title=title, title_justify="left")
+            for ch in changes[:30]:
+                t.add_row(safe_text(ch.task_id), f"{ch.a_passed}/{ch.a_runs}", f"{ch.b_passed}/{ch.b_runs}")
+            if len(changes) > 30:
+                t.add_row(f"... {len(changes) - 30} more", "", "")
+            parts.append(t)
+    return Group(*parts)
+
+
+def render_matrix(m: MatrixResult) -> RenderableType:
+    """A model matrix: the models side by side, then every pair compared on their common tasks."""
+    first = next(iter(m.results.values()))
+    head = safe_text(
+        f"troupe eval {first.meta.scenario}: {first.summary.tasks} tasks x {first.summary.repeat} on "
+        f"{len(m.results)} models",
+        style="bold",
+    )
+    table = Table(
+        "model", "pass rate (95% CI)", "judge score", "tokens p50/p90", "seconds p50/p90", "failed/errors"
+    )
+    for label, r in m.results.items():
+        s = r.summary
+        judge = (
+            ""
+            if s.judge is None or not s.judge.judged
+            else f"{s.judge.mean:.2f} ({s.judge.low:.2f}-{s.judge.high:.2f})"
+        )
+        table.add_row(
+            safe_text(label),
+            _rate(s.pass_rate),
+            judge,
+            f"{s.tokens.p50:,.0f}/{s.tokens.p90:,.0f}",
+            f"{s.seconds.p50:.2f}/{s.seconds.p90:.2f}",
+            f"{s.outcomes.get('fail', 0)}/{s.outcomes.get('error', 0)}",
+        )
+    pairs = Table("A", "B", "pass rate B - A", "tasks worse/better in B", title="pairs", title_justify="left")
+    for a, b, c in m.pairs:
+        row = _diff_row("", c.pass_rate, _pct, lambda x: f"{x * 100:+.1f} pts")
+        pairs.add_row(safe_text(a), safe_text(b), row[3], f"{len(c.regressions)}/{len(c.improvements)}")
+    where = safe_text(f"results: {m.folder} (report.html, matrix.json; a folder per model)")
+    return Group(head, table, pairs, where)

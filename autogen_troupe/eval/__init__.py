@@ -13,6 +13,10 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._compare import Comparison, Diff, compare
     from ._evaluate import EvalResult, evaluate
+    from ._gate import GateReport, gate
+    from ._junit import write_junit
+    from ._matrix import MatrixResult, evaluate_matrix
+    from ._rescore import rescore
     from ._results import EvalMeta, JudgeVerdict, ResultsFolder, RunRecord
     from ._stats import Dist, Rate, Summary, summarize
     from ._tasks import EvalTask, load_tasks, resolve_tasks_path
@@ -24,16 +28,22 @@ __all__ = [
     "EvalMeta",
     "EvalResult",
     "EvalTask",
+    "GateReport",
     "JudgeVerdict",
+    "MatrixResult",
     "Rate",
     "ResultsFolder",
     "RunRecord",
     "Summary",
     "compare",
     "evaluate",
+    "evaluate_matrix",
+    "gate",
     "load_tasks",
+    "rescore",
     "resolve_tasks_path",
     "summarize",
+    "write_junit",
 ]
 
 _WHERE = {
@@ -47,7 +57,13 @@ _WHERE = {
     "Summary": "._stats",
     "compare": "._compare",
     "evaluate": "._evaluate",
+    "gate": "._gate",
+    "evaluate_matrix": "._matrix",
+    "MatrixResult": "._matrix",
+    "GateReport": "._gate",
+    "write_junit": "._junit",
     "load_tasks": "._tasks",
+    "rescore": "._rescore",
     "summarize": "._stats",
     "resolve_tasks_path": "._tasks",
     "Diff": "._compare",

@@ -24,7 +24,7 @@ from ._stats import Summary, summarize
 from ._tasks import EvalTask
 from ._worker import EvalPlan, describe_models
 
-__all__ = ["EvalResult", "evaluate", "finish_folder", "scenario_digest"]
+__all__ = ["EvalResult", "eval_meta", "evaluate", "finish_folder", "scenario_digest"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,6 @@ class EvalResult:
     finished_before: int
     pending: int
     report: Path | None
-    report_note: str | None = None  # why the report has no plots
 
 
 def scenario_digest(scenario: Scenario) -> str:
@@ -54,7 +53,7 @@ def _label(spec: Any) -> str:
     return f"{spec.provider} {model}" + (f" at {redact_url(where)}" if where else "")
 
 
-def _meta(
+def eval_meta(
     plan: EvalPlan,
     specs: dict[str, Any],
     tasks_file: str,
@@ -72,7 +71,10 @@ def _meta(
         tasks_file=tasks_file,
         tasks=tasks,
         repeat=repeat,
-        models={a: _label(s) for a, s in specs.items() if a != "judge"},
+        models={a: _label(s) for a, s in specs.items() if a not in ("judge", "simulated_user")},
+        simulated_user=None
+        if plan.simulate_user is None
+        else {"model": _label(specs["simulated_user"]), "persona": plan.persona},
         judge=None
         if judge is None
         else {
@@ -102,7 +104,7 @@ def _check_resume(folder: ResultsFolder, meta: EvalMeta, resume: bool) -> EvalMe
             f"the scenario changed since {folder.path} was written ({old.scenario}); its results cannot be "
             "continued with this one: give another --out folder"
         )
-    if old.models != meta.models or old.judge != meta.judge:
+    if old.models != meta.models or old.judge != meta.judge or old.simulated_user != meta.simulated_user:
         raise UsageError(
             f"the models differ from those of {folder.path} (then: {old.models}, judge {old.judge}; now: "
             f"{meta.models}, judge {meta.judge}); give another --out folder"
@@ -124,14 +126,18 @@ async def evaluate(
     workers: int | None = None,
     overrides: Any = None,
     profiles_path: Path | None = None,
-    on_start: Callable[[int, int], None] | None = None,
+    replay: str | Path | None = None,
+    simulate_user: ModelRef | None = None,
+    persona: str | None = None,
+    on_start: Callable[[EvalMeta, int, Sequence[RunRecord]], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
 ) -> EvalResult:
     """Run every task `repeat` times, `concurrency` runs at once (in this process, or on Ray: `ray` is
     "local" for a Ray instance of our own, or a cluster's address), score each run and write the results
     folder `out`. Cancelling it stops the runs in flight and still writes what was done.
 
-    `on_start(total, finished_before)` and `on_record(record)` follow its progress.
+    `on_start(meta, total, kept)` (kept: the records of runs `--resume` keeps) and `on_record(record)`
+    follow its progress.
     """
     # Over 60 lines by its keyword arguments and its two endings (finished, or cancelled with the report
     # of what was done); the steps are calls.
@@ -142,8 +148,16 @@ async def evaluate(
             f"--judge names the judge's model, but scenario {scenario.name!r} has no `judge:` block "
             "(with the rubric the judge scores by)"
         )
+    if simulate_user is not None and not any(a.kind == "user" for a in scenario.team.agents):
+        raise UsageError(
+            f"--simulate-user plays the person of a user agent, but scenario {scenario.name!r} has none "
+            "(an agent with kind: user)"
+        )
+    if persona is not None and simulate_user is None:
+        raise UsageError("--persona is who the simulated user plays: give --simulate-user PROFILE too")
     folder = ResultsFolder(out)
     folder.check_writable(resume=resume)  # before anything runs or is written
+    replayed = ResultsFolder(replay).read_meta() if replay is not None else None
     judge = scenario.judge
     plan = EvalPlan(
         scenario=scenario,
@@ -151,16 +165,24 @@ async def evaluate(
         profiles_path=profiles_path,
         judge=judge,
         judge_model=judge_model if judge_model is not None else (judge.model if judge else None),
+        replay=Path(replay) if replay is not None else None,
+        simulate_user=simulate_user,
+        persona=persona,
     )
     specs = describe_models(plan)
-    meta = _check_resume(folder, _meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray), resume)
+    new_meta = eval_meta(plan, specs, tasks_file, len(tasks), repeat, concurrency, ray)
+    if replayed is not None:
+        models = {a: f"replay of {m} ({replay})" for a, m in replayed.models.items()}
+        new_meta = new_meta.model_copy(update={"models": models})
+    meta = _check_resume(folder, new_meta, resume)
     earlier = folder.load_runs() if resume else {}
-    jobs, finished = jobs_for(tasks, repeat, earlier)
+    jobs, kept = jobs_for(tasks, repeat, earlier)
+    finished = len(kept)
     folder.write_meta(meta)
     started = time.monotonic()
     executor: Executor = _executor(plan, folder, ray, workers, concurrency, specs)
     if on_start is not None:
-        on_start(len(jobs) + finished, finished)
+        on_start(meta, len(jobs) + finished, kept)
     made = 0
 
     def count(record: RunRecord) -> None:
@@ -229,7 +251,7 @@ def finish_folder(
     )
     folder.write_meta(meta)
     folder.write_json(folder.summary_path, summary.model_dump(mode="json"))
-    note = write_report(folder, meta, summary, records)
+    write_report(folder, meta, summary, records)
     return EvalResult(
         folder=folder.path,
         meta=meta,
@@ -239,5 +261,4 @@ def finish_folder(
         finished_before=before,
         pending=pending,
         report=folder.report_path,
-        report_note=note,
     )

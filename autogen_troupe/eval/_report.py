@@ -9,26 +9,26 @@ import html
 from collections.abc import Iterable, Sequence
 
 from .._redact import redact_text
-from ._plots import PLOTS_MISSING, available, histogram_svg, pass_rates_svg, scores_svg
+from ._plots import histogram_svg, pass_rates_svg, scores_svg
 from ._results import EvalMeta, ResultsFolder, RunRecord
 from ._stats import Rate, Summary
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["CSS", "render_report", "write_report"]
 
-_CSS = """
+CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;
 padding:0 1rem;color:#222}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
 .meta{color:#555}.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6rem .9rem;min-width:10rem}
 .card b{display:block;font-size:1.35rem}.card small{color:#666}
-.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(30rem,1fr));gap:1rem}
+.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(34rem,1fr));gap:1rem}
 .plots figure{margin:0}.plots svg{max-width:100%;height:auto}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{text-align:left;padding:.25rem .5rem;
 border-bottom:1px solid #eee;vertical-align:top}th{background:#f6f6f6}.n{text-align:right}
 .pass{color:#2e7d32}.fail{color:#c62828}.error{color:#8e24aa}pre{white-space:pre-wrap;background:#f7f7f7;
 padding:.5rem;border-radius:4px;font-size:12px;max-height:24rem;overflow:auto}
-.partial{background:#fff3cd;padding:.5rem .8rem;border-radius:4px}
+.partial{background:#fff3cd;padding:.5rem .8rem;border-radius:4px}small{font-size:13px}
 """
 
 
@@ -69,22 +69,16 @@ def _distribution_plots(records: Sequence[RunRecord], s: Summary) -> list[tuple[
     return [
         (
             "Tokens per run",
-            histogram_svg(
-                tokens, "prompt + completion tokens", "tokens", {"p50": s.tokens.p50, "p90": s.tokens.p90}
-            ),
+            histogram_svg(tokens, "prompt + completion tokens", {"p50": s.tokens.p50, "p90": s.tokens.p90}),
         ),
         (
             "Latency per run",
-            histogram_svg(
-                seconds, "seconds of wall time", "seconds", {"p50": s.seconds.p50, "p90": s.seconds.p90}
-            ),
+            histogram_svg(seconds, "seconds of wall time", {"p50": s.seconds.p50, "p90": s.seconds.p90}),
         ),
     ]
 
 
-def _figures(s: Summary, meta: EvalMeta, records: Sequence[RunRecord]) -> tuple[str, str | None]:
-    if not available():
-        return f"<p><i>{_e(PLOTS_MISSING)}</i></p>", PLOTS_MISSING
+def _figures(s: Summary, meta: EvalMeta, records: Sequence[RunRecord]) -> str:
     figures = []
     if s.checks:
         figures.append(("Pass rate per expectation", pass_rates_svg(s.checks)))
@@ -93,7 +87,7 @@ def _figures(s: Summary, meta: EvalMeta, records: Sequence[RunRecord]) -> tuple[
         figures.append(("Judge scores", scores_svg(s.judge.scores, low, high, float(meta.judge["passing"]))))
     figures += _distribution_plots(records, s)
     body = "".join(f"<figure><figcaption>{_e(t)}</figcaption>{svg}</figure>" for t, svg in figures)
-    return f'<div class="plots">{body}</div>', None
+    return f'<div class="plots">{body}</div>'
 
 
 def _table(head: Iterable[str], rows: Iterable[Iterable[str]], numeric: set[int] = frozenset()) -> str:  # type: ignore[assignment]
@@ -150,9 +144,9 @@ def _worst(s: Summary, records: Sequence[RunRecord]) -> str:
     return _table(("run", "outcome", "why", "score", "tokens", "seconds", ""), out, {3, 4, 5})
 
 
-def render_report(meta: EvalMeta, s: Summary, records: Sequence[RunRecord]) -> tuple[str, str | None]:
-    """The report's HTML, and a note when it has no plots."""
-    figures, note = _figures(s, meta, records)
+def render_report(meta: EvalMeta, s: Summary, records: Sequence[RunRecord]) -> str:
+    """The report's HTML."""
+    figures = _figures(s, meta, records)
     models = ", ".join(f"{a}: {m}" for a, m in meta.models.items())
     judge = (
         f" · judge: {meta.judge['model']}, {meta.judge['scale']}, passing ≥ {meta.judge['passing']:g}"
@@ -202,11 +196,11 @@ def render_report(meta: EvalMeta, s: Summary, records: Sequence[RunRecord]) -> t
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>troupe eval: {_e(meta.scenario)}</title><style>{_CSS}</style></head><body>
+<title>troupe eval: {_e(meta.scenario)}</title><style>{CSS}</style></head><body>
 {body}
 </body></html>
 """
-    return page, note
+    return page
 
 
 def _version() -> str:
@@ -218,10 +212,6 @@ def _version() -> str:
         return ""
 
 
-def write_report(
-    folder: ResultsFolder, meta: EvalMeta, s: Summary, records: Sequence[RunRecord]
-) -> str | None:
-    """Write `report.html`; returns a note when it has no plots."""
-    page, note = render_report(meta, s, records)
-    folder.report_path.write_text(page, encoding="utf-8")
-    return note
+def write_report(folder: ResultsFolder, meta: EvalMeta, s: Summary, records: Sequence[RunRecord]) -> None:
+    """Write `report.html`."""
+    folder.report_path.write_text(render_report(meta, s, records), encoding="utf-8")

@@ -112,6 +112,8 @@ class EvalMeta(Frozen):
     finished_at: str | None = None
     seconds: float = 0.0
     complete: bool = False
+    rescored_from: str | None = None  # `troupe eval rescore`: the results whose runs were scored again
+    simulated_user: dict[str, Any] | None = None  # `--simulate-user`: its model and default persona
 
 
 class ResultsFolder:

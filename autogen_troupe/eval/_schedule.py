@@ -41,23 +41,24 @@ class LocalExecutor:
 
 def jobs_for(
     tasks: Sequence[EvalTask], repeat: int, done: dict[tuple[str, int], RunRecord] | None = None
-) -> tuple[list[Job], int]:
-    """The runs still to make, every task once before any is repeated, and how many are done already.
+) -> tuple[list[Job], list[RunRecord]]:
+    """The runs still to make, every task once before any is repeated, and the records of those done
+    already (which count in the progress and the numbers as they are).
 
     A run is done when a record of it exists for the same task text, expectations and rubric, and it did
     not fail with an error (an endpoint that was down, a crash): those are made again.
     """
     done = done or {}
     todo: list[Job] = []
-    finished = 0
+    kept: list[RunRecord] = []
     for r in range(repeat):
         for t in tasks:
             old = done.get((t.id, r))
             if old is not None and old.digest == t.digest and old.outcome != "error":
-                finished += 1
+                kept.append(old)
             else:
                 todo.append(Job(task=t, repeat=r))
-    return todo, finished
+    return todo, kept
 
 
 async def run_jobs(

@@ -1,9 +1,10 @@
 """The tasks file of `troupe eval`: one task a row, from JSON lines, CSV or a YAML list.
 
 A row may give an `id`, the `task` text (default: the scenario's task), `vars` filling `{{name}}` in the
-task and the judge's rubric, a `reference` answer the judge sees, and `expect`: expectations checked on top
-of the scenario's own `expect` block. In a CSV file every other column is a variable and `expect` is a YAML
-mapping in one cell (`{final_message: {contains: Kyoto}}`). Every problem in the file is reported at
+task and the judge's rubric, a `reference` answer the judge sees, `expect`: expectations checked on top
+of the scenario's own `expect` block, and the `persona` a simulated user plays (`--simulate-user`). In a
+CSV file every other column is a variable and `expect` is a YAML mapping in one cell
+(`{final_message: {contains: Kyoto}}`). Every problem in the file is reported at
 once, located (file:line:column), before any run starts.
 """
 
@@ -38,7 +39,7 @@ TASKS_MAX_BYTES = 64 * 1024 * 1024
 MAX_TASKS = 100_000
 MAX_COLUMNS = 1_000  # of a CSV file, and keys of a row: each is a variable; a real dataset has a handful
 MAX_ID_LENGTH = 200
-_SPECIAL_COLUMNS = ("id", "task", "reference", "expect")
+_SPECIAL_COLUMNS = ("id", "task", "reference", "expect", "persona")
 _UNREAD = object()  # a row whose problems reading it are already reported
 
 
@@ -51,6 +52,7 @@ class EvalTask(Frozen):
     reference: str | None = None
     expect: Expect | None = None
     rubric: str | None = None  # the scenario judge's rubric, filled from `vars`
+    persona: str | None = None  # who a simulated user plays in this task (`--simulate-user`)
     line: int = 0  # where the row starts in the tasks file
 
     @property
@@ -58,6 +60,8 @@ class EvalTask(Frozen):
         """What the run is asked (text, expectations, rubric, reference): a finished run whose digest
         differs was made for another version of the row and is run again by `--resume`."""
         data = self.model_dump(mode="json", include={"task", "reference", "expect", "rubric"})
+        if self.persona is not None:  # only when given, so digests of rows without one stay as they were
+            data["persona"] = self.persona
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -69,6 +73,7 @@ class _Row(Frozen):
     vars: dict[str, Scalar] = Field(default_factory=dict)
     reference: str | int | float | None = None
     expect: Expect | None = None
+    persona: str | None = None
 
 
 # --------------------------------------------------------------------------- reading rows
@@ -154,7 +159,7 @@ def _csv_rows(
 
 def _csv_row(cells: dict[str, str], path: Path, line: int, issues: list[Issue]) -> dict[str, Any]:
     row: dict[str, Any] = {"vars": {k: v for k, v in cells.items() if k not in _SPECIAL_COLUMNS}}
-    for key in ("id", "task", "reference"):
+    for key in ("id", "task", "reference", "persona"):
         if cells.get(key, "").strip():
             row[key] = cells[key] if key != "id" else cells[key].strip()
     expect = cells.get("expect", "").strip()
@@ -328,7 +333,12 @@ def _task_from(
     if not isinstance(data, dict):
         kind = type(data).__name__
         return None, [
-            Issue(path, line, 1, f"a task is a mapping of id, task, vars, reference, expect (got {kind})")
+            Issue(
+                path,
+                line,
+                1,
+                f"a task is a mapping of id, task, vars, reference, expect, persona (got {kind})",
+            )
         ]
     bad = bad_text_path(data)
     if bad is not None:
@@ -354,6 +364,9 @@ def _task_from(
     ]
     if row.expect is not None:
         issues += _agent_issues(row.expect, scenario, path, line, cols.get("expect", 1))
+    if row.persona is not None and not any(a.kind == "user" for a in scenario.team.agents):
+        message = "the scenario has no user agent (kind: user) for a simulated user with this persona to play"
+        issues.append(Issue(path, line, cols.get("persona", 1), message, "persona"))
     task_id = str(row.id) if row.id is not None else str(n)
     if not task_id.strip() or len(task_id) > MAX_ID_LENGTH or "\n" in task_id:
         message = f"an id is one line of 1 to {MAX_ID_LENGTH} characters"
@@ -367,6 +380,7 @@ def _task_from(
         reference=None if row.reference is None else str(row.reference),
         expect=row.expect,
         rubric=fill(rubric, row.vars) if rubric else None,
+        persona=row.persona,
         line=line,
     ), []
 

@@ -23,8 +23,10 @@ from ..errors import ProfileError, ScenarioError, TroupeError, UsageError
 from ..runtime._transcript import RunResult, Usage
 from ..scenario._judge import Judge
 from ..scenario._schema import ModelRef, Scenario
-from ._judge import ask_judge
+from ._judge import ask_judge, judge_prompt
+from ._replay import ReplaySource, replay_run
 from ._results import JudgeVerdict, RunRecord, now
+from ._simulated import SimulatedUser
 from ._tasks import EvalTask
 
 __all__ = ["BAD_INPUT", "EvalPlan", "Job", "TaskRunner", "describe_models", "failed_result"]
@@ -44,6 +46,9 @@ class EvalPlan:
     profiles_path: Path | None = None
     judge: Judge | None = None
     judge_model: ModelRef | None = None  # --judge or judge.model; None: the team's model
+    replay: Path | None = None  # --replay RESULTS: each run's model answers from its tape there
+    simulate_user: ModelRef | None = None  # --simulate-user: the model that plays the user agent's person
+    persona: str | None = None  # --persona: who it plays, unless the task row says
 
     def without_keys(self) -> EvalPlan:
         """This plan with no API key in it, for workers that read keys from their own environment."""
@@ -66,11 +71,15 @@ class Job:
         return self.task.id, self.repeat
 
 
-def _options(plan: EvalPlan, out_dir: Path | None, run_id: str | None = None) -> Any:
+def _options(plan: EvalPlan, out_dir: Path | None, run_id: str | None = None, ask_human: Any = None) -> Any:
     from ..runtime._runner import RunOptions
 
     return RunOptions(
-        overrides=plan.overrides, profiles_path=plan.profiles_path, out_dir=out_dir, run_id=run_id
+        overrides=plan.overrides,
+        profiles_path=plan.profiles_path,
+        out_dir=out_dir,
+        run_id=run_id,
+        ask_human=ask_human,
     )
 
 
@@ -89,9 +98,14 @@ def describe_models(plan: EvalPlan) -> dict[str, Any]:
     out: dict[str, Any] = {
         a.name: resolve_agent_model(sc, a.model if a.model is not None else sc.model, options)
         for a in sc.team.agents
+        if plan.replay is None  # a replay's answers come from its tapes
     }
     if plan.judge is not None:
         out["judge"] = _judge_spec(plan)
+    if plan.simulate_user is not None:
+        from ..models._endpoints import resolve_model
+
+        out["simulated_user"] = resolve_model(plan.simulate_user, profiles_path=plan.profiles_path)
     return out
 
 
@@ -118,6 +132,8 @@ class TaskRunner:
         self.pool = ClientPool()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._judge_client: tuple[Any, str] | None = None
+        self.replay = ReplaySource(plan.replay) if plan.replay is not None else None
+        self._person_client: Any = None
 
     async def run(self, job: Job) -> RunRecord:
         """Make the run and score it. A failed run is a record (outcome `error`); bad input raises."""
@@ -125,20 +141,46 @@ class TaskRunner:
 
         plan, task = self.plan, job.task
         started = time.monotonic()
-        options = _options(plan, self.transcripts, _run_id(job))
+        person = await self._person(task)
+        options = _options(plan, self.transcripts, _run_id(job), ask_human=person)
+        hear = person.hear if person is not None else None
         try:
-            done = await self._resumed(job, options)
-            if done is None:
-                done = await execute(
-                    plan.scenario, "live", task=task.task, options=options, clients=self.pool
-                )
-            result = done.result
+            if self.replay is not None:  # a person's answers, simulated or not, replay from the tape
+                tape = self.replay.tape(task.id, job.repeat)
+                replayed = _options(plan, self.transcripts, _run_id(job))
+                result = await replay_run(plan.scenario, task.task, tape, replayed)
+            else:
+                done = await self._resumed(job, options, hear)
+                if done is None:
+                    done = await execute(
+                        plan.scenario,
+                        "live",
+                        task=task.task,
+                        options=options,
+                        clients=self.pool,
+                        on_event=hear,
+                    )
+                result = done.result
         except BAD_INPUT:
             raise
         except TroupeError as e:
             result = failed_result(e, plan.scenario, task.task, time.monotonic() - started)
+        return await self.scored(task, job.repeat, result, attempt=job.attempt)
+
+    async def scored(
+        self,
+        task: EvalTask,
+        repeat: int,
+        result: RunResult,
+        *,
+        attempt: int = 1,
+        transcript: str | None = None,
+    ) -> RunRecord:
+        """The record of a run made (or read back from its transcript by `rescore`): checked against the
+        expectations and, when the plan has a judge, judged."""
+        plan = self.plan
         checks, failures = score(result, plan.scenario, task)
-        verdict = await self._judge(task, result) if plan.judge is not None else None
+        verdict = await self.judge(task, result, repeat) if plan.judge is not None else None
         if verdict is not None:
             checks["judge"] = verdict.passed
         outcome: Literal["pass", "fail", "error"] = (
@@ -146,7 +188,7 @@ class TaskRunner:
         )
         return RunRecord(
             task_id=task.id,
-            repeat=job.repeat,
+            repeat=repeat,
             digest=task.digest,
             task=task.task,
             vars=task.vars,
@@ -163,13 +205,25 @@ class TaskRunner:
             completion_tokens=result.usage.completion_tokens,
             seconds=result.duration_s,
             final_message=result.final_message[:_FINAL_CHARS],
-            transcript=self._relative(result.transcript_path),
+            transcript=transcript or self._relative(result.transcript_path),
             worker=self.worker,
-            attempt=job.attempt,
+            attempt=attempt,
             finished_at=now(),
         )
 
-    async def _resumed(self, job: Job, options: Any) -> Any:
+    async def _person(self, task: EvalTask) -> SimulatedUser | None:
+        """This run's simulated person (`--simulate-user`), or None; its model client is shared."""
+        if self.plan.simulate_user is None or self.replay is not None:
+            return None
+        if self._person_client is None:
+            from ..models._endpoints import resolve_model
+
+            spec = resolve_model(self.plan.simulate_user, profiles_path=self.plan.profiles_path)
+            self._person_client = self.pool.get(spec, "simulated_user")
+            await self.pool.prepare()
+        return SimulatedUser(self._person_client, persona=task.persona or self.plan.persona, task=task.task)
+
+    async def _resumed(self, job: Job, options: Any, hear: Any = None) -> Any:
         """The job's run continued from its tape when an earlier eval was cut in the middle of it (its
         transcript has no result, or says it was interrupted); None when there is none, or when it cannot
         be resumed (then it is made anew)."""
@@ -188,14 +242,22 @@ class TaskRunner:
             if tape.header is None or tape.header.run_id != run_id or not cut:
                 continue
             try:
-                return await execute(None, "resume", transcript=path, options=options)
+                return await execute(None, "resume", transcript=path, options=options, on_event=hear)
             except UsageError:  # refused (the scenario changed, a tool call cut in flight): made anew
                 return None
         return None
 
-    async def _judge(self, task: EvalTask, result: RunResult) -> JudgeVerdict:
+    async def judge(self, task: EvalTask, result: RunResult, repeat: int = 0) -> JudgeVerdict:
+        """The judge's verdict on one run (the judge's model is asked once, through the shared pool; in a
+        replay, the earlier verdict when the judge would be asked exactly the same)."""
         judge = self.plan.judge
         assert judge is not None  # only called when the plan has one
+        if self.replay is not None and result.ok:
+            spec = _judge_spec(self.plan)
+            prompt = judge_prompt(judge, task, result.final_message)
+            old = self.replay.verdict(task.id, repeat, prompt)
+            if old is not None and (spec.model is None or old.model == f"{spec.provider}:{spec.model}"):
+                return old
         if self._judge_client is None:
             spec = _judge_spec(self.plan)
             client = self.pool.get(spec, "judge")

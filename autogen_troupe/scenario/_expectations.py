@@ -88,6 +88,19 @@ class PathExpectation(_Shorthand):
         return self
 
 
+class CountRange(Frozen):
+    min: CountOrZero | None = None
+    max: CountOrZero | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CountRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
 class CallExpectation(_Shorthand):
     name: str
     arguments: dict[str, Any] = Field(
@@ -116,23 +129,17 @@ class ToolCallsExpectation(_Shorthand):
         "(some may not happen).",
     )
 
+    count: CountRange | None = Field(
+        None, description="How many tool calls in all (e.g. `{max: 5}`: at most five)."
+    )
+    per_tool: dict[str, CountRange] = Field(
+        default_factory=dict, description="How many calls of each named tool (e.g. `{search: {max: 2}}`)."
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _from_list(cls, v: Any) -> Any:
         return {"calls": v} if isinstance(v, list | tuple) else v
-
-
-class CountRange(Frozen):
-    min: CountOrZero | None = None
-    max: CountOrZero | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> CountRange:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-        return self
 
 
 class AgentExpectation(Frozen):

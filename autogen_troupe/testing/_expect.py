@@ -195,9 +195,31 @@ def _call_text(c: ActualCall) -> str:
 def _tool_failures(
     path: str, want: ToolCallsExpectation, calls: Sequence[ActualCall], result: RunResult
 ) -> list[Failure]:
-    wants = want.calls
     lines = _lines((c.index, result.transcript[c.index]) for c in calls) or ("(no tool calls)",)
     got = "[" + ", ".join(_call_text(c) for c in calls) + "]" if calls else "no tool calls"
+    return _tool_count_failures(path, want, calls, lines) + _tool_list_failures(path, want, calls, got, lines)
+
+
+def _tool_count_failures(
+    path: str, want: ToolCallsExpectation, calls: Sequence[ActualCall], lines: tuple[str, ...]
+) -> list[Failure]:
+    """The number of calls in all (`count`) and of each named tool (`per_tool`)."""
+    out = []
+    checks = [(f"{path}.count", want.count, len(calls), "tool calls")] if want.count is not None else []
+    for name, rng in want.per_tool.items():
+        n = sum(c.name == name for c in calls)
+        checks.append((f"{path}.per_tool.{name}", rng, n, f"calls of {name}"))
+    for where, rng, n, what in checks:
+        bad = _count(where, rng, n, what)
+        if bad:
+            out.append(Failure(expectation=bad[0], expected=bad[1], actual=f"{n} {what}", lines=lines))
+    return out
+
+
+def _tool_list_failures(
+    path: str, want: ToolCallsExpectation, calls: Sequence[ActualCall], got: str, lines: tuple[str, ...]
+) -> list[Failure]:
+    wants = want.calls
     expected_list = "[" + ", ".join(_describe(w) for w in wants) + "]"
     if want.order == "strict":
         ok = len(wants) == len(calls) and all(_matches(w, c) for w, c in zip(wants, calls, strict=False))
