@@ -23,6 +23,8 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ._a2a import agents_of
+from ._a2a import routes as a2a_routes
 from ._catalog import Catalog
 from ._config import ServeConfig
 from ._guard import Guard
@@ -98,12 +100,14 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await server.runs.aclose()  # stopping the server stops its runs; their transcripts are closed
+        await agents_of(app).aclose()
 
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/api/health", health, methods=["GET"]),
         *runs_routes,
+        *a2a_routes,
         Route("/", page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
