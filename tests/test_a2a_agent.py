@@ -15,17 +15,18 @@ from typing import Any
 import httpx2
 import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
-from helpers import troupe, write
+from helpers import APPROVAL_REPLIES, approval_scenario, troupe, write
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.errors import (
+    NetworkBlocked,
     RemoteAgentBadAnswer,
     RemoteAgentRefused,
     RemoteAgentUnreachable,
     ReplayMismatch,
 )
 from autogen_troupe.runtime._modes import execute
-from autogen_troupe.testing import Cassette, ScriptedClient
+from autogen_troupe.testing import Cassette, ScriptedClient, tool_call
 
 TOKEN = "remote-t0ken-0123456789abcdef"
 ADVISOR = """\
@@ -222,3 +223,64 @@ def test_check_validates_a2a_agents(tmp_path: Path) -> None:
         "good.yaml",
     )
     assert troupe("check", str(good)).returncode == 0
+
+
+async def test_tests_may_not_call_a_remote_agent_off_this_machine(tmp_path: Path) -> None:
+    with pytest.raises(NetworkBlocked, match=r"A2A agent 'advisor' at https://agents\.example/a2a/advisor"):
+        await run_scenario(team(tmp_path, "https://agents.example/a2a/advisor"), clients=planner())
+
+
+async def test_a_remote_that_asks_back_is_answered_by_the_team(srv: FakeOpenAI, tmp_path: Path) -> None:
+    srv.responder = by_system(APPROVAL_REPLIES)
+    approval = write(tmp_path, approval_scenario(timeout_s=60), "approval.yaml")
+    remote = RemoteServe(tmp_path, approval, srv.base_url, env={})
+    try:
+        client = ScriptedClient(
+            {"traveller_agent": ["Plan a day in Kyoto.", "Add an evening, please.", "APPROVE"]}
+        )
+        text = """\
+name: trip
+task: Go.
+team:
+  kind: round_robin
+  agents:
+    - {name: traveller_agent, system_message: Travel.}
+    - {name: kyoto, kind: a2a, url: "URL"}
+  termination: {any: [{text_mention: TERMINATE}, {max_messages: 8}]}
+""".replace("URL", remote.url + "a2a/approval")
+        result = await run_scenario(load_scenario(write(tmp_path, text, "trip.yaml")), clients=client)
+    finally:
+        remote.stop()
+    kyoto = [m.content for m in result.messages if m.source == "kyoto"]
+    assert kyoto[0].startswith("planner: Morning: Fushimi Inari.") and len(kyoto) == 3
+    assert kyoto[1].startswith("summary: Add an evening.\n\nplanner: Morning: Fushimi Inari. Evening: Gion.")
+    assert kyoto[2] == "Final: Fushimi Inari, Gion. TERMINATE"
+    # one remote run (one task), asked twice and answered twice by our team's words
+    (transcript,) = (tmp_path / "remote-runs").glob("*.jsonl")
+    entries = [json.loads(line) for line in transcript.read_text().splitlines()]
+    answers = [e["content"] for e in entries if e.get("kind") == "text" and e.get("source") == "traveller"]
+    assert answers == ["Add an evening, please.", "APPROVE"]
+
+
+async def test_a_remote_agent_joins_every_team_kind(
+    srv: FakeOpenAI, serve: Callable[..., RemoteServe], tmp_path: Path
+) -> None:
+    srv.responder = lambda body: Reply(text="Advice. TERMINATE")
+    url = serve().url + "a2a/advisor"
+    scripts: dict[str, tuple[str, dict[str, Any]]] = {
+        "selector": ("", {"planner": ["p1"], "selector": ["planner", "advisor"]}),
+        "swarm": (", handoffs: [advisor]", {"planner": [tool_call("transfer_to_advisor")]}),
+        "graph": ("", {"planner": ["p1"]}),
+        "single": ("", {}),
+    }
+    for kind, (extra, script) in scripts.items():
+        agents = f"    - {{name: planner, system_message: Plan.{extra}}}\n" if kind != "single" else ""
+        text = (
+            f"name: t\ntask: Plan.\nteam:\n  kind: {kind}\n  agents:\n{agents}"
+            f'    - {{name: advisor, kind: a2a, url: "{url}"}}\n'
+            "  termination: {any: [{text_mention: TERMINATE}, {max_messages: 6}]}\n"
+        )
+        result = await run_scenario(
+            load_scenario(write(tmp_path, text, f"{kind}.yaml")), clients=ScriptedClient(script)
+        )
+        assert said(result)[-1] == ("advisor", "Advice. TERMINATE"), kind

@@ -106,11 +106,20 @@ class TeamExecutor(AgentExecutor):
     async def _relay(self, run: Any, updater: TaskUpdater, task_id: str, context_id: str) -> None:
         """Pass the run's events on until it ends or waits for the person."""
         after = self._relayed.get(task_id, -1)
+        offered = self.server.catalog.offered.get(self.scenario)
+        agents = offered.scenario.team.agents if offered is not None else ()
+        people = {a.name for a in agents if a.kind == "user"}  # their words are the client's own
         async for record in run.watch(after):
             if record.get("seq") is not None:
                 self._relayed[task_id] = record["seq"]
             event, data = record["event"], record["data"]
-            if event == "entry" and data.get("kind") == "text" and record.get("seq", 0) > 0:
+            said_by = data.get("source")
+            if (
+                event == "entry"
+                and data.get("kind") == "text"
+                and record.get("seq", 0) > 0
+                and said_by not in people
+            ):
                 said = _message(task_id, context_id, data["content"], agent=data["source"])
                 await updater.update_status(TaskState.TASK_STATE_WORKING, message=said)
             elif event == "input":

@@ -22,7 +22,13 @@ from autogen_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from .._redact import is_secret_name, redact_text, remember_secrets, safe_url
-from ..errors import RemoteAgentBadAnswer, RemoteAgentError, RemoteAgentRefused, RemoteAgentUnreachable
+from ..errors import (
+    RemoteAgentBadAnswer,
+    RemoteAgentError,
+    RemoteAgentRefused,
+    RemoteAgentUnreachable,
+    TroupeError,
+)
 from ..models._network import check_endpoint
 from ..scenario._schema import Agent
 
@@ -44,6 +50,21 @@ def _text_of(parts: Any) -> str:
     return "\n".join(p.text for p in parts if p.HasField("text") and p.text)
 
 
+def _said_since(task: Any, message_id: str) -> list[str]:
+    """The agents' messages in the task's history after ours (`name: text` when they name their agent)."""
+    from a2a.types.a2a_pb2 import Role
+
+    history = list(task.history)
+    ours = next((i for i, m in enumerate(history) if m.message_id == message_id), -1)
+    out = []
+    for m in history[ours + 1 :]:
+        text = _text_of(m.parts)
+        if m.role == Role.ROLE_AGENT and text:
+            agent = m.metadata["agent"] if "agent" in m.metadata else None  # noqa: SIM401 (a Struct: no get)
+            out.append(f"{agent}: {text}" if isinstance(agent, str) else text)
+    return out
+
+
 class RemoteAgentCall(BaseTool[A2aArgs, A2aAnswer]):
     """Sends a message to the remote agent of `agent` and returns its answer."""
 
@@ -58,8 +79,8 @@ class RemoteAgentCall(BaseTool[A2aArgs, A2aAnswer]):
         self._http: Any = None
         self._context_id: str | None = None
         self._task_id: str | None = None  # a remote task waiting for our input
-        remember_secrets(v.split(" ", 1)[-1] for k, v in self.headers.items() if is_secret_name(k))
-        remember_secrets(v for k, v in self.headers.items() if is_secret_name(k))
+        secret = [v for k, v in self.headers.items() if is_secret_name(k)]
+        remember_secrets([*secret, *(v.split(" ", 1)[-1] for v in secret)])  # "Bearer X": X too
 
     def _error(self, kind: type[RemoteAgentError], what: str) -> RemoteAgentError:
         return kind(self.agent, self.shown, redact_text(what))
@@ -91,13 +112,13 @@ class RemoteAgentCall(BaseTool[A2aArgs, A2aAnswer]):
             raise self._failure(e) from None
         return self._client
 
-    def _failure(self, e: BaseException) -> RemoteAgentError:
+    def _failure(self, e: BaseException) -> TroupeError:
         """An exception of the SDK or httpx, as one of our errors."""
         import httpx
         from a2a.client import A2AClientTimeoutError
         from a2a.utils.errors import A2AError
 
-        if isinstance(e, RemoteAgentError):
+        if isinstance(e, TroupeError):  # ours already (a RemoteAgentError, the network guard's refusal)
             return e
         if isinstance(e, asyncio.TimeoutError | A2AClientTimeoutError | httpx.TimeoutException):
             return self._error(RemoteAgentUnreachable, f"gave no answer within {self.timeout_s:g} s")
@@ -146,8 +167,8 @@ class RemoteAgentCall(BaseTool[A2aArgs, A2aAnswer]):
         if state == "completed":
             result = "\n".join(t for t in (_text_of(a.parts) for a in task.artifacts) if t)
             return self._answer(result or said, state)
-        if state == "input-required":
-            return self._answer(said, state)
+        if state == "input-required":  # what its agents said meanwhile, then the question
+            return self._answer("\n\n".join([*_said_since(task, message.message_id), said]), state)
         raise self._error(RemoteAgentBadAnswer, f"left its task {state} (expected an answer)")
 
     def _answer(self, text: str, state: str) -> A2aAnswer:
