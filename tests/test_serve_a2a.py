@@ -239,3 +239,16 @@ async def test_a_key_the_model_says_never_reaches_an_a2a_client(
         task = await client.get_task(GetTaskRequest(id=events[0].task.id))
     shown = [MessageToDict(e) for e in events] + [MessageToDict(task)]
     assert key not in str(shown) and "Your key is ***" in str(shown)
+
+
+def test_bad_json_rpc_bodies_are_refused_at_the_door(served: Served) -> None:
+    url = served.url + "a2a/travel_planning"
+    text = '{"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {"role": "user", '
+    text += '"messageId": "m", "parts": [{"kind": "text", "text": "\\ud800"}]}}}'
+    r = httpx2.post(url, content=text, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "params.message.parts[0].text" in r.json()["error"]["message"]
+    deep = httpx2.post(url, content="[" * 100 + "]" * 100, headers={"content-type": "application/json"})
+    assert deep.status_code == 400 and "nests more than" in deep.json()["error"]["message"]
+    form = httpx2.post(url, data={"a": "b"})
+    assert form.status_code == 415
+    assert httpx2.get(served.url + "api/runs").json()["runs"] == []

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._redact import redact_text
-from ._http import BadRequest
+from ._http import BadRequest, read_json
 
 __all__ = ["CARD_PATH", "is_card_path", "routes"]
 
@@ -176,7 +176,10 @@ async def card(request: Request) -> Response:
 
 
 async def rpc(request: Request) -> Response:
+    """One JSON-RPC request, read at the door as every JSON body is (JSON, nesting, valid text), then the
+    SDK's dispatcher (the body is kept by the request, so it reads the same bytes)."""
     offered = _offered(request)
+    await read_json(request)
     dispatcher = agents_of(request.app).dispatcher(request, offered)
     response: Response = await dispatcher.handle_requests(request)
     return response
