@@ -252,3 +252,18 @@ def test_bad_json_rpc_bodies_are_refused_at_the_door(served: Served) -> None:
     form = httpx2.post(url, data={"a": "b"})
     assert form.status_code == 415
     assert httpx2.get(served.url + "api/runs").json()["runs"] == []
+
+
+async def test_over_max_runs_a_task_is_rejected(
+    srv: FakeOpenAI, tmp_path: Path, http: httpx.AsyncClient
+) -> None:
+    srv.responder = by_system(APPROVAL_REPLIES)
+    approval = write(tmp_path, approval_scenario(timeout_s=60), "approval.yaml")
+    with Served([approval], base_url=srv.base_url, out_dir=tmp_path / "runs", max_runs=1) as s:
+        client = await client_for(s, "approval", http)
+        waiting = await last_task(client, ask("Plan a day in Kyoto."))
+        assert waiting.status.state == TaskState.TASK_STATE_INPUT_REQUIRED  # its run holds the one place
+        refused = await last_task(client, ask("Plan another day."))
+        assert refused.status.state == TaskState.TASK_STATE_REJECTED
+        assert "--max-runs 1" in refused.status.message.parts[0].text
+        await client.cancel_task(CancelTaskRequest(id=waiting.id))

@@ -61,7 +61,6 @@ def agent_card(offered: Any, url: str, *, token: bool) -> Any:
         AgentCapabilities,
         AgentCard,
         AgentInterface,
-        AgentProvider,
         AgentSkill,
         HTTPAuthSecurityScheme,
         SecurityRequirement,
@@ -93,7 +92,6 @@ def agent_card(offered: Any, url: str, *, token: bool) -> Any:
         name=sc.name,
         description=redact_text(about),
         version=ours,
-        provider=AgentProvider(organization="autogen-troupe", url="https://github.com/autogen-troupe"),
         supported_interfaces=[
             AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0"),
             AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="0.3"),
