@@ -284,3 +284,29 @@ async def test_a_remote_agent_joins_every_team_kind(
             load_scenario(write(tmp_path, text, f"{kind}.yaml")), clients=ScriptedClient(script)
         )
         assert said(result)[-1] == ("advisor", "Advice. TERMINATE"), kind
+
+
+async def test_a_remote_task_left_waiting_is_cancelled_when_the_run_ends(
+    srv: FakeOpenAI, tmp_path: Path
+) -> None:
+    srv.responder = by_system(APPROVAL_REPLIES)
+    approval = write(tmp_path, approval_scenario(timeout_s=60), "approval.yaml")
+    remote = RemoteServe(tmp_path, approval, srv.base_url, env={})
+    text = f"""\
+name: short
+task: Go.
+team:
+  kind: round_robin
+  agents:
+    - {{name: planner, system_message: Plan.}}
+    - {{name: kyoto, kind: a2a, url: "{remote.url}a2a/approval"}}
+  termination: {{max_messages: 3}}
+"""
+    try:
+        sc = load_scenario(write(tmp_path, text, "short.yaml"))
+        result = await run_scenario(sc, clients=ScriptedClient({"planner": ["Plan a day in Kyoto."]}))
+        runs = httpx2.get(remote.url + "api/runs").json()["runs"]
+    finally:
+        remote.stop()
+    assert said(result)[-1][0] == "kyoto" and result.stop_reason.startswith("Maximum number of messages 3")
+    assert [r["status"] for r in runs] == ["stopped"]  # it had asked back; nobody will answer now

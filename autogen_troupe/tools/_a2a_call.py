@@ -14,6 +14,7 @@ expanded at load) and are remembered as secrets: no message, log or transcript s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -180,6 +181,16 @@ class RemoteAgentCall(BaseTool[A2aArgs, A2aAnswer]):
         return value.text if isinstance(value, A2aAnswer) else str(value)
 
     async def aclose(self) -> None:
+        """Close the connection; a remote task still waiting for our answer is cancelled first (the run
+        has ended: nobody will answer it)."""
+        if self._client is not None and self._task_id is not None:
+            from a2a.types.a2a_pb2 import CancelTaskRequest
+
+            with contextlib.suppress(Exception):  # best effort: the run's own outcome is what counts
+                await asyncio.wait_for(
+                    self._client.cancel_task(CancelTaskRequest(id=self._task_id)), CONNECT_S
+                )
+            self._task_id = None
         if self._http is not None:
             await self._http.aclose()
             self._http = self._client = None
