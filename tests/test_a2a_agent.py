@@ -223,6 +223,8 @@ def test_check_validates_a2a_agents(tmp_path: Path) -> None:
         "good.yaml",
     )
     assert troupe("check", str(good)).returncode == 0
+    remote = load_scenario(good).team.agents[1]  # what a selector reads of it, unless it says
+    assert remote.description == "A remote agent, reached over A2A." and remote.answer_within == 60
 
 
 async def test_tests_may_not_call_a_remote_agent_off_this_machine(tmp_path: Path) -> None:

@@ -346,6 +346,8 @@ class Agent(RemoteAgentSettings):
     def _user_description(cls, v: Any) -> Any:
         if isinstance(v, dict) and v.get("kind") == "user" and "description" not in v:
             return {**v, "description": "A human user."}  # AutoGen's own words for its UserProxyAgent
+        if isinstance(v, dict) and v.get("kind") == "a2a" and "description" not in v:
+            return {**v, "description": "A remote agent, reached over A2A."}  # not one that uses tools
         return v
 
     @model_validator(mode="after")
