@@ -15,6 +15,10 @@ TroupeError
     ├── ToolCallError    an MCP server or Python tool failed
     │   ├── McpAuthError     an MCP server wants a login we do not have, or OAuth failed
     │   └── RetrievalError   our retrieval server could not index or search
+    ├── RemoteAgentError a remote A2A agent (`kind: a2a`) failed
+    │   ├── RemoteAgentUnreachable  no answer: connection refused, unknown host, timed out
+    │   ├── RemoteAgentRefused      it answered with an error: 401/403, a JSON-RPC error, a failed task
+    │   └── RemoteAgentBadAnswer    what it answered is not an A2A card or answer we can read
     └── ReplayMismatch   a replayed request differs from the recorded one
 ```
 
@@ -40,6 +44,10 @@ __all__ = [
     "NetworkBlocked",
     "ProfileError",
     "RecordingNotWritten",
+    "RemoteAgentBadAnswer",
+    "RemoteAgentError",
+    "RemoteAgentRefused",
+    "RemoteAgentUnreachable",
     "ReplayIncomplete",
     "ReplayMismatch",
     "RetrievalError",
@@ -183,6 +191,32 @@ class McpAuthError(ToolCallError):
 
 class RetrievalError(ToolCallError):
     """Our retrieval server could not index or search: a bad folder, an endpoint that refused, no model."""
+
+
+class RemoteAgentError(RunError):
+    """A remote A2A agent of the team failed; `agent` is its name in the scenario, `url` where it is,
+    `what` the rest of the message."""
+
+    def __init__(self, agent: str, url: str, what: str) -> None:
+        self.agent = agent
+        self.url = url
+        self.what = what
+        super().__init__(f"A2A agent {agent!r} at {url} {what}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.agent, self.url, self.what)
+
+
+class RemoteAgentUnreachable(RemoteAgentError):
+    """The remote agent did not answer: nothing listens there, the host is unknown, or it took too long."""
+
+
+class RemoteAgentRefused(RemoteAgentError):
+    """The remote agent answered with an error: it wants a token, refused the request, or its task failed."""
+
+
+class RemoteAgentBadAnswer(RemoteAgentError):
+    """The remote agent answered something that is not an A2A agent card or answer we can read."""
 
 
 class ReplayMismatch(RunError):

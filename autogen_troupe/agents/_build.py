@@ -24,7 +24,8 @@ from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
 
-from ..errors import ProfileError, UsageError
+from .._redact import safe_url
+from ..errors import ProfileError, TroupeError, UsageError
 from ..models._facts import ModelLimits
 from ..scenario._schema import (
     Agent,
@@ -43,6 +44,7 @@ from ..scenario._schema import (
     Timeout,
     TokenUsage,
 )
+from ._a2a import RemoteA2aAgent
 from ._graph_flow import TroupeGraphFlow
 from ._selector import TroupeSelectorGroupChat
 
@@ -50,6 +52,7 @@ __all__ = [
     "ClientFor",
     "HumanFor",
     "LimitsFor",
+    "RemoteFor",
     "ToolFor",
     "WorkbenchFor",
     "assemble_agent",
@@ -67,6 +70,8 @@ LimitsFor = Callable[[str], "ModelLimits | None"]
 """(agent name or 'selector') → what sizes its model context (None: nothing known)."""
 HumanFor = Callable[[Agent], Callable[..., Any]]
 """(a user agent) → its input function `(prompt, cancellation_token) -> answer` (see runtime._human)."""
+RemoteFor = Callable[[Agent], BaseTool[Any, Any]]
+"""(a `kind: a2a` agent) → the call that asks its remote agent (tools._a2a_call, perhaps recorded)."""
 
 
 _SELECTOR_PROMPT = (  # the length of AutoGen 0.7.5's default selector prompt, less its {history}
@@ -217,15 +222,28 @@ def assemble_team(
     extra_termination: TerminationCondition | None = None,
     limits_for: LimitsFor | None = None,
     human_for: HumanFor | None = None,
+    remote_for: RemoteFor | None = None,
+    on_error: Callable[[TroupeError], None] | None = None,
 ) -> AutogenTeam:
     """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps).
 
     A user agent (`kind: user`) is a UserProxyAgent asking through `human_for(agent)` (None: AutoGen's
-    own, the terminal's `input()`)."""
+    own, the terminal's `input()`); a remote one (`kind: a2a`) asks through `remote_for(agent)`, noting
+    its errors with `on_error`."""
     team = scenario.team
+
+    def remote(a: Agent) -> ChatAgent:
+        if remote_for is None:
+            raise UsageError(f"agent {a.name!r} is a remote A2A agent: open the team with `open_team(...)`")
+        return RemoteA2aAgent(
+            a.name, a.description, call=remote_for(a), url=safe_url(a.url), on_error=on_error
+        )
+
     agents: list[ChatAgent] = [
         UserProxyAgent(a.name, description=a.description, input_func=human_for(a) if human_for else None)
         if a.kind == "user"
+        else remote(a)
+        if a.kind == "a2a"
         else assemble_agent(
             a,
             scenario_model=scenario.model,

@@ -185,6 +185,13 @@ async def open_team(
             tool = load_python_tool(use, search_path=search)
             return observe.tool(wrap_tool(tool) if wrap_tool else tool)
 
+        def remote_for(agent: Any) -> Any:
+            from ..tools._a2a_call import RemoteAgentCall
+
+            call = RemoteAgentCall(agent)
+            stack.push_async_callback(call.aclose)
+            return observe.tool(wrap_tool(call) if wrap_tool else call)
+
         def limits_for(agent: str) -> ModelLimits | None:
             spec = specs.get(agent)
             return None if spec is None else limits_of(spec)
@@ -197,6 +204,8 @@ async def open_team(
             extra_termination=limit_conditions(scenario.limits),
             limits_for=limits_for,
             human_for=functools.partial(_human_for, ask=options.ask_human, wrap=hooks.wrap_human),
+            remote_for=remote_for,
+            on_error=errors.append,
         )
         await pool.prepare()
         yield OpenTeam(team=team, scenario=scenario, specs=specs, errors=errors)

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from ._a2a import RemoteAgentSettings, check_kind_fields
 from ._base import Frozen
 from ._contexts import (
     BufferedContext,
@@ -293,13 +294,15 @@ _ASSISTANT_ONLY = (
 _USER_ONLY = ("answer_timeout_s", "default_answer")
 
 
-class Agent(Frozen):
-    """An agent of the team: an assistant (a model, its tools), or the person (`kind: user`), asked for
-    an answer whenever it is their turn."""
+class Agent(RemoteAgentSettings):
+    """An agent of the team: an assistant (a model, its tools), the person (`kind: user`), asked for an
+    answer whenever it is their turn, or a remote A2A agent (`kind: a2a`, scenario/_a2a.py)."""
 
     name: str
-    kind: Literal["assistant", "user"] = Field(
-        "assistant", description="`user`: the person answers this agent's turns (AutoGen's UserProxyAgent)."
+    kind: Literal["assistant", "user", "a2a"] = Field(
+        "assistant",
+        description="`user`: the person answers this agent's turns (AutoGen's UserProxyAgent); `a2a`: a "
+        "remote A2A agent at `url` answers them.",
     )
     description: str = "An agent that provides assistance with ability to use tools."
     system_message: PromptText | None = Field(
@@ -343,15 +346,13 @@ class Agent(Frozen):
     def _user_description(cls, v: Any) -> Any:
         if isinstance(v, dict) and v.get("kind") == "user" and "description" not in v:
             return {**v, "description": "A human user."}  # AutoGen's own words for its UserProxyAgent
+        if isinstance(v, dict) and v.get("kind") == "a2a" and "description" not in v:
+            return {**v, "description": "A remote agent, reached over A2A."}  # not one that uses tools
         return v
 
     @model_validator(mode="after")
     def _fields_of_its_kind(self) -> Agent:
-        wrong = _ASSISTANT_ONLY if self.kind == "user" else _USER_ONLY
-        for key in wrong:
-            if key in self.model_fields_set:
-                other = "an assistant" if self.kind == "user" else "a user agent (kind: user)"
-                raise _fail(f"{key} only applies to {other}, and {self.name!r} is kind {self.kind!r}", key)
+        check_kind_fields(self, {"assistant": _ASSISTANT_ONLY, "user": _USER_ONLY})
         return self
 
     @property

@@ -23,6 +23,8 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ._a2a import agents_of
+from ._a2a import routes as a2a_routes
 from ._agui import AguiThreads
 from ._agui import routes as agui_routes
 from ._catalog import Catalog
@@ -100,6 +102,7 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await server.runs.aclose()  # stopping the server stops its runs; their transcripts are closed
+        await agents_of(app).aclose()
 
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),
@@ -107,6 +110,7 @@ def create_app(config: ServeConfig, catalog: Catalog | None = None, *, clients: 
         Route("/api/health", health, methods=["GET"]),
         *runs_routes,
         *agui_routes,
+        *a2a_routes,
         Route("/", page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

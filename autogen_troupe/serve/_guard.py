@@ -6,7 +6,8 @@
   programs send no `Origin` and pass. Posts must be JSON, which a plain HTML form cannot send.
 - **Token**: when the server has one (required off loopback), `/api` and `/v1` need
   `Authorization: Bearer TOKEN` (compared in constant time). The page itself and its files need none:
-  they hold no data.
+  they hold no data; nor do A2A agent cards (`/a2a/NAME/.well-known/agent-card.json`), which say how
+  to authenticate.
 - **Body size**: at most `max_body_bytes` (1 MiB), by `Content-Length` or as it streams in.
 - **Answers** carry a strict Content-Security-Policy (the page runs only its own script), no framing,
   no referrer, no sniffing, and API answers are not cached.
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 
+from ._a2a import is_card_path
 from ._config import ServeConfig, is_loopback
 from ._http import BadRequest, error
 
@@ -83,7 +85,7 @@ class Guard:
                 "allow them",
             )
         path: str = scope.get("path", "/")
-        protected = not (path == "/" or path.startswith(_OPEN_PATHS[1]))
+        protected = not (path == "/" or path.startswith(_OPEN_PATHS[1]) or is_card_path(path))
         if protected and self.token is not None and not self._authorized(headers):
             response = error(
                 401, "this server needs its token, sent as a bearer token in the Authorization header"

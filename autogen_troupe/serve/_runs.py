@@ -36,7 +36,7 @@ _QUEUE_MAX = 10_000  # events a watcher may fall behind by before it is dropped 
 _CLOSE = {"event": "_close"}
 _PASSING = ("chunk", "model")  # events passed on to whoever watches now, not kept
 log = logging.getLogger("autogen_troupe.serve")
-_VIA = {"openai": "the OpenAI-compatible API", "api": "the runs API"}
+_VIA = {"openai": "the OpenAI-compatible API", "api": "the runs API", "a2a": "A2A"}
 
 
 def usage_json(usage: Usage) -> dict[str, int]:
@@ -345,9 +345,17 @@ class RunManager:
     def get(self, run_id: str) -> ServedRun | None:
         return self.runs.get(run_id)
 
-    def start(self, scenario: str, task: str | None, *, origin: str, overrides: Any = None) -> ServedRun:
+    def start(
+        self,
+        scenario: str,
+        task: str | None,
+        *,
+        origin: str,
+        overrides: Any = None,
+        run_id: str | None = None,
+    ) -> ServedRun:
         """Start a run of a served scenario; raises ScenarioError when its file no longer loads or there
-        is no task. The caller checks `full` first."""
+        is no task. The caller checks `full` first. `run_id`: an id of the caller's (an A2A task's)."""
         from ..errors import Issue, ScenarioError
         from ..runtime._mcp import text_preview
         from ..runtime._runner import RunOptions
@@ -362,7 +370,7 @@ class RunManager:
         if not task:
             where = sc.source or sc.name
             raise ScenarioError([Issue(where, 1, 1, "the scenario has no task: give one")])
-        run = ServedRun(id=secrets.token_hex(6), scenario=sc.name, task=task, origin=origin)
+        run = ServedRun(id=run_id or secrets.token_hex(6), scenario=sc.name, task=task, origin=origin)
         base = self.config.overrides
         if overrides is not None:
             base = overrides if base is None else base.under(overrides)

@@ -266,7 +266,7 @@ class Recorder:
         """A Python tool that records its calls (the agent is found from the call id)."""
 
         async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
-            agent = self._call_agents.get(call_id or "", "?")
+            agent = self._call_agents.get(call_id or "") or str(getattr(inner, "agent", "?"))  # a2a: its own
             self._tool_start(agent, None, inner.name, args, call_id)
             started = time.monotonic()
             try:

@@ -196,7 +196,8 @@ class ReplaySession:
         """A Python tool whose calls return the recorded results (the function is not called)."""
 
         async def run_json(inner: Any, args: Mapping[str, Any], token: Any, call_id: str | None) -> Any:
-            rec = self._tool_result(self._call_agents.get(call_id or ""), None, inner.name, args)
+            agent = self._call_agents.get(call_id or "") or getattr(inner, "agent", None)  # a2a: its own
+            rec = self._tool_result(agent, None, inner.name, args)
             if rec.is_error:
                 raise _ReplayedToolError(rec.result)
             return ToolText(rec.result)
