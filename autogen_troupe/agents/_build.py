@@ -26,6 +26,7 @@ from autogen_core.tools import BaseTool, Workbench
 
 from ..errors import ProfileError, UsageError
 from ..models._facts import ModelLimits
+from ..scenario._guards import MaxToolCalls, RepeatedMessage, RepeatedToolCall
 from ..scenario._schema import (
     Agent,
     AnyOf,
@@ -44,6 +45,13 @@ from ..scenario._schema import (
     TokenUsage,
 )
 from ._graph_flow import TroupeGraphFlow
+from ._guards import (
+    EngineTimeBudget,
+    RepeatedMessageGuard,
+    RepeatedToolCallGuard,
+    TokenBudget,
+    ToolCallBudget,
+)
 from ._selector import TroupeSelectorGroupChat
 
 __all__ = [
@@ -89,6 +97,12 @@ def build_termination(rule: TermRule) -> TerminationCondition:
         return HandoffTermination(rule.handoff)
     if isinstance(rule, SourceMatch):
         return SourceMatchTermination(list(rule.source_match))
+    if isinstance(rule, RepeatedToolCall):
+        return RepeatedToolCallGuard(rule.repeated_tool_call)
+    if isinstance(rule, RepeatedMessage):
+        return RepeatedMessageGuard(rule.repeated_message.times, rule.repeated_message.similarity)
+    if isinstance(rule, MaxToolCalls):
+        return ToolCallBudget(rule.max_tool_calls, tool=rule.tool)
     parts = [build_termination(r) for r in (rule.any if isinstance(rule, AnyOf) else rule.all)]
     combined = parts[0]
     for p in parts[1:]:
@@ -97,8 +111,30 @@ def build_termination(rule: TermRule) -> TerminationCondition:
 
 
 def limit_conditions(limits: Limits) -> TerminationCondition:
-    """The caps every run gets on top of its own rule, so nothing runs forever."""
-    return MaxMessageTermination(limits.max_messages) | TimeoutTermination(limits.timeout_s)
+    """The caps every run gets on top of its own rule, so nothing runs forever: messages, time, and the
+    guards `limits` sets (loop breakers on by default; budgets when given)."""
+    caps = MaxMessageTermination(limits.max_messages) | TimeoutTermination(limits.timeout_s)
+    for guard in _limit_guards(limits):
+        caps = caps | guard
+    return caps
+
+
+def _limit_guards(limits: Limits) -> list[TerminationCondition]:
+    guards: list[TerminationCondition] = []
+    if limits.repeated_tool_call is not None:
+        guards.append(RepeatedToolCallGuard(limits.repeated_tool_call, limit=True))
+    if limits.repeated_message is not None:
+        r = limits.repeated_message
+        guards.append(RepeatedMessageGuard(r.times, r.similarity, limit=True))
+    if limits.max_tool_calls is not None:
+        guards.append(ToolCallBudget(limits.max_tool_calls, limit=True))
+    for tool, most in limits.max_tool_calls_per_tool.items():
+        guards.append(ToolCallBudget(most, tool=tool, limit=True))
+    if limits.max_engine_seconds is not None:
+        guards.append(EngineTimeBudget(limits.max_engine_seconds, limit=True))
+    if limits.max_total_tokens is not None:
+        guards.append(TokenBudget(limits.max_total_tokens, limit=True))
+    return guards
 
 
 def _default_system_message() -> str:
