@@ -29,6 +29,7 @@ class Question:
     prompt: str
     timeout_s: float
     default_answer: str
+    shown: bool = False  # the prompt says what is asked (a tool approval): a console prints it first
 
 
 AskHuman = Callable[[Question], Awaitable["str | None"]]
@@ -78,7 +79,9 @@ def tool_confirm(ask: AskHuman | None) -> Any:
         return None
 
     async def confirm(call: Any) -> bool | None:
-        question = Question(call.agent or f"mcp:{call.server}", call.prompt, APPROVAL_TIMEOUT_S, "no")
+        question = Question(
+            call.agent or f"mcp:{call.server}", call.prompt, APPROVAL_TIMEOUT_S, "no", shown=True
+        )
         try:
             got = await asyncio.wait_for(ask(question), question.timeout_s)
         except asyncio.TimeoutError:
@@ -118,6 +121,8 @@ class ConsoleAsk:
                 return
 
     async def __call__(self, question: Question) -> str | None:
+        if question.shown:
+            self._console.print(terminal_safe(question.prompt), markup=False, highlight=False)
         self._console.print(
             terminal_safe(
                 f"{question.agent}, your answer (Enter alone, or nothing within {question.timeout_s:g} s: "

@@ -434,6 +434,14 @@ function renderEntry(e) {
   } else if (e.kind === "route") {
     const li = messageItem(e.source, "event", e);
     li.querySelector(".what").textContent = routeText(e);
+  } else if (e.kind === "guard") {
+    const li = messageItem(e.source, "event", e);
+    li.querySelector(".what").textContent = "guard " + e.guard;
+    textBlock(li, e.content);
+  } else if (e.kind === "mcp" && e.what === "approval") {
+    const li = messageItem(e.source, "event", e);
+    li.querySelector(".what").textContent = "approval";
+    textBlock(li, e.content);
   } else if (e.type !== "UserInputRequestedEvent") {
     const li = messageItem(e.source, "event", e);
     li.querySelector(".what").textContent = e.type || e.kind;
