@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._redact import redact_text, remember_secrets, secrets_in_env
+from .._redact import redact_data, redact_text, remember_secrets, secrets_in_env
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._engine_time import metering
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
@@ -333,9 +333,9 @@ def _guard_sink(run: RunRecord, fired: list[Guard]) -> Callable[[Any], None]:
                 source=g.name,
                 elapsed_s=elapsed,
                 guard=g.name,
-                content=g.text,
+                content=redact_text(g.text),  # tool arguments a model wrote may hold a credential
                 limit=g.limit,
-                data=dict(g.data),
+                data=redact_data(dict(g.data)),
             )
         )
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._redact import redact_text
 from ..scenario._mcp import Approval, ApprovePolicy
 
 __all__ = ["Confirm", "ToolApproval", "approval_for", "decide"]
@@ -38,7 +39,8 @@ class ToolApproval:
         if len(args) > 500:
             args = args[:500] + "..."
         who = self.agent or "an agent"
-        return f"{who} wants to call {self.tool}({args}) on MCP server {self.server!r}. Allow it? (yes/no)"
+        asked = f"{who} wants to call {self.tool}({args}) on MCP server {self.server!r}. Allow it? (yes/no)"
+        return redact_text(asked)  # a model may have put a credential it saw into the arguments
 
 
 Confirm = Callable[[ToolApproval], Awaitable["bool | None"]]
