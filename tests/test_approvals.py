@@ -197,3 +197,4 @@ def test_the_runs_api_asks_and_takes_the_answer(srv: FakeOpenAI, tmp_path: Path)
     assert made(tmp_path) == "shred old.txt\n"
     kinds = [(e["kind"], e.get("what")) for e in detail["entries"]]
     assert ("mcp", "approval") in kinds
+    assert detail["guards"] == [] and detail["engine_s"] is None  # no guard fired, no engine used

@@ -45,13 +45,7 @@ from ..scenario._schema import (
     TokenUsage,
 )
 from ._graph_flow import TroupeGraphFlow
-from ._guards import (
-    EngineTimeBudget,
-    RepeatedMessageGuard,
-    RepeatedToolCallGuard,
-    TokenBudget,
-    ToolCallBudget,
-)
+from ._guards import RepeatedMessageGuard, RepeatedToolCallGuard, ToolCallBudget, limit_guards
 from ._selector import TroupeSelectorGroupChat
 
 __all__ = [
@@ -114,27 +108,9 @@ def limit_conditions(limits: Limits) -> TerminationCondition:
     """The caps every run gets on top of its own rule, so nothing runs forever: messages, time, and the
     guards `limits` sets (loop breakers on by default; budgets when given)."""
     caps = MaxMessageTermination(limits.max_messages) | TimeoutTermination(limits.timeout_s)
-    for guard in _limit_guards(limits):
+    for guard in limit_guards(limits):
         caps = caps | guard
     return caps
-
-
-def _limit_guards(limits: Limits) -> list[TerminationCondition]:
-    guards: list[TerminationCondition] = []
-    if limits.repeated_tool_call is not None:
-        guards.append(RepeatedToolCallGuard(limits.repeated_tool_call, limit=True))
-    if limits.repeated_message is not None:
-        r = limits.repeated_message
-        guards.append(RepeatedMessageGuard(r.times, r.similarity, limit=True))
-    if limits.max_tool_calls is not None:
-        guards.append(ToolCallBudget(limits.max_tool_calls, limit=True))
-    for tool, most in limits.max_tool_calls_per_tool.items():
-        guards.append(ToolCallBudget(most, tool=tool, limit=True))
-    if limits.max_engine_seconds is not None:
-        guards.append(EngineTimeBudget(limits.max_engine_seconds, limit=True))
-    if limits.max_total_tokens is not None:
-        guards.append(TokenBudget(limits.max_total_tokens, limit=True))
-    return guards
 
 
 def _default_system_message() -> str:

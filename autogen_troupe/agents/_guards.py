@@ -30,6 +30,8 @@ from autogen_agentchat.messages import (
     ToolCallSummaryMessage,
 )
 
+from ..scenario._guards import Limits
+
 __all__ = [
     "EngineTimeBudget",
     "GuardFired",
@@ -37,6 +39,7 @@ __all__ = [
     "RepeatedToolCallGuard",
     "TokenBudget",
     "ToolCallBudget",
+    "limit_guards",
     "normalise_text",
     "reporting_guards",
     "similarity",
@@ -286,3 +289,22 @@ class TokenBudget(TokenUsageTermination):
         if sink is not None:
             sink(GuardFired(self.name, text, {"tokens": self._total_token_count}, self._limit))
         return StopMessage(content=text, source=self.name)
+
+
+def limit_guards(limits: Limits) -> list[TerminationCondition]:
+    """The guards a run's `limits` set: the loop breakers (on by default) and the budgets given."""
+    guards: list[TerminationCondition] = []
+    if limits.repeated_tool_call is not None:
+        guards.append(RepeatedToolCallGuard(limits.repeated_tool_call, limit=True))
+    if limits.repeated_message is not None:
+        r = limits.repeated_message
+        guards.append(RepeatedMessageGuard(r.times, r.similarity, limit=True))
+    if limits.max_tool_calls is not None:
+        guards.append(ToolCallBudget(limits.max_tool_calls, limit=True))
+    for tool, most in limits.max_tool_calls_per_tool.items():
+        guards.append(ToolCallBudget(most, tool=tool, limit=True))
+    if limits.max_engine_seconds is not None:
+        guards.append(EngineTimeBudget(limits.max_engine_seconds, limit=True))
+    if limits.max_total_tokens is not None:
+        guards.append(TokenBudget(limits.max_total_tokens, limit=True))
+    return guards

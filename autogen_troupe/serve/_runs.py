@@ -139,6 +139,8 @@ class ServedRun:
                 stop_reason=redact_text(self.result.stop_reason),
                 stopped_by=self.result.stopped_by,
                 final_message=redact_text(self.result.final_message),
+                guards=list(self.result.guards),
+                engine_s=self.result.engine_s,
             )
         if self.error is not None:
             out["error"] = self.error
