@@ -18,7 +18,8 @@ from autogen_troupe.errors import ScenarioError
 from autogen_troupe.models._endpoints import Overrides
 from autogen_troupe.models._engine_time import EngineMeter, engine_clock, metering
 from autogen_troupe.tapes import read_tape
-from autogen_troupe.tapes._records import Guard
+from autogen_troupe.tapes._records import Guard, ToolResult
+from autogen_troupe.testing import Reply as Scripted
 from autogen_troupe.testing import ScriptedClient, tool_call
 from autogen_troupe.testing._expect import check_expectations
 
@@ -135,6 +136,26 @@ async def test_tool_call_caps_per_run_and_per_tool(tmp_path: Path) -> None:
     )
     result = await run_scenario(whole, clients=ScriptedClient([*calls[:2], "DONE"]))
     assert result.guards == ()
+
+
+async def test_a_cap_holds_within_one_answer_too(tmp_path: Path) -> None:
+    """Three calls of `label` in one answer under a cap of 2: the third is not made, the model reads why,
+    and the run stops at the end of the turn."""
+    sc = scenario(tmp_path, limits="{max_tool_calls_per_tool: {label: 2}}")
+    three = Scripted(tool_calls=tuple(("label", {"doc": d}) for d in "abc"))
+    result = await run_scenario(sc, clients=ScriptedClient([three, "never asked"]))
+    assert (tmp_path / "shredder.log").read_text() == "label a\nlabel b\n"
+    (results,) = [e.results for e in result.transcript if isinstance(e, ToolResult)]
+    assert [r.is_error for r in results] == [False, False, True]
+    assert results[2].content == (
+        "Tool call 'label' not made: label may be called at most 2 times in this run "
+        "(limits.max_tool_calls_per_tool)."
+    )
+    assert result.guards == ("max_tool_calls_per_tool",)
+    whole = scenario(tmp_path, limits="{max_tool_calls: 1}")
+    result = await run_scenario(whole, clients=ScriptedClient([three, "never asked"]))
+    assert (tmp_path / "shredder.log").read_text() == "label a\nlabel b\nlabel a\n"
+    assert result.guards == ("max_tool_calls",)
 
 
 async def test_a_guard_expected_but_not_fired_fails_the_expectation(tmp_path: Path) -> None:

@@ -134,6 +134,7 @@ async def open_team(
     from ..tools._mcp_client import NOTES
     from ._human import tool_confirm
     from ._mcp import client_options, has_prompts, note_sinks, prompt_source, resolve_prompts
+    from ._tool_budget import ToolBudget
 
     options = options or RunOptions()
     hooks = hooks or RunHooks()
@@ -161,6 +162,7 @@ async def open_team(
             return client
 
         replace_mcp, wrap_workbench, wrap_tool = hooks.replace_mcp, hooks.wrap_workbench, hooks.wrap_tool
+        budget = ToolBudget(scenario.limits)  # the tool-call caps, held within a turn too
         mcp_options = client_options(
             scenario,
             ask=options.ask_mcp,
@@ -184,13 +186,13 @@ async def open_team(
                 assert mcp is not None  # started above whenever nothing replaces it
                 wb = mcp.workbench(use, agent=agent)
                 wb = wrap_workbench(agent, wb) if wrap_workbench else wb
-            return observe.workbench(wb, use.server, scenario.mcp_servers.get(use.server))
+            return budget.workbench(observe.workbench(wb, use.server, scenario.mcp_servers.get(use.server)))
 
         def tool_for(use: Any) -> Any:
             # The scenario's own folder is searched first, so a tools.py beside the file just works.
             search = (scenario.source.parent,) if scenario.source else ()
             tool = load_python_tool(use, search_path=search)
-            return observe.tool(wrap_tool(tool) if wrap_tool else tool)
+            return budget.tool(observe.tool(wrap_tool(tool) if wrap_tool else tool))
 
         def limits_for(agent: str) -> ModelLimits | None:
             spec = specs.get(agent)
