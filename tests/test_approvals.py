@@ -193,7 +193,8 @@ def test_the_runs_api_asks_and_takes_the_answer(srv: FakeOpenAI, tmp_path: Path)
                     break
         detail = api.get(f"/api/runs/{run['id']}").json()
     (q,) = questions
-    assert q["agent"] == "clerk" and "shred" in q["prompt"] and q["default_answer"] == "no"
+    assert q["agent"] == "clerk" and q["kind"] == "approval" and q["default_answer"] == "no"
+    assert q["prompt"].startswith("clerk wants to call shred(")
     assert made(tmp_path) == "shred old.txt\n"
     kinds = [(e["kind"], e.get("what")) for e in detail["entries"]]
     assert ("mcp", "approval") in kinds

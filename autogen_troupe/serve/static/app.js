@@ -478,7 +478,7 @@ function showQuestion(q) {
   const mcp = q.kind === "mcp" ? q.mcp : null;
   $("answer-label").textContent = mcp
     ? `MCP server ${mcp.server} asks: ${mcp.message}` + (mcp.url ? ` (open ${mcp.url})` : "")
-    : `${q.agent} — your answer`;
+    : q.kind === "approval" ? q.prompt : `${q.agent} — your answer`;
   $("answer-text").value = mcp ? formTemplate(mcp.schema) : "";
   const tick = () => {
     const left = Math.max(0, q.asked_at + q.timeout_s - Date.now() / 1000);
