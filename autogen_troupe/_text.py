@@ -15,6 +15,7 @@ Two rules every room applies the same way, so they live at the package's base be
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,13 @@ if TYPE_CHECKING:
     from rich.style import Style
     from rich.text import Text
 
-__all__ = ["bad_text_path", "first_lone_surrogate", "safe_text", "terminal_safe"]
+__all__ = [
+    "bad_text_path",
+    "estimate_tokens",
+    "first_lone_surrogate",
+    "safe_text",
+    "terminal_safe",
+]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 controls but tab and newline, DEL, and the C1 controls (U+0080-U+009F: a terminal reads U+009B as CSI).
@@ -79,3 +86,28 @@ def safe_text(text: str, style: str | Style = "") -> Text:
     from rich.text import Text
 
     return Text(terminal_safe(text), style=style)
+
+
+# A high estimate of token counts where no tokenizer is at hand (agents._context measured it against
+# SmolLM2's tokenizer: 1.38x the true count at the median, never under 0.9x); also what a stream that
+# reports no usage is counted by (models.openai), so token budgets still fire.
+_PIECES = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d| ?[^\s\w]+|\s+(?!\S)|\s+")
+
+
+def estimate_tokens(text: str) -> int:
+    """A high estimate of the tokens `text` takes: words by length, each digit, punctuation and newline,
+    and a token per byte beyond ASCII."""
+    n = 0
+    for m in _PIECES.finditer(text):
+        piece = m.group()
+        size = len(piece.encode())
+        if size > len(piece):
+            n += size
+        elif piece.isspace():
+            n += piece.count("\n") + 1
+        elif piece.lstrip()[:1].isalpha():
+            word = piece.strip()
+            n += max(1, math.ceil(len(word) / 4) + (1 if len(word) > 7 else 0))
+        else:
+            n += len(piece.strip())
+    return n

@@ -80,6 +80,7 @@ def _scenario(tmp_path: Path, srv: FakeOpenAI, context: str = "") -> Any:
                 - {{name: critic, system_message: You check.}}
               termination: {{max_messages: 16}}
               {context}
+            limits: {{repeated_message: null}}  # every answer is the same long text, by design
             """
         ).lstrip("\n")
     )

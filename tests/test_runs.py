@@ -131,6 +131,7 @@ async def test_a_team_without_rule_stops_at_the_default_cap(srv: FakeOpenAI, tmp
             name: chatter
             task: talk
             team: {kind: round_robin, agents: [{name: a}, {name: b}]}
+            limits: {repeated_message: null}  # else the loop breaker stops it first (test_guards.py)
             """,
         )
     )

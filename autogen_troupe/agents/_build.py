@@ -27,6 +27,7 @@ from autogen_core.tools import BaseTool, Workbench
 from .._redact import safe_url
 from ..errors import ProfileError, TroupeError, UsageError
 from ..models._facts import ModelLimits
+from ..scenario._guards import MaxToolCalls, RepeatedMessage, RepeatedToolCall
 from ..scenario._schema import (
     Agent,
     AnyOf,
@@ -46,6 +47,7 @@ from ..scenario._schema import (
 )
 from ._a2a import RemoteA2aAgent
 from ._graph_flow import TroupeGraphFlow
+from ._guards import RepeatedMessageGuard, RepeatedToolCallGuard, ToolCallBudget, limit_guards
 from ._selector import TroupeSelectorGroupChat
 
 __all__ = [
@@ -94,6 +96,12 @@ def build_termination(rule: TermRule) -> TerminationCondition:
         return HandoffTermination(rule.handoff)
     if isinstance(rule, SourceMatch):
         return SourceMatchTermination(list(rule.source_match))
+    if isinstance(rule, RepeatedToolCall):
+        return RepeatedToolCallGuard(rule.repeated_tool_call)
+    if isinstance(rule, RepeatedMessage):
+        return RepeatedMessageGuard(rule.repeated_message.times, rule.repeated_message.similarity)
+    if isinstance(rule, MaxToolCalls):
+        return ToolCallBudget(rule.max_tool_calls, tool=rule.tool)
     parts = [build_termination(r) for r in (rule.any if isinstance(rule, AnyOf) else rule.all)]
     combined = parts[0]
     for p in parts[1:]:
@@ -102,8 +110,12 @@ def build_termination(rule: TermRule) -> TerminationCondition:
 
 
 def limit_conditions(limits: Limits) -> TerminationCondition:
-    """The caps every run gets on top of its own rule, so nothing runs forever."""
-    return MaxMessageTermination(limits.max_messages) | TimeoutTermination(limits.timeout_s)
+    """The caps every run gets on top of its own rule, so nothing runs forever: messages, time, and the
+    guards `limits` sets (loop breakers on by default; budgets when given)."""
+    caps = MaxMessageTermination(limits.max_messages) | TimeoutTermination(limits.timeout_s)
+    for guard in limit_guards(limits):
+        caps = caps | guard
+    return caps
 
 
 def _default_system_message() -> str:

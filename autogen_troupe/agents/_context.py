@@ -14,8 +14,6 @@ count at the median and never under 0.9x; `_MARGIN` covers the rest.
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,34 +28,15 @@ from autogen_core.models import (
     UserMessage,
 )
 
+from .._text import estimate_tokens
 from ..scenario._schema import ModelContext, TokenLimitedContext, UnboundedContext
 
 __all__ = ["ContextBudget", "TroupeModelContext", "estimate_message_tokens", "estimate_tokens"]
 
-_PIECES = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d| ?[^\s\w]+|\s+(?!\S)|\s+")
 _PER_MESSAGE = 8  # role markers and separators a chat template adds around each message
 _PER_IMAGE = 1024
 _MARGIN = 64  # template framing (generation prompt, tool instructions) the estimate does not see
 _TRUNCATED = "\n[... cut to fit the model's context]"
-
-
-def estimate_tokens(text: str) -> int:
-    """A high estimate of the tokens `text` takes: words by length, each digit, punctuation and newline,
-    and a token per byte beyond ASCII."""
-    n = 0
-    for m in _PIECES.finditer(text):
-        piece = m.group()
-        size = len(piece.encode())
-        if size > len(piece):
-            n += size
-        elif piece.isspace():
-            n += piece.count("\n") + 1
-        elif piece.lstrip()[:1].isalpha():
-            word = piece.strip()
-            n += max(1, math.ceil(len(word) / 4) + (1 if len(word) > 7 else 0))
-        else:
-            n += len(piece.strip())
-    return n
 
 
 def _text_parts(message: LLMMessage) -> tuple[list[str], int]:

@@ -18,6 +18,7 @@ from ..tapes import (
     Chunk,
     Entry,
     Event,
+    Guard,
     Handoff,
     McpEvent,
     Route,
@@ -151,6 +152,8 @@ class ConsoleView:
         elif isinstance(item, Handoff):
             self._header(item.source, f"handoff → {item.target}", item.elapsed_s, item)
             self.console.print(RichText(_clip(item.content)))
+        elif isinstance(item, Guard):
+            self.console.print(RichText(_clip(f"guard {item.guard}: {item.content}"), style="bold yellow"))
         elif isinstance(item, Route):
             why = "; ".join(f"from {h.from_node}, edge {h.edge}: {h.why}" for h in item.via) or "entry"
             self.console.print(RichText(_clip(f"→ {item.node} ({why})"), style="dim"))
@@ -250,6 +253,8 @@ class ConsoleView:
             f"\nmessages: {len(result.messages)} · tokens: {result.usage.prompt_tokens} prompt + "
             f"{result.usage.completion_tokens} completion · {result.duration_s:.1f} s",
         )
+        if result.engine_s is not None:
+            text.append(f"\nengine time: {result.engine_s:.2f} s")
         if result.transcript_path:
             text.append(f"\ntranscript: {_shown(str(result.transcript_path))}")
         if result.log_path:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from .._text import terminal_safe
-from ..scenario._schema import Agent
+from ..scenario._schema import DEFAULT_ANSWER_TIMEOUT_S, Agent
 
-__all__ = ["Answer", "AskHuman", "ConsoleAsk", "InputFunc", "Question", "input_func_for"]
+__all__ = ["Answer", "AskHuman", "ConsoleAsk", "InputFunc", "Question", "input_func_for", "tool_confirm"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Question:
     prompt: str
     timeout_s: float
     default_answer: str
+    shown: bool = False  # the prompt says what is asked (a tool approval): a console prints it first
 
 
 AskHuman = Callable[[Question], Awaitable["str | None"]]
@@ -66,6 +67,30 @@ def input_func_for(
     return input_func
 
 
+APPROVAL_TIMEOUT_S = DEFAULT_ANSWER_TIMEOUT_S
+_YES = frozenset({"y", "yes", "allow", "approve", "approved", "ok"})
+
+
+def tool_confirm(ask: AskHuman | None) -> Any:
+    """Asks the person whether a tool call may run (`approve: ask`, see tools._approvals), as a user
+    agent's turn is asked: the console, the serve page, the runs API. The answer is a yes when it is one of
+    yes/y/allow/approve/ok; no answer within the timeout is a no. None with nobody to ask."""
+    if ask is None:
+        return None
+
+    async def confirm(call: Any) -> bool | None:
+        question = Question(
+            call.agent or f"mcp:{call.server}", call.prompt, APPROVAL_TIMEOUT_S, "no", shown=True
+        )
+        try:
+            got = await asyncio.wait_for(ask(question), question.timeout_s)
+        except asyncio.TimeoutError:
+            return None
+        return None if got is None else got.strip().casefold() in _YES
+
+    return confirm
+
+
 _EOF = object()
 
 
@@ -96,6 +121,8 @@ class ConsoleAsk:
                 return
 
     async def __call__(self, question: Question) -> str | None:
+        if question.shown:
+            self._console.print(terminal_safe(question.prompt), markup=False, highlight=False)
         self._console.print(
             terminal_safe(
                 f"{question.agent}, your answer (Enter alone, or nothing within {question.timeout_s:g} s: "

@@ -67,10 +67,12 @@ def client_options(
     clients: Mapping[str, ChatCompletionClient],
     models: Mapping[str, Any] | None = None,
     on_note: Callable[[McpNote], None] | None,
+    confirm: Any = None,
 ) -> dict[str, McpClientOptions]:
     """How our client treats each of the scenario's servers: its elicitation policy (with `ask`, the
     person at the console, when there is one), sampling through the agents' clients (filled in as the
-    team is built), its roots (relative to the scenario's folder) and where its notes go."""
+    team is built), its roots (relative to the scenario's folder), where its notes go, and who approves
+    its tool calls (`confirm`, tools._approvals)."""
     base = scenario.source.parent if scenario.source is not None else Path.cwd()
     out: dict[str, McpClientOptions] = {}
     for name, server in scenario.mcp_servers.items():
@@ -88,6 +90,7 @@ def client_options(
             roots=tuple(r if r.startswith("file://") else str((base / r).resolve()) for r in server.roots),
             on_note=on_note,
             log_level=server.log_level,
+            confirm=confirm,
         )
     return out
 

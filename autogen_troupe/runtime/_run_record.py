@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._redact import redact_text
+from ..models._engine_time import EngineMeter
 from ..scenario._schema import Scenario
 from ..tapes._records import ENTRY_TYPES, Chunk, Entry, McpEvent, RunResult, ToolResult, Usage
 from ..tapes._tape import ModelsRecord, ResultRecord, Resumed, RunHeader, TapeWriter
@@ -44,6 +45,7 @@ class RunRecord:
         self.entries: list[Entry] = []
         self.notes: list[McpEvent] = []  # MCP notes not yet kept (see `note`)
         self.usage = Usage()
+        self.meter = EngineMeter()  # the in-process engine's time spent on this run's requests
         self.skip = 0  # entries a resumed run replays that its transcript already holds
         if continuation is None or continuation.fork_at is not None:
             self.writer = _open_writer(
@@ -146,6 +148,7 @@ class RunRecord:
             transcript_path=self.writer.path if self.writer else None,
             log_path=log if log is not None and log.exists() else None,
             error=error,
+            engine_s=round(self.meter.seconds, 3) if self.meter.requests else None,
         )
         if self.writer is not None:
             trace_id = self.telemetry.trace_id if self.telemetry is not None else None

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._redact import redact_text, remember_secrets, secrets_in_env
+from .._redact import redact_data, redact_text, remember_secrets, secrets_in_env
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
+from ..models._engine_time import metering
 from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
 from ..scenario._template import template_task_issue
 from ..tapes._hooks import ClientSource, OneClient, RunHooks, guarded, stacked
-from ..tapes._records import Chunk, Entry, RunResult
+from ..tapes._records import Chunk, Entry, Guard, RunResult
 from ._observe import observing
 from ._run_record import RunRecord
 from ._stopping import stop_team
@@ -131,7 +132,9 @@ async def open_team(
     from ..models._status import status_to
     from ..tools import McpServerPool, load_python_tool
     from ..tools._mcp_client import NOTES
+    from ._human import tool_confirm
     from ._mcp import client_options, has_prompts, note_sinks, prompt_source, resolve_prompts
+    from ._tool_budget import ToolBudget
 
     options = options or RunOptions()
     hooks = hooks or RunHooks()
@@ -159,8 +162,14 @@ async def open_team(
             return client
 
         replace_mcp, wrap_workbench, wrap_tool = hooks.replace_mcp, hooks.wrap_workbench, hooks.wrap_tool
+        budget = ToolBudget(scenario.limits)  # the tool-call caps, held within a turn too
         mcp_options = client_options(
-            scenario, ask=options.ask_mcp, clients=agent_clients, models=specs, on_note=notes
+            scenario,
+            ask=options.ask_mcp,
+            clients=agent_clients,
+            models=specs,
+            on_note=notes,
+            confirm=tool_confirm(options.ask_human),
         )
         mcp = (
             None
@@ -177,13 +186,13 @@ async def open_team(
                 assert mcp is not None  # started above whenever nothing replaces it
                 wb = mcp.workbench(use, agent=agent)
                 wb = wrap_workbench(agent, wb) if wrap_workbench else wb
-            return observe.workbench(wb, use.server, scenario.mcp_servers.get(use.server))
+            return budget.workbench(observe.workbench(wb, use.server, scenario.mcp_servers.get(use.server)))
 
         def tool_for(use: Any) -> Any:
             # The scenario's own folder is searched first, so a tools.py beside the file just works.
             search = (scenario.source.parent,) if scenario.source else ()
             tool = load_python_tool(use, search_path=search)
-            return observe.tool(wrap_tool(tool) if wrap_tool else tool)
+            return budget.tool(observe.tool(wrap_tool(tool) if wrap_tool else tool))
 
         def remote_for(agent: Any) -> Any:
             from ..tools._a2a_call import RemoteAgentCall
@@ -246,6 +255,7 @@ async def run_scenario(
     and `hooks` are as for `open_team`. A run that writes a transcript (`options.out_dir`) and has no
     `hooks` of its own records its tape into it; `recorder` is the one to record with (`record_scenario`'s).
     """
+    from ..agents._guards import reporting_guards
     from ._mcp import note_entry, text_preview
 
     options = options or RunOptions()
@@ -260,8 +270,9 @@ async def run_scenario(
         remember_secrets(secrets_in_env(options.env))
     run = RunRecord(scenario, text_preview(wanted), options, on_event, wanted, continuation)
     raised: list[TroupeError] = []  # our errors the model clients raised, before AutoGen flattened them
+    fired: list[Guard] = []  # guards that stopped the run, written when it ends (after its last message)
     try:
-        with run.engine_logs(), run.traced():
+        with run.engine_logs(), run.traced(), metering(run.meter), reporting_guards(_guard_sink(run, fired)):
             async with contextlib.AsyncExitStack() as stack:
                 if hooks is None and (
                     recorder is not None
@@ -303,6 +314,10 @@ async def run_scenario(
                 stop_reason, stopped_by = await _stream(
                     opened, run.task, time.monotonic(), run.emit, scenario.limits.timeout_s
                 )
+                for guard in fired:
+                    run.emit(guard)
+                if fired and all(g.limit for g in fired):
+                    stopped_by = "limit"
     except (KeyboardInterrupt, asyncio.CancelledError) as e:
         _where(e, run.finish("interrupted", "interrupted", "the run was interrupted"))
         raise
@@ -317,6 +332,25 @@ async def run_scenario(
         _where(failed, run.finish(error, "error", error, error_type=type(failed).__name__))
         raise failed from e
     return run.finish(stop_reason, stopped_by, None)
+
+
+def _guard_sink(run: RunRecord, fired: list[Guard]) -> Callable[[Any], None]:
+    """Where the team's guards report when they stop the run (see `agents._guards`)."""
+
+    def sink(g: Any) -> None:
+        elapsed = round(time.monotonic() - run.started, 3)
+        fired.append(
+            Guard(
+                source=g.name,
+                elapsed_s=elapsed,
+                guard=g.name,
+                content=redact_text(g.text),  # tool arguments a model wrote may hold a credential
+                limit=g.limit,
+                data=redact_data(dict(g.data)),
+            )
+        )
+
+    return sink
 
 
 def _where(error: BaseException, result: RunResult) -> None:

@@ -159,6 +159,17 @@ class AgentExpectation(Frozen):
         return v
 
 
+GuardName = Literal[
+    "repeated_tool_call",
+    "repeated_message",
+    "max_tool_calls",
+    "max_tool_calls_per_tool",
+    "max_engine_seconds",
+    "max_total_tokens",
+]
+"""The stable names of the guards (`agents._guards`), as `guard` entries of a transcript carry them."""
+
+
 class Expect(Frozen):
     """What a correct run must show; checked by `troupe test` and the pytest plugin."""
 
@@ -170,6 +181,9 @@ class Expect(Frozen):
     final_message: TextExpectation | None = None
     max_total_tokens: Tokens | None = Field(None, description="Prompt plus completion tokens of the run.")
     no_tool_errors: bool = False
+    guards: tuple[GuardName, ...] | None = Field(
+        None, description="Exactly these guards stopped the run, in any order ([]: none did)."
+    )
     agents: dict[str, AgentExpectation] = Field(default_factory=dict)
 
 

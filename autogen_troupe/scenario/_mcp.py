@@ -10,7 +10,30 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from ._base import Frozen
 from ._fields import CompletionTokens, Count, HeaderValue, Tokens, _Shorthand
 
-__all__ = ["McpClientSettings", "McpPrompt", "PromptPart", "PromptText", "SamplingSettings", "prompt_parts"]
+__all__ = [
+    "APPROVALS",
+    "Approval",
+    "ApprovePolicy",
+    "McpClientSettings",
+    "McpPrompt",
+    "PromptPart",
+    "PromptText",
+    "SamplingSettings",
+    "prompt_parts",
+]
+
+
+Approval = Literal["allow", "ask", "deny"]
+APPROVALS: tuple[str, ...] = ("allow", "ask", "deny")
+ApprovePolicy = Annotated[
+    Approval | dict[str, Approval],
+    Field(
+        union_mode="left_to_right",
+        description="Whether a tool call needs the person's yes: allow, ask or deny for every tool, or per "
+        "tool (the server's own names) a mapping. Unset: ask for tools the server marks destructive "
+        "(destructiveHint), allow the rest.",
+    ),
+]
 
 
 class SamplingSettings(_Shorthand):
@@ -57,6 +80,7 @@ class McpClientSettings(Frozen):
     log_level: Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] = (
         Field("info", description="The least severe log notification shown and kept.")
     )
+    approve: ApprovePolicy | None = None
     idempotent: bool = Field(
         False,
         description="Calling its tools again with the same arguments does no harm: `troupe resume` makes "

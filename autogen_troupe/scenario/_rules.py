@@ -8,12 +8,16 @@ from pydantic import Discriminator, Field, Tag
 
 from ._base import Frozen, key_present
 from ._fields import MAX_RULE_DEPTH, Count, Seconds, Tokens, _fail
+from ._guards import MaxToolCalls, RepeatedMessage, RepeatedToolCall
 
 __all__ = [
     "AllOf",
     "AnyOf",
     "HandoffRule",
     "MaxMessages",
+    "MaxToolCalls",
+    "RepeatedMessage",
+    "RepeatedToolCall",
     "SourceMatch",
     "TermRule",
     "TextMention",
@@ -63,6 +67,9 @@ _RULE_KEYS = {
     "timeout_s": "timeout_s",
     "handoff": "handoff",
     "source_match": "source_match",
+    "repeated_tool_call": "repeated_tool_call",
+    "repeated_message": "repeated_message",
+    "max_tool_calls": "max_tool_calls",
     "any": "any",
     "all": "all",
 }
@@ -78,6 +85,9 @@ TermRule = Annotated[
     | Annotated[Timeout, Tag("timeout_s")]
     | Annotated[HandoffRule, Tag("handoff")]
     | Annotated[SourceMatch, Tag("source_match")]
+    | Annotated[RepeatedToolCall, Tag("repeated_tool_call")]
+    | Annotated[RepeatedMessage, Tag("repeated_message")]
+    | Annotated[MaxToolCalls, Tag("max_tool_calls")]
     | Annotated[AnyOf, Tag("any")]
     | Annotated[AllOf, Tag("all")],
     Discriminator(

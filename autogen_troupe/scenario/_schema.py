@@ -67,8 +67,17 @@ from ._fields import (
     scenario_name_from,
 )
 from ._graph import Edge, GraphNode, check_graph, shallow_conditions
+from ._guards import Limits
 from ._judge import Judge
-from ._mcp import McpClientSettings, McpPrompt, PromptPart, PromptText, SamplingSettings, prompt_parts
+from ._mcp import (
+    ApprovePolicy,
+    McpClientSettings,
+    McpPrompt,
+    PromptPart,
+    PromptText,
+    SamplingSettings,
+    prompt_parts,
+)
 from ._mcp_auth import HttpAuthSettings
 from ._rules import (
     AllOf,
@@ -255,6 +264,7 @@ class McpUse(_Shorthand):
         False,
         description="Also give the agent a read_resource tool for the server's resources and templates.",
     )
+    approve: ApprovePolicy | None = Field(None, description="This agent's calls: as for the server's.")
 
     @model_validator(mode="before")
     @classmethod
@@ -454,13 +464,6 @@ class Team(Frozen):
                             *at,
                         )
         return self
-
-
-class Limits(Frozen):
-    """Caps that bound every run, whatever the termination rule says."""
-
-    max_messages: Count = DEFAULT_MAX_MESSAGES
-    timeout_s: Seconds = DEFAULT_TIMEOUT_S
 
 
 # --------------------------------------------------------------------------- scenario

@@ -59,6 +59,7 @@ class Pending:
     asked_at: float
     future: asyncio.Future[Any]  # the text (a user agent), or an MCP `Answer`
     mcp: dict[str, Any] | None = None  # an MCP server's question: server, message, schema or url
+    approval: bool = False  # a tool call waiting for the person's yes (the prompt says which)
 
     def as_json(self) -> dict[str, Any]:
         out = {
@@ -68,7 +69,7 @@ class Pending:
             "timeout_s": self.timeout_s,
             "default_answer": self.default_answer,
             "asked_at": self.asked_at,
-            "kind": "mcp" if self.mcp is not None else "user",
+            "kind": "mcp" if self.mcp is not None else "approval" if self.approval else "user",
         }
         if self.mcp is not None:
             out["mcp"] = self.mcp
@@ -139,6 +140,8 @@ class ServedRun:
                 stop_reason=redact_text(self.result.stop_reason),
                 stopped_by=self.result.stopped_by,
                 final_message=redact_text(self.result.final_message),
+                guards=list(self.result.guards),
+                engine_s=self.result.engine_s,
             )
         if self.error is not None:
             out["error"] = self.error
@@ -268,7 +271,11 @@ class ServedRun:
     async def ask(self, question: Any) -> str | None:
         """Wait for the person's answer to a user agent's question (the runner applies the timeout)."""
         answered: str | None = await self._wait(
-            question.agent, question.prompt, question.timeout_s, question.default_answer
+            question.agent,
+            question.prompt,
+            question.timeout_s,
+            question.default_answer,
+            approval=question.shown,
         )
         return answered
 
@@ -290,7 +297,14 @@ class ServedRun:
         return got if got is not None else Answer("cancel")
 
     async def _wait(
-        self, agent: str, prompt: str, timeout_s: float, default: str, mcp: dict[str, Any] | None = None
+        self,
+        agent: str,
+        prompt: str,
+        timeout_s: float,
+        default: str,
+        mcp: dict[str, Any] | None = None,
+        *,
+        approval: bool = False,
     ) -> Any:
         loop = asyncio.get_running_loop()
         self.pending = pending = Pending(
@@ -302,6 +316,7 @@ class ServedRun:
             asked_at=time.time(),
             future=loop.create_future(),
             mcp=mcp,
+            approval=approval,
         )
         self.publish("input", pending.as_json())
         self.set_status("waiting")

@@ -17,6 +17,7 @@ __all__ = [
     "Chunk",
     "Entry",
     "Event",
+    "Guard",
     "Handoff",
     "McpEvent",
     "Route",
@@ -110,10 +111,21 @@ class McpEvent(_Entry):
 
     kind: Literal["mcp"] = "mcp"
     server: str
-    what: Literal["progress", "log", "elicitation", "sampling", "roots"]
+    what: Literal["progress", "log", "elicitation", "sampling", "roots", "approval"]
     content: str
     tool: str | None = None
     call_id: str | None = Field(None, description="The model's tool call it belongs to, when known.")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Guard(_Entry):
+    """A guard that stopped the run: a loop breaker or a budget (`guard` is its stable name, e.g.
+    `repeated_tool_call`, `max_tool_calls_per_tool`), from the scenario's rules or its `limits`."""
+
+    kind: Literal["guard"] = "guard"
+    guard: str
+    content: str
+    limit: bool = Field(False, description="One of the run's `limits` (else a termination rule).")
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -141,9 +153,9 @@ class Route(_Entry):
 
 
 Entry = Annotated[
-    Text | Thought | ToolCall | ToolResult | Handoff | Event | McpEvent | Route, Discriminator("kind")
+    Text | Thought | ToolCall | ToolResult | Handoff | Event | McpEvent | Route | Guard, Discriminator("kind")
 ]
-ENTRY_TYPES = (Text, Thought, ToolCall, ToolResult, Handoff, Event, McpEvent, Route)
+ENTRY_TYPES = (Text, Thought, ToolCall, ToolResult, Handoff, Event, McpEvent, Route, Guard)
 """The classes of `Entry`, for isinstance."""
 
 
@@ -160,6 +172,9 @@ class RunResult(Frozen):
     transcript_path: Path | None = None
     log_path: Path | None = Field(None, description="The engine libraries' log, when the run wrote one.")
     error: str | None = None
+    engine_s: float | None = Field(
+        None, description="Seconds the in-process engine spent on the run's requests (None: no engine used)."
+    )
 
     @property
     def ok(self) -> bool:
@@ -169,6 +184,11 @@ class RunResult(Frozen):
     def messages(self) -> tuple[Text | Handoff, ...]:
         """The chat messages (task and answers), without tool calls and events."""
         return tuple(e for e in self.transcript if isinstance(e, Text | Handoff))
+
+    @property
+    def guards(self) -> tuple[str, ...]:
+        """The names of the guards that fired, in order."""
+        return tuple(e.guard for e in self.transcript if isinstance(e, Guard))
 
     @property
     def path(self) -> tuple[str, ...]:

@@ -147,6 +147,7 @@ class ResultRecord(Frozen):
     transcript_path: Path | None = None
     log_path: Path | None = None
     error: str | None = None
+    engine_s: float | None = None
     total_tokens: int = 0
     trace_id: str | None = None
 

@@ -24,6 +24,7 @@ from ..scenario._schema import (
     TextExpectation,
     ToolCallsExpectation,
 )
+from ..tapes._records import Guard
 
 __all__ = ["ActualCall", "ExpectReport", "Failure", "actual_calls", "check_expectations"]
 
@@ -437,6 +438,22 @@ def _path_failures(want: PathExpectation, result: RunResult) -> list[Failure]:
     return failures
 
 
+def _guard_failures(want: tuple[str, ...], result: RunResult) -> list[Failure]:
+    """The guards that stopped the run (their `guard` entries), against exactly `want` in any order."""
+    got = result.guards
+    if sorted(set(got)) == sorted(set(want)):
+        return []
+    fired = [(i, e) for i, e in enumerate(result.transcript) if isinstance(e, Guard)]
+    return [
+        Failure(
+            expectation="guards",
+            expected="[" + ", ".join(want) + "]" if want else "no guard to fire",
+            actual="[" + ", ".join(got) + "]" if got else "no guard fired",
+            lines=_lines(fired) or _lines(list(enumerate(result.transcript))[-3:]),
+        )
+    ]
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -486,6 +503,9 @@ def check_expectations(result: RunResult, expect: Expect | None) -> ExpectReport
     if expect.no_tool_errors:
         checked.append("no_tool_errors")
         failures.extend(_tool_error_failures(result))
+    if expect.guards is not None:
+        checked.append("guards")
+        failures.extend(_guard_failures(expect.guards, result))
     for name, agent_expect in expect.agents.items():
         checked.append(f"agents.{name}")
         failures.extend(_agent_failures(name, agent_expect, result, calls))

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from mcp.client.session import ClientRequestContext
     from mcp.shared.dispatcher import ProgressFnT
 
+    from ._approvals import Confirm
+
 __all__ = [
     "CALLER",
     "CALL_ID",
@@ -63,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 ElicitationPolicy = Literal["ask", "decline", "accept_defaults"]
 ELICITATION_POLICIES: tuple[str, ...] = ("ask", "decline", "accept_defaults")
-NoteKind = Literal["progress", "log", "elicitation", "sampling", "roots"]
+NoteKind = Literal["progress", "log", "elicitation", "sampling", "roots", "approval"]
 
 CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("troupe_mcp_caller", default=None)
 """The agent whose tool call is running (set by the workbench around each call); a sampling request that
@@ -183,6 +185,8 @@ class McpClientOptions:
       sampling is not offered.
     - `roots`: directories (paths or file:// URIs) the server may work in; none: roots not offered.
     - `on_note`: hears every McpNote; `log_level`: the least severe log notification asked for.
+    - `confirm`: asks the person whether a tool call that needs approval may run (`_approvals`); None:
+      nobody can be asked, so such calls are refused.
     """
 
     server: str = "server"
@@ -193,6 +197,7 @@ class McpClientOptions:
     roots: tuple[str, ...] = ()
     on_note: Callable[[McpNote], None] | None = None
     log_level: str | None = "info"
+    confirm: Confirm | None = None
     _budget: _Budget = field(default_factory=_Budget, repr=False, compare=False)
 
     def note(

@@ -142,7 +142,15 @@ class McpServerPool:
         catalogue = self._handle(use.server).catalogue
         if use.resources and not (catalogue.resources or catalogue.templates):
             out.append(f"resources: true, but MCP server {use.server!r} lists no resources or templates")
-        for key, names in (("allow", use.allow or ()), ("deny", use.deny), ("rename", tuple(use.rename))):
+        by_server = self._handle(use.server).server.approve
+        approve = tuple(n for p in (use.approve, by_server) if isinstance(p, dict) for n in p)
+        checks = (
+            ("allow", use.allow or ()),
+            ("deny", use.deny),
+            ("rename", tuple(use.rename)),
+            ("approve", approve),
+        )
+        for key, names in checks:
             for n in names:
                 if n not in offered:
                     out.append(
@@ -309,6 +317,9 @@ class McpWorkbench(Workbench):
         if name not in names:
             offered = ", ".join(names) or "none"
             return _error(name, f"Tool {name!r} is not available here; the tools are: {offered}.")
+        refused = await self._approve(name, names[name], dict(arguments or {}), call_id)
+        if refused is not None:
+            return _error(name, refused)
         # The task below inherits these: sampling answers with this agent's model, notes go with the call.
         caller, call = CALLER.set(self._agent), CALL_ID.set(call_id)
         try:
@@ -328,6 +339,32 @@ class McpWorkbench(Workbench):
         if isinstance(result, str):
             return ToolResult(name=name, result=[TextResultContent(content=redact_text(result))])
         return _to_tool_result(name, result)
+
+    async def _approve(
+        self, shown: str, original: str, arguments: dict[str, Any], call_id: str | None
+    ) -> str | None:
+        """None when the call may run (`approve:`, see `_approvals`); else why not, for the model."""
+        from ._approvals import ToolApproval, approval_for, decide
+
+        tool = next((t for t in self._handle.tools if t.name == original), None)
+        hints = tool.annotations if tool is not None else None
+        policy = approval_for(
+            original,
+            agent=self._use.approve,
+            server=self._handle.server.approve,
+            destructive=bool(hints is not None and hints.destructive_hint is True),
+        )
+        if policy == "allow":
+            return None
+        options = self._pool._options.get(self.server)
+        call = ToolApproval(self.server, shown, arguments, self._agent)
+
+        def note(text: str, data: dict[str, Any]) -> None:
+            if options is not None:
+                details = {"tool": shown, "arguments": arguments, "policy": policy, **data}
+                options.note("approval", text, details, tool=shown, caller=(self._agent, call_id))
+
+        return await decide(call, policy, options.confirm if options is not None else None, note)
 
     async def _call(self, original: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult | str:
         if not self._reads(original):

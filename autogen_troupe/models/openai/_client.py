@@ -3,7 +3,8 @@
 What it adds to autogen-ext 0.7.5 (see FACTS.md):
 
 - `model_info` is always passed (inferred from the model id), so "model_info is required" never happens;
-- streamed requests ask for `stream_options.include_usage`, so streamed usage is not 0/0;
+- streamed requests ask for `stream_options.include_usage`, so streamed usage is not 0/0; a server that
+  still reports none (autogen #6548) has its tokens estimated (`_counted`), so token budgets fire;
 - a wire normaliser (`_wire`, an httpx transport) copies vLLM's `reasoning` to the `reasoning_content`
   AutoGen reads, and turns GenStudio's `"blocked": true` into an error raised as `ContentBlocked`;
 - a 200 answer that is no answer (an HTML page, an empty or cut body, no choices, a stream that stops
@@ -24,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal
 
 import openai
 from autogen_core import CancellationToken
-from autogen_core.models import CreateResult, LLMMessage
+from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 from autogen_ext.models.openai.config import OpenAIClientConfigurationConfigModel
@@ -39,6 +41,7 @@ from typing_extensions import Self
 
 from ..._autogen import private
 from ..._redact import safe_url
+from ..._text import estimate_tokens
 from ...errors import ModelCallError, ProfileError
 from ...scenario._schema import ModelInfoSpec
 from .._endpoints import normalize_base_url
@@ -161,7 +164,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         check_endpoint(self._base_url)
         await self.ensure_model()
         try:
-            return await super().create(
+            result = await super().create(
                 messages,
                 tools=tools,
                 tool_choice=tool_choice,
@@ -169,6 +172,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
                 extra_create_args=self._with_extra_body(extra_create_args),
                 cancellation_token=cancellation_token,
             )
+            return _counted(result, messages, 0)
         except openai.OpenAIError as e:
             raise self._translate(e) from None
 
@@ -192,6 +196,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         elif include_usage is False:
             include_usage = None  # 0.7.5 turns any non-None value into include_usage: true
         reasoning: list[str] = []
+        pieces = 0  # streamed text pieces: about a token each, when the server counts none
         token = _stream_reasoning.set(reasoning)
         try:
             async for item in super().create_stream(
@@ -204,8 +209,12 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
                 max_consecutive_empty_chunk_tolerance=max_consecutive_empty_chunk_tolerance,
                 include_usage=include_usage,
             ):
-                if isinstance(item, CreateResult) and reasoning:
-                    item = _with_reasoning(item, "".join(reasoning))
+                if isinstance(item, CreateResult):
+                    item = _counted(item, messages, pieces)
+                    if reasoning:
+                        item = _with_reasoning(item, "".join(reasoning))
+                else:
+                    pieces += 1
                 yield item
         except openai.OpenAIError as e:
             raise self._translate(e) from None
@@ -258,6 +267,29 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         config["http_client"] = http_client(config.get("timeout"))
         self._client = private("_openai_client_from_config")(config)
         self._discovery_lock = None
+
+
+def _counted(result: CreateResult, messages: Sequence[LLMMessage], pieces: int) -> CreateResult:
+    """`result` with its usage estimated when the server reported none (0/0): a stream without a usage
+    chunk though we asked for one, or a server that never counts. High estimates (`_text.estimate_tokens`),
+    so a token budget fires early rather than never."""
+    if result.usage.prompt_tokens or result.usage.completion_tokens:
+        return result
+    prompt = 0
+    for m in messages:
+        content = getattr(m, "content", "")
+        text = content if isinstance(content, str) else json.dumps(content, default=str, ensure_ascii=False)
+        prompt += 8 + estimate_tokens(text)  # 8: the role markers a chat template adds
+    answer = result.content
+    said = (
+        answer
+        if isinstance(answer, str)
+        else json.dumps([[c.name, c.arguments] for c in answer], ensure_ascii=False)
+    )
+    completion = max(pieces, estimate_tokens(said) if said else 0)
+    return result.model_copy(
+        update={"usage": RequestUsage(prompt_tokens=prompt, completion_tokens=completion)}
+    )
 
 
 def _with_reasoning(result: CreateResult, reasoning: str) -> CreateResult:

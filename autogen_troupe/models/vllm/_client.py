@@ -40,6 +40,7 @@ from typing_extensions import Self
 from ...errors import ModelCallError, ProfileError
 from ...scenario._base import Frozen
 from ...telemetry import note_response, trace_headers
+from .._engine_time import engine_clock
 from .._facts import preset_for
 from .._resolved import VllmModel, as_resolved
 from .._status import ModelStatus, report_status
@@ -215,9 +216,10 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         final = None
         request_id = _request_id()
         generated = handle.generate(engine_input, params, request_id, trace_headers())
-        async with contextlib.aclosing(generated) as outputs:
-            async for res in outputs:
-                final = res
+        with engine_clock():  # the run's engine time (models._engine_time)
+            async with contextlib.aclosing(generated) as outputs:
+                async for res in outputs:
+                    final = res
         if final is None:
             raise ModelCallError("the vLLM engine returned no output")
         out = final.outputs[0]
@@ -280,43 +282,44 @@ class VllmChatCompletionClient(ChatCompletionClient, Component[VllmClientConfig]
         calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
         request_id = _request_id()
         generated = handle.generate(engine_input, params, request_id, trace_headers())
-        async with contextlib.aclosing(generated) as outputs:
-            async for res in outputs:
-                if res.prompt_token_ids is not None:
-                    prompt_ids = list(res.prompt_token_ids)
-                out = res.outputs[0]
-                completion_tokens += len(out.token_ids)
-                if out.finish_reason == "error":
-                    raise ModelCallError("the vLLM engine failed while generating")
-                finish_reason = out.finish_reason or finish_reason
-                if parser is None:
-                    delta_content, delta_reasoning, delta_calls = out.text, None, []
-                else:
-                    delta = parser.parse_delta(
-                        delta_text=out.text,
-                        delta_token_ids=list(out.token_ids),
-                        request=request,
-                        prompt_token_ids=prompt_ids,
-                        finished=out.finish_reason is not None,
-                    )
-                    if delta is None:
-                        continue
-                    delta_content, delta_reasoning, delta_calls = (
-                        delta.content,
-                        delta.reasoning,
-                        delta.tool_calls,
-                    )
-                if delta_reasoning:
-                    reasoning.append(delta_reasoning)
-                for call in delta_calls:
-                    slot = calls.setdefault(call.index, ["", "", ""])
-                    slot[0] = slot[0] or (call.id or "")
-                    if call.function is not None:
-                        slot[1] += call.function.name or ""
-                        slot[2] += call.function.arguments or ""
-                if delta_content:
-                    content.append(delta_content)
-                    sink.put_nowait(delta_content)
+        with engine_clock():  # the run's engine time (models._engine_time)
+            async with contextlib.aclosing(generated) as outputs:
+                async for res in outputs:
+                    if res.prompt_token_ids is not None:
+                        prompt_ids = list(res.prompt_token_ids)
+                    out = res.outputs[0]
+                    completion_tokens += len(out.token_ids)
+                    if out.finish_reason == "error":
+                        raise ModelCallError("the vLLM engine failed while generating")
+                    finish_reason = out.finish_reason or finish_reason
+                    if parser is None:
+                        delta_content, delta_reasoning, delta_calls = out.text, None, []
+                    else:
+                        delta = parser.parse_delta(
+                            delta_text=out.text,
+                            delta_token_ids=list(out.token_ids),
+                            request=request,
+                            prompt_token_ids=prompt_ids,
+                            finished=out.finish_reason is not None,
+                        )
+                        if delta is None:
+                            continue
+                        delta_content, delta_reasoning, delta_calls = (
+                            delta.content,
+                            delta.reasoning,
+                            delta.tool_calls,
+                        )
+                    if delta_reasoning:
+                        reasoning.append(delta_reasoning)
+                    for call in delta_calls:
+                        slot = calls.setdefault(call.index, ["", "", ""])
+                        slot[0] = slot[0] or (call.id or "")
+                        if call.function is not None:
+                            slot[1] += call.function.name or ""
+                            slot[2] += call.function.arguments or ""
+                    if delta_content:
+                        content.append(delta_content)
+                        sink.put_nowait(delta_content)
         note_response(response_id=request_id, finish_reason=finish_reason)
         usage = RequestUsage(prompt_tokens=len(prompt_ids), completion_tokens=completion_tokens)
         function_calls = [_function_call(i or None, n, a) for i, n, a in (calls[k] for k in sorted(calls))]

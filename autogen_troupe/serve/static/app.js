@@ -434,6 +434,14 @@ function renderEntry(e) {
   } else if (e.kind === "route") {
     const li = messageItem(e.source, "event", e);
     li.querySelector(".what").textContent = routeText(e);
+  } else if (e.kind === "guard") {
+    const li = messageItem(e.source, "event", e);
+    li.querySelector(".what").textContent = "guard " + e.guard;
+    textBlock(li, e.content);
+  } else if (e.kind === "mcp" && e.what === "approval") {
+    const li = messageItem(e.source, "event", e);
+    li.querySelector(".what").textContent = "approval";
+    textBlock(li, e.content);
   } else if (e.type !== "UserInputRequestedEvent") {
     const li = messageItem(e.source, "event", e);
     li.querySelector(".what").textContent = e.type || e.kind;
@@ -470,7 +478,7 @@ function showQuestion(q) {
   const mcp = q.kind === "mcp" ? q.mcp : null;
   $("answer-label").textContent = mcp
     ? `MCP server ${mcp.server} asks: ${mcp.message}` + (mcp.url ? ` (open ${mcp.url})` : "")
-    : `${q.agent} — your answer`;
+    : q.kind === "approval" ? q.prompt : `${q.agent} — your answer`;
   $("answer-text").value = mcp ? formTemplate(mcp.schema) : "";
   const tick = () => {
     const left = Math.max(0, q.asked_at + q.timeout_s - Date.now() / 1000);
