@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ._runner import OpenTeam, RunOptions, build_team, open_team, run_scenario
     from ._signals import Interrupted, exit_code, run_async, stop_on_signals
     from ._tape_runs import unreplayable
-    from ._transcript import Entry, RunResult, Usage
+    from ._transcript import Entry, RunResult, StopReason, Usage
 
 __all__ = [
     "ConsoleAsk",
@@ -26,6 +26,7 @@ __all__ = [
     "OpenTeam",
     "RunOptions",
     "RunResult",
+    "StopReason",
     "Usage",
     "build_team",
     "execute",
@@ -49,6 +50,7 @@ _WHERE = {
     "OpenTeam": "._runner",
     "RunOptions": "._runner",
     "RunResult": "._transcript",
+    "StopReason": "._transcript",
     "Usage": "._transcript",
     "build_team": "._runner",
     "open_team": "._runner",

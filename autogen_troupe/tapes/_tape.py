@@ -37,7 +37,7 @@ from ._cassette import (
     ToolRecord,
     UserAnswer,
 )
-from ._records import ENTRY_TYPES, Entry, RunResult, Usage
+from ._records import ENTRY_TYPES, Entry, RunResult, StopFields, Usage
 
 __all__ = [
     "McpTools",
@@ -134,14 +134,13 @@ class Resumed(Frozen):
     reissued: tuple[str, ...] = Field((), description="Tool calls cut in flight and made again.")
 
 
-class ResultRecord(Frozen):
-    """The last line: how the run ended (the run's `RunResult` without its entries)."""
+class ResultRecord(StopFields):
+    """The last line: how the run ended (the run's `RunResult` without its entries); `stop` is typed, with
+    `stop_reason` and `stopped_by` beside it (a transcript older than `stop` has only those two)."""
 
     record: Literal["result"] = "result"
     scenario: str
     task: str
-    stop_reason: str
-    stopped_by: Literal["rule", "limit", "error", "interrupted"]
     usage: Usage
     duration_s: float
     transcript_path: Path | None = None
