@@ -85,9 +85,10 @@ _WHERE = {
     **dict.fromkeys(_ERRORS.split(), ".errors"),
     **dict.fromkeys(("Overrides", "list_models"), ".models"),
     **dict.fromkeys(
-        "Interrupted OpenTeam RunOptions RunResult StopReason build_team open_team run_async".split(),
+        ("Interrupted", "OpenTeam", "RunOptions", "RunResult", "StopReason", "build_team", "open_team"),
         ".runtime",
     ),
+    "run_async": ".runtime",
     "run_scenario": ".runtime",
     **dict.fromkeys(("Scenario", "bundled_scenarios", "load_scenario"), ".scenario"),
     **dict.fromkeys(("Cassette", "check_expectations", "record_scenario", "replay_scenario"), ".testing"),

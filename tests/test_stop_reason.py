@@ -35,9 +35,8 @@ async def _run(tmp_path: Path, extra: str, replies: list[str]) -> tuple[StopReas
 
 
 async def test_the_rule_that_fired_is_named_and_autogen_text_kept(tmp_path: Path) -> None:
-    stop, transcript = await _run(
-        tmp_path, "  termination: {any: [{text_mention: TERMINATE}, {max_messages: 20}]}\n", ["x", "ok TERMINATE"]
-    )
+    rule = "  termination: {any: [{text_mention: TERMINATE}, {max_messages: 20}]}\n"
+    stop, transcript = await _run(tmp_path, rule, ["x", "ok TERMINATE"])
     assert stop == StopReason(
         kind="rule", condition="text_mention", fired=("text_mention",), text="Text 'TERMINATE' mentioned"
     )
@@ -75,7 +74,8 @@ async def test_an_all_rule_names_every_part_that_fired(tmp_path: Path) -> None:
 
 
 async def test_a_team_ending_on_its_own_turns_is_max_turns(tmp_path: Path) -> None:
-    scenario = load_scenario(write(tmp_path, "name: one\ntask: Hi.\nteam: {kind: single, agents: [{name: a}]}\n"))
+    one = "name: one\ntask: Hi.\nteam: {kind: single, agents: [{name: a}]}\n"
+    scenario = load_scenario(write(tmp_path, one))
     result = await run_scenario(scenario, clients=ScriptedClient(["hello"]))
     assert (result.stop.kind, result.stop.condition) == ("rule", "max_turns")
     assert result.stop_reason == "Maximum number of turns 1 reached."

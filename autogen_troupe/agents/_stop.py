@@ -160,7 +160,9 @@ class StopWatch(TerminationCondition, Component[_WatchConfig]):
         finally:
             _WATCH.reset(token)
         if stop is not None:
-            self.stop = Stopped(fired=tuple(self._since_reset), last=tuple(self._this_check), text=stop.content)
+            self.stop = Stopped(
+                fired=tuple(self._since_reset), last=tuple(self._this_check), text=stop.content
+            )
         return stop
 
     async def reset(self) -> None:

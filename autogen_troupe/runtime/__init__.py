@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._fork import changed_scenario_text
     from ._human import ConsoleAsk
     from ._logs import library_log_file, library_logs, quiet_autogen_logs
     from ._modes import Execution, Mode, execute
@@ -29,6 +30,7 @@ __all__ = [
     "StopReason",
     "Usage",
     "build_team",
+    "changed_scenario_text",
     "execute",
     "exit_code",
     "find_run",
@@ -64,6 +66,7 @@ _WHERE = {
     "stop_on_signals": "._signals",
     "Mode": "._modes",
     "find_run": "._resume",
+    "changed_scenario_text": "._fork",
     "unreplayable": "._tape_runs",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -36,6 +36,7 @@ class Continuation:
     forced: bool = False
     reissued: tuple[str, ...] = field(default_factory=tuple)
     fork_at: int | None = None  # a fork: a new run replaying the tape's first messages, in a new transcript
+    changes: dict[str, str] = field(default_factory=dict)  # a fork's --set changes (kept in its header)
 
 
 def find_run(run: str, out_dir: Path) -> Path:
@@ -108,7 +109,7 @@ def prepare_resume(
             f"{transcript}: the run already finished ({tape.result.stop_reason}); nothing to resume"
         )
     source, changed = check_source(transcript, tape, force=force)
-    scenario = load(source)
+    scenario = _load_changed(source, header.changes) if header.changes else load(source)
     cut = in_flight(tape)
     masked = [c for c in cut if SCRUBBED in json.dumps(c.arguments)]
     if masked:
@@ -144,7 +145,15 @@ def prepare_resume(
         spent_s=spent,
         forced=changed,
         reissued=tuple(_describe(c) for c in cut),
+        changes=dict(header.changes),
     )
+
+
+def _load_changed(source: Path, changes: dict[str, str]) -> Scenario:
+    """The scenario file with a fork's `--set` changes made again."""
+    from ..scenario import load_scenario
+
+    return load_scenario(source, changes=changes)
 
 
 async def resume_run(

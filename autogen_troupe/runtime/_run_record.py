@@ -199,6 +199,7 @@ def _open_writer(
             source_text=text,
             forked_from=str(fork.tape.path) if fork is not None else None,
             fork_at=fork.fork_at if fork is not None else None,
+            changes=fork.changes if fork is not None else {},
         )
     )
     return writer

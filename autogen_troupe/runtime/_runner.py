@@ -291,9 +291,7 @@ async def run_scenario(
                 run.models(opened.specs, recorder)
                 if not isinstance(wanted, str):  # an MCP prompt, fetched once its server runs
                     run.task = text_preview(opened.scenario.task)
-                stop = await _stream(
-                    opened, run.task, time.monotonic(), run.emit, scenario.limits.timeout_s
-                )
+                stop = await _stream(opened, run.task, time.monotonic(), run.emit, scenario.limits.timeout_s)
     except (KeyboardInterrupt, asyncio.CancelledError) as e:
         stop = StopReason(kind="interrupted", text="interrupted")
         _where(e, run.finish(stop, "the run was interrupted"))

@@ -73,6 +73,10 @@ class RunHeader(Frozen):
     source_text: str | None = Field(None, description="The scenario file's text (a resume diffs it).")
     forked_from: str | None = Field(None, description="The transcript this run was forked from.")
     fork_at: int | None = Field(None, description="Messages replayed from it before going on live.")
+    changes: dict[str, str] = Field(
+        default_factory=dict,
+        description="A fork's `--set` changes to the scenario file (a resume makes them again).",
+    )
 
 
 class ModelsRecord(Frozen):
