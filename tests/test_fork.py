@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fake_openai import FakeOpenAI, Reply
 from helpers import BUDGET_REPLIES, BUDGET_SCENARIO, troupe, write
 
