@@ -120,3 +120,31 @@ def test_a_transcript_older_than_the_typed_stop_still_reads(tmp_path: Path) -> N
     assert result is not None and result.ok
     assert result.stop == StopReason(kind="limit", text=lines[2]["stop_reason"])
     assert (result.stopped_by, result.stop.condition) == ("limit", None)
+
+
+async def test_troupe_serve_lists_past_runs_through_the_typed_reader(tmp_path: Path) -> None:
+    """A past run's summary carries its typed stop; an older transcript (no `stop`) reads as before, and
+    a record whose fields do not fit is skipped, not shown half."""
+    from autogen_troupe.serve._past import list_past, read_past
+
+    rule = "  termination: {text_mention: TERMINATE}\n"
+    _, transcript = await _run(tmp_path, rule, ["x", "ok TERMINATE"])
+    out = transcript.parent
+    old = [
+        {"record": "run", "scenario": "old", "started_at": "2026-12-01T00:00:00Z", "task": "t"},
+        {"record": "entry", "kind": "text", "source": "user", "elapsed_s": 0, "content": "t"},
+        {"record": "entry", "kind": "text", "source": ["not", "a", "name"], "elapsed_s": 0, "content": "t"},
+        {"record": "result", "scenario": "old", "task": "t", "stop_reason": "cap", "stopped_by": "limit",
+         "usage": {"prompt_tokens": 3}, "duration_s": 1.0},
+    ]  # fmt: skip
+    (out / "old-1.jsonl").write_text("".join(json.dumps(x) + "\n" for x in old))
+    listed = {r["id"]: r for r in list_past(out)}
+    new = listed[transcript.stem]
+    assert new["status"] == "done" and new["stop"]["condition"] == "text_mention"
+    assert new["stop_reason"] == "Text 'TERMINATE' mentioned" and new["stopped_by"] == "rule"
+    was = listed["old-1"]
+    assert (was["status"], was["stopped_by"], was["stop"]["condition"]) == ("done", "limit", None)
+    assert was["usage"]["prompt_tokens"] == 3
+    one = read_past(out, "old-1")
+    assert one is not None and [e["source"] for e in one["entries"]] == ["user"]
+    assert one["messages"] == 1
