@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fake_openai import FakeOpenAI, Reply
 from helpers import BUDGET_REPLIES, BUDGET_SCENARIO, TESTS, troupe, wait_for, write
 from test_resume import WAIT_S, _kill_when, _messages, _start
@@ -143,3 +144,41 @@ def test_a_run_killed_in_the_middle_of_writing_its_tape(srv: FakeOpenAI, tmp_pat
     tape = read_tape(transcript)
     assert not tape.torn and len(tape.of(TapeModelCall)) == len(BUDGET_REPLIES)
     assert len(tape.of(TapeToolCall)) == 1  # the tool ran once
+
+
+def test_the_time_cap_counts_the_time_spent_across_every_resume(srv: FakeOpenAI, tmp_path: Path) -> None:
+    """Stopped (SIGTERM, as Ctrl-C) while model call 3 waits (its result says how long the run had run), resumed,
+    then killed right after the resume mark: a second resume counts the time of the first part, not only
+    up to its last message, and nothing of the time between the runs."""
+    from autogen_troupe import load_scenario
+    from autogen_troupe.runtime._resume import prepare_resume
+    from autogen_troupe.tapes._records import ENTRY_TYPES
+    from autogen_troupe.tapes._tape import Resumed
+
+    srv.script([*BUDGET_REPLIES[:2], Reply(text="never sent", delay_s=WAIT_S)])
+    path = write(tmp_path, BUDGET_SCENARIO + "limits: {timeout_s: 300}\n", "budget.yaml")
+    out = tmp_path / "runs"
+    proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    try:
+        wait_for(lambda: len(srv.chat_requests) >= 3 or proc.poll() is not None, "model call 3")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    (transcript,) = out.glob("budget-*.jsonl")
+    cut = read_tape(transcript)
+    assert cut.result is not None and cut.result.stopped_by == "interrupted"
+    first = cut.result.duration_s
+    assert first > max(r.elapsed_s for r in cut.of(ENTRY_TYPES))  # it waited on call 3 after message 3
+    srv.reset()
+    srv.script([Reply(text="never sent", delay_s=WAIT_S)])
+    proc = _start("resume", str(transcript))
+    _kill_when(proc, lambda: bool(srv.chat_requests), "the resumed call")
+    (mark,) = read_tape(transcript).of(Resumed)
+    assert mark.spent_s == first
+    scenario, continuation = prepare_resume(transcript, load=load_scenario)
+    assert continuation.spent_s >= first
+    assert scenario.limits.timeout_s == pytest.approx(300 - continuation.spent_s)
