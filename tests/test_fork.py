@@ -157,3 +157,38 @@ def test_a_bad_set_is_refused_naming_its_path(
     assert forked.returncode == 2, forked.stdout + forked.stderr
     assert said in forked.stderr and "Traceback" not in forked.stderr + forked.stdout
     assert not srv.chat_requests
+
+
+def test_a_changed_fork_cut_mid_way_resumes_with_its_changes(srv: FakeOpenAI, tmp_path: Path) -> None:
+    """The fork's header keeps its --set changes: a resume makes them again, so its own tape replays
+    strictly (the writer's request has the changed system message) and only the cut call is asked again."""
+    import signal
+    import subprocess
+    import sys
+
+    from helpers import wait_for
+
+    _, original, out = _original(srv, tmp_path)
+    srv.script([Reply(text="never sent", delay_s=60)])
+    flags = ["--out", str(out), "--set", "writer.system_message=Write the budget in euros."]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autogen_troupe.cli", "fork", str(original), "--at", "3", *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: bool(srv.chat_requests) or proc.poll() is not None, "the fork's live call")
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    fork = _fork_of(out, original)
+    srv.reset()
+    srv.script([Reply(text="In euros: about 370 EUR."), Reply(text="Good. TERMINATE")])
+    done = troupe("resume", str(fork))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(srv.chat_requests) == 2 and "in euros" in srv.chat_requests[0].system
+    assert _messages(fork)[:3] == _messages(original)[:3]
+    assert _messages(fork)[3:] == [("writer", "In euros: about 370 EUR."), ("critic", "Good. TERMINATE")]

@@ -147,9 +147,9 @@ def test_a_run_killed_in_the_middle_of_writing_its_tape(srv: FakeOpenAI, tmp_pat
 
 
 def test_the_time_cap_counts_the_time_spent_across_every_resume(srv: FakeOpenAI, tmp_path: Path) -> None:
-    """Stopped (SIGTERM, as Ctrl-C) while model call 3 waits (its result says how long the run had run), resumed,
-    then killed right after the resume mark: a second resume counts the time of the first part, not only
-    up to its last message, and nothing of the time between the runs."""
+    """Stopped (SIGTERM, as by Ctrl-C) while model call 3 waits (its result says how long the run had run),
+    resumed, then killed right after the resume mark: a second resume counts the time of the first part,
+    not only up to its last message, and nothing of the time between the runs."""
     from autogen_troupe import load_scenario
     from autogen_troupe.runtime._resume import prepare_resume
     from autogen_troupe.tapes._records import ENTRY_TYPES
