@@ -9,14 +9,18 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._build import assemble_agent, assemble_team, build_termination, limit_conditions
     from ._context import TroupeModelContext, estimate_tokens
+    from ._stop import StopWatch, named, watch_of
 
 __all__ = [
+    "StopWatch",
     "TroupeModelContext",
     "assemble_agent",
     "assemble_team",
     "build_termination",
     "estimate_tokens",
     "limit_conditions",
+    "named",
+    "watch_of",
 ]
 
 _WHERE = {
@@ -26,5 +30,8 @@ _WHERE = {
     "build_termination": "._build",
     "estimate_tokens": "._context",
     "limit_conditions": "._build",
+    "named": "._stop",
+    "StopWatch": "._stop",
+    "watch_of": "._stop",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -15,10 +15,11 @@ cap) gets its stable name the same way, where it is built:
     named(RepeatedToolCall(...), "repeated_tool_call", kind="limit")
 
 and then joins the team's condition as any other (OR-ed in `assemble_team`, or through
-`limit_conditions`). The name is what `RunResult.stop.condition` says and what expectations and the page
-may test; keep it stable. A condition left unnamed still stops the run as before, with no name.
+`limit_conditions`). The name is what `RunResult.stop.condition` says and what callers test: keep it
+stable. A condition left unnamed still stops the run as before, with no name.
 A team that stops without any condition firing (AutoGen's `max_turns`, a graph with no agent left to run)
-is told apart by the runner from the team's shape; a graph says so itself (`StopWatch.ended`).
+is told apart by the runner from the team's shape; a graph says so itself (`StopWatch.ended`), as may any
+part of agents/ that ends a team other than by a condition (`watch_of(team).ended(NAME, text, kind=)`).
 
 AutoGen's behaviour is unchanged: a wrapper returns the inner condition's StopMessage as it is, and its
 `terminated` and `reset` are the inner condition's.

@@ -88,8 +88,9 @@ def changed_scenario_text(result: RunResult) -> str | None:
     if header is None or header.forked_from is None or header.source_text is None:
         return None
     data, _ = apply_changes(yaml.safe_load(header.source_text), header.changes, fields=Scenario.model_fields)
-    if not header.changes and data.get("task") == header.task:
+    if not header.changes and (header.task is None or data.get("task") == header.task):
         return None
+    data.setdefault("name", header.scenario)  # a file named elsewhere would take the new file's name
     if header.task is not None:
         data["task"] = header.task
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
