@@ -156,6 +156,7 @@ INSTANCE_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "_embedded_runtime": ("BaseGroupChat", "runtime/_runner.py: whether the team owns its runtime"),
     "_runtime": ("BaseGroupChat", "runtime/_runner.py: the team's runtime"),
     "_background_tasks": ("SingleThreadedAgentRuntime", "runtime/_runner.py: handlers cancelled on a stop"),
+    "_termination_condition": ("BaseGroupChat", "agents/_stop.py: which condition stopped the team"),
 }
 
 

@@ -81,6 +81,8 @@ class Reply:
     content_type: str | None = None  # of a `raw` answer; default text/plain for str, JSON for dict
     done: bool = True  # end a stream with `data: [DONE]`
     cut: bool = False  # drop the connection mid-body after the stream's chunks
+    stall_after: int | None = None  # a streamed answer stops after this many chunks (keep-alives only) until
+    # the client hangs up, to cut a run mid-stream
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
@@ -381,7 +383,7 @@ class FakeOpenAI:
             chunks = _stream_chunks(
                 n, model, reply, calls, finish, usage if opts.get("include_usage") else None
             )
-            return _sse(chunks, reply.headers)
+            return _sse(chunks, reply.headers, stall_after=reply.stall_after)
         message: dict[str, Any] = {
             "role": "assistant",
             "content": reply.text if reply.text is not None else None,
@@ -517,12 +519,16 @@ def _sse(
     *,
     done: bool = True,
     cut: bool = False,
+    stall_after: int | None = None,
 ) -> Any:
     from starlette.responses import StreamingResponse
 
     def body() -> Iterator[bytes]:
         ended = False
-        for c in chunks:
+        for i, c in enumerate(chunks):
+            while stall_after is not None and i >= stall_after:  # ends when a write finds the client gone
+                time.sleep(0.05)
+                yield b": stalled\n\n"  # an SSE comment, which clients skip
             data = c if isinstance(c, str) else json.dumps(c, ensure_ascii=False)
             yield f"data: {data}\n\n".encode()
             ended = isinstance(c, dict) and bool(c.get("blocked"))

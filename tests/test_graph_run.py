@@ -143,6 +143,7 @@ async def test_the_review_loop_goes_round_until_approved_then_takes_the_default_
     assert result.path == (*ROUND, *ROUND, "summary")
     assert result.final_message == "Three days: Kathmandu, Bhaktapur, Pokhara."
     assert result.stop_reason == "The graph is done: no agent is left to run."
+    assert (result.stop.kind, result.stop.condition) == ("rule", "graph_done")  # told by the graph itself
     rs = routes(result)
     assert rs[0].via == ()  # the entry
     back = rs[4]

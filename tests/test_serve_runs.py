@@ -102,6 +102,7 @@ def test_a_run_streams_the_transcripts_entries_as_they_happen(
         and done["stopped_by"] == "rule"
         and done["final_message"] == "Final plan. TERMINATE"
     )
+    assert done["stop"]["condition"] == "text_mention"  # the typed stop beside its text
     assert set(done["tokens_by_agent"]) == {
         "planner_agent",
         "local_agent",
@@ -140,6 +141,7 @@ def test_runs_are_listed_live_and_past_and_read_back(
     ]
     past = api.get(f"/api/runs/{earlier.stem}").json()
     assert past["task"] == "from a terminal" and past["stopped_by"] == "rule"
+    assert past["stop"]["kind"] == "rule" and past["stop"]["text"] == past["stop_reason"]
     assert [e["content"] for e in past["entries"]] == ["from a terminal", "echoed"]
     assert past["tokens_by_agent"]["echoer"]["total_tokens"] > 0
     replayed = watch(api, earlier.stem)

@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     from ._export import export_autogen
     from ._import import import_autogen
     from ._interop import Note
+    from ._stop import StopWatch, named, watch_of
 
 __all__ = [
     "Note",
+    "StopWatch",
     "TroupeModelContext",
     "assemble_agent",
     "assemble_team",
@@ -24,6 +26,8 @@ __all__ = [
     "export_autogen",
     "import_autogen",
     "limit_conditions",
+    "named",
+    "watch_of",
 ]
 
 _WHERE = {
@@ -36,5 +40,8 @@ _WHERE = {
     "import_autogen": "._import",
     "Note": "._interop",
     "limit_conditions": "._build",
+    "named": "._stop",
+    "StopWatch": "._stop",
+    "watch_of": "._stop",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

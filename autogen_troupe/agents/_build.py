@@ -49,6 +49,7 @@ from ._a2a import RemoteA2aAgent
 from ._graph_flow import TroupeGraphFlow
 from ._guards import RepeatedMessageGuard, RepeatedToolCallGuard, ToolCallBudget, limit_guards
 from ._selector import TroupeSelectorGroupChat
+from ._stop import StopWatch, named
 
 __all__ = [
     "ClientFor",
@@ -83,25 +84,31 @@ _SELECTOR_PROMPT = (  # the length of AutoGen 0.7.5's default selector prompt, l
 
 
 def build_termination(rule: TermRule) -> TerminationCondition:
-    """One scenario termination rule (possibly nested any/all) as an AutoGen condition."""
+    """One scenario termination rule (possibly nested any/all) as an AutoGen condition; each leaf carries
+    its stable name (see `_stop`), so a run it stops says which rule it was."""
     if isinstance(rule, TextMention):
-        return TextMentionTermination(rule.text_mention, sources=list(rule.sources) if rule.sources else None)
+        return named(
+            TextMentionTermination(rule.text_mention, sources=list(rule.sources) if rule.sources else None),
+            "text_mention",
+        )
     if isinstance(rule, MaxMessages):
-        return MaxMessageTermination(rule.max_messages)
+        return named(MaxMessageTermination(rule.max_messages), "max_messages")
     if isinstance(rule, TokenUsage):
-        return TokenUsageTermination(max_total_token=rule.token_usage)
+        return named(TokenUsageTermination(max_total_token=rule.token_usage), "token_usage")
     if isinstance(rule, Timeout):
-        return TimeoutTermination(rule.timeout_s)
+        return named(TimeoutTermination(rule.timeout_s), "timeout")
     if isinstance(rule, HandoffRule):
-        return HandoffTermination(rule.handoff)
+        return named(HandoffTermination(rule.handoff), "handoff")
     if isinstance(rule, SourceMatch):
-        return SourceMatchTermination(list(rule.source_match))
+        return named(SourceMatchTermination(list(rule.source_match)), "source_match")
     if isinstance(rule, RepeatedToolCall):
-        return RepeatedToolCallGuard(rule.repeated_tool_call)
+        return named(RepeatedToolCallGuard(rule.repeated_tool_call), RepeatedToolCallGuard.name)
     if isinstance(rule, RepeatedMessage):
-        return RepeatedMessageGuard(rule.repeated_message.times, rule.repeated_message.similarity)
+        guard = RepeatedMessageGuard(rule.repeated_message.times, rule.repeated_message.similarity)
+        return named(guard, guard.name)
     if isinstance(rule, MaxToolCalls):
-        return ToolCallBudget(rule.max_tool_calls, tool=rule.tool)
+        budget = ToolCallBudget(rule.max_tool_calls, tool=rule.tool)
+        return named(budget, budget.name)
     parts = [build_termination(r) for r in (rule.any if isinstance(rule, AnyOf) else rule.all)]
     combined = parts[0]
     for p in parts[1:]:
@@ -111,10 +118,12 @@ def build_termination(rule: TermRule) -> TerminationCondition:
 
 def limit_conditions(limits: Limits) -> TerminationCondition:
     """The caps every run gets on top of its own rule, so nothing runs forever: messages, time, and the
-    guards `limits` sets (loop breakers on by default; budgets when given)."""
-    caps = MaxMessageTermination(limits.max_messages) | TimeoutTermination(limits.timeout_s)
+    guards `limits` sets (loop breakers on by default; budgets when given), each named as a `limit`."""
+    caps = named(MaxMessageTermination(limits.max_messages), "max_messages", kind="limit") | named(
+        TimeoutTermination(limits.timeout_s), "timeout", kind="limit"
+    )
     for guard in limit_guards(limits):
-        caps = caps | guard
+        caps = caps | named(guard, guard.name, kind="limit")
     return caps
 
 
@@ -270,7 +279,8 @@ def assemble_team(
     termination = build_termination(team.termination) if team.termination is not None else None
     if extra_termination is not None:
         termination = extra_termination if termination is None else (termination | extra_termination)
-    common: dict[str, Any] = {"termination_condition": termination, "max_turns": team.max_turns}
+    watch = StopWatch(termination) if termination is not None else None  # which condition stopped it
+    common: dict[str, Any] = {"termination_condition": watch, "max_turns": team.max_turns}
     members: list[ChatAgent | AutogenTeam] = list(agents)  # what AutoGen's group chats are typed to take
     if team.kind in ("round_robin", "single"):
         if team.kind == "single" and team.max_turns is None:

@@ -27,6 +27,7 @@ from autogen_core import MessageContext, event
 from .._autogen import private
 from ..scenario._schema import Team
 from ._graph_route import Router, Turn, holds
+from ._stop import StopWatch
 
 if TYPE_CHECKING:  # for the type checker only; at run time through _autogen.py, which says why
     from autogen_agentchat.teams._group_chat._base_group_chat_manager import BaseGroupChatManager
@@ -171,6 +172,8 @@ class _Manager(GraphFlowManager):
             self._router.reset()  # as GraphFlow does: the next run starts from the entry nodes
             if self._termination_condition is not None:
                 await self._termination_condition.reset()
+            if isinstance(self._termination_condition, StopWatch):  # the run's typed stop: no rule fired
+                self._termination_condition.ended("graph_done", GRAPH_DONE)
             self._current_turn = 0
             await self._signal_termination(StopMessage(content=GRAPH_DONE, source=self._name))
             return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -106,17 +106,41 @@ def fork(
     force: Annotated[
         bool, typer.Option("--force", help="Fork though the scenario file changed since the run started.")
     ] = False,
+    task: Annotated[
+        str | None, typer.Option("--task", help="Another task: message 1 of the fork, as the models see it.")
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="AGENT.FIELD=VALUE",
+            help="Change a field of the scenario from message N+1 (repeatable): an agent's "
+            "(planner.system_message=..., planner.model=PROFILE), the team's (team.max_turns=3) or a "
+            "top-level one (limits.timeout_s=60).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     *,
     endpoint: ModelFlags,
 ) -> None:
     """A new run from RUN: its first --at messages replayed exactly as recorded (no model called, no tool
-    run), then live, with the model given here (--profile, --base-url, --model) if any."""
-    from ..runtime import ConsoleAsk, RunOptions, execute, find_run, run_async, unreplayable
+    run), then live, with the model given here (--profile, --base-url, --model), the task (--task) and
+    the scenario's fields (--set) changed if given."""
+    from ..runtime import (
+        ConsoleAsk,
+        RunOptions,
+        changed_scenario_text,
+        execute,
+        find_run,
+        run_async,
+        unreplayable,
+    )
+    from ..scenario import parse_change
     from ..tapes import cassette_from_tape, read_tape
     from ..tools import terminal_ask
     from .run_view import ConsoleView
 
+    changes = dict(parse_change(s) for s in sets or ())
     transcript = find_run(run, out_dir)
     options = RunOptions(
         overrides=_recorded_overrides(transcript, endpoint),
@@ -128,7 +152,17 @@ def fork(
     view = ConsoleView(out, quiet=quiet)
     with handled(lambda e: f"the fork so far is in {out_dir}"):
         done = run_async(
-            execute(None, "fork", transcript=transcript, at=at, options=options, force=force, on_event=view)
+            execute(
+                None,
+                "fork",
+                transcript=transcript,
+                at=at,
+                options=options,
+                force=force,
+                on_event=view,
+                task=task,
+                changes=changes,
+            )
         )
     result = done.result
     view.summary(result)
@@ -138,5 +172,21 @@ def fork(
         problem = unreplayable(result)
         if problem is not None:
             raise Failed(f"No cassette was written: {problem}")
+        changed = changed_scenario_text(result)
+        stem = cassette.name.removesuffix(".cassette.json").removesuffix(".json")
+        beside = cassette.with_name(stem + ".yaml")
+        if changed is not None and _same_file(beside, read_tape(transcript).header):
+            raise Failed(
+                f"No cassette was written: the fork changed the scenario, which is written beside the "
+                f"cassette as {beside}, the run's own scenario file; give --cassette a name of its own"
+            )
         cassette_from_tape(read_tape(result.transcript_path)).save(cassette)
         out.print(f"cassette: {cassette}", markup=False, highlight=False, soft_wrap=True)
+        if changed is not None:  # what the cassette replays against: `troupe test` finds it by name
+            beside.write_text(changed, encoding="utf-8")
+            out.print(f"scenario: {beside}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _same_file(path: Path, header: Any) -> bool:
+    source = getattr(header, "source", None)
+    return source is not None and path.resolve() == Path(source).resolve()

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from .._redact import redact_text
 from ..errors import ProfileError, ScenarioError, TroupeError, UsageError
-from ..runtime._transcript import RunResult, Usage
+from ..runtime._transcript import RunResult, StopReason, Usage
 from ..scenario._judge import Judge
 from ..scenario._schema import ModelRef, Scenario
 from ._judge import ask_judge, judge_prompt
@@ -317,8 +317,7 @@ def failed_result(error: TroupeError, scenario: Scenario, task: str, seconds: fl
     return RunResult(
         scenario=scenario.name,
         task=task,
-        stop_reason=message,
-        stopped_by="error",
+        stop=StopReason(kind="error", text=message),
         transcript=(),
         usage=Usage(),
         duration_s=round(seconds, 3),

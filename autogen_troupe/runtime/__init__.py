@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._fork import changed_scenario_text
     from ._human import ConsoleAsk
     from ._logs import library_log_file, library_logs, quiet_autogen_logs
     from ._modes import Execution, Mode, execute
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from ._runner import OpenTeam, RunOptions, build_team, open_team, run_scenario
     from ._signals import Interrupted, exit_code, run_async, stop_on_signals
     from ._tape_runs import unreplayable
-    from ._transcript import Entry, RunResult, Usage
+    from ._transcript import Entry, RunResult, StopReason, Usage
 
 __all__ = [
     "ConsoleAsk",
@@ -26,8 +27,10 @@ __all__ = [
     "OpenTeam",
     "RunOptions",
     "RunResult",
+    "StopReason",
     "Usage",
     "build_team",
+    "changed_scenario_text",
     "execute",
     "exit_code",
     "find_run",
@@ -49,6 +52,7 @@ _WHERE = {
     "OpenTeam": "._runner",
     "RunOptions": "._runner",
     "RunResult": "._transcript",
+    "StopReason": "._transcript",
     "Usage": "._transcript",
     "build_team": "._runner",
     "open_team": "._runner",
@@ -62,6 +66,7 @@ _WHERE = {
     "stop_on_signals": "._signals",
     "Mode": "._modes",
     "find_run": "._resume",
+    "changed_scenario_text": "._fork",
     "unreplayable": "._tape_runs",
 }
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -1,5 +1,5 @@
 """`troupe fork`: a new run that replays the first N messages of a recorded run exactly, then goes on live
-with something changed (the model, by the run's options).
+with something changed: the model (by the run's options), the task, or fields of the scenario (`--set`).
 
 The fork's transcript is a run of its own (its header names the run it came from and N), and its tape holds
 every call, the replayed ones included: a whole cassette, which `troupe test` can replay.
@@ -7,7 +7,7 @@ every call, the replayed ones included: a whole cassette, which `troupe test` ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from ..tapes._resume import ResumeSession
 from ..tapes._tape import Tape, read_tape
 from ._resume import Continuation, check_source
 
-__all__ = ["cut_tape", "fork_run"]
+__all__ = ["changed_scenario_text", "cut_tape", "fork_run"]
 
 
 def cut_tape(tape: Tape, at: int) -> Tape:
@@ -40,8 +40,15 @@ async def fork_run(
     options: Any,
     force: bool = False,
     on_event: Callable[[Any], None] | None = None,
+    task: str | None = None,
+    changes: Mapping[str, str] | None = None,
 ) -> RunResult:
-    """Run the fork (see the module's docstring); `options.out_dir` is where its transcript goes."""
+    """Run the fork (see the module's docstring); `options.out_dir` is where its transcript goes.
+
+    `task` replaces the run's task (message 1) and `changes` (`AGENT.FIELD` → value, as `--set` gives
+    them) change the scenario file's data before it is validated; both take effect from message N+1
+    (the replayed messages stay as recorded: each agent's model calls get its recorded answers in order).
+    """
     from ..scenario import load_scenario
     from ._runner import run_scenario
 
@@ -50,10 +57,40 @@ async def fork_run(
     if header is None:
         raise ScenarioError([Issue(transcript, 1, 1, "not a run's transcript (no `run` header)")])
     source, changed = check_source(transcript, tape, force=force)
-    scenario = load_scenario(source)
+    every = {**header.changes, **(changes or {})}  # a fork of a fork keeps its parent's changes
+    scenario = load_scenario(source, changes=every) if every else load_scenario(source)
     cut = cut_tape(tape, at)
-    session = ResumeSession(cut, scenario, settings_as_recorded=True)
-    fork = Continuation(tape=cut, session=session, spent_s=0.0, forced=changed, fork_at=at)
-    return await run_scenario(
-        scenario, task=header.task, options=options, on_event=on_event, continuation=fork
+    new_task = task is not None and task != header.task
+    session = ResumeSession(
+        cut, scenario, settings_as_recorded=True, by_order=new_task or every != header.changes
     )
+    fork = Continuation(tape=cut, session=session, spent_s=0.0, forced=changed, fork_at=at, changes=every)
+    return await run_scenario(
+        scenario,
+        task=task if task is not None else header.task,
+        options=options,
+        on_event=on_event,
+        continuation=fork,
+    )
+
+
+def changed_scenario_text(result: RunResult) -> str | None:
+    """The YAML of a fork's scenario with its `--set` changes and task, for a cassette to replay against
+    (None when the fork changed neither). Read from the file's own text, so `${VAR}`s stay unexpanded."""
+    import yaml
+
+    from ..scenario._changes import apply_changes
+    from ..scenario._schema import Scenario
+
+    if result.transcript_path is None:
+        return None
+    header = read_tape(result.transcript_path).header
+    if header is None or header.forked_from is None or header.source_text is None:
+        return None
+    data, _ = apply_changes(yaml.safe_load(header.source_text), header.changes, fields=Scenario.model_fields)
+    if not header.changes and (header.task is None or data.get("task") == header.task):
+        return None
+    data.setdefault("name", header.scenario)  # a file named elsewhere would take the new file's name
+    if header.task is not None:
+        data["task"] = header.task
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

@@ -79,15 +79,18 @@ async def execute(
     at: int | None = None,
     force: bool = False,
     reissue: bool = False,
+    changes: dict[str, str] | None = None,
 ) -> Execution:
     """Run `scenario` live, record it into `cassette` (written only when the run can be replayed), replay
     `cassette` (strict: a changed request raises ReplayMismatch; lenient: warns), resume the cut run in
-    `transcript` (its scenario comes from the transcript), or fork it `at` a message.
+    `transcript` (its scenario comes from the transcript), or fork it `at` a message (with `task` and
+    `changes`, `AGENT.FIELD` → value, taking effect after it).
 
     `clients` is the live client source (tests: a ScriptedClient; for record, what is recorded).
     """
     if mode in ("resume", "fork"):
-        return await _from_tape(mode, transcript, at, options, force, reissue, on_event)
+        fork = {"task": task, "changes": changes} if mode == "fork" else {}
+        return await _from_tape(mode, transcript, at, options, force, reissue, on_event, fork)
     if scenario is None:
         raise UsageError(f"mode {mode!r} needs a scenario")
     tape = Path(cassette) if cassette is not None else None
@@ -133,6 +136,7 @@ async def _from_tape(
     force: bool,
     reissue: bool,
     on_event: Callable[[Any], None] | None,
+    fork: dict[str, Any],
 ) -> Execution:
     if transcript is None:
         raise UsageError(f"mode {mode!r} needs the run's transcript")
@@ -147,5 +151,7 @@ async def _from_tape(
             raise UsageError("a fork needs `at`: how many messages to replay")
         from ._fork import fork_run
 
-        result = await fork_run(Path(transcript), at=at, options=options, force=force, on_event=on_event)
+        result = await fork_run(
+            Path(transcript), at=at, options=options, force=force, on_event=on_event, **fork
+        )
     return Execution(mode=mode, result=result)

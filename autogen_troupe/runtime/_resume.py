@@ -21,9 +21,9 @@ from ..scenario._schema import Scenario
 from ..tapes._cassette import SCRUBBED
 from ..tapes._records import ENTRY_TYPES, RunResult
 from ..tapes._resume import ResumeSession, in_flight
-from ..tapes._tape import Tape, ToolStart, read_tape
+from ..tapes._tape import ResultRecord, Resumed, Tape, ToolStart, read_tape
 
-__all__ = ["Continuation", "check_source", "find_run", "prepare_resume", "resume_run"]
+__all__ = ["Continuation", "check_source", "find_run", "prepare_resume", "resume_run", "spent_running"]
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Continuation:
     forced: bool = False
     reissued: tuple[str, ...] = field(default_factory=tuple)
     fork_at: int | None = None  # a fork: a new run replaying the tape's first messages, in a new transcript
+    changes: dict[str, str] = field(default_factory=dict)  # a fork's --set changes (kept in its header)
 
 
 def find_run(run: str, out_dir: Path) -> Path:
@@ -66,6 +67,16 @@ def _idempotent(call: ToolStart, scenario: Scenario) -> bool:
         return False
     server = scenario.mcp_servers.get(call.server)
     return call.idempotent or (server is not None and server.idempotent)
+
+
+def spent_running(tape: Tape) -> float:
+    """Seconds the run spent running before it was cut, across every earlier resume: the latest time a
+    record tells (an entry's `elapsed_s`, a cut's result `duration_s`, a resume's `spent_s`; the run's clock
+    goes on from the time spent at each resume, so these are totals). The time between runs is not counted;
+    what a killed process did after its last record is not known, so not counted either."""
+    times = [r.elapsed_s for r in tape.of(ENTRY_TYPES)]
+    times += [r.duration_s for r in tape.of(ResultRecord)] + [r.spent_s for r in tape.of(Resumed)]
+    return max(times, default=0.0)
 
 
 def check_source(transcript: Path, tape: Tape, *, force: bool) -> tuple[Path, bool]:
@@ -108,7 +119,7 @@ def prepare_resume(
             f"{transcript}: the run already finished ({tape.result.stop_reason}); nothing to resume"
         )
     source, changed = check_source(transcript, tape, force=force)
-    scenario = load(source)
+    scenario = _load_changed(source, header.changes) if header.changes else load(source)
     cut = in_flight(tape)
     masked = [c for c in cut if SCRUBBED in json.dumps(c.arguments)]
     if masked:
@@ -126,10 +137,7 @@ def prepare_resume(
             "--reissue` makes them again. (Tools marked idempotent are made again without asking: "
             "`idempotent: true` on the MCP server, or the tool's readOnlyHint/idempotentHint.)"
         )
-    entries = [r for r in tape.records if isinstance(r, ENTRY_TYPES)]
-    spent = max((e.elapsed_s for e in entries), default=0.0)
-    if tape.result is not None:
-        spent = max(spent, tape.result.duration_s)
+    spent = spent_running(tape)
     left = scenario.limits.timeout_s - spent
     if left <= 0:
         raise UsageError(
@@ -144,7 +152,15 @@ def prepare_resume(
         spent_s=spent,
         forced=changed,
         reissued=tuple(_describe(c) for c in cut),
+        changes=dict(header.changes),
     )
+
+
+def _load_changed(source: Path, changes: dict[str, str]) -> Scenario:
+    """The scenario file with a fork's `--set` changes made again."""
+    from ..scenario import load_scenario
+
+    return load_scenario(source, changes=changes)
 
 
 async def resume_run(

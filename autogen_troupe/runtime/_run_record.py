@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .._redact import redact_text
 from ..models._engine_time import EngineMeter
 from ..scenario._schema import Scenario
-from ..tapes._records import ENTRY_TYPES, Chunk, Entry, McpEvent, RunResult, ToolResult, Usage
+from ..tapes._records import ENTRY_TYPES, Chunk, Entry, McpEvent, RunResult, StopReason, ToolResult, Usage
 from ..tapes._tape import ModelsRecord, ResultRecord, Resumed, RunHeader, TapeWriter
 
 if TYPE_CHECKING:
@@ -131,17 +131,14 @@ class RunRecord:
         elif self.writer is not None:
             self.writer.write(item)
 
-    def finish(
-        self, stop_reason: str, stopped_by: Any, error: str | None, *, error_type: str | None = None
-    ) -> RunResult:
+    def finish(self, stop: StopReason, error: str | None, *, error_type: str | None = None) -> RunResult:
         """The result, also written as the transcript's last record (and the run's span ended)."""
         self._flush_notes()
         log = self.log_path
         result = RunResult(
             scenario=self.scenario.name,
             task=self.task,
-            stop_reason=stop_reason,
-            stopped_by=stopped_by,
+            stop=stop,
             transcript=tuple(self.entries),
             usage=self.usage,
             duration_s=round(time.monotonic() - self.started, 3),
@@ -153,7 +150,7 @@ class RunRecord:
         if self.writer is not None:
             trace_id = self.telemetry.trace_id if self.telemetry is not None else None
             summary = ResultRecord(
-                **result.model_dump(exclude={"transcript"}),
+                **result.model_dump(exclude={"transcript", "stop_reason", "stopped_by"}),
                 total_tokens=self.usage.total_tokens,
                 trace_id=trace_id or None,  # the run in the tracing backend
             )
@@ -161,8 +158,8 @@ class RunRecord:
             self.writer.close()
         if self.telemetry is not None:
             self.telemetry.finish(
-                stop_reason=redact_text(stop_reason),
-                stopped_by=str(stopped_by),
+                stop_reason=redact_text(stop.text),
+                stopped_by=stop.kind,
                 messages=len(self.entries),
                 input_tokens=self.usage.prompt_tokens,
                 output_tokens=self.usage.completion_tokens,
@@ -205,6 +202,7 @@ def _open_writer(
             source_text=text,
             forked_from=str(fork.tape.path) if fork is not None else None,
             fork_at=fork.fork_at if fork is not None else None,
+            changes=fork.changes if fork is not None else {},
         )
     )
     return writer

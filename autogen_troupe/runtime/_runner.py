@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from .._redact import redact_data, redact_text, remember_secrets, secrets_in_env
 from ..errors import Issue, RunError, ScenarioError, TroupeError, UsageError
 from ..models._engine_time import metering
-from ..scenario._schema import MaxMessages, ModelRef, Scenario, Timeout, iter_rules
+from ..scenario._schema import ModelRef, Scenario
 from ..scenario._template import template_task_issue
 from ..tapes._hooks import ClientSource, OneClient, RunHooks, guarded, stacked
-from ..tapes._records import Chunk, Entry, Guard, RunResult
+from ..tapes._records import Chunk, Entry, Guard, RunResult, StopReason
 from ._observe import observing
 from ._run_record import RunRecord
 from ._stopping import stop_team
@@ -311,27 +311,25 @@ async def run_scenario(
                 run.models(opened.specs, recorder)
                 if not isinstance(wanted, str):  # an MCP prompt, fetched once its server runs
                     run.task = text_preview(opened.scenario.task)
-                stop_reason, stopped_by = await _stream(
-                    opened, run.task, time.monotonic(), run.emit, scenario.limits.timeout_s
-                )
+                stop = await _stream(opened, run.task, time.monotonic(), run.emit, scenario.limits.timeout_s)
                 for guard in fired:
                     run.emit(guard)
-                if fired and all(g.limit for g in fired):
-                    stopped_by = "limit"
     except (KeyboardInterrupt, asyncio.CancelledError) as e:
-        _where(e, run.finish("interrupted", "interrupted", "the run was interrupted"))
+        stop = StopReason(kind="interrupted", text="interrupted")
+        _where(e, run.finish(stop, "the run was interrupted"))
         raise
     except TroupeError as e:
         error = redact_text(f"{type(e).__name__}: {e}")
-        _where(e, run.finish(error, "error", error, error_type=type(e).__name__))
+        _where(e, run.finish(StopReason(kind="error", text=error), error, error_type=type(e).__name__))
         raise
     except Exception as e:  # a failure deep in the team: ours as it was raised, else explained
         typed = raised[-1] if raised else None
         error = redact_text(f"{type(typed).__name__}: {typed}" if typed else _explain(e))
         failed = typed or RunError(error)
-        _where(failed, run.finish(error, "error", error, error_type=type(failed).__name__))
+        stop = StopReason(kind="error", text=error)
+        _where(failed, run.finish(stop, error, error_type=type(failed).__name__))
         raise failed from e
-    return run.finish(stop_reason, stopped_by, None)
+    return run.finish(stop, None)
 
 
 def _guard_sink(run: RunRecord, fired: list[Guard]) -> Callable[[Any], None]:
@@ -362,12 +360,17 @@ def _where(error: BaseException, result: RunResult) -> None:
 
 async def _stream(
     opened: OpenTeam, task: str, started: float, emit: EventHook, timeout_s: float
-) -> tuple[str, Any]:
+) -> StopReason:
     from autogen_agentchat.base import TaskResult
     from autogen_core import CancellationToken
 
+    from ..agents._stop import watch_of
+
     token = CancellationToken()
     result: TaskResult | None = None
+    watch = watch_of(opened.team)
+    if watch is not None:  # a team run again (build_team's callers) starts with no stop
+        watch.stop = None
 
     async def consume() -> None:
         nonlocal result
@@ -387,25 +390,31 @@ async def _stream(
         raise
     if not done:
         await stop_team(consumer, token, opened.team)
-        return f"Hard time limit of {timeout_s:g} s reached", "limit"
+        text = f"Hard time limit of {timeout_s:g} s reached"
+        return StopReason(kind="limit", condition="timeout", fired=("timeout",), text=text)
     consumer.result()  # re-raise what the team raised
-    reason = (result.stop_reason if result else None) or "the team stopped"
-    return reason, "limit" if _by_caps(reason, opened.scenario) else "rule"
+    return _stop_of(opened, result.stop_reason if result else None)
 
 
-def _by_caps(reason: str, scenario: Scenario) -> bool:
-    """Whether the default caps, not the scenario's own rule, ended the run (AutoGen resets conditions,
-    so the stop message is what is left to tell them apart)."""
-    rule = scenario.team.termination
-    own = list(iter_rules(rule)) if rule is not None else []
-    cap_msgs = f"Maximum number of messages {scenario.limits.max_messages} reached"
-    if cap_msgs in reason:
-        return not any(
-            isinstance(r, MaxMessages) and r.max_messages == scenario.limits.max_messages for r in own
-        )
-    if f"Timeout of {scenario.limits.timeout_s} seconds reached" in reason:
-        return not any(isinstance(r, Timeout) and r.timeout_s == scenario.limits.timeout_s for r in own)
-    return False
+def _stop_of(opened: OpenTeam, text: str | None) -> StopReason:
+    """The typed stop: what the team's `StopWatch` saw fire (agents/_stop.py); with nothing fired, the
+    team ended on its own, which its shape tells: `max_turns` when it has a turn cap."""
+    from ..agents._stop import watch_of
+
+    text = text or "the team stopped"
+    watch = watch_of(opened.team)
+    stopped = watch.stop if watch is not None else None
+    if stopped is not None:
+        fired = tuple(dict.fromkeys(f.name for f in stopped.fired))
+        return StopReason(kind=stopped.kind, condition=stopped.condition, fired=fired, text=text)
+    team = opened.scenario.team
+    turns = team.max_turns is not None or team.kind == "single"
+    return StopReason(
+        kind="rule",
+        condition="max_turns" if turns else None,
+        fired=("max_turns",) if turns else (),
+        text=text,
+    )
 
 
 def _explain(e: BaseException) -> str:

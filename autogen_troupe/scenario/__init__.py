@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._changes import parse_change
     from ._graph_draw import mermaid, outline
     from ._judge import Judge
     from ._loader import bundled_scenarios, iter_scenario_files, load_scenario, resolve_scenario_path
@@ -78,6 +79,7 @@ __all__ = [
     "load_scenario",
     "mermaid",
     "outline",
+    "parse_change",
     "resolve_scenario_path",
     "task_placeholders",
 ]
@@ -114,6 +116,7 @@ _WHERE = {
     "iter_rules": "._schema",
     "iter_scenario_files": "._loader",
     "load_scenario": "._loader",
+    "parse_change": "._changes",
     "resolve_scenario_path": "._loader",
     "task_placeholders": "._template",
     "mermaid": "._graph_draw",

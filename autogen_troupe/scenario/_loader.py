@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Issue, ScenarioError
+from ._changes import apply_changes, change_errors
 from ._files import SCENARIO_MAX_BYTES, FileProblem, compose_yaml, read_text
 from ._located import Loc, Located, dotted, read_located
 from ._schema import Scenario, scenario_name_from
@@ -231,18 +232,33 @@ def resolve_scenario_path(path_or_name: str | os.PathLike[str]) -> Path:
     raise ScenarioError([Issue(p, 1, 1, "no such file")])
 
 
-def load_scenario(path_or_name: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Scenario:
-    """Load and validate a scenario file (or a bundled scenario by name).
+def load_scenario(
+    path_or_name: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    changes: Mapping[str, str] | None = None,
+) -> Scenario:
+    """Load and validate a scenario file (or a bundled scenario by name), with `changes` (`AGENT.FIELD`
+    → value, see `_changes`) made to its data first.
 
-    Raises ScenarioError listing every issue found, each with its line and column.
+    Raises ScenarioError listing every issue found, each with its line and column; a bad change raises
+    UsageError naming it.
     """
     path = resolve_scenario_path(path_or_name)
     data, located = load_yaml_located(path, env)
     if isinstance(data, dict) and "name" not in data:
         data["name"] = scenario_name_from(path.stem)
+    where: dict[Loc, str] = {}
+    if changes:
+        data, where = apply_changes(data, changes, fields=Scenario.model_fields)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
+        if where:
+            found = [(_data_loc(data, tuple(x["loc"])), x) for x in e.errors(include_url=False)]
+            bad = change_errors(((loc, _message(x, loc)) for loc, x in found), where)
+            if bad is not None:
+                raise bad from None
         read = {(i.line, i.column) for i in located.issues}  # a value that could not be read is None
         later = [i for i in _issues_from(e, data, located, path) if (i.line, i.column) not in read]
         issues = {(i.line, i.column, i.message): i for i in (*located.issues, *later)}

@@ -139,6 +139,7 @@ class ServedRun:
             out.update(
                 stop_reason=redact_text(self.result.stop_reason),
                 stopped_by=self.result.stopped_by,
+                stop=self.result.stop.model_dump(mode="json"),  # redacted with the rest below
                 final_message=redact_text(self.result.final_message),
                 guards=list(self.result.guards),
                 engine_s=self.result.engine_s,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field
+from pydantic import Discriminator, Field, computed_field, model_validator
 
 from ..scenario._base import Frozen
 
@@ -23,6 +23,9 @@ __all__ = [
     "Route",
     "RouteHop",
     "RunResult",
+    "StopFields",
+    "StopKind",
+    "StopReason",
     "Text",
     "Thought",
     "ToolCall",
@@ -159,13 +162,64 @@ ENTRY_TYPES = (Text, Thought, ToolCall, ToolResult, Handoff, Event, McpEvent, Ro
 """The classes of `Entry`, for isinstance."""
 
 
-class RunResult(Frozen):
+StopKind = Literal["rule", "limit", "error", "interrupted"]
+"""How a run ended: its scenario's rule, a cap, an error, or an interruption (Ctrl-C, a stop, a restart)."""
+
+
+class StopReason(Frozen):
+    """Why a run stopped, decided where the termination conditions are built (agents/_stop.py), never read
+    back from AutoGen's stop text. `condition` is the stable name of what fired: a rule's or a cap's
+    (`text_mention`, `max_messages`, `timeout`, `token_usage`, `handoff`, `source_match`, `max_turns`,
+    `graph_done`, a guard's own); None for an error, an interruption, or a transcript older than it."""
+
+    kind: StopKind
+    condition: str | None = None
+    fired: tuple[str, ...] = Field(
+        (), description="Every named condition that fired for the stop (an `all` rule: several)."
+    )
+    text: str = Field("", description="The human text: AutoGen's stop message, or the error.")
+
+
+def _stop_from_text(data: Any) -> Any:
+    """A record written before `stop` existed (or built with `stop_reason=`/`stopped_by=`): its `stop` from
+    those two; with `stop` given, the two (written beside it for readers of the JSON) are dropped."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    reason, by = data.pop("stop_reason", None), data.pop("stopped_by", None)
+    if data.get("stop") is None and by is not None:
+        data["stop"] = {"kind": by, "text": reason or ""}
+    return data
+
+
+class StopFields(Frozen):
+    """The typed stop of a result, and its text and kind as the plain fields JSON readers know."""
+
+    stop: StopReason
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_fields(cls, data: Any) -> Any:
+        return _stop_from_text(data)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stop_reason(self) -> str:
+        """The human text of why the run stopped (`stop.text`)."""
+        return self.stop.text
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stopped_by(self) -> StopKind:
+        """How the run ended (`stop.kind`)."""
+        return self.stop.kind
+
+
+class RunResult(StopFields):
     """What a run produced. `model_dump_json()` is also the last line of the JSONL transcript."""
 
     scenario: str
     task: str
-    stop_reason: str
-    stopped_by: Literal["rule", "limit", "error", "interrupted"]
     transcript: tuple[Entry, ...]
     usage: Usage
     duration_s: float

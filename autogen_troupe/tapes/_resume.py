@@ -59,9 +59,12 @@ class ResumeSession:
         *,
         on_live: Callable[[], None] | None = None,
         settings_as_recorded: bool = False,
+        by_order: bool = False,
     ) -> None:
         """`settings_as_recorded`: each recorded call is matched with its own model settings (a fork that
-        changes the model replays its first part as recorded)."""
+        changes the model replays its first part as recorded). `by_order`: each agent's calls get its
+        recorded answers in order, whatever they ask (a fork that changed the task or the scenario: its
+        requests differ from the recorded ones by design)."""
         self.cassette: Cassette = cassette_from_tape(tape)
         self.scenario = scenario
         self._workbenches: dict[str, int] = {}
@@ -69,6 +72,7 @@ class ResumeSession:
         self.live = False
         self._on_live = on_live
         self._settings_as_recorded = settings_as_recorded
+        self._by_order = by_order
         self._played = [False] * len(self.cassette.model_calls)
         self._tools_played = [False] * len(self.cassette.tool_calls)
         self._answers_played = [False] * len(self.cassette.user_answers)
@@ -155,7 +159,10 @@ class ResumeSession:
             recorded = calls[i].request.get("settings")
             return rest if recorded is None else {**rest, "settings": recorded}
 
-        hit = next((i for i in open_ if calls[i].fingerprint == fingerprint(as_recorded(i))), None)
+        if self._by_order:
+            hit: int | None = open_[0]
+        else:
+            hit = next((i for i in open_ if calls[i].fingerprint == fingerprint(as_recorded(i))), None)
         if hit is None:
             expected = open_[0]
             raise ReplayMismatch(

@@ -37,7 +37,7 @@ from ._cassette import (
     ToolRecord,
     UserAnswer,
 )
-from ._records import ENTRY_TYPES, Entry, RunResult, Usage
+from ._records import ENTRY_TYPES, Entry, RunResult, StopFields, Usage
 
 __all__ = [
     "McpTools",
@@ -73,6 +73,10 @@ class RunHeader(Frozen):
     source_text: str | None = Field(None, description="The scenario file's text (a resume diffs it).")
     forked_from: str | None = Field(None, description="The transcript this run was forked from.")
     fork_at: int | None = Field(None, description="Messages replayed from it before going on live.")
+    changes: dict[str, str] = Field(
+        default_factory=dict,
+        description="A fork's `--set` changes to the scenario file (a resume makes them again).",
+    )
 
 
 class ModelsRecord(Frozen):
@@ -134,14 +138,13 @@ class Resumed(Frozen):
     reissued: tuple[str, ...] = Field((), description="Tool calls cut in flight and made again.")
 
 
-class ResultRecord(Frozen):
-    """The last line: how the run ended (the run's `RunResult` without its entries)."""
+class ResultRecord(StopFields):
+    """The last line: how the run ended (the run's `RunResult` without its entries); `stop` is typed, with
+    `stop_reason` and `stopped_by` beside it (a transcript older than `stop` has only those two)."""
 
     record: Literal["result"] = "result"
     scenario: str
     task: str
-    stop_reason: str
-    stopped_by: Literal["rule", "limit", "error", "interrupted"]
     usage: Usage
     duration_s: float
     transcript_path: Path | None = None
