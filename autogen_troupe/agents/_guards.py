@@ -291,9 +291,10 @@ class TokenBudget(TokenUsageTermination):
         return StopMessage(content=text, source=self.name)
 
 
-def limit_guards(limits: Limits) -> list[TerminationCondition]:
-    """The guards a run's `limits` set: the loop breakers (on by default) and the budgets given."""
-    guards: list[TerminationCondition] = []
+def limit_guards(limits: Limits) -> list[_Guard | TokenBudget]:
+    """The guards a run's `limits` set: the loop breakers (on by default) and the budgets given, each with
+    its stable `name` (what the typed stop reason says, see `_stop`)."""
+    guards: list[_Guard | TokenBudget] = []
     if limits.repeated_tool_call is not None:
         guards.append(RepeatedToolCallGuard(limits.repeated_tool_call, limit=True))
     if limits.repeated_message is not None:
