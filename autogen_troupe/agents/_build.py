@@ -23,6 +23,7 @@ from autogen_agentchat.conditions import (
 from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
+from pydantic import BaseModel
 
 from ..errors import ProfileError, UsageError
 from ..models._facts import ModelLimits
@@ -44,6 +45,7 @@ from ..scenario._schema import (
     TokenUsage,
 )
 from ._graph_flow import TroupeGraphFlow
+from ._output import output_type
 from ._selector import TroupeSelectorGroupChat
 
 __all__ = [
@@ -148,8 +150,10 @@ def assemble_agent(
     tool_for: ToolFor | None = None,
     limits_for: LimitsFor | None = None,
     team_context: ModelContext | None = None,
+    output: type[BaseModel] | None = None,
 ) -> AssistantAgent:
-    """An AssistantAgent for one scenario agent, with its model, tools, MCP workbenches and model context."""
+    """An AssistantAgent for one scenario agent, with its model, tools, MCP workbenches and model context;
+    `output` is the model of its structured answers (default: from its `output_schema`)."""
     client = client_for(agent.name, agent.model if agent.model is not None else scenario_model)
     tools: list[BaseTool[Any, Any]] = []
     if agent.tools:
@@ -181,6 +185,9 @@ def assemble_agent(
     )
     if agent.handoffs:
         kwargs["handoffs"] = list(agent.handoffs)
+    output = output or output_type(agent)
+    if output is not None:
+        kwargs["output_content_type"] = output
     if workbenches:
         # AutoGen takes either tools or workbenches; Python tools join as one more static workbench.
         if tools:
@@ -223,6 +230,7 @@ def assemble_team(
     A user agent (`kind: user`) is a UserProxyAgent asking through `human_for(agent)` (None: AutoGen's
     own, the terminal's `input()`)."""
     team = scenario.team
+    where = {"search_path": (scenario.source.parent,) if scenario.source else (), "source": scenario.source}
     agents: list[ChatAgent] = [
         UserProxyAgent(a.name, description=a.description, input_func=human_for(a) if human_for else None)
         if a.kind == "user"
@@ -234,8 +242,9 @@ def assemble_team(
             tool_for=tool_for,
             limits_for=limits_for,
             team_context=team.model_context,
+            output=output_type(a, index=i, **where),
         )
-        for a in team.agents
+        for i, a in enumerate(team.agents)
     ]
     termination = build_termination(team.termination) if team.termination is not None else None
     if extra_termination is not None:

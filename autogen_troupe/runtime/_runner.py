@@ -132,6 +132,7 @@ async def open_team(
     from ..tools import McpServerPool, load_python_tool
     from ..tools._mcp_client import NOTES
     from ._mcp import client_options, has_prompts, note_sinks, prompt_source, resolve_prompts
+    from ._structured import structured_answers
 
     options = options or RunOptions()
     hooks = hooks or RunHooks()
@@ -154,7 +155,8 @@ async def open_team(
             spec = pool.spec_for(agent, functools.partial(resolve_agent_model, scenario, ref, options))
             if spec is not None:
                 specs[agent] = spec
-            client = guarded(observe.client(pool.get(spec, agent), spec, agent), errors, agent=agent)
+            inner = structured_answers(observe.client(pool.get(spec, agent), spec, agent), agent)
+            client = guarded(inner, errors, agent=agent)
             agent_clients[agent] = client
             return client
 
@@ -402,12 +404,14 @@ def build_team(
     specs: dict[str, Any] = {}
 
     def client_for(agent: str, ref: Any) -> Any:
+        from ._structured import structured_answers
+
         if model_client is not None:
-            return model_client
+            return structured_answers(model_client, agent)
         from ..models._registry import create_model_client
 
         specs[agent] = spec = resolve_agent_model(scenario, ref, options)
-        return create_model_client(spec)
+        return structured_answers(create_model_client(spec), agent, owned=True)
 
     def limits_for(agent: str) -> ModelLimits | None:
         spec = specs.get(agent)

@@ -69,6 +69,7 @@ from ._graph import Edge, GraphNode, check_graph, shallow_conditions
 from ._judge import Judge
 from ._mcp import McpClientSettings, McpPrompt, PromptPart, PromptText, SamplingSettings, prompt_parts
 from ._mcp_auth import HttpAuthSettings
+from ._output_schema import OutputSchemaSpec
 from ._rules import (
     AllOf,
     AnyOf,
@@ -288,7 +289,7 @@ DEFAULT_ANSWER_TIMEOUT_S = 300.0
 DEFAULT_ANSWER = "TERMINATE"
 _ASSISTANT_ONLY = (
     "system_message", "model", "tools", "mcp", "reflect_on_tool_use", "max_tool_iterations", "handoffs",
-    "stream", "model_context",
+    "stream", "model_context", "output_schema",
 )  # fmt: skip
 _USER_ONLY = ("answer_timeout_s", "default_answer")
 
@@ -326,6 +327,7 @@ class Agent(Frozen):
     default_answer: str | None = Field(
         None, description=f"User agents: the answer when none comes in time (default {DEFAULT_ANSWER!r})."
     )
+    output_schema: OutputSchemaSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -410,7 +412,7 @@ class Team(Frozen):
                 )
             seen[n] = i
         if self.kind == "graph":
-            check_graph(names, self.edges, self.entry, self.nodes)
+            check_graph(self.agents, self.edges, self.entry, self.nodes)
         else:
             for key in ("edges", "entry", "nodes"):
                 if key in self.model_fields_set:

@@ -1,0 +1,84 @@
+"""An agent's `output_schema:` as the pydantic model AutoGen's structured messages take
+(`AssistantAgent(output_content_type=...)`): built from the inline JSON Schema, or imported from its
+`package.module:Model` path when the team is built (the scenario's folder searched first, as for Python
+tools). A path that cannot be imported is a located error in the scenario file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..errors import Issue, ScenarioError
+from ..scenario._output_schema import output_model
+
+__all__ = ["output_type"]
+
+
+def output_type(
+    agent: Any, *, search_path: Sequence[str | Path] = (), source: Path | None = None, index: int = 0
+) -> type[BaseModel] | None:
+    """The model of `agent`'s structured answers, or None when it answers in text. `source` and `index`
+    (the scenario file, the agent's place in the team) locate an import that fails."""
+    spec = agent.output_schema
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        title = spec.get("title")
+        return output_model(spec, title if isinstance(title, str) and title.isidentifier() else agent.name)
+    reason = _imported(spec, search_path)
+    if isinstance(reason, type):
+        return reason
+    raise ScenarioError([_issue(source, index, f"output_schema {spec!r} of agent {agent.name!r}: {reason}")])
+
+
+@contextlib.contextmanager
+def _searching(dirs: Sequence[str | Path]) -> Iterator[None]:
+    added = [str(Path(d).resolve()) for d in dirs if str(Path(d).resolve()) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for d in added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(d)
+
+
+def _imported(ref: str, search_path: Sequence[str | Path]) -> type[BaseModel] | str:
+    """The model at `ref`, or why there is none."""
+    module_name, _, attr = ref.partition(":")
+    try:
+        with _searching(search_path):
+            module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        missing = e.name or module_name
+        return f"module {missing!r} not found (run from the folder that holds it, or add that to PYTHONPATH)"
+    except Exception as e:
+        return f"importing {module_name!r} failed: {type(e).__name__}: {e}"
+    found = getattr(module, attr, None)
+    if not (isinstance(found, type) and issubclass(found, BaseModel)):
+        what = "nothing" if found is None else f"a {type(found).__name__}"
+        return f"{module_name}.{attr} is {what}, not a pydantic model class"
+    return found
+
+
+def _issue(source: Path | None, index: int, message: str) -> Issue:
+    """The issue at the agent's `output_schema` key in the scenario file (line 1 when it cannot be read)."""
+    field = f"team.agents[{index}].output_schema"
+    if source is None:
+        return Issue("(scenario)", 1, 1, message, field)
+    from ..scenario._loader import load_yaml_located
+
+    try:
+        _, located = load_yaml_located(source)
+    except ScenarioError:
+        return Issue(source, 1, 1, message, field)
+    mark = located.value_marks.get(("team", "agents", index, "output_schema"))
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    return Issue(source, line, column, message, field)
