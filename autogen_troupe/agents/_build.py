@@ -20,6 +20,7 @@ from autogen_agentchat.conditions import (
     TimeoutTermination,
     TokenUsageTermination,
 )
+from autogen_agentchat.messages import StructuredMessage
 from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
@@ -231,6 +232,7 @@ def assemble_team(
     own, the terminal's `input()`)."""
     team = scenario.team
     where = {"search_path": (scenario.source.parent,) if scenario.source else (), "source": scenario.source}
+    outputs = [output_type(a, index=i, **where) for i, a in enumerate(team.agents)]
     agents: list[ChatAgent] = [
         UserProxyAgent(a.name, description=a.description, input_func=human_for(a) if human_for else None)
         if a.kind == "user"
@@ -242,14 +244,19 @@ def assemble_team(
             tool_for=tool_for,
             limits_for=limits_for,
             team_context=team.model_context,
-            output=output_type(a, index=i, **where),
+            output=out,
         )
-        for i, a in enumerate(team.agents)
+        for a, out in zip(team.agents, outputs, strict=True)
     ]
     termination = build_termination(team.termination) if team.termination is not None else None
     if extra_termination is not None:
         termination = extra_termination if termination is None else (termination | extra_termination)
     common: dict[str, Any] = {"termination_condition": termination, "max_turns": team.max_turns}
+    # AutoGen's agent announces its structured answers as the bare StructuredMessage, so a team would
+    # refuse StructuredMessage[Model] ("is not registered"): each agent's own is registered here.
+    structured: list[Any] = [StructuredMessage[o] for o in dict.fromkeys(outputs) if o is not None]
+    if structured:
+        common["custom_message_types"] = structured
     members: list[ChatAgent | AutogenTeam] = list(agents)  # what AutoGen's group chats are typed to take
     if team.kind in ("round_robin", "single"):
         if team.kind == "single" and team.max_turns is None:
