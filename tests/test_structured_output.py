@@ -12,7 +12,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, by_system
 from helpers import write
 from rich.console import Console
 
@@ -242,3 +242,69 @@ async def test_a_cassette_replays_the_structured_answer_and_its_repair(
     assert out.result.ok, out.result.error
     assert not srv.chat_requests and not out.unplayed
     assert [e.structured for e in structured(out.result)] == [e.structured for e in structured(rec.result)]
+
+
+def test_the_in_process_engine_decodes_under_the_schema() -> None:
+    pytest.importorskip("vllm")
+    from autogen_core.models import UserMessage
+
+    from autogen_troupe.models.vllm._client import create_client
+    from autogen_troupe.models.vllm._request import build_request
+    from autogen_troupe.scenario._schema import ModelSpec
+
+    client = create_client(ModelSpec(provider="vllm", model="smollm2-135m-instruct"))
+    model = output_model({"type": "object", **_PROPS}, "Plan")
+
+    request = build_request(
+        client._config,
+        client._model_info,
+        [UserMessage(content="Plan it.", source="user")],
+        tools=[],
+        tool_choice="auto",
+        json_output=model,
+        extra_create_args={},
+        stream=False,
+    )
+    constraint = request.to_sampling_params(64, {}).structured_outputs
+    assert constraint is not None and constraint.json == model.model_json_schema()
+
+
+GRAPH = """\
+name: review
+task: Plan a trip.
+model: {{provider: openai, base_url: "{url}", model: test-model}}
+team:
+  kind: graph
+  agents:
+    - name: reviewer
+      system_message: Review it.
+      output_schema:
+        type: object
+        properties:
+          verdict: {{enum: [approve, revise]}}
+          notes: {{type: string}}
+        required: [verdict]
+    - {{name: publisher, system_message: Publish it.}}
+    - {{name: reviser, system_message: Revise it.}}
+  edges:
+    - {{from: reviewer, to: publisher, when: {{output: {{verdict: approve}}}}}}
+    - {{from: reviewer, to: reviser, when: {{output: {{verdict: revise}}}}}}
+"""
+
+
+@pytest.mark.parametrize(("verdict", "then"), [("approve", "publisher"), ("revise", "reviser")])
+async def test_a_graph_routes_on_the_structured_answer(
+    srv: FakeOpenAI, tmp_path: Path, verdict: str, then: str
+) -> None:
+    srv.responder = by_system(
+        {
+            "Review it.": [json.dumps({"verdict": verdict, "notes": "approve it, revise nothing"})],
+            "Publish it.": ["Published."],
+            "Revise it.": ["Revised."],
+        }
+    )
+    result = await run(write(tmp_path, GRAPH.format(url=srv.base_url)), tmp_path)
+    assert result.ok, result.error
+    assert result.path == ("reviewer", then)
+    route = [e for e in result.transcript if getattr(e, "kind", "") == "route"][-1]
+    assert f'verdict="{verdict}"' in route.via[0].why

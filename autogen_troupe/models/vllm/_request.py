@@ -100,14 +100,7 @@ def build_request(
             else tool_choice
         )
     if (response_format := _response_format(json_output)) is not None:
-        body["response_format"] = response_format
-        # vLLM decodes under it (StructuredOutputsParams); without free whitespace, since a small model
-        # under the grammar otherwise spends its tokens on spaces and newlines between keys (and can
-        # loop there until max_tokens cuts the JSON). A `structured_outputs` in extra_body wins.
-        given = dict(body.get("structured_outputs") or {})
-        schema = response_format.get("json_schema")
-        constraint = {"json": schema["schema"]} if schema else {"json_object": True}
-        body["structured_outputs"] = {**constraint, "disable_any_whitespace": True, **given}
+        body["response_format"] = response_format  # vLLM decodes under it (StructuredOutputsParams)
 
     import_vllm()  # a no-op once loaded; keeps our env defaults ahead of any vLLM import
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
