@@ -231,8 +231,10 @@ def assemble_team(
     A user agent (`kind: user`) is a UserProxyAgent asking through `human_for(agent)` (None: AutoGen's
     own, the terminal's `input()`)."""
     team = scenario.team
-    where = {"search_path": (scenario.source.parent,) if scenario.source else (), "source": scenario.source}
-    outputs = [output_type(a, index=i, **where) for i, a in enumerate(team.agents)]
+    search = (scenario.source.parent,) if scenario.source else ()
+    outputs = [
+        output_type(a, index=i, search_path=search, source=scenario.source) for i, a in enumerate(team.agents)
+    ]
     agents: list[ChatAgent] = [
         UserProxyAgent(a.name, description=a.description, input_func=human_for(a) if human_for else None)
         if a.kind == "user"
@@ -254,7 +256,11 @@ def assemble_team(
     common: dict[str, Any] = {"termination_condition": termination, "max_turns": team.max_turns}
     # AutoGen's agent announces its structured answers as the bare StructuredMessage, so a team would
     # refuse StructuredMessage[Model] ("is not registered"): each agent's own is registered here.
-    structured: list[Any] = [StructuredMessage[o] for o in dict.fromkeys(outputs) if o is not None]
+    structured: list[Any] = [
+        StructuredMessage[o]  # type: ignore[valid-type]  # a model class known at run time, as AutoGen does
+        for o in dict.fromkeys(outputs)
+        if o is not None
+    ]
     if structured:
         common["custom_message_types"] = structured
     members: list[ChatAgent | AutogenTeam] = list(agents)  # what AutoGen's group chats are typed to take

@@ -58,7 +58,7 @@ Loc: TypeAlias = tuple[str | int, ...]
 
 def _check_meta(schema: dict[str, Any]) -> None:
     """JSON Schema's own rules (draft 2020-12): a `minItems: three` is refused here, located."""
-    from jsonschema import Draft202012Validator, SchemaError
+    from jsonschema import Draft202012Validator, SchemaError  # type: ignore[import-untyped]
 
     try:
         Draft202012Validator.check_schema(schema)
