@@ -101,6 +101,34 @@ def test_a_bad_output_schema_is_located(tmp_path: Path, schema: str, at: str, wo
     assert words in issue.message and issue.field.startswith("team.agents[0].output_schema")
 
 
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (
+            ("days.1.city: {{equals", "dais.1.city: {{equals"),
+            "30:22: expect.agents.planner.output.dais.1.city",
+        ),
+        (("      output_schema:", "      output_schem_:"), "10:7: team.agents[0].output_schem_"),
+    ],
+)
+def test_expect_names_fields_the_schema_has(tmp_path: Path, change: tuple[str, str], words: str) -> None:
+    text = PLAN.replace(*change).format(url="http://127.0.0.1:9/v1", info="", stream="false")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, text))
+    assert f"s.yaml:{words}: " in str(e.value)
+
+
+def test_expect_on_an_agent_without_a_schema_is_refused(tmp_path: Path) -> None:
+    text = (
+        "name: s\ntask: t\nteam: {kind: single, agents: [{name: a}]}\n"
+        "expect: {agents: {a: {output: {x: {present: true}}}}}\n"
+    )
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, text))
+    (issue,) = e.value.issues
+    assert issue.field == "expect.agents.a.output.x" and "'a' has no output_schema" in issue.message
+
+
 def test_the_built_model_takes_what_the_schema_allows() -> None:
     schema = json.loads(json.dumps({"type": "object", **_PROPS}))
     model = output_model(schema, "Plan")

@@ -12,15 +12,17 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic_core import PydanticCustomError
 
 from ._fields import _fail
 
 __all__ = [
     "OutputSchemaSpec",
+    "check_expected_outputs",
     "check_output_value",
     "output_model",
     "output_properties",
@@ -38,6 +40,12 @@ _SUPPORTED = frozenset(
         "format",
     }
 )  # fmt: skip
+_APPLIES = {
+    "array": {"minItems", "maxItems"},
+    "string": {"minLength", "maxLength", "pattern"},
+    "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+}
 _CONSTRAINTS = {
     "minItems": "min_length", "maxItems": "max_length", "minLength": "min_length",
     "maxLength": "max_length", "pattern": "pattern", "minimum": "ge", "maximum": "le",
@@ -145,6 +153,14 @@ class _Builder:
             return tp | None if "null" in kind else tp
         if kind == "null":
             return None
+        for k in s:
+            if k in _CONSTRAINTS and k not in _APPLIES.get(kind, ()):
+                raise _fail(f"{k} does not apply to type {kind!r}", *at, k)
+        if "pattern" in s:
+            try:
+                re.compile(s["pattern"])
+            except re.error as e:
+                raise _fail(f"pattern {s['pattern']!r} does not compile: {e}", *at, "pattern") from None
         constraints = {_CONSTRAINTS[k]: v for k, v in s.items() if k in _CONSTRAINTS}
         if kind == "object":
             if "properties" not in s:
@@ -181,7 +197,12 @@ def _built(text: str, name: str) -> type[BaseModel]:
     schema = json.loads(text)
     _check_meta(schema)
     _root_problem(schema)
-    return _Builder(schema, name).model(schema, (), name)
+    try:
+        return _Builder(schema, name).model(schema, (), name)
+    except PydanticCustomError:
+        raise
+    except Exception as e:  # a combination pydantic cannot build: said, never a traceback
+        raise _fail(f"cannot be turned into a model: {type(e).__name__}: {e}") from None
 
 
 def output_model(schema: dict[str, Any], name: str) -> type[BaseModel]:
@@ -227,6 +248,25 @@ def check_output_value(model: type[BaseModel], key: str, value: Any) -> str | No
         first = e.errors(include_url=False)[0]
         return f"{json.dumps(value)} can never be the value of {key!r}: {first['msg']}"
     return None
+
+
+def check_expected_outputs(expect: Any, agents: Sequence[Any]) -> None:
+    """`expect: agents: NAME: output:` names an agent with an output_schema, and (for an inline schema)
+    fields its answer can have: a located error otherwise."""
+    if expect is None:
+        return
+    schemas = {a.name: a.output_schema for a in agents}
+    for name, want in expect.agents.items():
+        for path in want.output or {}:
+            at = ("expect", "agents", name, "output", path)
+            schema = schemas.get(name)
+            if schema is None:
+                raise _fail(f"{name!r} has no output_schema, so it gives no structured answer to check", *at)
+            if isinstance(schema, dict):
+                fields = output_properties(output_model(schema, "Output"))
+                top = path.split(".", 1)[0]
+                if top not in fields:
+                    raise _fail(f"the output of {name!r} has no field {top!r} (fields: {', '.join(fields)})", *at)
 
 
 def walk_output(data: Any, path: str) -> Iterator[Any]:

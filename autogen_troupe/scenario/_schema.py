@@ -69,7 +69,7 @@ from ._graph import Edge, GraphNode, check_graph, shallow_conditions
 from ._judge import Judge
 from ._mcp import McpClientSettings, McpPrompt, PromptPart, PromptText, SamplingSettings, prompt_parts
 from ._mcp_auth import HttpAuthSettings
-from ._output_schema import OutputSchemaSpec
+from ._output_schema import OutputSchemaSpec, check_expected_outputs
 from ._rules import (
     AllOf,
     AnyOf,
@@ -540,4 +540,5 @@ class Scenario(Frozen):
             for at, n in _expected_speakers(self.expect):
                 if n not in names and n != "user":
                     raise _fail(f"{n!r} is not an agent of this team (agents: {names}, or 'user')", *at)
+            check_expected_outputs(self.expect, self.team.agents)
         return self
