@@ -336,3 +336,33 @@ async def test_a_graph_routes_on_the_structured_answer(
     assert result.path == ("reviewer", then)
     route = [e for e in result.transcript if getattr(e, "kind", "") == "route"][-1]
     assert f'verdict="{verdict}"' in route.via[0].why
+
+
+async def test_output_conditions_on_an_imported_model_are_checked_when_the_team_is_built(
+    srv: FakeOpenAI, tmp_path: Path
+) -> None:
+    (tmp_path / "verdicts.py").write_text(
+        "from typing import Literal\nfrom pydantic import BaseModel\n"
+        "class Verdict(BaseModel):\n    verdict: Literal['approve', 'revise']\n",
+        encoding="utf-8",
+    )
+    text = (
+        GRAPH.replace(
+            "      output_schema:\n        type: object\n        properties:\n"
+            "          verdict: {{enum: [approve, revise]}}\n          notes: {{type: string}}\n"
+            "        required: [verdict]\n",
+            "      output_schema: verdicts:Verdict\n",
+        )
+        .replace("{{verdict: revise}}", "{{verdict: revised}}")
+        .format(url=srv.base_url)
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as e:
+        await run(path, tmp_path)
+    (issue,) = e.value.issues
+    assert issue.field == "team.edges[1].when.output.verdict" and (issue.line, issue.column) == (14, 62)
+    assert "\"revised\" can never be the value of 'verdict'" in issue.message
+    assert not srv.chat_requests  # refused before any model call
+    srv.responder = by_system({"Review it.": ['{"verdict": "revise"}'], "Revise it.": ["Revised."]})
+    result = await run(write(tmp_path, text.replace("verdict: revised", "verdict: revise")), tmp_path)
+    assert result.path == ("reviewer", "reviser")

@@ -46,7 +46,7 @@ from ..scenario._schema import (
     TokenUsage,
 )
 from ._graph_flow import TroupeGraphFlow
-from ._output import output_type
+from ._output import check_imported_outputs, output_type
 from ._selector import TroupeSelectorGroupChat
 
 __all__ = [
@@ -269,6 +269,7 @@ def assemble_team(
             common["max_turns"] = 1  # a single agent answers the task once, as agent.run() would
         return RoundRobinGroupChat(members, **common)
     if team.kind == "graph":
+        check_imported_outputs(team, outputs, scenario.source)
         return TroupeGraphFlow(agents, team, **common)
     if team.kind == "selector":
         selector_ref = team.selector_model if team.selector_model is not None else scenario.model

@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..errors import Issue, ScenarioError
-from ..scenario._output_schema import output_model
+from ..scenario._graph import OutputIs, walk_condition
+from ..scenario._output_schema import check_output_value, output_model
 
-__all__ = ["output_type"]
+__all__ = ["check_imported_outputs", "output_type"]
 
 
 def output_type(
@@ -68,17 +69,40 @@ def _imported(ref: str, search_path: Sequence[str | Path]) -> type[BaseModel] | 
     return found
 
 
-def _issue(source: Path | None, index: int, message: str) -> Issue:
-    """The issue at the agent's `output_schema` key in the scenario file (line 1 when it cannot be read)."""
-    field = f"team.agents[{index}].output_schema"
+def check_imported_outputs(team: Any, outputs: Sequence[type[BaseModel] | None], source: Path | None) -> None:
+    """A graph's `output:` conditions on agents whose output_schema is imported (an inline one is checked
+    when the file loads): a field the model lacks or a value it can never take is a located error."""
+    models = {
+        a.name: m for a, m in zip(team.agents, outputs, strict=True) if isinstance(a.output_schema, str)
+    }
+    for i, edge in enumerate(team.edges):
+        model = models.get(edge.from_)
+        if model is None or edge.when is None:
+            continue
+        for at, cond in walk_condition(edge.when, ("team", "edges", i, "when")):
+            if not isinstance(cond, OutputIs):
+                continue
+            for key, value in cond.output.items():
+                why = check_output_value(model, key, value)
+                if why is not None:
+                    message = f"{edge.from_!r} answers under its output_schema, and {why}"
+                    raise ScenarioError([_issue(source, (*at, "output", key), message)])
+
+
+def _issue(source: Path | None, at: int | tuple[str | int, ...], message: str) -> Issue:
+    """The issue at `at` (an agent's index: its `output_schema`) in the scenario file (line 1 when it
+    cannot be read)."""
+    from ..scenario._located import dotted
+
+    loc = ("team", "agents", at, "output_schema") if isinstance(at, int) else at
     if source is None:
-        return Issue("(scenario)", 1, 1, message, field)
+        return Issue("(scenario)", 1, 1, message, dotted(loc))
     from ..scenario._loader import load_yaml_located
 
     try:
         _, located = load_yaml_located(source)
     except ScenarioError:
-        return Issue(source, 1, 1, message, field)
-    mark = located.value_marks.get(("team", "agents", index, "output_schema"))
+        return Issue(source, 1, 1, message, dotted(loc))
+    mark = located.value_marks.get(loc)
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    return Issue(source, line, column, message, field)
+    return Issue(source, line, column, message, dotted(loc))
