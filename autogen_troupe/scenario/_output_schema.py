@@ -266,7 +266,8 @@ def check_expected_outputs(expect: Any, agents: Sequence[Any]) -> None:
                 fields = output_properties(output_model(schema, "Output"))
                 top = path.split(".", 1)[0]
                 if top not in fields:
-                    raise _fail(f"the output of {name!r} has no field {top!r} (fields: {', '.join(fields)})", *at)
+                    known = ", ".join(fields)
+                    raise _fail(f"the output of {name!r} has no field {top!r} (fields: {known})", *at)
 
 
 def walk_output(data: Any, path: str) -> Iterator[Any]:
