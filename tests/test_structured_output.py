@@ -366,3 +366,15 @@ async def test_output_conditions_on_an_imported_model_are_checked_when_the_team_
     srv.responder = by_system({"Review it.": ['{"verdict": "revise"}'], "Revise it.": ["Revised."]})
     result = await run(write(tmp_path, text.replace("verdict: revised", "verdict: revise")), tmp_path)
     assert result.path == ("reviewer", "reviser")
+
+
+async def test_the_next_agent_reads_the_structured_answer_as_json(srv: FakeOpenAI, tmp_path: Path) -> None:
+    text = PLAN.replace("  kind: single\n", "  kind: round_robin\n  max_turns: 2\n")
+    text = text.replace("expect:", "    - {{name: writer, system_message: Write it up.}}\nexpect:")
+    srv.responder = by_system({"Plan it.": [json.dumps(GOOD)], "Write it up.": ["Two days."]})
+    result = await run(write(tmp_path, text.format(url=srv.base_url, info="", stream="true")), tmp_path)
+    assert result.ok, result.error
+    writer = next(r for r in srv.chat_requests if r.system == "Write it up.")
+    planner = [m for m in writer.json["messages"] if m.get("name") == "planner"]
+    assert [json.loads(m["content"])["days"] for m in planner] == [GOOD["days"]]
+    assert [e.source for e in structured(result)] == ["planner"]
