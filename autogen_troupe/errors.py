@@ -11,6 +11,7 @@ TroupeError
 └── RunError             something went wrong while the team ran                          exit 1
     ├── ModelCallError   the model endpoint or engine failed
     │   ├── ContentBlocked   a gateway's moderation refused the text
+    │   ├── StructuredOutputError  an answer broke the agent's output_schema, also after one repair
     │   └── EngineError      the in-process engine cannot start in this environment
     ├── ToolCallError    an MCP server or Python tool failed
     │   ├── McpAuthError     an MCP server wants a login we do not have, or OAuth failed
@@ -53,6 +54,7 @@ __all__ = [
     "RetrievalError",
     "RunError",
     "ScenarioError",
+    "StructuredOutputError",
     "ToolCallError",
     "ToolConfigError",
     "ToolLoadError",
@@ -163,6 +165,23 @@ class ModelCallError(RunError):
 
 class ContentBlocked(ModelCallError):
     """A gateway's content moderation refused the request or the answer (GenStudio `"blocked": true`)."""
+
+
+class StructuredOutputError(ModelCallError):
+    """An agent's answer did not follow its `output_schema`, and neither did the one repair asked for (on
+    an endpoint that cannot decode under a schema). `field` is where the answer went wrong (dotted)."""
+
+    def __init__(self, agent: str, field: str, reason: str) -> None:
+        self.agent = agent
+        self.field = field
+        self.reason = reason
+        super().__init__(
+            f"agent {agent!r} did not answer under its output_schema, also after one repair: "
+            f"{field}: {reason}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.agent, self.field, self.reason)
 
 
 class EngineError(ModelCallError):

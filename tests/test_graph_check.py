@@ -180,6 +180,39 @@ BAD = {
     ),
 }
 
+STRUCTURED = GOOD.replace(
+    "{name: reviewer, system_message: Review.}",
+    "{name: reviewer, output_schema: {type: object, properties: {verdict: {enum: [approve, revise]}, "
+    "score: {type: integer}}}}",
+)
+_BACK = "{not: {mentions: APPROVE}}"
+BAD.update(
+    {
+        "output_field_unknown": (
+            STRUCTURED.replace(_BACK, "{output: {verdit: revise}}"),
+            "'reviewer' answers under its output_schema, and the output has no field 'verdit' (fields: "
+            "verdict, score)",
+            "17:61: team.edges[4].when.output.verdit",
+        ),
+        "output_value_off_the_enum": (
+            STRUCTURED.replace(_BACK, "{output: {verdict: revised}}"),
+            "\"revised\" can never be the value of 'verdict': Input should be 'approve' or 'revise'",
+            "17:62: team.edges[4].when.output.verdict",
+        ),
+        "output_value_of_the_wrong_type": (
+            STRUCTURED.replace(_BACK, "{any: [{mentions: X}, {output: {score: high}}]}"),
+            "\"high\" can never be the value of 'score'",
+            "17:82: team.edges[4].when.any[1].output.score",
+        ),
+    }
+)
+
+
+def test_output_conditions_that_the_schema_allows_load(tmp_path: Path) -> None:
+    text = STRUCTURED.replace(_BACK, "{any: [{output: {verdict: revise}}, {output: {score: 2}}]}")
+    sc = load_scenario(write(tmp_path, text))
+    assert sc.team.edges[4].when is not None
+
 
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_graph_mistakes_are_located(tmp_path: Path, case: str) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from autogen_core import CancellationToken
@@ -242,6 +243,27 @@ async def test_pydantic_structured_output_parses(smol: VllmChatCompletionClient)
     assert isinstance(result.content, str)
     facts = CityFacts.model_validate_json(result.content)
     assert isinstance(facts.is_capital, bool)
+
+
+async def test_a_scenario_agent_answers_under_its_output_schema(
+    smol: VllmChatCompletionClient, tmp_path: Path
+) -> None:
+    from helpers import write
+
+    from autogen_troupe import RunOptions, load_scenario, run_scenario
+    from autogen_troupe.runtime._transcript import Text
+
+    text = (
+        "name: s\ntask: Pick a city in Nepal and a number of days.\nteam:\n  kind: single\n  agents:\n"
+        "    - name: planner\n      stream: false\n      output_schema: {type: object, properties: "
+        "{city: {enum: [Kathmandu, Pokhara]}, days: {type: integer, minimum: 1, maximum: 9}}, "
+        "required: [city, days]}\n"
+    )
+    sc = load_scenario(write(tmp_path, text))
+    result = await run_scenario(sc, model_client=smol, options=RunOptions(out_dir=tmp_path / "runs"))
+    (answer,) = [e for e in result.transcript if isinstance(e, Text) and e.structured is not None]
+    assert answer.structured is not None and answer.structured["city"] in ("Kathmandu", "Pokhara")
+    assert 1 <= answer.structured["days"] <= 9
 
 
 async def test_json_mode_gives_a_json_object(smol: VllmChatCompletionClient) -> None:

@@ -18,7 +18,12 @@ def _sources(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def test_the_cpu_keeps_the_measured_settings() -> None:
     s = engine_settings(CPU, {}, environ={})
-    assert s.engine_args == {"enforce_eager": True, "disable_log_stats": True, "use_tqdm_on_load": False}
+    assert s.engine_args == {
+        "enforce_eager": True,
+        "disable_log_stats": True,
+        "use_tqdm_on_load": False,
+        "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
+    }
     assert s.env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
     assert s.env["VLLM_CPU_KVCACHE_SPACE"] == "1"
     assert s.env["VLLM_HOST_IP"] == "127.0.0.1"

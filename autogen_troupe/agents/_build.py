@@ -20,9 +20,11 @@ from autogen_agentchat.conditions import (
     TimeoutTermination,
     TokenUsageTermination,
 )
+from autogen_agentchat.messages import StructuredMessage
 from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
+from pydantic import BaseModel
 
 from .._redact import safe_url
 from ..errors import ProfileError, TroupeError, UsageError
@@ -48,6 +50,7 @@ from ..scenario._schema import (
 from ._a2a import RemoteA2aAgent
 from ._graph_flow import TroupeGraphFlow
 from ._guards import RepeatedMessageGuard, RepeatedToolCallGuard, ToolCallBudget, limit_guards
+from ._output import check_imported_outputs, output_type
 from ._selector import TroupeSelectorGroupChat
 from ._stop import StopWatch, named
 
@@ -174,8 +177,10 @@ def assemble_agent(
     tool_for: ToolFor | None = None,
     limits_for: LimitsFor | None = None,
     team_context: ModelContext | None = None,
+    output: type[BaseModel] | None = None,
 ) -> AssistantAgent:
-    """An AssistantAgent for one scenario agent, with its model, tools, MCP workbenches and model context."""
+    """An AssistantAgent for one scenario agent, with its model, tools, MCP workbenches and model context;
+    `output` is the model of its structured answers (default: from its `output_schema`)."""
     client = client_for(agent.name, agent.model if agent.model is not None else scenario_model)
     tools: list[BaseTool[Any, Any]] = []
     if agent.tools:
@@ -207,6 +212,9 @@ def assemble_agent(
     )
     if agent.handoffs:
         kwargs["handoffs"] = list(agent.handoffs)
+    output = output or output_type(agent)
+    if output is not None:
+        kwargs["output_content_type"] = output
     if workbenches:
         # AutoGen takes either tools or workbenches; Python tools join as one more static workbench.
         if tools:
@@ -260,6 +268,10 @@ def assemble_team(
             a.name, a.description, call=remote_for(a), url=safe_url(a.url), on_error=on_error
         )
 
+    search = (scenario.source.parent,) if scenario.source else ()
+    outputs = [
+        output_type(a, index=i, search_path=search, source=scenario.source) for i, a in enumerate(team.agents)
+    ]
     agents: list[ChatAgent] = [
         UserProxyAgent(a.name, description=a.description, input_func=human_for(a) if human_for else None)
         if a.kind == "user"
@@ -273,20 +285,31 @@ def assemble_team(
             tool_for=tool_for,
             limits_for=limits_for,
             team_context=team.model_context,
+            output=out,
         )
-        for a in team.agents
+        for a, out in zip(team.agents, outputs, strict=True)
     ]
     termination = build_termination(team.termination) if team.termination is not None else None
     if extra_termination is not None:
         termination = extra_termination if termination is None else (termination | extra_termination)
     watch = StopWatch(termination) if termination is not None else None  # which condition stopped it
     common: dict[str, Any] = {"termination_condition": watch, "max_turns": team.max_turns}
+    # AutoGen's agent announces its structured answers as the bare StructuredMessage, so a team would
+    # refuse StructuredMessage[Model] ("is not registered"): each agent's own is registered here.
+    structured: list[Any] = [
+        StructuredMessage[o]  # type: ignore[valid-type]  # a model class known at run time, as AutoGen does
+        for o in dict.fromkeys(outputs)
+        if o is not None
+    ]
+    if structured:
+        common["custom_message_types"] = structured
     members: list[ChatAgent | AutogenTeam] = list(agents)  # what AutoGen's group chats are typed to take
     if team.kind in ("round_robin", "single"):
         if team.kind == "single" and team.max_turns is None:
             common["max_turns"] = 1  # a single agent answers the task once, as agent.run() would
         return RoundRobinGroupChat(members, **common)
     if team.kind == "graph":
+        check_imported_outputs(team, outputs, scenario.source)
         return TroupeGraphFlow(agents, team, **common)
     if team.kind == "selector":
         selector_ref = team.selector_model if team.selector_model is not None else scenario.model

@@ -202,6 +202,7 @@ class TroupeGraphFlow(GraphFlow):
         *,
         termination_condition: TerminationCondition | None = None,
         max_turns: int | None = None,
+        custom_message_types: list[type[BaseAgentEvent | BaseChatMessage]] | None = None,
     ) -> None:
         self._team = team
         self._steps = _Steps([a.name for a in team.agents])
@@ -210,7 +211,7 @@ class TroupeGraphFlow(GraphFlow):
             _digraph(team),
             termination_condition=termination_condition,
             max_turns=max_turns,
-            custom_message_types=[GraphRouteEvent],
+            custom_message_types=[GraphRouteEvent, *(custom_message_types or ())],
         )
 
     def _create_group_chat_manager_factory(

@@ -126,9 +126,12 @@ class ConsoleView:
         if isinstance(item, Text):
             if streamed:
                 self._footer(item)
+                if item.structured is not None:  # the JSON came as it streamed; now its fields, readably
+                    self.console.print(RichText(_clip(_outline(item.structured)), style="cyan"))
                 return
             self._header(item.source, item.type, item.elapsed_s, item)
-            self.console.print(RichText(_clip(item.content)))
+            shown = item.content if item.structured is None else _outline(item.structured)
+            self.console.print(RichText(_clip(shown)))
         elif isinstance(item, Thought):
             self._header(item.source, "thought", item.elapsed_s, item)
             self.console.print(RichText(_clip(item.content), style="italic dim"))
@@ -265,6 +268,13 @@ class ConsoleView:
 def _shown(text: str) -> str:
     """Outside text as it may reach the terminal: secrets masked, control characters shown as escapes."""
     return terminal_safe(redact_text(text))
+
+
+def _outline(data: Any) -> str:
+    """A structured answer as a reader takes it in: its fields as an indented outline (YAML)."""
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1_000_000).rstrip()
 
 
 def _clip(text: str) -> str:

@@ -134,6 +134,7 @@ async def open_team(
     from ..tools._mcp_client import NOTES
     from ._human import tool_confirm
     from ._mcp import client_options, has_prompts, note_sinks, prompt_source, resolve_prompts
+    from ._structured import structured_answers
     from ._tool_budget import ToolBudget
 
     options = options or RunOptions()
@@ -157,7 +158,8 @@ async def open_team(
             spec = pool.spec_for(agent, functools.partial(resolve_agent_model, scenario, ref, options))
             if spec is not None:
                 specs[agent] = spec
-            client = guarded(observe.client(pool.get(spec, agent), spec, agent), errors, agent=agent)
+            inner = structured_answers(observe.client(pool.get(spec, agent), spec, agent), agent)
+            client = guarded(inner, errors, agent=agent)
             agent_clients[agent] = client
             return client
 
@@ -454,12 +456,14 @@ def build_team(
     specs: dict[str, Any] = {}
 
     def client_for(agent: str, ref: Any) -> Any:
+        from ._structured import structured_answers
+
         if model_client is not None:
-            return model_client
+            return structured_answers(model_client, agent)
         from ..models._registry import create_model_client
 
         specs[agent] = spec = resolve_agent_model(scenario, ref, options)
-        return create_model_client(spec)
+        return structured_answers(create_model_client(spec), agent, owned=True)
 
     def limits_for(agent: str) -> ModelLimits | None:
         spec = specs.get(agent)

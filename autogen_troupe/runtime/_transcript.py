@@ -87,6 +87,10 @@ def entry_from_autogen(msg: Any, elapsed_s: float) -> Entry | Chunk:
         return Route(node=msg.node, via=tuple(RouteHop(**h) for h in msg.via), **common)
     if isinstance(msg, m.HandoffMessage):
         return Handoff(target=msg.target, content=msg.content, **common)
+    if isinstance(msg, m.StructuredMessage) and isinstance(msg.content, BaseModel):
+        answer: BaseModel = msg.content
+        data = answer.model_dump(mode="json")
+        return Text(type=type(msg).__name__, content=answer.model_dump_json(), structured=data, **common)
     if isinstance(msg, m.BaseChatMessage):
         return Text(
             type=type(msg).__name__, content=_text(msg.content if hasattr(msg, "content") else msg), **common

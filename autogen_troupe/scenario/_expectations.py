@@ -15,6 +15,7 @@ __all__ = [
     "CallExpectation",
     "CountRange",
     "Expect",
+    "FieldExpectation",
     "PathExpectation",
     "SpeakersExpectation",
     "TextExpectation",
@@ -142,11 +143,41 @@ class ToolCallsExpectation(_Shorthand):
         return {"calls": v} if isinstance(v, list | tuple) else v
 
 
+class FieldExpectation(Frozen):
+    """One field of an agent's structured answer (its last one), named by a dotted path (`days.0.city`)."""
+
+    equals: Any = Field(None, description="The field's value is exactly this (JSON equality).")
+    contains: Any = Field(
+        None, description="Text: holds this substring; a list: holds an item equal to this."
+    )
+    regex: str | None = Field(None, description="Text that matches this (re.search).")
+    min_items: CountOrZero | None = Field(None, description="A list (or text, or object) at least this long.")
+    max_items: CountOrZero | None = Field(None, description="A list (or text, or object) at most this long.")
+    present: bool | None = Field(None, description="true: the field is there (not null); false: it is not.")
+
+    @model_validator(mode="after")
+    def _some(self) -> FieldExpectation:
+        keys = ("equals", "contains", "regex", "min_items", "max_items", "present")
+        if not any(k in self.model_fields_set for k in keys):
+            raise ValueError("give at least one of " + ", ".join(keys))
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"regex {self.regex!r} does not compile: {e}") from None
+        return self
+
+
 class AgentExpectation(Frozen):
     messages: CountRange | None = None
     contains: str | None = Field(None, description="One of the agent's messages contains this.")
     regex: str | None = Field(None, description="One of the agent's messages matches this (re.search).")
     tool_calls: ToolCallsExpectation | None = None
+    output: dict[str, FieldExpectation] | None = Field(
+        None,
+        description="Fields of the agent's last structured answer (output_schema), by dotted path "
+        "(`days`, `days.0.city`).",
+    )
 
     @field_validator("regex")
     @classmethod

@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
 
 from ._base import Frozen, key_present
 from ._fields import MAX_RULE_DEPTH, Count, _fail
+from ._output_schema import check_output_value, output_model
 
 __all__ = [
     "AllWhen",
@@ -210,9 +211,11 @@ def _cycles(names: Sequence[str], edges: Sequence[Edge]) -> list[set[str]]:
 
 
 def check_graph(
-    names: Sequence[str], edges: Sequence[Edge], entry: Sequence[str] | None, nodes: dict[str, GraphNode]
+    agents: Sequence[Any], edges: Sequence[Edge], entry: Sequence[str] | None, nodes: dict[str, GraphNode]
 ) -> None:
-    """Raise a located error (path below `team`) for the first thing wrong with the graph."""
+    """Raise a located error (path below `team`) for the first thing wrong with the graph; `agents` are the
+    team's (their names, and the output schema `output:` conditions on their edges are checked against)."""
+    names = [a.name for a in agents]
     known = set(names)
     for i, e in enumerate(edges):
         for key, n in (("from", e.from_), ("to", e.to)):
@@ -231,6 +234,9 @@ def check_graph(
                         *at,
                         "source",
                     )
+                schema = agents[names.index(e.from_)].output_schema
+                if isinstance(c, OutputIs) and isinstance(schema, dict):
+                    _check_output_condition(c, e.from_, schema, at)
     for j, n in enumerate(entry or ()):
         if n not in known:
             raise _fail(f"entry {n!r} is not an agent of this team (agents: {list(names)})", "entry", j)
@@ -292,6 +298,17 @@ def check_graph(
         into = [i for i, e in enumerate(edges) if e.to == t]
         if nodes.get(t, GraphNode()).activation == "all" and t not in starts and len(into) > 1:
             _exclusive_branches(t, into, starts, edges)
+
+
+def _check_output_condition(
+    c: OutputIs, source: str, schema: dict[str, Any], at: tuple[str | int, ...]
+) -> None:
+    """An `output:` condition names fields of its source agent's output schema, with values they can take."""
+    model = output_model(schema, "Output")
+    for key, value in c.output.items():
+        why = check_output_value(model, key, value)
+        if why is not None:
+            raise _fail(f"{source!r} answers under its output_schema, and {why}", *at, "output", key)
 
 
 def _runnable(

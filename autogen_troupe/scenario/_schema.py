@@ -79,6 +79,7 @@ from ._mcp import (
     prompt_parts,
 )
 from ._mcp_auth import HttpAuthSettings
+from ._output_schema import OutputSchemaSpec, check_expected_outputs
 from ._rules import (
     AllOf,
     AnyOf,
@@ -299,7 +300,7 @@ DEFAULT_ANSWER_TIMEOUT_S = 300.0
 DEFAULT_ANSWER = "TERMINATE"
 _ASSISTANT_ONLY = (
     "system_message", "model", "tools", "mcp", "reflect_on_tool_use", "max_tool_iterations", "handoffs",
-    "stream", "model_context",
+    "stream", "model_context", "output_schema",
 )  # fmt: skip
 _USER_ONLY = ("answer_timeout_s", "default_answer")
 
@@ -339,6 +340,7 @@ class Agent(RemoteAgentSettings):
     default_answer: str | None = Field(
         None, description=f"User agents: the answer when none comes in time (default {DEFAULT_ANSWER!r})."
     )
+    output_schema: OutputSchemaSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -421,7 +423,7 @@ class Team(Frozen):
                 )
             seen[n] = i
         if self.kind == "graph":
-            check_graph(names, self.edges, self.entry, self.nodes)
+            check_graph(self.agents, self.edges, self.entry, self.nodes)
         else:
             for key in ("edges", "entry", "nodes"):
                 if key in self.model_fields_set:
@@ -542,4 +544,5 @@ class Scenario(Frozen):
             for at, n in _expected_speakers(self.expect):
                 if n not in names and n != "user":
                     raise _fail(f"{n!r} is not an agent of this team (agents: {names}, or 'user')", *at)
+            check_expected_outputs(self.expect, self.team.agents)
         return self

@@ -63,6 +63,9 @@ class Text(_Entry):
     kind: Literal["text"] = "text"
     type: str = "TextMessage"
     content: str
+    structured: dict[str, Any] | None = Field(
+        None, description="A structured answer (the agent's output_schema) as JSON; `content` is its text."
+    )
 
 
 class Thought(_Entry):

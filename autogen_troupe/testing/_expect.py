@@ -25,6 +25,7 @@ from ..scenario._schema import (
     ToolCallsExpectation,
 )
 from ..tapes._records import Guard
+from ._expect_output import output_failures
 
 __all__ = ["ActualCall", "ExpectReport", "Failure", "actual_calls", "check_expectations"]
 
@@ -357,6 +358,9 @@ def _agent_failures(
                 f"{path}.tool_calls", want.tool_calls, [c for c in calls if c.agent == name], result
             )
         )
+    if want.output is not None:
+        for where, expected, got in output_failures(name, want.output, result):
+            out.append(Failure(expectation=where, expected=expected, actual=got, lines=lines))
     return out
 
 

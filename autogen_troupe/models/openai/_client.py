@@ -141,6 +141,18 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
             args["extra_body"] = {**self._extra_body, **(args.get("extra_body") or {})}
         return args
 
+    def _structured(
+        self, json_output: bool | type[BaseModel] | None, args: dict[str, Any]
+    ) -> bool | type[BaseModel] | None:
+        """A model class as `json_output` becomes a plain `response_format: json_schema` (what vLLM's server
+        reads); AutoGen would take the openai SDK's beta parse path, whose result AutoGen logs with a
+        pydantic serializer warning on every call."""
+        if isinstance(json_output, type) and issubclass(json_output, BaseModel):
+            schema = {"name": json_output.__name__, "schema": json_output.model_json_schema(), "strict": True}
+            args["response_format"] = {"type": "json_schema", "json_schema": schema}
+            return None
+        return json_output
+
     def _translate(self, e: BaseException) -> ModelCallError:
         return translate_error(
             e,
@@ -163,13 +175,15 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
     ) -> CreateResult:
         check_endpoint(self._base_url)
         await self.ensure_model()
+        args = self._with_extra_body(extra_create_args)
+        json_output = self._structured(json_output, args)
         try:
             result = await super().create(
                 messages,
                 tools=tools,
                 tool_choice=tool_choice,
                 json_output=json_output,
-                extra_create_args=self._with_extra_body(extra_create_args),
+                extra_create_args=args,
                 cancellation_token=cancellation_token,
             )
             return _counted(result, messages, 0)
@@ -191,6 +205,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         check_endpoint(self._base_url)
         await self.ensure_model()
         args = self._with_extra_body(extra_create_args)
+        json_output = self._structured(json_output, args)
         if include_usage is None and "stream_options" not in args:
             include_usage = True  # 0.7.5 sends no stream_options: usage would come back as 0/0
         elif include_usage is False:

@@ -81,6 +81,11 @@ _CUDA_ENV: Mapping[str, tuple[str, str]] = {
 _COMMON_ARGS: Mapping[str, tuple[Any, str]] = {
     "disable_log_stats": (True, "no periodic statistics log lines (turned on while tracing)"),
     "use_tqdm_on_load": (False, "no progress bars on the console"),
+    "structured_outputs_config": (
+        {"backend": "xgrammar", "disable_any_whitespace": True},
+        "JSON under a schema (output_schema, strict tools) without free whitespace: a small model under "
+        "the grammar otherwise spends its tokens on spaces and newlines between keys",
+    ),
 }
 
 DeviceKind = Literal["cpu", "cuda"]

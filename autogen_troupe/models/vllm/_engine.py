@@ -371,6 +371,10 @@ class EngineHandle:
         traced = enabled()
         if traced and "disable_log_stats" not in self.engine_args:
             args["disable_log_stats"] = False  # a request's span is made from its statistics
+        if isinstance(args.get("structured_outputs_config"), dict):  # JSON in a profile; vLLM wants its class
+            from vllm.config import StructuredOutputsConfig
+
+            args["structured_outputs_config"] = StructuredOutputsConfig(**args["structured_outputs_config"])
         logging.getLogger("torch._library.triton").setLevel(logging.ERROR)  # "Triton not available"
         try:
             with warnings.catch_warnings():  # deprecation notices from torch inside vLLM's start-up

@@ -100,7 +100,7 @@ def build_request(
             else tool_choice
         )
     if (response_format := _response_format(json_output)) is not None:
-        body["response_format"] = response_format
+        body["response_format"] = response_format  # vLLM decodes under it (StructuredOutputsParams)
 
     import_vllm()  # a no-op once loaded; keeps our env defaults ahead of any vLLM import
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest

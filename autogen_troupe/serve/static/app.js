@@ -398,13 +398,38 @@ function pretty(json) {
   }
 }
 
+// A structured answer (an agent's output_schema) as an indented outline of its fields, as plain text.
+function outline(value, indent = "") {
+  if (Array.isArray(value)) {
+    if (!value.length) return "[]";
+    return value.map((v) => {
+      const inner = outline(v, indent + "  ");
+      return `${indent}- ${isLeaf(v) ? inner : inner.trimStart()}`;
+    }).join("\n");
+  }
+  if (value && typeof value === "object") {
+    const keys = Object.keys(value);
+    if (!keys.length) return "{}";
+    return keys.map((k) => {
+      const v = value[k];
+      return isLeaf(v) ? `${indent}${k}: ${outline(v)}` : `${indent}${k}:\n${outline(v, indent + "  ")}`;
+    }).join("\n");
+  }
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function isLeaf(v) {
+  return v === null || typeof v !== "object" || (Array.isArray(v) ? !v.length : !Object.keys(v).length);
+}
+
 function addEntry(e) {
   state.entries.push(e);
   const streamed = state.streaming && state.streaming.source === e.source && e.kind === "text";
   if (streamed) {
     const { li, div } = state.streaming;
-    div.textContent = e.content;
-    li.querySelector(".what").textContent = "text";
+    div.textContent = e.structured ? outline(e.structured) : e.content;
+    if (e.structured) div.classList.add("structured");
+    li.querySelector(".what").textContent = e.structured ? "structured" : "text";
     setMeta(li, e);
     endStream();
   } else {
@@ -418,7 +443,12 @@ function renderEntry(e) {
   if (e.kind === "text" || e.kind === "handoff") {
     const li = messageItem(e.source, "text", e);
     if (e.kind === "handoff") li.querySelector(".what").textContent = "handoff → " + e.target;
-    textBlock(li, e.content);
+    if (e.structured) {
+      li.querySelector(".what").textContent = "structured";
+      textBlock(li, outline(e.structured)).classList.add("structured");
+    } else {
+      textBlock(li, e.content);
+    }
   } else if (e.kind === "thought") {
     const li = messageItem(e.source, "tool", e);
     li.querySelector(".what").textContent = "thought";
