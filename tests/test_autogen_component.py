@@ -137,7 +137,7 @@ def test_every_bundled_scenario_that_exports_comes_back_as_the_same_team(name: s
     try:
         team, notes = export_autogen(original, overrides=ENDPOINT)
     except ScenarioError as e:  # refused, with the reasons, each at its line in the file
-        assert name in {"travel_review", "travel_planning_tools"}, str(e)
+        assert name in {"travel_review", "travel_planning_tools", "travel_itinerary"}, str(e)
         assert all(i.line > 1 and "cannot export to AutoGen" in i.message for i in e.issues)
         return
     assert name in {"travel_planning", "travel_approval", "time_agent", "trip_desk", "travel_eval"}
@@ -171,6 +171,31 @@ def test_refusals_name_every_part_at_its_line(tmp_path: Path) -> None:
     engine = cli("export", "travel_planning", env={"TROUPE_BASE_URL": "", "TROUPE_PROFILE": ""})
     assert engine.returncode == 2 and "--base-url and --model" in engine.stderr
     assert len(engine.stderr.strip().splitlines()) == 1  # the scenario's model, once (not per agent)
+
+
+def test_parts_plain_autogen_cannot_run_are_refused_not_dropped(tmp_path: Path) -> None:
+    """A remote A2A member would silently become a local model agent, a structured answer makes a loaded
+    AutoGen 0.7.5 team fail ("not registered"), a guard rule has no AutoGen class: each refused at its line."""
+    path = write(
+        tmp_path,
+        """\
+name: parts
+task: hi
+team:
+  kind: round_robin
+  termination: {repeated_tool_call: 2}
+  agents:
+    - {name: remote, kind: a2a, url: "http://127.0.0.1:9/a2a/x"}
+    - name: planner
+      output_schema: {type: object, properties: {city: {type: string}}, required: [city]}
+""",
+    )
+    done = cli("export", str(path), "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    at = {int(re.findall(r"\.yaml:(\d+):", ln)[0]): ln for ln in lines}
+    assert sorted(at) == [5, 7, 9], lines
+    assert "guards" in at[5] and "A2A" in at[7] and "structured" in at[9]
 
 
 def test_import_names_what_it_could_not_carry_and_never_a_key(tmp_path: Path) -> None:

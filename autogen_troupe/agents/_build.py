@@ -53,6 +53,7 @@ from ._guards import RepeatedMessageGuard, RepeatedToolCallGuard, ToolCallBudget
 from ._output import check_imported_outputs, output_type
 from ._selector import TroupeSelectorGroupChat
 from ._stop import StopWatch, named
+from ._stop import named as _named
 
 __all__ = [
     "ClientFor",
@@ -86,9 +87,14 @@ _SELECTOR_PROMPT = (  # the length of AutoGen 0.7.5's default selector prompt, l
 )
 
 
-def build_termination(rule: TermRule) -> TerminationCondition:
+def build_termination(rule: TermRule, *, names: bool = True) -> TerminationCondition:
     """One scenario termination rule (possibly nested any/all) as an AutoGen condition; each leaf carries
-    its stable name (see `_stop`), so a run it stops says which rule it was."""
+    its stable name (see `_stop`), so a run it stops says which rule it was; `names=False` (an export to
+    plain AutoGen, which cannot load our wrapper) builds AutoGen's conditions bare."""
+
+    def named(condition: TerminationCondition, name: str) -> TerminationCondition:
+        return _named(condition, name) if names else condition
+
     if isinstance(rule, TextMention):
         return named(
             TextMentionTermination(rule.text_mention, sources=list(rule.sources) if rule.sources else None),
@@ -112,7 +118,7 @@ def build_termination(rule: TermRule) -> TerminationCondition:
     if isinstance(rule, MaxToolCalls):
         budget = ToolCallBudget(rule.max_tool_calls, tool=rule.tool)
         return named(budget, budget.name)
-    parts = [build_termination(r) for r in (rule.any if isinstance(rule, AnyOf) else rule.all)]
+    parts = [build_termination(r, names=names) for r in (rule.any if isinstance(rule, AnyOf) else rule.all)]
     combined = parts[0]
     for p in parts[1:]:
         combined = (combined | p) if isinstance(rule, AnyOf) else (combined & p)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Issue, ProfileError, ScenarioError
+from ..scenario._guards import MaxToolCalls, RepeatedMessage, RepeatedToolCall
 from ..scenario._schema import Agent, McpUse, ModelContext, ModelRef, Scenario, StdioServer, TextMention
 from ._interop import ALLOWED_NAMESPACES, LIMITS_LABEL, MODEL_CLIENT, Note, components
 
@@ -131,6 +132,15 @@ class _Export:
                         lost=True,
                     )
             return UserProxyAgent(a.name, description=a.description)
+        if a.kind == "a2a":
+            self.refuse((*loc, "kind"), "a remote A2A agent has no AutoGen 0.7.5 equivalent")
+            return None
+        if a.output_schema is not None:  # AutoGen's team refuses StructuredMessage[...] it did not register
+            self.refuse(
+                (*loc, "output_schema"),
+                "a team loaded from AutoGen's component JSON cannot run an agent with structured answers "
+                "(AutoGen 0.7.5 refuses its StructuredMessage as not registered)",
+            )
         client = self.client(a.model, (*loc, "model") if a.model is not None else ("model",))
         if a.system_message is not None and not isinstance(a.system_message, str):
             self.refuse((*loc, "system_message"), "an MCP prompt has no AutoGen equivalent (give the text)")
@@ -233,6 +243,14 @@ class _Export:
         from ._build import build_termination
 
         team = self.sc.team
+        kept = ("max_messages", "timeout_s")
+        guards = [k for k, v in self.sc.limits.model_dump().items() if k not in kept and v]
+        if guards:  # on by default: a note, since plain AutoGen runs the team without them
+            self.note(
+                ("limits",),
+                f"troupe's guards ({', '.join(guards)}) have no AutoGen equivalent: the exported team keeps "
+                "max_messages and timeout_s only",
+            )
         limits = OrTerminationCondition(
             MaxMessageTermination(self.sc.limits.max_messages), TimeoutTermination(self.sc.limits.timeout_s)
         )
@@ -245,7 +263,9 @@ class _Export:
                     "AutoGen 0.7.5 does not save a text mention's sources: it stops on the text from anyone",
                     lost=True,
                 )
-        return OrTerminationCondition(build_termination(team.termination), limits)
+            if isinstance(rule, RepeatedToolCall | RepeatedMessage | MaxToolCalls):
+                self.refuse(path, "troupe's guards (loop breakers, tool-call caps) have no AutoGen twin")
+        return OrTerminationCondition(build_termination(team.termination, names=False), limits)
 
     def team(self) -> Any:
         from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat, Swarm
