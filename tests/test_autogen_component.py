@@ -175,7 +175,8 @@ def test_refusals_name_every_part_at_its_line(tmp_path: Path) -> None:
 
 def test_parts_plain_autogen_cannot_run_are_refused_not_dropped(tmp_path: Path) -> None:
     """A remote A2A member would silently become a local model agent, a structured answer makes a loaded
-    AutoGen 0.7.5 team fail ("not registered"), a guard rule has no AutoGen class: each refused at its line."""
+    AutoGen 0.7.5 team fail ("not registered"), a guard rule has no AutoGen class:
+    each refused at its line."""
     path = write(
         tmp_path,
         """\
