@@ -159,7 +159,11 @@ def test_an_agui_run_ends_on_the_approval_and_resume_or_a_message_answers(
 
 @pytest.mark.parametrize(("button", "typed"), [("#answer-allow", None), (None, "no"), ("#answer-deny", None)])
 def test_the_page_shows_the_call_as_text_and_allow_or_deny_answers(
-    srv: FakeOpenAI, tmp_path: Path, page: Any, button: str | None, typed: str | None
+    srv: FakeOpenAI,
+    tmp_path: Path,
+    page: Any,  # noqa: F811 (the fixture)
+    button: str | None,
+    typed: str | None,
 ) -> None:
     srv.script(SHRED)
     with Served([clerk(tmp_path)], base_url=srv.base_url, out_dir=tmp_path / "runs") as served:
