@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+from a2a.client import A2ACardResolver
 from a2a.helpers import new_data_part
 from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest, Task, TaskState
 from fake_openai import FakeOpenAI, Reply
@@ -53,6 +54,8 @@ async def test_an_a2a_task_asks_for_the_approval_and_yes_or_no_answers_it(
     srv: FakeOpenAI, tmp_path: Path, http: httpx.AsyncClient
 ) -> None:
     with Served([clerk(tmp_path)], base_url=srv.base_url, out_dir=tmp_path / "runs") as served:
+        card = await A2ACardResolver(http, f"{served.url}a2a/clerk").get_agent_card()
+        assert "approval: the task waits in input-required for yes or no" in card.description
         client = await client_for(served, "clerk", http)
         srv.script(SHRED)
         task = await last_task(client, ask("Tidy the files."))
