@@ -59,9 +59,8 @@ class Pending:
     asked_at: float
     future: asyncio.Future[Any]  # the text (a user agent), or an MCP `Answer`
     mcp: dict[str, Any] | None = None  # an MCP server's question: server, message, schema or url
-    approval: dict[str, Any] | None = (
-        None  # a tool call waiting for the person's yes: server, tool, arguments
-    )
+    # a tool call waiting for the person's yes: its server, tool and (masked) arguments
+    approval: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         out = {
