@@ -106,3 +106,24 @@ def test_without_an_mcp_server_any_approval_name_is_a_load_error(tmp_path: Path)
     )
     with pytest.raises(ScenarioError, match="which no agent can call \\(MCP tools: none: no agent uses"):
         load_scenario(path)
+
+
+async def test_troupe_test_replays_the_decision_and_checks_it(tmp_path: Path) -> None:
+    from helpers import troupe
+
+    from autogen_troupe.runtime._modes import execute
+
+    path = clerk(tmp_path, "{shred: {decision: denied, by: person}}")
+    tape = tmp_path / "clerk.cassette.json"
+    person = RunOptions(ask_human=Person("no"))
+    recorded = await execute(
+        load_scenario(path), "record", cassette=tape, clients=ScriptedClient(SHRED), options=person
+    )
+    assert recorded.ok
+    tested = troupe("test", str(path))  # offline: nobody asked, the recorded decision replayed
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    path.write_text(path.read_text().replace("denied, by: person", "allowed"))
+    tested = troupe("test", str(path))
+    assert tested.returncode == 1, tested.stdout + tested.stderr
+    said = " ".join((tested.stdout + tested.stderr).split())
+    assert "approvals.shred: expected every call allowed; got denied by person" in said, tested.stdout
