@@ -199,3 +199,25 @@ def test_the_runs_api_asks_and_takes_the_answer(srv: FakeOpenAI, tmp_path: Path)
     kinds = [(e["kind"], e.get("what")) for e in detail["entries"]]
     assert ("mcp", "approval") in kinds
     assert detail["guards"] == [] and detail["engine_s"] is None  # no guard fired, no engine used
+
+
+def test_the_console_shows_a_hostile_argument_as_text(srv: FakeOpenAI, tmp_path: Path) -> None:
+    """The question names the tool and its arguments; control characters a model put there (a C1 CSI that
+    would clear the screen, an OSC retitling the terminal, a bell) are shown as escapes, `[bold]` as text."""
+    from typer.testing import CliRunner
+
+    from autogen_troupe.cli import app
+
+    doc = "\x9b2J\x1b]0;pwned\x07[bold red]x[/bold red] <b>y</b>"
+    srv.script([Reply(tool_calls=[("shred", {"doc": doc})]), Reply(text="DONE")])
+    args = ["run", str(clerk(tmp_path)), "--base-url", srv.base_url, "--model", "m", "--out", str(tmp_path)]
+    done = CliRunner().invoke(app, args, input="no\n", prog_name="troupe")
+    assert done.exit_code == 0, done.stdout + done.stderr
+    asked = (
+        'clerk wants to call shred({"doc": "\\x9b2J\\u001b]0;pwned\\u0007[bold red]x[/bold red] <b>y</b>"}) '
+        "on MCP server 'files'. Allow it? (yes/no)"
+    )
+    assert "".join(asked.split()) in "".join(done.stdout.split())  # as printed, wrapped to the width
+    for raw in ("\x9b", "\x1b", "\x07"):
+        assert raw not in done.stdout + done.stderr
+    assert made(tmp_path) == ""

@@ -11,7 +11,7 @@ import asyncio
 import queue
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -30,6 +30,7 @@ class Question:
     timeout_s: float
     default_answer: str
     shown: bool = False  # the prompt says what is asked (a tool approval): a console prints it first
+    approval: Mapping[str, Any] | None = None  # a tool approval's call: server, tool, arguments (redacted)
 
 
 AskHuman = Callable[[Question], Awaitable["str | None"]]
@@ -80,7 +81,12 @@ def tool_confirm(ask: AskHuman | None) -> Any:
 
     async def confirm(call: Any) -> bool | None:
         question = Question(
-            call.agent or f"mcp:{call.server}", call.prompt, APPROVAL_TIMEOUT_S, "no", shown=True
+            call.agent or f"mcp:{call.server}",
+            call.prompt,
+            APPROVAL_TIMEOUT_S,
+            "no",
+            shown=True,
+            approval=call.detail,
         )
         try:
             got = await asyncio.wait_for(ask(question), question.timeout_s)

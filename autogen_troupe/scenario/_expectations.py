@@ -8,10 +8,12 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ._base import Frozen
-from ._fields import CountOrZero, Tokens, _Shorthand
+from ._fields import CountOrZero, Tokens, _fail, _Shorthand
+from ._output_schema import check_expected_outputs
 
 __all__ = [
     "AgentExpectation",
+    "ApprovalExpectation",
     "CallExpectation",
     "CountRange",
     "Expect",
@@ -20,6 +22,7 @@ __all__ = [
     "SpeakersExpectation",
     "TextExpectation",
     "ToolCallsExpectation",
+    "check_expected_names",
 ]
 
 
@@ -201,6 +204,38 @@ GuardName = Literal[
 """The stable names of the guards (`agents._guards`), as `guard` entries of a transcript carry them."""
 
 
+class ApprovalExpectation(_Shorthand):
+    """The person's (or the scenario's) decision on every call of one tool that needed approval (`approve:
+    ask` or `deny`). A word means `decision`."""
+
+    @classmethod
+    def _short_schema(cls, full: dict[str, Any]) -> dict[str, Any]:
+        return {"enum": ["allowed", "denied", "none"]}
+
+    decision: Literal["allowed", "denied", "none"] = Field(
+        description="allowed: every such call was allowed (at least one); denied: every one refused; none: "
+        "no call of the tool needed a decision."
+    )
+    by: Literal["person", "scenario", "nobody"] | None = Field(
+        None,
+        description="Who decided: the person; the scenario (approve: deny); nobody (no answer in time, or "
+        "nobody to ask). Unset: anyone.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_word(cls, v: Any) -> Any:
+        return {"decision": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _fits(self) -> ApprovalExpectation:
+        if self.decision == "none" and self.by is not None:
+            raise ValueError("`by` names who decided; with decision none nobody did")
+        if self.decision == "allowed" and self.by not in (None, "person"):
+            raise ValueError(f"only the person allows a call that asks, not {self.by!r}")
+        return self
+
+
 class Expect(Frozen):
     """What a correct run must show; checked by `troupe test` and the pytest plugin."""
 
@@ -214,6 +249,11 @@ class Expect(Frozen):
     no_tool_errors: bool = False
     guards: tuple[GuardName, ...] | None = Field(
         None, description="Exactly these guards stopped the run, in any order ([]: none did)."
+    )
+    approvals: dict[str, ApprovalExpectation] | None = Field(
+        None,
+        description="Tool approvals, by the tool's name as the agent sees it: `{shred: denied}`, "
+        "`{shred: {decision: denied, by: person}}`.",
     )
     agents: dict[str, AgentExpectation] = Field(default_factory=dict)
 
@@ -239,3 +279,26 @@ def _expected_speakers(expect: Expect):
         for i, c in enumerate(tc.calls if tc is not None else ()):
             if c.agent is not None:
                 yield (*base, "calls", i, "agent"), c.agent
+
+
+def check_expected_names(expect: Expect | None, agents: Any) -> None:
+    """What `expect` names that the team must have: output fields (`check_expected_outputs`), and tools
+    under `approvals` the team can call: a located error for a name
+    none of them has, where the scenario names its tools (every MCP use lists them in `allow`, or no agent
+    uses an MCP server); otherwise only the run can tell (`testing._expect_approvals`)."""
+    check_expected_outputs(expect, agents)
+    if expect is None or not expect.approvals:
+        return
+    uses = [u for a in agents for u in a.mcp]
+    if any(u.allow is None for u in uses):
+        return
+    names = sorted({u.rename.get(n, n) for u in uses for n in u.allow or ()})
+    for tool in expect.approvals:
+        if tool not in names:
+            offered = ", ".join(names) if names else "none: no agent uses an MCP server"
+            raise _fail(
+                f"approvals names tool {tool!r}, which no agent can call (MCP tools: {offered})",
+                "expect",
+                "approvals",
+                tool,
+            )

@@ -42,6 +42,7 @@ from ._expectations import (
     TextExpectation,
     ToolCallsExpectation,
     _expected_speakers,
+    check_expected_names,
 )
 from ._fields import (
     _IDENT,
@@ -79,7 +80,7 @@ from ._mcp import (
     prompt_parts,
 )
 from ._mcp_auth import HttpAuthSettings
-from ._output_schema import OutputSchemaSpec, check_expected_outputs
+from ._output_schema import OutputSchemaSpec
 from ._rules import (
     AllOf,
     AnyOf,
@@ -544,5 +545,5 @@ class Scenario(Frozen):
             for at, n in _expected_speakers(self.expect):
                 if n not in names and n != "user":
                     raise _fail(f"{n!r} is not an agent of this team (agents: {names}, or 'user')", *at)
-            check_expected_outputs(self.expect, self.team.agents)
+            check_expected_names(self.expect, self.team.agents)
         return self

@@ -88,6 +88,10 @@ def agent_card(offered: Any, url: str, *, token: bool) -> Any:
     about = sc.description or f"The {sc.name} team ({team.kind}: {', '.join(a.name for a in team.agents)})."
     if people:
         about += f" It asks a person ({', '.join(people)}): the task then waits in input-required."
+    if sc.mcp_servers:  # `approve: ask`, or a tool its server marks destructive
+        about += (
+            " A tool call may need the person's approval: the task waits in input-required for yes or no."
+        )
     card = AgentCard(
         name=sc.name,
         description=redact_text(about),

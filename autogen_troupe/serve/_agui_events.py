@@ -87,7 +87,8 @@ def _now_ms() -> int:
 
 def interrupt_of(pending: dict[str, Any]) -> Interrupt:
     """A question the team waits on (`Pending.as_json()`) as an AG-UI interrupt: a user agent's question
-    takes a string, an MCP server's `{"action", "content"}` as the runs API does."""
+    takes a string, a tool approval a string too (yes or no; `metadata.approval` names the tool and its
+    arguments), an MCP server's `{"action", "content"}` as the runs API does."""
     expires = datetime.fromtimestamp(pending["asked_at"] + pending["timeout_s"], tz=timezone.utc)
     meta = {"agent": pending["agent"], "default_answer": pending["default_answer"], "kind": pending["kind"]}
     if pending["kind"] == "mcp":
@@ -100,6 +101,14 @@ def interrupt_of(pending: dict[str, Any]) -> Interrupt:
         }
         meta["mcp"] = mcp
         reason = "mcp_elicitation"
+    elif pending["kind"] == "approval":  # a tool call waiting for a yes: which tool, with what
+        schema = {
+            "type": "string",
+            "examples": ["yes", "no"],
+            "description": "yes allows the call, no refuses it",
+        }
+        meta["approval"] = pending.get("approval") or {}
+        reason = "tool_approval"
     else:
         schema, reason = {"type": "string"}, "input_required"
     return Interrupt(

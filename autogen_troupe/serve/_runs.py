@@ -59,7 +59,8 @@ class Pending:
     asked_at: float
     future: asyncio.Future[Any]  # the text (a user agent), or an MCP `Answer`
     mcp: dict[str, Any] | None = None  # an MCP server's question: server, message, schema or url
-    approval: bool = False  # a tool call waiting for the person's yes (the prompt says which)
+    # a tool call waiting for the person's yes: its server, tool and (masked) arguments
+    approval: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         out = {
@@ -69,10 +70,12 @@ class Pending:
             "timeout_s": self.timeout_s,
             "default_answer": self.default_answer,
             "asked_at": self.asked_at,
-            "kind": "mcp" if self.mcp is not None else "approval" if self.approval else "user",
+            "kind": "mcp" if self.mcp is not None else "approval" if self.approval is not None else "user",
         }
         if self.mcp is not None:
             out["mcp"] = self.mcp
+        if self.approval is not None:
+            out["approval"] = self.approval
         return out
 
 
@@ -276,7 +279,7 @@ class ServedRun:
             question.prompt,
             question.timeout_s,
             question.default_answer,
-            approval=question.shown,
+            approval=dict(question.approval) if question.approval is not None else None,
         )
         return answered
 
@@ -305,7 +308,7 @@ class ServedRun:
         default: str,
         mcp: dict[str, Any] | None = None,
         *,
-        approval: bool = False,
+        approval: dict[str, Any] | None = None,
     ) -> Any:
         loop = asyncio.get_running_loop()
         self.pending = pending = Pending(

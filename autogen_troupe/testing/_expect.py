@@ -25,6 +25,7 @@ from ..scenario._schema import (
     ToolCallsExpectation,
 )
 from ..tapes._records import Guard
+from ._expect_approvals import approval_failures
 from ._expect_output import output_failures
 
 __all__ = ["ActualCall", "ExpectReport", "Failure", "actual_calls", "check_expectations"]
@@ -510,6 +511,11 @@ def check_expectations(result: RunResult, expect: Expect | None) -> ExpectReport
     if expect.guards is not None:
         checked.append("guards")
         failures.extend(_guard_failures(expect.guards, result))
+    if expect.approvals is not None:
+        checked.append("approvals")
+        for path, want, got, at in approval_failures(expect.approvals, result):
+            shown = _lines((i, result.transcript[i]) for i in at) or tail
+            failures.append(Failure(expectation=path, expected=want, actual=got, lines=shown))
     for name, agent_expect in expect.agents.items():
         checked.append(f"agents.{name}")
         failures.extend(_agent_failures(name, agent_expect, result, calls))

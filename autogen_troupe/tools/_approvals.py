@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._redact import redact_text
+from .._redact import redact_data, redact_text
 from ..scenario._mcp import Approval, ApprovePolicy
 
 __all__ = ["Confirm", "ToolApproval", "approval_for", "decide"]
@@ -41,6 +41,13 @@ class ToolApproval:
         who = self.agent or "an agent"
         asked = f"{who} wants to call {self.tool}({args}) on MCP server {self.server!r}. Allow it? (yes/no)"
         return redact_text(asked)  # a model may have put a credential it saw into the arguments
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        """The call as data, for a front end that shows it its own way (A2A, AG-UI, the page); redacted
+        as the prompt is."""
+        arguments = json.loads(json.dumps(dict(self.arguments), default=str))
+        return {"server": self.server, "tool": self.tool, "arguments": redact_data(arguments)}
 
 
 Confirm = Callable[[ToolApproval], Awaitable["bool | None"]]

@@ -506,9 +506,15 @@ function showQuestion(q) {
   document.body.classList.toggle("asking", !!q);
   if (!q) return;
   const mcp = q.kind === "mcp" ? q.mcp : null;
+  const call = q.kind === "approval" ? q.approval : null; // a tool call waiting for a yes
   $("answer-label").textContent = mcp
     ? `MCP server ${mcp.server} asks: ${mcp.message}` + (mcp.url ? ` (open ${mcp.url})` : "")
+    : call ? `${q.agent} wants to call ${call.tool} on MCP server ${call.server}. Allow it?`
     : q.kind === "approval" ? q.prompt : `${q.agent} — your answer`;
+  // the arguments as text, never markup: they come from a model
+  $("answer-detail").hidden = !call;
+  $("answer-detail").textContent = call ? JSON.stringify(call.arguments, null, 2) : "";
+  $("answer-allow").hidden = $("answer-deny").hidden = q.kind !== "approval";
   $("answer-text").value = mcp ? formTemplate(mcp.schema) : "";
   const tick = () => {
     const left = Math.max(0, q.asked_at + q.timeout_s - Date.now() / 1000);
@@ -539,6 +545,14 @@ function answerBody(q) {
   if (!text.trim()) return { action: "decline", question_id: q.id };
   const content = q.mcp.schema ? JSON.parse(text) : undefined; // a mistyped form is said, not sent
   return { action: "accept", content, question_id: q.id };
+}
+
+// A tool approval's Allow and Deny buttons: the typed yes or no, in one click.
+function sendWord(word) {
+  return (event) => {
+    $("answer-text").value = word;
+    sendAnswer(event);
+  };
 }
 
 async function sendAnswer(event) {
@@ -706,6 +720,8 @@ async function main() {
   $("stop").onclick = stop;
   $("refresh").onclick = refreshRuns;
   $("answer").onsubmit = sendAnswer;
+  $("answer-allow").onclick = sendWord("yes");
+  $("answer-deny").onclick = sendWord("no");
   window.addEventListener("resize", () => state.run && draw());
   try {
     await loadScenarios();
