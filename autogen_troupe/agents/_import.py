@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Issue, ScenarioError
-from ._interop import LIMITS_LABEL, MODEL_CLIENT, Note, provider_class
+from ._interop import LIMITS_LABEL, MODEL_CLIENT, Note, keys_masked, provider_class
 
 __all__ = ["import_autogen"]
 
@@ -387,6 +387,17 @@ def import_autogen(path: Path) -> tuple[dict[str, Any], list[Note]]:
     job = _Import(path, marks)
     scenario = job.scenario(data)
     from pydantic import ValidationError
+
+    from ..scenario._located import dotted
+
+    scenario, masked = keys_masked(scenario)  # never copied into the YAML: it belongs in the environment
+    for loc in dict.fromkeys(masked):
+        job.notes.append(
+            Note(
+                dotted(loc),
+                "a key in the file is not carried (*** or ${NAME}): give it through the environment as ${VAR}",
+            )
+        )
 
     try:
         Scenario.model_validate(scenario)

@@ -1,0 +1,103 @@
+"""The surfaces merged on 2026-12-07 used as a hostile new user would: export/import with keys written in
+the files, A2A and AG-UI bodies that are not what the protocol says, ... Each test names the rule it keeps
+(a clear error, nothing lost, outside text as data, no secret leaves)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import cli, write
+
+# ------------------------------------------------------------------ troupe export / troupe import
+
+INLINE_MODEL = """\
+name: inline
+task: hi
+model: {provider: openai, base_url: "http://127.0.0.1:9/v1", model: m-inline}
+team:
+  kind: single
+  agents: [{name: a}]
+"""
+
+
+def test_export_gives_an_agent_without_a_model_the_scenarios_inline_model(tmp_path: Path) -> None:
+    """As a run does (agents/_build.py): not the default profile (the in-process engine), refused."""
+    done = cli("export", str(write(tmp_path, INLINE_MODEL)))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    client = data["config"]["participants"][0]["config"]["model_client"]["config"]
+    assert (client["base_url"], client["model"]) == ("http://127.0.0.1:9/v1", "m-inline")
+
+
+KEYS_IN_SCENARIO = """\
+name: keys
+task: hi
+model:
+  provider: openai
+  base_url: "http://user:pa55word-xyz@127.0.0.1:9/v1?api_key=q-key-0123456"
+  model: m
+team:
+  kind: single
+  agents: [{name: a, mcp: [gh]}]
+mcp_servers:
+  gh:
+    command: python
+    args: [-m, srv, --token, ghp_ARGKEY123456]
+    env: {GITHUB_TOKEN: ghp_ENVKEY999999, MODE: plain}
+"""
+
+
+def test_export_never_writes_a_key_the_scenario_holds(tmp_path: Path) -> None:
+    done = cli("export", str(write(tmp_path, KEYS_IN_SCENARIO)))
+    assert done.returncode == 0, done.stderr
+    for key in ("pa55word-xyz", "q-key-0123456", "ghp_ARGKEY123456", "ghp_ENVKEY999999"):
+        assert key not in done.stdout and key not in done.stderr
+    server = json.loads(done.stdout)["config"]["participants"][0]["config"]["workbench"][0]["config"]
+    env = server["server_params"]["env"]
+    assert env == {"GITHUB_TOKEN": "${GITHUB_TOKEN}", "MODE": "plain"}
+    assert "env.GITHUB_TOKEN: a key written in the scenario is left out" in done.stderr
+
+
+def _component(model: dict[str, object], server: dict[str, object]) -> dict[str, object]:
+    return {
+        "provider": "autogen_agentchat.agents.AssistantAgent",
+        "config": {
+            "name": "a",
+            "workbench": [
+                {"provider": "autogen_ext.tools.mcp.McpWorkbench", "config": {"server_params": server}}
+            ],
+            "model_client": {
+                "provider": "autogen_ext.models.openai.OpenAIChatCompletionClient",
+                "config": model,
+            },
+        },
+    }
+
+
+def test_import_never_copies_a_key_the_json_holds_into_the_yaml(tmp_path: Path) -> None:
+    team = _component(
+        {
+            "model": "m",
+            "base_url": "http://u:pa55word-xyz@h/v1?key=q-key-0123456",
+            "api_key": "sk-APIKEY12345",
+        },
+        {
+            "type": "StdioServerParams",
+            "command": "npx",
+            "args": ["srv", "--api-key", "ghp_ARGKEY123456"],
+            "env": {"GITHUB_TOKEN": "ghp_ENVKEY999999", "HOME": "/h"},
+        },
+    )
+    path = tmp_path / "team.json"
+    path.write_text(json.dumps(team))
+    done = cli("import", str(path))
+    assert done.returncode == 0, done.stderr
+    for key in ("pa55word-xyz", "q-key-0123456", "sk-APIKEY12345", "ghp_ARGKEY123456", "ghp_ENVKEY999999"):
+        assert key not in done.stdout and key not in done.stderr
+    import yaml
+
+    scenario = yaml.safe_load(done.stdout)
+    assert scenario["mcp_servers"]["mcp1"]["env"] == {"GITHUB_TOKEN": "${GITHUB_TOKEN}", "HOME": "/h"}
+    assert "mcp_servers.mcp1.env.GITHUB_TOKEN: a key in the file is not carried" in done.stderr
+    assert "# not carried over: model.base_url: a key in the file" in done.stdout
