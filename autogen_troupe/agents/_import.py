@@ -395,7 +395,7 @@ def import_autogen(path: Path) -> tuple[dict[str, Any], list[Note]]:
         job.notes.append(
             Note(
                 dotted(loc),
-                "a key in the file is not carried (*** or ${NAME}): give it through the environment as ${VAR}",
+                "a key in the file is not carried (*** or ${NAME}): give it through the environment",
             )
         )
 
