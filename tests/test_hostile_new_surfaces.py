@@ -101,3 +101,63 @@ def test_import_never_copies_a_key_the_json_holds_into_the_yaml(tmp_path: Path) 
     assert scenario["mcp_servers"]["mcp1"]["env"] == {"GITHUB_TOKEN": "${GITHUB_TOKEN}", "HOME": "/h"}
     assert "mcp_servers.mcp1.env.GITHUB_TOKEN: a key in the file is not carried" in done.stderr
     assert "# not carried over: model.base_url: a key in the file" in done.stdout
+
+
+# ------------------------------------------------------------------ troupe serve's A2A endpoint
+
+
+def test_a_malformed_a2a_request_puts_no_traceback_and_no_escape_on_the_servers_console(
+    tmp_path: Path,
+) -> None:
+    """The A2A SDK logs a request it cannot read as a traceback, quoting the client's request id: on the
+    server's console that is a traceback for a user error and a client's terminal escapes. Its lines go
+    to serve-TIME.log in --out (nothing lost), as the engine's do; the client still gets its error."""
+    import httpx2
+    from test_serve_cli import Command
+
+    echo = write(tmp_path, "name: echo\ntask: hi\nteam: {kind: single, agents: [{name: echoer}]}\n")
+    c = Command(tmp_path, str(echo))
+    try:
+        assert c.url, c.first
+        url, version = c.url + "a2a/echo", {"A2A-Version": "1.0"}
+        answers = [
+            httpx2.post(url, json={"jsonrpc": "2.0", "id": 1}, headers=version, timeout=60).json(),
+            httpx2.post(
+                url,
+                json={"jsonrpc": "2.0", "id": "\x1b]0;owned\x07", "method": "Nope"},
+                headers=version,
+                timeout=60,
+            ).json(),
+            httpx2.post(
+                url,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 3,
+                    "method": "SendMessage",
+                    "params": {"message": {"parts": "x"}},
+                },
+                headers=version,
+                timeout=60,
+            ).json(),
+        ]
+    finally:
+        _, err, _ = c.stop()
+    assert [a["error"]["code"] for a in answers] == [-32600, -32601, -32602]
+    assert "Traceback" not in err and "\x1b" not in err and "\x07" not in err, err
+    logged = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "runs").glob("serve-*.log"))
+    assert "Failed to validate base JSON-RPC request" in logged and "Failed to parse request params" in logged
+
+
+def test_verbose_shows_a_librarys_lines_with_their_escapes_visible(capfd: object) -> None:
+    """--verbose puts the libraries' lines on the console too: what they quote is shown, not acted on."""
+    import logging
+
+    import pytest
+
+    from autogen_troupe.runtime import library_logs
+
+    assert isinstance(capfd, pytest.CaptureFixture)
+    with library_logs(console=True):
+        logging.getLogger("a2a.server").warning("Request Error (ID: %s)", "\x1b]0;owned\x07")
+    err = capfd.readouterr().err
+    assert "Request Error (ID: \\x1b]0;owned\\x07)" in err and "\x1b" not in err
