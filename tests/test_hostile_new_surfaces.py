@@ -161,3 +161,64 @@ def test_verbose_shows_a_librarys_lines_with_their_escapes_visible(capfd: object
         logging.getLogger("a2a.server").warning("Request Error (ID: %s)", "\x1b]0;owned\x07")
     err = capfd.readouterr().err
     assert "Request Error (ID: \\x1b]0;owned\\x07)" in err and "\x1b" not in err
+
+
+# ------------------------------------------------------------------ files the commands write
+
+
+EVAL = """\
+name: ev
+task: "Plan a trip to {{city}}"
+team: {kind: single, agents: [{name: planner}]}
+"""
+
+
+def test_junit_and_cassette_paths_that_cannot_be_written_are_exit_2_before_any_run(tmp_path: Path) -> None:
+    """A folder (or a path under a file) given for --junit or --cassette: said at once, before the runs
+    (which would be done for nothing, then end on a traceback); no model is called (the endpoint is
+    closed, so a run would fail otherwise)."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    under_a_file = tmp_path / "tasks.csv" / "junit.xml"
+    write(tmp_path, "city\nParis\n", "tasks.csv")
+    sc = str(write(tmp_path, EVAL))
+    closed = ("--base-url", "http://127.0.0.1:9/v1", "--model", "m")
+    for args, said in [
+        (
+            ("eval", "run", sc, "--tasks", str(tmp_path / "tasks.csv"), *closed, "--junit", str(folder)),
+            "is a folder",
+        ),
+        (
+            (
+                "eval",
+                "run",
+                sc,
+                "--tasks",
+                str(tmp_path / "tasks.csv"),
+                *closed,
+                "--junit",
+                str(under_a_file),
+            ),
+            "folder",
+        ),
+        (("record", sc, "--task", "x", *closed, "--cassette", str(folder)), "is a folder"),
+    ]:
+        done = cli(*args, "--out", str(tmp_path / "runs"))
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr and said in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not list(tmp_path.glob("runs/**/*.jsonl"))  # no run was made
+
+
+def test_a_file_system_refusal_in_any_command_is_one_paragraph_exit_2(capsys: object) -> None:
+    """The net under every command: an OSError naming a path is said with it, never a traceback."""
+    import pytest
+    import typer
+
+    from autogen_troupe.cli.errors import reported
+
+    with pytest.raises(typer.Exit) as ended, reported():
+        raise IsADirectoryError(21, "Is a directory", "x.tmp", None, "reports")
+    assert ended.value.exit_code == 2
+    assert isinstance(capsys, pytest.CaptureFixture)
+    assert "cannot use x.tmp -> reports: Is a directory" in capsys.readouterr().err
