@@ -222,3 +222,37 @@ def test_a_file_system_refusal_in_any_command_is_one_paragraph_exit_2(capsys: ob
     assert ended.value.exit_code == 2
     assert isinstance(capsys, pytest.CaptureFixture)
     assert "cannot use x.tmp -> reports: Is a directory" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ command-line text
+
+
+def test_a_text_argument_that_is_not_utf8_is_exit_2_naming_its_option(tmp_path: Path) -> None:
+    """Bytes a shell passes as they are (Latin-1, half a character) become lone surrogates in Python:
+    refused at the door with the option's name, not a traceback when the transcript is written. The
+    endpoint is closed: nothing may be called before the refusal."""
+    import os
+    import subprocess
+    import sys
+
+    sc = write(tmp_path, "name: rr\ntask: hi\nteam: {kind: single, agents: [{name: a}]}\n")
+    runs = tmp_path / "runs"
+    closed = [b"--base-url", b"http://127.0.0.1:9/v1", b"--model", b"m", b"--out", os.fsencode(runs)]
+    cases = [
+        ([b"run", os.fsencode(sc), b"--task", b"caf\xe9", *closed], "--task: the text is not UTF-8"),
+        (
+            [b"fork", b"x", b"--at", b"1", b"--set", b"a.system_message=\xed\xa0\x80"],
+            "--set: the text is not",
+        ),
+    ]
+    for argv, said in cases:
+        done = subprocess.run(
+            [os.fsencode(sys.executable), b"-m", b"autogen_troupe.cli", *argv],
+            capture_output=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        err = done.stderr.decode("utf-8", "replace")
+        assert done.returncode == 2, err
+        assert said in err and "Traceback" not in err, err
+    assert not runs.exists()
