@@ -256,3 +256,22 @@ def test_a_text_argument_that_is_not_utf8_is_exit_2_naming_its_option(tmp_path: 
         assert done.returncode == 2, err
         assert said in err and "Traceback" not in err, err
     assert not runs.exists()
+
+
+# ------------------------------------------------------------------ output_schema
+
+
+def test_an_output_schema_pattern_the_answer_checker_cannot_use_is_one_located_line(tmp_path: Path) -> None:
+    """Python's `re` compiles look-around and back-references, pydantic's Rust engine (which checks the
+    answers, in linear time) does not: said at the pattern, in one line, by `troupe check`."""
+    schema = '{type: object, properties: {a: {type: string, pattern: "^(?=a)(\\\\w+)\\\\1$"}}}'
+    sc = write(
+        tmp_path,
+        "name: o\ntask: hi\nteam:\n  kind: single\n  agents:\n"
+        f"    - name: a\n      output_schema: {schema}\n",
+    )
+    done = cli("check", str(sc))
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert ":7:" in done.stderr and "team.agents[0].output_schema.properties.a.pattern" in done.stderr
+    assert "look-around" in done.stderr
