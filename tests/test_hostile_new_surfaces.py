@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from helpers import cli, write
 
@@ -275,3 +276,32 @@ def test_an_output_schema_pattern_the_answer_checker_cannot_use_is_one_located_l
     assert done.stderr.count("\n") == 1, done.stderr
     assert ":7:" in done.stderr and "team.agents[0].output_schema.properties.a.pattern" in done.stderr
     assert "look-around" in done.stderr
+
+
+# ------------------------------------------------------------------ troupe serve's AG-UI endpoint
+
+
+def test_an_agui_resume_on_a_thread_no_question_waits_on_is_refused_not_a_new_run(
+    srv: Any, tmp_path: Path
+) -> None:
+    """A front end answering a question that is no longer asked (the run ended; a server restarted): the
+    answer would be dropped and a new run started on the last message, unsaid. A 409 naming `resume`."""
+    import httpx2
+    from fake_openai import Reply
+    from served import Served
+    from test_serve_agui import ECHO, agui, run_input
+
+    srv.default = Reply(text="hello")
+    echo = write(tmp_path, ECHO, "echo.yaml")
+    with Served([echo], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
+        url = s.url + "agui/echo"
+        assert agui(url, run_input("hi"))[-1].type.value == "RUN_FINISHED"
+        asked_before = len(srv.chat_requests)
+        resume = [{"interruptId": "q-1", "status": "resolved", "payload": "yes"}]
+        for thread in ("t1", "never-seen"):
+            r = httpx2.post(url, json=run_input("hi", thread=thread, run="r2", resume=resume), timeout=60)
+            assert r.status_code == 409, r.text
+            error = r.json()["error"]
+            assert error["param"] == "resume" and "no question waits on thread" in error["message"]
+        assert len(srv.chat_requests) == asked_before  # no run was started
+        assert len(httpx2.get(s.url + "api/runs", timeout=60).json()["runs"]) == 1
