@@ -305,3 +305,34 @@ def test_an_agui_resume_on_a_thread_no_question_waits_on_is_refused_not_a_new_ru
             assert error["param"] == "resume" and "no question waits on thread" in error["message"]
         assert len(srv.chat_requests) == asked_before  # no run was started
         assert len(httpx2.get(s.url + "api/runs", timeout=60).json()["runs"]) == 1
+
+
+# ------------------------------------------------------------------ limits: and approve:
+
+
+def test_a_value_that_fits_no_shape_of_a_union_is_one_issue_at_its_key(tmp_path: Path) -> None:
+    """`approve: 5` fits neither 'allow'|'ask'|'deny' nor a mapping: one line at `approve`, naming both
+    shapes, not a line per shape with pydantic's tags (`approve.literal['allow','ask','deny']`) as keys."""
+    from autogen_troupe.errors import ScenarioError
+    from autogen_troupe.scenario import load_scenario
+
+    sc = write(
+        tmp_path,
+        "name: g\ntask: hi\nteam:\n  kind: single\n"
+        "  agents: [{name: a, mcp: [{server: t, approve: 5}]}]\n"
+        "mcp_servers: {t: {command: python, args: [-m, mcp_server_time]}}\n"
+        "limits: {max_tool_calls: -2}\n",
+    )
+    import pytest
+
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(sc)
+    said = [(i.line, i.field, i.message) for i in e.value.issues]
+    assert said == [
+        (
+            5,
+            "team.agents[0].mcp[0].approve",
+            "Input should be 'allow', 'ask' or 'deny', or a valid dictionary",
+        ),
+        (7, "limits.max_tool_calls", "must be a valid integer from 1 to 10000 (got -2)"),
+    ]
