@@ -336,3 +336,41 @@ def test_a_value_that_fits_no_shape_of_a_union_is_one_issue_at_its_key(tmp_path:
         ),
         (7, "limits.max_tool_calls", "must be a valid integer from 1 to 10000 (got -2)"),
     ]
+
+
+async def test_a_message_on_a_task_whose_team_is_at_work_is_refused(srv: Any, tmp_path: Path) -> None:
+    """Only a question (input-required) takes a message on its task. The SDK would otherwise run the
+    executor a second time beside the first: the message reaches no one and every later message of the
+    team is written twice into the task. The official client gets an A2A error saying so."""
+    import httpx
+    import pytest
+    from a2a.client import ClientConfig, create_client
+    from a2a.types.a2a_pb2 import (
+        CancelTaskRequest,
+        Message,
+        Part,
+        Role,
+        SendMessageConfiguration,
+        SendMessageRequest,
+        TaskState,
+    )
+    from a2a.utils.errors import A2AError
+    from fake_openai import Reply
+    from served import Served
+
+    srv.default = Reply(text="slow", delay_s=60)  # the team stays at work until the cancel
+    echo = write(tmp_path, "name: echo\ntask: hi\nteam: {kind: single, agents: [{name: a}]}\n", "echo.yaml")
+    with Served([echo], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
+        async with httpx.AsyncClient(timeout=60) as http:
+            client = await create_client(f"{s.url}a2a/echo", ClientConfig(httpx_client=http, streaming=False))
+            first = Message(role=Role.ROLE_USER, message_id="m1", parts=[Part(text="hi")])
+            now = SendMessageConfiguration(return_immediately=True)
+            got = [r async for r in client.send_message(SendMessageRequest(message=first, configuration=now))]
+            task = got[0].task
+            again = Message(role=Role.ROLE_USER, message_id="m2", parts=[Part(text="are you there?")])
+            again.task_id, again.context_id = task.id, task.context_id
+            with pytest.raises(A2AError, match="is working, not waiting for input"):
+                _ = [r async for r in client.send_message(SendMessageRequest(message=again))]
+            canceled = await client.cancel_task(CancelTaskRequest(id=task.id))
+            assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+    assert all("are you there?" not in json.dumps(r.json) for r in srv.chat_requests)
