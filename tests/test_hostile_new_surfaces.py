@@ -374,3 +374,37 @@ async def test_a_message_on_a_task_whose_team_is_at_work_is_refused(srv: Any, tm
             canceled = await client.cancel_task(CancelTaskRequest(id=task.id))
             assert canceled.status.state == TaskState.TASK_STATE_CANCELED
     assert all("are you there?" not in json.dumps(r.json) for r in srv.chat_requests)
+
+
+def test_an_endpoint_that_says_it_decodes_but_answers_free_text_is_a_clear_error(
+    srv: Any, tmp_path: Path
+) -> None:
+    """The default model facts say an OpenAI-compatible server decodes under the schema; one that ignores
+    `response_format` answered text, which failed deep in AutoGen: a pydantic traceback as the error. Now
+    the answer is checked there too: repaired once, then StructuredOutputError in one paragraph."""
+    from fake_openai import Reply
+
+    srv.default = Reply(text="Sure! <script>alert(1)</script> \x1b[2J Kathmandu.")
+    sc = write(
+        tmp_path,
+        "name: o\ntask: hi\nteam:\n  kind: single\n  agents:\n    - name: a\n"
+        "      output_schema: {type: object, properties: {city: {type: string}}, required: [city]}\n",
+    )
+    done = cli(
+        "run", str(sc), "--base-url", srv.base_url, "--model", "fake-model", "--out", str(tmp_path / "r")
+    )
+    assert done.returncode == 1, done.stderr
+    first = done.stderr.splitlines()[0]
+    assert first.startswith("StructuredOutputError: agent 'a' did not answer under its output_schema"), first
+    assert "Traceback" not in done.stderr and "\x1b" not in done.stderr
+    assert len(srv.chat_requests) == 2  # asked, then one repair
+    assert srv.chat_requests[0].json["response_format"]["type"] == "json_schema"  # still asked to decode
+
+
+def test_an_unexpected_failure_inside_autogen_is_said_without_its_traceback() -> None:
+    """AutoGen flattens an agent's error into RuntimeError('X: ...\\nTraceback:\\n...'): one paragraph."""
+    from autogen_troupe.runtime._runner import _explain
+
+    flattened = RuntimeError('ValueError: no good\nTraceback:\n  File "x.py", line 1, in f\n    raise')
+    said = _explain(flattened)
+    assert said == "The run failed: RuntimeError: ValueError: no good"
