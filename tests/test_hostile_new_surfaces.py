@@ -401,10 +401,21 @@ def test_an_endpoint_that_says_it_decodes_but_answers_free_text_is_a_clear_error
     assert srv.chat_requests[0].json["response_format"]["type"] == "json_schema"  # still asked to decode
 
 
-def test_an_unexpected_failure_inside_autogen_is_said_without_its_traceback() -> None:
-    """AutoGen flattens an agent's error into RuntimeError('X: ...\\nTraceback:\\n...'): one paragraph."""
-    from autogen_troupe.runtime._runner import _explain
+def test_an_unexpected_failure_inside_autogen_is_one_paragraph_on_the_console(capsys: Any) -> None:
+    """AutoGen flattens an agent's error into RuntimeError('X: ...\\nTraceback:\\n...'); the run's error
+    keeps it (the transcript, the server's log), the console says one paragraph."""
+    import pytest
+    import typer
 
-    flattened = RuntimeError('ValueError: no good\nTraceback:\n  File "x.py", line 1, in f\n    raise')
-    said = _explain(flattened)
-    assert said == "The run failed: RuntimeError: ValueError: no good"
+    from autogen_troupe.cli.errors import reported
+    from autogen_troupe.errors import RunError
+
+    flattened = (
+        'The run failed: RuntimeError: ValueError: no good\nTraceback:\n  File "x.py", line 1\n    raise'
+    )
+    with pytest.raises(typer.Exit) as ended, reported():
+        raise RunError(flattened)
+    assert ended.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("RunError: The run failed: RuntimeError: ValueError: no good (the whole error")
+    assert "Traceback" not in err.replace("with its traceback", "") and len(err.strip().splitlines()) == 1

@@ -34,7 +34,11 @@ _SAID_AS_IS = (ScenarioError, BadInput, Failed)  # located issues, or a sentence
 
 def report(e: BaseException) -> NoReturn:
     """Print `e` in one paragraph (and where the run's files are) and exit by its class."""
-    say(str(e) if isinstance(e, _SAID_AS_IS) else f"{type(e).__name__}: {e}")
+    said = str(e) if isinstance(e, _SAID_AS_IS) else f"{type(e).__name__}: {e}"
+    if "\nTraceback:" in said:  # AutoGen flattened an agent's error with its traceback: the transcript
+        said = " ".join(said.split("\nTraceback:", 1)[0].split())  # keeps it all; the console, one paragraph
+        said += " (the whole error, with its traceback, is in the transcript)"
+    say(said)
     for label, attr in (("transcript", "transcript_path"), ("engine log", "log_path")):
         if where := getattr(e, attr, None):  # set by the runner on a run that started
             say(f"{label}: {where}")

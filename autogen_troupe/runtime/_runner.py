@@ -426,16 +426,10 @@ def _explain(e: BaseException) -> str:
         if isinstance(nxt, TroupeError):
             return f"{type(nxt).__name__}: {nxt}"
         inner = nxt
-    msg = _paragraph(str(e)) or type(e).__name__
+    msg = str(e) or type(e).__name__
     if inner is not e and str(inner):
-        msg = f"{msg} (caused by {type(inner).__name__}: {_paragraph(str(inner))})"
+        msg = f"{msg} (caused by {type(inner).__name__}: {inner})"
     return f"The run failed: {type(e).__name__}: {msg}"
-
-
-def _paragraph(text: str) -> str:
-    """`text` without the traceback AutoGen appends when it flattens an agent's error into a
-    RuntimeError ("ValueError: ...\nTraceback:\n..."), on one line."""
-    return " ".join(text.split("\nTraceback:", 1)[0].split())
 
 
 def build_team(
