@@ -419,3 +419,20 @@ def test_an_unexpected_failure_inside_autogen_is_one_paragraph_on_the_console(ca
     err = capsys.readouterr().err
     assert err.startswith("RunError: The run failed: RuntimeError: ValueError: no good (the whole error")
     assert "Traceback" not in err.replace("with its traceback", "") and len(err.strip().splitlines()) == 1
+
+
+def test_an_imported_team_that_makes_no_valid_scenario_names_the_field_as_a_reader_writes_it(
+    tmp_path: Path,
+) -> None:
+    """Not pydantic's loc with its union tags (`team.agents.0.model_context.buffered.last`)."""
+    client = {"provider": "autogen_ext.models.openai.OpenAIChatCompletionClient", "config": {"model": "m"}}
+    context = {"provider": "BufferedChatCompletionContext", "config": {"buffer_size": "many"}}
+    team = {
+        "provider": "autogen_agentchat.agents.AssistantAgent",
+        "config": {"name": "a", "model_client": client, "model_context": context},
+    }
+    path = tmp_path / "team.json"
+    path.write_text(json.dumps(team))
+    done = cli("import", str(path))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "team.agents[0].model_context.last: must be a valid integer" in done.stderr, done.stderr

@@ -402,8 +402,10 @@ def import_autogen(path: Path) -> tuple[dict[str, Any], list[Note]]:
     try:
         Scenario.model_validate(scenario)
     except ValidationError as e:
+        from ..scenario._loader import _data_loc  # the loader's own walk: pydantic's union tags dropped
+
         first = e.errors()[0]
-        raise job.fail(
-            (), f"the team does not make a valid scenario: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-        ) from None
+        where = dotted(_data_loc(scenario, tuple(first["loc"]))) or "(top level)"
+        said = str(first["msg"]).removeprefix("Value error, ")
+        raise job.fail((), f"the team does not make a valid scenario: {where}: {said}") from None
     return scenario, job.notes
