@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import Issue, ProfileError, ScenarioError
 from ..scenario._guards import MaxToolCalls, RepeatedMessage, RepeatedToolCall
 from ..scenario._schema import Agent, McpUse, ModelContext, ModelRef, Scenario, StdioServer, TextMention
-from ._interop import ALLOWED_NAMESPACES, LIMITS_LABEL, MODEL_CLIENT, Note, components
+from ._interop import ALLOWED_NAMESPACES, LIMITS_LABEL, MODEL_CLIENT, Note, components, keys_masked
 
 __all__ = ["export_autogen"]
 
@@ -62,7 +62,13 @@ class _Export:
         from ..models._facts import infer_model_info
 
         try:
-            m = resolve_model(ref, overrides=self.overrides, env=self.env, parent=self.sc.model, offline=True)
+            m = resolve_model(  # an agent's own settings layer on the scenario's model, as a run does
+                ref,
+                overrides=self.overrides,
+                env=self.env,
+                parent=None if ref is self.sc.model else self.sc.model,
+                offline=True,
+            )
         except ProfileError as e:
             self.refuse(loc, f"its model does not resolve: {e}")
             return None
@@ -141,7 +147,8 @@ class _Export:
                 "a team loaded from AutoGen's component JSON cannot run an agent with structured answers "
                 "(AutoGen 0.7.5 refuses its StructuredMessage as not registered)",
             )
-        client = self.client(a.model, (*loc, "model") if a.model is not None else ("model",))
+        own = a.model is not None  # else the scenario's model, as agents/_build.py gives a run
+        client = self.client(a.model if own else self.sc.model, (*loc, "model") if own else ("model",))
         if a.system_message is not None and not isinstance(a.system_message, str):
             self.refuse((*loc, "system_message"), "an MCP prompt has no AutoGen equivalent (give the text)")
         for j, _ in enumerate(a.tools):
@@ -429,4 +436,14 @@ def export_autogen(
             component["config"].pop("api_key", None)  # openai reads OPENAI_API_KEY on load
         if not component["provider"].startswith(ALLOWED_NAMESPACES):  # never: we build from AutoGen's own
             raise AssertionError(f"{component['provider']} is outside AutoGen's provider namespaces")
+    from ..scenario._located import dotted
+
+    data, masked = keys_masked(data)  # a key written in the scenario (not as ${VAR}) stays out
+    for loc in dict.fromkeys(masked):
+        job.notes.append(
+            Note(
+                dotted(loc),
+                "a key written in the scenario is left out (*** or ${NAME}): set it where the team runs",
+            )
+        )
     return data, job.notes

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Issue, ScenarioError
-from ._interop import LIMITS_LABEL, MODEL_CLIENT, Note, provider_class
+from ._interop import LIMITS_LABEL, MODEL_CLIENT, Note, keys_masked, provider_class
 
 __all__ = ["import_autogen"]
 
@@ -388,11 +388,24 @@ def import_autogen(path: Path) -> tuple[dict[str, Any], list[Note]]:
     scenario = job.scenario(data)
     from pydantic import ValidationError
 
+    from ..scenario._located import dotted
+
+    scenario, masked = keys_masked(scenario)  # never copied into the YAML: it belongs in the environment
+    for loc in dict.fromkeys(masked):
+        job.notes.append(
+            Note(
+                dotted(loc),
+                "a key in the file is not carried (*** or ${NAME}): give it through the environment",
+            )
+        )
+
     try:
         Scenario.model_validate(scenario)
     except ValidationError as e:
+        from ..scenario._loader import _data_loc  # the loader's own walk: pydantic's union tags dropped
+
         first = e.errors()[0]
-        raise job.fail(
-            (), f"the team does not make a valid scenario: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-        ) from None
+        where = dotted(_data_loc(scenario, tuple(first["loc"]))) or "(top level)"
+        said = str(first["msg"]).removeprefix("Value error, ")
+        raise job.fail((), f"the team does not make a valid scenario: {where}: {said}") from None
     return scenario, job.notes

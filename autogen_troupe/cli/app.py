@@ -21,7 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 from ..runtime import quiet_autogen_logs
 from . import check, graph, interop, mcp, models, record, run, serve, tapes, test
 from . import eval as evals
-from .errors import reported
+from .errors import BadInput, reported
 from .options import expand
 from .stop import handled
 
@@ -78,13 +78,45 @@ def _command(function: Callable[..., Any]) -> Callable[..., Any]:
             return function(**given)
 
     expanded = expand(body)
+    flags = _flags(expanded)
 
     @functools.wraps(expanded)
     def command(**given: Any) -> Any:
         with reported():  # what a group starts (tracing) fails as any error does
+            _text_arguments(given, flags)
             return expanded(**given)
 
     return command
+
+
+def _flags(function: Callable[..., Any]) -> dict[str, str]:
+    """Each parameter's name as the command line spells it (`sets` → `--set`, `run` → `RUN`)."""
+    import inspect
+
+    out = {}
+    for name, param in inspect.signature(function).parameters.items():
+        meta = getattr(param.annotation, "__metadata__", ())
+        info = next((m for m in meta if isinstance(m, typer.models.ParameterInfo)), None)
+        said = (getattr(info, "default", None), *(getattr(info, "param_decls", None) or ()))
+        long = [d for d in said if isinstance(d, str) and d.startswith("--")]  # Annotated: default is one
+        argument = isinstance(info, typer.models.ArgumentInfo)
+        out[name] = long[0] if long else name.upper() if argument else f"--{name}"
+    return out
+
+
+def _text_arguments(given: dict[str, Any], flags: dict[str, str]) -> None:
+    """At the door: a text argument (`--task`, `--set`, `--persona`) that is not UTF-8 (bytes a shell
+    passed as they were, which Python holds as lone surrogates) is bad input, said with the option's
+    name, before it fails far away (writing a transcript) on a traceback. Paths (Path values, not text)
+    may be any bytes."""
+    from .._text import bad_text_path
+
+    for name, value in given.items():
+        if bad_text_path(value) is not None:
+            raise BadInput(
+                f"{flags.get(name, name)}: the text is not UTF-8 (the shell passed bytes of another "
+                "encoding, or half of a character); give it as UTF-8 text"
+            )
 
 
 class App(typer.Typer):

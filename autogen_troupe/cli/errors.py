@@ -6,7 +6,9 @@ command raises and never prints an error or picks an exit code itself."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -14,7 +16,7 @@ import typer
 from ..errors import RunError, ScenarioError, TroupeError, UsageError, exit_code_for
 from .console import say
 
-__all__ = ["BadInput", "Failed", "report", "reported"]
+__all__ = ["BadInput", "Failed", "report", "reported", "writable_file"]
 
 
 class BadInput(UsageError):
@@ -32,7 +34,11 @@ _SAID_AS_IS = (ScenarioError, BadInput, Failed)  # located issues, or a sentence
 
 def report(e: BaseException) -> NoReturn:
     """Print `e` in one paragraph (and where the run's files are) and exit by its class."""
-    say(str(e) if isinstance(e, _SAID_AS_IS) else f"{type(e).__name__}: {e}")
+    said = str(e) if isinstance(e, _SAID_AS_IS) else f"{type(e).__name__}: {e}"
+    if "\nTraceback:" in said:  # AutoGen flattened an agent's error with its traceback: the transcript
+        said = " ".join(said.split("\nTraceback:", 1)[0].split())  # keeps it all; the console, one paragraph
+        said += " (the whole error, with its traceback, is in the transcript)"
+    say(said)
     for label, attr in (("transcript", "transcript_path"), ("engine log", "log_path")):
         if where := getattr(e, attr, None):  # set by the runner on a run that started
             say(f"{label}: {where}")
@@ -41,8 +47,33 @@ def report(e: BaseException) -> NoReturn:
 
 @contextlib.contextmanager
 def reported() -> Iterator[None]:
-    """Inside, an error of the tree ends the command as `report` says."""
+    """Inside, an error of the tree ends the command as `report` says; so does the file system refusing a
+    path (a folder where a file is to be written, no permission): one paragraph naming the path, exit 2,
+    never a traceback. Commands check the files they will write first (`writable_file`); this is the net."""
     try:
         yield
     except TroupeError as e:
         report(e)
+    except OSError as e:
+        if e.filename is None:
+            raise
+        where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+        report(BadInput(f"cannot use {where}: {e.strerror or e}"))
+
+
+def writable_file(path: Path | None, flag: str, example: str) -> None:
+    """Before any run: `path` (given with `flag`) can be written as a file, so the command does not do its
+    work to fail at the end: not a folder, its folder makable and writable."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise BadInput(f"{flag} {path} is a folder: give the file to write, such as {path / example}")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"{flag} {path}: cannot make its folder {parent}: {e.strerror or e}") from None
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise BadInput(f"{flag} {path}: its folder {parent} cannot be written")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise BadInput(f"{flag} {path}: the file cannot be written")

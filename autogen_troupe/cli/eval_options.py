@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .console import out
-from .errors import BadInput, Failed
+from .errors import BadInput, Failed, writable_file
 from .options import OptionGroup
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class GateFlags(OptionGroup):
         """Before any run: the flags agree, and the baseline is the folder of an eval."""
         from ..eval import ResultsFolder
 
+        writable_file(self.junit, "--junit", "junit.xml")
         if self.fail_on_regression and self.baseline is None:
             raise BadInput("--fail-on-regression compares with a baseline: give --baseline RESULTS")
         if self.baseline is not None:

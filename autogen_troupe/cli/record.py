@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .console import out, safe
-from .errors import Failed
+from .errors import Failed, writable_file
 from .options import EngineLogs, ModelFlags, QuietOpt, ScenarioArg, TaskOpt, TranscriptsOpt
 from .run import run_options
 from .scenario_files import refuse_non_scenarios
@@ -48,6 +48,7 @@ def record(
     sc = load_scenario(path)
     options = run_options(endpoint, out_dir, logs=logs, console=out, view=view)
     tape = cassette or cassette_path_for(path)
+    writable_file(tape, "--cassette", "run.cassette.json")  # before the run: it is written at the end
     with handled(lambda e: "no cassette was written"):
         try:
             done = run_async(execute(sc, "record", cassette=tape, task=task, options=options, on_event=view))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .console import err, out
-from .errors import Failed
+from .errors import Failed, writable_file
 from .options import ModelFlags, QuietOpt, ResultJsonOpt
 from .stop import handled
 
@@ -141,6 +141,7 @@ def fork(
     from .run_view import ConsoleView
 
     changes = dict(parse_change(s) for s in sets or ())
+    writable_file(cassette, "--cassette", "fork.cassette.json")  # before the run: it is written at the end
     transcript = find_run(run, out_dir)
     options = RunOptions(
         overrides=_recorded_overrides(transcript, endpoint),

@@ -40,7 +40,9 @@ def quiet_autogen_logs() -> None:
 # The libraries under the in-process engine (vLLM, torch, transformers, triton), Python's warnings, and
 # OpenTelemetry's SDK (an exporter that cannot reach its collector). Their lines, INFO, WARNING and ERROR
 # alike ("Triton is installed, but doesn't include CPU backend"; "Failed to export span batch"), would
-# drown the run on the console, and what matters of them we say ourselves.
+# drown the run on the console, and what matters of them we say ourselves. The A2A SDK (and the JSON-RPC
+# library under it) logs each malformed request a client sends as a traceback, the client's own text
+# (its request id: terminal escapes) in it; the client already has the error in its answer.
 _LIBRARY_LOGGERS = (
     "vllm",
     "torch",
@@ -49,8 +51,23 @@ _LIBRARY_LOGGERS = (
     "triton",
     "py.warnings",
     "opentelemetry",
+    "a2a",
+    "jsonrpc",
 )
 _KEPT = 1000  # lines kept in memory until the command names its log file (then written there)
+
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _TerminalSafe(logging.Formatter):
+    """Lines for a terminal (`--verbose`): what a library logs may quote outside text (a request's, a
+    model's), whose control characters are shown as escapes, never acted on."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from .._text import terminal_safe
+
+        return terminal_safe(super().format(record))
 
 
 class _LibraryLog(logging.Handler):
@@ -58,7 +75,7 @@ class _LibraryLog(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.setFormatter(logging.Formatter(_FORMAT))
         self.file: logging.FileHandler | None = None
         self.waiting: list[logging.LogRecord] = []
 
@@ -116,7 +133,7 @@ def library_logs(*, console: bool = False) -> Iterator[None]:
     handlers: list[logging.Handler] = [handler]
     if console:
         shown = logging.StreamHandler(sys.stderr)
-        shown.setFormatter(handler.formatter)
+        shown.setFormatter(_TerminalSafe(_FORMAT))
         handlers.append(shown)
     saved: list[tuple[logging.Logger, list[logging.Handler], int, bool]] = []
     for name in _LIBRARY_LOGGERS:

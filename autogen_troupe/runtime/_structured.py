@@ -7,7 +7,8 @@ facts say `structured_output: true` (vLLM servers, the in-process engine) that r
 client would refuse the call, and a free answer would fail deep in AutoGen as a pydantic traceback; here
 the schema goes into the system message instead, the answer is validated, a wrong one is shown its
 validation error in one more request, and a second wrong one is a `StructuredOutputError` naming the agent
-and the field.
+and the field. An answer decoded under the schema is checked the same way: a server that ignores
+`response_format` (or a profile that says it decodes) would fail deep in AutoGen too.
 """
 
 from __future__ import annotations
@@ -96,12 +97,16 @@ class _Repairing:
 
     def _model(self, kw: dict[str, Any]) -> type[BaseModel] | None:
         out = kw.get("json_output")
-        can_decode = self._inner.model_info.get("structured_output", False)
-        return out if isinstance(out, type) and issubclass(out, BaseModel) and not can_decode else None
+        return out if isinstance(out, type) and issubclass(out, BaseModel) else None
 
     def _plan(
         self, messages: Sequence[LLMMessage], kw: dict[str, Any], model: type[BaseModel]
     ) -> tuple[list[LLMMessage], dict[str, Any]]:
+        """What to ask: as AutoGen asks where the endpoint decodes under the schema (its answer is still
+        checked: a server may ignore `response_format`, or say it decodes when it does not); else the
+        schema in the system message, and JSON mode where the model has it."""
+        if self._inner.model_info.get("structured_output", False):
+            return list(messages), kw
         json_mode = bool(self._inner.model_info.get("json_output")) and not kw.get("tools")
         return _with_schema(messages, model), {**kw, "json_output": True if json_mode else None}
 

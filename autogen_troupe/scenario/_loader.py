@@ -28,6 +28,9 @@ from ._schema import Scenario, scenario_name_from
 __all__ = ["bundled_scenarios", "load_scenario", "load_yaml_located", "resolve_scenario_path"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# How pydantic names a member of a union in an error's loc (`literal['allow','ask','deny']`,
+# `dict[str,literal[...]]`, `str`, a model's class name): not a key of the file.
+_UNION_TAG = re.compile(r"^(?:str|int|float|bool|bytes|none|any|[a-z][a-z0-9_-]*\[.*\]|[A-Z][A-Za-z0-9]*)$")
 
 
 def load_yaml_located(path: Path, env: Mapping[str, str] | None = None) -> tuple[Any, Located]:
@@ -144,8 +147,8 @@ def _data_loc(data: Any, loc: Loc) -> Loc:
         elif isinstance(cur, dict | list):
             continue
         else:
-            # Walking past a scalar: the key is missing or unknown.
-            if isinstance(part, str) and part not in out[-1:]:
+            # Walking past a scalar: the key is missing or unknown (a union member's tag is neither).
+            if isinstance(part, str) and part not in out[-1:] and not _UNION_TAG.match(part):
                 out.append(part)
             break
     return tuple(out)
@@ -195,7 +198,26 @@ def _issues_from(e: ValidationError, data: Any, located: Located, path: Path) ->
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         issues.append(Issue(path, line, col, _message(err, dloc), dotted(dloc) or "(top level)"))
     issues.sort(key=lambda i: (i.line, i.column))
-    return issues
+    return _one_per_place(issues)
+
+
+def _one_per_place(issues: list[Issue]) -> list[Issue]:
+    """A value that fits none of a union's shapes is one issue saying each shape ("should be 'allow',
+    'ask' or 'deny', or a valid dictionary"), not one line per shape."""
+    out: list[Issue] = []
+    for issue in issues:
+        last = out[-1] if out else None
+        if last is not None and (last.line, last.column, last.field) == (
+            issue.line,
+            issue.column,
+            issue.field,
+        ):
+            if issue.message not in last.message:
+                said = issue.message.removeprefix("Input should be ")
+                out[-1] = Issue(last.path, last.line, last.column, f"{last.message}, or {said}", last.field)
+            continue
+        out.append(issue)
+    return out
 
 
 # --------------------------------------------------------------------------- public entry points

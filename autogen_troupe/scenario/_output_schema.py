@@ -157,10 +157,7 @@ class _Builder:
             if k in _CONSTRAINTS and k not in _APPLIES.get(kind, ()):
                 raise _fail(f"{k} does not apply to type {kind!r}", *at, k)
         if "pattern" in s:
-            try:
-                re.compile(s["pattern"])
-            except re.error as e:
-                raise _fail(f"pattern {s['pattern']!r} does not compile: {e}", *at, "pattern") from None
+            _check_pattern(s["pattern"], at)
         constraints = {_CONSTRAINTS[k]: v for k, v in s.items() if k in _CONSTRAINTS}
         if kind == "object":
             if "properties" not in s:
@@ -174,6 +171,24 @@ class _Builder:
             item = self.type(s.get("items", True), (*at, "items"), f"{name}_item", depth + 1)
             return Annotated[list[item], Field(**constraints)] if constraints else list[item]  # type: ignore[valid-type]
         return Annotated[_SCALARS[kind], Field(strict=True, **constraints)]
+
+
+def _check_pattern(pattern: Any, at: Loc) -> None:
+    """A pattern the answers are checked with, by pydantic's engine (Rust's `regex`: linear time, so a
+    pattern cannot hang a run on a model's answer; no look-around, no back-references)."""
+    from pydantic_core import SchemaError
+
+    try:
+        TypeAdapter(Annotated[str, Field(pattern=pattern)])
+    except SchemaError as e:
+        said = [line.removeprefix("error:").strip() for line in str(e).splitlines() if line.strip()]
+        why = said[-1] if said else "it does not compile"
+        raise _fail(
+            f"pattern {pattern!r} cannot be used: {why} (answers are checked with Rust's regex engine, "
+            "which has no look-around or back-references)",
+            *at,
+            "pattern",
+        ) from None
 
 
 def _scalar(v: Any) -> bool:
@@ -202,7 +217,8 @@ def _built(text: str, name: str) -> type[BaseModel]:
     except PydanticCustomError:
         raise
     except Exception as e:  # a combination pydantic cannot build: said, never a traceback
-        raise _fail(f"cannot be turned into a model: {type(e).__name__}: {e}") from None
+        said = " ".join(str(e).split())  # one paragraph, as every error
+        raise _fail(f"cannot be turned into a model: {type(e).__name__}: {said}") from None
 
 
 def output_model(schema: dict[str, Any], name: str) -> type[BaseModel]:

@@ -127,17 +127,16 @@ class _Agents:
     def dispatcher(self, request: Request, offered: Any) -> Any:
         got = self.dispatchers.get(offered.name)
         if got is None:
-            from a2a.server.request_handlers import DefaultRequestHandler
             from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
             from a2a.server.tasks import InMemoryTaskStore
 
-            from ._a2a_executor import TeamExecutor
+            from ._a2a_executor import TeamExecutor, TeamRequestHandler
 
             server = _server(request)
             card = agent_card(
                 offered, _agent_url(request, offered.name), token=server.config.token is not None
             )
-            handler = DefaultRequestHandler(
+            handler = TeamRequestHandler(
                 agent_executor=TeamExecutor(server, offered.name),
                 task_store=InMemoryTaskStore(),
                 agent_card=card,

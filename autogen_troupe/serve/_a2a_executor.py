@@ -17,14 +17,16 @@ from typing import Any
 from a2a.helpers import get_data_parts, new_task_from_user_message, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
+from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.tasks import TaskUpdater
 from a2a.types.a2a_pb2 import Message, Part, Role, TaskState
+from a2a.utils.errors import UnsupportedOperationError
 
 from .._redact import redact_text
 from ..errors import ScenarioError
 from ._http import one_paragraph
 
-__all__ = ["TeamExecutor"]
+__all__ = ["TeamExecutor", "TeamRequestHandler"]
 
 _STOP_WAIT_S = 15.0  # how long a cancel waits for the run to close its transcript
 _ENDED = {
@@ -160,3 +162,31 @@ class TeamExecutor(AgentExecutor):
             return
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(run.wait(), _STOP_WAIT_S)
+
+
+class TeamRequestHandler(DefaultRequestHandler):
+    """The SDK's handler, refusing a message on a task whose team is at work and asks nothing: the SDK
+    would run the executor again beside the one relaying, the message reaching no one and every later
+    message of the team written twice into the task."""
+
+    def __init__(self, *, agent_executor: TeamExecutor, **kwargs: Any) -> None:
+        super().__init__(agent_executor=agent_executor, **kwargs)
+        self.runs = agent_executor.server.runs
+
+    def _refuse_busy(self, params: Any) -> None:
+        task_id = params.message.task_id if params.message is not None else ""
+        run = self.runs.get(task_id) if task_id else None
+        if run is not None and not run.done and run.pending is None:
+            raise UnsupportedOperationError(
+                message=f"task {task_id} is working, not waiting for input: a message on a task answers "
+                "its question (input-required); send a new task, or cancel this one"
+            )
+
+    async def on_message_send(self, params: Any, context: Any) -> Any:
+        self._refuse_busy(params)
+        return await super().on_message_send(params, context)
+
+    async def on_message_send_stream(self, params: Any, context: Any) -> Any:
+        self._refuse_busy(params)
+        async for event in super().on_message_send_stream(params, context):
+            yield event

@@ -169,6 +169,14 @@ async def agui_run(request: Request) -> Response:
         answer = _answer_of(thread, given)
     elif thread is not None and not thread.run.done:
         raise BadRequest(409, f"a run is going on thread {given.thread_id!r}", code="thread_busy")
+    elif given.resume:  # an answer to a question nobody asks: a new run would drop it, unsaid
+        raise BadRequest(
+            409,
+            f"no question waits on thread {given.thread_id!r}: `resume` answers the question a run ended "
+            "on (its RUN_FINISHED interrupt); start a new run without it",
+            code="no_question",
+            param="resume",
+        )
     else:
         task = _task(given)
         if server.runs.full:
