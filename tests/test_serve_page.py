@@ -113,6 +113,24 @@ def open_page(page: Any, served: Served, scenario: str) -> None:
     )
 
 
+def test_a_task_typed_while_the_page_loads_is_not_put_back(served: Served, page: Any) -> None:
+    """The page draws its first scenario once the server's health answered; a person who chose a scenario
+    and typed a task meanwhile keeps the task (it was put back, and the run started with the file's own)."""
+    held: list[Any] = []
+    page.route("**/api/health", lambda route: held.append(route))  # its answer waits until released
+    with page.expect_request("**/api/health"):
+        page.goto(served.url)
+    page.select_option("#scenario", "travel_planning")
+    page.wait_for_function("() => document.querySelector('#task').value.includes('Nepal')")
+    page.fill("#task", "Two quiet days in Pokhara.")
+    # the page lists the runs once its scenarios are drawn: by then a late redraw would have happened
+    with page.expect_response(lambda r: r.url.endswith("/api/runs")):
+        held[0].continue_()
+    page.unroute("**/api/health")
+    assert page.input_value("#task") == "Two quiet days in Pokhara."
+    assert "name: travel_planning" in (page.text_content("#scenario-source") or "")
+
+
 def test_a_run_started_on_the_page_streams_in_and_is_drawn(
     srv: FakeOpenAI, served: Served, page: Any
 ) -> None:

@@ -9,6 +9,7 @@ const PALETTE = ["#2f6fde", "#d9822b", "#2e8b57", "#9b59b6", "#c0392b", "#16a085
 const state = {
   token: sessionStorage.getItem("troupe-token"),
   scenarios: new Map(),
+  shown: 0,         // how many times a scenario was asked for: only the latest answer is drawn
   run: null,        // summary of the run on screen
   entries: [],      // its transcript entries so far
   lastSeq: -1,
@@ -65,12 +66,17 @@ async function loadScenarios() {
     const note = s.eval_template ? "  (eval template)" : s.asks_user ? "  (asks you)" : "";
     select.append(new Option(s.name + note, s.name));
   }
+  const asked = state.shown;
   state.maxRuns = (await api("/api/health")).max_runs;
-  if (scenarios.length) await showScenario(select.value);
+  // The first scenario is drawn unless one was chosen meanwhile: drawing it again later would put back
+  // its task over what the person typed since.
+  if (scenarios.length && state.shown === asked) await showScenario(select.value);
 }
 
 async function showScenario(name) {
+  const asked = ++state.shown;
   const s = await api("/api/scenarios/" + encodeURIComponent(name));
+  if (asked !== state.shown) return;  // another scenario was chosen while this one was on its way
   const template = s.eval_template;  // its task holds {{names}} only `troupe eval` fills: ask for one
   $("scenario-description").textContent = (s.description || "") +
     (template ? ` An eval template: give a task, or run it with ${template.run_with}.` : "");
