@@ -25,6 +25,7 @@ from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool, Workbench
 
 from ..errors import ProfileError, UsageError
+from ..models._capabilities import Capabilities
 from ..models._facts import ModelLimits
 from ..scenario._schema import (
     Agent,
@@ -47,6 +48,7 @@ from ._graph_flow import TroupeGraphFlow
 from ._selector import TroupeSelectorGroupChat
 
 __all__ = [
+    "CapabilitiesFor",
     "ClientFor",
     "HumanFor",
     "LimitsFor",
@@ -65,6 +67,8 @@ WorkbenchFor = Callable[[str, McpUse], Workbench]
 ToolFor = Callable[[PythonToolUse], BaseTool[Any, Any]]
 LimitsFor = Callable[[str], "ModelLimits | None"]
 """(agent name or 'selector') → what sizes its model context (None: nothing known)."""
+CapabilitiesFor = Callable[[str], Capabilities]
+"""(agent name or 'selector') → what its model's endpoint can do (constrained decisions)."""
 HumanFor = Callable[[Agent], Callable[..., Any]]
 """(a user agent) → its input function `(prompt, cancellation_token) -> answer` (see runtime._human)."""
 
@@ -217,6 +221,7 @@ def assemble_team(
     extra_termination: TerminationCondition | None = None,
     limits_for: LimitsFor | None = None,
     human_for: HumanFor | None = None,
+    capabilities_for: CapabilitiesFor | None = None,
 ) -> AutogenTeam:
     """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps).
 
@@ -260,5 +265,7 @@ def assemble_team(
             limits_for("selector") if limits_for is not None else None,
             system_message=(team.selector_prompt or _SELECTOR_PROMPT) + roles * 2,  # roles and participants
         )
+        if capabilities_for is not None:
+            kwargs["capabilities"] = capabilities_for("selector")
         return TroupeSelectorGroupChat(members, model_client=selector_client, **kwargs, **common)
     return Swarm(agents, **common)
