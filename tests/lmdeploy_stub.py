@@ -43,13 +43,15 @@ def _app(model: str, requests: list[dict[str, Any]]) -> Any:
         head = {"id": "1", "created": int(time.time()), "model": model}
         if body.get("stream"):
 
+            def event(choice: dict[str, Any]) -> str:
+                chunk = {**head, "object": "chat.completion.chunk", "choices": [choice]}
+                return f"data: {json.dumps(chunk)}\n\n"
+
             async def chunks() -> AsyncIterator[str]:
                 for i, word in enumerate(_ANSWER.split(" ")):
                     delta = {"role": "assistant", "content": (" " if i else "") + word}
-                    choice = {"index": 0, "delta": delta, "finish_reason": None}
-                    yield f"data: {json.dumps({**head, 'object': 'chat.completion.chunk', 'choices': [choice]})}\n\n"
-                end = {"index": 0, "delta": {}, "finish_reason": "stop"}
-                yield f"data: {json.dumps({**head, 'object': 'chat.completion.chunk', 'choices': [end]})}\n\n"
+                    yield event({"index": 0, "delta": delta, "finish_reason": None})
+                yield event({"index": 0, "delta": {}, "finish_reason": "stop"})
                 yield "data: [DONE]\n\n"
 
             return StreamingResponse(chunks(), media_type="text/event-stream")

@@ -40,8 +40,7 @@ def probe(
     """Measure what an endpoint can do, with a few small requests: tool calls (auto, required, named),
     parallel tool calls, JSON-schema output, choice constraints, usage in streams, context length,
     reasoning text. Runs constrain their decisions where it says yes."""
-    from ..models import OpenAIModel, resolve_model
-    from ..models.openai._probe import probe_endpoint
+    from ..models import OpenAIModel, probe_endpoint, resolve_model
 
     if name and endpoint.profile:
         raise BadInput("give the profile once: as PROFILE or as --profile")
@@ -79,8 +78,7 @@ def _table(report: Any) -> None:
 
 
 def _save(name: str, spec: Any, report: Any, *, base: str | None, with_url: bool) -> None:
-    from ..models import user_profiles_path
-    from ..models._profile_file import pin_settings
+    from ..models import pin_settings, user_profiles_path
 
     path = user_profiles_path()
     if path is None:
