@@ -69,7 +69,7 @@ class _MovingOnManager(SelectorGroupChatManager):
         if args is None:
             chosen = await super()._select_speaker(roles, participants, max_attempts)
         else:  # the manager picks one speaker at a time, so the client is swapped only for this call
-            client = self._model_client
+            client = instance_attribute(self, "_model_client")
             self._model_client = _Constrained(client, args)  # type: ignore[assignment]
             try:
                 chosen = await super()._select_speaker(roles, participants, max_attempts)
