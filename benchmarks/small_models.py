@@ -230,30 +230,31 @@ async def main() -> int:
     print(f"small models: SmolLM2-135M in-process, {n} runs each; load average {load:.1f} at the start")
     rows: list[tuple[str, str]] = []
     started = time.perf_counter()
-    if "time_agent" in only:
-        good, notes = await time_agent(n)
-        rows.append(("time_agent: valid tool call and the time", f"{good}/{n}"))
-        print(*notes, sep="\n  ")
-    if "trip_desk" in only:
-        good, notes, (at_once, turns) = await trip_desk(n)
-        rows.append(("trip_desk: a valid agent named at every turn", f"{good}/{n} ({at_once}/{turns} turns)"))
-        print(*notes, sep="\n  ")
+
+    def row(label: str, value: str, notes: tuple[str, ...] | list[str] = ()) -> None:
+        rows.append((label, value))
+        print(*notes, sep="\n  ", flush=True)
+        print(f"{label:<48} {value}", flush=True)
+
     if "judge" in only:
         free, held, notes = await judge(n)
-        rows.append(("travel_eval judge: a score, left free", f"{free}/{n}"))
-        rows.append(("travel_eval judge: a score, constrained", f"{held}/{n}"))
-        print(*notes, sep="\n  ")
+        row("travel_eval judge: a score, left free", f"{free}/{n}", notes)
+        row("travel_eval judge: a score, constrained", f"{held}/{n}")
+    if "time_agent" in only:
+        good, notes = await time_agent(n)
+        row("time_agent: valid tool call and the time", f"{good}/{n}", notes)
+    cost_lines = await cost() if "cost" in only else []
+    print(*cost_lines, sep="\n", flush=True)
     if "itinerary" in only:
         found = await itinerary(n)
         if found is None:
-            rows.append(
-                ("travel_itinerary: valid itineraries", "skipped (no scenarios/travel_itinerary.yaml)")
-            )
+            row("travel_itinerary: valid itineraries", "skipped (no scenarios/travel_itinerary.yaml)")
         else:
             good, total, notes = found
-            rows.append(("travel_itinerary: valid itineraries", f"{good}/{total}"))
-            print(*notes, sep="\n  ")
-    cost_lines = await cost() if "cost" in only else []
+            row("travel_itinerary: valid itineraries", f"{good}/{total}", notes)
+    if "trip_desk" in only:
+        good, notes, (at_once, turns) = await trip_desk(n)
+        row("trip_desk: a valid agent named at every turn", f"{good}/{n} ({at_once}/{turns} turns)", notes)
     print()
     for label, value in rows:
         print(f"{label:<48} {value}")

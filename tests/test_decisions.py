@@ -130,6 +130,31 @@ async def test_without_support_a_handoff_stays_free(srv: FakeOpenAI, tmp_path: P
     assert srv.chat_requests[0].json["tool_choice"] == "auto"
 
 
+@pytest.mark.parametrize(("caps", "forced"), [({"tool_required": True}, True), ({}, False)])
+async def test_a_forced_tool_call_is_strict(srv: FakeOpenAI, caps: dict[str, bool], forced: bool) -> None:
+    """vLLM constrains a required call's arguments only for strict tools: a forced call sends them so."""
+    from autogen_core.models import UserMessage
+    from autogen_core.tools import FunctionTool
+
+    def get_time(timezone: str) -> str:
+        return "12:00"
+
+    spec = resolve_model(
+        ModelSpec.model_validate(
+            {"base_url": srv.base_url, "model": "m", "force_tool_choice": True, "capabilities": caps or None}
+        ),
+        env={},
+    )
+    client = create_model_client(spec)
+    srv.script([Reply(tool_calls=[("get_time", {"timezone": "Asia/Seoul"})])])
+    tool = FunctionTool(get_time, description="The time in a time zone.")
+    await client.create([UserMessage(content="Time in Seoul?", source="user")], tools=[tool])
+    await client.close()
+    body = srv.chat_requests[0].json
+    assert body["tool_choice"] == ("required" if forced else "auto")
+    assert body["tools"][0]["function"]["strict"] is forced
+
+
 JUDGE = Judge(rubric="A plan that fits the day.", scale="1-5")
 TASK = EvalTask(id="t1", task="Plan my day in Seoul.")
 

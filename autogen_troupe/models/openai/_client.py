@@ -29,7 +29,7 @@ import asyncio
 import contextvars
 import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import openai
 from autogen_core import CancellationToken
@@ -148,15 +148,18 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
             args["extra_body"] = {**self._extra_body, **(args.get("extra_body") or {})}
         return args
 
-    def _tool_choice(
+    def _decided(
         self,
         messages: Sequence[LLMMessage],
-        tools: Sequence[Any],
+        tools: Sequence[Tool | ToolSchema],
         choice: Tool | Literal["auto", "required", "none"],
-    ) -> Tool | Literal["auto", "required", "none"]:
-        if forces_tool_choice(self._capabilities, self._force_tool_choice, messages, tools, choice):
-            return "required"
-        return choice
+    ) -> tuple[Sequence[Tool | ToolSchema], Tool | Literal["auto", "required", "none"]]:
+        """The call's tools and tool choice: "required", with every schema strict (vLLM constrains a
+        required call's arguments only for strict tools), where `forces_tool_choice` says so."""
+        if not forces_tool_choice(self._capabilities, self._force_tool_choice, messages, tools, choice):
+            return tools, choice
+        strict = [{**(t.schema if isinstance(t, Tool) else t), "strict": True} for t in tools]
+        return cast("list[ToolSchema]", strict), "required"
 
     def _translate(self, e: BaseException) -> ModelCallError:
         return translate_error(
@@ -180,7 +183,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
     ) -> CreateResult:
         check_endpoint(self._base_url)
         await self.ensure_model()
-        tool_choice = self._tool_choice(messages, tools, tool_choice)
+        tools, tool_choice = self._decided(messages, tools, tool_choice)
         try:
             return await super().create(
                 messages,
@@ -208,7 +211,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         check_endpoint(self._base_url)
         await self.ensure_model()
         args = self._with_extra_body(extra_create_args)
-        tool_choice = self._tool_choice(messages, tools, tool_choice)
+        tools, tool_choice = self._decided(messages, tools, tool_choice)
         if (
             include_usage is None
             and "stream_options" not in args

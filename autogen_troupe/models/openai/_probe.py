@@ -59,6 +59,13 @@ _TIME = {
     },
 }
 _ASK_WEATHER = "What is the weather in Paris? Use the tool."
+
+
+def _strict(tool: dict[str, Any]) -> dict[str, Any]:
+    """A tool whose arguments must follow its schema, as runs send tools when they force a call."""
+    return {**tool, "function": {**tool["function"], "strict": True}}
+
+
 _ASK_TWO = "What is the weather in Paris and in Rome? Call the tool once for each city."
 
 
@@ -203,7 +210,9 @@ async def _tool_auto(ep: _Endpoint) -> ProbeRow:
 
 
 async def _tool_required(ep: _Endpoint) -> ProbeRow:
-    calls = _calls(await ep.chat(_ASK_WEATHER, tools=[_WEATHER], tool_choice="required", max_tokens=64))
+    calls = _calls(
+        await ep.chat(_ASK_WEATHER, tools=[_strict(_WEATHER)], tool_choice="required", max_tokens=64)
+    )
     if not calls:
         return ProbeRow(feature="tool_required", works=False, detail="no tool call although required")
     ok = _valid(calls[0], "get_weather", "city")
@@ -213,7 +222,8 @@ async def _tool_required(ep: _Endpoint) -> ProbeRow:
 
 async def _tool_named(ep: _Endpoint) -> ProbeRow:
     named = {"type": "function", "function": {"name": "get_time"}}
-    message = await ep.chat(_ASK_WEATHER, tools=[_WEATHER, _TIME], tool_choice=named, max_tokens=64)
+    tools = [_strict(_WEATHER), _strict(_TIME)]
+    message = await ep.chat(_ASK_WEATHER, tools=tools, tool_choice=named, max_tokens=64)
     calls = _calls(message)
     if not calls:
         return ProbeRow(feature="tool_named", works=False, detail="no tool call although one was named")
@@ -223,7 +233,7 @@ async def _tool_named(ep: _Endpoint) -> ProbeRow:
 
 async def _parallel(ep: _Endpoint) -> ProbeRow:
     message = await ep.chat(
-        _ASK_TWO, tools=[_WEATHER], tool_choice="required", parallel_tool_calls=True, max_tokens=128
+        _ASK_TWO, tools=[_strict(_WEATHER)], tool_choice="required", parallel_tool_calls=True, max_tokens=128
     )
     n = len(_calls(message))
     return ProbeRow(feature="parallel_tool_calls", works=n >= 2, detail=f"{n} tool call(s) in one answer")
