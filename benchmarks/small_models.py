@@ -118,6 +118,7 @@ async def trip_desk(n: int) -> tuple[int, list[str], tuple[int, int]]:
             good += ok
             speakers = " ".join(m.source for m in result.messages[1:])
             notes.append(f"{city}: {len(at_once)}/{n_turns} turns named at once; {speakers}")
+            print(f"  {notes[-1]}", flush=True)  # a run takes minutes: say each as it ends
     finally:
         logger.removeHandler(handler)
     return good, notes, (first_try, turns)
@@ -233,7 +234,8 @@ async def main() -> int:
 
     def row(label: str, value: str, notes: tuple[str, ...] | list[str] = ()) -> None:
         rows.append((label, value))
-        print(*notes, sep="\n  ", flush=True)
+        if notes:
+            print("  " + "\n  ".join(notes), flush=True)
         print(f"{label:<48} {value}", flush=True)
 
     if "judge" in only:
@@ -254,7 +256,7 @@ async def main() -> int:
             row("travel_itinerary: valid itineraries", f"{good}/{total}", notes)
     if "trip_desk" in only:
         good, notes, (at_once, turns) = await trip_desk(n)
-        row("trip_desk: a valid agent named at every turn", f"{good}/{n} ({at_once}/{turns} turns)", notes)
+        row("trip_desk: a valid agent named at every turn", f"{good}/{n} ({at_once}/{turns} turns)")
     print()
     for label, value in rows:
         print(f"{label:<48} {value}")
