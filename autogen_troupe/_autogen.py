@@ -153,6 +153,7 @@ PRIVATE_NAMES: dict[str, PrivateName] = {
 INSTANCE_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "_previous_speaker": ("SelectorGroupChatManager", "agents/_selector.py: who spoke last"),
     "_participant_names": ("SelectorGroupChatManager", "agents/_selector.py: the team's order"),
+    "_model_client": ("SelectorGroupChatManager", "agents/_selector.py: constrained for one selection"),
     "_embedded_runtime": ("BaseGroupChat", "runtime/_runner.py: whether the team owns its runtime"),
     "_runtime": ("BaseGroupChat", "runtime/_runner.py: the team's runtime"),
     "_background_tasks": ("SingleThreadedAgentRuntime", "runtime/_runner.py: handlers cancelled on a stop"),

@@ -224,7 +224,8 @@ def test_base_url_override_turns_the_engine_into_an_endpoint() -> None:
     assert spec.model is None  # the other server's models are discovered
     # An endpoint model has no engine settings at all (the type has no place for them).
     assert isinstance(spec, OpenAIModel)
-    assert not any(hasattr(spec, k) for k in ("tool_parser", "force_tool_choice", "engine_args"))
+    assert not any(hasattr(spec, k) for k in ("tool_parser", "engine_args"))
+    assert spec.force_tool_choice is None  # the embedded default's forcing was for its own small model
     assert spec.settings.temperature is None  # the embedded default's sampling was for its own small model
     assert spec.settings.max_tokens == 64  # the scenario's own settings stay
 

@@ -466,3 +466,63 @@ def test_missing_or_broken_vllm_names_the_fix() -> None:
     assert "pip install 'autogen-troupe[local]'" in missing and "[gpu]" in missing
     broken = _vllm_engine._install_message(RuntimeError("operator torchvision::nms does not exist"))
     assert "pip uninstall -y torchvision torchaudio torchcodec" in broken
+
+
+# --------------------------------------------------------------------------- constrained decisions
+
+
+async def test_probe_finds_what_vllms_server_can_do(smol: VllmChatCompletionClient, vllm_server: str) -> None:
+    """`troupe probe` on vLLM's real server (the parity tests' one): every constraint is honoured."""
+    from autogen_troupe.models import OpenAIModel, resolve_model
+    from autogen_troupe.models.openai._probe import probe_endpoint
+
+    spec = resolve_model(ModelSpec(base_url=vllm_server, model="smol"), env={})
+    assert isinstance(spec, OpenAIModel)
+    report = await probe_endpoint(spec, request_timeout_s=300, total_s=1200)
+    caps = report.capabilities
+    assert report.problem is None, report.problem
+    assert (caps.tool_required, caps.tool_named, caps.json_schema, caps.choice, caps.stream_usage) == (
+        True,
+    ) * 5
+    assert report.context_length == smol.engine.max_model_len  # as its GET /v1/models lists it
+
+
+async def test_a_selector_decision_is_a_valid_name_under_the_constraint(
+    smol: VllmChatCompletionClient,
+) -> None:
+    """Left free, the 135M model answers the selector with prose (the bundled trip_desk run named nobody
+    in 9 of 9 calls); under the choice constraint each answer is exactly one of the eligible names."""
+    from autogen_agentchat.agents import AssistantAgent
+    from autogen_agentchat.conditions import MaxMessageTermination
+    from autogen_ext.models.replay import ReplayChatCompletionClient
+
+    from autogen_troupe.agents._selector import TroupeSelectorGroupChat
+    from autogen_troupe.models import resolve_model
+    from autogen_troupe.models._capabilities import capabilities_of
+
+    answers: list[object] = []
+
+    class Seen:  # the engine's client, keeping what the selector's model answered
+        def __getattr__(self, name: str) -> object:
+            return getattr(smol, name)
+
+        async def create(self, messages: list, **kw: object) -> CreateResult:
+            result = await smol.create(messages, **kw)  # type: ignore[arg-type]
+            answers.append(result.content)
+            return result
+
+    names = ["clock_agent", "guide_agent", "desk_agent"]
+    about = ["Knows the current time.", "Suggests a first day.", "Wraps up the answer."]
+    agents = [
+        AssistantAgent(n, model_client=ReplayChatCompletionClient([f"{n} speaking."] * 3), description=d)
+        for n, d in zip(names, about, strict=True)
+    ]
+    team = TroupeSelectorGroupChat(
+        agents,
+        model_client=Seen(),  # type: ignore[arg-type]
+        capabilities=capabilities_of(resolve_model("default", env={})),
+        termination_condition=MaxMessageTermination(4),
+    )
+    result = await team.run(task="I land in Seoul tomorrow morning. What time is it there now?")
+    assert len(answers) == 3 and all(a in names for a in answers), answers
+    assert [m.source for m in result.messages] == ["user", *answers]  # every turn went to the named agent

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from .._redact import safe_url
 from ..errors import ProfileError, TroupeError, UsageError
+from ..models._capabilities import Capabilities
 from ..models._facts import ModelLimits
 from ..scenario._guards import MaxToolCalls, RepeatedMessage, RepeatedToolCall
 from ..scenario._schema import (
@@ -56,6 +57,7 @@ from ._stop import StopWatch, named
 from ._stop import named as _named
 
 __all__ = [
+    "CapabilitiesFor",
     "ClientFor",
     "HumanFor",
     "LimitsFor",
@@ -75,6 +77,8 @@ WorkbenchFor = Callable[[str, McpUse], Workbench]
 ToolFor = Callable[[PythonToolUse], BaseTool[Any, Any]]
 LimitsFor = Callable[[str], "ModelLimits | None"]
 """(agent name or 'selector') → what sizes its model context (None: nothing known)."""
+CapabilitiesFor = Callable[[str], Capabilities]
+"""(agent name or 'selector') → what its model's endpoint can do (constrained decisions)."""
 HumanFor = Callable[[Agent], Callable[..., Any]]
 """(a user agent) → its input function `(prompt, cancellation_token) -> answer` (see runtime._human)."""
 RemoteFor = Callable[[Agent], BaseTool[Any, Any]]
@@ -259,6 +263,7 @@ def assemble_team(
     human_for: HumanFor | None = None,
     remote_for: RemoteFor | None = None,
     on_error: Callable[[TroupeError], None] | None = None,
+    capabilities_for: CapabilitiesFor | None = None,
 ) -> AutogenTeam:
     """The AutoGen team for a scenario; `extra_termination` is OR-ed with the scenario's rule (the caps).
 
@@ -329,5 +334,7 @@ def assemble_team(
             limits_for("selector") if limits_for is not None else None,
             system_message=(team.selector_prompt or _SELECTOR_PROMPT) + roles * 2,  # roles and participants
         )
+        if capabilities_for is not None:
+            kwargs["capabilities"] = capabilities_for("selector")
         return TroupeSelectorGroupChat(members, model_client=selector_client, **kwargs, **common)
     return Swarm(agents, **common)

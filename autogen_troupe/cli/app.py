@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ..runtime import quiet_autogen_logs
-from . import check, graph, interop, mcp, models, record, run, serve, tapes, test
+from . import check, graph, interop, mcp, models, probe, record, run, serve, tapes, test
 from . import eval as evals
 from .errors import BadInput, reported
 from .options import expand
@@ -150,6 +150,7 @@ app.command()(check.check)
 app.command("list")(check.list_scenarios)
 app.command()(check.schema)
 app.command()(models.models)
+app.command()(probe.probe)
 app.command()(serve.serve)
 app.command("export")(interop.export_team)
 app.command("import")(interop.import_team)

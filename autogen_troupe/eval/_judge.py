@@ -1,18 +1,23 @@
 """The LLM judge: one model call that scores a run's final answer against the scenario's rubric.
 
 The judge is any model profile (an endpoint or the in-process engine). Its prompt asks for a short
-reason and a last line `SCORE: n`; the prompt and the whole answer are kept in the run's record, so a
+reason and a last line `SCORE: n`; where the judge's endpoint decodes under a JSON schema (the in-process
+engine, a vLLM server: models/_capabilities.py), the answer is constrained to `{"score": n, "reason":
+"..."}` with n on the scale, since a small model otherwise forgets the score line (SmolLM2-135M wrote
+none in three runs of three). The prompt and the whole answer are kept in the run's record, so a
 surprising score can be read back. A judge whose model fails, or whose answer holds no score on the
 scale, fails the run's `judge` check with the reason, and the eval goes on.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
 
 from .._redact import redact_text
+from ..models._capabilities import UNKNOWN, Capabilities, json_args, score_schema
 from ..scenario._judge import Judge
 from ._results import JudgeVerdict, Message
 from ._tasks import EvalTask
@@ -46,9 +51,10 @@ def judge_prompt(judge: Judge, task: EvalTask, answer: str) -> tuple[Message, ..
 
 
 def read_score(text: str, judge: Judge) -> tuple[float | None, str | None]:
-    """The score in a judge's answer (its last `SCORE: n`, or an answer that is only a number), and why
-    there is none when there is none."""
-    found = _SCORE.findall(text)
+    """The score in a judge's answer (`{"score": n, ...}` as JSON, else its last `SCORE: n`, or an answer
+    that is only a number), and why there is none when there is none."""
+    found = _json_score(text)
+    found = found or _SCORE.findall(text)
     if not found:
         bare = _BARE.match(text)
         found = [bare.group(1)] if bare else []
@@ -60,9 +66,28 @@ def read_score(text: str, judge: Judge) -> tuple[float | None, str | None]:
     return score, None
 
 
-async def ask_judge(client: Any, model: str, judge: Judge, task: EvalTask, answer: str) -> JudgeVerdict:
-    """Ask `client` (an AutoGen ChatCompletionClient) to score `answer`; never raises for the judge's own
-    failures (they are the verdict's `problem`)."""
+def _json_score(text: str) -> list[str]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    score = data.get("score") if isinstance(data, dict) else None
+    ok = isinstance(score, int | float) and not isinstance(score, bool)
+    return [str(score)] if ok else []
+
+
+async def ask_judge(
+    client: Any,
+    model: str,
+    judge: Judge,
+    task: EvalTask,
+    answer: str,
+    *,
+    capabilities: Capabilities = UNKNOWN,
+) -> JudgeVerdict:
+    """Ask `client` (an AutoGen ChatCompletionClient) to score `answer`, under a JSON schema where the
+    `capabilities` of its endpoint allow; never raises for the judge's own failures (they are the
+    verdict's `problem`)."""
     from autogen_core.models import SystemMessage, UserMessage
 
     prompt = judge_prompt(judge, task, answer)
@@ -70,9 +95,13 @@ async def ask_judge(client: Any, model: str, judge: Judge, task: EvalTask, answe
         SystemMessage(content=prompt[0].content),
         UserMessage(content=prompt[1].content, source="user"),
     ]
+    constrained = json_args(capabilities, score_schema(judge.low, judge.high), "judge_score")
     started = time.monotonic()
     try:
-        result = await client.create(messages)
+        if constrained is None:
+            result = await client.create(messages)
+        else:
+            result = await client.create(messages, extra_create_args=constrained)
     except Exception as e:  # ours, AutoGen's and the SDKs' errors alike: the eval goes on
         failed = redact_text(f"the judge's model failed: {type(e).__name__}: {e}")
         return JudgeVerdict(model=model, prompt=prompt, problem=failed, seconds=_since(started))

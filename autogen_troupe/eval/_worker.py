@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from .._redact import redact_text
 from ..errors import ProfileError, ScenarioError, TroupeError, UsageError
+from ..models._capabilities import Capabilities, capabilities_of
 from ..runtime._transcript import RunResult, StopReason, Usage
 from ..scenario._judge import Judge
 from ..scenario._schema import ModelRef, Scenario
@@ -131,7 +132,7 @@ class TaskRunner:
         self.root = root  # transcripts are recorded relative to it
         self.pool = ClientPool()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        self._judge_client: tuple[Any, str] | None = None
+        self._judge_client: tuple[Any, str, Capabilities] | None = None
         self.replay = ReplaySource(plan.replay) if plan.replay is not None else None
         self._person_client: Any = None
 
@@ -263,11 +264,11 @@ class TaskRunner:
             client = self.pool.get(spec, "judge")
             await self.pool.prepare()
             label = getattr(client, "model", None) or spec.model or "(discovered)"
-            self._judge_client = client, f"{spec.provider}:{label}"
-        client, model = self._judge_client
+            self._judge_client = client, f"{spec.provider}:{label}", capabilities_of(spec)
+        client, model, caps = self._judge_client
         if not result.ok:
             return JudgeVerdict(model=model, problem="the run failed, so it was not judged")
-        return await ask_judge(client, model, judge, task, result.final_message)
+        return await ask_judge(client, model, judge, task, result.final_message, capabilities=caps)
 
     def _relative(self, path: Path | None) -> str | None:
         if path is None:

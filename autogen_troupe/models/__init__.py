@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     from ._endpoints import PRESETS, Overrides, available_profiles, resolve_model, user_profiles_path
     from ._facts import completion_budget_of, context_length_of, infer_model_info, request_settings
     from ._network import network_allowed
+    from ._profile_file import pin_settings
     from ._registry import PROVIDERS, ClientPool, create_model_client, get_provider, list_models
     from ._resolved import OpenAIModel, ReplayModel, RequestSettings, ResolvedModel, VllmModel, redacted
     from ._status import ModelStatus
+    from .openai._probe import ProbeReport, probe_endpoint
 
 __all__ = [
     "PRESETS",
@@ -24,6 +26,7 @@ __all__ = [
     "ModelStatus",
     "OpenAIModel",
     "Overrides",
+    "ProbeReport",
     "ReplayModel",
     "RequestSettings",
     "ResolvedModel",
@@ -36,6 +39,8 @@ __all__ = [
     "infer_model_info",
     "list_models",
     "network_allowed",
+    "pin_settings",
+    "probe_endpoint",
     "redact_text",
     "redacted",
     "remember_secrets",
@@ -58,6 +63,9 @@ _WHERE = {
     "infer_model_info": "._facts",
     "list_models": "._registry",
     "network_allowed": "._network",
+    "pin_settings": "._profile_file",
+    "probe_endpoint": ".openai._probe",
+    "ProbeReport": ".openai._probe",
     "redact_text": ".._redact",
     "redacted": "._resolved",
     "OpenAIModel": "._resolved",

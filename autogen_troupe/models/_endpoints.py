@@ -38,7 +38,7 @@ __all__ = [
     "user_profiles_path",
 ]
 
-_MERGED_DICTS = ("headers", "extra_body", "engine_args", "model_info")
+_MERGED_DICTS = ("headers", "extra_body", "engine_args", "model_info", "capabilities")
 
 
 # --------------------------------------------------------------------------- overrides

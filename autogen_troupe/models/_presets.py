@@ -46,6 +46,15 @@ PRESETS: dict[str, _Preset] = {
             "base_url": "${VLLM_BASE_URL:-http://127.0.0.1:8000/v1}",
             "model": "${VLLM_MODEL:-}",
             "api_key_env": "VLLM_API_KEY",
+            # vLLM decodes under `structured_outputs` and response_format json_schema, and constrains
+            # "required" and named tool choices; tool_choice "auto" needs its --enable-auto-tool-choice.
+            "capabilities": {
+                "tool_required": True,
+                "tool_named": True,
+                "json_schema": True,
+                "choice": True,
+                "stream_usage": True,
+            },
         },
         "a vLLM OpenAI-compatible server (VLLM_BASE_URL, VLLM_MODEL, VLLM_API_KEY are optional)",
         optional_key_env="VLLM_API_KEY",
@@ -68,6 +77,8 @@ PRESETS: dict[str, _Preset] = {
             "model": "${AIOS_MODEL:-}",
             "api_key": "${AIOS_API_KEY:-EMPTY_KEY}",
             "api_key_env": "AIOS_API_KEY",
+            # Its API reference documents tool_choice "required" and stream_options.include_usage.
+            "capabilities": {"tool_required": True, "stream_usage": True},
         },
         "an AIOS LLM private endpoint (AIOS_BASE_URL; AIOS_MODEL and AIOS_API_KEY optional)",
     ),

@@ -17,7 +17,7 @@ from ..scenario._files import PROFILES_MAX_BYTES, FileProblem, compose_yaml, rea
 from ..scenario._located import read_located
 from ._presets import PRESETS
 
-__all__ = ["UserFile", "available_profiles", "read_user_file", "user_profiles_path"]
+__all__ = ["UserFile", "available_profiles", "pin_settings", "read_user_file", "user_profiles_path"]
 
 
 def user_profiles_path(env: Mapping[str, str] | None = None) -> Path | None:
@@ -87,3 +87,62 @@ def available_profiles(
     for name in user.data:
         out[str(name)] = str(user.path)
     return out
+
+
+def pin_settings(path: Path, name: str, settings: Mapping[str, Any], *, new: Mapping[str, Any]) -> None:
+    """Write `settings` (top-level keys of a profile, e.g. `capabilities`) into profile `name` of the
+    profile file at `path`, keeping the rest of the file as written (comments too).
+
+    A profile the file holds as a block mapping gets each key replaced or added at its end; a profile the
+    file does not hold is appended, made of `new` (what it builds on) and `settings`. A profile written
+    in flow style (`name: {...}`) is refused: rewriting it would lose what the user wrote.
+    """
+    text = read_text(path, limit=PROFILES_MAX_BYTES, what="profile file") if path.exists() else ""
+    try:
+        root = compose_yaml(text, path) if text.strip() else None
+    except FileProblem as e:
+        raise ProfileError(str(e)) from None
+    if root is not None and not isinstance(root, yaml.MappingNode):
+        raise ProfileError(f"{path}:1:1: a profile file maps profile names to settings (a YAML mapping)")
+    entry = next((v for k, v in (root.value if root else []) if k.value == name), None)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    if entry is None:
+        block = yaml.safe_dump({name: {**new, **settings}}, sort_keys=False, default_flow_style=False)
+        lines.append(("\n" if lines else "") + block)
+    elif isinstance(entry, yaml.MappingNode) and not entry.flow_style and entry.value:
+        indent = entry.value[0][0].start_mark.column
+        for key in settings:  # drop the lines of keys written anew, last first so line numbers hold
+            found = [(k, v) for k, v in entry.value if k.value == key]
+            for k, v in reversed(found):
+                del lines[k.start_mark.line : _after(v, lines)]
+        head, entry = _entry(compose_yaml("".join(lines), path), name)
+        block = yaml.safe_dump(dict(settings), sort_keys=False, default_flow_style=False)
+        # after its last value; a profile left empty (it held only these keys) right after its name
+        at = (
+            _after(entry.value[-1][1], lines)
+            if isinstance(entry, yaml.MappingNode)
+            else head.start_mark.line + 1
+        )
+        lines[at:at] = [" " * indent + line + "\n" for line in block.splitlines()]
+    else:
+        where = f"{path}:{entry.start_mark.line + 1}:{entry.start_mark.column + 1}"
+        raise ProfileError(
+            f"{where}: profile {name!r} is not written as a block mapping; add the settings by hand"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _entry(root: yaml.Node | None, name: str) -> tuple[yaml.Node, yaml.Node]:
+    pairs = root.value if isinstance(root, yaml.MappingNode) else []
+    return next((k, v) for k, v in pairs if k.value == name)
+
+
+def _after(value: yaml.Node, lines: list[str]) -> int:
+    """The first line after `value`: a block value ends where the next key starts (its end mark sits
+    before that key on its line), a scalar on its own line."""
+    line, column = value.end_mark.line, value.end_mark.column
+    before = lines[line][:column] if line < len(lines) else ""
+    return int(line if not before.strip() else line + 1)

@@ -22,6 +22,8 @@ from ._resolved import ResolvedModel
 if TYPE_CHECKING:
     from autogen_core.models import ChatCompletionClient, ModelInfo
 
+    from ..scenario._capabilities import Capabilities
+
 __all__ = ["Provider"]
 
 
@@ -59,6 +61,12 @@ class Provider:
     def context_length(self, spec: ResolvedModel) -> int | None:
         """Tokens the model takes (prompt plus answer), when known."""
         return spec.context_length
+
+    def capabilities(self, spec: ResolvedModel) -> Capabilities:
+        """What the model's endpoint can do (see `_capabilities`): what the spec pins, else nothing known."""
+        from ._capabilities import UNKNOWN
+
+        return spec.capabilities or UNKNOWN
 
     def secrets(self, spec: ResolvedModel, env: Mapping[str, str]) -> set[str]:
         """The credential strings `spec` carries (masked everywhere once a run uses it)."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError
 from .._redact import is_secret_name, redact_headers, redact_url
 from ..errors import ProfileError
 from ..scenario._base import Frozen
+from ..scenario._capabilities import Capabilities
 from ..scenario._schema import ModelInfoSpec
 
 __all__ = [
@@ -62,6 +63,7 @@ class _Resolved(Frozen):
     settings: RequestSettings = Field(default_factory=RequestSettings)
     context_length: int | None = None
     model_info: ModelInfoSpec | None = None
+    capabilities: Capabilities | None = None  # pinned (a profile, a replay's live model); else the provider's
 
 
 class OpenAIModel(_Resolved):
@@ -74,6 +76,7 @@ class OpenAIModel(_Resolved):
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_s: float | None = None
     max_retries: int | None = None
+    force_tool_choice: bool | None = None  # used where `capabilities.tool_required` says it is honoured
 
 
 class VllmModel(_Resolved):

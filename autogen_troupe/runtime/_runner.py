@@ -127,6 +127,7 @@ async def open_team(
     # Over 60 lines by its closures, which share the open client source, MCP servers and resolved specs
     # with the team builder; as functions they would only pass those three around.
     from ..agents import assemble_team, limit_conditions
+    from ..models._capabilities import capabilities_of
     from ..models._facts import ModelLimits, limits_of
     from ..models._registry import ClientPool
     from ..models._status import status_to
@@ -217,6 +218,7 @@ async def open_team(
             human_for=functools.partial(_human_for, ask=options.ask_human, wrap=hooks.wrap_human),
             remote_for=remote_for,
             on_error=errors.append,
+            capabilities_for=lambda agent: capabilities_of(specs.get(agent)),
         )
         await pool.prepare()
         yield OpenTeam(team=team, scenario=scenario, specs=specs, errors=errors)
@@ -450,6 +452,7 @@ def build_team(
             f"scenario {scenario.name!r} uses MCP servers, which must be started and stopped: "
             "use `async with open_team(scenario) as opened:` and `opened.team`"
         )
+    from ..models._capabilities import capabilities_of
     from ..models._facts import ModelLimits, limits_of
 
     options = options or RunOptions()
@@ -476,4 +479,5 @@ def build_team(
         extra_termination=limit_conditions(scenario.limits),
         limits_for=limits_for,
         human_for=functools.partial(_human_for, ask=options.ask_human, wrap=None),
+        capabilities_for=lambda agent: capabilities_of(specs.get(agent)),
     )

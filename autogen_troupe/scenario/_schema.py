@@ -26,6 +26,7 @@ from pydantic import (
 
 from ._a2a import RemoteAgentSettings, check_kind_fields
 from ._base import Frozen
+from ._capabilities import Capabilities
 from ._contexts import (
     BufferedContext,
     HeadAndTailContext,
@@ -191,13 +192,14 @@ class ModelSpec(Frozen):
     timeout_s: Seconds | None = None
     max_retries: Retries | None = None
     model_info: ModelInfoSpec | None = None
+    capabilities: Capabilities | None = Field(None, description="What the endpoint can do (troupe probe).")
     # In-process vLLM only.
     tool_parser: str | None = None
     reasoning_parser: str | None = None
     chat_template: str | None = None
     force_tool_choice: bool | None = Field(
         None, description="Turn tool_choice 'auto' into 'required' for models too small to decide."
-    )
+    )  # also on an endpoint whose capabilities say it honours 'required'
     engine_args: dict[str, Any] = Field(default_factory=dict)
     # Replay only.
     cassette: str | None = None

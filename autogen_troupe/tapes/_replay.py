@@ -408,6 +408,7 @@ class _ReplayPool:
         changed setting shows as a mismatch. A model that cannot be resolved here (a profile only the
         recording machine has) keeps the recorded settings."""
         from ..errors import ProfileError
+        from ..models._capabilities import capabilities_of
         from ..models._endpoints import Overrides
         from ..models._facts import context_length_of
         from ..models._resolved import ReplayModel, RequestSettings
@@ -420,8 +421,10 @@ class _ReplayPool:
             live: ResolvedModel | None = resolve(offline=True, overrides=recorded)
         except ProfileError:
             live = None
+        capabilities = None  # the live model's, so a decision is constrained as it was when recorded
         if live is not None:
             settings, context_length = live.settings, context_length_of(live)
+            capabilities = capabilities_of(live)
         else:
             settings = RequestSettings.model_validate(rec.settings if rec else {})
             context_length = rec.context_length if rec else None
@@ -430,6 +433,7 @@ class _ReplayPool:
             model=rec.model if rec else None,
             context_length=context_length,
             settings=settings,
+            capabilities=capabilities,
         )
 
     def get(self, spec: ResolvedModel, agent: str) -> Any:

@@ -3,8 +3,11 @@
 What it adds to autogen-ext 0.7.5 (see FACTS.md):
 
 - `model_info` is always passed (inferred from the model id), so "model_info is required" never happens;
-- streamed requests ask for `stream_options.include_usage`, so streamed usage is not 0/0; a server that
-  still reports none (autogen #6548) has its tokens estimated (`_counted`), so token budgets fire;
+- streamed requests ask for `stream_options.include_usage`, so streamed usage is not 0/0 (unless the
+  profile's capabilities say the endpoint cannot: `troupe probe`); a server that still reports none
+  (autogen #6548) has its tokens estimated (`_counted`), so token budgets fire;
+- `force_tool_choice` turns "auto" into "required", as on the in-process engine, where the capabilities
+  say the endpoint honours "required" (models/_capabilities.py);
 - a wire normaliser (`_wire`, an httpx transport) copies vLLM's `reasoning` to the `reasoning_content`
   AutoGen reads, and turns GenStudio's `"blocked": true` into an error raised as `ContentBlocked`;
 - a 200 answer that is no answer (an HTML page, an empty or cut body, no choices, a stream that stops
@@ -28,7 +31,7 @@ import contextvars
 import json
 import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import openai
 from autogen_core import CancellationToken
@@ -44,6 +47,7 @@ from ..._redact import safe_url
 from ..._text import estimate_tokens
 from ...errors import ModelCallError, ProfileError
 from ...scenario._schema import ModelInfoSpec
+from .._capabilities import UNKNOWN, Capabilities, forces_tool_choice
 from .._endpoints import normalize_base_url
 from .._network import check_endpoint
 from .._resolved import OpenAIModel, as_resolved, is_secret_header
@@ -63,6 +67,8 @@ class TroupeOpenAIConfig(OpenAIClientConfigurationConfigModel):
     api_key_env: str | None = None
     extra_body: dict[str, Any] | None = None
     discover: bool | None = None  # the model id is asked from GET /models on first use
+    capabilities: dict[str, Any] | None = None  # what the endpoint can do (models/_capabilities.py)
+    force_tool_choice: bool | None = None
 
 
 # Reasoning text seen while one create_stream call runs (the stream's own task context).
@@ -90,6 +96,8 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         api_key_env: str | None = None,
         discover: bool = False,
         given_model_info: ModelInfoSpec | None = None,
+        capabilities: Capabilities | None = None,
+        force_tool_choice: bool | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("api_key", PLACEHOLDER_API_KEY)
@@ -102,6 +110,8 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         self._api_key_env = api_key_env
         self._discover = discover
         self._given_info = given_model_info
+        self._capabilities = capabilities or UNKNOWN
+        self._force_tool_choice = force_tool_choice
         self._discovery_lock: asyncio.Lock | None = None
         self._secret = str(kwargs["api_key"])
         self._base_url = str(kwargs.get("base_url") or "")
@@ -153,6 +163,19 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
             return None
         return json_output
 
+    def _decided(
+        self,
+        messages: Sequence[LLMMessage],
+        tools: Sequence[Tool | ToolSchema],
+        choice: Tool | Literal["auto", "required", "none"],
+    ) -> tuple[Sequence[Tool | ToolSchema], Tool | Literal["auto", "required", "none"]]:
+        """The call's tools and tool choice: "required", with every schema strict (vLLM constrains a
+        required call's arguments only for strict tools), where `forces_tool_choice` says so."""
+        if not forces_tool_choice(self._capabilities, self._force_tool_choice, messages, tools, choice):
+            return tools, choice
+        strict = [{**(t.schema if isinstance(t, Tool) else t), "strict": True} for t in tools]
+        return cast("list[ToolSchema]", strict), "required"
+
     def _translate(self, e: BaseException) -> ModelCallError:
         return translate_error(
             e,
@@ -177,6 +200,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         await self.ensure_model()
         args = self._with_extra_body(extra_create_args)
         json_output = self._structured(json_output, args)
+        tools, tool_choice = self._decided(messages, tools, tool_choice)
         try:
             result = await super().create(
                 messages,
@@ -206,7 +230,12 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         await self.ensure_model()
         args = self._with_extra_body(extra_create_args)
         json_output = self._structured(json_output, args)
-        if include_usage is None and "stream_options" not in args:
+        tools, tool_choice = self._decided(messages, tools, tool_choice)
+        if (
+            include_usage is None
+            and "stream_options" not in args
+            and self._capabilities.stream_usage is not False
+        ):
             include_usage = True  # 0.7.5 sends no stream_options: usage would come back as 0/0
         elif include_usage is False:
             include_usage = None  # 0.7.5 turns any non-None value into include_usage: true
@@ -260,6 +289,8 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
             api_key_env=self._api_key_env,
             extra_body=self._extra_body or None,
             discover=True if self._discover else None,
+            capabilities=self._capabilities.model_dump(exclude_none=True) or None,
+            force_tool_choice=self._force_tool_choice,
         )
 
     @classmethod
@@ -268,13 +299,22 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         key_env = data.pop("api_key_env", None)
         extra_body = data.pop("extra_body", None)
         discover = bool(data.pop("discover", False))
+        caps = data.pop("capabilities", None)
+        force = data.pop("force_tool_choice", None)
         key = config.api_key.get_secret_value() if isinstance(config.api_key, SecretStr) else None
         if not key or set(key) == {"*"}:
             key = os.environ.get(key_env, "").strip() if key_env else ""
         data["api_key"] = key or PLACEHOLDER_API_KEY
         if data.get("default_headers"):
             data["default_headers"] = {k: v for k, v in data["default_headers"].items() if v != "***"}
-        return cls(extra_body=extra_body, api_key_env=key_env, discover=discover, **data)
+        return cls(
+            extra_body=extra_body,
+            api_key_env=key_env,
+            discover=discover,
+            capabilities=Capabilities.model_validate(caps) if caps else None,
+            force_tool_choice=force,
+            **data,
+        )
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -349,5 +389,7 @@ def create_client(spec: OpenAIModel | Any) -> TroupeOpenAIClient:
         api_key_env=spec.api_key_env,
         discover=spec.model is None,
         given_model_info=spec.model_info,
+        capabilities=PROVIDER.capabilities(spec),
+        force_tool_choice=spec.force_tool_choice,
         **kwargs,
     )

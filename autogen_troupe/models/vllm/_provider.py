@@ -11,6 +11,7 @@ from .._resolved import ResolvedModel, VllmModel
 if TYPE_CHECKING:
     from autogen_core.models import ModelInfo
 
+    from ...scenario._capabilities import Capabilities
     from ._client import VllmChatCompletionClient
 
 __all__ = ["PROVIDER", "VllmProvider"]
@@ -63,6 +64,16 @@ class VllmProvider(Provider):
                 lines.append(f"{key}={value if value is not None else preset[key]!r} ({source})")
         args = {**preset.get("engine_args", {}), **spec.engine_args}
         return lines + settings_for(args).lines()
+
+    def capabilities(self, spec: ResolvedModel) -> Capabilities:
+        """The engine decodes under vLLM's structured outputs and tool choices; reasoning text comes with
+        a reasoning parser."""
+        from .._capabilities import IN_PROCESS
+
+        parser = spec.reasoning_parser if isinstance(spec, VllmModel) else None
+        if parser is None and spec.model:
+            parser = preset_for(spec.model).get("reasoning_parser")
+        return IN_PROCESS.model_copy(update={"reasoning": parser is not None})
 
     def context_length(self, spec: ResolvedModel) -> int | None:
         if spec.context_length:
