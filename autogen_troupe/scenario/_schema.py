@@ -18,7 +18,6 @@ from pydantic import (
     Discriminator,
     Field,
     PrivateAttr,
-    SecretStr,
     Tag,
     field_validator,
     model_validator,
@@ -26,7 +25,6 @@ from pydantic import (
 
 from ._a2a import RemoteAgentSettings, check_kind_fields
 from ._base import Frozen
-from ._capabilities import Capabilities
 from ._contexts import (
     BufferedContext,
     HeadAndTailContext,
@@ -55,14 +53,9 @@ from ._fields import (
     MAX_NAME_LENGTH,
     MAX_RULE_DEPTH,
     MAX_TIMEOUT_S,
-    CompletionTokens,
-    ContextTokens,
     Count,
-    Finite,
     HeaderValue,
-    Retries,
     Seconds,
-    Seed,
     ToolIterations,
     _fail,
     _Shorthand,
@@ -81,6 +74,7 @@ from ._mcp import (
     prompt_parts,
 )
 from ._mcp_auth import HttpAuthSettings
+from ._model_spec import ModelInfoSpec, ModelRef, ModelSpec
 from ._output_schema import OutputSchemaSpec
 from ._rules import (
     AllOf,
@@ -151,61 +145,6 @@ __all__ = [
     "scenario_name_from",
 ]
 
-# --------------------------------------------------------------------------- models
-
-
-class ModelInfoSpec(Frozen):
-    """AutoGen `ModelInfo` fields; any left out are inferred from the model id."""
-
-    vision: bool | None = None
-    function_calling: bool | None = None
-    json_output: bool | None = None
-    structured_output: bool | None = None
-    family: str | None = None
-
-
-class ModelSpec(Frozen):
-    """A model to use: a provider, how to reach it and request settings.
-
-    `profile` names a profile (built-in preset or the user's file) to start from; every other field set
-    here overrides it.
-    """
-
-    profile: str | None = None
-    provider: Literal["openai", "vllm", "replay"] | None = None
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
-    api_key: SecretStr | None = Field(None, description="Only for the user's profile file; never ship keys.")
-    headers: dict[str, HeaderValue] = Field(default_factory=dict)
-    extra_body: dict[str, Any] = Field(default_factory=dict)
-    temperature: Finite | None = None
-    top_p: Finite | None = None
-    max_tokens: CompletionTokens | None = None
-    seed: Seed | None = None
-    stop: tuple[str, ...] | None = None
-    frequency_penalty: Finite | None = None
-    presence_penalty: Finite | None = None
-    context_length: ContextTokens | None = Field(
-        None, description="Tokens the model takes (prompt plus answer); sizes every agent's context."
-    )
-    timeout_s: Seconds | None = None
-    max_retries: Retries | None = None
-    model_info: ModelInfoSpec | None = None
-    capabilities: Capabilities | None = Field(None, description="What the endpoint can do (troupe probe).")
-    # In-process vLLM only.
-    tool_parser: str | None = None
-    reasoning_parser: str | None = None
-    chat_template: str | None = None
-    force_tool_choice: bool | None = Field(
-        None, description="Turn tool_choice 'auto' into 'required' for models too small to decide."
-    )  # also on an endpoint whose capabilities say it honours 'required'
-    engine_args: dict[str, Any] = Field(default_factory=dict)
-    # Replay only.
-    cassette: str | None = None
-
-
-ModelRef = Annotated[str | ModelSpec, Field(union_mode="left_to_right")]
 Judge.model_rebuild(_types_namespace={"ModelRef": ModelRef})  # defined apart (scenario/_judge.py)
 
 
