@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from autogen_troupe.tapes import read_tape
+
 pytestmark = [pytest.mark.vllm, pytest.mark.slow_model]
 
 SCENARIO = """
@@ -50,6 +52,8 @@ def test_the_engine_log_goes_beside_the_transcript_not_to_the_console(tmp_path: 
     console = proc.stdout + proc.stderr
     assert not [word for word in ENGINE_CHATTER if word in console], console
     (transcript,) = out.glob("hello-*.jsonl")
+    engine_s = read_tape(transcript).run_result().engine_s  # the engine's time of the run, metered for real
+    assert engine_s is not None and engine_s > 0
     log = transcript.with_suffix(".log")
     assert "vllm" in log.read_text()
     assert f"engine log: {log}" in " ".join(proc.stdout.split())
