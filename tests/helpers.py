@@ -86,6 +86,26 @@ def write(folder: Path, text: str | bytes, name: str = "s.yaml") -> Path:
     return path
 
 
+def booking_scenario(folder: Path) -> Path:
+    """A one-agent scenario whose MCP server (mcp_fixtures/features.py) asks the person a form question when
+    its `book` tool runs: the page, A2A and AG-UI tests of elicitation share it."""
+    features = Path(__file__).parent / "mcp_fixtures" / "features.py"
+    return write(
+        folder,
+        f"""
+        name: booking
+        task: Book Rome.
+        team:
+          kind: single
+          agents:
+            - {{name: agent, mcp: [f], max_tool_iterations: 3, stream: false}}
+        mcp_servers:
+          f: {{command: python, args: ["{features}"]}}
+        """,
+        "booking.yaml",
+    )
+
+
 def approval_scenario(*, timeout_s: float = 60, name: str = "approval", extra: str = "") -> str:
     """The person-in-the-team scenario the user-agent and serve tests share: a planner, the traveller
     (`kind: user`, answering within `timeout_s`), a summary; `extra` is added under `team:`."""

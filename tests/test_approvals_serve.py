@@ -18,7 +18,7 @@ from a2a.helpers import new_data_part
 from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest, Task, TaskState
 from fake_openai import FakeOpenAI, Reply
 from google.protobuf.json_format import MessageToDict
-from helpers import write
+from helpers import booking_scenario
 from served import Served
 from test_approvals import clerk, made
 from test_serve_a2a import ask, client_for, last_task
@@ -29,7 +29,6 @@ from test_serve_page import browser, messages, open_page, page  # noqa: F401  (f
 HOSTILE = f"<b>old</b>.txt {BEARER}"  # markup a page must not read, a credential nobody may see
 SHRED = [Reply(tool_calls=[("shred", {"doc": HOSTILE})]), Reply(text="DONE")]
 DENIED = "Tool call 'shred' denied by the person; it was not run."
-FEATURES = Path(__file__).resolve().parent / "mcp_fixtures" / "features.py"
 
 
 @pytest.fixture
@@ -91,20 +90,7 @@ async def test_an_a2a_task_asks_for_the_approval_and_yes_or_no_answers_it(
 async def test_an_mcp_servers_question_through_a2a_takes_a_data_part(
     srv: FakeOpenAI, tmp_path: Path, http: httpx.AsyncClient
 ) -> None:
-    booking = write(
-        tmp_path,
-        f"""
-        name: booking
-        task: Book Rome.
-        team:
-          kind: single
-          agents:
-            - {{name: agent, mcp: [f], max_tool_iterations: 3, stream: false}}
-        mcp_servers:
-          f: {{command: python, args: ["{FEATURES}"]}}
-        """,
-        "booking.yaml",
-    )
+    booking = booking_scenario(tmp_path)
     with Served([booking], base_url=srv.base_url, out_dir=tmp_path / "runs") as served:
         client = await client_for(served, "booking", http)
         for answer, said in [

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 from ag_ui.core import Event, RunAgentInput, UserMessage
 from fake_openai import FakeOpenAI, Reply, by_system
-from helpers import APPROVAL_REPLIES, approval_scenario, write
+from helpers import APPROVAL_REPLIES, approval_scenario, booking_scenario, write
 from pydantic import TypeAdapter
 from test_serve_api import SPEAKERS, TRAVEL
 from test_serve_hostile import BEARER, KEY, _three_at_a_time
@@ -235,21 +235,7 @@ def test_an_mcp_servers_question_is_an_interrupt_answered_with_its_form(
 ) -> None:
     from served import Served
 
-    features = Path(__file__).parent / "mcp_fixtures" / "features.py"
-    booking = write(
-        tmp_path,
-        f"""
-        name: booking
-        task: Book Rome.
-        team:
-          kind: single
-          agents:
-            - {{name: agent, mcp: [f], max_tool_iterations: 3, stream: false}}
-        mcp_servers:
-          f: {{command: python, args: ["{features}"]}}
-        """,
-        "booking.yaml",
-    )
+    booking = booking_scenario(tmp_path)
     srv.script([Reply(tool_calls=[("book", {"city": "Rome"})]), Reply(text="Booked.")])
     with Served([booking], base_url=srv.base_url, out_dir=tmp_path / "runs") as s:
         first = agui(s.url + "agui/booking", run_input("Book Rome."))

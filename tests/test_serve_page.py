@@ -19,7 +19,14 @@ from typing import Any
 import httpx2
 import pytest
 from fake_openai import FakeOpenAI, Reply, by_system
-from helpers import APPROVAL_REPLIES, BUDGET_REPLIES, BUDGET_SCENARIO, approval_scenario, write
+from helpers import (
+    APPROVAL_REPLIES,
+    BUDGET_REPLIES,
+    BUDGET_SCENARIO,
+    approval_scenario,
+    booking_scenario,
+    write,
+)
 from served import Served
 
 from autogen_troupe.tapes import read_tape
@@ -275,21 +282,7 @@ def test_the_page_fits_a_phone(srv: FakeOpenAI, served: Served, browser: Any) ->
 
 def test_an_mcp_servers_question_is_answered_on_the_page(srv: FakeOpenAI, tmp_path: Path, page: Any) -> None:
     """An MCP server's form comes as editable JSON with its defaults; Send accepts it."""
-    features = str(ROOT / "tests" / "mcp_fixtures" / "features.py")
-    path = write(
-        tmp_path,
-        f"""
-        name: booking
-        task: Book Rome.
-        team:
-          kind: single
-          agents:
-            - {{name: agent, mcp: [f], max_tool_iterations: 3, stream: false}}
-        mcp_servers:
-          f: {{command: python, args: ["{features}"]}}
-        """,
-        "booking.yaml",
-    )
+    path = booking_scenario(tmp_path)
     srv.script([Reply(tool_calls=[("book", {"city": "Rome"})]), Reply(text="Booked.")])
     with Served([path], base_url=srv.base_url, out_dir=tmp_path / "runs") as served:
         open_page(page, served, "booking")
