@@ -113,6 +113,11 @@ def test_a_finished_run_is_not_resumed(srv: FakeOpenAI, tmp_path: Path) -> None:
     assert again.returncode == 2 and "already finished" in again.stderr, again.stderr
 
 
+def _logged(log: Path) -> bool:
+    """The tool wrote its line (the file exists a moment before: a kill then would leave it empty)."""
+    return log.exists() and log.read_text().endswith("\n")
+
+
 TOOLS = '''\
 import os, time
 from pathlib import Path
@@ -144,7 +149,7 @@ def test_a_tool_call_cut_in_flight_is_made_again_only_when_told(srv: FakeOpenAI,
     out = tmp_path / "runs"
     proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
     log = tmp_path / "calls.log"
-    _kill_when(proc, log.exists, "the tool call to start")
+    _kill_when(proc, lambda: _logged(log), "the tool call to start")
     (transcript,) = out.glob("seats-*.jsonl")
     srv.reset()
     srv.script([Reply(text="Booked 12A.")])
@@ -211,7 +216,7 @@ def test_an_mcp_call_cut_in_flight_is_made_again_when_idempotent(
     srv.script([Reply(tool_calls=[(tool, args)])])
     out = tmp_path / "runs"
     proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
-    _kill_when(proc, log.exists, "the tool call to start")
+    _kill_when(proc, lambda: _logged(log), "the tool call to start")
     (transcript,) = out.glob("ledger-*.jsonl")
     srv.reset()
     srv.script([Reply(text="Done.")])
