@@ -6,10 +6,7 @@ tools). A path that cannot be imported is a located error in the scenario file.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ from pydantic import BaseModel
 from ..errors import Issue, ScenarioError
 from ..scenario._graph import OutputIs, walk_condition
 from ..scenario._output_schema import check_output_value, output_model
+from ..tools._python import import_from
 
 __all__ = ["check_imported_outputs", "output_type"]
 
@@ -39,29 +37,12 @@ def output_type(
     raise ScenarioError([_issue(source, index, f"output_schema {spec!r} of agent {agent.name!r}: {reason}")])
 
 
-@contextlib.contextmanager
-def _searching(dirs: Sequence[str | Path]) -> Iterator[None]:
-    added = [str(Path(d).resolve()) for d in dirs if str(Path(d).resolve()) not in sys.path]
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for d in added:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(d)
-
-
 def _imported(ref: str, search_path: Sequence[str | Path]) -> type[BaseModel] | str:
     """The model at `ref`, or why there is none."""
     module_name, _, attr = ref.partition(":")
-    try:
-        with _searching(search_path):
-            module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        missing = e.name or module_name
-        return f"module {missing!r} not found (run from the folder that holds it, or add that to PYTHONPATH)"
-    except Exception as e:
-        return f"importing {module_name!r} failed: {type(e).__name__}: {e}"
+    module = import_from(module_name, search_path)
+    if isinstance(module, str):
+        return module
     found = getattr(module, attr, None)
     if not (isinstance(found, type) and issubclass(found, BaseModel)):
         what = "nothing" if found is None else f"a {type(found).__name__}"

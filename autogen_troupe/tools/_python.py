@@ -18,6 +18,7 @@ import sys
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from autogen_core import CancellationToken
@@ -28,7 +29,7 @@ from .._redact import redact_text
 from ..errors import ToolCallError, ToolConfigError, UsageError
 from ..scenario._schema import PythonToolUse
 
-__all__ = ["PythonTool", "load_python_tool"]
+__all__ = ["PythonTool", "import_from", "load_python_tool"]
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI-style function names allow
 
@@ -89,23 +90,29 @@ def _search_path(dirs: Sequence[str | Path]) -> Iterator[None]:
                 sys.path.remove(d)
 
 
-def _import(ref: str, module_name: str, search_path: Sequence[str | Path]) -> Any:
+def import_from(module_name: str, search_path: Sequence[str | Path]) -> ModuleType | str:
+    """The module, imported with `search_path` (the scenario's folder) searched first, or why it does not
+    import, in one sentence: what a Python tool and an agent's imported `output_schema` both need."""
     try:
         with _search_path(search_path):
             return importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         missing = e.name or module_name
         if module_name == missing or module_name.startswith(missing + "."):
-            raise _config_error(
-                ref,
+            return (
                 f"module {module_name!r} not found; install it, or run from the folder that holds it "
-                "(or add that folder to PYTHONPATH)",
-            ) from None
-        raise _config_error(
-            ref, f"importing {module_name!r} failed: it needs {missing!r}, which is not installed"
-        ) from None
+                "(or add that folder to PYTHONPATH)"
+            )
+        return f"importing {module_name!r} failed: it needs {missing!r}, which is not installed"
     except Exception as e:
-        raise _config_error(ref, f"importing {module_name!r} failed: {type(e).__name__}: {e}") from None
+        return f"importing {module_name!r} failed: {type(e).__name__}: {e}"
+
+
+def _import(ref: str, module_name: str, search_path: Sequence[str | Path]) -> Any:
+    module = import_from(module_name, search_path)
+    if isinstance(module, str):
+        raise _config_error(ref, module)
+    return module
 
 
 def _check_signature(ref: str, fn: Callable[..., Any]) -> None:
