@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._redact import redact_text
-from ._http import BadRequest, read_json
+from ._http import offered_scenario, read_json
 
 __all__ = ["CARD_PATH", "is_card_path", "routes"]
 
@@ -38,14 +38,6 @@ def is_card_path(path: str) -> bool:
 
 def _server(request: Request) -> Any:
     return request.app.state.troupe
-
-
-def _offered(request: Request) -> Any:
-    name = request.path_params["name"]
-    offered = _server(request).catalog.offered.get(name)
-    if offered is None:
-        raise BadRequest(404, f"no scenario named {name!r} is served over A2A", code="scenario_not_found")
-    return offered
 
 
 def _agent_url(request: Request, name: str) -> str:
@@ -170,7 +162,7 @@ async def listing(request: Request) -> JSONResponse:
 async def card(request: Request) -> Response:
     from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 
-    offered = _offered(request)
+    offered = offered_scenario(request, over=" over A2A")
     url = _agent_url(request, offered.name)
     made = agent_card(offered, url, token=_server(request).config.token is not None)
     return JSONResponse(agent_card_to_dict(made))
@@ -179,7 +171,7 @@ async def card(request: Request) -> Response:
 async def rpc(request: Request) -> Response:
     """One JSON-RPC request, read at the door as every JSON body is (JSON, nesting, valid text), then the
     SDK's dispatcher (the body is kept by the request, so it reads the same bytes)."""
-    offered = _offered(request)
+    offered = offered_scenario(request, over=" over A2A")
     await read_json(request)
     dispatcher = agents_of(request.app).dispatcher(request, offered)
     response: Response = await dispatcher.handle_requests(request)

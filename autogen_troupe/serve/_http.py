@@ -22,6 +22,7 @@ __all__ = [
     "BadRequest",
     "error",
     "json_depth",
+    "offered_scenario",
     "one_paragraph",
     "read_json",
     "until_disconnect",
@@ -53,6 +54,16 @@ class BadRequest(Exception):
 
     def response(self) -> JSONResponse:
         return error(self.status, self.message, code=self.code, param=self.param)
+
+
+def offered_scenario(request: Any, *, over: str = "") -> Any:
+    """The served scenario the path's `{name}` names, or a 404 saying none of that name is served (`over`:
+    the face asked, e.g. " over A2A")."""
+    name = request.path_params["name"]
+    offered = request.app.state.troupe.catalog.offered.get(name)
+    if offered is None:
+        raise BadRequest(404, f"no scenario named {name!r} is served{over}", code="scenario_not_found")
+    return offered
 
 
 def error(

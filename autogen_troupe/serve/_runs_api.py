@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import ScenarioError, UsageError
-from ._http import BadRequest, error, read_json
+from ._http import BadRequest, error, offered_scenario, read_json
 from ._past import list_past, read_past
 from ._runs import ServedRun
 
@@ -43,20 +43,12 @@ def _server(request: Request) -> Any:
     return request.app.state.troupe
 
 
-def _offered(request: Request) -> Any:
-    name = request.path_params["name"]
-    offered = _server(request).catalog.offered.get(name)
-    if offered is None:
-        raise BadRequest(404, f"no scenario named {name!r} is served", code="scenario_not_found")
-    return offered
-
-
 async def scenarios(request: Request) -> JSONResponse:
     return JSONResponse({"scenarios": [o.summary() for o in _server(request).catalog]})
 
 
 async def scenario(request: Request) -> JSONResponse:
-    offered = _offered(request)
+    offered = offered_scenario(request)
     return JSONResponse({**offered.summary(), "source": offered.source()})
 
 
