@@ -159,15 +159,7 @@ def test_the_time_cap_counts_the_time_spent_across_every_resume(srv: FakeOpenAI,
     path = write(tmp_path, BUDGET_SCENARIO + "limits: {timeout_s: 300}\n", "budget.yaml")
     out = tmp_path / "runs"
     proc = _start("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
-    try:
-        wait_for(lambda: len(srv.chat_requests) >= 3 or proc.poll() is not None, "model call 3")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(WAIT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    _kill_when(proc, lambda: len(srv.chat_requests) >= 3, "model call 3", signal.SIGTERM)
     (transcript,) = out.glob("budget-*.jsonl")
     cut = read_tape(transcript)
     assert cut.result is not None and cut.result.stopped_by == "interrupted"

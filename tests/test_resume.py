@@ -37,11 +37,14 @@ def _start(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def _kill_when(proc: subprocess.Popen[str], ready: Any, what: str) -> None:
+def _kill_when(
+    proc: subprocess.Popen[str], ready: Any, what: str, sig: signal.Signals = signal.SIGKILL
+) -> None:
+    """Send `sig` (SIGKILL: a crash) once `ready()` holds, and wait for the process to end."""
     try:
         wait_for(lambda: ready() or proc.poll() is not None, what)
         assert proc.poll() is None, f"the run ended before {what}"
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(sig)
         proc.wait(WAIT_S)
     finally:
         if proc.poll() is None:
