@@ -6,8 +6,9 @@ constrained decoding (models/_capabilities.py), and what the constraints cost.
 One process, one in-process engine for everything (loaded once, not counted). Greedy decoding repeats
 itself, so the N runs of a scenario differ by their task (N places), as N users' runs would:
 
-- time_agent: the run made a get_current_time call whose arguments parse and name a time zone, the tool
-  answered without error, and the final answer holds a time of day (HH:MM);
+- time_agent: the run made a get_current_time (or convert_time) call whose arguments name a time zone,
+  the tool answered without error, and the final answer gives a time of day (HH:MM) the tool gave;
+  apart, how many of those asked for a time zone of the country in the task (tzdata's own zone.tab);
 - trip_desk: at every turn the selector's model named a valid agent at its first attempt (read from
   AutoGen's own trace log: "Model selected a valid name ... (attempt 1)"), so no fallback chose;
 - judge: travel_eval's judge on N plans (each the planner's one answer for a travel_eval task) returns a
@@ -47,7 +48,7 @@ PLACES = (
     ("Canada", "Vancouver"),
     ("India", "Mumbai"),
 )
-_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+_TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")  # also inside an ISO time ("T19:49")
 
 
 class _Selections(logging.Handler):
@@ -73,26 +74,55 @@ async def _run(name: str, task: str) -> Any:
     return done.result
 
 
-async def time_agent(n: int) -> tuple[int, list[str]]:
-    good, notes = 0, []
+async def time_agent(n: int) -> tuple[int, int, list[str]]:
+    good, right, notes = 0, 0, []
+    zones = _zones_by_country()
     for country, _ in PLACES[:n]:
         result = await _run("time_agent", f"What time is it now in {country}?")
         calls = [c for e in result.transcript if e.kind == "tool_call" for c in e.calls]
         errors = [r for e in result.transcript if e.kind == "tool_result" for r in e.results if r.is_error]
-        valid = [c for c in calls if c.name == "get_current_time" and _zone(c.arguments)]
-        ok = bool(valid) and not errors and bool(_TIME.search(result.final_message))
-        good += ok
-        shown = valid[0].arguments if valid else (calls[0].name + calls[0].arguments if calls else "no call")
-        notes.append(f"{country}: {'ok' if ok else 'FAIL'} {shown} -> {result.final_message[:50]!r}")
-    return good, notes
+        asked = [z for c in calls if (z := _asked_zone(c.name, c.arguments))]
+        told = {
+            t
+            for e in result.transcript
+            if e.kind == "tool_result"
+            for r in e.results
+            for t in _TIME.findall(r.content)
+        }
+        ok = bool(asked) and not errors and bool(told & set(_TIME.findall(result.final_message)))
+        here = ok and asked[-1] in zones.get(country, ())
+        good, right = good + ok, right + here
+        shown = " ".join(c.name + c.arguments for c in calls) or "no call"
+        verdict = ("ok, right zone" if here else "ok, wrong zone") if ok else "FAIL"
+        notes.append(f"{country}: {verdict} {shown} -> {result.final_message[:50]!r}")
+    return good, right, notes
 
 
-def _zone(arguments: str) -> bool:
+def _asked_zone(tool: str, arguments: str) -> str | None:
+    """The time zone a call asks the time of (the target of a conversion), if its arguments name one."""
     try:
-        zone = json.loads(arguments).get("timezone")
-    except (ValueError, AttributeError):
-        return False
-    return isinstance(zone, str) and bool(re.fullmatch(r"[A-Za-z_]+(/[A-Za-z_+-]+)+|UTC", zone))
+        parsed = json.loads(arguments)
+    except ValueError:
+        return None
+    key = {"get_current_time": "timezone", "convert_time": "target_timezone"}.get(tool)
+    zone = parsed.get(key) if isinstance(parsed, dict) and key else None
+    return zone if isinstance(zone, str) else None
+
+
+def _zones_by_country() -> dict[str, set[str]]:
+    """Country name -> its IANA zones, from tzdata's own tables (iso3166.tab, zone.tab)."""
+    import tzdata
+
+    folder = Path(tzdata.__file__).parent / "zoneinfo"
+    rows = [line.split("\t") for line in (folder / "iso3166.tab").read_text().splitlines()]
+    code = {r[1]: r[0] for r in rows if len(r) == 2 and not r[0].startswith("#")}
+    code["South Korea"] = "KR"  # iso3166.tab says "Korea (South)"
+    by_code: dict[str, set[str]] = {}
+    for line in (folder / "zone.tab").read_text().splitlines():
+        if line and not line.startswith("#"):
+            cc, _, zone, *_ = line.split("\t")
+            by_code.setdefault(cc, set()).add(zone)
+    return {name: by_code.get(cc, set()) for name, cc in code.items()}
 
 
 async def trip_desk(n: int) -> tuple[int, list[str], tuple[int, int]]:
@@ -243,8 +273,9 @@ async def main() -> int:
         row("travel_eval judge: a score, left free", f"{free}/{n}", notes)
         row("travel_eval judge: a score, constrained", f"{held}/{n}")
     if "time_agent" in only:
-        good, notes = await time_agent(n)
+        good, right, notes = await time_agent(n)
         row("time_agent: valid tool call and the time", f"{good}/{n}", notes)
+        row("time_agent: ... and the country's time zone", f"{right}/{n}")
     cost_lines = await cost() if "cost" in only else []
     print(*cost_lines, sep="\n", flush=True)
     if "itinerary" in only:

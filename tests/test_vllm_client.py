@@ -24,7 +24,7 @@ from autogen_core.models import (
     SystemMessage,
     UserMessage,
 )
-from autogen_core.tools import FunctionTool
+from autogen_core.tools import FunctionTool, ToolSchema
 from pydantic import BaseModel
 from vllm_server import vllm_openai_server
 
@@ -229,6 +229,33 @@ async def test_tool_choice_none_leaves_tools_out_of_the_prompt(smol: VllmChatCom
     assert isinstance(result.content, str)
     assert result.usage.prompt_tokens == smol.count_tokens(messages)
     assert smol.count_tokens(messages, tools=[WEATHER]) > result.usage.prompt_tokens
+
+
+async def test_a_narrowed_argument_is_decoded_under_its_whole_list_but_not_read_out(
+    smol: VllmChatCompletionClient,
+) -> None:
+    """A scenario's `arguments:` rule with more values than the prompt lists (models/_shown_tools.py):
+    the model reads "one of N allowed values", and the grammar still allows only those values."""
+    codes = [f"station-{i:03d}" for i in range(60)]
+
+    def weather(enum: list[str] | None) -> ToolSchema:
+        city: dict[str, object] = {"type": "string", "description": "The weather station."}
+        if enum is not None:
+            city["enum"] = enum
+        params = {"type": "object", "properties": {"city": city}, "required": ["city"]}
+        return ToolSchema(name="get_weather", description="Get the weather.", parameters=params)  # type: ignore[typeddict-item]
+
+    ask = [_user("What is the weather in Paris?")]
+    free = await smol.create(ask, tools=[weather(None)], tool_choice="required")
+    held = await smol.create(ask, tools=[weather(codes)], tool_choice="required")
+    assert isinstance(free.content, list) and isinstance(held.content, list)
+    assert json.loads(free.content[0].arguments)["city"] not in codes  # left free it names the city
+    assert json.loads(held.content[0].arguments)["city"] in codes
+    said = held.usage.prompt_tokens - free.usage.prompt_tokens
+    assert 0 < said < 15  # "One of 60 allowed values.", not sixty names
+    listed = await smol.create(ask, tools=[weather(codes[:20])], tool_choice="required")
+    assert listed.usage.prompt_tokens > free.usage.prompt_tokens + 60  # a short list is read out
+    assert smol.count_tokens(ask, tools=[weather(codes)]) == held.usage.prompt_tokens
 
 
 # --------------------------------------------------------------------------- structured output

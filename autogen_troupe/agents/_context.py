@@ -14,7 +14,7 @@ count at the median and never under 0.9x; `_MARGIN` covers the rest.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from autogen_core.models import (
 )
 
 from .._text import estimate_tokens
+from ..models._shown_tools import shown_tool
 from ..scenario._schema import ModelContext, TokenLimitedContext, UnboundedContext
 
 __all__ = ["ContextBudget", "TroupeModelContext", "estimate_message_tokens", "estimate_tokens"]
@@ -100,7 +101,8 @@ class ContextBudget:
         if self.tools is not None:
             schemas = await self.tools()
             if schemas:
-                fixed += estimate_tokens(json.dumps(list(schemas), ensure_ascii=False, default=str))
+                shown = [shown_tool(s) if isinstance(s, Mapping) else s for s in schemas]
+                fixed += estimate_tokens(json.dumps(shown, ensure_ascii=False, default=str))
         return self.context_length - self.completion - fixed
 
 

@@ -188,6 +188,17 @@ class _Export:
             if key in use.model_fields_set and getattr(use, key):
                 self.refuse((*loc, key), f"McpWorkbench has no {key}")
         self.note(loc, "an McpWorkbench: it loads only beside mcp<2 (pip install 'autogen-ext[mcp]' 'mcp<2')")
+        if server.arguments:
+            self.note(
+                ("mcp_servers", use.server, "arguments"),
+                "not carried: McpWorkbench gives the model the server's own schemas and checks no value",
+                lost=True,
+            )
+        if server.approve is not None or use.approve is not None:
+            said = ("mcp_servers", use.server) if server.approve is not None else loc
+            self.note(
+                (*said, "approve"), "not carried: AutoGen calls a tool without asking anyone", lost=True
+            )
         if isinstance(server, StdioServer):
             params: dict[str, Any] = {
                 "type": "StdioServerParams",

@@ -274,7 +274,8 @@ def load_scenario(
     if changes:
         data, where = apply_changes(data, changes, fields=Scenario.model_fields)
     try:
-        scenario = Scenario.model_validate(data)
+        # the folder: files a scenario names (enum_file) are read relative to it
+        scenario = Scenario.model_validate(data, context={"folder": path.parent})
     except ValidationError as e:
         if where:
             found = [(_data_loc(data, tuple(x["loc"])), x) for x in e.errors(include_url=False)]

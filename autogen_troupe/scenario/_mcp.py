@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ._base import Frozen
 from ._fields import CompletionTokens, Count, HeaderValue, Tokens, _Shorthand
+from ._tool_arguments import ToolArguments
 
 __all__ = [
     "APPROVALS",
@@ -81,6 +82,13 @@ class McpClientSettings(Frozen):
         Field("info", description="The least severe log notification shown and kept.")
     )
     approve: ApprovePolicy | None = None
+    arguments: ToolArguments = Field(
+        default_factory=dict,
+        description="Narrower argument schemas per tool (the server's names): tool -> argument -> "
+        "enum, enum_file, pattern, minimum, maximum or description. The model decodes only allowed values "
+        "where the endpoint constrains tool calls; elsewhere a call outside them is refused before the "
+        "server sees it, naming the closest allowed values.",
+    )
     idempotent: bool = Field(
         False,
         description="Calling its tools again with the same arguments does no harm: `troupe resume` makes "

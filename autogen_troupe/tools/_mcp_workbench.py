@@ -30,6 +30,7 @@ from ..errors import ToolCallError
 from ..scenario._schema import HttpServer, McpPrompt, McpUse, StdioServer
 from ._mcp_client import CALL_ID, CALLER, McpClientOptions
 from ._mcp_resources import READ_RESOURCE
+from ._narrowing import argument_problems, narrowed, refusal
 
 if TYPE_CHECKING:
     import mcp_types
@@ -157,6 +158,8 @@ class McpServerPool:
                         f"{key} names tool {n!r}, which MCP server {use.server!r} does not offer "
                         f"(it offers: {', '.join(offered) or 'no tools'})"
                     )
+        schemas = {t.name: dict(_parameters(t.input_schema)) for t in self._handle(use.server).tools}
+        out += argument_problems(use.server, schemas, self._handle(use.server).server.arguments)
         seen: dict[str, str] = {}
         for original, shown in _visible(use, offered):
             if shown in seen:
@@ -301,8 +304,13 @@ class McpWorkbench(Workbench):
         tools = {t.name: (t.description or "", t.input_schema) for t in self._handle.tools}
         if self._use.resources:
             tools[READ_RESOURCE] = read_resource_schema(self.server, self._handle.catalogue)
+        rules = self._handle.server.arguments
         return [
-            ToolSchema(name=shown, description=tools[orig][0], parameters=_parameters(tools[orig][1]))
+            ToolSchema(
+                name=shown,
+                description=tools[orig][0],
+                parameters=narrowed(_parameters(tools[orig][1]), rules.get(orig, {})),
+            )
             for orig, shown in _visible(self._use, list(tools))
         ]
 
@@ -317,7 +325,9 @@ class McpWorkbench(Workbench):
         if name not in names:
             offered = ", ".join(names) or "none"
             return _error(name, f"Tool {name!r} is not available here; the tools are: {offered}.")
-        refused = await self._approve(name, names[name], dict(arguments or {}), call_id)
+        refused = refusal(name, dict(arguments or {}), self._handle.server.arguments.get(names[name], {}))
+        if refused is None:
+            refused = await self._approve(name, names[name], dict(arguments or {}), call_id)
         if refused is not None:
             return _error(name, refused)
         # The task below inherits these: sampling answers with this agent's model, notes go with the call.

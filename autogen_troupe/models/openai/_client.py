@@ -51,6 +51,7 @@ from .._capabilities import UNKNOWN, Capabilities, forces_tool_choice
 from .._endpoints import normalize_base_url
 from .._network import check_endpoint
 from .._resolved import OpenAIModel, as_resolved, is_secret_header
+from .._shown_tools import shown_tool
 from ._discovery import adiscover_model, key_for
 from ._errors import translate_error
 from ._provider import PROVIDER
@@ -169,8 +170,12 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         tools: Sequence[Tool | ToolSchema],
         choice: Tool | Literal["auto", "required", "none"],
     ) -> tuple[Sequence[Tool | ToolSchema], Tool | Literal["auto", "required", "none"]]:
-        """The call's tools and tool choice: "required", with every schema strict (vLLM constrains a
-        required call's arguments only for strict tools), where `forces_tool_choice` says so."""
+        """The call's tools as the model reads them, and the tool choice: "required", with every schema
+        strict (vLLM constrains a required call's arguments only for strict tools), where
+        `forces_tool_choice` says so."""
+        schemas = [t.schema if isinstance(t, Tool) else t for t in tools]
+        if (shown := [shown_tool(s) for s in schemas]) != schemas:
+            tools = shown  # a long list of allowed values is said, not sent (models/_shown_tools.py)
         if not forces_tool_choice(self._capabilities, self._force_tool_choice, messages, tools, choice):
             return tools, choice
         strict = [{**(t.schema if isinstance(t, Tool) else t), "strict": True} for t in tools]
