@@ -223,3 +223,21 @@ def test_an_endpoint_is_sent_the_short_view_and_its_calls_are_checked(
         "Asia/Tokyo: nothing to see",
         False,
     )
+
+
+def test_refusals_read_values_as_json_does() -> None:
+    from autogen_troupe.scenario._tool_arguments import ArgumentRule
+    from autogen_troupe.tools._narrowing import refusal
+
+    numbers = {"n": ArgumentRule(enum=(1, 2), minimum=1)}
+    assert refusal("t", {"n": 2}, numbers) is None and refusal("t", {"n": 1.0}, numbers) is None
+    assert refusal("t", {"n": True}, numbers) == "Argument 'n' of 't': True is not allowed. Allowed: 1, 2."
+    assert refusal("t", {}, numbers) is None  # a missing argument is the server's to refuse
+    low = {"n": ArgumentRule(minimum=1, maximum=5)}
+    assert refusal("t", {"n": "3"}, low) == "Argument 'n' of 't': '3' is not a number of at least 1."
+    assert refusal("t", {"n": 9}, low) == "Argument 'n' of 't': 9 is not a number of at most 5."
+    zones = {"z": ArgumentRule(enum=tuple(ZONES))}
+    huge = "Asia/" + "x" * 1_000_000
+    said = refusal("t", {"z": huge}, zones)
+    assert said is not None and len(said) < 300 and "It must be one of 418 allowed values" in said
+    assert refusal("t", {"z": {"nested": ["Asia/Tokyo"]}}, zones) is not None

@@ -74,7 +74,7 @@ def refusal(tool: str, arguments: Mapping[str, Any], rules: Mapping[str, Argumen
             continue  # missing arguments are the server's to refuse, as they were before narrowing
         value = arguments[name]
         where = f"Argument {name!r} of {tool!r}"
-        if rule.enum is not None and value not in rule.enum:
+        if rule.enum is not None and not _listed(value, rule.enum):
             return f"{where}: {_short(value)} is not allowed. {_closest(value, rule.enum)}"
         if rule.pattern is not None and not (isinstance(value, str) and re.search(rule.pattern, value)):
             return f"{where}: {_short(value)} does not match the pattern {rule.pattern!r}."
@@ -86,11 +86,17 @@ def refusal(tool: str, arguments: Mapping[str, Any], rules: Mapping[str, Argumen
     return None
 
 
+def _listed(value: Any, allowed: tuple[Any, ...]) -> bool:
+    """Whether the value is one of the allowed ones as JSON sees it: `true` is not 1 (as Python has it)."""
+    return any(v == value and isinstance(v, bool) == isinstance(value, bool) for v in allowed)
+
+
 def _closest(value: Any, allowed: tuple[Any, ...]) -> str:
     if len(allowed) <= _SHOWN_CHOICES * 2:
         return "Allowed: " + ", ".join(repr(v) for v in allowed) + "."
     words = [str(v) for v in allowed]
-    near = difflib.get_close_matches(str(value), words, n=_SHOWN_CHOICES, cutoff=0.3)
+    said = str(value)
+    near = difflib.get_close_matches(said, words, n=_SHOWN_CHOICES, cutoff=0.3) if len(said) <= 200 else []
     if not near:
         return f"It must be one of {len(allowed)} allowed values (see the tool's schema)."
     return f"The closest of the {len(allowed)} allowed values: " + ", ".join(repr(v) for v in near) + "."
