@@ -21,7 +21,15 @@ from autogen_troupe.models._capabilities import capabilities_of
 from autogen_troupe.models.openai._probe import probe_endpoint
 from autogen_troupe.scenario import ModelSpec
 
-NO_FEATURES = ("tool_calls", "tool_required", "tool_named", "parallel_tool_calls", "json_schema", "choice")
+NO_FEATURES = (
+    "tool_calls",
+    "tool_required",
+    "tool_named",
+    "parallel_tool_calls",
+    "json_schema",
+    "choice",
+    "template_tools",
+)
 
 
 def _spec(base_url: str, model: str | None = "m") -> OpenAIModel:
@@ -54,6 +62,12 @@ async def test_a_stub_that_follows_the_constraints_gets_yes(srv: FakeOpenAI) -> 
     """The same probe says yes where the answers do follow what was asked (a server that decodes so)."""
 
     def obeying(body: dict) -> Reply:
+        listed = [t for t in body.get("tools") or [] if "enum" in str(t)]
+        if listed:  # a required call under a list: rendered short when chat_template_kwargs says so
+            short = "chat_template_kwargs" in body
+            return Reply(
+                tool_calls=[("get_weather", {"city": "station-07"})], usage=(20 if short else 200, 8)
+            )
         if "structured_outputs" in body:
             return Reply(text=body["structured_outputs"]["choice"][0])
         if "response_format" in body:
@@ -78,7 +92,7 @@ async def test_an_lmdeploy_endpoint_ignores_what_its_guide_does_not_name() -> No
     assert report.model == "internlm-chat-7b"  # discovered from its GET /v1/models
     assert [rows[f] for f in NO_FEATURES] == [False] * len(NO_FEATURES)
     assert rows["stream_usage"] is False and report.capabilities.stream_usage is False
-    assert len(requests) == 8  # the first plain answer and one per feature, nothing more
+    assert len(requests) == 9  # the first plain answer and one per feature, nothing more
 
 
 async def test_a_dead_endpoint_gets_one_paragraph() -> None:

@@ -511,7 +511,42 @@ async def test_probe_finds_what_vllms_server_can_do(smol: VllmChatCompletionClie
     assert (caps.tool_required, caps.tool_named, caps.json_schema, caps.choice, caps.stream_usage) == (
         True,
     ) * 5
+    assert caps.template_tools is True, report.rows
     assert report.context_length == smol.engine.max_model_len  # as its GET /v1/models lists it
+
+
+async def test_a_narrowed_argument_on_vllms_server_is_decoded_under_its_list_unread(
+    smol: VllmChatCompletionClient, vllm_server: str
+) -> None:
+    """Our endpoint client on vLLM's real server, the vllm preset's capabilities and a forced call: the
+    60 allowed values go out in `tools` (the grammar), the prompt gets the short form."""
+    from autogen_troupe.models import create_model_client, resolve_model
+
+    codes = [f"station-{i:03d}" for i in range(60)]
+    city = {"type": "string", "description": "The weather station.", "enum": codes}
+    params = {"type": "object", "properties": {"city": city}, "required": ["city"]}
+    tool = ToolSchema(name="get_weather", description="Get the weather.", parameters=params)  # type: ignore[typeddict-item]
+    spec = resolve_model(
+        ModelSpec.model_validate(
+            {"profile": "vllm", "base_url": vllm_server, "model": "smol", "force_tool_choice": True}
+        ),
+        env={},
+    )
+    client = create_model_client(spec)
+    ask = [_user("What is the weather in Paris?")]
+    try:
+        held = await client.create(ask, tools=[tool])
+        plain = {
+            **tool,
+            "parameters": {**params, "properties": {"city": {k: v for k, v in city.items() if k != "enum"}}},
+        }
+        free = await client.create(ask, tools=[plain])  # type: ignore[list-item]
+    finally:
+        await client.close()
+    assert isinstance(held.content, list) and isinstance(free.content, list)
+    assert json.loads(held.content[0].arguments)["city"] in codes
+    assert json.loads(free.content[0].arguments)["city"] not in codes
+    assert 0 < held.usage.prompt_tokens - free.usage.prompt_tokens < 15  # "One of 60 allowed values."
 
 
 async def test_a_selector_decision_is_a_valid_name_under_the_constraint(

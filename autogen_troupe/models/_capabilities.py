@@ -46,6 +46,7 @@ IN_PROCESS = Capabilities(
     json_schema=True,
     choice=True,
     stream_usage=True,
+    template_tools=True,
 )
 _MAX_ENUM = 21  # a score scale this short is written as an enum (every grammar engine takes one)
 

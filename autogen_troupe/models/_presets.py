@@ -51,6 +51,7 @@ PRESETS: dict[str, _Preset] = {
             "capabilities": {
                 "tool_required": True,
                 "tool_named": True,
+                "template_tools": True,
                 "json_schema": True,
                 "choice": True,
                 "stream_usage": True,

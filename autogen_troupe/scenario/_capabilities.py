@@ -35,6 +35,12 @@ class Capabilities(Frozen):
     stream_usage: bool | None = Field(
         None, description="Reports token usage in streams when asked (stream_options.include_usage)."
     )
+    template_tools: bool | None = Field(
+        None,
+        description="Renders the prompt's tools from `chat_template_kwargs.tools` while decoding a required "
+        "call under the request's `tools` (vLLM's server): a long list of allowed values is decoded under "
+        "without being read out to the model.",
+    )
     reasoning: bool | None = Field(None, description="Answers carry reasoning text (reasoning_content).")
 
 

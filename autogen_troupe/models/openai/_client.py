@@ -169,16 +169,29 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         messages: Sequence[LLMMessage],
         tools: Sequence[Tool | ToolSchema],
         choice: Tool | Literal["auto", "required", "none"],
+        args: dict[str, Any],
     ) -> tuple[Sequence[Tool | ToolSchema], Tool | Literal["auto", "required", "none"]]:
-        """The call's tools as the model reads them, and the tool choice: "required", with every schema
-        strict (vLLM constrains a required call's arguments only for strict tools), where
-        `forces_tool_choice` says so."""
+        """The call's tools and tool choice: "required", with every schema strict (vLLM constrains a
+        required call's arguments only for strict tools), where `forces_tool_choice` says so.
+
+        A long list of allowed values (models/_shown_tools.py) is said, not sent, unless the call is
+        forced on an endpoint with `template_tools` (vLLM's server): there `tools` keeps the whole list
+        for the grammar and `chat_template_kwargs.tools` (in `args`) gives the prompt the short form."""
+        forced = forces_tool_choice(self._capabilities, self._force_tool_choice, messages, tools, choice)
         schemas = [t.schema if isinstance(t, Tool) else t for t in tools]
-        if (shown := [shown_tool(s) for s in schemas]) != schemas:
-            tools = shown  # a long list of allowed values is said, not sent (models/_shown_tools.py)
-        if not forces_tool_choice(self._capabilities, self._force_tool_choice, messages, tools, choice):
+        shown = [shown_tool(s) for s in schemas]
+        if shown != schemas:
+            if forced and self._capabilities.template_tools:
+                body = dict(args.get("extra_body") or {})
+                said = [{"type": "function", "function": {**s, "strict": True}} for s in shown]
+                body["chat_template_kwargs"] = {"tools": said, **(body.get("chat_template_kwargs") or {})}
+                args["extra_body"] = body
+            else:
+                schemas = shown
+            tools = schemas
+        if not forced:
             return tools, choice
-        strict = [{**(t.schema if isinstance(t, Tool) else t), "strict": True} for t in tools]
+        strict = [{**s, "strict": True} for s in schemas]
         return cast("list[ToolSchema]", strict), "required"
 
     def _translate(self, e: BaseException) -> ModelCallError:
@@ -205,7 +218,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         await self.ensure_model()
         args = self._with_extra_body(extra_create_args)
         json_output = self._structured(json_output, args)
-        tools, tool_choice = self._decided(messages, tools, tool_choice)
+        tools, tool_choice = self._decided(messages, tools, tool_choice, args)
         try:
             result = await super().create(
                 messages,
@@ -235,7 +248,7 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         await self.ensure_model()
         args = self._with_extra_body(extra_create_args)
         json_output = self._structured(json_output, args)
-        tools, tool_choice = self._decided(messages, tools, tool_choice)
+        tools, tool_choice = self._decided(messages, tools, tool_choice, args)
         if (
             include_usage is None
             and "stream_options" not in args

@@ -34,7 +34,7 @@ __all__ = ["ProbeReport", "ProbeRow", "probe_endpoint"]
 
 _CHOICES = ["zebra-41", "yak-73"]
 _ENUM = ["alpha-7", "beta-9"]
-_WEATHER = {
+_WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -125,18 +125,25 @@ class _Endpoint:
 
     async def chat(self, prompt: str, **fields: Any) -> dict[str, Any]:
         """The assistant message of a one-turn chat; raises _Failed for anything but a 200 JSON answer."""
+        return (await self.chat_with_usage(prompt, **fields))[0]
+
+    async def chat_with_usage(self, prompt: str, **fields: Any) -> tuple[dict[str, Any], int | None]:
+        """The assistant message and the prompt's token count the server reports (None: not reported)."""
         body = {"model": self.model, "messages": [{"role": "user", "content": prompt}], "temperature": 0.0}
         body.update(fields)
         response = await self.send("POST", "/chat/completions", body)
         if not response.is_success:
             raise self.refused(response)
         try:
-            message = response.json()["choices"][0]["message"]
+            answer = response.json()
+            message = answer["choices"][0]["message"]
         except (ValueError, LookupError, TypeError):
             raise _Failed(f"not a chat completion: {response.text[:80]!r}") from None
         if not isinstance(message, dict):
             raise _Failed("not a chat completion: the message is not an object")
-        return message
+        usage = answer.get("usage") if isinstance(answer, dict) else None
+        prompt_tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return message, prompt_tokens if isinstance(prompt_tokens, int) else None
 
     async def stream_usage(self) -> dict[str, Any] | None:
         """The usage a stream reports when asked for it (None: none came)."""
@@ -271,6 +278,29 @@ async def _stream_usage(ep: _Endpoint) -> ProbeRow:
     return ProbeRow(feature="stream_usage", works=True, detail=done)
 
 
+_STATIONS = [f"station-{i:02d}" for i in range(40)]
+
+
+async def _template_tools(ep: _Endpoint) -> ProbeRow:
+    """A required call whose `tools` hold a 40-value list and whose `chat_template_kwargs.tools` do not:
+    the answer must be one of the values (the grammar came from `tools`) and the prompt shorter than the
+    same request's without the kwargs (the template rendered the short form)."""
+    parameters = {**_WEATHER["function"]["parameters"], "properties": {"city": {"enum": _STATIONS}}}
+    listed = _strict({**_WEATHER, "function": {**_WEATHER["function"], "parameters": parameters}})
+    fields: dict[str, Any] = {"tools": [listed], "tool_choice": "required", "max_tokens": 64}
+    short = {"chat_template_kwargs": {"tools": [_strict(_WEATHER)]}}
+    held = await ep.chat_with_usage(_ASK_WEATHER, **fields, **short)
+    calls = _calls(held[0])
+    if not calls or not isinstance(calls[0][1], dict) or calls[0][1].get("city") not in _STATIONS:
+        return ProbeRow(feature="template_tools", works=False, detail="no call under the tools' list")
+    whole = await ep.chat_with_usage(_ASK_WEATHER, **fields)
+    if held[1] is None or whole[1] is None:
+        return ProbeRow(feature="template_tools", works=False, detail="no prompt_tokens in the usage")
+    ok = held[1] < whole[1]
+    said = f"prompt {held[1]} tokens with the short form, {whole[1]} with the list"
+    return ProbeRow(feature="template_tools", works=ok, detail=said + ("" if ok else ": kwargs ignored"))
+
+
 _FEATURES: tuple[tuple[str, Callable[[_Endpoint], Awaitable[ProbeRow]]], ...] = (
     ("tool_calls", _tool_auto),
     ("tool_required", _tool_required),
@@ -279,6 +309,7 @@ _FEATURES: tuple[tuple[str, Callable[[_Endpoint], Awaitable[ProbeRow]]], ...] = 
     ("json_schema", _json_schema),
     ("choice", _choice),
     ("stream_usage", _stream_usage),
+    ("template_tools", _template_tools),
 )
 
 
