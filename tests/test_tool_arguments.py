@@ -5,6 +5,7 @@ the model (a long list said, not listed), and enforced on every call before the 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -75,10 +76,18 @@ def test_enum_file_is_read_relative_to_the_scenario(tmp_path: Path) -> None:
         ("{peek: {doc: {enum: [ab, x], pattern: '^a'}}}", "doc: enum value 'x' does not match the pattern"),
         ("{peek: {doc: {enum: []}}}", "doc.enum: "),
         ("{peek: {doc: {oneof: [a]}}}", "doc.oneof: "),
+        ("{peek: {doc: {enum_file: folder}}}", "doc: not a regular file: 'folder' in "),
+        ("{peek: {doc: {enum_file: fifo}}}", "doc: not a regular file: 'fifo' in "),
+        ("{peek: {doc: {enum_file: binary.txt}}}", "doc: cannot read 'binary.txt': 'utf-8' codec"),
+        ("{peek: {doc: {enum_file: huge.txt}}}", "doc: 'huge.txt' is over 4 MB"),
     ],
 )
 def test_a_wrong_rule_is_an_error_at_its_line(tmp_path: Path, block: str, message: str) -> None:
     (tmp_path / "empty.txt").write_text("# nothing\n\n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00a")
+    (tmp_path / "huge.txt").write_bytes(b"a\n" * 2_500_000)
+    os.mkfifo(tmp_path / "fifo")  # reading it would block the load for good
     path = clerk(tmp_path, block)
     with pytest.raises(ScenarioError) as e:
         load_scenario(path)

@@ -19,9 +19,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ._base import Frozen
 
-__all__ = ["MAX_ENUM_VALUES", "ArgumentRule", "ToolArguments", "read_enum_file"]
+__all__ = ["MAX_ENUM_FILE_BYTES", "MAX_ENUM_VALUES", "ArgumentRule", "ToolArguments", "read_enum_file"]
 
 MAX_ENUM_VALUES = 10_000  # a list the grammar compiler and the refusal message both handle at once
+MAX_ENUM_FILE_BYTES = 4_000_000
 
 JsonScalar = str | int | float | bool
 
@@ -100,9 +101,14 @@ def read_enum_file(name: str, folder: Path) -> tuple[str, ...]:
     """The values listed in a text file, in order, each once; raises ValueError saying what is wrong."""
     path = folder / name
     try:
+        if not path.is_file():  # a folder, a FIFO or a device would fail late or block the load
+            there = "no file" if not path.exists() else "not a regular file:"
+            raise ValueError(f"{there} {name!r} in {folder}")
+        if path.stat().st_size > MAX_ENUM_FILE_BYTES:
+            raise ValueError(
+                f"{name!r} is over {MAX_ENUM_FILE_BYTES // 1_000_000} MB; a list of values is smaller"
+            )
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"no file {name!r} in {folder}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"cannot read {name!r}: {e}") from None
     values = dict.fromkeys(s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#"))
