@@ -76,8 +76,8 @@ def test_version_is_read_from_the_installed_packages() -> None:
 
 
 def bundled_copy(tmp_path: Path) -> tuple[Path, Path]:
-    """The time_agent scenario and its cassette, copied side by side into `tmp_path`."""
-    for name in ("time_agent.yaml", "time_agent.cassette.json"):
+    """The time_agent scenario, its cassette and the zones file it names, side by side in `tmp_path`."""
+    for name in ("time_agent.yaml", "time_agent.cassette.json", "time_zones.txt"):
         shutil.copy(ROOT / "scenarios" / name, tmp_path / name)
     return tmp_path / "time_agent.yaml", tmp_path / "time_agent.cassette.json"
 
