@@ -7,6 +7,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,12 @@ from fake_openai import FakeOpenAI  # noqa: E402  (found through the path just s
 _VLLM_CACHE = tempfile.mkdtemp(prefix="troupe-test-vllm-cache-")
 os.environ["VLLM_CACHE_ROOT"] = _VLLM_CACHE
 atexit.register(shutil.rmtree, _VLLM_CACHE, True)
+
+# The Ctrl-C tests send SIGINT to the processes they start, which take their parent's dispositions: a
+# suite started in the background of a script (`cmd &`, `nohup`), as CI may start it, has SIGINT ignored,
+# and `troupe` (rightly) leaves an ignored signal ignored. Their children start as a terminal's would.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

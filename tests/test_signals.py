@@ -328,6 +328,36 @@ def test_a_stream_left_half_read_by_a_stop_closes_without_a_traceback() -> None:
     assert "Traceback" not in err and "asynchronous generator" not in err, err
 
 
+def test_an_error_the_stop_caused_still_exits_as_the_stop() -> None:
+    """Ctrl-C also reaches the in-process engine's worker process, and the engine's death can reach the
+    run before the cancellation: what the coroutine raises once a stop signal came exits as the stop."""
+    proc = _python(
+        """
+        import asyncio, sys
+        from autogen_troupe import run_async
+        from autogen_troupe.runtime._signals import exit_code
+
+        async def main():
+            print("ready", flush=True)
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                raise RuntimeError("EngineDeadError: EngineCore encountered an issue") from None
+
+        try:
+            run_async(main())
+        except KeyboardInterrupt as e:
+            print(type(e).__name__, flush=True)
+            sys.exit(exit_code(e))
+        """
+    )
+    _ready(proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 130, out + err
+    assert out.splitlines() == ["Interrupted"] and "EngineDeadError" not in err, err
+
+
 def test_stop_on_signals_raises_interrupted_in_sync_code_and_restores_handlers() -> None:
     proc = _python(
         """

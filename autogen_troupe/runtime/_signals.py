@@ -78,6 +78,13 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
         if received:
             raise Interrupted(received[0]) from None
         raise
+    except Exception:
+        # What fails once a stop signal came is the stop's doing: a terminal's Ctrl-C also reaches the
+        # in-process engine's worker process, which dies of it, and its EngineDeadError can reach the run
+        # before the cancellation does (seen in CI: exit 1 with an engine error, where 130 was due).
+        if received:
+            raise Interrupted(received[0]) from None
+        raise
     if received:  # `main` finished anyway; the signal still asked the program to stop
         raise Interrupted(received[0])
     return result
