@@ -74,14 +74,10 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
 
     try:
         result = asyncio.run(guarded())
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        if received:
-            raise Interrupted(received[0]) from None
-        raise
-    except Exception:
-        # What fails once a stop signal came is the stop's doing: a terminal's Ctrl-C also reaches the
-        # in-process engine's worker process, which dies of it, and its EngineDeadError can reach the run
-        # before the cancellation does (seen in CI: exit 1 with an engine error, where 130 was due).
+    except (asyncio.CancelledError, KeyboardInterrupt, Exception):
+        # Once a stop signal came, however the run ends is the stop's doing: cancelled, or failed because
+        # a terminal's Ctrl-C also reached the in-process engine's worker process, which died of it, and
+        # its EngineDeadError got to the run before the cancellation did (seen in CI: exit 1, not 130).
         if received:
             raise Interrupted(received[0]) from None
         raise

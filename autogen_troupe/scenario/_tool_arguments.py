@@ -75,10 +75,8 @@ class ArgumentRule(Frozen):
             misfits = [x for x in self.enum if not (isinstance(x, str) and re.search(self.pattern, x))]
             if misfits:
                 raise ValueError(f"enum value {misfits[0]!r} does not match the pattern")
-        if (
-            not any((self.enum, self.pattern, self.description))
-            and (self.minimum, self.maximum) == (None,) * 2
-        ):
+        bounded = self.minimum is not None or self.maximum is not None
+        if not (any((self.enum, self.pattern, self.description)) or bounded):
             raise ValueError("say what is allowed: enum, enum_file, pattern, minimum, maximum or description")
         return self
 

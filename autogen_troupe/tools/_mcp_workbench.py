@@ -158,8 +158,9 @@ class McpServerPool:
                         f"{key} names tool {n!r}, which MCP server {use.server!r} does not offer "
                         f"(it offers: {', '.join(offered) or 'no tools'})"
                     )
-        schemas = {t.name: dict(_parameters(t.input_schema)) for t in self._handle(use.server).tools}
-        out += argument_problems(use.server, schemas, self._handle(use.server).server.arguments)
+        if rules := self._handle(use.server).server.arguments:
+            schemas = {t.name: dict(_parameters(t.input_schema)) for t in self._handle(use.server).tools}
+            out += argument_problems(use.server, schemas, rules)
         seen: dict[str, str] = {}
         for original, shown in _visible(use, offered):
             if shown in seen:
@@ -325,15 +326,16 @@ class McpWorkbench(Workbench):
         if name not in names:
             offered = ", ".join(names) or "none"
             return _error(name, f"Tool {name!r} is not available here; the tools are: {offered}.")
-        refused = refusal(name, dict(arguments or {}), self._handle.server.arguments.get(names[name], {}))
+        given = dict(arguments or {})
+        refused = refusal(name, given, self._handle.server.arguments.get(names[name], {}))
         if refused is None:
-            refused = await self._approve(name, names[name], dict(arguments or {}), call_id)
+            refused = await self._approve(name, names[name], given, call_id)
         if refused is not None:
             return _error(name, refused)
         # The task below inherits these: sampling answers with this agent's model, notes go with the call.
         caller, call = CALLER.set(self._agent), CALL_ID.set(call_id)
         try:
-            running = asyncio.ensure_future(self._call(names[name], dict(arguments or {})))
+            running = asyncio.ensure_future(self._call(names[name], given))
         finally:
             CALLER.reset(caller)
             CALL_ID.reset(call)

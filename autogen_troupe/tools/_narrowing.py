@@ -7,6 +7,7 @@ endpoint that does not constrain gets a refusal the model can act on, and the se
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,8 +68,6 @@ def argument_problems(
 
 def refusal(tool: str, arguments: Mapping[str, Any], rules: Mapping[str, ArgumentRule]) -> str | None:
     """None when every narrowed argument is allowed; else what is wrong, for the model to try again."""
-    import re
-
     for name, rule in rules.items():
         if name not in arguments:
             continue  # missing arguments are the server's to refuse, as they were before narrowing

@@ -51,7 +51,7 @@ from .._capabilities import UNKNOWN, Capabilities, forces_tool_choice
 from .._endpoints import normalize_base_url
 from .._network import check_endpoint
 from .._resolved import OpenAIModel, as_resolved, is_secret_header
-from .._shown_tools import shown_tool
+from .._shown_tools import shown_tool, template_kwargs
 from ._discovery import adiscover_model, key_for
 from ._errors import translate_error
 from ._provider import PROVIDER
@@ -180,11 +180,11 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         forced = forces_tool_choice(self._capabilities, self._force_tool_choice, messages, tools, choice)
         schemas = [t.schema if isinstance(t, Tool) else t for t in tools]
         shown = [shown_tool(s) for s in schemas]
-        if shown != schemas:
+        if any(a is not b for a, b in zip(shown, schemas, strict=True)):
             if forced and self._capabilities.template_tools:
                 body = dict(args.get("extra_body") or {})
-                said = [{"type": "function", "function": {**s, "strict": True}} for s in shown]
-                body["chat_template_kwargs"] = {"tools": said, **(body.get("chat_template_kwargs") or {})}
+                entries = [{"type": "function", "function": {**s, "strict": True}} for s in schemas]
+                body["chat_template_kwargs"] = template_kwargs(entries, body.get("chat_template_kwargs"))
                 args["extra_body"] = body
             else:
                 schemas = shown

@@ -20,7 +20,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, ValidationError
 
 from ...errors import InvalidModelRequest, ModelCallError
-from .._shown_tools import shown_tool
+from .._shown_tools import template_kwargs
 from ._engine import EngineHandle, import_vllm
 from ._messages import to_openai_messages
 
@@ -95,11 +95,10 @@ def build_request(
         body.setdefault("max_completion_tokens", body.pop("max_tokens"))
     if schemas and tool_choice != "none":  # "none": the template sees no tools at all
         body["tools"] = [_tool_entry(s, strict=config.force_tool_choice) for s in schemas]
-        shown = [{**t, "function": shown_tool(t["function"])} for t in body["tools"]]
-        if shown != body["tools"]:
-            # the template renders what the model reads (models/_shown_tools.py); the grammar, built from
-            # `tools`, still takes every allowed value
-            body["chat_template_kwargs"] = {"tools": shown, **(body.get("chat_template_kwargs") or {})}
+        # the template renders what the model reads (models/_shown_tools.py); the grammar, built from
+        # `tools`, still takes every allowed value
+        if (kwargs := template_kwargs(body["tools"], body.get("chat_template_kwargs"))) is not None:
+            body["chat_template_kwargs"] = kwargs
         body["tool_choice"] = (
             {"type": "function", "function": {"name": tool_choice.schema["name"]}}
             if isinstance(tool_choice, Tool)
