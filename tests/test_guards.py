@@ -144,7 +144,8 @@ async def test_a_cap_holds_within_one_answer_too(tmp_path: Path) -> None:
     sc = scenario(tmp_path, limits="{max_tool_calls_per_tool: {label: 2}}")
     three = Scripted(tool_calls=tuple(("label", {"doc": d}) for d in "abc"))
     result = await run_scenario(sc, clients=ScriptedClient([three, "never asked"]))
-    assert (tmp_path / "shredder.log").read_text() == "label a\nlabel b\n"
+    # the answer's calls run side by side, so the server may log them in either order
+    assert sorted((tmp_path / "shredder.log").read_text().splitlines()) == ["label a", "label b"]
     (results,) = [e.results for e in result.transcript if isinstance(e, ToolResult)]
     assert [r.is_error for r in results] == [False, False, True]
     assert results[2].content == (
@@ -154,7 +155,7 @@ async def test_a_cap_holds_within_one_answer_too(tmp_path: Path) -> None:
     assert result.guards == ("max_tool_calls_per_tool",)
     whole = scenario(tmp_path, limits="{max_tool_calls: 1}")
     result = await run_scenario(whole, clients=ScriptedClient([three, "never asked"]))
-    assert (tmp_path / "shredder.log").read_text() == "label a\nlabel b\nlabel a\n"
+    assert (tmp_path / "shredder.log").read_text().splitlines()[2:] == ["label a"]
     assert result.guards == ("max_tool_calls",)
 
 

@@ -218,6 +218,40 @@ def test_the_person_answers_in_the_input_box(srv: FakeOpenAI, served: Served, pa
     assert ("traveller", "APPROVE") in messages(page)
 
 
+def test_the_next_question_stays_open_when_it_comes_before_the_answers_reply(
+    srv: FakeOpenAI, served: Served, page: Any
+) -> None:
+    """The team can ask again (on the event stream) before the reply to the first answer's POST reaches
+    the page; that reply must not close the new question. The first reply is held until the second
+    question is on the page (the only way to make this order certain)."""
+    srv.responder = by_system(APPROVAL_REPLIES)
+    held: list[tuple[Any, Any]] = []
+
+    def hold_the_first_reply(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))  # the server has the answer; the page not yet its reply
+
+    page.route("**/api/runs/*/input", hold_the_first_reply)
+    open_page(page, served, "approval")
+    page.click("#start")
+    page.wait_for_selector("#answer:not([hidden])")
+    page.fill("#answer-text", "Add an evening, please.")
+    page.click("#answer button[type=submit]")
+    page.wait_for_selector("#messages li.msg.text:has(.content:text-is('Add an evening, please.'))")
+    page.wait_for_selector("#answer:not([hidden])")
+    ((route, reply),) = held
+    with page.expect_request_finished(lambda r: "/input" in r.url):
+        route.fulfill(response=reply)
+    page.evaluate("() => new Promise((settled) => setTimeout(settled, 50))")  # the page reads the reply
+    assert page.is_visible("#answer") and page.input_value("#answer-text") == ""
+    page.fill("#answer-text", "APPROVE")
+    page.click("#answer button[type=submit]")
+    page.wait_for_selector("#run-status.done")
+    assert ("traveller", "APPROVE") in messages(page)
+
+
 def test_the_stop_button_stops_a_run(srv: FakeOpenAI, served: Served, page: Any) -> None:
     srv.script([Reply(text="Day 1: Kathmandu.")])
     srv.default = Reply(text="never", delay_s=30)

@@ -316,7 +316,7 @@ function handle({ event, id, data }) {
   if (event === "chunk") streamChunk(data);
   else if (event === "entry") addEntry(data);
   else if (event === "input") showQuestion(data);
-  else if (event === "input_closed") showQuestion(null);
+  else if (event === "input_closed" && state.question && state.question.id === data.id) showQuestion(null);
   else if (event === "status") {
     state.run.status = data.status;
     showHead();
@@ -565,10 +565,23 @@ async function sendAnswer(event) {
   event.preventDefault();
   const q = state.question;
   if (!q || !state.run) return;
+  const text = $("answer-text").value;
+  let body;
   try {
-    await api(`/api/runs/${state.run.id}/input`, { method: "POST", body: answerBody(q) });
-    showQuestion(null);
+    body = answerBody(q);
   } catch (e) {
+    $("answer-countdown").textContent = e.message;
+    return;
+  }
+  // Closed at once: a second click cannot send it twice, and the team's next question can arrive
+  // (on the event stream) before this answer's reply does; that one must stay open.
+  showQuestion(null);
+  try {
+    await api(`/api/runs/${state.run.id}/input`, { method: "POST", body });
+  } catch (e) {
+    if (state.question) return; // a newer question is open: this one is past
+    showQuestion(q); // not taken: open again with what the person typed
+    $("answer-text").value = text;
     $("answer-countdown").textContent = e.message;
   }
 }
