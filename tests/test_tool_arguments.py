@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI, Reply
-from helpers import write
+from helpers import troupe, write
 
 from autogen_troupe import RunOptions, load_scenario, run_scenario
 from autogen_troupe.agents._context import ContextBudget
@@ -250,3 +250,31 @@ def test_refusals_read_values_as_json_does() -> None:
     said = refusal("t", {"z": huge}, zones)
     assert said is not None and len(said) < 300 and "It must be one of 418 allowed values" in said
     assert refusal("t", {"z": {"nested": ["Asia/Tokyo"]}}, zones) is not None
+
+
+def test_a_forks_scenario_written_elsewhere_finds_its_enum_file(srv: FakeOpenAI, tmp_path: Path) -> None:
+    """`troupe fork --cassette` with another task writes the changed scenario beside the cassette; its
+    `enum_file` (relative to the original's folder) is named from there, so `troupe test` loads and replays
+    it."""
+    (tmp_path / "docs.txt").write_text("a.txt\nb.txt\n")
+    path = clerk(tmp_path, "{peek: {doc: &doc {enum_file: docs.txt}}, label: {doc: *doc}}")
+    out = tmp_path / "runs"
+    srv.script([Reply(tool_calls=[("peek", {"doc": "a.txt"})]), Reply(text="DONE")])
+    done = troupe("run", str(path), "--base-url", srv.base_url, "--model", "m", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (original,) = out.glob("clerk-*.jsonl")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    srv.script([Reply(tool_calls=[("label", {"doc": "b.txt"})]), Reply(text="DONE")])
+    forked = troupe(
+        "fork", str(original), "--at", "1", "--out", str(out), "--task", "Tidy b.",
+        "--cassette", str(elsewhere / "again.cassette.json"),
+    )  # fmt: skip
+    assert forked.returncode == 0, forked.stdout + forked.stderr
+    written = elsewhere / "again.yaml"
+    assert "enum_file: ../docs.txt" in written.read_text()
+    assert load_scenario(written).mcp_servers["files"].arguments["label"]["doc"].enum == ("a.txt", "b.txt")
+    srv.reset()
+    tested = troupe("test", str(written))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert not srv.chat_requests

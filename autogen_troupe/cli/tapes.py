@@ -173,9 +173,9 @@ def fork(
         problem = unreplayable(result)
         if problem is not None:
             raise Failed(f"No cassette was written: {problem}")
-        changed = changed_scenario_text(result)
         stem = cassette.name.removesuffix(".cassette.json").removesuffix(".json")
         beside = cassette.with_name(stem + ".yaml")
+        changed = changed_scenario_text(result, beside.parent)
         if changed is not None and _same_file(beside, read_tape(transcript).header):
             raise Failed(
                 f"No cassette was written: the fork changed the scenario, which is written beside the "

@@ -7,6 +7,7 @@ every call, the replayed ones included: a whole cassette, which `troupe test` ca
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,10 @@ async def fork_run(
     )
 
 
-def changed_scenario_text(result: RunResult) -> str | None:
+def changed_scenario_text(result: RunResult, folder: Path) -> str | None:
     """The YAML of a fork's scenario with its `--set` changes and task, for a cassette to replay against
-    (None when the fork changed neither). Read from the file's own text, so `${VAR}`s stay unexpanded."""
+    (None when the fork changed neither). Read from the file's own text, so `${VAR}`s stay unexpanded.
+    It is to be written in `folder`: a file the scenario names by a relative path is named from there."""
     import yaml
 
     from ..scenario._changes import apply_changes
@@ -93,4 +95,22 @@ def changed_scenario_text(result: RunResult) -> str | None:
     data.setdefault("name", header.scenario)  # a file named elsewhere would take the new file's name
     if header.task is not None:
         data["task"] = header.task
+    if header.source is not None:
+        _rename_enum_files(data, Path(header.source).parent, folder)
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _rename_enum_files(data: Any, was: Path, now: Path) -> None:
+    """Each `enum_file` under `mcp_servers.*.arguments`, relative to `was`, renamed relative to `now`. A
+    rule a YAML alias shares is one object: it is replaced, not changed, so it is renamed once."""
+    servers = data.get("mcp_servers") if isinstance(data, dict) else None
+    for server in servers.values() if isinstance(servers, dict) else ():
+        tools = server.get("arguments") if isinstance(server, dict) else None
+        for arguments in tools.values() if isinstance(tools, dict) else ():
+            if not isinstance(arguments, dict):
+                continue
+            for name, rule in list(arguments.items()):
+                given = rule.get("enum_file") if isinstance(rule, dict) else None
+                if isinstance(given, str) and not Path(given).is_absolute():
+                    renamed = os.path.relpath((was / given).resolve(), now.resolve())
+                    arguments[name] = {**rule, "enum_file": renamed}
