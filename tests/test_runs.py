@@ -82,7 +82,7 @@ async def test_time_agent_reaches_the_real_mcp_server_time(srv: FakeOpenAI, tmp_
     def responder(body: dict[str, Any]) -> Reply:
         tool_msgs = [m for m in body["messages"] if m["role"] == "tool"]
         if not tool_msgs:
-            assert {t["function"]["name"] for t in body["tools"]} >= {"get_current_time", "convert_time"}
+            assert [t["function"]["name"] for t in body["tools"]] == ["get_current_time"]  # its allow list
             return Reply(tool_calls=[("get_current_time", {"timezone": "Asia/Seoul"})])
         answer = json.loads(tool_msgs[-1]["content"])
         return Reply(text=f"It is {answer['datetime']} in Seoul.")
