@@ -25,6 +25,7 @@ from ._index import DocumentIndex, Passage
 __all__ = ["SearchResults", "create_server", "start_indexing"]
 
 log = logging.getLogger("autogen_troupe.retrieval")
+FORWARD_WAIT_S = 5.0  # bounds the wait for the client to take the last notifications (a stalled pipe)
 
 
 class SearchResults(Frozen):
@@ -82,9 +83,14 @@ async def _progress_to(ctx: Context, index: DocumentIndex) -> AsyncIterator[None
     async def forward() -> None:
         while True:
             done, total, what = await updates.get()
-            await ctx.report_progress(done, total, what)
-            if done == total:
-                await _log(ctx, "info", f"indexed {index.docs_dir.name}: {what}")
+            try:
+                await ctx.report_progress(done, total, what)
+                if done == total:
+                    await _log(ctx, "info", f"indexed {index.docs_dir.name}: {what}")
+            except Exception:  # a client that cannot hear it loses nothing
+                log.debug("progress notification failed", exc_info=True)
+            finally:
+                updates.task_done()
 
     index.add_listener(heard)
     task = asyncio.create_task(forward())
@@ -93,8 +99,9 @@ async def _progress_to(ctx: Context, index: DocumentIndex) -> AsyncIterator[None
     finally:
         index.remove_listener(heard)
         await asyncio.sleep(0)  # let updates the thread queued just now arrive
-        while not updates.empty() and not task.done():
-            await asyncio.sleep(0.01)
+        # Every update sent, not only taken from the queue: the last one's log line was cut off so.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(updates.join(), timeout=FORWARD_WAIT_S)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
