@@ -252,6 +252,38 @@ def test_the_next_question_stays_open_when_it_comes_before_the_answers_reply(
     assert ("traveller", "APPROVE") in messages(page)
 
 
+def test_an_answer_not_taken_opens_again_with_what_was_typed(
+    srv: FakeOpenAI, served: Served, browser: Any
+) -> None:
+    """The answer's POST fails (a proxy's 503, a fault the real server does not make): the question opens
+    again with the typed text and the reason, and sending again goes through."""
+    srv.responder = by_system(APPROVAL_REPLIES)
+    failed: list[str] = []
+
+    def fail_once(route: Any) -> None:
+        if failed:
+            route.continue_()
+        else:
+            failed.append(route.request.url)
+            route.fulfill(status=503, json={"error": {"message": "the proxy is busy"}})
+
+    # a context of its own: the 503 is logged as a console error, which the `page` fixture refuses
+    with browser_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        page.route("**/api/runs/*/input", fail_once)
+        open_page(page, served, "approval")
+        page.click("#start")
+        page.wait_for_selector("#answer:not([hidden])")
+        page.fill("#answer-text", "Add an evening, please.")
+        page.click("#answer button[type=submit]")
+        page.wait_for_selector("#answer-problem:text-is('the proxy is busy')")
+        assert "left; with no answer it says" in page.inner_text("#answer-countdown")
+        assert page.is_visible("#answer")
+        assert page.input_value("#answer-text") == "Add an evening, please."
+        page.click("#answer button[type=submit]")
+        page.wait_for_selector("#messages li.msg.text:has(.content:text-is('Add an evening, please.'))")
+        assert len(failed) == 1
+
+
 def test_the_stop_button_stops_a_run(srv: FakeOpenAI, served: Served, page: Any) -> None:
     srv.script([Reply(text="Day 1: Kathmandu.")])
     srv.default = Reply(text="never", delay_s=30)

@@ -17,6 +17,7 @@ const state = {
   colors: new Map(),
   streaming: null,  // {source, li} of the message being streamed
   question: null,
+  closed: new Set(), // ids of questions the server closed (answered, or timed out)
   ticker: null,
   tokens: null,     // the open run's tokens, as its header shows them
   note: null,       // what a model of the open run is doing before it answers (a `model` event)
@@ -316,7 +317,7 @@ function handle({ event, id, data }) {
   if (event === "chunk") streamChunk(data);
   else if (event === "entry") addEntry(data);
   else if (event === "input") showQuestion(data);
-  else if (event === "input_closed" && state.question && state.question.id === data.id) showQuestion(null);
+  else if (event === "input_closed") closeQuestion(data.id);
   else if (event === "status") {
     state.run.status = data.status;
     showHead();
@@ -522,6 +523,7 @@ function showQuestion(q) {
   $("answer-detail").textContent = call ? JSON.stringify(call.arguments, null, 2) : "";
   $("answer-allow").hidden = $("answer-deny").hidden = q.kind !== "approval";
   $("answer-text").value = mcp ? formTemplate(mcp.schema) : "";
+  $("answer-problem").textContent = "";
   const tick = () => {
     const left = Math.max(0, q.asked_at + q.timeout_s - Date.now() / 1000);
     $("answer-countdown").textContent = mcp
@@ -533,6 +535,12 @@ function showQuestion(q) {
   $("answer-text").focus({ preventScroll: true });
   // On a phone it is pinned to the bottom of the screen (CSS); elsewhere brought into view.
   form.scrollIntoView({ block: "nearest" });
+}
+
+// The server closed question `id`: hidden if it is the one shown, never a newer one.
+function closeQuestion(id) {
+  state.closed.add(id);
+  if (state.question && state.question.id === id) showQuestion(null);
 }
 
 // An MCP server's form as editable JSON: each field with its default (or empty).
@@ -570,7 +578,7 @@ async function sendAnswer(event) {
   try {
     body = answerBody(q);
   } catch (e) {
-    $("answer-countdown").textContent = e.message;
+    $("answer-problem").textContent = e.message; // beside the countdown, which ticks on
     return;
   }
   // Closed at once: a second click cannot send it twice, and the team's next question can arrive
@@ -579,10 +587,10 @@ async function sendAnswer(event) {
   try {
     await api(`/api/runs/${state.run.id}/input`, { method: "POST", body });
   } catch (e) {
-    if (state.question) return; // a newer question is open: this one is past
+    if (state.question || state.closed.has(q.id)) return; // past: a newer one is open, or it timed out
     showQuestion(q); // not taken: open again with what the person typed
     $("answer-text").value = text;
-    $("answer-countdown").textContent = e.message;
+    $("answer-problem").textContent = e.message;
   }
 }
 
