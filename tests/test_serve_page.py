@@ -218,6 +218,16 @@ def test_the_person_answers_in_the_input_box(srv: FakeOpenAI, served: Served, pa
     assert ("traveller", "APPROVE") in messages(page)
 
 
+def send_a_first_answer(page: Any, served: Served, on_post: Any) -> None:
+    """Start the approval team and answer its first question, `on_post` handling the answer's POST."""
+    page.route("**/api/runs/*/input", on_post)
+    open_page(page, served, "approval")
+    page.click("#start")
+    page.wait_for_selector("#answer:not([hidden])")
+    page.fill("#answer-text", "Add an evening, please.")
+    page.click("#answer button[type=submit]")
+
+
 def test_the_next_question_stays_open_when_it_comes_before_the_answers_reply(
     srv: FakeOpenAI, served: Served, page: Any
 ) -> None:
@@ -233,12 +243,7 @@ def test_the_next_question_stays_open_when_it_comes_before_the_answers_reply(
         else:
             held.append((route, route.fetch()))  # the server has the answer; the page not yet its reply
 
-    page.route("**/api/runs/*/input", hold_the_first_reply)
-    open_page(page, served, "approval")
-    page.click("#start")
-    page.wait_for_selector("#answer:not([hidden])")
-    page.fill("#answer-text", "Add an evening, please.")
-    page.click("#answer button[type=submit]")
+    send_a_first_answer(page, served, hold_the_first_reply)
     page.wait_for_selector("#messages li.msg.text:has(.content:text-is('Add an evening, please.'))")
     page.wait_for_selector("#answer:not([hidden])")
     ((route, reply),) = held
@@ -269,12 +274,7 @@ def test_an_answer_not_taken_opens_again_with_what_was_typed(
 
     # a context of its own: the 503 is logged as a console error, which the `page` fixture refuses
     with browser_page(browser, viewport={"width": 1280, "height": 900}) as page:
-        page.route("**/api/runs/*/input", fail_once)
-        open_page(page, served, "approval")
-        page.click("#start")
-        page.wait_for_selector("#answer:not([hidden])")
-        page.fill("#answer-text", "Add an evening, please.")
-        page.click("#answer button[type=submit]")
+        send_a_first_answer(page, served, fail_once)
         page.wait_for_selector("#answer-problem:text-is('the proxy is busy')")
         assert "left; with no answer it says" in page.inner_text("#answer-countdown")
         assert page.is_visible("#answer")
