@@ -248,6 +248,24 @@ def _python(code: str) -> subprocess.Popen[str]:
     )
 
 
+def _run_async(program: str) -> subprocess.Popen[str]:
+    """`program` (its `async def main()` and what that needs) run by `run_async` as the CLI runs a command:
+    a stop prints the exception (`Interrupted SIGINT`) and exits with its code."""
+    head = (
+        "import asyncio, signal, sys\n"
+        "from autogen_troupe import run_async\n"
+        "from autogen_troupe.runtime._signals import exit_code\n"
+    )
+    tail = (
+        "try:\n"
+        "    run_async(main())\n"
+        "except KeyboardInterrupt as e:\n"
+        "    print(type(e).__name__, e, flush=True)\n"
+        "    sys.exit(exit_code(e))\n"
+    )
+    return _python(head + textwrap.dedent(program) + tail)
+
+
 def _ready(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -257,11 +275,8 @@ def _ready(proc: subprocess.Popen[str]) -> None:
 def test_run_async_leaves_ignored_signals_ignored_and_cancels_on_sigterm() -> None:
     """Started with SIGINT and SIGHUP ignored (a script's `cmd &`, nohup), only SIGTERM stops it; the
     coroutine sees the cancellation and cleans up."""
-    proc = _python(
+    proc = _run_async(
         """
-        import asyncio, signal, sys
-        from autogen_troupe import run_async
-        from autogen_troupe.runtime._signals import exit_code
         for s in (signal.SIGINT, signal.SIGHUP):
             signal.signal(s, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -273,12 +288,6 @@ def test_run_async_leaves_ignored_signals_ignored_and_cancels_on_sigterm() -> No
             except asyncio.CancelledError:
                 print("cleaned up", flush=True)
                 raise
-
-        try:
-            run_async(main())
-        except KeyboardInterrupt as e:
-            print(type(e).__name__, e, flush=True)
-            sys.exit(exit_code(e))
         """
     )
     _ready(proc)
@@ -293,12 +302,8 @@ def test_run_async_leaves_ignored_signals_ignored_and_cancels_on_sigterm() -> No
 def test_a_stream_left_half_read_by_a_stop_closes_without_a_traceback() -> None:
     """After Ctrl-C, an async generator that cannot close (as an HTTP body stream inside the openai SDK
     could not in `troupe eval`) no longer prints asyncio's traceback; the exit stays 130."""
-    proc = _python(
+    proc = _run_async(
         """
-        import asyncio, sys
-        from autogen_troupe import run_async
-        from autogen_troupe.runtime._signals import exit_code
-
         async def body():
             try:
                 while True:
@@ -312,50 +317,34 @@ def test_a_stream_left_half_read_by_a_stop_closes_without_a_traceback() -> None:
             await stream.__anext__()  # started, never finished: asyncio.run closes it at shutdown
             print("ready", flush=True)
             await asyncio.sleep(60)
-
-        try:
-            run_async(main())
-        except KeyboardInterrupt as e:
-            print(type(e).__name__, flush=True)
-            sys.exit(exit_code(e))
         """
     )
     _ready(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 130, out + err
-    assert out.splitlines() == ["Interrupted"]
+    assert out.splitlines() == ["Interrupted SIGINT"]
     assert "Traceback" not in err and "asynchronous generator" not in err, err
 
 
 def test_an_error_the_stop_caused_still_exits_as_the_stop() -> None:
     """Ctrl-C also reaches the in-process engine's worker process, and the engine's death can reach the
     run before the cancellation: what the coroutine raises once a stop signal came exits as the stop."""
-    proc = _python(
+    proc = _run_async(
         """
-        import asyncio, sys
-        from autogen_troupe import run_async
-        from autogen_troupe.runtime._signals import exit_code
-
         async def main():
             print("ready", flush=True)
             try:
                 await asyncio.sleep(60)
             except asyncio.CancelledError:
                 raise RuntimeError("EngineDeadError: EngineCore encountered an issue") from None
-
-        try:
-            run_async(main())
-        except KeyboardInterrupt as e:
-            print(type(e).__name__, flush=True)
-            sys.exit(exit_code(e))
         """
     )
     _ready(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 130, out + err
-    assert out.splitlines() == ["Interrupted"] and "EngineDeadError" not in err, err
+    assert out.splitlines() == ["Interrupted SIGINT"] and "EngineDeadError" not in err, err
 
 
 def test_stop_on_signals_raises_interrupted_in_sync_code_and_restores_handlers() -> None:

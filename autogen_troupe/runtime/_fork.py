@@ -100,17 +100,14 @@ def changed_scenario_text(result: RunResult, folder: Path) -> str | None:
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
-def _rename_enum_files(data: Any, was: Path, now: Path) -> None:
-    """Each `enum_file` under `mcp_servers.*.arguments`, relative to `was`, renamed relative to `now`. A
-    rule a YAML alias shares is one object: it is replaced, not changed, so it is renamed once."""
-    servers = data.get("mcp_servers") if isinstance(data, dict) else None
-    for server in servers.values() if isinstance(servers, dict) else ():
-        tools = server.get("arguments") if isinstance(server, dict) else None
-        for arguments in tools.values() if isinstance(tools, dict) else ():
-            if not isinstance(arguments, dict):
-                continue
-            for name, rule in list(arguments.items()):
-                given = rule.get("enum_file") if isinstance(rule, dict) else None
-                if isinstance(given, str) and not Path(given).is_absolute():
+def _rename_enum_files(data: dict[str, Any], was: Path, now: Path) -> None:
+    """Each `enum_file` under `mcp_servers.*.arguments`, relative to `was`, renamed relative to `now`. The
+    data is a scenario the fork loaded, so of the schema's shape. A rule a YAML alias shares is one object:
+    it is replaced, not changed, so it is renamed once."""
+    for server in (data.get("mcp_servers") or {}).values():
+        for arguments in (server.get("arguments") or {}).values():
+            for name, rule in arguments.items():
+                given = rule.get("enum_file")
+                if given is not None and not Path(given).is_absolute():
                     renamed = os.path.relpath((was / given).resolve(), now.resolve())
                     arguments[name] = {**rule, "enum_file": renamed}

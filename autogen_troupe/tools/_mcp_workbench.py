@@ -140,10 +140,11 @@ class McpServerPool:
         """Mistakes in an agent's allow/deny/rename for this server, as sentences (empty when fine)."""
         offered = self._offered(use)
         out: list[str] = []
-        catalogue = self._handle(use.server).catalogue
+        handle = self._handle(use.server)
+        catalogue = handle.catalogue
         if use.resources and not (catalogue.resources or catalogue.templates):
             out.append(f"resources: true, but MCP server {use.server!r} lists no resources or templates")
-        by_server = self._handle(use.server).server.approve
+        by_server = handle.server.approve
         approve = tuple(n for p in (use.approve, by_server) if isinstance(p, dict) for n in p)
         checks = (
             ("allow", use.allow or ()),
@@ -158,8 +159,8 @@ class McpServerPool:
                         f"{key} names tool {n!r}, which MCP server {use.server!r} does not offer "
                         f"(it offers: {', '.join(offered) or 'no tools'})"
                     )
-        if rules := self._handle(use.server).server.arguments:
-            schemas = {t.name: dict(_parameters(t.input_schema)) for t in self._handle(use.server).tools}
+        if rules := handle.server.arguments:
+            schemas = {t.name: dict(_parameters(t.input_schema)) for t in handle.tools}
             out += argument_problems(use.server, schemas, rules)
         seen: dict[str, str] = {}
         for original, shown in _visible(use, offered):

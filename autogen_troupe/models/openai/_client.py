@@ -179,16 +179,15 @@ class TroupeOpenAIClient(OpenAIChatCompletionClient):
         for the grammar and `chat_template_kwargs.tools` (in `args`) gives the prompt the short form."""
         forced = forces_tool_choice(self._capabilities, self._force_tool_choice, messages, tools, choice)
         schemas = [t.schema if isinstance(t, Tool) else t for t in tools]
-        shown = [shown_tool(s) for s in schemas]
-        if any(a is not b for a, b in zip(shown, schemas, strict=True)):
-            if forced and self._capabilities.template_tools:
-                body = dict(args.get("extra_body") or {})
-                entries = [{"type": "function", "function": {**s, "strict": True}} for s in schemas]
-                body["chat_template_kwargs"] = template_kwargs(entries, body.get("chat_template_kwargs"))
-                args["extra_body"] = body
-            else:
-                schemas = shown
-            tools = schemas
+        if forced and self._capabilities.template_tools:
+            body = args.get("extra_body") or {}
+            entries = [{"type": "function", "function": {**s, "strict": True}} for s in schemas]
+            if (kwargs := template_kwargs(entries, body.get("chat_template_kwargs"))) is not None:
+                args["extra_body"] = {**body, "chat_template_kwargs": kwargs}
+        else:
+            shown = [shown_tool(s) for s in schemas]
+            if any(a is not b for a, b in zip(shown, schemas, strict=True)):
+                tools = schemas = shown
         if not forced:
             return tools, choice
         strict = [{**s, "strict": True} for s in schemas]
